@@ -1,0 +1,170 @@
+using System.Runtime.CompilerServices;
+
+namespace Veil.Arithmetic;
+
+/// <summary>
+/// An odd word-size modulus q (2 ≤ bits ≤ 61) with its Barrett constant, and the modular
+/// operations every layer above uses. Inputs are assumed already reduced (&lt; q) unless a
+/// method says otherwise.
+/// </summary>
+/// <remarks>
+/// Barrett: with r = ⌊2^128 / q⌋, x mod q = x − ⌊x·r / 2^128⌋·q, corrected by at most one subtraction.
+/// Shoup: for a fixed multiplicand w, w' = ⌊w·2^64 / q⌋ turns x·w mod q into two multiplications.
+/// The 61-bit cap leaves room for Harvey's lazy NTT, whose values live in [0, 4q).
+/// </remarks>
+public readonly struct Modulus : IEquatable<Modulus>
+{
+    /// <summary>The largest modulus size supported, in bits.</summary>
+    public const int MaxBits = 61;
+
+    /// <summary>The modulus q.</summary>
+    public readonly ulong Value;
+    /// <summary>High word of ⌊2^128 / q⌋.</summary>
+    public readonly ulong RatioHi;
+    /// <summary>Low word of ⌊2^128 / q⌋.</summary>
+    public readonly ulong RatioLo;
+    /// <summary>Bit length of q.</summary>
+    public readonly int BitCount;
+
+    /// <summary>Creates the modulus and its Barrett constant.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">q is even, below 3 or above 2^61.</exception>
+    public Modulus(ulong value)
+    {
+        if (value < 3 || (value & 1) == 0 || value >> MaxBits != 0)
+            ThrowHelper.OutOfRange(nameof(value), $"A modulus must be odd and in [3, 2^{MaxBits}); got {value}.");
+        Value = value;
+        BitCount = 64 - System.Numerics.BitOperations.LeadingZeroCount(value);
+        var ratio = (System.Numerics.BigInteger.One << 128) / value;
+        RatioLo = (ulong)(ratio & ulong.MaxValue);
+        RatioHi = (ulong)(ratio >> 64);
+    }
+
+    /// <summary>x mod q for any 64-bit x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Reduce(ulong x)
+    {
+        ulong quotient = Math.BigMul(x, RatioHi, out _);
+        ulong r = x - quotient * Value;
+        return r >= Value ? r - Value : r;
+    }
+
+    /// <summary>(hi·2^64 + lo) mod q, for a 128-bit value below q·2^64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Reduce128(ulong hi, ulong lo)
+    {
+        // Estimate ⌊x·r / 2^128⌋ from the three partial products that matter; the error is at most one q.
+        ulong carryLo = Math.BigMul(lo, RatioLo, out _);
+        ulong midHi = Math.BigMul(lo, RatioHi, out ulong midLo);
+        ulong sum = midLo + carryLo;
+        ulong carry = sum < midLo ? 1UL : 0UL;
+        ulong t = midHi + carry;
+        ulong crossHi = Math.BigMul(hi, RatioLo, out ulong crossLo);
+        ulong sum2 = sum + crossLo;
+        carry = sum2 < sum ? 1UL : 0UL;
+        ulong quotient = hi * RatioHi + t + crossHi + carry;
+        ulong r = lo - quotient * Value;
+        return r >= Value ? r - Value : r;
+    }
+
+    /// <summary>a·b mod q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Mul(ulong a, ulong b)
+    {
+        ulong hi = Math.BigMul(a, b, out ulong lo);
+        return Reduce128(hi, lo);
+    }
+
+    /// <summary>a + b mod q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Add(ulong a, ulong b)
+    {
+        ulong s = a + b;
+        return s >= Value ? s - Value : s;
+    }
+
+    /// <summary>a − b mod q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Sub(ulong a, ulong b)
+    {
+        ulong d = a - b;
+        return a >= b ? d : d + Value;
+    }
+
+    /// <summary>−a mod q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Negate(ulong a) => a == 0 ? 0 : Value - a;
+
+    /// <summary>The Shoup companion ⌊w·2^64 / q⌋ of a constant w &lt; q.</summary>
+    public ulong ShoupPrecompute(ulong w)
+    {
+        if (w >= Value) ThrowHelper.OutOfRange(nameof(w), "The Shoup constant must be reduced.");
+        return (ulong)(((UInt128)w << 64) / Value);
+    }
+
+    /// <summary>x·w mod q in [0, 2q) (lazy), x any 64-bit value, w with companion <paramref name="wShoup"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong MulShoupLazy(ulong x, ulong w, ulong wShoup)
+    {
+        ulong quotient = Math.BigMul(x, wShoup, out _);
+        return x * w - quotient * Value;
+    }
+
+    /// <summary>x·w mod q, fully reduced.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong MulShoup(ulong x, ulong w, ulong wShoup)
+    {
+        ulong r = MulShoupLazy(x, w, wShoup);
+        return r >= Value ? r - Value : r;
+    }
+
+    /// <summary>Maps a signed value to its residue in [0, q).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong FromSigned(long x)
+    {
+        // Branch-free: reduce |x|, then negate under a mask when x was negative.
+        ulong mask = (ulong)(x >> 63);
+        ulong magnitude = ((ulong)x ^ mask) - mask;
+        ulong r = Reduce(magnitude);
+        ulong negated = (Value - r) & (0UL - (r != 0 ? 1UL : 0UL));
+        return (r & ~mask) | (negated & mask);
+    }
+
+    /// <summary>base^exponent mod q.</summary>
+    public ulong Pow(ulong b, ulong exponent)
+    {
+        ulong result = 1 % Value, x = Reduce(b);
+        while (exponent != 0)
+        {
+            if ((exponent & 1) != 0) result = Mul(result, x);
+            x = Mul(x, x);
+            exponent >>= 1;
+        }
+        return result;
+    }
+
+    /// <summary>The inverse of a modulo q.</summary>
+    /// <exception cref="ArgumentException">a is not invertible.</exception>
+    public ulong Inverse(ulong a)
+    {
+        // Extended Euclid in 128-bit signed arithmetic: q may not be prime in every caller.
+        Int128 t = 0, newT = 1, r = Value, newR = Reduce(a);
+        while (newR != 0)
+        {
+            Int128 quotient = r / newR;
+            (t, newT) = (newT, t - quotient * newT);
+            (r, newR) = (newR, r - quotient * newR);
+        }
+        if (r != 1) ThrowHelper.Argument(nameof(a), $"{a} has no inverse modulo {Value}.");
+        if (t < 0) t += Value;
+        return (ulong)t;
+    }
+
+    /// <inheritdoc/>
+    public bool Equals(Modulus other) => Value == other.Value;
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is Modulus m && Equals(m);
+    /// <inheritdoc/>
+    public override int GetHashCode() => Value.GetHashCode();
+    /// <inheritdoc/>
+    public override string ToString() => $"{Value} ({BitCount} bits)";
+}

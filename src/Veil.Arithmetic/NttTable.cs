@@ -1,0 +1,180 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Veil.Arithmetic;
+
+/// <summary>
+/// Precomputed tables for the negacyclic number-theoretic transform of Z_q[X]/(X^N + 1) and its inverse.
+/// </summary>
+/// <remarks>
+/// Forward: Cooley–Tukey with powers of ψ (a primitive 2N-th root) in bit-reversed order, so that
+/// output slot j holds a(ψ^(2·rev(j)+1)); inverse: Gentleman–Sande with ψ^-1, N^-1 folded into the last
+/// stage. Butterflies follow Harvey (2014): values stay in [0, 4q) and are reduced once at the end.
+/// </remarks>
+public sealed class NttTable
+{
+    private readonly ulong[] _roots, _rootsShoup, _invRoots, _invRootsShoup;
+    private readonly ulong _invN, _invNShoup, _lastInvRoot, _lastInvRootShoup;
+
+    /// <summary>The modulus.</summary>
+    public Modulus Modulus { get; }
+    /// <summary>Ring degree N.</summary>
+    public int N { get; }
+    /// <summary>log2 N.</summary>
+    public int LogN { get; }
+    /// <summary>The primitive 2N-th root ψ the tables are built from.</summary>
+    public ulong Psi { get; }
+
+    /// <summary>Builds the tables for prime q ≡ 1 mod 2N.</summary>
+    /// <exception cref="ArgumentException">q is not an NTT-friendly prime for this N.</exception>
+    public NttTable(Modulus modulus, int logN)
+    {
+        if (logN < 1 || logN > 17) ThrowHelper.OutOfRange(nameof(logN), "logN must be in [1, 17].");
+        Modulus = modulus;
+        LogN = logN;
+        N = 1 << logN;
+        if (!Primes.IsPrime(modulus.Value)) ThrowHelper.Argument(nameof(modulus), $"{modulus.Value} is not prime.");
+        Psi = Primes.MinimalPrimitiveRoot(modulus.Value, logN);
+        ulong psiInv = modulus.Inverse(Psi);
+        _roots = new ulong[N];
+        _rootsShoup = new ulong[N];
+        _invRoots = new ulong[N];
+        _invRootsShoup = new ulong[N];
+        ulong power = 1, invPower = 1;
+        for (int i = 0; i < N; i++)
+        {
+            int r = ReverseBits(i, logN);
+            _roots[r] = power;
+            _invRoots[r] = invPower;
+            power = modulus.Mul(power, Psi);
+            invPower = modulus.Mul(invPower, psiInv);
+        }
+        for (int i = 0; i < N; i++)
+        {
+            _rootsShoup[i] = modulus.ShoupPrecompute(_roots[i]);
+            _invRootsShoup[i] = modulus.ShoupPrecompute(_invRoots[i]);
+        }
+        _invN = modulus.Inverse((ulong)N);
+        _invNShoup = modulus.ShoupPrecompute(_invN);
+        // The last inverse stage multiplies the difference by ψ^-rev(1) and N^-1 at once.
+        _lastInvRoot = modulus.Mul(_invRoots[1], _invN);
+        _lastInvRootShoup = modulus.ShoupPrecompute(_lastInvRoot);
+    }
+
+    /// <summary>Reverses the low <paramref name="bits"/> bits of x.</summary>
+    public static int ReverseBits(int x, int bits) => bits == 0 ? 0 : (int)(BitReverse((uint)x) >> (32 - bits));
+
+    private static uint BitReverse(uint v)
+    {
+        v = ((v >> 1) & 0x55555555u) | ((v & 0x55555555u) << 1);
+        v = ((v >> 2) & 0x33333333u) | ((v & 0x33333333u) << 2);
+        v = ((v >> 4) & 0x0F0F0F0Fu) | ((v & 0x0F0F0F0Fu) << 4);
+        v = ((v >> 8) & 0x00FF00FFu) | ((v & 0x00FF00FFu) << 8);
+        return (v >> 16) | (v << 16);
+    }
+
+    /// <summary>In-place forward NTT; input coefficients in [0, q), output in [0, q), bit-reversed order.</summary>
+    /// <exception cref="ArgumentException">The span length is not N.</exception>
+    public void Forward(Span<ulong> values)
+    {
+        if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
+        ForwardCore(ref MemoryMarshal.GetReference(values));
+    }
+
+    /// <summary>In-place inverse NTT; input in [0, q) bit-reversed order, output coefficients in [0, q).</summary>
+    /// <exception cref="ArgumentException">The span length is not N.</exception>
+    public void Inverse(Span<ulong> values)
+    {
+        if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
+        InverseCore(ref MemoryMarshal.GetReference(values));
+    }
+
+    [SkipLocalsInit]
+    private void ForwardCore(ref ulong a)
+    {
+        ulong q = Modulus.Value, twoQ = q << 1;
+        ref ulong roots = ref MemoryMarshal.GetArrayDataReference(_roots);
+        ref ulong rootsShoup = ref MemoryMarshal.GetArrayDataReference(_rootsShoup);
+        int n = N;
+        int t = n;
+        for (int m = 1; m < n; m <<= 1)
+        {
+            t >>= 1;
+            for (int i = 0; i < m; i++)
+            {
+                ulong w = Unsafe.Add(ref roots, m + i);
+                ulong wShoup = Unsafe.Add(ref rootsShoup, m + i);
+                ref ulong x = ref Unsafe.Add(ref a, 2 * i * t);
+                ref ulong y = ref Unsafe.Add(ref x, t);
+                for (int j = 0; j < t; j++)
+                {
+                    // x, y in [0, 4q): bring x below 2q, y·w into [0, 2q), outputs stay below 4q.
+                    ulong u = Unsafe.Add(ref x, j);
+                    if (u >= twoQ) u -= twoQ;
+                    ulong yv = Unsafe.Add(ref y, j);
+                    ulong hi = Math.BigMul(yv, wShoup, out _);
+                    ulong v = yv * w - hi * q;
+                    Unsafe.Add(ref x, j) = u + v;
+                    Unsafe.Add(ref y, j) = u - v + twoQ;
+                }
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            ulong v = Unsafe.Add(ref a, i);
+            if (v >= twoQ) v -= twoQ;
+            if (v >= q) v -= q;
+            Unsafe.Add(ref a, i) = v;
+        }
+    }
+
+    [SkipLocalsInit]
+    private void InverseCore(ref ulong a)
+    {
+        ulong q = Modulus.Value, twoQ = q << 1;
+        ref ulong roots = ref MemoryMarshal.GetArrayDataReference(_invRoots);
+        ref ulong rootsShoup = ref MemoryMarshal.GetArrayDataReference(_invRootsShoup);
+        int n = N;
+        int t = 1;
+        for (int m = n >> 1; m > 1; m >>= 1)
+        {
+            int j1 = 0;
+            for (int i = 0; i < m; i++)
+            {
+                ulong w = Unsafe.Add(ref roots, m + i);
+                ulong wShoup = Unsafe.Add(ref rootsShoup, m + i);
+                ref ulong x = ref Unsafe.Add(ref a, j1);
+                ref ulong y = ref Unsafe.Add(ref x, t);
+                for (int j = 0; j < t; j++)
+                {
+                    // Inputs in [0, 2q): sum reduced to [0, 2q), difference times w lands in [0, 2q).
+                    ulong u = Unsafe.Add(ref x, j), v = Unsafe.Add(ref y, j);
+                    ulong s = u + v;
+                    if (s >= twoQ) s -= twoQ;
+                    ulong d = u - v + twoQ;
+                    ulong hi = Math.BigMul(d, wShoup, out _);
+                    Unsafe.Add(ref x, j) = s;
+                    Unsafe.Add(ref y, j) = d * w - hi * q;
+                }
+                j1 += t << 1;
+            }
+            t <<= 1;
+        }
+        // Last stage (m = 1) folds in N^-1 on both outputs.
+        int half = n >> 1;
+        for (int j = 0; j < half; j++)
+        {
+            ulong u = Unsafe.Add(ref a, j), v = Unsafe.Add(ref a, j + half);
+            ulong s = u + v;
+            if (s >= twoQ) s -= twoQ;
+            ulong d = u - v + twoQ;
+            s = Modulus.MulShoupLazy(s, _invN, _invNShoup);
+            d = Modulus.MulShoupLazy(d, _lastInvRoot, _lastInvRootShoup);
+            if (s >= q) s -= q;
+            if (d >= q) d -= q;
+            Unsafe.Add(ref a, j) = s;
+            Unsafe.Add(ref a, j + half) = d;
+        }
+    }
+}

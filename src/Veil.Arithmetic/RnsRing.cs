@@ -1,0 +1,161 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Veil.Arithmetic;
+
+/// <summary>
+/// The ring Z_{q_0·…·q_{k-1}}[X]/(X^N + 1) in RNS form: its primes, NTT tables and the limb-wise
+/// arithmetic that works on contiguous spans of limbs. Immutable and shareable across threads.
+/// </summary>
+public sealed class RnsRing
+{
+    /// <summary>Ring degree N.</summary>
+    public int N { get; }
+    /// <summary>log2 N.</summary>
+    public int LogN { get; }
+    /// <summary>The primes, in limb order.</summary>
+    public IReadOnlyList<Modulus> Moduli => _moduli;
+    /// <summary>The NTT table of each prime.</summary>
+    public IReadOnlyList<NttTable> Ntt => _ntt;
+
+    private readonly Modulus[] _moduli;
+    private readonly NttTable[] _ntt;
+
+    /// <summary>Builds the ring; every prime must be ≡ 1 mod 2N and distinct.</summary>
+    /// <exception cref="ArgumentException">A prime is repeated or not NTT-friendly.</exception>
+    public RnsRing(int logN, IEnumerable<ulong> primes)
+    {
+        LogN = logN;
+        N = 1 << logN;
+        _moduli = primes.Select(p => new Modulus(p)).ToArray();
+        if (_moduli.Length == 0) ThrowHelper.Argument(nameof(primes), "At least one prime is needed.");
+        if (_moduli.Select(m => m.Value).Distinct().Count() != _moduli.Length)
+            ThrowHelper.Argument(nameof(primes), "The primes must be distinct.");
+        _ntt = new NttTable[_moduli.Length];
+        // Building tables is the slow part of parameter setup; primes are independent.
+        Parallel.For(0, _moduli.Length, i => _ntt[i] = new NttTable(_moduli[i], logN));
+    }
+
+    /// <summary>Number of primes.</summary>
+    public int LimbCount => _moduli.Length;
+
+    /// <summary>Limb i of a limb-major span.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<ulong> Limb(Span<ulong> data, int i) => data.Slice(i * N, N);
+
+    /// <summary>Forward NTT of limbs [first, first+count) of the span (limb first at offset 0).</summary>
+    public void Forward(Span<ulong> data, int first, int count)
+    {
+        for (int i = 0; i < count; i++) _ntt[first + i].Forward(data.Slice(i * N, N));
+    }
+
+    /// <summary>Inverse NTT of limbs [first, first+count).</summary>
+    public void Inverse(Span<ulong> data, int first, int count)
+    {
+        for (int i = 0; i < count; i++) _ntt[first + i].Inverse(data.Slice(i * N, N));
+    }
+
+    /// <summary>destination = a + b, limb-wise over primes [first, first + limbs).</summary>
+    public void Add(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            ulong q = _moduli[first + l].Value;
+            var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++)
+            {
+                ulong s = x[i] + y[i];
+                d[i] = s >= q ? s - q : s;
+            }
+        }
+    }
+
+    /// <summary>destination = a − b, limb-wise.</summary>
+    public void Sub(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            ulong q = _moduli[first + l].Value;
+            var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++)
+            {
+                ulong u = x[i], v = y[i];
+                d[i] = u >= v ? u - v : u - v + q;
+            }
+        }
+    }
+
+    /// <summary>destination = −a, limb-wise.</summary>
+    public void Negate(ReadOnlySpan<ulong> a, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            ulong q = _moduli[first + l].Value;
+            var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++) d[i] = x[i] == 0 ? 0 : q - x[i];
+        }
+    }
+
+    /// <summary>destination = a ⊙ b (coefficient-wise product; a product of polynomials in NTT form).</summary>
+    public void MulPointwise(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            var m = _moduli[first + l];
+            ref ulong x = ref MemoryMarshal.GetReference(a.Slice(l * N, N));
+            ref ulong y = ref MemoryMarshal.GetReference(b.Slice(l * N, N));
+            ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(l * N, N));
+            for (int i = 0; i < N; i++)
+            {
+                ulong hi = Math.BigMul(Unsafe.Add(ref x, i), Unsafe.Add(ref y, i), out ulong lo);
+                Unsafe.Add(ref d, i) = m.Reduce128(hi, lo);
+            }
+        }
+    }
+
+    /// <summary>destination += a ⊙ b.</summary>
+    public void MulPointwiseAdd(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            var m = _moduli[first + l];
+            ulong q = m.Value;
+            ref ulong x = ref MemoryMarshal.GetReference(a.Slice(l * N, N));
+            ref ulong y = ref MemoryMarshal.GetReference(b.Slice(l * N, N));
+            ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(l * N, N));
+            for (int i = 0; i < N; i++)
+            {
+                ulong hi = Math.BigMul(Unsafe.Add(ref x, i), Unsafe.Add(ref y, i), out ulong lo);
+                ulong s = Unsafe.Add(ref d, i) + m.Reduce128(hi, lo);
+                Unsafe.Add(ref d, i) = s >= q ? s - q : s;
+            }
+        }
+    }
+
+    /// <summary>destination = a · c_l on limb l, where c_l &lt; q_l is a per-limb constant.</summary>
+    public void MulScalar(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            var m = _moduli[first + l];
+            ulong w = scalars[l], wShoup = m.ShoupPrecompute(w);
+            var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++) d[i] = m.MulShoup(x[i], w, wShoup);
+        }
+    }
+
+    /// <summary>destination = a + c_l on limb l (adding a constant to a polynomial in NTT form).</summary>
+    public void AddScalar(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> destination, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            ulong q = _moduli[first + l].Value, c = scalars[l];
+            var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++)
+            {
+                ulong s = x[i] + c;
+                d[i] = s >= q ? s - q : s;
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace Veil.Arithmetic.Sampling;
+
+/// <summary>
+/// A deterministic random stream expanded from a 256-bit seed with AES-256 in counter mode.
+/// The same (seed, domain) always gives the same stream, which is what lets a key or ciphertext
+/// travel as a seed in place of its uniform polynomial.
+/// </summary>
+/// <remarks>
+/// The AES key is SHAKE256(seed ‖ domain) so that streams for different purposes are independent.
+/// AES-CTR is used for bulk output because this platform's OpenSSL (3.0) cannot squeeze SHAKE
+/// incrementally, and AES-NI makes it several times faster anyway.
+/// </remarks>
+public sealed class Prng : IDisposable
+{
+    /// <summary>Seed length in bytes.</summary>
+    public const int SeedSize = 32;
+    private const int BlockBytes = 4096;
+
+    private readonly Aes _aes;
+    private readonly byte[] _counterBlocks = new byte[BlockBytes];
+    private readonly byte[] _buffer = new byte[BlockBytes];
+    private ulong _counter;
+    private int _position = BlockBytes;
+    private bool _disposed;
+
+    /// <summary>Creates the stream for a seed and a domain-separation label.</summary>
+    /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    public Prng(ReadOnlySpan<byte> seed, ReadOnlySpan<byte> domain)
+    {
+        if (seed.Length != SeedSize) ThrowHelper.Argument(nameof(seed), $"A seed is {SeedSize} bytes; got {seed.Length}.");
+        Span<byte> input = stackalloc byte[SeedSize + domain.Length];
+        seed.CopyTo(input);
+        domain.CopyTo(input[SeedSize..]);
+        Span<byte> key = stackalloc byte[32];
+        Shake256.HashData(input, key);
+        _aes = Aes.Create();
+        _aes.Key = key.ToArray();
+        CryptographicOperations.ZeroMemory(key);
+        CryptographicOperations.ZeroMemory(input);
+    }
+
+    /// <summary>Creates a stream with a domain given as a tag and an index (e.g. key-switching digit i).</summary>
+    public Prng(ReadOnlySpan<byte> seed, string tag, int index = 0)
+        : this(seed, DomainBytes(tag, index)) { }
+
+    private static byte[] DomainBytes(string tag, int index)
+    {
+        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(tag) + 4];
+        int n = System.Text.Encoding.UTF8.GetBytes(tag, bytes);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(n), index);
+        return bytes;
+    }
+
+    /// <summary>A fresh seed from the operating system's cryptographic generator.</summary>
+    public static byte[] NewSeed() => RandomNumberGenerator.GetBytes(SeedSize);
+
+    /// <summary>Fills the destination with stream bytes.</summary>
+    public void NextBytes(Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (destination.Length > 0)
+        {
+            if (_position == BlockBytes) Refill();
+            int take = Math.Min(destination.Length, BlockBytes - _position);
+            _buffer.AsSpan(_position, take).CopyTo(destination);
+            _position += take;
+            destination = destination[take..];
+        }
+    }
+
+    /// <summary>The next 64 stream bits.</summary>
+    public ulong NextUInt64()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_position > BlockBytes - 8) Refill();
+        ulong v = BinaryPrimitives.ReadUInt64LittleEndian(_buffer.AsSpan(_position));
+        _position += 8;
+        return v;
+    }
+
+    private void Refill()
+    {
+        // Counter blocks: a 64-bit little-endian counter in the first half of each 16-byte block.
+        for (int off = 0; off < BlockBytes; off += 16)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(_counterBlocks.AsSpan(off), _counter++);
+        }
+        _aes.EncryptEcb(_counterBlocks, _buffer, PaddingMode.None);
+        _position = 0;
+    }
+
+    /// <summary>Clears the buffered stream and releases the cipher.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        CryptographicOperations.ZeroMemory(_buffer);
+        _aes.Dispose();
+    }
+}

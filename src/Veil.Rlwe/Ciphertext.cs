@@ -1,0 +1,95 @@
+using Veil.Arithmetic;
+
+namespace Veil.Rlwe;
+
+/// <summary>
+/// An RLWE ciphertext (c_0, c_1[, c_2 …]) over the primes q_0 … q_level, decrypting to Σ c_i·s^i.
+/// Carries its level and scale; CKKS ciphertexts are kept in NTT form between operations.
+/// </summary>
+public sealed class Ciphertext
+{
+    /// <summary>Largest number of polynomials accepted (a product of two size-3 ciphertexts is size 5).</summary>
+    public const int MaxSize = 5;
+
+    /// <summary>The parameters it belongs to.</summary>
+    public RlweParameters Parameters { get; }
+    /// <summary>Level: primes q_0 … q_Level are present.</summary>
+    public int Level { get; private set; }
+    /// <summary>Number of polynomials (2 after relinearization, 3 after a multiplication).</summary>
+    public int Size { get; private set; }
+    /// <summary>Scale of the encrypted values.</summary>
+    public double Scale { get; set; }
+    /// <summary>Whether the polynomials are in NTT form.</summary>
+    public bool IsNttForm { get; internal set; } = true;
+    /// <summary>Size·(Level + 1)·N words: polynomial-major, then limb-major.</summary>
+    public ulong[] Data { get; private set; }
+    /// <summary>
+    /// When set, c_1 was expanded from this seed (fresh secret-key encryption) and serialization sends the
+    /// seed in its place. Any operation that changes c_1 clears it.
+    /// </summary>
+    public byte[]? Seed { get; internal set; }
+
+    /// <summary>A zero ciphertext of the given shape.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Level or size out of range.</exception>
+    public Ciphertext(RlweParameters parameters, int level, int size = 2, double scale = 1.0)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (level < 0 || level > parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {parameters.MaxLevel}]; got {level}.");
+        if (size < 2 || size > MaxSize) ThrowHelper.OutOfRange(nameof(size), $"Size must be in [2, {MaxSize}]; got {size}.");
+        Parameters = parameters;
+        Level = level;
+        Size = size;
+        Scale = scale;
+        Data = new ulong[size * (level + 1) * parameters.N];
+    }
+
+    /// <summary>Words in one polynomial, (Level + 1)·N.</summary>
+    public int PolyLength => (Level + 1) * Parameters.N;
+
+    /// <summary>Polynomial i (all its limbs).</summary>
+    public Span<ulong> Poly(int i) => Data.AsSpan(i * PolyLength, PolyLength);
+
+    /// <summary>Reshapes in place (reusing the buffer when large enough); contents become unspecified.</summary>
+    public void Resize(int level, int size)
+    {
+        if (level < 0 || level > Parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {Parameters.MaxLevel}]; got {level}.");
+        if (size < 2 || size > MaxSize) ThrowHelper.OutOfRange(nameof(size), $"Size must be in [2, {MaxSize}]; got {size}.");
+        int needed = size * (level + 1) * Parameters.N;
+        if (Data.Length != needed) Data = new ulong[needed];
+        Level = level;
+        Size = size;
+        Seed = null;
+    }
+
+    /// <summary>Drops primes above <paramref name="level"/> in place, keeping the lower limbs of each polynomial.</summary>
+    internal void DropTo(int level)
+    {
+        if (level == Level) return;
+        int n = Parameters.N, oldLen = PolyLength, newLen = (level + 1) * n;
+        var data = new ulong[Size * newLen];
+        for (int i = 0; i < Size; i++) Data.AsSpan(i * oldLen, newLen).CopyTo(data.AsSpan(i * newLen));
+        Data = data;
+        Level = level;
+        Seed = null;
+    }
+
+    /// <summary>Copies shape, metadata and contents from another ciphertext.</summary>
+    public void CopyFrom(Ciphertext source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (ReferenceEquals(source, this)) return;
+        Resize(source.Level, source.Size);
+        source.Data.AsSpan().CopyTo(Data);
+        Scale = source.Scale;
+        IsNttForm = source.IsNttForm;
+        Seed = source.Seed;
+    }
+
+    /// <summary>A deep copy.</summary>
+    public Ciphertext Clone()
+    {
+        var c = new Ciphertext(Parameters, Level, Size, Scale);
+        c.CopyFrom(this);
+        return c;
+    }
+}

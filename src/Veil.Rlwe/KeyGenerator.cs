@@ -1,0 +1,162 @@
+using System.Security.Cryptography;
+using Veil.Arithmetic;
+using Veil.Arithmetic.Sampling;
+
+namespace Veil.Rlwe;
+
+/// <summary>
+/// Generates the secret key and the public, relinearization and Galois keys derived from it.
+/// Every seed comes from the operating system's cryptographic generator.
+/// </summary>
+public sealed class KeyGenerator
+{
+    private readonly RlweParameters _parameters;
+
+    /// <summary>The secret key the generated keys belong to.</summary>
+    public SecretKey SecretKey { get; }
+
+    /// <summary>Creates a generator with a fresh ternary secret key.</summary>
+    public KeyGenerator(RlweParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _parameters = parameters;
+        var coefficients = new sbyte[parameters.N];
+        var seed = Prng.NewSeed();
+        using (var prng = new Prng(seed, "veil/secret"))
+            Samplers.Ternary(prng, coefficients);
+        CryptographicOperations.ZeroMemory(seed);
+        SecretKey = new SecretKey(parameters, coefficients);
+    }
+
+    /// <summary>Creates a generator for an existing secret key.</summary>
+    /// <exception cref="ArgumentException">The key belongs to other parameters.</exception>
+    public KeyGenerator(RlweParameters parameters, SecretKey secretKey)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(secretKey);
+        if (!secretKey.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(secretKey), "The secret key belongs to other parameters.");
+        _parameters = parameters;
+        SecretKey = secretKey;
+    }
+
+    /// <summary>Samples an error polynomial into all limbs of Q·P in NTT form.</summary>
+    internal static void SampleErrorNtt(RlweParameters parameters, Span<ulong> destination)
+    {
+        var ring = parameters.Ring;
+        var e = new sbyte[ring.N];
+        var seed = Prng.NewSeed();
+        using (var prng = new Prng(seed, "veil/error"))
+            Samplers.Gaussian(prng, e);
+        CryptographicOperations.ZeroMemory(seed);
+        Samplers.SmallToRns(e, ring, destination, 0, ring.LimbCount);
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(e.AsSpan()));
+        ring.Forward(destination, 0, ring.LimbCount);
+    }
+
+    /// <summary>A public key (−a·s + e, a) with a expanded from a fresh seed.</summary>
+    public PublicKey CreatePublicKey()
+    {
+        var ring = _parameters.Ring;
+        int len = ring.LimbCount * ring.N;
+        var seed = Prng.NewSeed();
+        var a = new ulong[len];
+        using (var prng = new Prng(seed, "veil/pk/a"))
+            Samplers.Uniform(prng, ring, a, 0, ring.LimbCount);
+        var b = new ulong[len];
+        SampleErrorNtt(_parameters, b);
+        var aS = new ulong[len];
+        ring.MulPointwise(a, SecretKey.Ntt, aS, 0, ring.LimbCount);
+        ring.Sub(b, aS, b, 0, ring.LimbCount);
+        return new PublicKey(_parameters, b, a, seed);
+    }
+
+    /// <summary>The relinearization key (switching s² to s).</summary>
+    public RelinearizationKey CreateRelinearizationKey()
+    {
+        var ring = _parameters.Ring;
+        var s2 = new ulong[ring.LimbCount * ring.N];
+        ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
+        var key = CreateSwitchingKey(s2);
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s2.AsSpan()));
+        return new RelinearizationKey(key);
+    }
+
+    /// <summary>Galois keys for the given elements (see <see cref="GaloisElements"/>).</summary>
+    /// <exception cref="ArgumentException">An element is even or not below 2N.</exception>
+    public GaloisKeys CreateGaloisKeys(IEnumerable<ulong> galoisElements)
+    {
+        ArgumentNullException.ThrowIfNull(galoisElements);
+        var elements = galoisElements.Distinct().ToArray();
+        var ring = _parameters.Ring;
+        var keys = new KeySwitchingKey[elements.Length];
+        foreach (var k in elements) _parameters.GaloisPermutation(k); // validates each element up front
+        // Keys are independent; generate them on all cores.
+        Parallel.For(0, elements.Length, idx =>
+        {
+            var perm = _parameters.GaloisPermutation(elements[idx]);
+            var sk = SecretKey.Ntt;
+            var permuted = new ulong[ring.LimbCount * ring.N];
+            for (int l = 0; l < ring.LimbCount; l++)
+            {
+                var src = sk.Slice(l * ring.N, ring.N);
+                var dst = permuted.AsSpan(l * ring.N, ring.N);
+                for (int j = 0; j < ring.N; j++) dst[j] = src[perm[j]];
+            }
+            keys[idx] = CreateSwitchingKey(permuted);
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(permuted.AsSpan()));
+        });
+        var dict = new Dictionary<ulong, KeySwitchingKey>();
+        for (int i = 0; i < elements.Length; i++) dict[elements[i]] = keys[i];
+        return new GaloisKeys(_parameters, dict);
+    }
+
+    /// <summary>Galois keys for rotations by the given steps (and conjugation when asked).</summary>
+    public GaloisKeys CreateRotationKeys(IEnumerable<int> steps, bool includeConjugation = false)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        var elements = steps.Select(s => GaloisElements.ForRotation(s, _parameters.N)).Where(k => k != 1).ToList();
+        if (includeConjugation) elements.Add(GaloisElements.ForConjugation(_parameters.N));
+        return CreateGaloisKeys(elements);
+    }
+
+    /// <summary>Rotation keys for ±2^i, i = 0 … log2(N/2) − 1, and conjugation: any rotation is a composition of these.</summary>
+    public GaloisKeys CreatePowerOfTwoRotationKeys(bool includeConjugation = true)
+    {
+        var steps = new List<int>();
+        for (int s = 1; s < _parameters.N / 2; s <<= 1) { steps.Add(s); steps.Add(-s); }
+        return CreateRotationKeys(steps, includeConjugation);
+    }
+
+    /// <summary>A key switching from s' (given in NTT form over all of Q·P) to s.</summary>
+    public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt)
+    {
+        var p = _parameters;
+        var ring = p.Ring;
+        int n = ring.N, limbs = ring.LimbCount, digits = p.MaxDigitCount;
+        var seed = Prng.NewSeed();
+        var bs = new ulong[digits][];
+        var aS = new ulong[limbs * n];
+        var @as = new ulong[digits][];
+        for (int i = 0; i < digits; i++)
+        {
+            var a = KeySwitchingKey.ExpandA(p, seed, i);
+            var b = new ulong[limbs * n];
+            SampleErrorNtt(p, b);
+            ring.MulPointwise(a, SecretKey.Ntt, aS, 0, limbs);
+            ring.Sub(b, aS, b, 0, limbs);
+            // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
+            int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
+            for (int j = start; j < end; j++)
+            {
+                var m = ring.Moduli[j];
+                ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
+                var bl = b.AsSpan(j * n, n);
+                var sl = sPrimeNtt.Slice(j * n, n);
+                for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
+            }
+            bs[i] = b;
+            @as[i] = a;
+        }
+        return new KeySwitchingKey(p, bs, @as, seed);
+    }
+}
