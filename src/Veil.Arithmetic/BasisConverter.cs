@@ -1,18 +1,22 @@
 namespace Veil.Arithmetic;
 
 /// <summary>
-/// Fast (approximate) RNS basis conversion from primes {a_i} to primes {b_j}:
-/// y_j = Σ_i [x_i · Â_i^-1]_{a_i} · Â_i mod b_j, where Â_i = A / a_i.
+/// Exact RNS basis conversion of the centered representative: for x given by its residues modulo primes {a_i}
+/// (A = Π a_i), writes x_c mod b_j where x_c ≡ x (mod A) and x_c ∈ (−A/2, A/2].
 /// </summary>
 /// <remarks>
-/// The result equals x + u·A mod b_j for some 0 ≤ u &lt; |{a_i}| (Bajard et al. 2016; Halevi–Polyakov–Shoup 2019);
-/// key switching divides that error away. With a single source prime it is exact: y_j = x mod b_j.
+/// y_j = Σ_i t_i·Â_i − v·A mod b_j with t_i = [x_i·Â_i^-1]_{a_i}, Â_i = A / a_i and v = round(Σ_i t_i / a_i)
+/// computed in double precision (Halevi–Polyakov–Shoup 2019). Returning the centered value makes the division
+/// by P in key switching a rounding rather than a floor, which removes a bias that would otherwise be multiplied
+/// by the secret key.
 /// </remarks>
 public sealed class BasisConverter
 {
     private readonly Modulus[] _from, _to;
     private readonly ulong[] _hatInv, _hatInvShoup;
     private readonly ulong[] _hatModTo; // [j * from + i] = Â_i mod b_j
+    private readonly ulong[] _productModTo; // A mod b_j
+    private readonly double[] _inverseFrom; // 1 / a_i
 
     /// <summary>Precomputes the conversion constants.</summary>
     public BasisConverter(IReadOnlyList<Modulus> from, IReadOnlyList<Modulus> to)
@@ -23,6 +27,14 @@ public sealed class BasisConverter
         _hatInv = new ulong[k];
         _hatInvShoup = new ulong[k];
         _hatModTo = new ulong[k * _to.Length];
+        _productModTo = new ulong[_to.Length];
+        _inverseFrom = _from.Select(a => 1.0 / a.Value).ToArray();
+        for (int j = 0; j < _to.Length; j++)
+        {
+            ulong prod = 1;
+            for (int t = 0; t < k; t++) prod = _to[j].Mul(prod, _to[j].Reduce(_from[t].Value));
+            _productModTo[j] = prod;
+        }
         for (int i = 0; i < k; i++)
         {
             ulong hat = 1;
@@ -45,21 +57,27 @@ public sealed class BasisConverter
 
     /// <summary>
     /// Converts N coefficients given as |from| limbs (coefficient form) into |to| limbs.
-    /// <paramref name="scratch"/> must hold |from|·N words.
+    /// <paramref name="scratch"/> must hold (|from| + 1)·N words.
     /// </summary>
     public void Convert(ReadOnlySpan<ulong> source, Span<ulong> destination, Span<ulong> scratch, int n)
     {
         int k = _from.Length;
         if (k == 1)
         {
-            // One source prime: the residue is the integer itself, so only reduce it.
+            // One source prime: the residue is the integer itself; subtract a when it is above a/2 (mask, no branch).
             var src = source[..n];
+            ulong a = _from[0].Value, halfA = a >> 1;
             for (int j = 0; j < _to.Length; j++)
             {
                 var m = _to[j];
+                ulong aMod = _productModTo[j];
                 var d = destination.Slice(j * n, n);
-                if (m.Value > _from[0].Value) src.CopyTo(d);
-                else for (int c = 0; c < n; c++) d[c] = m.Reduce(src[c]);
+                for (int c = 0; c < n; c++)
+                {
+                    ulong x = src[c];
+                    ulong mask = 0UL - ((halfA - x) >> 63);
+                    d[c] = m.Sub(m.Reduce(x), aMod & mask);
+                }
             }
             return;
         }
@@ -69,17 +87,26 @@ public sealed class BasisConverter
             var s = source.Slice(i * n, n); var t = scratch.Slice(i * n, n);
             for (int c = 0; c < n; c++) t[c] = m.MulShoup(s[c], _hatInv[i], _hatInvShoup[i]);
         }
+        // v_c = round(Σ t_i / a_i): how many times A the plain sum overshoots the centered value.
+        var overshoot = scratch.Slice(k * n, n);
+        for (int c = 0; c < n; c++)
+        {
+            double f = 0;
+            for (int i = 0; i < k; i++) f += scratch[i * n + c] * _inverseFrom[i];
+            overshoot[c] = (ulong)Math.Round(f);
+        }
         for (int j = 0; j < _to.Length; j++)
         {
             var m = _to[j];
             var d = destination.Slice(j * n, n);
             ReadOnlySpan<ulong> weights = _hatModTo.AsSpan(j * k, k);
+            ulong aMod = _productModTo[j];
             for (int c = 0; c < n; c++)
             {
-                // k ≤ 32 terms of < 2^122 each fit a 128-bit accumulator; reduce once.
+                // k ≤ 16 terms of < 2^122 each fit a 128-bit accumulator; reduce once.
                 UInt128 acc = 0;
                 for (int i = 0; i < k; i++) acc += (UInt128)scratch[i * n + c] * weights[i];
-                d[c] = ReduceWide(m, acc);
+                d[c] = m.Sub(ReduceWide(m, acc), m.Mul(overshoot[c], aMod));
             }
         }
     }

@@ -81,7 +81,7 @@ public sealed class Encryptor
         CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(uSmall.AsSpan()));
         ring.Forward(u, 0, all);
         var conv = new ulong[(qLimbs + pLimbs) * n];
-        var scratch = new ulong[pLimbs * n];
+        var scratch = new ulong[(pLimbs + 1) * n];
         var pk = _publicKey!;
         for (int c = 0; c < 2; c++)
         {

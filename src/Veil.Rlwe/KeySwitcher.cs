@@ -30,7 +30,7 @@ public static class KeySwitcher
 
         var pool = ArrayPool<ulong>.Shared;
         ulong[] coeff = pool.Rent(qLimbs * n), ext = pool.Rent(extLimbs * n), conv = pool.Rent(extLimbs * n);
-        ulong[] scratch = pool.Rent(pLimbs * n), acc0 = pool.Rent(extLimbs * n), acc1 = pool.Rent(extLimbs * n);
+        ulong[] scratch = pool.Rent((pLimbs + 1) * n), acc0 = pool.Rent(extLimbs * n), acc1 = pool.Rent(extLimbs * n);
         try
         {
             var coeffSpan = coeff.AsSpan(0, qLimbs * n);
@@ -72,7 +72,8 @@ public static class KeySwitcher
     }
 
     /// <summary>
-    /// destination += (x − ([x]_P lifted to Q_ℓ)) · P^-1 for x over Q_ℓ·P in NTT form (limbs Q_0 … Q_ℓ, then P).
+    /// destination += round(x / P) = (x − [x]_P) · P^-1, [x]_P the centered residue, for x over Q_ℓ·P in NTT form
+    /// (limbs Q_0 … Q_ℓ, then P).
     /// Works in place on <paramref name="x"/>.
     /// </summary>
     internal static void ModDownAndAdd(RlweParameters parameters, int level, ulong[] x, Span<ulong> destination, ulong[] conv, ulong[] scratch)

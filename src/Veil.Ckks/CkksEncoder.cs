@@ -1,0 +1,251 @@
+using System.Numerics;
+using Veil.Arithmetic;
+using Veil.Rlwe;
+
+namespace Veil.Ckks;
+
+/// <summary>
+/// Encodes vectors of up to N/2 complex (or real) values into plaintext polynomials through the canonical
+/// embedding, and decodes them back, with an O(N log N) "special" FFT over the rotation group ⟨5⟩ mod 2N.
+/// </summary>
+/// <remarks>
+/// Slot j holds m(ζ^(5^j)) / Δ for ζ = e^(iπ/N), so rotating the slots by r is the automorphism X → X^(5^r)
+/// (Cheon–Kim–Kim–Song 2017; the FFT ordering follows the HEAAN reference implementation).
+/// Coefficients m_i = round(Δ·Re v_i), m_(i+N/2) = round(Δ·Im v_i) of the inverse-transformed values v.
+/// Not thread-safe: each thread should use its own encoder (they are cheap).
+/// </remarks>
+public sealed class CkksEncoder
+{
+    private readonly CkksParameters _parameters;
+    private readonly int _slots, _m;
+    private readonly int[] _rotationGroup;
+    private readonly Complex[] _roots; // ζ^k for k in [0, 2N]
+    private readonly Complex[] _buffer;
+    private readonly double[] _coefficients;
+
+    /// <summary>Creates an encoder for the parameters.</summary>
+    public CkksEncoder(CkksParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _parameters = parameters;
+        _slots = parameters.Slots;
+        _m = 2 * parameters.N;
+        _rotationGroup = new int[_slots];
+        long g = 1;
+        for (int j = 0; j < _slots; j++)
+        {
+            _rotationGroup[j] = (int)g;
+            g = g * 5 % _m;
+        }
+        _roots = new Complex[_m + 1];
+        for (int k = 0; k <= _m; k++)
+        {
+            double angle = 2 * Math.PI * k / _m;
+            _roots[k] = new Complex(Math.Cos(angle), Math.Sin(angle));
+        }
+        _buffer = new Complex[_slots];
+        _coefficients = new double[parameters.N];
+    }
+
+    /// <summary>Number of slots (N/2).</summary>
+    public int Slots => _slots;
+
+    /// <summary>Encodes real values (missing slots are zero) at the given scale and level.</summary>
+    public Plaintext Encode(ReadOnlySpan<double> values, double scale, int level)
+    {
+        var pt = new Plaintext(_parameters.Ring, level, scale);
+        Encode(values, scale, level, pt);
+        return pt;
+    }
+
+    /// <summary>Encodes real values at the default scale and the top level.</summary>
+    public Plaintext Encode(ReadOnlySpan<double> values) => Encode(values, _parameters.DefaultScale, _parameters.MaxLevel);
+
+    /// <summary>Encodes complex values at the given scale and level.</summary>
+    public Plaintext Encode(ReadOnlySpan<Complex> values, double scale, int level)
+    {
+        var pt = new Plaintext(_parameters.Ring, level, scale);
+        Encode(values, scale, level, pt);
+        return pt;
+    }
+
+    /// <summary>Encodes real values into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentException">Too many values, a value not finite, a bad scale or level, or scaled values too large for Q_level.</exception>
+    public void Encode(ReadOnlySpan<double> values, double scale, int level, Plaintext destination)
+    {
+        if (values.Length > _slots) ThrowHelper.Argument(nameof(values), $"At most {_slots} values fit; got {values.Length}.");
+        for (int i = 0; i < values.Length; i++) _buffer[i] = new Complex(values[i], 0);
+        _buffer.AsSpan(values.Length).Clear();
+        EncodeBuffer(scale, level, destination);
+    }
+
+    /// <summary>Encodes complex values into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentException">Too many values, a value not finite, a bad scale or level, or scaled values too large for Q_level.</exception>
+    public void Encode(ReadOnlySpan<Complex> values, double scale, int level, Plaintext destination)
+    {
+        if (values.Length > _slots) ThrowHelper.Argument(nameof(values), $"At most {_slots} values fit; got {values.Length}.");
+        values.CopyTo(_buffer);
+        _buffer.AsSpan(values.Length).Clear();
+        EncodeBuffer(scale, level, destination);
+    }
+
+    /// <summary>Encodes the same complex constant in every slot (the constant polynomial re + im·X^(N/2)).</summary>
+    public void EncodeConstant(Complex value, double scale, int level, Plaintext destination)
+    {
+        CheckScaleAndLevel(scale, level, destination);
+        Array.Clear(_coefficients);
+        _coefficients[0] = Math.Round(value.Real * scale);
+        _coefficients[_parameters.N / 2] = Math.Round(value.Imaginary * scale);
+        WriteCoefficients(scale, level, destination);
+    }
+
+    private void CheckScaleAndLevel(double scale, int level, Plaintext destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!(scale >= 1) || double.IsInfinity(scale)) ThrowHelper.Argument(nameof(scale), $"Scale must be finite and at least 1; got {scale}.");
+        if (level < 0 || level > _parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {_parameters.MaxLevel}]; got {level}.");
+        if (!destination.Parameters.SameRingAs(_parameters.Ring)) ThrowHelper.Argument(nameof(destination), "The plaintext belongs to other parameters.");
+    }
+
+    private void EncodeBuffer(double scale, int level, Plaintext destination)
+    {
+        CheckScaleAndLevel(scale, level, destination);
+        for (int i = 0; i < _slots; i++)
+            if (!double.IsFinite(_buffer[i].Real) || !double.IsFinite(_buffer[i].Imaginary))
+                ThrowHelper.Argument("values", $"Value {i} is not finite.");
+        InverseSpecialFft(_buffer);
+        for (int i = 0; i < _slots; i++)
+        {
+            _coefficients[i] = Math.Round(_buffer[i].Real * scale);
+            _coefficients[i + _slots] = Math.Round(_buffer[i].Imaginary * scale);
+        }
+        WriteCoefficients(scale, level, destination);
+    }
+
+    private void WriteCoefficients(double scale, int level, Plaintext destination)
+    {
+        var ring = _parameters.Ring;
+        int n = ring.N;
+        // Coefficients must stay below Q_level / 2 in magnitude or decoding wraps around.
+        double logQ = 0;
+        for (int j = 0; j <= level; j++) logQ += Math.Log2(ring.Q[j]);
+        double max = 0;
+        foreach (double c in _coefficients) max = Math.Max(max, Math.Abs(c));
+        if (max > 0 && Math.Log2(max) >= logQ - 1)
+            ThrowHelper.Argument("values", $"Scaled values reach 2^{Math.Log2(max):F1}, beyond Q/2 = 2^{logQ - 1:F1} at level {level}; use a smaller scale or a higher level.");
+        destination.Resize(level);
+        destination.Scale = scale;
+        destination.IsNttForm = true;
+        for (int j = 0; j <= level; j++)
+        {
+            var m = ring.Ring.Moduli[j];
+            var limb = destination.Limb(j);
+            for (int i = 0; i < n; i++) limb[i] = ReduceRounded(_coefficients[i], m);
+            ring.Ring.Ntt[j].Forward(limb);
+        }
+    }
+
+    /// <summary>An integral double reduced modulo q exactly, without allocating (values beyond 2^63 included).</summary>
+    internal static ulong ReduceRounded(double value, Modulus m)
+    {
+        if (Math.Abs(value) < 9.2e18) return m.FromSigned((long)value);
+        // value = ±mantissa · 2^exponent exactly; reduce both factors.
+        long bits = BitConverter.DoubleToInt64Bits(value);
+        int exponent = (int)((bits >> 52) & 0x7FF) - 1075;
+        ulong mantissa = ((ulong)bits & 0xFFFFFFFFFFFFFUL) | (1UL << 52);
+        ulong r = m.Mul(m.Reduce(mantissa), m.Pow(2, (ulong)exponent));
+        return value < 0 ? m.Negate(r) : r;
+    }
+
+    /// <summary>Decodes a plaintext into complex values (all N/2 slots).</summary>
+    public Complex[] DecodeComplex(Plaintext plaintext)
+    {
+        var result = new Complex[_slots];
+        Decode(plaintext, result);
+        return result;
+    }
+
+    /// <summary>Decodes a plaintext into the real parts of all N/2 slots.</summary>
+    public double[] Decode(Plaintext plaintext)
+    {
+        var c = DecodeComplex(plaintext);
+        var result = new double[c.Length];
+        for (int i = 0; i < c.Length; i++) result[i] = c[i].Real;
+        return result;
+    }
+
+    /// <summary>Decodes into <paramref name="destination"/> (up to N/2 values are written).</summary>
+    /// <exception cref="ArgumentException">The plaintext belongs to other parameters.</exception>
+    public void Decode(Plaintext plaintext, Span<Complex> destination)
+    {
+        ArgumentNullException.ThrowIfNull(plaintext);
+        if (!plaintext.Parameters.SameRingAs(_parameters.Ring)) ThrowHelper.Argument(nameof(plaintext), "The plaintext belongs to other parameters.");
+        if (!(plaintext.Scale > 0)) ThrowHelper.Argument(nameof(plaintext), "The plaintext scale must be positive.");
+        var ring = _parameters.Ring.Ring;
+        int n = ring.N, limbs = plaintext.Level + 1;
+        var data = new ulong[limbs * n];
+        plaintext.Data.AsSpan(0, limbs * n).CopyTo(data);
+        if (plaintext.IsNttForm) ring.Inverse(data, 0, limbs);
+        CrtComposer.ToCenteredDoubles(_parameters.Ring, limbs, data, _coefficients);
+        double inv = 1.0 / plaintext.Scale;
+        for (int i = 0; i < _slots; i++) _buffer[i] = new Complex(_coefficients[i] * inv, _coefficients[i + _slots] * inv);
+        SpecialFft(_buffer);
+        int count = Math.Min(destination.Length, _slots);
+        _buffer.AsSpan(0, count).CopyTo(destination);
+    }
+
+    /// <summary>Slots from coefficients: evaluation at ζ^(5^j), in place.</summary>
+    private void SpecialFft(Complex[] values)
+    {
+        int size = values.Length;
+        BitReverse(values);
+        for (int len = 2; len <= size; len <<= 1)
+        {
+            int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
+            for (int i = 0; i < size; i += len)
+            {
+                for (int j = 0; j < half; j++)
+                {
+                    int idx = _rotationGroup[j] % quarterStride * step;
+                    Complex u = values[i + j];
+                    Complex v = values[i + j + half] * _roots[idx];
+                    values[i + j] = u + v;
+                    values[i + j + half] = u - v;
+                }
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="SpecialFft"/>, in place.</summary>
+    private void InverseSpecialFft(Complex[] values)
+    {
+        int size = values.Length;
+        for (int len = size; len >= 2; len >>= 1)
+        {
+            int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
+            for (int i = 0; i < size; i += len)
+            {
+                for (int j = 0; j < half; j++)
+                {
+                    int idx = (quarterStride - _rotationGroup[j] % quarterStride) * step;
+                    Complex a = values[i + j], b = values[i + j + half];
+                    values[i + j] = a + b;
+                    values[i + j + half] = (a - b) * _roots[idx];
+                }
+            }
+        }
+        BitReverse(values);
+        double inv = 1.0 / size;
+        for (int i = 0; i < size; i++) values[i] *= inv;
+    }
+
+    private static void BitReverse(Complex[] values)
+    {
+        int n = values.Length, bits = System.Numerics.BitOperations.Log2((uint)n);
+        for (int i = 0; i < n; i++)
+        {
+            int r = NttTable.ReverseBits(i, bits);
+            if (r > i) (values[i], values[r]) = (values[r], values[i]);
+        }
+    }
+}

@@ -1,0 +1,509 @@
+using System.Numerics;
+using Veil.Arithmetic;
+using Veil.Rlwe;
+
+namespace Veil.Ckks;
+
+/// <summary>
+/// Homomorphic operations on CKKS ciphertexts (kept in NTT form). Every operation has a destination-taking form
+/// (the destination may be an operand) and an allocating form.
+/// </summary>
+/// <remarks>
+/// Operands at different levels are brought to the lower one (dropping primes costs nothing in RNS). Scales of
+/// added operands must agree within <see cref="ScaleTolerance"/> (relative), else the operation is refused.
+/// </remarks>
+public sealed class CkksEvaluator
+{
+    private readonly CkksParameters _parameters;
+    private readonly RlweParameters _ring;
+    private readonly RnsRing _rns;
+    private readonly RelinearizationKey? _relinearizationKey;
+    private readonly GaloisKeys? _galoisKeys;
+
+    /// <summary>Relative tolerance when comparing scales of operands that are added.</summary>
+    public double ScaleTolerance { get; init; } = 1e-9;
+
+    /// <summary>Creates an evaluator; keys are needed only by the operations that use them.</summary>
+    /// <exception cref="ArgumentException">A key belongs to other parameters.</exception>
+    public CkksEvaluator(CkksParameters parameters, RelinearizationKey? relinearizationKey = null, GaloisKeys? galoisKeys = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _parameters = parameters;
+        _ring = parameters.Ring;
+        _rns = _ring.Ring;
+        if (relinearizationKey is not null && !relinearizationKey.Parameters.SameRingAs(_ring))
+            ThrowHelper.Argument(nameof(relinearizationKey), "The relinearization key belongs to other parameters.");
+        if (galoisKeys is not null && !galoisKeys.Parameters.SameRingAs(_ring))
+            ThrowHelper.Argument(nameof(galoisKeys), "The Galois keys belong to other parameters.");
+        _relinearizationKey = relinearizationKey;
+        _galoisKeys = galoisKeys;
+    }
+
+    /// <summary>The parameters.</summary>
+    public CkksParameters Parameters => _parameters;
+
+    // ---------------------------------------------------------------- checks and shapes
+
+    private void Check(Ciphertext ct, string name)
+    {
+        ArgumentNullException.ThrowIfNull(ct, name);
+        if (!ct.Parameters.SameRingAs(_ring)) ThrowHelper.Argument(name, "The ciphertext belongs to other parameters.");
+        if (!ct.IsNttForm) ThrowHelper.Argument(name, "The ciphertext must be in NTT form.");
+    }
+
+    private void Check(Plaintext pt, string name)
+    {
+        ArgumentNullException.ThrowIfNull(pt, name);
+        if (!pt.Parameters.SameRingAs(_ring)) ThrowHelper.Argument(name, "The plaintext belongs to other parameters.");
+        if (!pt.IsNttForm) ThrowHelper.Argument(name, "The plaintext must be in NTT form.");
+    }
+
+    private void CheckScales(double a, double b, string nameA, string nameB)
+    {
+        if (Math.Abs(a - b) > ScaleTolerance * Math.Max(Math.Abs(a), Math.Abs(b)))
+            ThrowHelper.Argument(nameB,
+                $"Scales do not match: {nameA} has 2^{Math.Log2(a):F6} ({a:R}), {nameB} has 2^{Math.Log2(b):F6} ({b:R}). " +
+                "Rescale, or encode the plaintext at the ciphertext's scale.");
+    }
+
+    /// <summary>Polynomial i of a ciphertext, restricted to its first level + 1 limbs.</summary>
+    private static Span<ulong> PolyAt(Ciphertext ct, int i, int level)
+    {
+        int n = ct.Parameters.N;
+        return ct.Data.AsSpan(i * ct.PolyLength, (level + 1) * n);
+    }
+
+    /// <summary>
+    /// The ciphertext to write a result of the given shape into: the destination itself, or a temporary when the
+    /// destination is an operand whose data the computation still needs.
+    /// </summary>
+    private static Ciphertext Target(Ciphertext destination, int level, int size, bool elementwise, Ciphertext a, Ciphertext? b = null)
+    {
+        bool aliased = ReferenceEquals(destination, a) || ReferenceEquals(destination, b);
+        if (!aliased)
+        {
+            destination.Resize(level, size);
+            return destination;
+        }
+        if (elementwise && destination.Size == size)
+        {
+            destination.DropTo(level);
+            destination.Seed = null;
+            return destination;
+        }
+        return new Ciphertext(destination.Parameters, level, size);
+    }
+
+    private static void Finish(Ciphertext target, Ciphertext destination, double scale)
+    {
+        target.Scale = scale;
+        target.IsNttForm = true;
+        target.Seed = null;
+        if (!ReferenceEquals(target, destination)) destination.CopyFrom(target);
+    }
+
+    // ---------------------------------------------------------------- addition family
+
+    /// <summary>destination = a + b.</summary>
+    /// <exception cref="ArgumentException">Operands from other parameters or with mismatched scales.</exception>
+    public void Add(Ciphertext a, Ciphertext b, Ciphertext destination) => AddOrSub(a, b, destination, subtract: false);
+
+    /// <summary>a + b, new ciphertext.</summary>
+    public Ciphertext Add(Ciphertext a, Ciphertext b) { var d = NewLike(a); Add(a, b, d); return d; }
+
+    /// <summary>destination = a − b.</summary>
+    /// <exception cref="ArgumentException">Operands from other parameters or with mismatched scales.</exception>
+    public void Sub(Ciphertext a, Ciphertext b, Ciphertext destination) => AddOrSub(a, b, destination, subtract: true);
+
+    /// <summary>a − b, new ciphertext.</summary>
+    public Ciphertext Sub(Ciphertext a, Ciphertext b) { var d = NewLike(a); Sub(a, b, d); return d; }
+
+    private void AddOrSub(Ciphertext a, Ciphertext b, Ciphertext destination, bool subtract)
+    {
+        Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
+        CheckScales(a.Scale, b.Scale, nameof(a), nameof(b));
+        int level = Math.Min(a.Level, b.Level), size = Math.Max(a.Size, b.Size);
+        double scale = a.Scale;
+        var t = Target(destination, level, size, elementwise: true, a, b);
+        int limbs = level + 1;
+        for (int i = 0; i < size; i++)
+        {
+            var d = PolyAt(t, i, level);
+            bool hasA = i < a.Size, hasB = i < b.Size;
+            if (hasA && hasB)
+            {
+                if (subtract) _rns.Sub(PolyAt(a, i, level), PolyAt(b, i, level), d, 0, limbs);
+                else _rns.Add(PolyAt(a, i, level), PolyAt(b, i, level), d, 0, limbs);
+            }
+            else if (hasA) PolyAt(a, i, level).CopyTo(d);
+            else if (subtract) _rns.Negate(PolyAt(b, i, level), d, 0, limbs);
+            else PolyAt(b, i, level).CopyTo(d);
+        }
+        Finish(t, destination, scale);
+    }
+
+    /// <summary>destination = ct + pt.</summary>
+    /// <exception cref="ArgumentException">Mismatched parameters or scales.</exception>
+    public void AddPlain(Ciphertext ct, Plaintext pt, Ciphertext destination) => AddSubPlain(ct, pt, destination, subtract: false);
+
+    /// <summary>ct + pt, new ciphertext.</summary>
+    public Ciphertext AddPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); AddPlain(ct, pt, d); return d; }
+
+    /// <summary>destination = ct − pt.</summary>
+    /// <exception cref="ArgumentException">Mismatched parameters or scales.</exception>
+    public void SubPlain(Ciphertext ct, Plaintext pt, Ciphertext destination) => AddSubPlain(ct, pt, destination, subtract: true);
+
+    /// <summary>ct − pt, new ciphertext.</summary>
+    public Ciphertext SubPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); SubPlain(ct, pt, d); return d; }
+
+    private void AddSubPlain(Ciphertext ct, Plaintext pt, Ciphertext destination, bool subtract)
+    {
+        Check(ct, nameof(ct)); Check(pt, nameof(pt)); ArgumentNullException.ThrowIfNull(destination);
+        CheckScales(ct.Scale, pt.Scale, nameof(ct), nameof(pt));
+        int level = Math.Min(ct.Level, pt.Level), limbs = level + 1;
+        double scale = ct.Scale;
+        var t = Target(destination, level, ct.Size, elementwise: true, ct);
+        var p = pt.Data.AsSpan(0, limbs * _ring.N);
+        if (subtract) _rns.Sub(PolyAt(ct, 0, level), p, PolyAt(t, 0, level), 0, limbs);
+        else _rns.Add(PolyAt(ct, 0, level), p, PolyAt(t, 0, level), 0, limbs);
+        for (int i = 1; i < ct.Size; i++) if (!ReferenceEquals(t, ct)) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
+        Finish(t, destination, scale);
+    }
+
+    /// <summary>destination = ct + c in every slot (c at the ciphertext's scale).</summary>
+    public void AddScalar(Ciphertext ct, Complex value, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        CheckFinite(value, nameof(value));
+        var constant = ConstantNtt(value, ct.Scale, ct.Level);
+        int level = ct.Level, limbs = level + 1;
+        var t = Target(destination, level, ct.Size, elementwise: true, ct);
+        _rns.Add(PolyAt(ct, 0, level), constant, PolyAt(t, 0, level), 0, limbs);
+        for (int i = 1; i < ct.Size; i++) if (!ReferenceEquals(t, ct)) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
+        Finish(t, destination, ct.Scale);
+    }
+
+    /// <summary>ct + c, new ciphertext.</summary>
+    public Ciphertext AddScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); AddScalar(ct, value, d); return d; }
+
+    /// <summary>destination = ct − c in every slot.</summary>
+    public void SubScalar(Ciphertext ct, Complex value, Ciphertext destination) => AddScalar(ct, -value, destination);
+
+    /// <summary>destination = −ct.</summary>
+    public void Negate(Ciphertext ct, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
+        for (int i = 0; i < ct.Size; i++) _rns.Negate(PolyAt(ct, i, ct.Level), PolyAt(t, i, ct.Level), 0, ct.Level + 1);
+        Finish(t, destination, ct.Scale);
+    }
+
+    /// <summary>−ct, new ciphertext.</summary>
+    public Ciphertext Negate(Ciphertext ct) { var d = NewLike(ct); Negate(ct, d); return d; }
+
+    // ---------------------------------------------------------------- multiplication family
+
+    /// <summary>destination = a · b (size a.Size + b.Size − 1; relinearize afterwards). Scale: product of scales.</summary>
+    /// <exception cref="ArgumentException">Operands from other parameters, or the product would exceed <see cref="Ciphertext.MaxSize"/>.</exception>
+    public void Multiply(Ciphertext a, Ciphertext b, Ciphertext destination)
+    {
+        Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
+        int size = a.Size + b.Size - 1;
+        if (size > Ciphertext.MaxSize) ThrowHelper.Argument(nameof(b), $"The product would have {size} polynomials; relinearize the operands first (at most {Ciphertext.MaxSize}).");
+        int level = Math.Min(a.Level, b.Level), limbs = level + 1;
+        double scale = a.Scale * b.Scale;
+        var t = Target(destination, level, size, elementwise: false, a, b);
+        for (int k = 0; k < size; k++) PolyAt(t, k, level).Clear();
+        for (int i = 0; i < a.Size; i++)
+            for (int j = 0; j < b.Size; j++)
+                _rns.MulPointwiseAdd(PolyAt(a, i, level), PolyAt(b, j, level), PolyAt(t, i + j, level), 0, limbs);
+        Finish(t, destination, scale);
+    }
+
+    /// <summary>a · b, new ciphertext.</summary>
+    public Ciphertext Multiply(Ciphertext a, Ciphertext b) { var d = NewLike(a); Multiply(a, b, d); return d; }
+
+    /// <summary>destination = a².</summary>
+    public void Square(Ciphertext a, Ciphertext destination) => Multiply(a, a, destination);
+
+    /// <summary>a², new ciphertext.</summary>
+    public Ciphertext Square(Ciphertext a) => Multiply(a, a);
+
+    /// <summary>destination = ct · pt. Scale: product of scales.</summary>
+    /// <exception cref="ArgumentException">Mismatched parameters.</exception>
+    public void MultiplyPlain(Ciphertext ct, Plaintext pt, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); Check(pt, nameof(pt)); ArgumentNullException.ThrowIfNull(destination);
+        int level = Math.Min(ct.Level, pt.Level), limbs = level + 1;
+        double scale = ct.Scale * pt.Scale;
+        var t = Target(destination, level, ct.Size, elementwise: true, ct);
+        var p = pt.Data.AsSpan(0, limbs * _ring.N);
+        for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, level), p, PolyAt(t, i, level), 0, limbs);
+        Finish(t, destination, scale);
+    }
+
+    /// <summary>ct · pt, new ciphertext.</summary>
+    public Ciphertext MultiplyPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); MultiplyPlain(ct, pt, d); return d; }
+
+    /// <summary>
+    /// destination = ct · c for a real or complex constant c, encoded at scale q_level (the prime the next rescale
+    /// divides by), so that <see cref="Rescale(Ciphertext, Ciphertext)"/> restores the original scale exactly. At level 0 the default scale is used.
+    /// </summary>
+    public void MultiplyScalar(Ciphertext ct, Complex value, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        CheckFinite(value, nameof(value));
+        double constantScale = ct.Level > 0 ? _ring.Q[ct.Level] : _parameters.DefaultScale;
+        var constant = ConstantNtt(value, constantScale, ct.Level);
+        var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
+        for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, ct.Level), constant, PolyAt(t, i, ct.Level), 0, ct.Level + 1);
+        Finish(t, destination, ct.Scale * constantScale);
+    }
+
+    /// <summary>ct · c, new ciphertext.</summary>
+    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); MultiplyScalar(ct, value, d); return d; }
+
+    /// <summary>destination = ct · k for an integer k; the scale is unchanged and no level is used.</summary>
+    public void MultiplyInteger(Ciphertext ct, long value, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        int limbs = ct.Level + 1;
+        Span<ulong> scalars = stackalloc ulong[limbs];
+        for (int j = 0; j < limbs; j++) scalars[j] = _rns.Moduli[j].FromSigned(value);
+        var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
+        for (int i = 0; i < ct.Size; i++) _rns.MulScalar(PolyAt(ct, i, ct.Level), scalars, PolyAt(t, i, ct.Level), 0, limbs);
+        Finish(t, destination, ct.Scale);
+    }
+
+    /// <summary>ct · k, new ciphertext.</summary>
+    public Ciphertext MultiplyInteger(Ciphertext ct, long value) { var d = NewLike(ct); MultiplyInteger(ct, value, d); return d; }
+
+    // ---------------------------------------------------------------- relinearization, rescaling, levels
+
+    /// <summary>destination = ct reduced to two polynomials with the relinearization key.</summary>
+    /// <exception cref="InvalidOperationException">The evaluator has no relinearization key.</exception>
+    public void Relinearize(Ciphertext ct, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        if (_relinearizationKey is null) ThrowHelper.InvalidOperation("This evaluator has no relinearization key.");
+        if (ct.Size == 2) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
+        int level = ct.Level, n = _ring.N, limbs = level + 1;
+        // Work on a copy of the polynomials so that destination may alias ct.
+        var polys = new ulong[ct.Size * limbs * n];
+        ct.Data.AsSpan(0, polys.Length).CopyTo(polys);
+        double scale = ct.Scale;
+        // c_k·s^k = c_k·s^(k−2)·s²: switch c_k from s² to s and fold it into c_(k−2), c_(k−1).
+        for (int k = ct.Size - 1; k >= 2; k--)
+        {
+            KeySwitcher.SwitchAndAdd(_ring, level, polys.AsSpan(k * limbs * n, limbs * n), _relinearizationKey.Key,
+                polys.AsSpan((k - 2) * limbs * n, limbs * n), polys.AsSpan((k - 1) * limbs * n, limbs * n));
+        }
+        destination.Resize(level, 2);
+        polys.AsSpan(0, 2 * limbs * n).CopyTo(destination.Data);
+        Finish(destination, destination, scale);
+    }
+
+    /// <summary>ct relinearized, new ciphertext.</summary>
+    public Ciphertext Relinearize(Ciphertext ct) { var d = NewLike(ct); Relinearize(ct, d); return d; }
+
+    /// <summary>
+    /// destination = ct / q_level, rounded: one level down, scale divided by q_level.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The ciphertext is at level 0.</exception>
+    public void Rescale(Ciphertext ct, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        if (ct.Level == 0) ThrowHelper.InvalidOperation("Cannot rescale a ciphertext at level 0: no prime is left to divide by.");
+        int level = ct.Level, n = _ring.N, size = ct.Size;
+        var last = _rns.Moduli[level];
+        ulong half = last.Value >> 1;
+        var inverses = _ring.LastPrimeInverse[level];
+        var t = new Ciphertext(_ring, level - 1, size);
+        var lastLimb = new ulong[n];
+        var reduced = new ulong[n];
+        for (int i = 0; i < size; i++)
+        {
+            var poly = PolyAt(ct, i, level);
+            poly.Slice(level * n, n).CopyTo(lastLimb);
+            _rns.Ntt[level].Inverse(lastLimb);
+            // Adding ⌊q/2⌋ before and subtracting it after turns the floor division into rounding.
+            for (int c = 0; c < n; c++) lastLimb[c] = last.Add(lastLimb[c], half);
+            var outPoly = PolyAt(t, i, level - 1);
+            for (int j = 0; j < level; j++)
+            {
+                var m = _rns.Moduli[j];
+                ulong halfMod = m.Reduce(half);
+                for (int c = 0; c < n; c++) reduced[c] = m.Sub(m.Reduce(lastLimb[c]), halfMod);
+                _rns.Ntt[j].Forward(reduced);
+                var src = poly.Slice(j * n, n);
+                var dst = outPoly.Slice(j * n, n);
+                ulong w = inverses[j], wShoup = m.ShoupPrecompute(w);
+                ulong q = m.Value;
+                for (int c = 0; c < n; c++) dst[c] = m.MulShoup(src[c] + q - reduced[c], w, wShoup);
+            }
+        }
+        Finish(t, destination, ct.Scale / last.Value);
+    }
+
+    /// <summary>ct rescaled, new ciphertext.</summary>
+    public Ciphertext Rescale(Ciphertext ct) { var d = NewLike(ct); Rescale(ct, d); return d; }
+
+    /// <summary>destination = ct with the primes above <paramref name="level"/> dropped (scale unchanged).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The level is negative or above the ciphertext's.</exception>
+    public void DropToLevel(Ciphertext ct, int level, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        if (level < 0 || level > ct.Level) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {ct.Level}]; got {level}.");
+        var t = Target(destination, level, ct.Size, elementwise: true, ct);
+        if (!ReferenceEquals(t, ct)) for (int i = 0; i < ct.Size; i++) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
+        Finish(t, destination, ct.Scale);
+    }
+
+    /// <summary>ct at a lower level, new ciphertext.</summary>
+    public Ciphertext DropToLevel(Ciphertext ct, int level) { var d = NewLike(ct); DropToLevel(ct, level, d); return d; }
+
+    /// <summary>Multiply, relinearize and rescale in one call.</summary>
+    public Ciphertext MultiplyRelinearizeRescale(Ciphertext a, Ciphertext b)
+    {
+        var d = Multiply(a, b);
+        Relinearize(d, d);
+        Rescale(d, d);
+        return d;
+    }
+
+    // ---------------------------------------------------------------- rotations
+
+    /// <summary>
+    /// destination = ct with slots rotated by <paramref name="steps"/> (positive: slot i receives slot i + steps).
+    /// Uses the exact key when present, otherwise a composition of the keys present (e.g. powers of two).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No Galois keys, or no key or composition of keys gives this rotation.</exception>
+    public void Rotate(Ciphertext ct, int steps, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        int slots = _parameters.Slots;
+        int s = (int)(((long)steps % slots + slots) % slots);
+        if (s == 0) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
+        var plan = PlanRotation(s);
+        var current = ct;
+        foreach (int step in plan)
+        {
+            ApplyGalois(current, GaloisElements.ForRotation(step, _ring.N), destination);
+            current = destination;
+        }
+    }
+
+    /// <summary>ct rotated, new ciphertext.</summary>
+    public Ciphertext Rotate(Ciphertext ct, int steps) { var d = NewLike(ct); Rotate(ct, steps, d); return d; }
+
+    /// <summary>destination = complex conjugate of every slot.</summary>
+    /// <exception cref="InvalidOperationException">No conjugation key.</exception>
+    public void Conjugate(Ciphertext ct, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
+        ulong k = GaloisElements.ForConjugation(_ring.N);
+        if (_galoisKeys is null || !_galoisKeys.Contains(k)) ThrowHelper.InvalidOperation("No Galois key for conjugation; generate keys with includeConjugation.");
+        ApplyGalois(ct, k, destination);
+    }
+
+    /// <summary>ct conjugated, new ciphertext.</summary>
+    public Ciphertext Conjugate(Ciphertext ct) { var d = NewLike(ct); Conjugate(ct, d); return d; }
+
+    /// <summary>The sequence of rotation steps (each with a key present) whose composition rotates by s.</summary>
+    internal int[] PlanRotation(int s)
+    {
+        if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
+        int slots = _parameters.Slots;
+        bool Has(int step) => _galoisKeys.Contains(GaloisElements.ForRotation(step, _ring.N));
+        if (Has(s)) return [s];
+        // Signed binary (non-adjacent form) of s, and of s − slots (the same rotation the other way), then plain binary.
+        foreach (int target in new[] { s, s - slots })
+        {
+            var naf = NonAdjacentForm(target);
+            if (naf.All(Has)) return naf;
+        }
+        var binary = new List<int>();
+        for (int bit = 1; bit < slots; bit <<= 1) if ((s & bit) != 0) binary.Add(bit);
+        if (binary.All(Has)) return binary.ToArray();
+        ThrowHelper.InvalidOperation(
+            $"No Galois key rotates by {s} (mod {slots}), and it cannot be composed from the keys present " +
+            $"(Galois elements {string.Join(", ", _galoisKeys.Elements)}). Generate a key for this step, or the power-of-two keys.");
+        return [];
+    }
+
+    private static int[] NonAdjacentForm(int value)
+    {
+        var steps = new List<int>();
+        long v = value;
+        long power = 1;
+        while (v != 0)
+        {
+            if ((v & 1) != 0)
+            {
+                long digit = 2 - (((v % 4) + 4) % 4); // +1 or −1
+                steps.Add((int)(digit * power));
+                v -= digit;
+            }
+            v >>= 1;
+            power <<= 1;
+        }
+        return steps.ToArray();
+    }
+
+    private void ApplyGalois(Ciphertext ct, ulong galoisElement, Ciphertext destination)
+    {
+        if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
+        if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
+        var key = _galoisKeys[galoisElement];
+        int level = ct.Level, limbs = level + 1, n = _ring.N;
+        var c0 = new ulong[limbs * n];
+        var c1 = new ulong[limbs * n];
+        KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 0, level), c0, limbs);
+        KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 1, level), c1, limbs);
+        double scale = ct.Scale;
+        destination.Resize(level, 2);
+        var d0 = PolyAt(destination, 0, level);
+        var d1 = PolyAt(destination, 1, level);
+        c0.CopyTo(d0);
+        d1.Clear();
+        KeySwitcher.SwitchAndAdd(_ring, level, c1, key, d0, d1);
+        Finish(destination, destination, scale);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private Ciphertext NewLike(Ciphertext ct)
+    {
+        ArgumentNullException.ThrowIfNull(ct);
+        return new Ciphertext(ct.Parameters, ct.Level, 2, ct.Scale);
+    }
+
+    private static void CheckFinite(Complex value, string name)
+    {
+        if (!double.IsFinite(value.Real) || !double.IsFinite(value.Imaginary)) ThrowHelper.Argument(name, "The constant must be finite.");
+    }
+
+    /// <summary>The NTT form of the constant polynomial round(Δ·Re c) + round(Δ·Im c)·X^(N/2), limbs 0 … level.</summary>
+    private ulong[] ConstantNtt(Complex value, double scale, int level)
+    {
+        int n = _ring.N, limbs = level + 1;
+        var result = new ulong[limbs * n];
+        double re = Math.Round(value.Real * scale), im = Math.Round(value.Imaginary * scale);
+        for (int j = 0; j < limbs; j++)
+        {
+            var m = _rns.Moduli[j];
+            var limb = result.AsSpan(j * n, n);
+            ulong r = CkksEncoder.ReduceRounded(re, m);
+            if (im == 0)
+            {
+                // The NTT of a constant is that constant everywhere.
+                limb.Fill(r);
+                continue;
+            }
+            limb[0] = r;
+            limb[n / 2] = CkksEncoder.ReduceRounded(im, m);
+            _rns.Ntt[j].Forward(limb);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,48 @@
+using Veil.Arithmetic;
+using Veil.Rlwe;
+
+namespace Veil.Ckks;
+
+/// <summary>Turns RNS coefficients into centered real values (in (−Q/2, Q/2]) without big integers.</summary>
+/// <remarks>
+/// Garner's algorithm gives mixed-radix digits v_i with x = v_0 + v_1·q_0 + v_2·q_0·q_1 + …; x is past Q/2 exactly
+/// when the top digit is (up to a boundary case that only occurs for garbage), and then Q − x has the digits
+/// q_i − 1 − v_i plus one, with no borrows. Horner's rule in doubles then loses only rounding.
+/// </remarks>
+internal static class CrtComposer
+{
+    public static void ToCenteredDoubles(RlweParameters parameters, int limbs, ReadOnlySpan<ulong> data, Span<double> destination)
+    {
+        var ring = parameters.Ring;
+        int n = ring.N;
+        var moduli = ring.Moduli;
+        // inverses[i][j] = q_j^-1 mod q_i for j < i.
+        Span<ulong> inverses = stackalloc ulong[limbs * limbs];
+        for (int i = 0; i < limbs; i++)
+            for (int j = 0; j < i; j++) inverses[i * limbs + j] = moduli[i].Inverse(moduli[i].Reduce(moduli[j].Value));
+        Span<ulong> digits = stackalloc ulong[limbs];
+        ulong topHalf = moduli[limbs - 1].Value >> 1;
+        for (int c = 0; c < n; c++)
+        {
+            for (int i = 0; i < limbs; i++)
+            {
+                var m = moduli[i];
+                ulong x = m.Reduce(data[i * n + c]);
+                for (int j = 0; j < i; j++)
+                {
+                    x = m.Sub(x, m.Reduce(digits[j]));
+                    x = m.Mul(x, inverses[i * limbs + j]);
+                }
+                digits[i] = x;
+            }
+            bool negative = digits[limbs - 1] > topHalf;
+            double value = 0;
+            for (int i = limbs - 1; i >= 0; i--)
+            {
+                double d = negative ? moduli[i].Value - 1 - digits[i] : digits[i];
+                value = value * moduli[i].Value + d;
+            }
+            destination[c] = negative ? -(value + 1) : value;
+        }
+    }
+}

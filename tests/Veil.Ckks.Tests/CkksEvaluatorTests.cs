@@ -1,0 +1,305 @@
+using System.Numerics;
+using Veil.Ckks;
+using Veil.Rlwe;
+using static Veil.Ckks.Tests.CkksTestContext;
+
+namespace Veil.Ckks.Tests;
+
+public class CkksEvaluatorTests
+{
+    public static TheoryData<string> Sets => new() { "small", "two-special", "A" };
+
+    [Theory, MemberData(nameof(Sets))]
+    public void EncodeDecode_WithoutEncryption_IsPreciseTo30Bits(string set)
+    {
+        var ctx = ByName(set).Value;
+        var x = RandomComplex(ctx.Parameters.Slots, 1);
+        var decoded = ctx.Encoder.DecodeComplex(ctx.Encoder.Encode(x, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+        Assert.True(PrecisionBits(decoded, x) >= 30, $"{PrecisionBits(decoded, x):F2} bits");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void EncryptDecrypt_PublicKey_AtLeast25Bits(string set)
+    {
+        var ctx = ByName(set).Value;
+        var x = RandomComplex(ctx.Parameters.Slots, 2);
+        var bits = PrecisionBits(ctx.DecryptComplex(ctx.Encrypt(x)), x);
+        Assert.True(bits >= 25, $"fresh public-key encryption: {bits:F2} bits");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void EncryptDecrypt_SecretKey_AtLeast25Bits_AndSeeded(string set)
+    {
+        var ctx = ByName(set).Value;
+        var x = RandomReals(ctx.Parameters.Slots, 3);
+        var ct = ctx.SymmetricEncryptor.Encrypt(ctx.Encoder.Encode(x));
+        Assert.NotNull(ct.Seed);
+        var bits = PrecisionBits(ctx.Decrypt(ct), x);
+        Assert.True(bits >= 25, $"fresh secret-key encryption: {bits:F2} bits");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void AddSubNegate_MatchPlaintext(string set)
+    {
+        var ctx = ByName(set).Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomComplex(n, 4); var y = RandomComplex(n, 5);
+        var cx = ctx.Encrypt(x); var cy = ctx.Encrypt(y);
+        var sum = ctx.DecryptComplex(ev.Add(cx, cy));
+        var diff = ctx.DecryptComplex(ev.Sub(cx, cy));
+        var neg = ctx.DecryptComplex(ev.Negate(cx));
+        var py = ctx.Encoder.Encode(y, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel);
+        var sumPlain = ctx.DecryptComplex(ev.AddPlain(cx, py));
+        var diffPlain = ctx.DecryptComplex(ev.SubPlain(cx, py));
+        var c = new Complex(0.25, -0.75);
+        var sumScalar = ctx.DecryptComplex(ev.AddScalar(cx, c));
+        for (int i = 0; i < n; i++)
+        {
+            Assert.True(Complex.Abs(sum[i] - (x[i] + y[i])) < 1e-7);
+            Assert.True(Complex.Abs(diff[i] - (x[i] - y[i])) < 1e-7);
+            Assert.True(Complex.Abs(neg[i] + x[i]) < 1e-7);
+            Assert.True(Complex.Abs(sumPlain[i] - (x[i] + y[i])) < 1e-7);
+            Assert.True(Complex.Abs(diffPlain[i] - (x[i] - y[i])) < 1e-7);
+            Assert.True(Complex.Abs(sumScalar[i] - (x[i] + c)) < 1e-7);
+        }
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void MultiplyRelinearizeRescale_AtLeast22Bits(string set)
+    {
+        var ctx = ByName(set).Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomReals(n, 6); var y = RandomReals(n, 7);
+        var product = ev.Multiply(ctx.Encrypt(x), ctx.Encrypt(y));
+        Assert.Equal(3, product.Size);
+        ev.Relinearize(product, product);
+        Assert.Equal(2, product.Size);
+        ev.Rescale(product, product);
+        Assert.Equal(ctx.Parameters.MaxLevel - 1, product.Level);
+        var expected = x.Zip(y, (a, b) => a * b).ToArray();
+        var bits = PrecisionBits(ctx.Decrypt(product), expected);
+        Assert.True(bits >= 22, $"x·y after relinearize+rescale: {bits:F2} bits");
+        Assert.True(Math.Abs(Math.Log2(product.Scale) - 40) < 0.01);
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void ComplexMultiply_MatchesPlaintext(string set)
+    {
+        var ctx = ByName(set).Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomComplex(n, 8); var y = RandomComplex(n, 9);
+        var r = ctx.DecryptComplex(ev.MultiplyRelinearizeRescale(ctx.Encrypt(x), ctx.Encrypt(y)));
+        var bits = PrecisionBits(r, x.Zip(y, (a, b) => a * b).ToArray());
+        Assert.True(bits >= 21, $"complex x·y: {bits:F2} bits");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void PlainScalarAndIntegerMultiplications_MatchPlaintext(string set)
+    {
+        var ctx = ByName(set).Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomReals(n, 10); var y = RandomReals(n, 11);
+        var cx = ctx.Encrypt(x);
+        var byPlain = ev.Rescale(ev.MultiplyPlain(cx, ctx.Encoder.Encode(y)));
+        var byScalar = ev.MultiplyScalar(cx, new Complex(-1.75, 0));
+        Assert.Equal(cx.Scale * ctx.Parameters.Ring.Q[cx.Level], byScalar.Scale);
+        ev.Rescale(byScalar, byScalar);
+        Assert.Equal(cx.Scale, byScalar.Scale, 6);
+        var byInteger = ev.MultiplyInteger(cx, -3);
+        Assert.Equal(cx.Level, byInteger.Level);
+        var bp = PrecisionBits(ctx.Decrypt(byPlain), x.Zip(y, (a, b) => a * b).ToArray());
+        var bs = PrecisionBits(ctx.Decrypt(byScalar), x.Select(v => -1.75 * v).ToArray());
+        var bi = PrecisionBits(ctx.Decrypt(byInteger), x.Select(v => -3 * v).ToArray());
+        Assert.True(bp >= 22, $"plain: {bp:F2}");
+        Assert.True(bs >= 22, $"scalar: {bs:F2}");
+        Assert.True(bi >= 22, $"integer: {bi:F2}");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void MultiplicationChain_DownToLastLevel_KeepsPrecision(string set)
+    {
+        var ctx = ByName(set).Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        // Values in [0.9, 1.1]: products of up to L factors stay near 1, so the test measures noise, not overflow.
+        var rngSeed = 12;
+        var factors = Enumerable.Range(0, ctx.Parameters.MaxLevel + 1).Select(k => RandomReals(n, rngSeed + k, 0.1).Select(v => 1 + v).ToArray()).ToArray();
+        var acc = ctx.Encrypt(factors[0]);
+        var expected = (double[])factors[0].Clone();
+        for (int k = 1; k <= ctx.Parameters.MaxLevel; k++)
+        {
+            var next = ctx.Encrypt(factors[k], level: acc.Level);
+            // acc sits at scale Δ_k ≠ 2^40 after rescaling; encode the next factor at the same scale.
+            next = ctx.Encryptor.Encrypt(ctx.Encoder.Encode(factors[k], acc.Scale, acc.Level));
+            acc = ev.MultiplyRelinearizeRescale(acc, next);
+            for (int i = 0; i < n; i++) expected[i] *= factors[k][i];
+        }
+        Assert.Equal(0, acc.Level);
+        var bits = PrecisionBits(ctx.Decrypt(acc), expected);
+        Assert.True(bits >= 17, $"after {ctx.Parameters.MaxLevel} multiplications: {bits:F2} bits");
+    }
+
+    [Fact]
+    public void Rotate_EveryStepBothDirections_ComposedFromPowerOfTwoKeys()
+    {
+        var ctx = Tiny.Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomComplex(n, 20);
+        var cx = ctx.Encrypt(x);
+        double worst = 64;
+        for (int step = -n + 1; step < n; step++)
+        {
+            var r = ctx.DecryptComplex(ev.Rotate(cx, step));
+            var expected = new Complex[n];
+            for (int i = 0; i < n; i++) expected[i] = x[((i + step) % n + n) % n];
+            worst = Math.Min(worst, PrecisionBits(r, expected));
+        }
+        Assert.True(worst >= 20, $"worst rotation: {worst:F2} bits");
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void Rotate_WithExactKeys_MatchesPlaintext(string set)
+    {
+        var ctx = ByName(set).Value;
+        int n = ctx.Parameters.Slots;
+        int[] steps = [1, -1, 3, -7, 100, n / 2 + 5];
+        var keys = ctx.KeyGenerator.CreateRotationKeys(steps);
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, keys);
+        var x = RandomComplex(n, 21);
+        var cx = ctx.Encrypt(x);
+        foreach (int step in steps)
+        {
+            Assert.Single(ev.PlanRotation(((step % n) + n) % n));
+            var r = ctx.DecryptComplex(ev.Rotate(cx, step));
+            var expected = Enumerable.Range(0, n).Select(i => x[((i + step) % n + n) % n]).ToArray();
+            Assert.True(PrecisionBits(r, expected) >= 22, $"step {step}: {PrecisionBits(r, expected):F2} bits");
+        }
+    }
+
+    [Theory, MemberData(nameof(Sets))]
+    public void Conjugate_MatchesPlaintext(string set)
+    {
+        var ctx = ByName(set).Value;
+        var x = RandomComplex(ctx.Parameters.Slots, 22);
+        var r = ctx.DecryptComplex(ctx.Evaluator.Conjugate(ctx.Encrypt(x)));
+        Assert.True(PrecisionBits(r, x.Select(Complex.Conjugate).ToArray()) >= 22);
+    }
+
+    [Fact]
+    public void Rotate_WithoutComposableKeys_ThrowsNamingTheStep()
+    {
+        var ctx = Small.Value;
+        var keys = ctx.KeyGenerator.CreateRotationKeys([4]);
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, keys);
+        var ex = Assert.Throws<InvalidOperationException>(() => ev.Rotate(ctx.Encrypt([1.0]), 3));
+        Assert.Contains("rotates by 3", ex.Message);
+        Assert.Throws<InvalidOperationException>(() => new CkksEvaluator(ctx.Parameters).Rotate(ctx.Encrypt([1.0]), 1));
+    }
+
+    [Fact]
+    public void OperandsAtDifferentLevels_AreBroughtToTheLowerOne()
+    {
+        var ctx = Small.Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomReals(n, 30); var y = RandomReals(n, 31);
+        var high = ctx.Encrypt(x);
+        var low = ctx.Encrypt(y, level: ctx.Parameters.MaxLevel - 2);
+        var sum = ev.Add(high, low);
+        Assert.Equal(low.Level, sum.Level);
+        Assert.True(PrecisionBits(ctx.Decrypt(sum), x.Zip(y, (a, b) => a + b).ToArray()) >= 24);
+        var product = ev.MultiplyRelinearizeRescale(high, low);
+        Assert.Equal(low.Level - 1, product.Level);
+        Assert.True(PrecisionBits(ctx.Decrypt(product), x.Zip(y, (a, b) => a * b).ToArray()) >= 22);
+        // In place, destination aliasing the higher operand.
+        ev.Add(high, low, high);
+        Assert.Equal(low.Level, high.Level);
+        Assert.True(PrecisionBits(ctx.Decrypt(high), x.Zip(y, (a, b) => a + b).ToArray()) >= 24);
+    }
+
+    [Fact]
+    public void InPlaceOperations_GiveTheSameResults()
+    {
+        var ctx = Small.Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomReals(n, 32); var y = RandomReals(n, 33);
+        var a = ctx.Encrypt(x); var b = ctx.Encrypt(y);
+        ev.Multiply(a, b, a);
+        ev.Relinearize(a, a);
+        ev.Rescale(a, a);
+        ev.Rotate(a, 5, a);
+        var expected = Enumerable.Range(0, n).Select(i => x[(i + 5) % n] * y[(i + 5) % n]).ToArray();
+        Assert.True(PrecisionBits(ctx.Decrypt(a), expected) >= 21);
+    }
+
+    [Fact]
+    public void Add_RefusesMismatchedScales_NamingBoth()
+    {
+        var ctx = Small.Value;
+        var a = ctx.Encrypt([1.0]);
+        var b = ctx.Encrypt([1.0], scale: Math.Pow(2, 35));
+        var ex = Assert.Throws<ArgumentException>(() => ctx.Evaluator.Add(a, b));
+        Assert.Contains("2^40", ex.Message);
+        Assert.Contains("2^35", ex.Message);
+    }
+
+    [Fact]
+    public void Rescale_ThrowsAtLastLevel()
+    {
+        var ctx = Small.Value;
+        var ct = ctx.Encrypt([1.0], level: 0);
+        Assert.Throws<InvalidOperationException>(() => ctx.Evaluator.Rescale(ct));
+    }
+
+    [Fact]
+    public void Relinearize_WithoutKey_Throws()
+    {
+        var ctx = Small.Value;
+        var ev = new CkksEvaluator(ctx.Parameters);
+        var ct = ev.Multiply(ctx.Encrypt([1.0]), ctx.Encrypt([1.0]));
+        Assert.Throws<InvalidOperationException>(() => ev.Relinearize(ct));
+    }
+
+    [Fact]
+    public void Relinearize_SizeFiveCiphertext_Decrypts()
+    {
+        var ctx = Small.Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var x = RandomReals(n, 34);
+        var cx = ctx.Encrypt(x);
+        var x2 = ev.Multiply(cx, cx);             // size 3
+        var x4 = ev.Multiply(x2, x2);             // size 5, scale Δ^4
+        Assert.Equal(5, x4.Size);
+        ev.Relinearize(x4, x4);
+        ev.Rescale(x4, x4); ev.Rescale(x4, x4); ev.Rescale(x4, x4);
+        Assert.True(PrecisionBits(ctx.Decrypt(x4), x.Select(v => v * v * v * v).ToArray()) >= 18);
+    }
+
+    [Fact]
+    public void Encoder_RefusesTooManyValuesAndNonFinite()
+    {
+        var ctx = Small.Value;
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.Encode(new double[ctx.Parameters.Slots + 1]));
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.Encode([double.NaN]));
+        // 2^40 · 2^200 overflows Q at level 0.
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.Encode([Math.Pow(2, 200)], Math.Pow(2, 40), 0));
+    }
+
+    [Fact]
+    public void Encoder_LargeScaledValues_AreReducedExactly()
+    {
+        var ctx = Small.Value;
+        // 2^40 · 2^30 = 2^70 > 2^63 exercises the exact double reduction.
+        double[] x = [Math.Pow(2, 30) * 0.75, -Math.Pow(2, 29) * 1.5, 12345.678];
+        var pt = ctx.Encoder.Encode(x, Math.Pow(2, 40), ctx.Parameters.MaxLevel);
+        var back = ctx.Encoder.Decode(pt);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(back[i] - x[i]) < 1e-3 * Math.Max(1, Math.Abs(x[i])) , $"{back[i]} vs {x[i]}");
+    }
+}
