@@ -6,7 +6,9 @@ namespace Veil.Arithmetic;
 /// </summary>
 /// <remarks>
 /// y_j = Σ_i t_i·Â_i − v·A mod b_j with t_i = [x_i·Â_i^-1]_{a_i}, Â_i = A / a_i and v = round(Σ_i t_i / a_i)
-/// computed in double precision (Halevi–Polyakov–Shoup 2019). Returning the centered value makes the division
+/// computed in double precision (Halevi–Polyakov–Shoup 2019). Within about k·2^-53·A of ±A/2 the rounding may pick
+/// the other representative (off by exactly A), which after key switching's division by P is an error of at most 1.
+/// Returning the centered value makes the division
 /// by P in key switching a rounding rather than a floor, which removes a bias that would otherwise be multiplied
 /// by the secret key.
 /// </remarks>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Veil.Arithmetic;
 
@@ -39,13 +40,27 @@ public readonly struct Modulus : IEquatable<Modulus>
         RatioHi = (ulong)(ratio >> 64);
     }
 
+    /// <summary>x − bound when x ≥ bound, else x; no branch (valid for x &lt; 2^63 + bound, bound &lt; 2^63).</summary>
+    /// <remarks>Branch-free on purpose: data-dependent branches mispredict on random residues (half the time), which
+    /// costs more than the arithmetic, and they would leak secret-dependent timing.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong SubtractIfAtLeast(ulong x, ulong bound)
+    {
+        ulong d = x - bound;
+        return d + (bound & (ulong)((long)d >> 63));
+    }
+
+    /// <summary>The high 64 bits of a·b (one mulx where BMI2 is available).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong MultiplyHigh(ulong a, ulong b) =>
+        Bmi2.X64.IsSupported ? Bmi2.X64.MultiplyNoFlags(a, b) : Math.BigMul(a, b, out _);
+
     /// <summary>x mod q for any 64-bit x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Reduce(ulong x)
     {
-        ulong quotient = Math.BigMul(x, RatioHi, out _);
-        ulong r = x - quotient * Value;
-        return r >= Value ? r - Value : r;
+        ulong quotient = MultiplyHigh(x, RatioHi);
+        return SubtractIfAtLeast(x - quotient * Value, Value);
     }
 
     /// <summary>(hi·2^64 + lo) mod q, for a 128-bit value below q·2^64.</summary>
@@ -53,17 +68,16 @@ public readonly struct Modulus : IEquatable<Modulus>
     public ulong Reduce128(ulong hi, ulong lo)
     {
         // Estimate ⌊x·r / 2^128⌋ from the three partial products that matter; the error is at most one q.
-        ulong carryLo = Math.BigMul(lo, RatioLo, out _);
+        ulong carryLo = MultiplyHigh(lo, RatioLo);
         ulong midHi = Math.BigMul(lo, RatioHi, out ulong midLo);
         ulong sum = midLo + carryLo;
-        ulong carry = sum < midLo ? 1UL : 0UL;
+        ulong carry = sum < midLo ? 1UL : 0UL; // compiles to a flag read (setc), not a branch
         ulong t = midHi + carry;
         ulong crossHi = Math.BigMul(hi, RatioLo, out ulong crossLo);
         ulong sum2 = sum + crossLo;
         carry = sum2 < sum ? 1UL : 0UL;
         ulong quotient = hi * RatioHi + t + crossHi + carry;
-        ulong r = lo - quotient * Value;
-        return r >= Value ? r - Value : r;
+        return SubtractIfAtLeast(lo - quotient * Value, Value);
     }
 
     /// <summary>a·b mod q.</summary>
@@ -78,8 +92,7 @@ public readonly struct Modulus : IEquatable<Modulus>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Add(ulong a, ulong b)
     {
-        ulong s = a + b;
-        return s >= Value ? s - Value : s;
+        return SubtractIfAtLeast(a + b, Value);
     }
 
     /// <summary>a − b mod q.</summary>
@@ -87,12 +100,12 @@ public readonly struct Modulus : IEquatable<Modulus>
     public ulong Sub(ulong a, ulong b)
     {
         ulong d = a - b;
-        return a >= b ? d : d + Value;
+        return d + (Value & (ulong)((long)d >> 63));
     }
 
     /// <summary>−a mod q.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Negate(ulong a) => a == 0 ? 0 : Value - a;
+    public ulong Negate(ulong a) => Sub(0, a);
 
     /// <summary>The Shoup companion ⌊w·2^64 / q⌋ of a constant w &lt; q.</summary>
     public ulong ShoupPrecompute(ulong w)
@@ -105,7 +118,7 @@ public readonly struct Modulus : IEquatable<Modulus>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong MulShoupLazy(ulong x, ulong w, ulong wShoup)
     {
-        ulong quotient = Math.BigMul(x, wShoup, out _);
+        ulong quotient = MultiplyHigh(x, wShoup);
         return x * w - quotient * Value;
     }
 
@@ -113,8 +126,7 @@ public readonly struct Modulus : IEquatable<Modulus>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong MulShoup(ulong x, ulong w, ulong wShoup)
     {
-        ulong r = MulShoupLazy(x, w, wShoup);
-        return r >= Value ? r - Value : r;
+        return SubtractIfAtLeast(MulShoupLazy(x, w, wShoup), Value);
     }
 
     /// <summary>Maps a signed value to its residue in [0, q).</summary>

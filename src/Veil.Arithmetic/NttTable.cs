@@ -110,11 +110,9 @@ public sealed class NttTable
                 for (int j = 0; j < t; j++)
                 {
                     // x, y in [0, 4q): bring x below 2q, y·w into [0, 2q), outputs stay below 4q.
-                    ulong u = Unsafe.Add(ref x, j);
-                    if (u >= twoQ) u -= twoQ;
+                    ulong u = Modulus.SubtractIfAtLeast(Unsafe.Add(ref x, j), twoQ);
                     ulong yv = Unsafe.Add(ref y, j);
-                    ulong hi = Math.BigMul(yv, wShoup, out _);
-                    ulong v = yv * w - hi * q;
+                    ulong v = yv * w - Modulus.MultiplyHigh(yv, wShoup) * q;
                     Unsafe.Add(ref x, j) = u + v;
                     Unsafe.Add(ref y, j) = u - v + twoQ;
                 }
@@ -122,10 +120,7 @@ public sealed class NttTable
         }
         for (int i = 0; i < n; i++)
         {
-            ulong v = Unsafe.Add(ref a, i);
-            if (v >= twoQ) v -= twoQ;
-            if (v >= q) v -= q;
-            Unsafe.Add(ref a, i) = v;
+            Unsafe.Add(ref a, i) = Modulus.SubtractIfAtLeast(Modulus.SubtractIfAtLeast(Unsafe.Add(ref a, i), twoQ), q);
         }
     }
 
@@ -150,12 +145,9 @@ public sealed class NttTable
                 {
                     // Inputs in [0, 2q): sum reduced to [0, 2q), difference times w lands in [0, 2q).
                     ulong u = Unsafe.Add(ref x, j), v = Unsafe.Add(ref y, j);
-                    ulong s = u + v;
-                    if (s >= twoQ) s -= twoQ;
                     ulong d = u - v + twoQ;
-                    ulong hi = Math.BigMul(d, wShoup, out _);
-                    Unsafe.Add(ref x, j) = s;
-                    Unsafe.Add(ref y, j) = d * w - hi * q;
+                    Unsafe.Add(ref x, j) = Modulus.SubtractIfAtLeast(u + v, twoQ);
+                    Unsafe.Add(ref y, j) = d * w - Modulus.MultiplyHigh(d, wShoup) * q;
                 }
                 j1 += t << 1;
             }
@@ -166,15 +158,10 @@ public sealed class NttTable
         for (int j = 0; j < half; j++)
         {
             ulong u = Unsafe.Add(ref a, j), v = Unsafe.Add(ref a, j + half);
-            ulong s = u + v;
-            if (s >= twoQ) s -= twoQ;
+            ulong s = Modulus.SubtractIfAtLeast(u + v, twoQ);
             ulong d = u - v + twoQ;
-            s = Modulus.MulShoupLazy(s, _invN, _invNShoup);
-            d = Modulus.MulShoupLazy(d, _lastInvRoot, _lastInvRootShoup);
-            if (s >= q) s -= q;
-            if (d >= q) d -= q;
-            Unsafe.Add(ref a, j) = s;
-            Unsafe.Add(ref a, j + half) = d;
+            Unsafe.Add(ref a, j) = Modulus.SubtractIfAtLeast(Modulus.MulShoupLazy(s, _invN, _invNShoup), q);
+            Unsafe.Add(ref a, j + half) = Modulus.SubtractIfAtLeast(Modulus.MulShoupLazy(d, _lastInvRoot, _lastInvRootShoup), q);
         }
     }
 }

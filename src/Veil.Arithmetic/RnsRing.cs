@@ -33,7 +33,7 @@ public sealed class RnsRing
             ThrowHelper.Argument(nameof(primes), "The primes must be distinct.");
         _ntt = new NttTable[_moduli.Length];
         // Building tables is the slow part of parameter setup; primes are independent.
-        Parallel.For(0, _moduli.Length, i => _ntt[i] = new NttTable(_moduli[i], logN));
+        Parallelism.For(_moduli.Length, Environment.ProcessorCount, i => _ntt[i] = new NttTable(_moduli[i], logN));
     }
 
     /// <summary>Number of primes.</summary>
@@ -64,8 +64,7 @@ public sealed class RnsRing
             var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
             for (int i = 0; i < d.Length; i++)
             {
-                ulong s = x[i] + y[i];
-                d[i] = s >= q ? s - q : s;
+                d[i] = Modulus.SubtractIfAtLeast(x[i] + y[i], q);
             }
         }
     }
@@ -79,8 +78,8 @@ public sealed class RnsRing
             var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
             for (int i = 0; i < d.Length; i++)
             {
-                ulong u = x[i], v = y[i];
-                d[i] = u >= v ? u - v : u - v + q;
+                ulong diff = x[i] - y[i];
+                d[i] = diff + (q & (ulong)((long)diff >> 63));
             }
         }
     }
@@ -92,7 +91,8 @@ public sealed class RnsRing
         {
             ulong q = _moduli[first + l].Value;
             var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
-            for (int i = 0; i < d.Length; i++) d[i] = x[i] == 0 ? 0 : q - x[i];
+            var m = _moduli[first + l];
+            for (int i = 0; i < d.Length; i++) d[i] = m.Negate(x[i]);
         }
     }
 
@@ -126,8 +126,7 @@ public sealed class RnsRing
             for (int i = 0; i < N; i++)
             {
                 ulong hi = Math.BigMul(Unsafe.Add(ref x, i), Unsafe.Add(ref y, i), out ulong lo);
-                ulong s = Unsafe.Add(ref d, i) + m.Reduce128(hi, lo);
-                Unsafe.Add(ref d, i) = s >= q ? s - q : s;
+                Unsafe.Add(ref d, i) = Modulus.SubtractIfAtLeast(Unsafe.Add(ref d, i) + m.Reduce128(hi, lo), q);
             }
         }
     }
@@ -153,8 +152,7 @@ public sealed class RnsRing
             var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
             for (int i = 0; i < d.Length; i++)
             {
-                ulong s = x[i] + c;
-                d[i] = s >= q ? s - q : s;
+                d[i] = Modulus.SubtractIfAtLeast(x[i] + c, q);
             }
         }
     }

@@ -23,6 +23,9 @@ public sealed class CkksEvaluator
     /// <summary>Relative tolerance when comparing scales of operands that are added.</summary>
     public double ScaleTolerance { get; init; } = 1e-9;
 
+    /// <summary>Threads used inside one operation (key switching, rescaling): default the processor count.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Creates an evaluator; keys are needed only by the operations that use them.</summary>
     /// <exception cref="ArgumentException">A key belongs to other parameters.</exception>
     public CkksEvaluator(CkksParameters parameters, RelinearizationKey? relinearizationKey = null, GaloisKeys? galoisKeys = null)
@@ -296,7 +299,7 @@ public sealed class CkksEvaluator
         for (int k = ct.Size - 1; k >= 2; k--)
         {
             KeySwitcher.SwitchAndAdd(_ring, level, polys.AsSpan(k * limbs * n, limbs * n), _relinearizationKey.Key,
-                polys.AsSpan((k - 2) * limbs * n, limbs * n), polys.AsSpan((k - 1) * limbs * n, limbs * n));
+                polys.AsSpan((k - 2) * limbs * n, limbs * n), polys.AsSpan((k - 1) * limbs * n, limbs * n), MaxDegreeOfParallelism);
         }
         destination.Resize(level, 2);
         polys.AsSpan(0, 2 * limbs * n).CopyTo(destination.Data);
@@ -466,7 +469,7 @@ public sealed class CkksEvaluator
         var d1 = PolyAt(destination, 1, level);
         c0.CopyTo(d0);
         d1.Clear();
-        KeySwitcher.SwitchAndAdd(_ring, level, c1, key, d0, d1);
+        KeySwitcher.SwitchAndAdd(_ring, level, c1, key, d0, d1, MaxDegreeOfParallelism);
         Finish(destination, destination, scale);
     }
 

@@ -45,7 +45,7 @@ public sealed class Encryptor
     }
 
     /// <summary>Encrypts into <paramref name="destination"/>.</summary>
-    /// <exception cref="ArgumentException">The plaintext belongs to other parameters or is not in NTT form.</exception>
+    /// <exception cref="ArgumentException">The plaintext or the destination belongs to other parameters, or the plaintext is not in NTT form.</exception>
     /// <remarks>
     /// Public key: (c_0, c_1) = ((b·u + e_0)/P + m, (a·u + e_1)/P) computed over Q_ℓ·P and divided by P, which leaves
     /// only rounding noise (as SEAL does). Secret key: (−a·s + e + m, a) with a expanded from a fresh seed.
@@ -56,6 +56,7 @@ public sealed class Encryptor
         ArgumentNullException.ThrowIfNull(destination);
         if (!plaintext.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(plaintext), "The plaintext belongs to other parameters.");
         if (!plaintext.IsNttForm) ThrowHelper.Argument(nameof(plaintext), "The plaintext must be in NTT form.");
+        if (!destination.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(destination), "The destination ciphertext belongs to other parameters.");
         int level = plaintext.Level;
         destination.Resize(level, 2);
         destination.Scale = plaintext.Scale;
@@ -80,8 +81,7 @@ public sealed class Encryptor
         Samplers.SmallToRns(uSmall, ring, u, 0, all);
         CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(uSmall.AsSpan()));
         ring.Forward(u, 0, all);
-        var conv = new ulong[(qLimbs + pLimbs) * n];
-        var scratch = new ulong[(pLimbs + 1) * n];
+        var divided = new ulong[qLimbs * n];
         var pk = _publicKey!;
         for (int c = 0; c < 2; c++)
         {
@@ -95,9 +95,8 @@ public sealed class Encryptor
             var xp = x.AsSpan(qLimbs * n);
             ring.MulPointwise(key.AsSpan(p.PStart * n), u.AsSpan(p.PStart * n), xp, p.PStart, pLimbs);
             ring.Add(xp, e.AsSpan(p.PStart * n), xp, p.PStart, pLimbs);
-            var dest = destination.Poly(c);
-            dest.Clear();
-            KeySwitcher.ModDownAndAdd(p, level, x, dest, conv, scratch);
+            KeySwitcher.ModDown(p, level, x, 0, divided, 1);
+            divided.AsSpan().CopyTo(destination.Poly(c));
         }
         CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(u.AsSpan()));
     }

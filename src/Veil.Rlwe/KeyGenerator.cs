@@ -15,6 +15,9 @@ public sealed class KeyGenerator
     /// <summary>The secret key the generated keys belong to.</summary>
     public SecretKey SecretKey { get; }
 
+    /// <summary>Threads used to generate independent keys and digits (default: the processor count).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Creates a generator with a fresh ternary secret key.</summary>
     public KeyGenerator(RlweParameters parameters)
     {
@@ -60,14 +63,20 @@ public sealed class KeyGenerator
         int len = ring.LimbCount * ring.N;
         var seed = Prng.NewSeed();
         var a = new ulong[len];
-        using (var prng = new Prng(seed, "veil/pk/a"))
-            Samplers.Uniform(prng, ring, a, 0, ring.LimbCount);
+        ExpandPublicA(_parameters, seed, a);
         var b = new ulong[len];
         SampleErrorNtt(_parameters, b);
         var aS = new ulong[len];
         ring.MulPointwise(a, SecretKey.Ntt, aS, 0, ring.LimbCount);
         ring.Sub(b, aS, b, 0, ring.LimbCount);
         return new PublicKey(_parameters, b, a, seed);
+    }
+
+    /// <summary>Expands the uniform half a of a public key from its seed (shared by generation and loading).</summary>
+    internal static void ExpandPublicA(RlweParameters parameters, ReadOnlySpan<byte> seed, Span<ulong> destination)
+    {
+        using var prng = new Prng(seed, "veil/pk/a");
+        Samplers.Uniform(prng, parameters.Ring, destination, 0, parameters.Ring.LimbCount);
     }
 
     /// <summary>The relinearization key (switching s² to s).</summary>
@@ -90,10 +99,11 @@ public sealed class KeyGenerator
         var ring = _parameters.Ring;
         var keys = new KeySwitchingKey[elements.Length];
         foreach (var k in elements) _parameters.GaloisPermutation(k); // validates each element up front
+        _ = SecretKey.Ntt; // a disposed key fails here, before any work
         // Keys are independent; generate them on all cores.
-        Parallel.For(0, elements.Length, idx =>
+        Parallelism.For(elements.Length, MaxDegreeOfParallelism, idx =>
         {
-            var perm = _parameters.GaloisPermutation(elements[idx]);
+            var perm = _parameters.SharedGaloisPermutation(elements[idx]);
             var sk = SecretKey.Ntt;
             var permuted = new ulong[ring.LimbCount * ring.N];
             for (int l = 0; l < ring.LimbCount; l++)
@@ -135,14 +145,16 @@ public sealed class KeyGenerator
         int n = ring.N, limbs = ring.LimbCount, digits = p.MaxDigitCount;
         var seed = Prng.NewSeed();
         var bs = new ulong[digits][];
-        var aS = new ulong[limbs * n];
         var @as = new ulong[digits][];
-        for (int i = 0; i < digits; i++)
+        var secret = SecretKey;
+        var sPrime = sPrimeNtt.ToArray();
+        Parallelism.For(digits, MaxDegreeOfParallelism, i =>
         {
+            var aS = new ulong[limbs * n];
             var a = KeySwitchingKey.ExpandA(p, seed, i);
             var b = new ulong[limbs * n];
             SampleErrorNtt(p, b);
-            ring.MulPointwise(a, SecretKey.Ntt, aS, 0, limbs);
+            ring.MulPointwise(a, secret.Ntt, aS, 0, limbs);
             ring.Sub(b, aS, b, 0, limbs);
             // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
             int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
@@ -151,12 +163,13 @@ public sealed class KeyGenerator
                 var m = ring.Moduli[j];
                 ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
                 var bl = b.AsSpan(j * n, n);
-                var sl = sPrimeNtt.Slice(j * n, n);
+                var sl = sPrime.AsSpan(j * n, n);
                 for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
             }
             bs[i] = b;
             @as[i] = a;
-        }
+        });
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(sPrime.AsSpan()));
         return new KeySwitchingKey(p, bs, @as, seed);
     }
 }

@@ -155,10 +155,13 @@ public sealed class RlweParameters
     }
 
     /// <summary>
-    /// The NTT-domain permutation of the automorphism X → X^k: out[j] = in[perm[j]].
+    /// The NTT-domain permutation of the automorphism X → X^k: out[j] = in[perm[j]] (a copy the caller owns).
     /// </summary>
     /// <exception cref="ArgumentException">k is even or not below 2N.</exception>
-    public int[] GaloisPermutation(ulong galoisElement)
+    public int[] GaloisPermutation(ulong galoisElement) => (int[])SharedGaloisPermutation(galoisElement).Clone();
+
+    /// <summary>The cached permutation itself; callers inside the library must not write to it.</summary>
+    internal int[] SharedGaloisPermutation(ulong galoisElement)
     {
         if ((galoisElement & 1) == 0 || galoisElement >= 2UL * (ulong)N)
             ThrowHelper.Argument(nameof(galoisElement), $"A Galois element must be odd and below 2N = {2 * N}; got {galoisElement}.");

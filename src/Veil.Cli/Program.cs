@@ -1,0 +1,37 @@
+using Veil.Cli;
+
+const string Usage = """
+veil — machine learning on encrypted data (CKKS homomorphic encryption)
+
+usage:
+  veil demo [--json]                       encrypted statistics on a real data set, next to the plaintext values
+  veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json]
+                                           per-operation CKKS timings on the anchor parameter sets
+  veil --help
+""";
+
+try
+{
+    if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+    {
+        Console.WriteLine(Usage);
+        return args.Length == 0 ? 2 : 0;
+    }
+    return args[0] switch
+    {
+        "demo" => DemoCommand.Run(args[1..]),
+        "bench" when args.Length > 1 && args[1] == "ckks" => BenchCkksCommand.Run(args[2..]),
+        "bench" => throw new UsageException("veil bench needs a suite: 'ckks'."),
+        _ => throw new UsageException($"Unknown command '{args[0]}'. Run 'veil --help'."),
+    };
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"veil: {e.Message}");
+    return 2;
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+{
+    Console.Error.WriteLine($"veil: {e.Message}");
+    return 1;
+}
