@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Veil.Arithmetic;
 
 /// <summary>
@@ -61,6 +62,7 @@ public sealed class BasisConverter
     /// Converts N coefficients given as |from| limbs (coefficient form) into |to| limbs.
     /// <paramref name="scratch"/> must hold (|from| + 1)·N words.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Convert(ReadOnlySpan<ulong> source, Span<ulong> destination, Span<ulong> scratch, int n)
     {
         int k = _from.Length;

@@ -12,7 +12,7 @@ namespace Veil.Arithmetic;
 /// output slot j holds a(ψ^(2·rev(j)+1)); inverse: Gentleman–Sande with ψ^-1, N^-1 folded into the last
 /// stage. Butterflies follow Harvey (2014): values stay in [0, 4q) and are reduced once at the end.
 /// </remarks>
-public sealed class NttTable
+public sealed partial class NttTable
 {
     private readonly ulong[] _roots, _rootsShoup, _invRoots, _invRootsShoup;
     private readonly ulong _invN, _invNShoup, _lastInvRoot, _lastInvRootShoup;
@@ -60,6 +60,7 @@ public sealed class NttTable
         // The last inverse stage multiplies the difference by ψ^-rev(1) and N^-1 at once.
         _lastInvRoot = modulus.Mul(_invRoots[1], _invN);
         _lastInvRootShoup = modulus.ShoupPrecompute(_lastInvRoot);
+        InitializeFloatingPoint();
     }
 
     /// <summary>Reverses the low <paramref name="bits"/> bits of x.</summary>
@@ -79,7 +80,8 @@ public sealed class NttTable
     public void Forward(Span<ulong> values)
     {
         if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
-        ForwardCore(ref MemoryMarshal.GetReference(values));
+        if (_rootsD is not null) ForwardFloatingPoint(values);
+        else ForwardCore(ref MemoryMarshal.GetReference(values));
     }
 
     /// <summary>In-place inverse NTT; input in [0, q) bit-reversed order, output coefficients in [0, q).</summary>
@@ -87,10 +89,18 @@ public sealed class NttTable
     public void Inverse(Span<ulong> values)
     {
         if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
-        InverseCore(ref MemoryMarshal.GetReference(values));
+        if (_invRootsD is not null) InverseFloatingPoint(values);
+        else InverseCore(ref MemoryMarshal.GetReference(values));
     }
 
+    /// <summary>The scalar (Shoup) forward transform, whatever the prime; for cross-checking the vector path.</summary>
+    internal void ForwardScalar(Span<ulong> values) => ForwardCore(ref MemoryMarshal.GetReference(values[..N]));
+
+    /// <summary>The scalar (Shoup) inverse transform, whatever the prime; for cross-checking the vector path.</summary>
+    internal void InverseScalar(Span<ulong> values) => InverseCore(ref MemoryMarshal.GetReference(values[..N]));
+
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardCore(ref ulong a)
     {
         ulong q = Modulus.Value, twoQ = q << 1;
@@ -125,6 +135,7 @@ public sealed class NttTable
     }
 
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void InverseCore(ref ulong a)
     {
         ulong q = Modulus.Value, twoQ = q << 1;

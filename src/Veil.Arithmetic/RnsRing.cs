@@ -56,6 +56,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = a + b, limb-wise over primes [first, first + limbs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -70,6 +71,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = a − b, limb-wise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Sub(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -85,6 +87,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = −a, limb-wise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Negate(ReadOnlySpan<ulong> a, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -97,6 +100,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = a ⊙ b (coefficient-wise product; a product of polynomials in NTT form).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MulPointwise(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -114,6 +118,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination += a ⊙ b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MulPointwiseAdd(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -132,6 +137,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = a · c_l on limb l, where c_l &lt; q_l is a per-limb constant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MulScalar(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)
@@ -144,6 +150,7 @@ public sealed class RnsRing
     }
 
     /// <summary>destination = a + c_l on limb l (adding a constant to a polynomial in NTT form).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddScalar(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> destination, int first, int limbs)
     {
         for (int l = 0; l < limbs; l++)

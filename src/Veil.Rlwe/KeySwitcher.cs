@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Veil.Arithmetic;
 
 namespace Veil.Rlwe;
@@ -99,7 +101,7 @@ public static class KeySwitcher
             Parallelism.For(extLimbs, maxDegreeOfParallelism, e =>
             {
                 int ringIndex = e < qLimbs ? e : pStart + (e - qLimbs);
-                InnerProduct(ring.Moduli[ringIndex], ext, e, extLimbs, digits, n, key, ringIndex,
+                InnerProduct(ring.Ntt[ringIndex], ext, e, extLimbs, digits, n, key, ringIndex,
                     acc.AsSpan(e * n, n), acc.AsSpan((extLimbs + e) * n, n));
             });
             // 4. Divide both halves by P with rounding.
@@ -112,51 +114,126 @@ public static class KeySwitcher
         }
     }
 
-    [SkipLocalsInit]
-    private static void InnerProduct(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
+    /// <summary>out0 = Σ_d ext_d ⊙ b_d, out1 = Σ_d ext_d ⊙ a_d on one limb.</summary>
+    private static void InnerProduct(NttTable table, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
         Span<ulong> out0, Span<ulong> out1)
     {
-        // Each product is below 2^122; up to 64 of them fit 128 bits. Carries are tracked by hand (faster than UInt128).
-        Span<ulong> lo0 = out0, lo1 = out1;
-        ulong[] hiBuffer = ArrayPool<ulong>.Shared.Rent(2 * n);
-        var hi0 = hiBuffer.AsSpan(0, n);
-        var hi1 = hiBuffer.AsSpan(n, n);
-        hi0.Clear(); hi1.Clear(); lo0.Clear(); lo1.Clear();
-        ref ulong rLo0 = ref MemoryMarshal.GetReference(lo0);
-        ref ulong rLo1 = ref MemoryMarshal.GetReference(lo1);
-        ref ulong rHi0 = ref MemoryMarshal.GetReference(hi0);
-        ref ulong rHi1 = ref MemoryMarshal.GetReference(hi1);
-        for (int d = 0; d < digits; d++)
+        // The double-precision sum of `digits` terms in (−q, q) must stay exact (below 2^52).
+        if (table.UsesFloatingPoint && (ulong)digits * table.Modulus.Value < 1UL << 51) InnerProductFloatingPoint(table.Modulus, ext, limb, extLimbs, digits, n, key, ringIndex, out0, out1);
+        else InnerProductScalar(table.Modulus, ext, limb, extLimbs, digits, n, key, ringIndex, out0, out1);
+    }
+
+    /// <summary>
+    /// Blocks of 64 coefficients with 128-bit accumulators kept in L1: each product is below 2^122, so up to 64 digits
+    /// add up without overflow, and each coefficient is reduced once (lazy reduction).
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InnerProductScalar(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
+        Span<ulong> out0, Span<ulong> out1)
+    {
+        const int Block = 64;
+        Span<ulong> acc = stackalloc ulong[4 * Block];
+        ref ulong lo0 = ref acc[0];
+        ref ulong hi0 = ref acc[Block];
+        ref ulong lo1 = ref acc[2 * Block];
+        ref ulong hi1 = ref acc[3 * Block];
+        ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
+        for (int start = 0; start < n; start += Block)
         {
-            ref ulong x = ref MemoryMarshal.GetArrayDataReference(ext);
-            x = ref Unsafe.Add(ref x, (d * extLimbs + limb) * n);
-            ref ulong b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.B[d]), ringIndex * n);
-            ref ulong a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.A[d]), ringIndex * n);
-            for (int c = 0; c < n; c++)
+            acc.Clear();
+            for (int d = 0; d < digits; d++)
             {
-                ulong xv = Unsafe.Add(ref x, c);
-                ulong ph = Math.BigMul(xv, Unsafe.Add(ref b, c), out ulong pl);
-                ulong s = Unsafe.Add(ref rLo0, c) + pl;
-                Unsafe.Add(ref rHi0, c) += ph + (s < pl ? 1UL : 0UL);
-                Unsafe.Add(ref rLo0, c) = s;
-                ph = Math.BigMul(xv, Unsafe.Add(ref a, c), out pl);
-                s = Unsafe.Add(ref rLo1, c) + pl;
-                Unsafe.Add(ref rHi1, c) += ph + (s < pl ? 1UL : 0UL);
-                Unsafe.Add(ref rLo1, c) = s;
+                ref ulong x = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
+                ref ulong b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.B[d]), ringIndex * n + start);
+                ref ulong a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.A[d]), ringIndex * n + start);
+                for (int c = 0; c < Block; c++)
+                {
+                    ulong xv = Unsafe.Add(ref x, c);
+                    ulong ph = Math.BigMul(xv, Unsafe.Add(ref b, c), out ulong pl);
+                    ulong s = Unsafe.Add(ref lo0, c) + pl;
+                    Unsafe.Add(ref hi0, c) += ph + (s < pl ? 1UL : 0UL);
+                    Unsafe.Add(ref lo0, c) = s;
+                    ph = Math.BigMul(xv, Unsafe.Add(ref a, c), out pl);
+                    s = Unsafe.Add(ref lo1, c) + pl;
+                    Unsafe.Add(ref hi1, c) += ph + (s < pl ? 1UL : 0UL);
+                    Unsafe.Add(ref lo1, c) = s;
+                }
+            }
+            for (int c = 0; c < Block; c++)
+            {
+                out0[start + c] = m.Reduce128(m.Reduce(Unsafe.Add(ref hi0, c)), Unsafe.Add(ref lo0, c));
+                out1[start + c] = m.Reduce128(m.Reduce(Unsafe.Add(ref hi1, c)), Unsafe.Add(ref lo1, c));
             }
         }
-        for (int c = 0; c < n; c++)
+    }
+
+    /// <summary>
+    /// The same for primes below 2^50 in double precision (AVX2/FMA): each product reduced to (−q, q) without its final
+    /// correction, summed exactly (digits·q &lt; 2^53), and the sum reduced once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InnerProductFloatingPoint(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
+        Span<ulong> out0, Span<ulong> out1)
+    {
+        double qs = m.Value;
+        var q = Vector256.Create(qs);
+        var qInv = Vector256.Create(1.0 / qs);
+        var magic = Vector256.Create(0x4330000000000000UL);
+        var magicD = Vector256.Create(4503599627370496.0);
+        ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
+        ref ulong o0 = ref MemoryMarshal.GetReference(out0);
+        ref ulong o1 = ref MemoryMarshal.GetReference(out1);
+        for (int c = 0; c < n; c += 4)
         {
-            Unsafe.Add(ref rLo0, c) = m.Reduce128(m.Reduce(Unsafe.Add(ref rHi0, c)), Unsafe.Add(ref rLo0, c));
-            Unsafe.Add(ref rLo1, c) = m.Reduce128(m.Reduce(Unsafe.Add(ref rHi1, c)), Unsafe.Add(ref rLo1, c));
+            var acc0 = Vector256<double>.Zero;
+            var acc1 = Vector256<double>.Zero;
+            for (int d = 0; d < digits; d++)
+            {
+                var x = ToDouble(Vector256.LoadUnsafe(ref extRef, (nuint)((d * extLimbs + limb) * n + c)), magic, magicD);
+                var b = ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.B[d]), (nuint)(ringIndex * n + c)), magic, magicD);
+                var a = ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.A[d]), (nuint)(ringIndex * n + c)), magic, magicD);
+                acc0 = Avx.Add(acc0, MulModLazy(x, b, q, qInv));
+                acc1 = Avx.Add(acc1, MulModLazy(x, a, q, qInv));
+            }
+            FromDouble(ReduceExact(acc0, q, qInv), magic, magicD).StoreUnsafe(ref o0, (nuint)c);
+            FromDouble(ReduceExact(acc1, q, qInv), magic, magicD).StoreUnsafe(ref o1, (nuint)c);
         }
-        ArrayPool<ulong>.Shared.Return(hiBuffer);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ToDouble(Vector256<ulong> v, Vector256<ulong> magic, Vector256<double> magicD) =>
+        Avx.Subtract(Avx2.Or(v, magic).AsDouble(), magicD);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> FromDouble(Vector256<double> v, Vector256<ulong> magic, Vector256<double> magicD) =>
+        Avx2.Xor(Avx.Add(v, magicD).AsUInt64(), magic);
+
+    /// <summary>x·w mod q as an exact integer in (−q, q) (see NttTable's floating-point path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> MulModLazy(Vector256<double> x, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
+    {
+        var h = Avx.Multiply(x, w);
+        var l = Fma.MultiplySubtract(x, w, h);
+        var c = Avx.RoundToNearestInteger(Avx.Multiply(h, qInv));
+        return Avx.Add(Fma.MultiplyAddNegated(c, q, h), l);
+    }
+
+    /// <summary>An exact integer |v| &lt; 2^52 reduced to [0, q).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ReduceExact(Vector256<double> v, Vector256<double> q, Vector256<double> qInv)
+    {
+        var c = Avx.RoundToNegativeInfinity(Avx.Multiply(v, qInv));
+        var r = Fma.MultiplyAddNegated(c, q, v);
+        r = Avx.Add(r, Avx.And(Avx.CompareLessThan(r, Vector256<double>.Zero), q));
+        return Avx.Subtract(r, Avx.And(Avx.CompareGreaterThanOrEqual(r, q), q));
     }
 
     /// <summary>
     /// destination = round(x / P) = (x − [x]_P) · P^-1 for x over Q_ℓ·P in NTT form (limbs Q_0 … Q_ℓ, then P) starting
     /// at <paramref name="offset"/> of <paramref name="x"/>, [x]_P the centered residue. The P limbs of x are overwritten.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism)
     {
         var ring = parameters.Ring;
@@ -187,6 +264,7 @@ public static class KeySwitcher
     }
 
     /// <summary>Applies X → X^k to each limb of an NTT-form polynomial: destination[j] = source[perm[j]].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyGaloisNtt(RlweParameters parameters, ulong galoisElement, ReadOnlySpan<ulong> source, Span<ulong> destination, int limbs)
     {
         var perm = parameters.SharedGaloisPermutation(galoisElement);
