@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using Veil.Arithmetic;
 using Veil.Rlwe;
@@ -178,10 +179,17 @@ public sealed class CkksEvaluator
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         CheckFinite(value, nameof(value));
-        var constant = ConstantNtt(value, ct.Scale, ct.Level);
         int level = ct.Level, limbs = level + 1;
         var t = Target(destination, level, ct.Size, elementwise: true, ct);
-        _rns.Add(PolyAt(ct, 0, level), constant, PolyAt(t, 0, level), 0, limbs);
+        if (value.Imaginary == 0)
+        {
+            // The NTT of a real constant is that constant in every slot of every limb.
+            Span<ulong> scalars = stackalloc ulong[limbs];
+            double rounded = Math.Round(value.Real * ct.Scale);
+            for (int j = 0; j < limbs; j++) scalars[j] = CkksEncoder.ReduceRounded(rounded, _rns.Moduli[j]);
+            _rns.AddScalar(PolyAt(ct, 0, level), scalars, PolyAt(t, 0, level), 0, limbs);
+        }
+        else _rns.Add(PolyAt(ct, 0, level), ConstantNtt(value, ct.Scale, level), PolyAt(t, 0, level), 0, limbs);
         for (int i = 1; i < ct.Size; i++) if (!ReferenceEquals(t, ct)) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
         Finish(t, destination, ct.Scale);
     }
@@ -257,9 +265,20 @@ public sealed class CkksEvaluator
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         CheckFinite(value, nameof(value));
         double constantScale = ct.Level > 0 ? _ring.Q[ct.Level] : _parameters.DefaultScale;
-        var constant = ConstantNtt(value, constantScale, ct.Level);
+        int limbs = ct.Level + 1;
         var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
-        for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, ct.Level), constant, PolyAt(t, i, ct.Level), 0, ct.Level + 1);
+        if (value.Imaginary == 0)
+        {
+            Span<ulong> scalars = stackalloc ulong[limbs];
+            double rounded = Math.Round(value.Real * constantScale);
+            for (int j = 0; j < limbs; j++) scalars[j] = CkksEncoder.ReduceRounded(rounded, _rns.Moduli[j]);
+            for (int i = 0; i < ct.Size; i++) _rns.MulScalar(PolyAt(ct, i, ct.Level), scalars, PolyAt(t, i, ct.Level), 0, limbs);
+        }
+        else
+        {
+            var constant = ConstantNtt(value, constantScale, ct.Level);
+            for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, ct.Level), constant, PolyAt(t, i, ct.Level), 0, limbs);
+        }
         Finish(t, destination, ct.Scale * constantScale);
     }
 
@@ -285,25 +304,46 @@ public sealed class CkksEvaluator
 
     /// <summary>destination = ct reduced to two polynomials with the relinearization key.</summary>
     /// <exception cref="InvalidOperationException">The evaluator has no relinearization key.</exception>
+    /// <remarks>c_k·s^k = c_k·s^(k−2)·s²: c_k is switched from s² to s and folded into c_(k−2), c_(k−1), from the top down.</remarks>
     public void Relinearize(Ciphertext ct, Ciphertext destination)
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         if (_relinearizationKey is null) ThrowHelper.InvalidOperation("This evaluator has no relinearization key.");
         if (ct.Size == 2) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
-        int level = ct.Level, n = _ring.N, limbs = level + 1;
-        // Work on a copy of the polynomials so that destination may alias ct.
-        var polys = new ulong[ct.Size * limbs * n];
-        ct.Data.AsSpan(0, polys.Length).CopyTo(polys);
+        int level = ct.Level, n = _ring.N, limbs = level + 1, len = limbs * n;
         double scale = ct.Scale;
-        // c_k·s^k = c_k·s^(k−2)·s²: switch c_k from s² to s and fold it into c_(k−2), c_(k−1).
-        for (int k = ct.Size - 1; k >= 2; k--)
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] input = pool.Rent(len), ks0 = pool.Rent(len), ks1 = pool.Rent(len);
+        try
         {
-            KeySwitcher.SwitchAndAdd(_ring, level, polys.AsSpan(k * limbs * n, limbs * n), _relinearizationKey.Key,
-                polys.AsSpan((k - 2) * limbs * n, limbs * n), polys.AsSpan((k - 1) * limbs * n, limbs * n), MaxDegreeOfParallelism);
+            if (ct.Size == 3 && !ReferenceEquals(ct, destination))
+            {
+                // The common case writes straight into the destination: no copy of c_2, no new buffer.
+                PolyAt(ct, 2, level).CopyTo(input);
+                KeySwitcher.Switch(_ring, level, input, _relinearizationKey.Key, ks0, ks1, MaxDegreeOfParallelism);
+                destination.Resize(level, 2);
+                _rns.Add(PolyAt(ct, 0, level), ks0.AsSpan(0, len), PolyAt(destination, 0, level), 0, limbs);
+                _rns.Add(PolyAt(ct, 1, level), ks1.AsSpan(0, len), PolyAt(destination, 1, level), 0, limbs);
+                Finish(destination, destination, scale);
+                return;
+            }
+            // Otherwise fold from the top in ct's own buffer when it is the destination, else in the destination's.
+            Ciphertext work = ct;
+            if (!ReferenceEquals(ct, destination)) { destination.CopyFrom(ct); work = destination; }
+            for (int k = work.Size - 1; k >= 2; k--)
+            {
+                PolyAt(work, k, level).CopyTo(input);
+                KeySwitcher.Switch(_ring, level, input, _relinearizationKey.Key, ks0, ks1, MaxDegreeOfParallelism);
+                _rns.Add(PolyAt(work, k - 2, level), ks0.AsSpan(0, len), PolyAt(work, k - 2, level), 0, limbs);
+                _rns.Add(PolyAt(work, k - 1, level), ks1.AsSpan(0, len), PolyAt(work, k - 1, level), 0, limbs);
+            }
+            work.ShrinkTo(2);
+            Finish(work, work, scale);
         }
-        destination.Resize(level, 2);
-        polys.AsSpan(0, 2 * limbs * n).CopyTo(destination.Data);
-        Finish(destination, destination, scale);
+        finally
+        {
+            pool.Return(input); pool.Return(ks0); pool.Return(ks1);
+        }
     }
 
     /// <summary>ct relinearized, new ciphertext.</summary>
@@ -313,39 +353,57 @@ public sealed class CkksEvaluator
     /// destination = ct / q_level, rounded: one level down, scale divided by q_level.
     /// </summary>
     /// <exception cref="InvalidOperationException">The ciphertext is at level 0.</exception>
+    /// <remarks>c'_j = (c_j − [c]_(q_ℓ) + ⌊q_ℓ/2⌋-offset) · q_ℓ^-1 mod q_j: adding ⌊q_ℓ/2⌋ before and removing it after rounds instead of flooring.</remarks>
     public void Rescale(Ciphertext ct, Ciphertext destination)
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         if (ct.Level == 0) ThrowHelper.InvalidOperation("Cannot rescale a ciphertext at level 0: no prime is left to divide by.");
         int level = ct.Level, n = _ring.N, size = ct.Size;
-        var last = _rns.Moduli[level];
-        ulong half = last.Value >> 1;
-        var inverses = _ring.LastPrimeInverse[level];
-        var t = new Ciphertext(_ring, level - 1, size);
-        var lastLimb = new ulong[n];
-        var reduced = new ulong[n];
-        for (int i = 0; i < size; i++)
+        double scale = ct.Scale / _rns.Moduli[level].Value;
+        // In place the layout shrinks, so the result needs its own buffer; otherwise write straight into the destination.
+        var t = ReferenceEquals(ct, destination) ? new Ciphertext(_ring, level - 1, size) : destination;
+        if (!ReferenceEquals(t, ct)) t.Resize(level - 1, size);
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] last = pool.Rent(size * n);
+        try
         {
-            var poly = PolyAt(ct, i, level);
-            poly.Slice(level * n, n).CopyTo(lastLimb);
-            _rns.Ntt[level].Inverse(lastLimb);
-            // Adding ⌊q/2⌋ before and subtracting it after turns the floor division into rounding.
-            for (int c = 0; c < n; c++) lastLimb[c] = last.Add(lastLimb[c], half);
-            var outPoly = PolyAt(t, i, level - 1);
-            for (int j = 0; j < level; j++)
+            var lastModulus = _rns.Moduli[level];
+            ulong half = lastModulus.Value >> 1;
+            Parallelism.For(size, MaxDegreeOfParallelism, i =>
             {
+                var limb = last.AsSpan(i * n, n);
+                PolyAt(ct, i, level).Slice(level * n, n).CopyTo(limb);
+                _rns.Ntt[level].Inverse(limb);
+                for (int c = 0; c < n; c++) limb[c] = lastModulus.Add(limb[c], half);
+            });
+            Parallelism.For(size * level, MaxDegreeOfParallelism, task =>
+            {
+                int i = task / level, j = task % level;
                 var m = _rns.Moduli[j];
-                ulong halfMod = m.Reduce(half);
-                for (int c = 0; c < n; c++) reduced[c] = m.Sub(m.Reduce(lastLimb[c]), halfMod);
-                _rns.Ntt[j].Forward(reduced);
-                var src = poly.Slice(j * n, n);
-                var dst = outPoly.Slice(j * n, n);
-                ulong w = inverses[j], wShoup = m.ShoupPrecompute(w);
-                ulong q = m.Value;
-                for (int c = 0; c < n; c++) dst[c] = m.MulShoup(src[c] + q - reduced[c], w, wShoup);
-            }
+                ulong[] reduced = ArrayPool<ulong>.Shared.Rent(n);
+                try
+                {
+                    var r = reduced.AsSpan(0, n);
+                    var src = last.AsSpan(i * n, n);
+                    ulong halfMod = m.Reduce(half);
+                    for (int c = 0; c < n; c++) r[c] = m.Sub(m.Reduce(src[c]), halfMod);
+                    _rns.Ntt[j].Forward(r);
+                    var input = PolyAt(ct, i, level).Slice(j * n, n);
+                    var output = PolyAt(t, i, level - 1).Slice(j * n, n);
+                    ulong w = _ring.LastPrimeInverse[level][j], wShoup = m.ShoupPrecompute(w), q = m.Value;
+                    for (int c = 0; c < n; c++) output[c] = m.MulShoup(input[c] + q - r[c], w, wShoup);
+                }
+                finally
+                {
+                    ArrayPool<ulong>.Shared.Return(reduced);
+                }
+            });
         }
-        Finish(t, destination, ct.Scale / last.Value);
+        finally
+        {
+            pool.Return(last);
+        }
+        Finish(t, destination, scale);
     }
 
     /// <summary>ct rescaled, new ciphertext.</summary>
@@ -458,19 +516,70 @@ public sealed class CkksEvaluator
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         var key = _galoisKeys[galoisElement];
-        int level = ct.Level, limbs = level + 1, n = _ring.N;
-        var c0 = new ulong[limbs * n];
-        var c1 = new ulong[limbs * n];
-        KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 0, level), c0, limbs);
-        KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 1, level), c1, limbs);
+        int level = ct.Level, limbs = level + 1, n = _ring.N, len = limbs * n;
         double scale = ct.Scale;
-        destination.Resize(level, 2);
-        var d0 = PolyAt(destination, 0, level);
-        var d1 = PolyAt(destination, 1, level);
-        c0.CopyTo(d0);
-        d1.Clear();
-        KeySwitcher.SwitchAndAdd(_ring, level, c1, key, d0, d1, MaxDegreeOfParallelism);
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] c1 = pool.Rent(len), ks0 = pool.Rent(len), ks1 = pool.Rent(len);
+        try
+        {
+            KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 1, level), c1, limbs);
+            KeySwitcher.Switch(_ring, level, c1, key, ks0, ks1, MaxDegreeOfParallelism);
+            // σ(c0) needs a copy when rotating in place, since the permutation reads every coefficient.
+            KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 0, level), c1, limbs);
+            destination.Resize(level, 2);
+            _rns.Add(c1.AsSpan(0, len), ks0.AsSpan(0, len), PolyAt(destination, 0, level), 0, limbs);
+            ks1.AsSpan(0, len).CopyTo(PolyAt(destination, 1, level));
+        }
+        finally
+        {
+            pool.Return(c1); pool.Return(ks0); pool.Return(ks1);
+        }
         Finish(destination, destination, scale);
+    }
+
+    /// <summary>
+    /// Rotations of one ciphertext by several steps sharing one key-switching decomposition (hoisting): the inverse
+    /// NTTs, digit lifting and forward NTTs are done once, and only the automorphism, the inner product with each
+    /// key and the division by P are repeated. Each step needs its own Galois key (no composition).
+    /// </summary>
+    /// <returns>One ciphertext per step, in the order given.</returns>
+    /// <exception cref="InvalidOperationException">A step has no Galois key of its own.</exception>
+    public Ciphertext[] RotateHoisted(Ciphertext ct, IReadOnlyList<int> steps)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(steps);
+        if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
+        if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
+        int slots = _parameters.Slots, level = ct.Level, limbs = level + 1, n = _ring.N, len = limbs * n;
+        var elements = new ulong[steps.Count];
+        for (int i = 0; i < steps.Count; i++)
+        {
+            int s = (int)(((long)steps[i] % slots + slots) % slots);
+            elements[i] = GaloisElements.ForRotation(s, n);
+            if (s != 0 && !_galoisKeys.Contains(elements[i]))
+                ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
+        }
+        var results = new Ciphertext[steps.Count];
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] ks0 = pool.Rent(len), ks1 = pool.Rent(len), c0 = pool.Rent(len);
+        try
+        {
+            using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+            for (int i = 0; i < steps.Count; i++)
+            {
+                var result = new Ciphertext(_ring, level, 2, ct.Scale);
+                if (elements[i] == 1) { result.CopyFrom(ct); results[i] = result; continue; }
+                decomposition.Switch(_galoisKeys[elements[i]], elements[i], ks0, ks1, MaxDegreeOfParallelism);
+                KeySwitcher.ApplyGaloisNtt(_ring, elements[i], PolyAt(ct, 0, level), c0, limbs);
+                _rns.Add(c0.AsSpan(0, len), ks0.AsSpan(0, len), PolyAt(result, 0, level), 0, limbs);
+                ks1.AsSpan(0, len).CopyTo(PolyAt(result, 1, level));
+                results[i] = result;
+            }
+        }
+        finally
+        {
+            pool.Return(ks0); pool.Return(ks1); pool.Return(c0);
+        }
+        return results;
     }
 
     // ---------------------------------------------------------------- helpers

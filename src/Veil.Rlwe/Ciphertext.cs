@@ -61,6 +61,17 @@ public sealed class Ciphertext
         Seed = null;
     }
 
+    /// <summary>Keeps the first <paramref name="size"/> polynomials (same level); a new buffer of the smaller size.</summary>
+    internal void ShrinkTo(int size)
+    {
+        if (size == Size) return;
+        var data = new ulong[size * PolyLength];
+        Data.AsSpan(0, data.Length).CopyTo(data);
+        Data = data;
+        Size = size;
+        Seed = null;
+    }
+
     /// <summary>Drops primes above <paramref name="level"/> in place, keeping the lower limbs of each polynomial.</summary>
     internal void DropTo(int level)
     {

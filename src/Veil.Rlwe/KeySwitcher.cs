@@ -57,28 +57,47 @@ public static class KeySwitcher
     internal static void Switch(RlweParameters parameters, int level, ulong[] input, KeySwitchingKey key,
         ulong[] result0, ulong[] result1, int maxDegreeOfParallelism)
     {
+        using var decomposition = Decompose(parameters, level, input, maxDegreeOfParallelism);
+        decomposition.Switch(key, null, result0, result1, maxDegreeOfParallelism);
+    }
+
+    /// <summary>
+    /// Splits d (NTT form over Q_level) into digits and lifts each to Q_level·P in NTT form: the part of key switching
+    /// that does not depend on the key, shared by every rotation of the same ciphertext (hoisting).
+    /// </summary>
+    public static KeySwitchDecomposition Decompose(RlweParameters parameters, int level, ReadOnlySpan<ulong> input, int maxDegreeOfParallelism = 1)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (level < 0 || level > parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {parameters.MaxLevel}].");
         var ring = parameters.Ring;
         int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
+        if (input.Length < qLimbs * n) ThrowHelper.Argument(nameof(input), "The input is shorter than the level requires.");
         int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
         var pool = ArrayPool<ulong>.Shared;
-        ulong[] coeff = pool.Rent(qLimbs * n), ext = pool.Rent(digits * extLimbs * n);
-        ulong[] acc = pool.Rent(2 * extLimbs * n);
+        ulong[] source = pool.Rent(qLimbs * n), coeff = pool.Rent(qLimbs * n), ext = pool.Rent(digits * extLimbs * n);
         try
         {
+            input[..(qLimbs * n)].CopyTo(source);
             // 1. Coefficient form of every limb (needed by the basis conversion).
             Parallelism.For(qLimbs, maxDegreeOfParallelism, j =>
             {
                 var limb = coeff.AsSpan(j * n, n);
-                input.AsSpan(j * n, n).CopyTo(limb);
+                source.AsSpan(j * n, n).CopyTo(limb);
                 ring.Ntt[j].Inverse(limb);
             });
-            // 2. ModUp, one digit per task: ext_d holds limbs Q_0 … Q_ℓ, P_0 … P_k in NTT form.
+            // 2. ModUp, one (digit, target prime) pair per task so that the work splits evenly.
+            var tasks = new List<(int digit, int target)>(digits * extLimbs);
+            for (int d = 0; d < digits; d++)
+            {
+                int count = parameters.ModUp(level, d).Targets.Length;
+                for (int t = 0; t < count; t++) tasks.Add((d, t));
+            }
             Parallelism.For(digits, maxDegreeOfParallelism, d =>
             {
                 int start = d * pLimbs, end = Math.Min(start + pLimbs, qLimbs);
                 var (converter, targets) = parameters.ModUp(level, d);
                 var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
-                input.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
+                source.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
                 ulong[] conv = pool.Rent(targets.Length * n), scratch = pool.Rent((pLimbs + 1) * n);
                 try
                 {
@@ -87,9 +106,7 @@ public static class KeySwitcher
                     {
                         int ringIndex = targets[t];
                         int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
-                        var limb = extD.Slice(extIndex * n, n);
-                        conv.AsSpan(t * n, n).CopyTo(limb);
-                        ring.Ntt[ringIndex].Forward(limb);
+                        conv.AsSpan(t * n, n).CopyTo(extD.Slice(extIndex * n, n));
                     }
                 }
                 finally
@@ -97,6 +114,38 @@ public static class KeySwitcher
                     pool.Return(conv); pool.Return(scratch);
                 }
             });
+            Parallelism.For(tasks.Count, maxDegreeOfParallelism, k =>
+            {
+                var (d, t) = tasks[k];
+                int ringIndex = parameters.ModUp(level, d).Targets[t];
+                int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
+                ring.Ntt[ringIndex].Forward(ext.AsSpan((d * extLimbs + extIndex) * n, n));
+            });
+            return new KeySwitchDecomposition(parameters, level, ext);
+        }
+        catch
+        {
+            pool.Return(ext);
+            throw;
+        }
+        finally
+        {
+            pool.Return(source); pool.Return(coeff);
+        }
+    }
+
+    /// <summary>Inner product of a (possibly automorphed) decomposition with a key, then division by P.</summary>
+    internal static void SwitchDecomposed(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key,
+        ulong[] result0, ulong[] result1, int maxDegreeOfParallelism)
+    {
+        if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
+        int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] acc = pool.Rent(2 * extLimbs * n);
+        try
+        {
             // 3. Inner product with the key, one limb per task, reduced once per coefficient.
             Parallelism.For(extLimbs, maxDegreeOfParallelism, e =>
             {
@@ -110,7 +159,7 @@ public static class KeySwitcher
         }
         finally
         {
-            pool.Return(coeff); pool.Return(ext); pool.Return(acc);
+            pool.Return(acc);
         }
     }
 
@@ -275,5 +324,66 @@ public static class KeySwitcher
             var d = destination.Slice(l * n, n);
             for (int j = 0; j < n; j++) d[j] = s[perm[j]];
         }
+    }
+}
+
+/// <summary>
+/// A polynomial split into key-switching digits and lifted to Q_ℓ·P (NTT form), reusable for several keys:
+/// rotating one ciphertext by many steps decomposes it once (hoisting, Halevi–Shoup 2018).
+/// Holds a pooled buffer: dispose it.
+/// </summary>
+public sealed class KeySwitchDecomposition : IDisposable
+{
+    private ulong[]? _ext;
+    private readonly RlweParameters _parameters;
+
+    internal KeySwitchDecomposition(RlweParameters parameters, int level, ulong[] ext)
+    {
+        _parameters = parameters;
+        Level = level;
+        _ext = ext;
+    }
+
+    /// <summary>The level of the decomposed polynomial.</summary>
+    public int Level { get; }
+
+    /// <summary>
+    /// Writes (r_0, r_1) over Q_level, the key switch of σ_k(d) when <paramref name="galoisElement"/> is given (the
+    /// automorphism commutes with the decomposition, so it is applied to the lifted digits), else of d.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The decomposition was disposed.</exception>
+    public void Switch(KeySwitchingKey key, ulong? galoisElement, ulong[] result0, ulong[] result1, int maxDegreeOfParallelism = 1)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var ext = _ext ?? throw new ObjectDisposedException(nameof(KeySwitchDecomposition));
+        if (galoisElement is null)
+        {
+            KeySwitcher.SwitchDecomposed(_parameters, Level, ext, key, result0, result1, maxDegreeOfParallelism);
+            return;
+        }
+        int n = _parameters.N, extLimbs = Level + 1 + _parameters.PCount, digits = _parameters.DigitCount(Level);
+        var permuted = ArrayPool<ulong>.Shared.Rent(digits * extLimbs * n);
+        try
+        {
+            var perm = _parameters.SharedGaloisPermutation(galoisElement.Value);
+            Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, l =>
+            {
+                var src = ext.AsSpan(l * n, n);
+                var dst = permuted.AsSpan(l * n, n);
+                for (int j = 0; j < n; j++) dst[j] = src[perm[j]];
+            });
+            KeySwitcher.SwitchDecomposed(_parameters, Level, permuted, key, result0, result1, maxDegreeOfParallelism);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(permuted);
+        }
+    }
+
+    /// <summary>Returns the buffer to the pool.</summary>
+    public void Dispose()
+    {
+        var ext = Interlocked.Exchange(ref _ext, null);
+        if (ext is not null) ArrayPool<ulong>.Shared.Return(ext);
     }
 }

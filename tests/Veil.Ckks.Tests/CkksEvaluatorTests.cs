@@ -303,3 +303,45 @@ public class CkksEvaluatorTests
         for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(back[i] - x[i]) < 1e-3 * Math.Max(1, Math.Abs(x[i])) , $"{back[i]} vs {x[i]}");
     }
 }
+
+public class HoistedRotationTests
+{
+    [Theory]
+    [InlineData("small")]
+    [InlineData("two-special")]
+    [InlineData("A")]
+    public void RotateHoisted_MatchesSeparateRotations(string set)
+    {
+        var ctx = CkksTestContext.ByName(set).Value;
+        int n = ctx.Parameters.Slots;
+        int[] steps = [1, 2, 3, 5, 8, -1, -4, 100, 0];
+        var keys = ctx.KeyGenerator.CreateRotationKeys(steps);
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, keys);
+        var x = CkksTestContext.RandomComplex(n, 50);
+        var cx = ctx.Encrypt(x);
+        // At a lower level too, after a multiplication.
+        var lower = ev.MultiplyRelinearizeRescale(cx, ctx.Encrypt(CkksTestContext.RandomComplex(n, 51)));
+        foreach (var input in new[] { cx, lower })
+        {
+            var expectedValues = ctx.DecryptComplex(input);
+            var rotated = ev.RotateHoisted(input, steps);
+            Assert.Equal(steps.Length, rotated.Length);
+            for (int k = 0; k < steps.Length; k++)
+            {
+                Assert.Equal(input.Level, rotated[k].Level);
+                var got = ctx.DecryptComplex(rotated[k]);
+                var expected = Enumerable.Range(0, n).Select(i => expectedValues[((i + steps[k]) % n + n) % n]).ToArray();
+                double bits = CkksTestContext.PrecisionBits(got, expected);
+                Assert.True(bits >= 20, $"step {steps[k]}: {bits:F2} bits");
+            }
+        }
+    }
+
+    [Fact]
+    public void RotateHoisted_RequiresAKeyPerStep()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        var ex = Assert.Throws<InvalidOperationException>(() => ctx.Evaluator.RotateHoisted(ctx.Encrypt([1.0]), [3]));
+        Assert.Contains("3", ex.Message);
+    }
+}
