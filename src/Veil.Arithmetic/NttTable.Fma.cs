@@ -17,7 +17,7 @@ namespace Veil.Arithmetic;
 public sealed partial class NttTable
 {
     /// <summary>Primes below this size take the floating-point path when the processor has AVX2 and FMA.</summary>
-    public const int FloatingPointMaxBits = 50;
+    public const int FloatingPointMaxBits = FloatingPointModular.MaxBits;
 
     private const ulong MagicBits = 0x4330000000000000UL; // the double 2^52
     private const double Magic = 4503599627370496.0;
@@ -32,7 +32,7 @@ public sealed partial class NttTable
 
     private void InitializeFloatingPoint()
     {
-        if (Modulus.BitCount > FloatingPointMaxBits || !Avx2.IsSupported || !Fma.IsSupported || N < 8) return;
+        if (Modulus.BitCount > FloatingPointMaxBits || !FloatingPointModular.IsSupported || N < 8) return;
         _rootsD = _roots.Select(r => (double)r).ToArray();
         _invRootsD = _invRoots.Select(r => (double)r).ToArray();
         _invND = _invN;
@@ -67,7 +67,7 @@ public sealed partial class NttTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ForwardButterfly(ref Vector256<double> x, ref Vector256<double> y, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
     {
-        var yv = MulMod(y, w, q, qInv);
+        var yv = FloatingPointModular.MulMod(y, w, q, qInv);
         var sum = Avx.Add(x, yv);
         var diff = Avx.Subtract(x, yv);
         x = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
@@ -80,7 +80,7 @@ public sealed partial class NttTable
         var sum = Avx.Add(x, y);
         var diff = Avx.Subtract(x, y);
         x = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
-        y = MulMod(Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q)), w, q, qInv);
+        y = FloatingPointModular.MulMod(Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q)), w, q, qInv);
     }
 
     /// <summary>Stage t = 2: butterflies (a_0, a_2), (a_1, a_3) in each group of four, two groups per step.</summary>
@@ -117,16 +117,6 @@ public sealed partial class NttTable
             Avx.UnpackLow(x, y).StoreUnsafe(ref a0, (nuint)k);
             Avx.UnpackHigh(x, y).StoreUnsafe(ref a0, (nuint)(k + 4));
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> MulMod(Vector256<double> x, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
-    {
-        var h = Avx.Multiply(x, w);
-        var l = Fma.MultiplySubtract(x, w, h);
-        var c = Avx.RoundToNearestInteger(Avx.Multiply(h, qInv));
-        var g = Avx.Add(Fma.MultiplyAddNegated(c, q, h), l);
-        return Avx.Add(g, Avx.And(Avx.CompareLessThan(g, Vector256<double>.Zero), q));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -232,8 +222,8 @@ public sealed partial class NttTable
             sum = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
             var diff = Avx.Subtract(xv, yv);
             diff = Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q));
-            MulMod(sum, invN, q, qInv).StoreUnsafe(ref a0, (nuint)j);
-            MulMod(diff, last, q, qInv).StoreUnsafe(ref a0, (nuint)(j + half));
+            FloatingPointModular.MulMod(sum, invN, q, qInv).StoreUnsafe(ref a0, (nuint)j);
+            FloatingPointModular.MulMod(diff, last, q, qInv).StoreUnsafe(ref a0, (nuint)(j + half));
         }
         FromDoubles(values);
     }

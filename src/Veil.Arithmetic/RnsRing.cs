@@ -106,6 +106,11 @@ public sealed class RnsRing
         for (int l = 0; l < limbs; l++)
         {
             var m = _moduli[first + l];
+            if (_ntt[first + l].UsesFloatingPoint)
+            {
+                FloatingPointModular.MultiplyPointwise(a.Slice(l * N, N), b.Slice(l * N, N), destination.Slice(l * N, N), m.Value);
+                continue;
+            }
             ref ulong x = ref MemoryMarshal.GetReference(a.Slice(l * N, N));
             ref ulong y = ref MemoryMarshal.GetReference(b.Slice(l * N, N));
             ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(l * N, N));
@@ -125,6 +130,11 @@ public sealed class RnsRing
         {
             var m = _moduli[first + l];
             ulong q = m.Value;
+            if (_ntt[first + l].UsesFloatingPoint)
+            {
+                FloatingPointModular.MultiplyAddPointwise(a.Slice(l * N, N), b.Slice(l * N, N), destination.Slice(l * N, N), q);
+                continue;
+            }
             ref ulong x = ref MemoryMarshal.GetReference(a.Slice(l * N, N));
             ref ulong y = ref MemoryMarshal.GetReference(b.Slice(l * N, N));
             ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(l * N, N));

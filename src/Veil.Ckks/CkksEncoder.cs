@@ -20,6 +20,7 @@ public sealed class CkksEncoder
     private readonly int _slots, _m;
     private readonly int[] _rotationGroup;
     private readonly Complex[] _roots; // ζ^k for k in [0, 2N]
+    private readonly Complex[] _twiddles; // per FFT stage: stage with half-length h uses [h − 1, 2h − 1)
     private readonly Complex[] _buffer;
     private readonly double[] _coefficients;
 
@@ -43,9 +44,19 @@ public sealed class CkksEncoder
             double angle = 2 * Math.PI * k / _m;
             _roots[k] = new Complex(Math.Cos(angle), Math.Sin(angle));
         }
+        // Twiddle of butterfly j in the stage of length len: ζ^((5^j mod 4·len)·2N/(4·len)), computed once here.
+        _twiddles = new Complex[Math.Max(1, _slots - 1)];
+        for (int len = 2; len <= _slots; len <<= 1)
+        {
+            int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
+            for (int j = 0; j < half; j++) _twiddles[half - 1 + j] = _roots[_rotationGroup[j] % quarterStride * step];
+        }
         _buffer = new Complex[_slots];
         _coefficients = new double[parameters.N];
     }
+
+    /// <summary>Threads used for the per-prime transforms (default: the processor count).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Number of slots (N/2).</summary>
     public int Slots => _slots;
@@ -136,13 +147,14 @@ public sealed class CkksEncoder
         destination.Resize(level);
         destination.Scale = scale;
         destination.IsNttForm = true;
-        for (int j = 0; j <= level; j++)
+        var coefficients = _coefficients;
+        Parallelism.For(level + 1, MaxDegreeOfParallelism, j =>
         {
             var m = ring.Ring.Moduli[j];
             var limb = destination.Limb(j);
-            for (int i = 0; i < n; i++) limb[i] = ReduceRounded(_coefficients[i], m);
+            for (int i = 0; i < n; i++) limb[i] = ReduceRounded(coefficients[i], m);
             ring.Ring.Ntt[j].Forward(limb);
-        }
+        });
     }
 
     /// <summary>An integral double reduced modulo q exactly, without allocating (values beyond 2^63 included).</summary>
@@ -183,10 +195,17 @@ public sealed class CkksEncoder
         if (!(plaintext.Scale > 0)) ThrowHelper.Argument(nameof(plaintext), "The plaintext scale must be positive.");
         var ring = _parameters.Ring.Ring;
         int n = ring.N, limbs = plaintext.Level + 1;
-        var data = new ulong[limbs * n];
-        plaintext.Data.AsSpan(0, limbs * n).CopyTo(data);
-        if (plaintext.IsNttForm) ring.Inverse(data, 0, limbs);
-        CrtComposer.ToCenteredDoubles(_parameters.Ring, limbs, data, _coefficients);
+        var data = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
+        try
+        {
+            plaintext.Data.AsSpan(0, limbs * n).CopyTo(data);
+            if (plaintext.IsNttForm) Parallelism.For(limbs, MaxDegreeOfParallelism, j => ring.Ntt[j].Inverse(data.AsSpan(j * n, n)));
+            CrtComposer.ToCenteredDoubles(_parameters.Ring, limbs, data, _coefficients);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(data);
+        }
         double inv = 1.0 / plaintext.Scale;
         for (int i = 0; i < _slots; i++) _buffer[i] = new Complex(_coefficients[i] * inv, _coefficients[i + _slots] * inv);
         SpecialFft(_buffer);
@@ -195,20 +214,21 @@ public sealed class CkksEncoder
     }
 
     /// <summary>Slots from coefficients: evaluation at ζ^(5^j), in place.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void SpecialFft(Complex[] values)
     {
         int size = values.Length;
         BitReverse(values);
         for (int len = 2; len <= size; len <<= 1)
         {
-            int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
+            int half = len >> 1;
+            var twiddles = _twiddles.AsSpan(half - 1, half);
             for (int i = 0; i < size; i += len)
             {
                 for (int j = 0; j < half; j++)
                 {
-                    int idx = _rotationGroup[j] % quarterStride * step;
                     Complex u = values[i + j];
-                    Complex v = values[i + j + half] * _roots[idx];
+                    Complex v = values[i + j + half] * twiddles[j];
                     values[i + j] = u + v;
                     values[i + j + half] = u - v;
                 }
@@ -217,20 +237,22 @@ public sealed class CkksEncoder
     }
 
     /// <summary>The inverse of <see cref="SpecialFft"/>, in place.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void InverseSpecialFft(Complex[] values)
     {
         int size = values.Length;
         for (int len = size; len >= 2; len >>= 1)
         {
-            int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
+            int half = len >> 1;
+            var twiddles = _twiddles.AsSpan(half - 1, half);
             for (int i = 0; i < size; i += len)
             {
                 for (int j = 0; j < half; j++)
                 {
-                    int idx = (quarterStride - _rotationGroup[j] % quarterStride) * step;
+                    // ζ^(2N − k) is the conjugate of ζ^k.
                     Complex a = values[i + j], b = values[i + j + half];
                     values[i + j] = a + b;
-                    values[i + j + half] = (a - b) * _roots[idx];
+                    values[i + j + half] = (a - b) * Complex.Conjugate(twiddles[j]);
                 }
             }
         }

@@ -11,15 +11,21 @@ namespace Veil.Ckks;
 /// </remarks>
 internal static class CrtComposer
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void ToCenteredDoubles(RlweParameters parameters, int limbs, ReadOnlySpan<ulong> data, Span<double> destination)
     {
         var ring = parameters.Ring;
         int n = ring.N;
         var moduli = ring.Moduli;
-        // inverses[i][j] = q_j^-1 mod q_i for j < i.
+        // inverses[i][j] = q_j^-1 mod q_i for j < i, with Shoup companions (each is used N times).
         Span<ulong> inverses = stackalloc ulong[limbs * limbs];
+        Span<ulong> inverseShoup = stackalloc ulong[limbs * limbs];
         for (int i = 0; i < limbs; i++)
-            for (int j = 0; j < i; j++) inverses[i * limbs + j] = moduli[i].Inverse(moduli[i].Reduce(moduli[j].Value));
+            for (int j = 0; j < i; j++)
+            {
+                inverses[i * limbs + j] = moduli[i].Inverse(moduli[i].Reduce(moduli[j].Value));
+                inverseShoup[i * limbs + j] = moduli[i].ShoupPrecompute(inverses[i * limbs + j]);
+            }
         Span<ulong> digits = stackalloc ulong[limbs];
         ulong topHalf = moduli[limbs - 1].Value >> 1;
         for (int c = 0; c < n; c++)
@@ -27,11 +33,11 @@ internal static class CrtComposer
             for (int i = 0; i < limbs; i++)
             {
                 var m = moduli[i];
-                ulong x = m.Reduce(data[i * n + c]);
+                ulong x = data[i * n + c], q = m.Value;
                 for (int j = 0; j < i; j++)
                 {
-                    x = m.Sub(x, m.Reduce(digits[j]));
-                    x = m.Mul(x, inverses[i * limbs + j]);
+                    // x − v_j + 2q stays positive for any v_j below 2^62; the Shoup product reduces it.
+                    x = m.MulShoup(x + 2 * q - m.Reduce(digits[j]), inverses[i * limbs + j], inverseShoup[i * limbs + j]);
                 }
                 digits[i] = x;
             }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Veil.Arithmetic;
 using Veil.Arithmetic.Sampling;
@@ -12,6 +13,9 @@ public sealed class Encryptor
     private readonly RlweParameters _parameters;
     private readonly PublicKey? _publicKey;
     private readonly SecretKey? _secretKey;
+
+    /// <summary>Threads used inside one encryption (default: the processor count).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Public-key encryptor.</summary>
     /// <exception cref="ArgumentException">The key belongs to other parameters.</exception>
@@ -71,34 +75,61 @@ public sealed class Encryptor
     {
         var p = _parameters;
         var ring = p.Ring;
-        int n = ring.N, qLimbs = level + 1, pLimbs = p.PCount, all = ring.LimbCount;
-        // Sample u and the errors over every prime, then use only Q_ℓ and P.
-        var u = new ulong[all * n];
-        var uSmall = new sbyte[n];
-        var seed = Prng.NewSeed();
-        using (var prng = new Prng(seed, "veil/encrypt/u")) Samplers.Ternary(prng, uSmall);
-        CryptographicOperations.ZeroMemory(seed);
-        Samplers.SmallToRns(uSmall, ring, u, 0, all);
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(uSmall.AsSpan()));
-        ring.Forward(u, 0, all);
-        var divided = new ulong[qLimbs * n];
+        int n = ring.N, qLimbs = level + 1, pLimbs = p.PCount, extLimbs = qLimbs + pLimbs;
         var pk = _publicKey!;
-        for (int c = 0; c < 2; c++)
+        sbyte[] small = ArrayPool<sbyte>.Shared.Rent(3 * n); // u, e_0, e_1
+        ulong[] x = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n), divided = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
+        try
         {
-            var e = new ulong[all * n];
-            KeyGenerator.SampleErrorNtt(p, e);
-            var key = c == 0 ? pk.B : pk.A;
-            // x over Q_ℓ·P, laid out Q_0 … Q_ℓ then P.
-            var x = new ulong[(qLimbs + pLimbs) * n];
-            ring.MulPointwise(key, u, x, 0, qLimbs);
-            ring.Add(x, e, x, 0, qLimbs);
-            var xp = x.AsSpan(qLimbs * n);
-            ring.MulPointwise(key.AsSpan(p.PStart * n), u.AsSpan(p.PStart * n), xp, p.PStart, pLimbs);
-            ring.Add(xp, e.AsSpan(p.PStart * n), xp, p.PStart, pLimbs);
-            KeySwitcher.ModDown(p, level, x, 0, divided, 1);
-            divided.AsSpan().CopyTo(destination.Poly(c));
+            var seed = Prng.NewSeed();
+            using (var prng = new Prng(seed, "veil/encrypt/pk"))
+            {
+                Samplers.Ternary(prng, small.AsSpan(0, n));
+                Samplers.Gaussian(prng, small.AsSpan(n, 2 * n));
+            }
+            CryptographicOperations.ZeroMemory(seed);
+            // x_c = key_c·u + e_c over Q_ℓ·P (limbs Q_0 … Q_ℓ, then P), one limb per task.
+            Parallelism.For(extLimbs, MaxDegreeOfParallelism, e =>
+            {
+                int ringIndex = e < qLimbs ? e : p.PStart + (e - qLimbs);
+                var ntt = ring.Ntt[ringIndex];
+                ulong[] tmp = ArrayPool<ulong>.Shared.Rent(2 * n);
+                try
+                {
+                    var u = tmp.AsSpan(0, n);
+                    var err = tmp.AsSpan(n, n);
+                    Samplers.SmallToRns(small.AsSpan(0, n), ring, u, ringIndex, 1);
+                    ntt.Forward(u);
+                    for (int c = 0; c < 2; c++)
+                    {
+                        var key = (c == 0 ? pk.B : pk.A).AsSpan(ringIndex * n, n);
+                        var dst = x.AsSpan((c * extLimbs + e) * n, n);
+                        Samplers.SmallToRns(small.AsSpan((1 + c) * n, n), ring, err, ringIndex, 1);
+                        ntt.Forward(err);
+                        ring.MulPointwise(key, u, dst, ringIndex, 1);
+                        ring.Add(dst, err, dst, ringIndex, 1);
+                    }
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tmp.AsSpan(0, 2 * n)));
+                    ArrayPool<ulong>.Shared.Return(tmp);
+                }
+            });
+            for (int c = 0; c < 2; c++)
+            {
+                KeySwitcher.ModDown(p, level, x, c * extLimbs * n, divided, MaxDegreeOfParallelism);
+                divided.AsSpan(0, qLimbs * n).CopyTo(destination.Poly(c));
+            }
         }
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(u.AsSpan()));
+        finally
+        {
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(small.AsSpan(0, 3 * n)));
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan(0, 2 * extLimbs * n)));
+            ArrayPool<sbyte>.Shared.Return(small);
+            ArrayPool<ulong>.Shared.Return(x);
+            ArrayPool<ulong>.Shared.Return(divided);
+        }
     }
 
     private byte[] EncryptZeroSymmetric(int level, Ciphertext destination)
@@ -109,11 +140,27 @@ public sealed class Encryptor
         var seed = Prng.NewSeed();
         var a = destination.Poly(1);
         using (var prng = new Prng(seed, "veil/encrypt/a")) Samplers.Uniform(prng, ring, a, 0, qLimbs);
-        var e = new ulong[ring.LimbCount * n];
-        KeyGenerator.SampleErrorNtt(p, e);
-        var c0 = destination.Poly(0);
-        ring.MulPointwise(a, _secretKey!.Ntt, c0, 0, qLimbs);
-        ring.Sub(e, c0, c0, 0, qLimbs);
+        sbyte[] small = ArrayPool<sbyte>.Shared.Rent(n);
+        ulong[] e = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
+        try
+        {
+            var errorSeed = Prng.NewSeed();
+            using (var prng = new Prng(errorSeed, "veil/encrypt/e")) Samplers.Gaussian(prng, small.AsSpan(0, n));
+            CryptographicOperations.ZeroMemory(errorSeed);
+            var ev = e.AsSpan(0, qLimbs * n);
+            Samplers.SmallToRns(small.AsSpan(0, n), ring, ev, 0, qLimbs);
+            Parallelism.For(qLimbs, MaxDegreeOfParallelism, j => ring.Ntt[j].Forward(e.AsSpan(j * n, n)));
+            var c0 = destination.Poly(0);
+            ring.MulPointwise(a, _secretKey!.Ntt, c0, 0, qLimbs);
+            ring.Sub(ev, c0, c0, 0, qLimbs);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(small.AsSpan(0, n)));
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(e.AsSpan(0, qLimbs * n)));
+            ArrayPool<sbyte>.Shared.Return(small);
+            ArrayPool<ulong>.Shared.Return(e);
+        }
         return seed;
     }
 

@@ -228,8 +228,6 @@ public static class KeySwitcher
         double qs = m.Value;
         var q = Vector256.Create(qs);
         var qInv = Vector256.Create(1.0 / qs);
-        var magic = Vector256.Create(0x4330000000000000UL);
-        var magicD = Vector256.Create(4503599627370496.0);
         ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
         ref ulong o0 = ref MemoryMarshal.GetReference(out0);
         ref ulong o1 = ref MemoryMarshal.GetReference(out1);
@@ -239,43 +237,15 @@ public static class KeySwitcher
             var acc1 = Vector256<double>.Zero;
             for (int d = 0; d < digits; d++)
             {
-                var x = ToDouble(Vector256.LoadUnsafe(ref extRef, (nuint)((d * extLimbs + limb) * n + c)), magic, magicD);
-                var b = ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.B[d]), (nuint)(ringIndex * n + c)), magic, magicD);
-                var a = ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.A[d]), (nuint)(ringIndex * n + c)), magic, magicD);
-                acc0 = Avx.Add(acc0, MulModLazy(x, b, q, qInv));
-                acc1 = Avx.Add(acc1, MulModLazy(x, a, q, qInv));
+                var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref extRef, (nuint)((d * extLimbs + limb) * n + c)));
+                var b = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.B[d]), (nuint)(ringIndex * n + c)));
+                var a = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.A[d]), (nuint)(ringIndex * n + c)));
+                acc0 = Avx.Add(acc0, FloatingPointModular.MulModLazy(x, b, q, qInv));
+                acc1 = Avx.Add(acc1, FloatingPointModular.MulModLazy(x, a, q, qInv));
             }
-            FromDouble(ReduceExact(acc0, q, qInv), magic, magicD).StoreUnsafe(ref o0, (nuint)c);
-            FromDouble(ReduceExact(acc1, q, qInv), magic, magicD).StoreUnsafe(ref o1, (nuint)c);
+            FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc0, q, qInv)).StoreUnsafe(ref o0, (nuint)c);
+            FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc1, q, qInv)).StoreUnsafe(ref o1, (nuint)c);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> ToDouble(Vector256<ulong> v, Vector256<ulong> magic, Vector256<double> magicD) =>
-        Avx.Subtract(Avx2.Or(v, magic).AsDouble(), magicD);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<ulong> FromDouble(Vector256<double> v, Vector256<ulong> magic, Vector256<double> magicD) =>
-        Avx2.Xor(Avx.Add(v, magicD).AsUInt64(), magic);
-
-    /// <summary>x·w mod q as an exact integer in (−q, q) (see NttTable's floating-point path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> MulModLazy(Vector256<double> x, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
-    {
-        var h = Avx.Multiply(x, w);
-        var l = Fma.MultiplySubtract(x, w, h);
-        var c = Avx.RoundToNearestInteger(Avx.Multiply(h, qInv));
-        return Avx.Add(Fma.MultiplyAddNegated(c, q, h), l);
-    }
-
-    /// <summary>An exact integer |v| &lt; 2^52 reduced to [0, q).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> ReduceExact(Vector256<double> v, Vector256<double> q, Vector256<double> qInv)
-    {
-        var c = Avx.RoundToNegativeInfinity(Avx.Multiply(v, qInv));
-        var r = Fma.MultiplyAddNegated(c, q, v);
-        r = Avx.Add(r, Avx.And(Avx.CompareLessThan(r, Vector256<double>.Zero), q));
-        return Avx.Subtract(r, Avx.And(Avx.CompareGreaterThanOrEqual(r, q), q));
     }
 
     /// <summary>
