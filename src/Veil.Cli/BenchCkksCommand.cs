@@ -85,6 +85,7 @@ internal static class BenchCkksCommand
             }
             AnsiConsole.Write(table);
             var prec = node!["precision_mul_relin_rescale"]!;
+            AnsiConsole.MarkupLine($"8 hoisted rotations: {F(node["rotate_hoisted_8"]!["median_us"]!.GetValue<double>())} µs vs 8 separate {F(node["rotate_separate_8"]!["median_us"]!.GetValue<double>())} µs (ratio {node["hoisted_over_separate"]!.GetValue<double>():F2})");
             AnsiConsole.MarkupLine($"precision of x·y after relinearize+rescale: worst {prec["worst_bits"]!.GetValue<double>():F2} bits over {prec["trials"]} trials" +
                 (peerSet?["precision_mul_relin_rescale"]?["worst_bits"] is { } pb ? $" (peer {pb.GetValue<double>():F2})" : ""));
             var sizes = node["sizes"]!.AsObject();
@@ -149,6 +150,14 @@ internal static class BenchCkksCommand
         o["rotate_vector_1"] = Time(5, reps, () => ev.Rotate(cx, 1, ctmp));
         o["mul+relin+rescale"] = Time(5, reps, () => { ev.Multiply(cx, cy, c3); ev.Relinearize(c3, c3); ev.Rescale(c3, c3); });
 
+        // Hoisting: eight rotations of one ciphertext through one shared decomposition, against eight separate ones.
+        int[] hoistSteps = [1, 2, 3, 4, 5, 6, 7, 8];
+        var hoistKeys = keygen.CreateRotationKeys(hoistSteps);
+        var hoistEvaluator = new CkksEvaluator(parameters, rk, hoistKeys) { MaxDegreeOfParallelism = threads };
+        o["rotate_hoisted_8"] = Time(2, Math.Max(3, reps / 4), () => hoistEvaluator.RotateHoisted(cx, hoistSteps));
+        o["rotate_separate_8"] = Time(2, Math.Max(3, reps / 4), () => { foreach (int s in hoistSteps) hoistEvaluator.Rotate(cx, s, ctmp); });
+        o["hoisted_over_separate"] = o["rotate_hoisted_8"]!["median_us"]!.GetValue<double>() / o["rotate_separate_8"]!["median_us"]!.GetValue<double>();
+
         // Precision of x·y after relinearize + rescale: 10 trials with fresh encryptions, as the peer does.
         const int trials = 10;
         double worst = 0, sumErr = 0;
@@ -193,7 +202,7 @@ internal static class BenchCkksCommand
         return o;
     }
 
-    private static JsonObject Time(int warm, int reps, Action f)
+    internal static JsonObject Time(int warm, int reps, Action f)
     {
         for (int i = 0; i < warm; i++) f();
         var t = new double[reps];

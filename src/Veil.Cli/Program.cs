@@ -7,6 +7,8 @@ usage:
   veil demo [--json]                       encrypted statistics on a real data set, next to the plaintext values
   veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json]
                                            per-operation CKKS timings on the anchor parameter sets
+  veil bench scaling [--reps R] [--threads T] [--json]
+                                           multiply+relinearize+rescale and rotate for N = 4096 … 32768
   veil --help
 """;
 
@@ -21,7 +23,8 @@ try
     {
         "demo" => DemoCommand.Run(args[1..]),
         "bench" when args.Length > 1 && args[1] == "ckks" => BenchCkksCommand.Run(args[2..]),
-        "bench" => throw new UsageException("veil bench needs a suite: 'ckks'."),
+        "bench" when args.Length > 1 && args[1] == "scaling" => BenchScalingCommand.Run(args[2..]),
+        "bench" => throw new UsageException("veil bench needs a suite: 'ckks' or 'scaling'."),
         _ => throw new UsageException($"Unknown command '{args[0]}'. Run 'veil --help'."),
     };
 }
