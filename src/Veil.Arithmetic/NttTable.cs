@@ -111,6 +111,37 @@ public sealed partial class NttTable
         for (int m = 1; m < n; m <<= 1)
         {
             t >>= 1;
+            if (t == 2)
+            {
+                // Two butterflies per root: the general loop's setup would cost as much as the work.
+                for (int i = 0; i < m; i++)
+                {
+                    ulong w = Unsafe.Add(ref roots, m + i), wShoup = Unsafe.Add(ref rootsShoup, m + i);
+                    ref ulong x = ref Unsafe.Add(ref a, 4 * i);
+                    ulong u0 = Modulus.SubtractIfAtLeast(x, twoQ), y0 = Unsafe.Add(ref x, 2);
+                    ulong u1 = Modulus.SubtractIfAtLeast(Unsafe.Add(ref x, 1), twoQ), y1 = Unsafe.Add(ref x, 3);
+                    ulong v0 = y0 * w - Modulus.MultiplyHigh(y0, wShoup) * q;
+                    ulong v1 = y1 * w - Modulus.MultiplyHigh(y1, wShoup) * q;
+                    x = u0 + v0;
+                    Unsafe.Add(ref x, 1) = u1 + v1;
+                    Unsafe.Add(ref x, 2) = u0 - v0 + twoQ;
+                    Unsafe.Add(ref x, 3) = u1 - v1 + twoQ;
+                }
+                continue;
+            }
+            if (t == 1)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    ulong w = Unsafe.Add(ref roots, m + i), wShoup = Unsafe.Add(ref rootsShoup, m + i);
+                    ref ulong x = ref Unsafe.Add(ref a, 2 * i);
+                    ulong u = Modulus.SubtractIfAtLeast(x, twoQ), yv = Unsafe.Add(ref x, 1);
+                    ulong v = yv * w - Modulus.MultiplyHigh(yv, wShoup) * q;
+                    x = u + v;
+                    Unsafe.Add(ref x, 1) = u - v + twoQ;
+                }
+                continue;
+            }
             for (int i = 0; i < m; i++)
             {
                 ulong w = Unsafe.Add(ref roots, m + i);
@@ -145,6 +176,21 @@ public sealed partial class NttTable
         int t = 1;
         for (int m = n >> 1; m > 1; m >>= 1)
         {
+            if (t == 1)
+            {
+                // First inverse stage: adjacent pairs, one root each.
+                for (int i = 0; i < m; i++)
+                {
+                    ulong w = Unsafe.Add(ref roots, m + i), wShoup = Unsafe.Add(ref rootsShoup, m + i);
+                    ref ulong x = ref Unsafe.Add(ref a, 2 * i);
+                    ulong u = x, v = Unsafe.Add(ref x, 1);
+                    ulong d = u - v + twoQ;
+                    x = Modulus.SubtractIfAtLeast(u + v, twoQ);
+                    Unsafe.Add(ref x, 1) = d * w - Modulus.MultiplyHigh(d, wShoup) * q;
+                }
+                t = 2;
+                continue;
+            }
             int j1 = 0;
             for (int i = 0; i < m; i++)
             {
