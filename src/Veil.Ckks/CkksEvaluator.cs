@@ -262,10 +262,23 @@ public sealed class CkksEvaluator
     /// </summary>
     public void MultiplyScalar(Ciphertext ct, Complex value, Ciphertext destination)
     {
+        ArgumentNullException.ThrowIfNull(ct);
+        MultiplyScalar(ct, value, ct.Level > 0 ? _ring.Q[ct.Level] : _parameters.DefaultScale, destination);
+    }
+
+    /// <summary>
+    /// destination = ct · c with c encoded at <paramref name="constantScale"/>: the result's scale is
+    /// ct.Scale · constantScale. Choosing constantScale = target / ct.Scale puts ct at any target scale (for example
+    /// that of a product before rescaling) without using a level.
+    /// </summary>
+    /// <exception cref="ArgumentException">The constant or its scale is not finite, or the scale is below 1.</exception>
+    public void MultiplyScalar(Ciphertext ct, Complex value, double constantScale, Ciphertext destination)
+    {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         CheckFinite(value, nameof(value));
-        double constantScale = ct.Level > 0 ? _ring.Q[ct.Level] : _parameters.DefaultScale;
+        if (!(constantScale >= 1) || double.IsInfinity(constantScale)) ThrowHelper.Argument(nameof(constantScale), $"The constant's scale must be finite and at least 1; got {constantScale}.");
         int limbs = ct.Level + 1;
+        double scale = ct.Scale * constantScale;
         var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
         if (value.Imaginary == 0)
         {
@@ -279,11 +292,14 @@ public sealed class CkksEvaluator
             var constant = ConstantNtt(value, constantScale, ct.Level);
             for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, ct.Level), constant, PolyAt(t, i, ct.Level), 0, limbs);
         }
-        Finish(t, destination, ct.Scale * constantScale);
+        Finish(t, destination, scale);
     }
 
     /// <summary>ct · c, new ciphertext.</summary>
     public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); MultiplyScalar(ct, value, d); return d; }
+
+    /// <summary>ct · c with c encoded at <paramref name="constantScale"/>, new ciphertext.</summary>
+    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value, double constantScale) { var d = NewLike(ct); MultiplyScalar(ct, value, constantScale, d); return d; }
 
     /// <summary>destination = ct · k for an integer k; the scale is unchanged and no level is used.</summary>
     public void MultiplyInteger(Ciphertext ct, long value, Ciphertext destination)

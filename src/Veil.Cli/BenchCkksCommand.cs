@@ -23,7 +23,7 @@ internal static class BenchCkksCommand
 
     public static int Run(string[] args)
     {
-        var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string> { "sets", "reps", "threads", "compare" });
+        var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string> { "sets", "reps", "threads", "compare", "out" });
         int reps = options.GetInt("reps", 30, 1, 100_000);
         int threads = options.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         bool json = options.Has("json");
@@ -59,6 +59,7 @@ internal static class BenchCkksCommand
         }
         result["peak_working_set_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64;
 
+        if (options.Get("out") is { } outPath) File.WriteAllText(outPath, result.ToJsonString() + Environment.NewLine);
         if (json)
         {
             Console.WriteLine(result.ToJsonString());

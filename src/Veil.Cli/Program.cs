@@ -5,7 +5,7 @@ veil — machine learning on encrypted data (CKKS homomorphic encryption)
 
 usage:
   veil demo [--json]                       encrypted statistics on a real data set, next to the plaintext values
-  veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json]
+  veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json] [--out FILE.json]
                                            per-operation CKKS timings on the anchor parameter sets
   veil bench scaling [--reps R] [--threads T] [--json]
                                            multiply+relinearize+rescale and rotate for N = 4096 … 32768
