@@ -20,12 +20,16 @@ namespace Veil.Circuits;
 public sealed class PolynomialEvaluator
 {
     private readonly CkksEvaluator _evaluator;
+    private readonly CkksEncoder? _encoder;
 
     /// <summary>An evaluator using the given CKKS evaluator (which must hold a relinearization key for degree ≥ 2).</summary>
-    public PolynomialEvaluator(CkksEvaluator evaluator)
+    /// <param name="evaluator">The evaluator.</param>
+    /// <param name="encoder">Needed only for slot-wise coefficient weights.</param>
+    public PolynomialEvaluator(CkksEvaluator evaluator, CkksEncoder? encoder = null)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         _evaluator = evaluator;
+        _encoder = encoder;
     }
 
     /// <summary>Levels consumed by a polynomial of the given degree.</summary>
@@ -56,16 +60,43 @@ public sealed class PolynomialEvaluator
     }
 
     /// <summary>Σ c_k·x^k slot by slot.</summary>
-    /// <exception cref="InvalidOperationException">The ciphertext has fewer levels left than the polynomial needs.</exception>
-    public Ciphertext EvaluatePowerBasis(Ciphertext x, IReadOnlyList<double> coefficients, double? targetScale = null)
+    /// <param name="x">The input.</param>
+    /// <param name="coefficients">c_0 … c_d.</param>
+    /// <param name="slotWeights">Optional per-slot factor m applied to the whole result, m·p(x), at no extra depth
+    /// (the coefficients become plaintext vectors); for example a 0/1 mask.</param>
+    /// <param name="targetScale">Scale of the result (default: the input's).</param>
+    /// <exception cref="InvalidOperationException">The ciphertext has fewer levels left than the polynomial needs, or
+    /// slot weights were given to an evaluator built without an encoder.</exception>
+    public Ciphertext EvaluatePowerBasis(Ciphertext x, IReadOnlyList<double> coefficients, double[]? slotWeights = null, double? targetScale = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(coefficients);
         if (coefficients.Count == 0) throw new ArgumentException("At least one coefficient is needed.", nameof(coefficients));
-        return EvaluateCore(x, coefficients, chebyshev: false, 1, 0, affine: false, targetScale ?? x.Scale);
+        if (slotWeights is not null && _encoder is null) throw new InvalidOperationException("Slot weights need an evaluator built with an encoder.");
+        return EvaluateCore(x, coefficients, chebyshev: false, 1, 0, affine: false, targetScale ?? x.Scale, slotWeights);
     }
 
-    private Ciphertext EvaluateCore(Ciphertext x, IReadOnlyList<double> c, bool chebyshev, double alpha, double beta, bool affine, double target)
+    /// <summary>ct·(c·m) with c·m encoded at <paramref name="constantScale"/> (m the slot weights), or ct·c without weights.</summary>
+    private Ciphertext Scale(Ciphertext ct, double c, double constantScale, double[]? weights)
+    {
+        if (weights is null) return _evaluator.MultiplyScalar(ct, c, constantScale);
+        var values = new double[weights.Length];
+        for (int i = 0; i < values.Length; i++) values[i] = c * weights[i];
+        return _evaluator.MultiplyPlain(ct, _encoder!.Encode(values, constantScale, ct.Level));
+    }
+
+    /// <summary>ct + c·m at ct's scale, or ct + c without weights.</summary>
+    private void AddConstant(Ciphertext ct, double c, double[]? weights)
+    {
+        if (c == 0) return;
+        if (weights is null) { _evaluator.AddScalar(ct, c, ct); return; }
+        var values = new double[weights.Length];
+        for (int i = 0; i < values.Length; i++) values[i] = c * weights[i];
+        _evaluator.AddPlain(ct, _encoder!.Encode(values, ct.Scale, ct.Level), ct);
+    }
+
+    private Ciphertext EvaluateCore(Ciphertext x, IReadOnlyList<double> c, bool chebyshev, double alpha, double beta, bool affine, double target,
+        double[]? weights = null)
     {
         var ev = _evaluator;
         var q = ev.Parameters.Ring.Q;
@@ -78,13 +109,14 @@ public sealed class PolynomialEvaluator
         {
             var zero = ev.MultiplyInteger(x, 0);
             zero.Scale = target;
-            return ev.AddScalar(zero, c[0]);
+            AddConstant(zero, c[0], weights);
+            return zero;
         }
         if (d == 1)
         {
             // c_0 + c_1·(αx + β) = (c_1·α)·x + (c_1·β + c_0): one scalar product and one rescale.
-            var r = ev.MultiplyScalar(x, c[1] * alpha, target * q[x.Level] / x.Scale);
-            ev.AddScalar(r, c[1] * beta + c[0], r);
+            var r = Scale(x, c[1] * alpha, target * q[x.Level] / x.Scale, weights);
+            AddConstant(r, c[1] * beta + c[0], weights);
             ev.Rescale(r, r);
             r.Scale = target;
             return r;
@@ -124,12 +156,11 @@ public sealed class PolynomialEvaluator
         for (int k = 1; k <= d; k++)
         {
             if (c[k] == 0) continue;
-            var term = ev.DropToLevel(basis[k], accLevel);
-            ev.MultiplyScalar(term, c[k], accScale / term.Scale, term);
+            var term = Scale(ev.DropToLevel(basis[k], accLevel), c[k], accScale / basis[k].Scale, weights);
             if (acc is null) acc = term; else ev.Add(acc, term, acc);
         }
         acc ??= ev.MultiplyScalar(ev.DropToLevel(basis[1], accLevel), 0.0, accScale / basis[1].Scale);
-        ev.AddScalar(acc, c[0], acc);
+        AddConstant(acc, c[0], weights);
         ev.Rescale(acc, acc);
         acc.Scale = target; // equal up to rounding of the constants' scales
         return acc;

@@ -1,0 +1,103 @@
+using Veil.Ckks;
+using Veil.Rlwe;
+
+namespace Veil.Ml.Encrypted;
+
+/// <summary>
+/// Everything one party needs to work with ciphertexts: parameters, public and evaluation keys, encoder and evaluator,
+/// and — only for the key owner — the secret key. A public context (no secret key) can encrypt and compute but not
+/// decrypt, and says so.
+/// </summary>
+public sealed class CkksContext : IDisposable
+{
+    private readonly SecretKey? _secretKey;
+    private readonly Decryptor? _decryptor;
+
+    /// <summary>The parameters.</summary>
+    public CkksParameters Parameters { get; }
+    /// <summary>The public key.</summary>
+    public PublicKey PublicKey { get; }
+    /// <summary>The relinearization key.</summary>
+    public RelinearizationKey RelinearizationKey { get; }
+    /// <summary>The Galois keys for the rotations the computation needs.</summary>
+    public GaloisKeys GaloisKeys { get; }
+    /// <summary>Encoder (one per context; not thread-safe).</summary>
+    public CkksEncoder Encoder { get; }
+    /// <summary>Public-key encryptor.</summary>
+    public Encryptor Encryptor { get; }
+    /// <summary>The evaluator holding the evaluation keys.</summary>
+    public CkksEvaluator Evaluator { get; }
+    /// <summary>Whether this context holds no secret key.</summary>
+    public bool IsPublic => _secretKey is null;
+
+    private CkksContext(CkksParameters parameters, PublicKey pk, RelinearizationKey rk, GaloisKeys gk, SecretKey? sk)
+    {
+        Parameters = parameters;
+        PublicKey = pk;
+        RelinearizationKey = rk;
+        GaloisKeys = gk;
+        _secretKey = sk;
+        Encoder = new CkksEncoder(parameters);
+        Encryptor = new Encryptor(parameters.Ring, pk);
+        Evaluator = new CkksEvaluator(parameters, rk, gk);
+        if (sk is not null) _decryptor = new Decryptor(parameters.Ring, sk);
+    }
+
+    /// <summary>A key owner's context: fresh keys, with Galois keys for exactly the given rotation steps.</summary>
+    public static CkksContext Create(CkksParameters parameters, IEnumerable<int> rotationSteps)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(rotationSteps);
+        var keygen = new KeyGenerator(parameters.Ring);
+        return new CkksContext(parameters, keygen.CreatePublicKey(), keygen.CreateRelinearizationKey(),
+            keygen.CreateRotationKeys(rotationSteps.Distinct()), keygen.SecretKey);
+    }
+
+    /// <summary>The same context without the secret key, to hand to a computing party.</summary>
+    public CkksContext ToPublic() => new(Parameters, PublicKey, RelinearizationKey, GaloisKeys, null);
+
+    /// <summary>Encrypts real values at the default scale and the top level.</summary>
+    public Ciphertext Encrypt(ReadOnlySpan<double> values) => Encryptor.Encrypt(Encoder.Encode(values));
+
+    /// <summary>Decrypts and decodes the real parts of all slots.</summary>
+    /// <exception cref="InvalidOperationException">This is a public context: it holds no secret key.</exception>
+    public double[] Decrypt(Ciphertext ciphertext)
+    {
+        if (_decryptor is null) throw new InvalidOperationException("This is a public context: it holds no secret key and cannot decrypt.");
+        return Encoder.Decode(_decryptor.Decrypt(ciphertext));
+    }
+
+    /// <summary>Clears the secret key, if any.</summary>
+    public void Dispose() => _secretKey?.Dispose();
+}
+
+/// <summary>Chooses CKKS parameters for a circuit from its multiplicative depth and the slots it needs.</summary>
+public static class ParameterSelector
+{
+    /// <summary>
+    /// The smallest ring (N = 2^13 … 2^16) whose 128-bit bound fits a 60-bit first prime, <paramref name="depth"/>
+    /// primes of <paramref name="logScale"/> bits and one 60-bit special prime, with at least <paramref name="slots"/> slots.
+    /// </summary>
+    /// <exception cref="ArgumentException">No supported ring fits the request.</exception>
+    public static CkksParametersLiteral Select(int depth, int slots, int logScale = 30, SecurityLevel security = SecurityLevel.Bits128)
+    {
+        if (depth < 1) throw new ArgumentOutOfRangeException(nameof(depth), "Depth must be at least 1.");
+        if (logScale < 20 || logScale > 50) throw new ArgumentOutOfRangeException(nameof(logScale), "logScale must be in [20, 50].");
+        for (int logN = 13; logN <= 16; logN++)
+        {
+            if ((1 << (logN - 1)) < slots) continue;
+            int bits = 60 + depth * logScale + 60;
+            int? max = HomomorphicEncryptionStandard.MaxLogQP(logN, security);
+            if (max is null || bits > max) continue;
+            return new CkksParametersLiteral
+            {
+                LogN = logN,
+                LogQ = [60, .. Enumerable.Repeat(logScale, depth)],
+                LogP = [60],
+                LogDefaultScale = logScale,
+                Security = security,
+            };
+        }
+        throw new ArgumentException($"No ring up to N = 2^16 holds depth {depth} at {logScale}-bit scale with {slots} slots at {security}.");
+    }
+}
