@@ -13,9 +13,11 @@ namespace Veil.Circuits;
 /// <para>Sum: every c_k·T_k goes into one accumulator at scale Δ·q_ℓ through a scalar multiplication by c_k at
 /// scale Δ·q_ℓ / scale(T_k) — the coefficient rides on the constant that aligns the scale — and a single rescale
 /// lands exactly on the target scale Δ.</para>
-/// <para>Cost for degree d ≥ 2: depth ⌈log2 d⌉ + 1, plus 1 when the interval is not [−1, 1]; d − 1 ciphertext
-/// multiplications (each relinearized) and d + 1 scalar ones. Degree 1 costs depth 1. This is one level above the
-/// optimum ⌈log2(d + 1)⌉ for degrees 2^j − 1; a baby-step giant-step evaluator would close that gap.</para>
+/// <para>Folding: a top term c_k·T_k whose factor T_b is shallower than T_a is computed as (2c_k·T_b)·T_a − c_k·T_(a−b)
+/// and enters the sum unrescaled, so its coefficient costs no level.</para>
+/// <para>Cost (<see cref="DepthOf"/>): degree 1: depth 1; 2: 2; 3: 2 (optimal); 4: 3; 5–6: 4; 7: 4; 8: 4; 15: 5, plus 1 when
+/// the interval is not [−1, 1]; at most d − 1 ciphertext multiplications (each relinearized). Degrees 2^j − 1 above 3
+/// stay one level above the optimum ⌈log2(d + 1)⌉; a baby-step giant-step evaluator would close that gap.</para>
 /// </remarks>
 public sealed class PolynomialEvaluator
 {
@@ -32,16 +34,42 @@ public sealed class PolynomialEvaluator
         _encoder = encoder;
     }
 
-    /// <summary>Levels consumed by a polynomial of the given degree.</summary>
+    /// <summary>Levels consumed by a polynomial of the given degree (all coefficients non-zero).</summary>
     public static int DepthOf(int degree, bool needsAffineMap)
     {
         if (degree <= 0) return 0;
         if (degree == 1) return 1;
-        return (needsAffineMap ? 1 : 0) + CeilLog2(degree) + 1;
+        int offset = needsAffineMap ? 1 : 0, deepest = 0;
+        for (int k = 1; k <= degree; k++)
+        {
+            int a = 1 << (CeilLog2(k) - 1), b = k - a;
+            // A folded term sits, before the final rescale, at max(depth T_a, depth T_b + 1); any other at depth T_k.
+            int termDepth = k >= 2 && CanFold(k, degree) ? Math.Max(CeilLog2(a), CeilLog2(b) + 1) : CeilLog2(k);
+            deepest = Math.Max(deepest, offset + termDepth);
+        }
+        return deepest + 1;
+    }
+
+    /// <summary>Whether c_k·T_k can be folded: T_b is shallower than T_a and T_k is not needed on its own.</summary>
+    private static bool CanFold(int k, int d)
+    {
+        int a = 1 << (CeilLog2(k) - 1), b = k - a;
+        return CeilLog2(b) < CeilLog2(a) && !IsNeededAsFactor(k, d);
     }
 
     /// <summary>Ciphertext multiplications used by a polynomial of the given degree.</summary>
     public static int MultiplicationsOf(int degree) => Math.Max(0, degree - 1);
+
+    /// <summary>Whether T_k is a factor or a correction term of some higher T_j, j ≤ d (then it must exist on its own).</summary>
+    private static bool IsNeededAsFactor(int k, int d)
+    {
+        for (int j = k + 1; j <= d; j++)
+        {
+            int a = 1 << (CeilLog2(j) - 1), b = j - a;
+            if (a == k || b == k || a - b == k) return true;
+        }
+        return false;
+    }
 
     private static int CeilLog2(int k) => k <= 1 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(k - 1));
 
@@ -121,7 +149,7 @@ public sealed class PolynomialEvaluator
             r.Scale = target;
             return r;
         }
-        var basis = new Ciphertext[d + 1];
+        var basis = new Ciphertext?[d + 1];
         if (affine)
         {
             var t = ev.MultiplyScalar(x, alpha, (double)q[x.Level]);
@@ -130,10 +158,26 @@ public sealed class PolynomialEvaluator
             basis[1] = t;
         }
         else basis[1] = x;
-        for (int k = 2; k <= d; k++)
+        var coefficients = c.Take(d + 1).ToArray();
+        // A term c_k·T_k whose smaller factor T_b has a level to spare is computed as (2c_k·T_b)·T_a − c_k·T_(a−b)
+        // (x^k = x^a·x^b in the power basis) and enters the sum unrescaled: no level is spent on its coefficient.
+        var folded = new List<(int k, int a, int b)>();
+        for (int k = d; k >= 2; k--)
         {
+            if (coefficients[k] == 0) continue;
             int a = 1 << (CeilLog2(k) - 1), b = k - a;
-            var product = ev.Multiply(basis[a], basis[b]);
+            if (CanFold(k, d))
+            {
+                folded.Add((k, a, b));
+                if (chebyshev) coefficients[a - b] -= coefficients[k];
+                coefficients[k] = 0;
+            }
+        }
+        Ciphertext Basis(int k)
+        {
+            if (basis[k] is { } known) return known;
+            int a = 1 << (CeilLog2(k) - 1), b = k - a;
+            var product = ev.Multiply(Basis(a), Basis(b));
             ev.Relinearize(product, product);
             if (chebyshev)
             {
@@ -141,25 +185,40 @@ public sealed class PolynomialEvaluator
                 if (a == b) ev.AddScalar(product, -1.0, product);
                 else
                 {
-                    var lower = basis[a - b];
-                    var aligned = ev.MultiplyScalar(lower, 1.0, product.Scale / lower.Scale);
-                    ev.Sub(product, aligned, product);
+                    var lower = Basis(a - b);
+                    ev.Sub(product, ev.MultiplyScalar(lower, 1.0, product.Scale / lower.Scale), product);
                 }
             }
             ev.Rescale(product, product);
-            basis[k] = product;
+            return basis[k] = product;
         }
-        int accLevel = basis[d].Level;
-        for (int k = 1; k <= d; k++) accLevel = Math.Min(accLevel, basis[k].Level);
+        // The accumulator sits at the lowest level any term reaches before the final rescale.
+        int accLevel = int.MaxValue;
+        for (int k = 1; k <= d; k++) if (coefficients[k] != 0) accLevel = Math.Min(accLevel, Basis(k).Level);
+        foreach (var (k, a, b) in folded) accLevel = Math.Min(accLevel, Math.Min(Basis(a).Level, Basis(b).Level - 1));
+        if (accLevel == int.MaxValue) accLevel = Basis(1).Level;
         double accScale = target * q[accLevel];
         Ciphertext? acc = null;
-        for (int k = 1; k <= d; k++)
+        foreach (var (k, a, b) in folded)
         {
-            if (c[k] == 0) continue;
-            var term = Scale(ev.DropToLevel(basis[k], accLevel), c[k], accScale / basis[k].Scale, weights);
+            var ta = ev.DropToLevel(Basis(a), accLevel);
+            var tb = ev.DropToLevel(Basis(b), accLevel + 1);
+            double factor = chebyshev ? 2 * c[k] : c[k];
+            var scaled = Scale(tb, factor, accScale * q[accLevel + 1] / (tb.Scale * ta.Scale), weights);
+            ev.Rescale(scaled, scaled);
+            scaled.Scale = accScale / ta.Scale;
+            var term = ev.Multiply(ta, scaled);
+            ev.Relinearize(term, term);
             if (acc is null) acc = term; else ev.Add(acc, term, acc);
         }
-        acc ??= ev.MultiplyScalar(ev.DropToLevel(basis[1], accLevel), 0.0, accScale / basis[1].Scale);
+        for (int k = 1; k <= d; k++)
+        {
+            if (coefficients[k] == 0) continue;
+            var term = Scale(ev.DropToLevel(Basis(k), accLevel), coefficients[k], accScale / Basis(k).Scale, weights);
+            if (acc is null) acc = term; else ev.Add(acc, term, acc);
+        }
+        c = coefficients;
+        acc ??= ev.MultiplyScalar(ev.DropToLevel(Basis(1), accLevel), 0.0, accScale / Basis(1).Scale);
         AddConstant(acc, c[0], weights);
         ev.Rescale(acc, acc);
         acc.Scale = target; // equal up to rounding of the constants' scales

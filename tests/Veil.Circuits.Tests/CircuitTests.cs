@@ -140,11 +140,37 @@ public class PolynomialEvaluatorTests
     [Theory]
     [InlineData(1, false, 1)]
     [InlineData(2, false, 2)]
-    [InlineData(3, true, 4)]
+    [InlineData(3, true, 3)]
+    [InlineData(3, false, 2)]
     [InlineData(7, true, 5)]
     [InlineData(8, false, 4)]
     public void DepthOf_IsDocumentedFormula(int degree, bool affine, int depth) =>
         Assert.Equal(depth, PolynomialEvaluator.DepthOf(degree, affine));
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    public void ActualLevelsUsed_EqualDepthOf_InBothBases(int degree)
+    {
+        var ctx = DeepContext.Instance.Value;
+        int n = ctx.Parameters.Slots;
+        var x = DeepContext.Uniform(n, degree + 40, -1, 1);
+        var coefficients = Enumerable.Range(0, degree + 1).Select(k => 1.0 / (k + 1)).ToArray();
+        var ct = ctx.Encrypt(x);
+        var pe = new PolynomialEvaluator(ctx.Evaluator);
+        var power = pe.EvaluatePowerBasis(ct, coefficients);
+        Assert.Equal(ct.Level - PolynomialEvaluator.DepthOf(degree, false), power.Level);
+        var expected = x.Select(v => coefficients.Select((c, k) => c * Math.Pow(v, k)).Sum()).ToArray();
+        Assert.True(DeepContext.Bits(ctx.Decrypt(power), expected, n) >= 17);
+        var series = new ChebyshevSeries(coefficients, -1, 1);
+        var cheb = pe.Evaluate(ct, series);
+        Assert.Equal(ct.Level - PolynomialEvaluator.DepthOf(degree, false), cheb.Level);
+        Assert.True(DeepContext.Bits(ctx.Decrypt(cheb), x.Select(series.Evaluate).ToArray(), n) >= 17);
+    }
 }
 
 public class LinearTransformTests
