@@ -75,29 +75,33 @@ public sealed class CkksContext : IDisposable
 public static class ParameterSelector
 {
     /// <summary>
-    /// The smallest ring (N = 2^13 … 2^16) whose 128-bit bound fits a 60-bit first prime, <paramref name="depth"/>
-    /// primes of <paramref name="logScale"/> bits and one 60-bit special prime, with at least <paramref name="slots"/> slots.
+    /// The smallest ring (N = 2^13 … 2^16) whose bound for <paramref name="security"/> fits a 60-bit first prime,
+    /// <paramref name="depth"/> scale-sized primes and one 60-bit special prime, with at least <paramref name="slots"/>
+    /// slots; the scale is the largest that fits, up to 2^40 (or exactly <paramref name="logScale"/> when given).
     /// </summary>
-    /// <exception cref="ArgumentException">No supported ring fits the request.</exception>
-    public static CkksParametersLiteral Select(int depth, int slots, int logScale = 30, SecurityLevel security = SecurityLevel.Bits128)
+    /// <exception cref="ArgumentException">No supported ring fits the request with a scale of at least 2^25.</exception>
+    public static CkksParametersLiteral Select(int depth, int slots, int? logScale = null, SecurityLevel security = SecurityLevel.Bits128)
     {
         if (depth < 1) throw new ArgumentOutOfRangeException(nameof(depth), "Depth must be at least 1.");
-        if (logScale < 20 || logScale > 50) throw new ArgumentOutOfRangeException(nameof(logScale), "logScale must be in [20, 50].");
+        if (logScale is < 20 or > 50) throw new ArgumentOutOfRangeException(nameof(logScale), "logScale must be in [20, 50].");
+        const int minimumScale = 25, maximumScale = 40;
         for (int logN = 13; logN <= 16; logN++)
         {
             if ((1 << (logN - 1)) < slots) continue;
-            int bits = 60 + depth * logScale + 60;
             int? max = HomomorphicEncryptionStandard.MaxLogQP(logN, security);
-            if (max is null || bits > max) continue;
+            if (max is null) continue;
+            int fits = (max.Value - 120) / depth;
+            int chosen = logScale ?? Math.Min(maximumScale, fits);
+            if (chosen > fits || chosen < (logScale ?? minimumScale)) continue;
             return new CkksParametersLiteral
             {
                 LogN = logN,
-                LogQ = [60, .. Enumerable.Repeat(logScale, depth)],
+                LogQ = [60, .. Enumerable.Repeat(chosen, depth)],
                 LogP = [60],
-                LogDefaultScale = logScale,
+                LogDefaultScale = chosen,
                 Security = security,
             };
         }
-        throw new ArgumentException($"No ring up to N = 2^16 holds depth {depth} at {logScale}-bit scale with {slots} slots at {security}.");
+        throw new ArgumentException($"No ring up to N = 2^16 holds depth {depth} with {slots} slots at {security} and a scale of at least 2^{logScale ?? minimumScale}.");
     }
 }

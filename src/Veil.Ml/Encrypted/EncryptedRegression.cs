@@ -104,7 +104,7 @@ public static class EncryptedGradientDescent
 
     /// <summary>Trains on ciphertexts; returns the encrypted weights (intercept in slot 0, feature j in slot j + 1).</summary>
     /// <exception cref="InvalidOperationException">The parameters have too few levels for the iterations asked.</exception>
-    public static Ciphertext Fit(CkksContext context, EncryptedTrainingSet data, GradientDescentOptions options, bool logistic)
+    public static Ciphertext Fit(CkksContext context, EncryptedTrainingSet data, GradientDescentOptions options, bool logistic, Ciphertext? initialWeights = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(data);
@@ -121,8 +121,8 @@ public static class EncryptedGradientDescent
         // folded into the polynomial's coefficients, no extra level) and then copied over the row.
         var rowStarts = new double[slots];
         for (int i = 0; i < slots; i += width) rowStarts[i] = 1;
-        // Weights start at zero: an encryption of zeros at the data's level and scale.
-        Ciphertext w = context.Encrypt(new double[slots]);
+        // Weights start at zero (an encryption of zeros), or where a previous round left them (refresh mode).
+        Ciphertext w = initialWeights ?? context.Encrypt(new double[slots]);
         for (int it = 0; it < options.Iterations; it++)
         {
             Ciphertext? gradient = null;
@@ -164,14 +164,16 @@ public static class EncryptedGradientDescent
         return (v[0], v.Skip(1).Take(featureCount).ToArray());
     }
 
-    /// <summary>The plaintext twin: the same iterations in doubles.</summary>
-    public static (double Intercept, double[] Weights) FitPlaintext(double[][] x, double[] y, GradientDescentOptions options, bool logistic)
+    /// <summary>The plaintext twin: the same iterations in doubles, from zero or from given weights.</summary>
+    public static (double Intercept, double[] Weights) FitPlaintext(double[][] x, double[] y, GradientDescentOptions options, bool logistic,
+        (double Intercept, double[] Weights)? start = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         int n = x.Length, f = x[0].Length;
         double step = options.LearningRate / n;
         var w = new double[f + 1];
+        if (start is { } s0) { w[0] = s0.Intercept; s0.Weights.CopyTo(w, 1); }
         for (int it = 0; it < options.Iterations; it++)
         {
             var g = new double[f + 1];

@@ -70,7 +70,10 @@ public class EncryptedGradientDescentTests
         var p = CkksParameters.Create(literal);
         Assert.Equal(25, p.MaxLevel);
         Assert.True(p.Ring.LogQP <= 881);
-        Assert.Equal(13, ParameterSelector.Select(depth: 3, slots: 1000).LogN);
+        var small = ParameterSelector.Select(depth: 3, slots: 1000);
+        Assert.Equal(13, small.LogN);
+        Assert.Equal(32, small.LogDefaultScale); // (218 − 120) / 3, the largest scale that fits
+        Assert.Equal(36, ParameterSelector.Select(depth: 21, slots: 14560).LogDefaultScale);
         Assert.Throws<ArgumentException>(() => ParameterSelector.Select(depth: 200, slots: 4096));
     }
 }

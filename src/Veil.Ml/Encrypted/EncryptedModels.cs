@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using Veil.Ckks;
+using Veil.Ml.Data;
+using Veil.Rlwe;
+
+namespace Veil.Ml.Encrypted;
+
+/// <summary>What an encrypted training run used and cost.</summary>
+/// <param name="Iterations">Gradient-descent iterations in all.</param>
+/// <param name="Rounds">Non-interactive rounds (more than one only in refresh mode).</param>
+/// <param name="N">Ring degree.</param>
+/// <param name="Levels">Multiplicative levels of the chain.</param>
+/// <param name="LogQP">Total modulus bits.</param>
+/// <param name="SecurityBits">Security level checked (128 unless the caller opted out).</param>
+/// <param name="LogScale">log2 of the scale.</param>
+/// <param name="KeySeconds">Key generation (data owner).</param>
+/// <param name="EncryptSeconds">Packing and encryption (data owner).</param>
+/// <param name="TrainSeconds">Training on ciphertexts (trainer), refreshes included.</param>
+/// <param name="DecryptSeconds">Decryption of the model (data owner).</param>
+public sealed record EncryptedTrainingReport(int Iterations, int Rounds, int N, int Levels, int LogQP, int SecurityBits, double LogScale,
+    double KeySeconds, double EncryptSeconds, double TrainSeconds, double DecryptSeconds)
+{
+    /// <summary>All phases together.</summary>
+    public double TotalSeconds => KeySeconds + EncryptSeconds + TrainSeconds + DecryptSeconds;
+}
+
+/// <summary>Settings of an encrypted (or twin) gradient-descent model.</summary>
+public sealed record EncryptedModelOptions
+{
+    /// <summary>Gradient-descent settings shared with the twin.</summary>
+    public GradientDescentOptions GradientDescent { get; init; } = new();
+    /// <summary>Iterations per non-interactive round; 0 means all in one round (the chain must hold them).</summary>
+    public int RefreshEvery { get; init; }
+    /// <summary>Parameters to use instead of the automatic choice.</summary>
+    public CkksParametersLiteral? Parameters { get; init; }
+    /// <summary>Train on ciphertexts (true) or run the plaintext twin (false).</summary>
+    public bool Encrypted { get; init; } = true;
+}
+
+/// <summary>
+/// Common machinery: the data owner standardizes, picks parameters, makes keys and encrypts; the trainer, holding a
+/// public context only, runs gradient descent on ciphertexts; the owner decrypts the weights. In refresh mode the
+/// owner decrypts and re-encrypts the weights between rounds.
+/// </summary>
+public abstract class EncryptedGradientModel
+{
+    private Standardizer? _standardizer;
+    private double[]? _maxAbs;
+
+    /// <summary>Settings.</summary>
+    public EncryptedModelOptions Options { get; }
+    /// <summary>Intercept in the standardized feature space.</summary>
+    public double Intercept { get; private set; }
+    /// <summary>Weights in the standardized feature space.</summary>
+    public double[] Weights { get; private set; } = [];
+    /// <summary>The last training run's report (null for the twin).</summary>
+    public EncryptedTrainingReport? Report { get; private set; }
+
+    /// <summary>Whether this is logistic regression.</summary>
+    protected abstract bool Logistic { get; }
+
+    /// <summary>Creates the model.</summary>
+    protected EncryptedGradientModel(EncryptedModelOptions? options) => Options = options ?? new EncryptedModelOptions();
+
+    /// <summary>The plaintext twin: same preprocessing, same algorithm, in doubles.</summary>
+    public abstract EncryptedGradientModel PlaintextTwin();
+
+    /// <summary>Preprocessed features: standardized, and for logistic regression scaled into [−1, 1] (on training data),
+    /// which keeps x·w inside the interval where the polynomial sigmoid holds.</summary>
+    protected double[][] Prepare(double[][] x)
+    {
+        var z = _standardizer!.Transform(x);
+        if (_maxAbs is null) return z;
+        return z.Select(r => r.Select((v, c) => v / _maxAbs[c]).ToArray()).ToArray();
+    }
+
+    /// <summary>Targets as trained on (identity by default).</summary>
+    protected virtual double[] PrepareTargets(double[] y) => y;
+
+    /// <summary>Fits the model; the three roles are kept apart as described on the class.</summary>
+    /// <exception cref="ArgumentException">Ragged data or mismatched lengths.</exception>
+    public void Fit(double[][] x, double[] y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Length == 0 || x.Length != y.Length) throw new ArgumentException("Features and targets must be non-empty and of equal length.", nameof(y));
+        _standardizer = new Standardizer().Fit(x);
+        _maxAbs = null;
+        if (Logistic)
+        {
+            var z = _standardizer.Transform(x);
+            _maxAbs = Enumerable.Range(0, z[0].Length).Select(c => Math.Max(1e-12, z.Max(r => Math.Abs(r[c])))).ToArray();
+        }
+        var features = Prepare(x);
+        var targets = PrepareTargets(y);
+        var gd = Options.GradientDescent;
+        if (!Options.Encrypted)
+        {
+            (Intercept, Weights) = RunPlaintext(features, targets, gd);
+            Report = null;
+            return;
+        }
+        (Intercept, Weights) = RunEncrypted(features, targets, gd);
+    }
+
+    private (double, double[]) RunPlaintext(double[][] features, double[] targets, GradientDescentOptions gd)
+    {
+        int perRound = Options.RefreshEvery > 0 ? Options.RefreshEvery : gd.Iterations;
+        (double, double[])? state = null;
+        for (int done = 0; done < gd.Iterations; done += perRound)
+            state = EncryptedGradientDescent.FitPlaintext(features, targets, gd with { Iterations = Math.Min(perRound, gd.Iterations - done) }, Logistic, state);
+        return state!.Value;
+    }
+
+    private (double, double[]) RunEncrypted(double[][] features, double[] targets, GradientDescentOptions gd)
+    {
+        int f = features[0].Length;
+        int perRound = Options.RefreshEvery > 0 ? Math.Min(Options.RefreshEvery, gd.Iterations) : gd.Iterations;
+        int depth = perRound * EncryptedGradientDescent.DepthPerIteration(Logistic, gd) + 1;
+        var literal = Options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
+        var sw = Stopwatch.StartNew();
+        // Data owner: keys and encryption.
+        var parameters = CkksParameters.Create(literal);
+        using var owner = CkksContext.Create(parameters, EncryptedTrainingSet.RequiredRotations(f, parameters.Slots));
+        double keySeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var data = EncryptedTrainingSet.Encrypt(owner, features, targets);
+        double encryptSeconds = sw.Elapsed.TotalSeconds;
+        // Trainer: public context and ciphertexts only.
+        var trainer = owner.ToPublic();
+        sw.Restart();
+        Ciphertext? weights = null;
+        int rounds = 0;
+        for (int done = 0; done < gd.Iterations; done += perRound)
+        {
+            var round = gd with { Iterations = Math.Min(perRound, gd.Iterations - done) };
+            weights = EncryptedGradientDescent.Fit(trainer, data, round, Logistic, weights);
+            rounds++;
+            if (done + perRound < gd.Iterations)
+            {
+                // Refresh: the owner decrypts the weights (and only them) and encrypts them afresh at the top level.
+                weights = owner.Encrypt(owner.Decrypt(weights));
+            }
+        }
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var result = EncryptedGradientDescent.DecryptWeights(owner, weights!, f);
+        double decryptSeconds = sw.Elapsed.TotalSeconds;
+        Report = new EncryptedTrainingReport(gd.Iterations, rounds, parameters.N, parameters.MaxLevel, parameters.Ring.LogQP,
+            (int)parameters.Ring.Security, literal.LogDefaultScale, keySeconds, encryptSeconds, trainSeconds, decryptSeconds);
+        return result;
+    }
+
+    /// <summary>x·w + b for each row, in the standardized space.</summary>
+    protected double[] Scores(double[][] x)
+    {
+        if (_standardizer is null) throw new InvalidOperationException("Fit the model first.");
+        return Prepare(x).Select(r => Intercept + r.Zip(Weights, (a, b) => a * b).Sum()).ToArray();
+    }
+}
+
+/// <summary>Linear regression trained on encrypted features and targets (targets standardized by the owner).</summary>
+public sealed class EncryptedLinearRegression : EncryptedGradientModel
+{
+    private double _yMean, _yScale = 1;
+
+    /// <summary>Defaults: 5 iterations at learning rate 0.3 (a 16-level chain, N = 2^15, 128-bit).</summary>
+    public static GradientDescentOptions DefaultGradientDescent => new() { Iterations = 5, LearningRate = 0.3 };
+
+    /// <summary>A model with the given settings (default gradient descent: <see cref="DefaultGradientDescent"/>).</summary>
+    public EncryptedLinearRegression(EncryptedModelOptions? options = null)
+        : base(options ?? new EncryptedModelOptions { GradientDescent = DefaultGradientDescent }) { }
+
+    /// <inheritdoc/>
+    protected override bool Logistic => false;
+
+    /// <inheritdoc/>
+    protected override double[] PrepareTargets(double[] y)
+    {
+        _yMean = y.Average();
+        _yScale = Math.Sqrt(y.Average(v => (v - _yMean) * (v - _yMean)));
+        if (_yScale == 0) _yScale = 1;
+        return y.Select(v => (v - _yMean) / _yScale).ToArray();
+    }
+
+    /// <inheritdoc/>
+    public override EncryptedGradientModel PlaintextTwin() => new EncryptedLinearRegression(Options with { Encrypted = false });
+
+    /// <summary>Predictions in the targets' units.</summary>
+    public double[] Predict(double[][] x) => Scores(x).Select(v => v * _yScale + _yMean).ToArray();
+
+    /// <summary>R² on the given data.</summary>
+    public double Score(double[][] x, double[] y) => Metrics.R2(y, Predict(x));
+}
+
+/// <summary>Binary logistic regression (labels 0/1) trained on encrypted data with a polynomial sigmoid.</summary>
+public sealed class EncryptedLogisticRegression : EncryptedGradientModel
+{
+    /// <summary>Defaults: 5 iterations at learning rate 2 with the cubic σ̃(u) = 0.5 + 0.197u − 0.004u³ (21 levels, N = 2^15, 128-bit).</summary>
+    public static GradientDescentOptions DefaultGradientDescent => new() { Iterations = 5, LearningRate = 2.0 };
+
+    /// <summary>A model with the given settings (default gradient descent: <see cref="DefaultGradientDescent"/>).</summary>
+    public EncryptedLogisticRegression(EncryptedModelOptions? options = null)
+        : base(options ?? new EncryptedModelOptions { GradientDescent = DefaultGradientDescent }) { }
+
+    /// <inheritdoc/>
+    protected override bool Logistic => true;
+
+    /// <inheritdoc/>
+    public override EncryptedGradientModel PlaintextTwin() => new EncryptedLogisticRegression(Options with { Encrypted = false });
+
+    /// <summary>P(y = 1) with the exact sigmoid of the learned linear score.</summary>
+    public double[] PredictProbability(double[][] x) => Scores(x).Select(v => 1 / (1 + Math.Exp(-v))).ToArray();
+
+    /// <summary>Class labels 0/1.</summary>
+    public double[] Predict(double[][] x) => PredictProbability(x).Select(p => p >= 0.5 ? 1.0 : 0.0).ToArray();
+
+    /// <summary>Accuracy on the given data.</summary>
+    public double Score(double[][] x, double[] y) => Metrics.Accuracy(y, Predict(x));
+
+    /// <summary>Area under the ROC curve on the given data.</summary>
+    public double Auc(double[][] x, double[] y) => Metrics.Auc(y, PredictProbability(x));
+}
+
+/// <summary>K-class classification by one encrypted logistic regression per class (one against the rest).</summary>
+public sealed class EncryptedOneVsRest
+{
+    private EncryptedLogisticRegression[] _models = [];
+
+    /// <summary>Settings passed to each binary model.</summary>
+    public EncryptedModelOptions Options { get; }
+
+    /// <summary>Reports of the binary models.</summary>
+    public IReadOnlyList<EncryptedTrainingReport?> Reports => _models.Select(m => m.Report).ToArray();
+
+    /// <summary>A classifier with the given settings.</summary>
+    public EncryptedOneVsRest(EncryptedModelOptions? options = null) =>
+        Options = options ?? new EncryptedModelOptions { GradientDescent = EncryptedLogisticRegression.DefaultGradientDescent };
+
+    /// <summary>The plaintext twin.</summary>
+    public EncryptedOneVsRest PlaintextTwin() => new(Options with { Encrypted = false });
+
+    /// <summary>Fits one model per class 0 … K − 1.</summary>
+    public void Fit(double[][] x, double[] y)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        int classes = (int)y.Max() + 1;
+        _models = new EncryptedLogisticRegression[classes];
+        for (int k = 0; k < classes; k++)
+        {
+            _models[k] = new EncryptedLogisticRegression(Options);
+            _models[k].Fit(x, y.Select(v => v == k ? 1.0 : 0.0).ToArray());
+        }
+    }
+
+    /// <summary>The class whose model is most confident.</summary>
+    public double[] Predict(double[][] x)
+    {
+        var p = _models.Select(m => m.PredictProbability(x)).ToArray();
+        return Enumerable.Range(0, x.Length).Select(i => (double)Enumerable.Range(0, p.Length).MaxBy(k => p[k][i])).ToArray();
+    }
+
+    /// <summary>Accuracy on the given data.</summary>
+    public double Score(double[][] x, double[] y) => Metrics.Accuracy(y, Predict(x));
+}
