@@ -7,6 +7,10 @@ usage:
   veil demo [--json]                       encrypted statistics on a real data set, next to the plaintext values
   veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json] [--out FILE.json]
                                            per-operation CKKS timings on the anchor parameter sets
+  veil train DATA.csv --model linear|logistic --target COLUMN [--iterations K] [--learning-rate ETA]
+             [--test-fraction F] [--seed S] [--refresh-every K] [--json]
+                                           train on encrypted data from a CSV file; metrics next to the plaintext twin
+  veil bench ml [--with-iris] [--json]     encrypted training on the shipped data sets, with times per iteration
   veil bench scaling [--reps R] [--threads T] [--json]
                                            multiply+relinearize+rescale and rotate for N = 4096 … 32768
   veil --help
@@ -22,9 +26,11 @@ try
     return args[0] switch
     {
         "demo" => DemoCommand.Run(args[1..]),
+        "train" => TrainCommand.Run(args[1..]),
         "bench" when args.Length > 1 && args[1] == "ckks" => BenchCkksCommand.Run(args[2..]),
         "bench" when args.Length > 1 && args[1] == "scaling" => BenchScalingCommand.Run(args[2..]),
-        "bench" => throw new UsageException("veil bench needs a suite: 'ckks' or 'scaling'."),
+        "bench" when args.Length > 1 && args[1] == "ml" => BenchMlCommand.Run(args[2..]),
+        "bench" => throw new UsageException("veil bench needs a suite: 'ckks', 'ml' or 'scaling'."),
         _ => throw new UsageException($"Unknown command '{args[0]}'. Run 'veil --help'."),
     };
 }

@@ -84,6 +84,78 @@ public abstract class EncryptedGradientModel
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         if (x.Length == 0 || x.Length != y.Length) throw new ArgumentException("Features and targets must be non-empty and of equal length.", nameof(y));
+        FitPreprocessing(x);
+        var features = Prepare(x);
+        var targets = PrepareTargets(y);
+        var gd = Options.GradientDescent;
+        if (!Options.Encrypted)
+        {
+            (Intercept, Weights) = EncryptedGradientDescent.FitPlaintextRounds(features, targets, Options, Logistic);
+            Report = null;
+            return;
+        }
+        (Intercept, Weights) = RunEncrypted(features, targets, gd);
+    }
+
+    private (double, double[]) RunEncrypted(double[][] features, double[] targets, GradientDescentOptions gd)
+    {
+        var results = RunEncryptedMany(features, [targets], gd, Logistic, Options, out var report);
+        Report = report;
+        return results[0];
+    }
+
+    /// <summary>
+    /// Trains one model per target vector on a single key set and a single encryption of the features (the owner's
+    /// work is shared; the trainer's is per target).
+    /// </summary>
+    internal static (double, double[])[] RunEncryptedMany(double[][] features, double[][] targetSets, GradientDescentOptions gd, bool logistic,
+        EncryptedModelOptions options, out EncryptedTrainingReport report)
+    {
+        int f = features[0].Length;
+        int perRound = options.RefreshEvery > 0 ? Math.Min(options.RefreshEvery, gd.Iterations) : gd.Iterations;
+        int depth = perRound * EncryptedGradientDescent.DepthPerIteration(logistic, gd) + 1;
+        var literal = options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
+        var sw = Stopwatch.StartNew();
+        // Data owner: keys and encryption.
+        var parameters = CkksParameters.Create(literal);
+        using var owner = CkksContext.Create(parameters, EncryptedTrainingSet.RequiredRotations(f, parameters.Slots));
+        double keySeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var first = EncryptedTrainingSet.Encrypt(owner, features, targetSets[0]);
+        var sets = targetSets.Select((y, i) => i == 0 ? first : first.WithTargets(owner, y)).ToArray();
+        double encryptSeconds = sw.Elapsed.TotalSeconds;
+        // Trainer: public context and ciphertexts only.
+        var trainer = owner.ToPublic();
+        var encryptedWeights = new Ciphertext[sets.Length];
+        double trainSeconds = 0, decryptSeconds = 0;
+        int rounds = 0;
+        for (int done = 0; done < gd.Iterations; done += perRound)
+        {
+            var round = gd with { Iterations = Math.Min(perRound, gd.Iterations - done) };
+            sw.Restart();
+            for (int k = 0; k < sets.Length; k++)
+                encryptedWeights[k] = EncryptedGradientDescent.Fit(trainer, sets[k], round, logistic, done == 0 ? null : encryptedWeights[k]);
+            trainSeconds += sw.Elapsed.TotalSeconds;
+            rounds++;
+            if (done + perRound < gd.Iterations)
+            {
+                // Refresh: the owner decrypts the weights (and only them) and encrypts them afresh at the top level.
+                sw.Restart();
+                for (int k = 0; k < sets.Length; k++) encryptedWeights[k] = owner.Encrypt(owner.Decrypt(encryptedWeights[k]));
+                decryptSeconds += sw.Elapsed.TotalSeconds;
+            }
+        }
+        sw.Restart();
+        var results = encryptedWeights.Select(w => EncryptedGradientDescent.DecryptWeights(owner, w, f)).ToArray();
+        decryptSeconds += sw.Elapsed.TotalSeconds;
+        report = new EncryptedTrainingReport(gd.Iterations, rounds, parameters.N, parameters.MaxLevel, parameters.Ring.LogQP,
+            (int)parameters.Ring.Security, literal.LogDefaultScale, keySeconds, encryptSeconds, trainSeconds, decryptSeconds);
+        return results;
+    }
+
+    /// <summary>Fits the preprocessing (standardizer, and the max-abs scale for logistic regression) on features.</summary>
+    internal void FitPreprocessing(double[][] x)
+    {
         _standardizer = new Standardizer().Fit(x);
         _maxAbs = null;
         if (Logistic)
@@ -91,64 +163,17 @@ public abstract class EncryptedGradientModel
             var z = _standardizer.Transform(x);
             _maxAbs = Enumerable.Range(0, z[0].Length).Select(c => Math.Max(1e-12, z.Max(r => Math.Abs(r[c])))).ToArray();
         }
-        var features = Prepare(x);
-        var targets = PrepareTargets(y);
-        var gd = Options.GradientDescent;
-        if (!Options.Encrypted)
-        {
-            (Intercept, Weights) = RunPlaintext(features, targets, gd);
-            Report = null;
-            return;
-        }
-        (Intercept, Weights) = RunEncrypted(features, targets, gd);
     }
 
-    private (double, double[]) RunPlaintext(double[][] features, double[] targets, GradientDescentOptions gd)
-    {
-        int perRound = Options.RefreshEvery > 0 ? Options.RefreshEvery : gd.Iterations;
-        (double, double[])? state = null;
-        for (int done = 0; done < gd.Iterations; done += perRound)
-            state = EncryptedGradientDescent.FitPlaintext(features, targets, gd with { Iterations = Math.Min(perRound, gd.Iterations - done) }, Logistic, state);
-        return state!.Value;
-    }
+    /// <summary>Features as the model trains on them.</summary>
+    internal double[][] PrepareFeatures(double[][] x) => Prepare(x);
 
-    private (double, double[]) RunEncrypted(double[][] features, double[] targets, GradientDescentOptions gd)
+    /// <summary>Adopts another model's preprocessing and the given weights.</summary>
+    internal void SetState(EncryptedGradientModel preprocessingSource, (double Intercept, double[] Weights) weights)
     {
-        int f = features[0].Length;
-        int perRound = Options.RefreshEvery > 0 ? Math.Min(Options.RefreshEvery, gd.Iterations) : gd.Iterations;
-        int depth = perRound * EncryptedGradientDescent.DepthPerIteration(Logistic, gd) + 1;
-        var literal = Options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
-        var sw = Stopwatch.StartNew();
-        // Data owner: keys and encryption.
-        var parameters = CkksParameters.Create(literal);
-        using var owner = CkksContext.Create(parameters, EncryptedTrainingSet.RequiredRotations(f, parameters.Slots));
-        double keySeconds = sw.Elapsed.TotalSeconds;
-        sw.Restart();
-        var data = EncryptedTrainingSet.Encrypt(owner, features, targets);
-        double encryptSeconds = sw.Elapsed.TotalSeconds;
-        // Trainer: public context and ciphertexts only.
-        var trainer = owner.ToPublic();
-        sw.Restart();
-        Ciphertext? weights = null;
-        int rounds = 0;
-        for (int done = 0; done < gd.Iterations; done += perRound)
-        {
-            var round = gd with { Iterations = Math.Min(perRound, gd.Iterations - done) };
-            weights = EncryptedGradientDescent.Fit(trainer, data, round, Logistic, weights);
-            rounds++;
-            if (done + perRound < gd.Iterations)
-            {
-                // Refresh: the owner decrypts the weights (and only them) and encrypts them afresh at the top level.
-                weights = owner.Encrypt(owner.Decrypt(weights));
-            }
-        }
-        double trainSeconds = sw.Elapsed.TotalSeconds;
-        sw.Restart();
-        var result = EncryptedGradientDescent.DecryptWeights(owner, weights!, f);
-        double decryptSeconds = sw.Elapsed.TotalSeconds;
-        Report = new EncryptedTrainingReport(gd.Iterations, rounds, parameters.N, parameters.MaxLevel, parameters.Ring.LogQP,
-            (int)parameters.Ring.Security, literal.LogDefaultScale, keySeconds, encryptSeconds, trainSeconds, decryptSeconds);
-        return result;
+        _standardizer = preprocessingSource._standardizer;
+        _maxAbs = preprocessingSource._maxAbs;
+        (Intercept, Weights) = weights;
     }
 
     /// <summary>x·w + b for each row, in the standardized space.</summary>
@@ -230,8 +255,6 @@ public sealed class EncryptedOneVsRest
     /// <summary>Settings passed to each binary model.</summary>
     public EncryptedModelOptions Options { get; }
 
-    /// <summary>Reports of the binary models.</summary>
-    public IReadOnlyList<EncryptedTrainingReport?> Reports => _models.Select(m => m.Report).ToArray();
 
     /// <summary>A classifier with the given settings.</summary>
     public EncryptedOneVsRest(EncryptedModelOptions? options = null) =>
@@ -240,17 +263,30 @@ public sealed class EncryptedOneVsRest
     /// <summary>The plaintext twin.</summary>
     public EncryptedOneVsRest PlaintextTwin() => new(Options with { Encrypted = false });
 
-    /// <summary>Fits one model per class 0 … K − 1.</summary>
+    /// <summary>Report of the shared training run (one key set, one encryption of the features, K trainings).</summary>
+    public EncryptedTrainingReport? Report { get; private set; }
+
+    /// <summary>Fits one model per class 0 … K − 1 on one key set and one encryption of the features.</summary>
     public void Fit(double[][] x, double[] y)
     {
+        ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         int classes = (int)y.Max() + 1;
-        _models = new EncryptedLogisticRegression[classes];
-        for (int k = 0; k < classes; k++)
+        var targets = Enumerable.Range(0, classes).Select(k => y.Select(v => v == k ? 1.0 : 0.0).ToArray()).ToArray();
+        _models = Enumerable.Range(0, classes).Select(_ => new EncryptedLogisticRegression(Options)).ToArray();
+        // Preprocessing is fitted on the features only, so every binary model shares it; fit the first to obtain it.
+        var reference = _models[0];
+        reference.FitPreprocessing(x);
+        var prepared = reference.PrepareFeatures(x);
+        if (!Options.Encrypted)
         {
-            _models[k] = new EncryptedLogisticRegression(Options);
-            _models[k].Fit(x, y.Select(v => v == k ? 1.0 : 0.0).ToArray());
+            for (int k = 0; k < classes; k++) _models[k].SetState(reference, EncryptedGradientDescent.FitPlaintextRounds(prepared, targets[k], Options, logistic: true));
+            Report = null;
+            return;
         }
+        var results = EncryptedGradientModel.RunEncryptedMany(prepared, targets, Options.GradientDescent, logistic: true, Options, out var report);
+        for (int k = 0; k < classes; k++) _models[k].SetState(reference, results[k]);
+        Report = report;
     }
 
     /// <summary>The class whose model is most confident.</summary>

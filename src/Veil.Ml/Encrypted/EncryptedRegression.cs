@@ -30,6 +30,24 @@ public sealed class EncryptedTrainingSet
         RowWidth = width;
     }
 
+    /// <summary>The same encrypted features with other targets (one-vs-rest trains K models on one encryption of X).</summary>
+    public EncryptedTrainingSet WithTargets(CkksContext context, double[] y)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(y);
+        if (y.Length != Rows) throw new ArgumentException($"Expected {Rows} targets; got {y.Length}.", nameof(y));
+        int slots = context.Parameters.Slots, perCt = slots / RowWidth;
+        var ts = new Ciphertext[Features.Count];
+        for (int b = 0; b < ts.Length; b++)
+        {
+            var zt = new double[slots];
+            for (int r = b * perCt; r < Math.Min(Rows, (b + 1) * perCt); r++)
+                for (int c = 0; c < RowWidth; c++) zt[(r - b * perCt) * RowWidth + c] = y[r];
+            ts[b] = context.Encrypt(zt);
+        }
+        return new EncryptedTrainingSet(Features.ToArray(), ts, Rows, FeatureCount, RowWidth);
+    }
+
     /// <summary>Slots per row for a feature count.</summary>
     public static int WidthFor(int featureCount) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(featureCount + 1));
 
@@ -162,6 +180,18 @@ public static class EncryptedGradientDescent
         ArgumentNullException.ThrowIfNull(context);
         var v = context.Decrypt(weights);
         return (v[0], v.Skip(1).Take(featureCount).ToArray());
+    }
+
+    /// <summary>The twin of a (possibly refreshed) encrypted run: the same rounds of iterations in doubles.</summary>
+    public static (double Intercept, double[] Weights) FitPlaintextRounds(double[][] x, double[] y, EncryptedModelOptions options, bool logistic)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var gd = options.GradientDescent;
+        int perRound = options.RefreshEvery > 0 ? options.RefreshEvery : gd.Iterations;
+        (double, double[])? state = null;
+        for (int done = 0; done < gd.Iterations; done += perRound)
+            state = FitPlaintext(x, y, gd with { Iterations = Math.Min(perRound, gd.Iterations - done) }, logistic, state);
+        return state!.Value;
     }
 
     /// <summary>The plaintext twin: the same iterations in doubles, from zero or from given weights.</summary>

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Veil.Ml.Data;
+using Veil.Ml.Encrypted;
+
+namespace Veil.Cli;
+
+/// <summary>
+/// veil train DATA.csv --model linear|logistic --target COLUMN: split, standardize, encrypt, train on ciphertexts,
+/// decrypt the model and evaluate it on the held-out part, next to its plaintext twin.
+/// </summary>
+internal static class TrainCommand
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
+            throw new UsageException("veil train needs a CSV file: veil train DATA.csv --model linear|logistic --target COLUMN");
+        string path = args[0];
+        var options = new Options(args[1..], new HashSet<string> { "json" },
+            new HashSet<string> { "model", "target", "iterations", "learning-rate", "test-fraction", "seed", "refresh-every" });
+        string model = options.Get("model") ?? throw new UsageException("--model is required (linear or logistic).");
+        if (model is not ("linear" or "logistic")) throw new UsageException($"--model must be linear or logistic; got '{model}'.");
+        string target = options.Get("target") ?? throw new UsageException("--target COLUMN is required.");
+        int seed = options.GetInt("seed", 42, 0, int.MaxValue);
+        double testFraction = GetDouble(options, "test-fraction", 0.2, 0.05, 0.9);
+        bool logistic = model == "logistic";
+        var defaults = logistic ? EncryptedLogisticRegression.DefaultGradientDescent : EncryptedLinearRegression.DefaultGradientDescent;
+        var gd = defaults with
+        {
+            Iterations = options.GetInt("iterations", defaults.Iterations, 1, 1000),
+            LearningRate = GetDouble(options, "learning-rate", defaults.LearningRate, 1e-6, 100),
+        };
+        var modelOptions = new EncryptedModelOptions { GradientDescent = gd, RefreshEvery = options.GetInt("refresh-every", 0, 0, 1000) };
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
+        var data = logistic ? CsvLoader.LoadForClassification(path, target) : CsvLoader.Load(path, target);
+        var result = Train(data, Path.GetFileName(path), logistic, modelOptions, testFraction, seed, json: options.Has("json"));
+        Print(result, options.Has("json"));
+        return 0;
+    }
+
+    /// <summary>One row of results, with the keys of `veil train --json`.</summary>
+    internal sealed record Result(string Model, string Dataset, string Metric, double Plaintext, double Encrypted,
+        double PlaintextSeconds, double EncryptedSeconds, int Iterations, int N, int Levels, int SecurityBits, double? Auc = null, double? PlaintextAuc = null,
+        double? TrainSeconds = null, int Rounds = 1);
+
+    internal static Result Train(Dataset data, string name, bool logistic, EncryptedModelOptions options, double testFraction, int seed, bool json)
+    {
+        var (train, test) = DataSplit.TrainTest(data, testFraction, seed, stratify: logistic);
+        var sw = Stopwatch.StartNew();
+        if (!logistic)
+        {
+            var twin = (EncryptedLinearRegression)new EncryptedLinearRegression(options with { Encrypted = false });
+            twin.Fit(train.Features, train.Targets);
+            double plainSeconds = sw.Elapsed.TotalSeconds;
+            var encrypted = new EncryptedLinearRegression(options);
+            Status(json, "training linear regression on ciphertexts", () => encrypted.Fit(train.Features, train.Targets));
+            var r = encrypted.Report!;
+            return new Result("linear", name, "r2", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds);
+        }
+        if (data.ClassCount > 2)
+        {
+            var twin = new EncryptedOneVsRest(options with { Encrypted = false });
+            twin.Fit(train.Features, train.Targets);
+            double plainSeconds = sw.Elapsed.TotalSeconds;
+            var encrypted = new EncryptedOneVsRest(options);
+            sw.Restart();
+            Status(json, $"training {data.ClassCount} one-vs-rest logistic regressions on ciphertexts", () => encrypted.Fit(train.Features, train.Targets));
+            var r = encrypted.Report!;
+            return new Result("logistic (one-vs-rest)", name, "accuracy", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds);
+        }
+        {
+            var twin = (EncryptedLogisticRegression)new EncryptedLogisticRegression(options with { Encrypted = false });
+            twin.Fit(train.Features, train.Targets);
+            double plainSeconds = sw.Elapsed.TotalSeconds;
+            var encrypted = new EncryptedLogisticRegression(options);
+            Status(json, "training logistic regression on ciphertexts", () => encrypted.Fit(train.Features, train.Targets));
+            var r = encrypted.Report!;
+            return new Result("logistic", name, "accuracy", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits,
+                encrypted.Auc(test.Features, test.Targets), twin.Auc(test.Features, test.Targets), r.TrainSeconds, r.Rounds);
+        }
+    }
+
+
+    private static void Status(bool quiet, string what, Action action)
+    {
+        if (quiet || Console.IsOutputRedirected) { action(); return; }
+        AnsiConsole.Status().Start(what + " …", _ => action());
+    }
+
+    internal static object ToJson(Result r) => new
+    {
+        model = r.Model, dataset = r.Dataset, metric = r.Metric, plaintext = r.Plaintext, encrypted = r.Encrypted,
+        plaintext_seconds = r.PlaintextSeconds, encrypted_seconds = r.EncryptedSeconds, iterations = r.Iterations,
+        n = r.N, levels = r.Levels, security_bits = r.SecurityBits,
+    };
+
+    internal static void Print(Result r, bool json)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(ToJson(r)));
+            return;
+        }
+        var table = new Table().AddColumns("", "plaintext twin", "encrypted");
+        table.AddRow($"{r.Model} on {r.Dataset}: test {r.Metric}", F(r.Plaintext), F(r.Encrypted));
+        if (r.Auc is { } auc) table.AddRow("test AUC", F(r.PlaintextAuc ?? double.NaN), F(auc));
+        table.AddRow("seconds (end to end)", r.PlaintextSeconds.ToString("F3", CultureInfo.InvariantCulture), r.EncryptedSeconds.ToString("F1", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"{r.Iterations} iterations ({r.Rounds} round(s)); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security.");
+    }
+
+    private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+
+    private static double GetDouble(Options options, string name, double fallback, double min, double max)
+    {
+        var v = options.Get(name);
+        if (v is null) return fallback;
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) || !(r >= min && r <= max))
+            throw new UsageException($"--{name} must be a number in [{min}, {max}]; got '{v}'.");
+        return r;
+    }
+}

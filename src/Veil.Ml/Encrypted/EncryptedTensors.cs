@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using Veil.Ckks;
+using Veil.Circuits;
+using Veil.Rlwe;
+using Veil.Rlwe.Serialization;
+
+namespace Veil.Ml.Encrypted;
+
+/// <summary>
+/// A vector of up to S values (S = slots) in one ciphertext, repeated with a period P (a power of two ≥ its length,
+/// P = S for an unreplicated vector). Operations relinearize and rescale automatically, and align levels and scales.
+/// </summary>
+/// <remarks>
+/// Rotation keys needed: <see cref="RequiredRotations"/> for sums and dot products with period P, plus those of any
+/// <see cref="LinearTransform"/> used by <see cref="MatMul"/>.
+/// </remarks>
+public sealed class EncryptedVector
+{
+    /// <summary>The context the vector lives in.</summary>
+    public CkksContext Context { get; }
+    /// <summary>The ciphertext.</summary>
+    public Ciphertext Ciphertext { get; }
+    /// <summary>Number of meaningful values.</summary>
+    public int Length { get; }
+    /// <summary>Repetition period (power of two).</summary>
+    public int Period { get; }
+
+    internal EncryptedVector(CkksContext context, Ciphertext ciphertext, int length, int period)
+    {
+        Context = context;
+        Ciphertext = ciphertext;
+        Length = length;
+        Period = period;
+    }
+
+    /// <summary>The period used for a vector of a given length: the next power of two.</summary>
+    public static int PeriodFor(int length) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, length));
+
+    /// <summary>Rotations for sums and dot products of vectors with period P.</summary>
+    public static IReadOnlyList<int> RequiredRotations(int period) => SlotOperations.SumRotations(period);
+
+    /// <summary>Encrypts values, repeated with period <see cref="PeriodFor"/> across all slots (replicated packing).</summary>
+    /// <exception cref="ArgumentException">More values than slots, or a non-finite value.</exception>
+    public static EncryptedVector Encrypt(CkksContext context, ReadOnlySpan<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        int slots = context.Parameters.Slots;
+        if (values.Length == 0 || values.Length > slots) throw new ArgumentException($"A vector holds 1 … {slots} values; got {values.Length}.", nameof(values));
+        int period = PeriodFor(values.Length);
+        var packed = new double[slots];
+        for (int i = 0; i < slots; i++) packed[i] = i % period < values.Length ? values[i % period] : 0;
+        return new EncryptedVector(context, context.Encrypt(packed), values.Length, period);
+    }
+
+    /// <summary>The values (key owner only).</summary>
+    /// <exception cref="InvalidOperationException">The context is public.</exception>
+    public double[] Decrypt() => Context.Decrypt(Ciphertext)[..Length];
+
+    private CkksEvaluator Ev => Context.Evaluator;
+
+    private EncryptedVector With(Ciphertext ct, int length) => new(Context, ct, length, Period);
+
+    private void CheckPartner(EncryptedVector other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!ReferenceEquals(other.Context.Parameters, Context.Parameters) && !other.Context.Parameters.Ring.SameRingAs(Context.Parameters.Ring))
+            throw new ArgumentException("The vectors belong to different parameters.", nameof(other));
+        if (other.Period != Period || other.Length != Length)
+            throw new ArgumentException($"Shapes differ: length {Length} period {Period} vs length {other.Length} period {other.Period}.", nameof(other));
+    }
+
+    private double[] Packed(ReadOnlySpan<double> values)
+    {
+        if (values.Length != Length) throw new ArgumentException($"Expected {Length} values; got {values.Length}.", nameof(values));
+        int slots = Context.Parameters.Slots;
+        var packed = new double[slots];
+        for (int i = 0; i < slots; i++) packed[i] = i % Period < Length ? values[i % Period] : 0;
+        return packed;
+    }
+
+    /// <summary>Brings b to a's level and exact scale (one scalar multiplication and rescale on b's side when needed).</summary>
+    private Ciphertext AlignTo(Ciphertext a, Ciphertext b)
+    {
+        if (b.Level == a.Level && Math.Abs(b.Scale - a.Scale) <= 1e-9 * a.Scale) return b;
+        if (b.Level <= a.Level)
+        {
+            if (Math.Abs(b.Scale - a.Scale) <= 1e-9 * a.Scale) return b;
+            throw new InvalidOperationException("Cannot align scales: the second operand has no level to spare; swap the operands.");
+        }
+        var q = Context.Parameters.Ring.Q;
+        var t = Ev.MultiplyScalar(Ev.DropToLevel(b, a.Level + 1), 1.0, a.Scale * q[a.Level + 1] / b.Scale);
+        Ev.Rescale(t, t);
+        t.Scale = a.Scale;
+        return t;
+    }
+
+    private (Ciphertext, Ciphertext) Aligned(Ciphertext a, Ciphertext b) => a.Level <= b.Level ? (a, AlignTo(a, b)) : (AlignTo(b, a), b);
+
+    /// <summary>this + other, slot by slot.</summary>
+    public EncryptedVector Add(EncryptedVector other)
+    {
+        CheckPartner(other);
+        var (a, b) = Aligned(Ciphertext, other.Ciphertext);
+        return With(Ev.Add(a, b), Length);
+    }
+
+    /// <summary>this − other, slot by slot.</summary>
+    public EncryptedVector Sub(EncryptedVector other)
+    {
+        CheckPartner(other);
+        var (a, b) = Aligned(Ciphertext, other.Ciphertext);
+        return With(Ev.Sub(a, b), Length);
+    }
+
+    /// <summary>this + plaintext values.</summary>
+    public EncryptedVector Add(ReadOnlySpan<double> values) =>
+        With(Ev.AddPlain(Ciphertext, Context.Encoder.Encode(Packed(values), Ciphertext.Scale, Ciphertext.Level)), Length);
+
+    /// <summary>this + c in every slot.</summary>
+    public EncryptedVector Add(double value) => With(Ev.AddScalar(Ciphertext, value), Length);
+
+    /// <summary>this ⊙ other (relinearized and rescaled: one level).</summary>
+    public EncryptedVector Multiply(EncryptedVector other)
+    {
+        CheckPartner(other);
+        var (a, b) = Aligned(Ciphertext, other.Ciphertext);
+        return With(Ev.MultiplyRelinearizeRescale(a, b), Length);
+    }
+
+    /// <summary>this ⊙ plaintext values (rescaled back to this scale: one level).</summary>
+    public EncryptedVector Multiply(ReadOnlySpan<double> values)
+    {
+        var pt = Context.Encoder.Encode(Packed(values), Context.Parameters.Ring.Q[Ciphertext.Level], Ciphertext.Level);
+        return With(Ev.Rescale(Ev.MultiplyPlain(Ciphertext, pt)), Length);
+    }
+
+    /// <summary>this · c (rescaled back to this scale: one level).</summary>
+    public EncryptedVector Multiply(double value) => With(Ev.Rescale(Ev.MultiplyScalar(Ciphertext, value)), Length);
+
+    /// <summary>Σ_i this_i, repeated in every slot of the period (log2 P rotations).</summary>
+    public EncryptedVector Sum() => new(Context, SlotOperations.SumWithinBlocks(Ev, Ciphertext, Period), 1, Period);
+
+    /// <summary>⟨this, other⟩ in every slot (one level).</summary>
+    public EncryptedVector Dot(EncryptedVector other) => Multiply(other).Sum();
+
+    /// <summary>⟨this, w⟩ for plaintext weights, in every slot (one level).</summary>
+    public EncryptedVector Dot(ReadOnlySpan<double> weights) => Multiply(weights).Sum();
+
+    /// <summary>M·this for a plaintext matrix with <see cref="Length"/> columns (one level).</summary>
+    /// <exception cref="ArgumentException">The matrix does not fit the vector's period.</exception>
+    public EncryptedVector MatMul(double[][] matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        if (matrix.Length == 0 || matrix[0].Length != Length) throw new ArgumentException($"The matrix needs {Length} columns.", nameof(matrix));
+        int n = PeriodFor(Math.Max(matrix.Length, Length));
+        if (n != Period) throw new ArgumentException($"The product needs period {n}; the vector has {Period}. Encrypt it with a length that pads to {n}.", nameof(matrix));
+        var transform = LinearTransform.MatrixVector(matrix, Context.Parameters.Slots);
+        return With(transform.Apply(Ev, Context.Encoder, Ciphertext), matrix.Length);
+    }
+
+    /// <summary>p(this) slot by slot for a Chebyshev series (values must lie in its interval).</summary>
+    public EncryptedVector Polynomial(ChebyshevSeries series) => With(new PolynomialEvaluator(Ev).Evaluate(Ciphertext, series), Length);
+
+    /// <summary>Σ c_k·this^k slot by slot.</summary>
+    public EncryptedVector Polynomial(IReadOnlyList<double> coefficients) => With(new PolynomialEvaluator(Ev).EvaluatePowerBasis(Ciphertext, coefficients), Length);
+
+    /// <summary>Serializes (shape, then the ciphertext through the hardened serializer).</summary>
+    public byte[] Save(Compression compression = Compression.None)
+    {
+        var ct = RlweSerializer.Save(Ciphertext, compression);
+        var bytes = new byte[8 + ct.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, Length);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), Period);
+        ct.CopyTo(bytes, 8);
+        return bytes;
+    }
+
+    /// <summary>Loads a vector saved by <see cref="Save"/> under the same parameters.</summary>
+    /// <exception cref="VeilFormatException">Malformed bytes, a bad shape, or other parameters.</exception>
+    public static EncryptedVector Load(CkksContext context, ReadOnlySpan<byte> bytes, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (bytes.Length < 8) throw new VeilFormatException("shape", "Fewer than 8 bytes: no shape header.");
+        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
+        int period = BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]);
+        int slots = context.Parameters.Slots;
+        if (period < 1 || period > slots || (period & (period - 1)) != 0 || slots % period != 0)
+            throw new VeilFormatException("period", $"The period must be a power of two dividing {slots}; got {period}.");
+        if (length < 1 || length > period) throw new VeilFormatException("length", $"The length must be in [1, {period}]; got {length}.");
+        var ct = RlweSerializer.LoadCiphertext(bytes[8..], context.Parameters.Ring, limits);
+        return new EncryptedVector(context, ct, length, period);
+    }
+}
+
+/// <summary>
+/// A matrix packed row-major, many rows per ciphertext: row r in slots [r·W, r·W + cols), W = next power of two of
+/// the column count (the layout encrypted training uses).
+/// </summary>
+public sealed class EncryptedMatrix
+{
+    /// <summary>The context.</summary>
+    public CkksContext Context { get; }
+    /// <summary>Ciphertexts, each holding S/W rows.</summary>
+    public IReadOnlyList<Ciphertext> Blocks { get; }
+    /// <summary>Rows.</summary>
+    public int Rows { get; }
+    /// <summary>Columns.</summary>
+    public int Columns { get; }
+    /// <summary>Slots per row.</summary>
+    public int Width { get; }
+
+    private EncryptedMatrix(CkksContext context, Ciphertext[] blocks, int rows, int cols, int width)
+    {
+        Context = context;
+        Blocks = blocks;
+        Rows = rows;
+        Columns = cols;
+        Width = width;
+    }
+
+    /// <summary>Rotations for row-wise dot products (sum within a row, then copy over the row).</summary>
+    public static IReadOnlyList<int> RequiredRotations(int columns)
+    {
+        int width = EncryptedVector.PeriodFor(columns);
+        var sums = SlotOperations.SumRotations(width);
+        return sums.Concat(sums.Select(s => -s)).ToArray();
+    }
+
+    /// <summary>Encrypts a matrix row-major.</summary>
+    /// <exception cref="ArgumentException">Empty or ragged, or a row wider than the slots.</exception>
+    public static EncryptedMatrix Encrypt(CkksContext context, double[][] matrix)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(matrix);
+        if (matrix.Length == 0 || matrix[0].Length == 0 || matrix.Any(r => r.Length != matrix[0].Length))
+            throw new ArgumentException("The matrix must be non-empty with rows of equal length.", nameof(matrix));
+        int cols = matrix[0].Length, width = EncryptedVector.PeriodFor(cols), slots = context.Parameters.Slots;
+        if (width > slots) throw new ArgumentException($"{cols} columns do not fit {slots} slots.", nameof(matrix));
+        int perCt = slots / width, blocks = (matrix.Length + perCt - 1) / perCt;
+        var cts = new Ciphertext[blocks];
+        for (int b = 0; b < blocks; b++)
+        {
+            var packed = new double[slots];
+            for (int r = b * perCt; r < Math.Min(matrix.Length, (b + 1) * perCt); r++)
+                for (int c = 0; c < cols; c++) packed[(r - b * perCt) * width + c] = matrix[r][c];
+            cts[b] = context.Encrypt(packed);
+        }
+        return new EncryptedMatrix(context, cts, matrix.Length, cols, width);
+    }
+
+    /// <summary>The matrix (key owner only).</summary>
+    public double[][] Decrypt()
+    {
+        int perCt = Context.Parameters.Slots / Width;
+        var result = new double[Rows][];
+        for (int b = 0; b < Blocks.Count; b++)
+        {
+            var v = Context.Decrypt(Blocks[b]);
+            for (int r = b * perCt; r < Math.Min(Rows, (b + 1) * perCt); r++)
+                result[r] = v.AsSpan((r - b * perCt) * Width, Columns).ToArray();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The row scores X·w for an encrypted weight vector of period W (replicated per row): each row's score lands in
+    /// the row's first slot and is copied over the row (one level for the product, one for the mask).
+    /// </summary>
+    public double[] DecryptRowScores(IReadOnlyList<Ciphertext> scores)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        int perCt = Context.Parameters.Slots / Width;
+        var result = new double[Rows];
+        for (int b = 0; b < scores.Count; b++)
+        {
+            var v = Context.Decrypt(scores[b]);
+            for (int r = b * perCt; r < Math.Min(Rows, (b + 1) * perCt); r++) result[r] = v[(r - b * perCt) * Width];
+        }
+        return result;
+    }
+
+    /// <summary>X·w with w encrypted (period W): one ciphertext of row scores per block (two levels).</summary>
+    public IReadOnlyList<Ciphertext> MatVec(EncryptedVector weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Period != Width || weights.Length > Width) throw new ArgumentException($"The weights need period {Width}; got {weights.Period}.", nameof(weights));
+        return Blocks.Select(block => RowScores(Context.Evaluator.MultiplyRelinearizeRescale(block, weights.Ciphertext))).ToArray();
+    }
+
+    /// <summary>X·w with plaintext weights: one ciphertext of row scores per block (two levels).</summary>
+    public IReadOnlyList<Ciphertext> MatVec(ReadOnlySpan<double> weights)
+    {
+        if (weights.Length != Columns) throw new ArgumentException($"Expected {Columns} weights; got {weights.Length}.", nameof(weights));
+        int slots = Context.Parameters.Slots;
+        var packed = new double[slots];
+        for (int i = 0; i < slots; i++) packed[i] = i % Width < Columns ? weights[i % Width] : 0;
+        var ev = Context.Evaluator;
+        return Blocks.Select(block =>
+        {
+            var pt = Context.Encoder.Encode(packed, Context.Parameters.Ring.Q[block.Level], block.Level);
+            return RowScores(ev.Rescale(ev.MultiplyPlain(block, pt)));
+        }).ToArray();
+    }
+
+    private Ciphertext RowScores(Ciphertext products)
+    {
+        var ev = Context.Evaluator;
+        int slots = Context.Parameters.Slots;
+        var sums = SlotOperations.SumWithinBlocks(ev, products, Width);
+        var starts = new double[slots];
+        for (int i = 0; i < slots; i += Width) starts[i] = 1;
+        var masked = ev.Rescale(ev.MultiplyPlain(sums, Context.Encoder.Encode(starts, Context.Parameters.Ring.Q[sums.Level], sums.Level)));
+        for (int k = 1; k < Width; k <<= 1) ev.Add(masked, ev.Rotate(masked, -k), masked);
+        return masked;
+    }
+}

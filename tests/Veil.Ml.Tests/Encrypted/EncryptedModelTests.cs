@@ -1,0 +1,92 @@
+using Veil.Ckks;
+using Veil.Ml.Data;
+using Veil.Ml.Encrypted;
+using Veil.Rlwe;
+
+namespace Veil.Ml.Tests.Encrypted;
+
+public class EncryptedModelTests
+{
+    // N = 4096 with 30-bit primes: insecure on purpose (test only) so that keys take a fraction of a second.
+    private static CkksParametersLiteral Small(int depth) => new()
+    {
+        LogN = 12, LogQ = [60, .. Enumerable.Repeat(30, depth)], LogP = [60], LogDefaultScale = 30, Security = SecurityLevel.InsecureNoCheck,
+    };
+
+    private static (Dataset Train, Dataset Test) Sample(Dataset data, int rows, int features, int seed, bool stratify)
+    {
+        var rng = new Random(seed);
+        var picked = Enumerable.Range(0, data.Rows).OrderBy(_ => rng.Next()).Take(rows).ToArray();
+        var x = picked.Select(i => data.Features[i][..features]).ToArray();
+        var y = picked.Select(i => data.Targets[i]).ToArray();
+        var small = new Dataset(x, y, data.FeatureNames[..features], data.TargetName, data.ClassNames);
+        return DataSplit.TrainTest(small, 0.25, seed, stratify);
+    }
+
+    [Fact]
+    public void LogisticRegression_EncryptedAgreesWithTwin_OnBreastCancerSample()
+    {
+        var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 160, 10, 1, stratify: true);
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9) };
+        var encrypted = new EncryptedLogisticRegression(options);
+        encrypted.Fit(train.Features, train.Targets);
+        var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        Assert.Null(twin.Report);
+        Assert.Equal(2, encrypted.Report!.Iterations);
+        Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
+        Assert.True(Math.Abs(encrypted.Intercept - twin.Intercept) < 2e-3);
+        for (int j = 0; j < 10; j++) Assert.True(Math.Abs(encrypted.Weights[j] - twin.Weights[j]) < 2e-3, $"w[{j}]");
+        Assert.True(twin.Score(test.Features, test.Targets) > 0.85);
+    }
+
+    [Fact]
+    public void LinearRegression_EncryptedR2WithinAHundredthOfTwin_OnDiabetesSample()
+    {
+        var (train, test) = Sample(BuiltinDatasets.Diabetes(), 200, 10, 2, stratify: false);
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 3, LearningRate = 0.3 }, Parameters = Small(10) };
+        var encrypted = new EncryptedLinearRegression(options);
+        encrypted.Fit(train.Features, train.Targets);
+        var twin = (EncryptedLinearRegression)encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        double e = encrypted.Score(test.Features, test.Targets), p = twin.Score(test.Features, test.Targets);
+        Assert.True(Math.Abs(e - p) < 0.01, $"R² encrypted {e} vs twin {p}");
+        Assert.True(p > 0.2, $"twin R² {p}");
+    }
+
+    [Fact]
+    public void RefreshMode_RunsMoreIterationsThanOneChainHolds_AndMatchesTwin()
+    {
+        var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 120, 8, 3, stratify: true);
+        var options = new EncryptedModelOptions
+        {
+            GradientDescent = new GradientDescentOptions { Iterations = 4, LearningRate = 1 },
+            RefreshEvery = 2,
+            Parameters = Small(9), // holds 2 iterations, not 4
+        };
+        var encrypted = new EncryptedLogisticRegression(options);
+        encrypted.Fit(train.Features, train.Targets);
+        Assert.Equal(2, encrypted.Report!.Rounds);
+        var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
+        for (int j = 0; j < 8; j++) Assert.True(Math.Abs(encrypted.Weights[j] - twin.Weights[j]) < 3e-3, $"w[{j}]");
+        // Without refresh the same chain is refused.
+        var noRefresh = new EncryptedLogisticRegression(options with { RefreshEvery = 0 });
+        Assert.Throws<InvalidOperationException>(() => noRefresh.Fit(train.Features, train.Targets));
+    }
+
+    [Fact]
+    public void OneVsRest_OnIris_AgreesWithTwin()
+    {
+        var iris = BuiltinDatasets.Iris();
+        var (train, test) = DataSplit.TrainTest(iris, 0.3, 4, stratify: true);
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9) };
+        var encrypted = new EncryptedOneVsRest(options);
+        encrypted.Fit(train.Features, train.Targets);
+        var twin = encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
+        Assert.True(twin.Score(test.Features, test.Targets) >= 0.7, $"{twin.Score(test.Features, test.Targets)}");
+    }
+}
