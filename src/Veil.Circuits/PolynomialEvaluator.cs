@@ -7,17 +7,14 @@ namespace Veil.Circuits;
 /// Evaluates polynomials on CKKS ciphertexts, slot by slot, in the Chebyshev or the power basis.
 /// </summary>
 /// <remarks>
-/// <para>Basis: T_1 (or x) first; then T_k = 2·T_a·T_b − T_(a−b) (or x^k = x^a·x^b) with a = 2^(⌈log2 k⌉−1) and
-/// b = k − a, so T_k sits at depth ⌈log2 k⌉. The term T_(a−b), at a higher level, is put at the product's scale by a
-/// scalar multiplication by 1 at the ratio of the scales, which costs no level.</para>
-/// <para>Sum: every c_k·T_k goes into one accumulator at scale Δ·q_ℓ through a scalar multiplication by c_k at
-/// scale Δ·q_ℓ / scale(T_k) — the coefficient rides on the constant that aligns the scale — and a single rescale
-/// lands exactly on the target scale Δ.</para>
-/// <para>Folding: a top term c_k·T_k whose factor T_b is shallower than T_a is computed as (2c_k·T_b)·T_a − c_k·T_(a−b)
-/// and enters the sum unrescaled, so its coefficient costs no level.</para>
-/// <para>Cost (<see cref="DepthOf"/>): degree 1: depth 1; 2: 2; 3: 2 (optimal); 4: 3; 5–6: 4; 7: 4; 8: 4; 15: 5, plus 1 when
-/// the interval is not [−1, 1]; at most d − 1 ciphertext multiplications (each relinearized). Degrees 2^j − 1 above 3
-/// stay one level above the optimum ⌈log2(d + 1)⌉; a baby-step giant-step evaluator would close that gap.</para>
+/// <para>Recursive split (the baby-step giant-step idea in Chebyshev form, as in Lee et al. 2020 and Bossuat et al. 2021):
+/// p = q·T_a + r with a the largest power of two ≤ d, using T_(a+b) = 2·T_a·T_b − T_(a−b) (x^(a+b) = x^a·x^b in the
+/// power basis). The giant steps T_2, T_4, … come from squaring; q and r recurse. Each node's scale is planned from the
+/// top, so every product lands exactly on its target and a single rescale per node suffices; the remainder is lifted
+/// into the product's pre-rescale domain by a multiplication by the integer q_ℓ, which costs no level.</para>
+/// <para>Cost (<see cref="DepthOf"/>, <see cref="MultiplicationsOf"/>): depth ⌈log2(d + 1)⌉, the minimum, plus 1 when
+/// the interval is not [−1, 1]; ciphertext multiplications: degree 2: 1, 3: 2, 4: 3, 5: 4, 7: 5, 8: 6, 15: 10, 16: 11,
+/// 31: 19 (about d/2 + log2 d).</para>
 /// </remarks>
 public sealed class PolynomialEvaluator
 {
@@ -34,41 +31,25 @@ public sealed class PolynomialEvaluator
         _encoder = encoder;
     }
 
-    /// <summary>Levels consumed by a polynomial of the given degree (all coefficients non-zero).</summary>
+    /// <summary>Levels consumed by a polynomial of the given degree: ⌈log2(d + 1)⌉, plus 1 for an affine map.</summary>
     public static int DepthOf(int degree, bool needsAffineMap)
     {
         if (degree <= 0) return 0;
-        if (degree == 1) return 1;
-        int offset = needsAffineMap ? 1 : 0, deepest = 0;
-        for (int k = 1; k <= degree; k++)
-        {
-            int a = 1 << (CeilLog2(k) - 1), b = k - a;
-            // A folded term sits, before the final rescale, at max(depth T_a, depth T_b + 1); any other at depth T_k.
-            int termDepth = k >= 2 && CanFold(k, degree) ? Math.Max(CeilLog2(a), CeilLog2(b) + 1) : CeilLog2(k);
-            deepest = Math.Max(deepest, offset + termDepth);
-        }
-        return deepest + 1;
+        return (needsAffineMap ? 1 : 0) + NodeDepth(degree);
     }
 
-    /// <summary>Whether c_k·T_k can be folded: T_b is shallower than T_a and T_k is not needed on its own.</summary>
-    private static bool CanFold(int k, int d)
+    /// <summary>Ciphertext multiplications (relinearized) for a polynomial of the given degree with all coefficients non-zero.</summary>
+    public static int MultiplicationsOf(int degree)
     {
-        int a = 1 << (CeilLog2(k) - 1), b = k - a;
-        return CeilLog2(b) < CeilLog2(a) && !IsNeededAsFactor(k, d);
-    }
-
-    /// <summary>Ciphertext multiplications used by a polynomial of the given degree.</summary>
-    public static int MultiplicationsOf(int degree) => Math.Max(0, degree - 1);
-
-    /// <summary>Whether T_k is a factor or a correction term of some higher T_j, j ≤ d (then it must exist on its own).</summary>
-    private static bool IsNeededAsFactor(int k, int d)
-    {
-        for (int j = k + 1; j <= d; j++)
+        if (degree <= 1) return 0;
+        int squarings = 31 - System.Numerics.BitOperations.LeadingZeroCount((uint)degree); // T_2, T_4, …, T_a
+        return squarings + Nodes(degree);
+        static int Nodes(int d)
         {
-            int a = 1 << (CeilLog2(j) - 1), b = j - a;
-            if (a == k || b == k || a - b == k) return true;
+            if (d <= 1) return 0;
+            int a = 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)d));
+            return (d - a >= 1 ? 1 + Nodes(d - a) : 0) + Nodes(a - 1);
         }
-        return false;
     }
 
     private static int CeilLog2(int k) => k <= 1 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(k - 1));
@@ -149,79 +130,108 @@ public sealed class PolynomialEvaluator
             r.Scale = target;
             return r;
         }
-        var basis = new Ciphertext?[d + 1];
+        var t1 = x;
         if (affine)
         {
-            var t = ev.MultiplyScalar(x, alpha, (double)q[x.Level]);
-            ev.AddScalar(t, beta, t);
-            ev.Rescale(t, t);
-            basis[1] = t;
+            t1 = ev.MultiplyScalar(x, alpha, (double)q[x.Level]);
+            ev.AddScalar(t1, beta, t1);
+            ev.Rescale(t1, t1);
         }
-        else basis[1] = x;
-        var coefficients = c.Take(d + 1).ToArray();
-        // A term c_k·T_k whose smaller factor T_b has a level to spare is computed as (2c_k·T_b)·T_a − c_k·T_(a−b)
-        // (x^k = x^a·x^b in the power basis) and enters the sum unrescaled: no level is spent on its coefficient.
-        var folded = new List<(int k, int a, int b)>();
-        for (int k = d; k >= 2; k--)
+        var powers = new Dictionary<int, Ciphertext> { [1] = t1 };
+        var result = Recurse(c.Take(d + 1).ToArray(), target, t1, powers, chebyshev, weights);
+        return result.Ciphertext ?? throw new InvalidOperationException("A polynomial of degree ≥ 1 yields a ciphertext.");
+    }
+
+    /// <summary>A node's value: a ciphertext at exactly the requested scale, or a plain constant.</summary>
+    private readonly record struct Node(Ciphertext? Ciphertext, double Constant);
+
+    /// <summary>Levels below T_1 at which a polynomial of degree d ends: 0 for a constant, ⌈log2(d + 1)⌉ otherwise.</summary>
+    private static int NodeDepth(int degree) => degree <= 0 ? 0 : CeilLog2(degree + 1);
+
+    /// <summary>T_(2^j) (or x^(2^j)) by repeated squaring, cached.</summary>
+    private Ciphertext Power(int a, Dictionary<int, Ciphertext> powers, bool chebyshev)
+    {
+        if (powers.TryGetValue(a, out var known)) return known;
+        var half = Power(a / 2, powers, chebyshev);
+        var ev = _evaluator;
+        var square = ev.Square(half);
+        ev.Relinearize(square, square);
+        if (chebyshev)
         {
-            if (coefficients[k] == 0) continue;
-            int a = 1 << (CeilLog2(k) - 1), b = k - a;
-            if (CanFold(k, d))
-            {
-                folded.Add((k, a, b));
-                if (chebyshev) coefficients[a - b] -= coefficients[k];
-                coefficients[k] = 0;
-            }
+            ev.MultiplyInteger(square, 2, square); // T_2a = 2·T_a² − 1
+            ev.AddScalar(square, -1.0, square);
         }
-        Ciphertext Basis(int k)
+        ev.Rescale(square, square);
+        return powers[a] = square;
+    }
+
+    /// <summary>
+    /// m·p(T) at exactly <paramref name="scale"/>, by p = q·T_a + r with a the largest power of two ≤ deg p
+    /// (Chebyshev: T_(a+b) = 2·T_a·T_b − T_(a−b), so q_0 = c_a, q_b = 2·c_(a+b), and r takes −c_k at T_(2a−k)).
+    /// q is evaluated at the scale that makes q·T_a land on scale·q_ℓ, r is lifted there by a multiplication by the
+    /// integer q_ℓ, and one rescale finishes: depth ⌈log2(d + 1)⌉ below T_1.
+    /// </summary>
+    private Node Recurse(double[] c, double scale, Ciphertext t1, Dictionary<int, Ciphertext> powers, bool chebyshev, double[]? weights)
+    {
+        var ev = _evaluator;
+        var q = ev.Parameters.Ring.Q;
+        int d = c.Length - 1;
+        while (d > 0 && c[d] == 0) d--;
+        if (d == 0)
         {
-            if (basis[k] is { } known) return known;
-            int a = 1 << (CeilLog2(k) - 1), b = k - a;
-            var product = ev.Multiply(Basis(a), Basis(b));
+            if (weights is null) return new Node(null, c[0]);
+            // A weighted constant still needs a ciphertext: 0·T_1 + c·m.
+            var zero = ev.MultiplyScalar(t1, 0.0, scale * q[t1.Level] / t1.Scale);
+            AddConstant(zero, c[0], weights);
+            ev.Rescale(zero, zero);
+            zero.Scale = scale;
+            return new Node(zero, 0);
+        }
+        if (d == 1)
+        {
+            var r1 = Scale(t1, c[1], scale * q[t1.Level] / t1.Scale, weights);
+            AddConstant(r1, c[0], weights);
+            ev.Rescale(r1, r1);
+            r1.Scale = scale;
+            return new Node(r1, 0);
+        }
+        int a = 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)d));
+        var quotient = new double[d - a + 1];
+        var remainder = new double[a];
+        Array.Copy(c, remainder, a);
+        quotient[0] = c[a];
+        for (int k = a + 1; k <= d; k++)
+        {
+            quotient[k - a] = chebyshev ? 2 * c[k] : c[k];
+            if (chebyshev) remainder[2 * a - k] -= c[k];
+        }
+        var ta = Power(a, powers, chebyshev);
+        int qDegree = d - a;
+        int level = Math.Min(ta.Level, qDegree == 0 && weights is null ? int.MaxValue : t1.Level - NodeDepth(Math.Max(qDegree, 1)));
+        double productScale = scale * q[level];
+        Ciphertext product;
+        var taAtLevel = ev.DropToLevel(ta, level);
+        if (qDegree == 0 && weights is null)
+        {
+            product = ev.MultiplyScalar(taAtLevel, quotient[0], productScale / ta.Scale);
+        }
+        else
+        {
+            var qNode = Recurse(quotient, productScale / ta.Scale, t1, powers, chebyshev, weights);
+            product = ev.Multiply(ev.DropToLevel(qNode.Ciphertext!, level), taAtLevel);
             ev.Relinearize(product, product);
-            if (chebyshev)
-            {
-                ev.MultiplyInteger(product, 2, product);
-                if (a == b) ev.AddScalar(product, -1.0, product);
-                else
-                {
-                    var lower = Basis(a - b);
-                    ev.Sub(product, ev.MultiplyScalar(lower, 1.0, product.Scale / lower.Scale), product);
-                }
-            }
-            ev.Rescale(product, product);
-            return basis[k] = product;
         }
-        // The accumulator sits at the lowest level any term reaches before the final rescale.
-        int accLevel = int.MaxValue;
-        for (int k = 1; k <= d; k++) if (coefficients[k] != 0) accLevel = Math.Min(accLevel, Basis(k).Level);
-        foreach (var (k, a, b) in folded) accLevel = Math.Min(accLevel, Math.Min(Basis(a).Level, Basis(b).Level - 1));
-        if (accLevel == int.MaxValue) accLevel = Basis(1).Level;
-        double accScale = target * q[accLevel];
-        Ciphertext? acc = null;
-        foreach (var (k, a, b) in folded)
+        var rNode = Recurse(remainder, scale, t1, powers, chebyshev, weights);
+        if (rNode.Ciphertext is { } r)
         {
-            var ta = ev.DropToLevel(Basis(a), accLevel);
-            var tb = ev.DropToLevel(Basis(b), accLevel + 1);
-            double factor = chebyshev ? 2 * c[k] : c[k];
-            var scaled = Scale(tb, factor, accScale * q[accLevel + 1] / (tb.Scale * ta.Scale), weights);
-            ev.Rescale(scaled, scaled);
-            scaled.Scale = accScale / ta.Scale;
-            var term = ev.Multiply(ta, scaled);
-            ev.Relinearize(term, term);
-            if (acc is null) acc = term; else ev.Add(acc, term, acc);
+            // r sits at scale `scale`, at a level ≥ ℓ: multiplying by the integer q_ℓ puts it at the product's scale exactly.
+            var lifted = ev.MultiplyScalar(ev.DropToLevel(r, level), 1.0, (double)q[level]);
+            lifted.Scale = productScale;
+            ev.Add(product, lifted, product);
         }
-        for (int k = 1; k <= d; k++)
-        {
-            if (coefficients[k] == 0) continue;
-            var term = Scale(ev.DropToLevel(Basis(k), accLevel), coefficients[k], accScale / Basis(k).Scale, weights);
-            if (acc is null) acc = term; else ev.Add(acc, term, acc);
-        }
-        c = coefficients;
-        acc ??= ev.MultiplyScalar(ev.DropToLevel(Basis(1), accLevel), 0.0, accScale / Basis(1).Scale);
-        AddConstant(acc, c[0], weights);
-        ev.Rescale(acc, acc);
-        acc.Scale = target; // equal up to rounding of the constants' scales
-        return acc;
+        else if (rNode.Constant != 0) ev.AddScalar(product, rNode.Constant, product);
+        ev.Rescale(product, product);
+        product.Scale = scale;
+        return new Node(product, 0);
     }
 }

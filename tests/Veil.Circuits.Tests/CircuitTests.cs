@@ -134,7 +134,7 @@ public class PolynomialEvaluatorTests
         var ctx = DeepContext.Instance.Value;
         var ct = ctx.Encryptor.Encrypt(ctx.Encoder.Encode([0.5], ctx.Parameters.DefaultScale, 2));
         var ex = Assert.Throws<InvalidOperationException>(() => new PolynomialEvaluator(ctx.Evaluator).Evaluate(ct, Approximations.SigmoidSeries(8, 7)));
-        Assert.Contains("needs 5 levels", ex.Message);
+        Assert.Contains("needs 4 levels", ex.Message);
     }
 
     [Theory]
@@ -142,7 +142,9 @@ public class PolynomialEvaluatorTests
     [InlineData(2, false, 2)]
     [InlineData(3, true, 3)]
     [InlineData(3, false, 2)]
-    [InlineData(7, true, 5)]
+    [InlineData(7, true, 4)]
+    [InlineData(7, false, 3)]
+    [InlineData(15, false, 4)]
     [InlineData(8, false, 4)]
     public void DepthOf_IsDocumentedFormula(int degree, bool affine, int depth) =>
         Assert.Equal(depth, PolynomialEvaluator.DepthOf(degree, affine));
@@ -154,6 +156,9 @@ public class PolynomialEvaluatorTests
     [InlineData(5)]
     [InlineData(6)]
     [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(15)]
     public void ActualLevelsUsed_EqualDepthOf_InBothBases(int degree)
     {
         var ctx = DeepContext.Instance.Value;
