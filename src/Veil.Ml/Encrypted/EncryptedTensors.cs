@@ -192,9 +192,17 @@ public sealed class EncryptedVector
     }
 }
 
+/// <summary>How a matrix is laid out in slots.</summary>
+public enum MatrixPacking
+{
+    /// <summary>Row r in slots [r·W, r·W + cols), W = next power of two of the column count; many rows a ciphertext.</summary>
+    RowMajor,
+    /// <summary>Column c in slots [c·H, c·H + rows), H = next power of two of the row count; many columns a ciphertext.</summary>
+    ColumnMajor,
+}
+
 /// <summary>
-/// A matrix packed row-major, many rows per ciphertext: row r in slots [r·W, r·W + cols), W = next power of two of
-/// the column count (the layout encrypted training uses).
+/// A matrix packed row-major (the layout encrypted training uses) or column-major, several rows or columns per ciphertext.
 /// </summary>
 public sealed class EncryptedMatrix
 {
@@ -206,16 +214,116 @@ public sealed class EncryptedMatrix
     public int Rows { get; }
     /// <summary>Columns.</summary>
     public int Columns { get; }
-    /// <summary>Slots per row.</summary>
+    /// <summary>Slots per row (row-major) or per column (column-major).</summary>
     public int Width { get; }
+    /// <summary>The layout.</summary>
+    public MatrixPacking Packing { get; }
 
-    private EncryptedMatrix(CkksContext context, Ciphertext[] blocks, int rows, int cols, int width)
+    private EncryptedMatrix(CkksContext context, Ciphertext[] blocks, int rows, int cols, int width, MatrixPacking packing = MatrixPacking.RowMajor)
     {
         Context = context;
         Blocks = blocks;
         Rows = rows;
         Columns = cols;
         Width = width;
+        Packing = packing;
+    }
+
+    /// <summary>Rotations for <see cref="ColumnWeightedSum"/> of a column-major matrix.</summary>
+    public static IReadOnlyList<int> ColumnSumRotations(int rows, int columns)
+    {
+        int height = EncryptedVector.PeriodFor(rows), span = EncryptedVector.PeriodFor(columns);
+        var steps = new List<int>();
+        for (int k = height; k < height * span; k <<= 1) steps.Add(k);
+        return steps;
+    }
+
+    /// <summary>Encrypts a matrix column-major: column c in slots [c·H, c·H + rows) of block ⌊c / (S/H)⌋.</summary>
+    /// <exception cref="ArgumentException">Empty or ragged, or a column longer than the slots.</exception>
+    public static EncryptedMatrix EncryptColumns(CkksContext context, double[][] matrix)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(matrix);
+        if (matrix.Length == 0 || matrix[0].Length == 0 || matrix.Any(r => r.Length != matrix[0].Length))
+            throw new ArgumentException("The matrix must be non-empty with rows of equal length.", nameof(matrix));
+        int rows = matrix.Length, cols = matrix[0].Length, height = EncryptedVector.PeriodFor(rows), slots = context.Parameters.Slots;
+        if (height > slots) throw new ArgumentException($"{rows} rows do not fit {slots} slots.", nameof(matrix));
+        int perCt = slots / height, blocks = (cols + perCt - 1) / perCt;
+        var cts = new Ciphertext[blocks];
+        for (int b = 0; b < blocks; b++)
+        {
+            var packed = new double[slots];
+            for (int c = b * perCt; c < Math.Min(cols, (b + 1) * perCt); c++)
+                for (int r = 0; r < rows; r++) packed[(c - b * perCt) * height + r] = matrix[r][c];
+            cts[b] = context.Encrypt(packed);
+        }
+        return new EncryptedMatrix(context, cts, rows, cols, height, MatrixPacking.ColumnMajor);
+    }
+
+    /// <summary>
+    /// Σ_c w_c·column_c for a column-major matrix and plaintext weights: an encrypted vector of the row values (one
+    /// level, log2 of the columns per block rotations).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The matrix is row-major.</exception>
+    public EncryptedVector ColumnWeightedSum(ReadOnlySpan<double> weights)
+    {
+        if (Packing != MatrixPacking.ColumnMajor) throw new InvalidOperationException("ColumnWeightedSum needs a column-major matrix.");
+        if (weights.Length != Columns) throw new ArgumentException($"Expected {Columns} weights; got {weights.Length}.", nameof(weights));
+        var ev = Context.Evaluator;
+        int slots = Context.Parameters.Slots, perCt = slots / Width;
+        Ciphertext? total = null;
+        for (int b = 0; b < Blocks.Count; b++)
+        {
+            var packed = new double[slots];
+            for (int c = b * perCt; c < Math.Min(Columns, (b + 1) * perCt); c++)
+                for (int r = 0; r < Width; r++) packed[(c - b * perCt) * Width + r] = weights[c];
+            var block = Blocks[b];
+            var product = ev.Rescale(ev.MultiplyPlain(block, Context.Encoder.Encode(packed, Context.Parameters.Ring.Q[block.Level], block.Level)));
+            if (total is null) total = product; else ev.Add(total, product, total);
+        }
+        int span = EncryptedVector.PeriodFor(Math.Min(Columns, perCt));
+        for (int k = Width; k < Width * span; k <<= 1) ev.Add(total!, ev.Rotate(total!, k), total!);
+        return new EncryptedVector(Context, total!, Rows, slots);
+    }
+
+    /// <summary>Serializes (shape, then each block through the hardened serializer).</summary>
+    public byte[] Save(Compression compression = Compression.None)
+    {
+        using var stream = new MemoryStream();
+        Span<byte> header = stackalloc byte[20];
+        BinaryPrimitives.WriteInt32LittleEndian(header, Rows);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], Columns);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], Width);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], (int)Packing);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], Blocks.Count);
+        stream.Write(header);
+        foreach (var block in Blocks) RlweSerializer.Save(block, stream, compression);
+        return stream.ToArray();
+    }
+
+    /// <summary>Loads a matrix saved by <see cref="Save"/> under the same parameters; every count is checked before use.</summary>
+    /// <exception cref="VeilFormatException">Malformed bytes, an inconsistent shape, or other parameters.</exception>
+    public static EncryptedMatrix Load(CkksContext context, byte[] bytes, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.Length < 20) throw new VeilFormatException("shape", "Fewer than 20 bytes: no shape header.");
+        int rows = BinaryPrimitives.ReadInt32LittleEndian(bytes), cols = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4));
+        int width = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)), packing = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        int blocks = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(16));
+        int slots = context.Parameters.Slots;
+        if (packing is not (0 or 1)) throw new VeilFormatException("packing", $"Unknown packing {packing}.");
+        var kind = (MatrixPacking)packing;
+        if (rows < 1 || cols < 1 || rows > 1 << 24 || cols > 1 << 24) throw new VeilFormatException("shape", $"Bad shape {rows} × {cols}.");
+        int inner = kind == MatrixPacking.RowMajor ? cols : rows, outer = kind == MatrixPacking.RowMajor ? rows : cols;
+        if (width != EncryptedVector.PeriodFor(inner) || width > slots) throw new VeilFormatException("width", $"Width {width} does not match {inner} within {slots} slots.");
+        long expectedBlocks = ((long)outer + slots / width - 1) / (slots / width);
+        if (blocks != expectedBlocks) throw new VeilFormatException("blocks", $"Expected {expectedBlocks} blocks for this shape; got {blocks}.");
+        using var stream = new MemoryStream(bytes, 20, bytes.Length - 20, writable: false);
+        var cts = new Ciphertext[blocks];
+        for (int b = 0; b < blocks; b++) cts[b] = RlweSerializer.LoadCiphertext(stream, context.Parameters.Ring, limits);
+        if (stream.Position != stream.Length) throw new VeilFormatException("trailing", $"{stream.Length - stream.Position} bytes follow the last block.");
+        return new EncryptedMatrix(context, cts, rows, cols, width, kind);
     }
 
     /// <summary>Rotations for row-wise dot products (sum within a row, then copy over the row).</summary>
@@ -252,6 +360,17 @@ public sealed class EncryptedMatrix
     public double[][] Decrypt()
     {
         int perCt = Context.Parameters.Slots / Width;
+        if (Packing == MatrixPacking.ColumnMajor)
+        {
+            var m = Enumerable.Range(0, Rows).Select(_ => new double[Columns]).ToArray();
+            for (int b = 0; b < Blocks.Count; b++)
+            {
+                var v = Context.Decrypt(Blocks[b]);
+                for (int c = b * perCt; c < Math.Min(Columns, (b + 1) * perCt); c++)
+                    for (int r = 0; r < Rows; r++) m[r][c] = v[(c - b * perCt) * Width + r];
+            }
+            return m;
+        }
         var result = new double[Rows][];
         for (int b = 0; b < Blocks.Count; b++)
         {
@@ -283,6 +402,7 @@ public sealed class EncryptedMatrix
     public IReadOnlyList<Ciphertext> MatVec(EncryptedVector weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        if (Packing != MatrixPacking.RowMajor) throw new InvalidOperationException("MatVec needs a row-major matrix; use ColumnWeightedSum for column-major.");
         if (weights.Period != Width || weights.Length > Width) throw new ArgumentException($"The weights need period {Width}; got {weights.Period}.", nameof(weights));
         return Blocks.Select(block => RowScores(Context.Evaluator.MultiplyRelinearizeRescale(block, weights.Ciphertext))).ToArray();
     }
@@ -290,6 +410,7 @@ public sealed class EncryptedMatrix
     /// <summary>X·w with plaintext weights: one ciphertext of row scores per block (two levels).</summary>
     public IReadOnlyList<Ciphertext> MatVec(ReadOnlySpan<double> weights)
     {
+        if (Packing != MatrixPacking.RowMajor) throw new InvalidOperationException("MatVec needs a row-major matrix; use ColumnWeightedSum for column-major.");
         if (weights.Length != Columns) throw new ArgumentException($"Expected {Columns} weights; got {weights.Length}.", nameof(weights));
         int slots = Context.Parameters.Slots;
         var packed = new double[slots];

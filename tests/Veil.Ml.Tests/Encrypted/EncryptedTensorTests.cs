@@ -17,7 +17,8 @@ public class EncryptedTensorTests
         });
         var rotations = EncryptedVector.RequiredRotations(16)
             .Concat(LinearTransform.MatrixVector(Enumerable.Range(0, 16).Select(_ => new double[16]).ToArray(), p.Slots).RequiredRotations)
-            .Concat(EncryptedMatrix.RequiredRotations(6));
+            .Concat(EncryptedMatrix.RequiredRotations(6))
+            .Concat(EncryptedMatrix.ColumnSumRotations(100, 6));
         return CkksContext.Create(p, rotations);
     });
 
@@ -103,5 +104,34 @@ public class EncryptedTensorTests
         Close(expected, em.DecryptRowScores(em.MatVec(w)), 1e-4);
         var ew = EncryptedVector.Encrypt(ctx, w.Concat([0.0, 0.0]).ToArray());
         Close(expected, em.DecryptRowScores(em.MatVec(ew)), 1e-4);
+    }
+
+    [Fact]
+    public void ColumnMajor_WeightedColumnSumAndSaveLoad()
+    {
+        var ctx = Owner.Value;
+        var rng = new Random(9);
+        var x = Enumerable.Range(0, 100).Select(_ => Enumerable.Range(0, 6).Select(_ => rng.NextDouble() - 0.5).ToArray()).ToArray();
+        var w = Values(6, 10);
+        var em = EncryptedMatrix.EncryptColumns(ctx, x);
+        Assert.Equal(MatrixPacking.ColumnMajor, em.Packing);
+        Assert.Single(em.Blocks); // 2048 slots / 128 = 16 columns a ciphertext
+        var back = em.Decrypt();
+        for (int r = 0; r < 100; r++) Close(x[r], back[r]);
+        var scores = em.ColumnWeightedSum(w).Decrypt();
+        Close(x.Select(row => row.Zip(w, (a, b) => a * b).Sum()).ToArray(), scores, 1e-4);
+        Assert.Throws<InvalidOperationException>(() => em.MatVec(w));
+        var bytes = em.Save(Compression.ZLib);
+        var loaded = EncryptedMatrix.Load(ctx, bytes);
+        Assert.Equal(MatrixPacking.ColumnMajor, loaded.Packing);
+        for (int r = 0; r < 100; r++) Close(x[r], loaded.Decrypt()[r]);
+        var badBlocks = (byte[])bytes.Clone();
+        badBlocks[16] = 9;
+        Assert.Equal("blocks", Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, badBlocks)).Field);
+        var badWidth = (byte[])bytes.Clone();
+        badWidth[8] = 3;
+        Assert.Equal("width", Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, badWidth)).Field);
+        Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, bytes[..^10]));
+        Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, [.. bytes, 0, 0]));
     }
 }
