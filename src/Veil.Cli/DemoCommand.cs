@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Spectre.Console;
 using Veil.Ckks;
+using Veil.Ml.Data;
 using Veil.Rlwe;
 
 namespace Veil.Cli;
@@ -18,7 +19,8 @@ internal static class DemoCommand
     {
         var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string>());
         bool json = options.Has("json");
-        var (x, _) = BreastCancer.Load(BreastCancer.Locate());
+        var x = BuiltinDatasets.BreastCancer().Features;
+        var featureNames = BuiltinDatasets.BreastCancerFeatureNames;
         int rows = x.Length, features = x[0].Length;
 
         var total = Stopwatch.StartNew();
@@ -117,7 +119,7 @@ internal static class DemoCommand
             worstAbs = Math.Max(worstAbs, Math.Max(absMean, absVar));
             // CKKS error is absolute (about 2^-25 of the scale): allow 1e-7 absolute plus 1e-4 relative.
             withinBounds &= absMean <= 1e-7 + 1e-4 * Math.Abs(plainMean[c]) && absVar <= 1e-7 + 1e-4 * Math.Abs(plainVar[c]);
-            results.Add(new { feature = BreastCancer.FeatureNames[c], plaintext_mean = plainMean[c], encrypted_mean = encMean[c], plaintext_variance = plainVar[c], encrypted_variance = encVar[c] });
+            results.Add(new { feature = featureNames[c], plaintext_mean = plainMean[c], encrypted_mean = encMean[c], plaintext_variance = plainVar[c], encrypted_variance = encVar[c] });
         }
 
         if (json)
@@ -147,7 +149,7 @@ internal static class DemoCommand
         for (int c = 0; c < features; c++)
         {
             double rel = Math.Max(Math.Abs(encMean[c] - plainMean[c]) / Math.Abs(plainMean[c]), Math.Abs(encVar[c] - plainVar[c]) / Math.Abs(plainVar[c]));
-            table.AddRow(BreastCancer.FeatureNames[c], G(plainMean[c]), G(encMean[c]), G(plainVar[c]), G(encVar[c]), rel.ToString("E1", System.Globalization.CultureInfo.InvariantCulture));
+            table.AddRow(featureNames[c], G(plainMean[c]), G(encMean[c]), G(plainVar[c]), G(encVar[c]), rel.ToString("E1", System.Globalization.CultureInfo.InvariantCulture));
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"worst relative error {worstRel:E2}, worst absolute error {worstAbs:E2} ({(withinBounds ? "within" : "OUTSIDE")} 1e-7 + 1e-4·|value|)");
