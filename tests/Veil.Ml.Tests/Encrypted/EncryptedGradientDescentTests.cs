@@ -73,7 +73,10 @@ public class EncryptedGradientDescentTests
         var small = ParameterSelector.Select(depth: 3, slots: 1000);
         Assert.Equal(13, small.LogN);
         Assert.Equal(32, small.LogDefaultScale); // (218 − 120) / 3, the largest scale that fits
-        Assert.Equal(36, ParameterSelector.Select(depth: 21, slots: 14560).LogDefaultScale);
+        var deep = ParameterSelector.Select(depth: 21, slots: 14560);
+        Assert.Equal(3, deep.LogP.Length); // 22 chain primes in ≤ 8 digits
+        Assert.Equal(30, deep.LogDefaultScale);
+        Assert.True(CkksParameters.Create(deep).Ring.LogQP <= 881);
         Assert.Throws<ArgumentException>(() => ParameterSelector.Select(depth: 200, slots: 4096));
     }
 }
