@@ -148,14 +148,19 @@ public sealed partial class NttTable
                 ulong wShoup = Unsafe.Add(ref rootsShoup, m + i);
                 ref ulong x = ref Unsafe.Add(ref a, 2 * i * t);
                 ref ulong y = ref Unsafe.Add(ref x, t);
-                for (int j = 0; j < t; j++)
+                for (int j = 0; j < t; j += 2)
                 {
-                    // x, y in [0, 4q): bring x below 2q, y·w into [0, 2q), outputs stay below 4q.
-                    ulong u = Modulus.SubtractIfAtLeast(Unsafe.Add(ref x, j), twoQ);
-                    ulong yv = Unsafe.Add(ref y, j);
-                    ulong v = yv * w - Modulus.MultiplyHigh(yv, wShoup) * q;
-                    Unsafe.Add(ref x, j) = u + v;
-                    Unsafe.Add(ref y, j) = u - v + twoQ;
+                    // x, y in [0, 4q): bring x below 2q, y·w into [0, 2q), outputs stay below 4q. Two butterflies a
+                    // step (t ≥ 4 here) give the multiplier independent work.
+                    ulong u0 = Modulus.SubtractIfAtLeast(Unsafe.Add(ref x, j), twoQ);
+                    ulong u1 = Modulus.SubtractIfAtLeast(Unsafe.Add(ref x, j + 1), twoQ);
+                    ulong y0 = Unsafe.Add(ref y, j), y1 = Unsafe.Add(ref y, j + 1);
+                    ulong v0 = y0 * w - Modulus.MultiplyHigh(y0, wShoup) * q;
+                    ulong v1 = y1 * w - Modulus.MultiplyHigh(y1, wShoup) * q;
+                    Unsafe.Add(ref x, j) = u0 + v0;
+                    Unsafe.Add(ref x, j + 1) = u1 + v1;
+                    Unsafe.Add(ref y, j) = u0 - v0 + twoQ;
+                    Unsafe.Add(ref y, j + 1) = u1 - v1 + twoQ;
                 }
             }
         }
@@ -198,13 +203,16 @@ public sealed partial class NttTable
                 ulong wShoup = Unsafe.Add(ref rootsShoup, m + i);
                 ref ulong x = ref Unsafe.Add(ref a, j1);
                 ref ulong y = ref Unsafe.Add(ref x, t);
-                for (int j = 0; j < t; j++)
+                for (int j = 0; j < t; j += 2)
                 {
-                    // Inputs in [0, 2q): sum reduced to [0, 2q), difference times w lands in [0, 2q).
-                    ulong u = Unsafe.Add(ref x, j), v = Unsafe.Add(ref y, j);
-                    ulong d = u - v + twoQ;
-                    Unsafe.Add(ref x, j) = Modulus.SubtractIfAtLeast(u + v, twoQ);
-                    Unsafe.Add(ref y, j) = d * w - Modulus.MultiplyHigh(d, wShoup) * q;
+                    // Inputs in [0, 2q): sum reduced to [0, 2q), difference times w lands in [0, 2q); two a step (t ≥ 2).
+                    ulong u0 = Unsafe.Add(ref x, j), v0 = Unsafe.Add(ref y, j);
+                    ulong u1 = Unsafe.Add(ref x, j + 1), v1 = Unsafe.Add(ref y, j + 1);
+                    ulong d0 = u0 - v0 + twoQ, d1 = u1 - v1 + twoQ;
+                    Unsafe.Add(ref x, j) = Modulus.SubtractIfAtLeast(u0 + v0, twoQ);
+                    Unsafe.Add(ref x, j + 1) = Modulus.SubtractIfAtLeast(u1 + v1, twoQ);
+                    Unsafe.Add(ref y, j) = d0 * w - Modulus.MultiplyHigh(d0, wShoup) * q;
+                    Unsafe.Add(ref y, j + 1) = d1 * w - Modulus.MultiplyHigh(d1, wShoup) * q;
                 }
                 j1 += t << 1;
             }

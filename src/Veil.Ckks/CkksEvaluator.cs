@@ -41,6 +41,7 @@ public sealed class CkksEvaluator
             ThrowHelper.Argument(nameof(galoisKeys), "The Galois keys belong to other parameters.");
         _relinearizationKey = relinearizationKey;
         _galoisKeys = galoisKeys;
+        _scratch = new ThreadLocal<Ciphertext>(() => new Ciphertext(_ring, 0));
     }
 
     /// <summary>The parameters.</summary>
@@ -81,7 +82,7 @@ public sealed class CkksEvaluator
     /// The ciphertext to write a result of the given shape into: the destination itself, or a temporary when the
     /// destination is an operand whose data the computation still needs.
     /// </summary>
-    private static Ciphertext Target(Ciphertext destination, int level, int size, bool elementwise, Ciphertext a, Ciphertext? b = null)
+    private Ciphertext Target(Ciphertext destination, int level, int size, bool elementwise, Ciphertext a, Ciphertext? b = null)
     {
         bool aliased = ReferenceEquals(destination, a) || ReferenceEquals(destination, b);
         if (!aliased)
@@ -95,8 +96,14 @@ public sealed class CkksEvaluator
             destination.Seed = null;
             return destination;
         }
-        return new Ciphertext(destination.Parameters, level, size);
+        var scratch = Scratch;
+        scratch.Resize(level, size);
+        return scratch;
     }
+
+    // A per-thread ciphertext for results whose destination is an operand of another shape; its buffers are reused.
+    private readonly ThreadLocal<Ciphertext> _scratch;
+    private Ciphertext Scratch => _scratch.Value!;
 
     private static void Finish(Ciphertext target, Ciphertext destination, double scale)
     {
@@ -377,8 +384,8 @@ public sealed class CkksEvaluator
         int level = ct.Level, n = _ring.N, size = ct.Size;
         double scale = ct.Scale / _rns.Moduli[level].Value;
         // In place the layout shrinks, so the result needs its own buffer; otherwise write straight into the destination.
-        var t = ReferenceEquals(ct, destination) ? new Ciphertext(_ring, level - 1, size) : destination;
-        if (!ReferenceEquals(t, ct)) t.Resize(level - 1, size);
+        var t = ReferenceEquals(ct, destination) ? Scratch : destination;
+        t.Resize(level - 1, size);
         var pool = ArrayPool<ulong>.Shared;
         ulong[] last = pool.Rent(size * n);
         try

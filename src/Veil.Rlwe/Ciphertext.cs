@@ -49,13 +49,27 @@ public sealed class Ciphertext
     /// <summary>Polynomial i (all its limbs).</summary>
     public Span<ulong> Poly(int i) => Data.AsSpan(i * PolyLength, PolyLength);
 
-    /// <summary>Reshapes in place (reusing the buffer when large enough); contents become unspecified.</summary>
+    // Buffers of earlier shapes: a ciphertext that cycles through shapes (multiply → size 3, relinearize → size 2,
+    // rescale → one level down) reuses them instead of allocating large arrays on every operation.
+    private ulong[]? _spareA, _spareB;
+
+    /// <summary>A buffer of the given length: a spare of that length if one is held, else a new one; the current buffer becomes a spare.</summary>
+    private ulong[] TakeBuffer(int length)
+    {
+        ulong[]? found = null;
+        if (_spareA?.Length == length) { found = _spareA; _spareA = null; }
+        else if (_spareB?.Length == length) { found = _spareB; _spareB = null; }
+        if (_spareA is null) _spareA = Data; else { _spareB = _spareA; _spareA = Data; }
+        return found ?? new ulong[length];
+    }
+
+    /// <summary>Reshapes in place (reusing a buffer of the right length when it holds one); contents become unspecified.</summary>
     public void Resize(int level, int size)
     {
         if (level < 0 || level > Parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {Parameters.MaxLevel}]; got {level}.");
         if (size < 2 || size > MaxSize) ThrowHelper.OutOfRange(nameof(size), $"Size must be in [2, {MaxSize}]; got {size}.");
         int needed = size * (level + 1) * Parameters.N;
-        if (Data.Length != needed) Data = new ulong[needed];
+        if (Data.Length != needed) Data = TakeBuffer(needed);
         Level = level;
         Size = size;
         Seed = null;
@@ -65,8 +79,9 @@ public sealed class Ciphertext
     internal void ShrinkTo(int size)
     {
         if (size == Size) return;
-        var data = new ulong[size * PolyLength];
-        Data.AsSpan(0, data.Length).CopyTo(data);
+        var old = Data;
+        var data = TakeBuffer(size * PolyLength);
+        old.AsSpan(0, data.Length).CopyTo(data);
         Data = data;
         Size = size;
         Seed = null;
@@ -77,8 +92,9 @@ public sealed class Ciphertext
     {
         if (level == Level) return;
         int n = Parameters.N, oldLen = PolyLength, newLen = (level + 1) * n;
-        var data = new ulong[Size * newLen];
-        for (int i = 0; i < Size; i++) Data.AsSpan(i * oldLen, newLen).CopyTo(data.AsSpan(i * newLen));
+        var old = Data;
+        var data = TakeBuffer(Size * newLen);
+        for (int i = 0; i < Size; i++) old.AsSpan(i * oldLen, newLen).CopyTo(data.AsSpan(i * newLen));
         Data = data;
         Level = level;
         Seed = null;

@@ -45,16 +45,23 @@ public static class Samplers
     public static void Uniform(Prng prng, RnsRing ring, Span<ulong> destination, int first, int limbs)
     {
         int n = ring.N;
+        Span<byte> block = stackalloc byte[2048];
         for (int l = 0; l < limbs; l++)
         {
-            ulong q = ring.Moduli[first + l].Value;
-            ulong bound = ulong.MaxValue - ulong.MaxValue % q; // accept x < bound, a multiple of q
+            var m = ring.Moduli[first + l];
+            ulong bound = ulong.MaxValue - ulong.MaxValue % m.Value; // accept x < bound, a multiple of q
             var d = destination.Slice(l * n, n);
-            for (int i = 0; i < n; i++)
+            int i = 0;
+            while (i < n)
             {
-                ulong x;
-                do { x = prng.NextUInt64(); } while (x >= bound);
-                d[i] = x % q;
+                // Draw 256 words at a time; Barrett reduction replaces a hardware division per coefficient.
+                prng.NextBytes(block);
+                var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(block);
+                for (int k = 0; k < words.Length && i < n; k++)
+                {
+                    ulong x = words[k];
+                    if (x < bound) d[i++] = m.Reduce(x);
+                }
             }
         }
     }
