@@ -46,13 +46,16 @@ public sealed class KeyGenerator
     internal static void SampleErrorNtt(RlweParameters parameters, Span<ulong> destination)
     {
         var ring = parameters.Ring;
-        var e = new sbyte[ring.N];
-        var seed = Prng.NewSeed();
+        var buffer = System.Buffers.ArrayPool<sbyte>.Shared.Rent(ring.N);
+        var e = buffer.AsSpan(0, ring.N);
+        Span<byte> seed = stackalloc byte[Prng.SeedSize];
+        RandomNumberGenerator.Fill(seed);
         using (var prng = new Prng(seed, "veil/error"))
             Samplers.Gaussian(prng, e);
         CryptographicOperations.ZeroMemory(seed);
         Samplers.SmallToRns(e, ring, destination, 0, ring.LimbCount);
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(e.AsSpan()));
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(e));
+        System.Buffers.ArrayPool<sbyte>.Shared.Return(buffer);
         ring.Forward(destination, 0, ring.LimbCount);
     }
 
@@ -83,10 +86,12 @@ public sealed class KeyGenerator
     public RelinearizationKey CreateRelinearizationKey()
     {
         var ring = _parameters.Ring;
-        var s2 = new ulong[ring.LimbCount * ring.N];
+        int len = ring.LimbCount * ring.N;
+        var s2 = System.Buffers.ArrayPool<ulong>.Shared.Rent(len);
         ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
-        var key = CreateSwitchingKey(s2);
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s2.AsSpan()));
+        var key = CreateSwitchingKey(s2.AsSpan(0, len));
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s2.AsSpan(0, len)));
+        System.Buffers.ArrayPool<ulong>.Shared.Return(s2);
         return new RelinearizationKey(key);
     }
 
@@ -147,10 +152,11 @@ public sealed class KeyGenerator
         var bs = new ulong[digits][];
         var @as = new ulong[digits][];
         var secret = SecretKey;
-        var sPrime = sPrimeNtt.ToArray();
+        var sPrime = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
+        sPrimeNtt[..(limbs * n)].CopyTo(sPrime);
         Parallelism.For(digits, MaxDegreeOfParallelism, i =>
         {
-            var aS = new ulong[limbs * n];
+            var aS = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
             var a = KeySwitchingKey.ExpandA(p, seed, i);
             var b = new ulong[limbs * n];
             SampleErrorNtt(p, b);
@@ -168,8 +174,11 @@ public sealed class KeyGenerator
             }
             bs[i] = b;
             @as[i] = a;
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(aS.AsSpan(0, limbs * n)));
+            System.Buffers.ArrayPool<ulong>.Shared.Return(aS);
         });
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(sPrime.AsSpan()));
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(sPrime.AsSpan(0, limbs * n)));
+        System.Buffers.ArrayPool<ulong>.Shared.Return(sPrime);
         return new KeySwitchingKey(p, bs, @as, seed);
     }
 }
