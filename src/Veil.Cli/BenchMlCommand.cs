@@ -25,6 +25,9 @@ internal static class BenchMlCommand
             Console.WriteLine(JsonSerializer.Serialize(runs.Select(r => new
             {
                 result = TrainCommand.ToJson(r.Result),
+                plaintext_auc = r.Result.PlaintextAuc,
+                encrypted_auc = r.Result.Auc,
+                ordinary_least_squares_r2 = r.Result.OrdinaryLeastSquares,
                 train_seconds = r.Result.TrainSeconds,
                 seconds_per_iteration = r.Result.TrainSeconds / r.Result.Iterations,
                 parameters = r.Parameters,

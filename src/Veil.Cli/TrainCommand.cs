@@ -43,7 +43,7 @@ internal static class TrainCommand
     /// <summary>One row of results, with the keys of `veil train --json`.</summary>
     internal sealed record Result(string Model, string Dataset, string Metric, double Plaintext, double Encrypted,
         double PlaintextSeconds, double EncryptedSeconds, int Iterations, int N, int Levels, int SecurityBits, double? Auc = null, double? PlaintextAuc = null,
-        double? TrainSeconds = null, int Rounds = 1);
+        double? TrainSeconds = null, int Rounds = 1, double? OrdinaryLeastSquares = null);
 
     internal static Result Train(Dataset data, string name, bool logistic, EncryptedModelOptions options, double testFraction, int seed, bool json)
     {
@@ -57,8 +57,12 @@ internal static class TrainCommand
             var encrypted = new EncryptedLinearRegression(options);
             Status(json, "training linear regression on ciphertexts", () => encrypted.Fit(train.Features, train.Targets));
             var r = encrypted.Report!;
+            // Ordinary least squares on the same standardized split, the reference the twin should approach.
+            var standardizer = new Standardizer().Fit(train.Features);
+            var ols = new Veil.Ml.Models.OrdinaryLeastSquares().Fit(standardizer.Transform(train.Features), train.Targets);
+            double olsR2 = ols.Score(standardizer.Transform(test.Features), test.Targets);
             return new Result("linear", name, "r2", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
-                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds);
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds, OrdinaryLeastSquares: olsR2);
         }
         if (data.ClassCount > 2)
         {
@@ -109,6 +113,7 @@ internal static class TrainCommand
         var table = new Table().AddColumns("", "plaintext twin", "encrypted");
         table.AddRow($"{r.Model} on {r.Dataset}: test {r.Metric}", F(r.Plaintext), F(r.Encrypted));
         if (r.Auc is { } auc) table.AddRow("test AUC", F(r.PlaintextAuc ?? double.NaN), F(auc));
+        if (r.OrdinaryLeastSquares is { } ols) table.AddRow("test R² of ordinary least squares", F(ols), "");
         table.AddRow("seconds (end to end)", r.PlaintextSeconds.ToString("F3", CultureInfo.InvariantCulture), r.EncryptedSeconds.ToString("F1", CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"{r.Iterations} iterations ({r.Rounds} round(s)); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security.");

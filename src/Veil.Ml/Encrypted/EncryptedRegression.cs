@@ -101,6 +101,13 @@ public sealed record GradientDescentOptions
     public double LearningRate { get; init; } = 1.0;
     /// <summary>Power-basis coefficients of the polynomial sigmoid (logistic only), ascending.</summary>
     public double[] SigmoidCoefficients { get; init; } = [0.5, 0.197, 0, -0.004];
+
+    /// <summary>
+    /// Nesterov acceleration as in Kim, Song, Kim, Lee, Cheon (2018): v_(t+1) = w_t − (η/n)·∇(w_t),
+    /// w_(t+1) = (1 − γ_t)·v_(t+1) + γ_t·v_t with γ_t = (1 − λ_t)/λ_(t+1), λ_0 = 0, λ_(t+1) = (1 + √(1 + 4λ_t²))/2;
+    /// the model is v_T. It costs no level on the main path.
+    /// </summary>
+    public bool Nesterov { get; init; }
 }
 
 /// <summary>
@@ -110,9 +117,11 @@ public sealed record GradientDescentOptions
 /// <remarks>
 /// Per iteration, with Z the rows [1, x] and W the weights repeated per row:
 /// u = Σ_row(Z ⊙ W) (1 level); r = (η/n)·(u − y) for linear, or (η/n)·(σ̃(u) − y) for logistic with σ̃ the
-/// polynomial sigmoid (η/n folded into its coefficients: 1 level, or ⌈log2 d⌉ + 1); g = Σ_rows(Z ⊙ r) (1 level);
-/// W ← W − g. Linear: 3 levels an iteration; logistic with a cubic: 5.
-/// The plaintext twin (<see cref="FitPlaintext"/>) runs exactly these steps in doubles.
+/// polynomial sigmoid (η/n folded into its coefficients: 1 level for linear, ⌈log2(d + 1)⌉ for degree d), computed at
+/// each row's first slot and copied over the row; g = Σ_rows(Z ⊙ r) (1 level);
+/// W ← W − g (or the Nesterov update, see <see cref="GradientDescentOptions.Nesterov"/>). Linear: 3 levels an iteration;
+/// logistic with a cubic: 4.
+/// The plaintext twin (<see cref="FitPlaintext(double[][], double[], GradientDescentOptions, bool, ValueTuple{double, double[]}?)"/>) runs exactly these steps in doubles.
 /// </remarks>
 public static class EncryptedGradientDescent
 {
@@ -141,20 +150,25 @@ public static class EncryptedGradientDescent
         for (int i = 0; i < slots; i += width) rowStarts[i] = 1;
         // Weights start at zero (an encryption of zeros), or where a previous round left them (refresh mode).
         Ciphertext w = initialWeights ?? context.Encrypt(new double[slots]);
+        Ciphertext? v = null; // v_t (Nesterov only)
+        var gammas = options.Nesterov ? Veil.Ml.Models.LogisticRegressionGd.MomentumSchedule(options.Iterations) : new double[options.Iterations];
         for (int it = 0; it < options.Iterations; it++)
         {
+            // Nesterov folds (1 − γ_t) into the step, so the gradient g' below is (1 − γ_t)·(η/n)·∇.
+            double gamma = gammas[it], keep = 1 - gamma;
+            double iterationStep = step * keep;
             Ciphertext? gradient = null;
             for (int b = 0; b < data.Features.Count; b++)
             {
                 var z = data.Features[b];
                 var u = ev.MultiplyRelinearizeRescale(z, w);
                 u = SlotOperations.SumWithinBlocks(ev, u, width);
-                double[] coefficients = logistic ? options.SigmoidCoefficients.Select(v => v * step).ToArray() : [0, step];
+                double[] coefficients = logistic ? options.SigmoidCoefficients.Select(c => c * iterationStep).ToArray() : [0, iterationStep];
                 var r = poly.EvaluatePowerBasis(u, coefficients, rowStarts);
                 // − (η/n)·y on the row starts, put at r's level and scale with one rescale on y's side (y has levels to spare).
                 var y = data.Targets[b];
                 var yLevel = ev.DropToLevel(y, r.Level + 1);
-                var negativeY = context.Encoder.Encode(rowStarts.Select(m => -step * m).ToArray(), r.Scale * q[r.Level + 1] / y.Scale, yLevel.Level);
+                var negativeY = context.Encoder.Encode(rowStarts.Select(m => -iterationStep * m).ToArray(), r.Scale * q[r.Level + 1] / y.Scale, yLevel.Level);
                 var scaledY = ev.MultiplyPlain(yLevel, negativeY);
                 ev.Rescale(scaledY, scaledY);
                 scaledY.Scale = r.Scale;
@@ -165,13 +179,31 @@ public static class EncryptedGradientDescent
             }
             // Sum over the rows of each ciphertext: slot j of every row then holds Σ_i r_i·z_ij.
             for (int s = width; s < slots; s <<= 1) ev.Add(gradient!, ev.Rotate(gradient!, s), gradient!);
-            // Put W at the gradient's level and exact scale: a multiplication by 1 and a rescale on W's side, which has levels to spare.
-            var wl = ev.MultiplyScalar(ev.DropToLevel(w, gradient!.Level + 1), 1.0, gradient.Scale * q[gradient.Level + 1] / w.Scale);
-            ev.Rescale(wl, wl);
-            wl.Scale = gradient.Scale;
-            w = ev.Sub(wl, gradient);
+            if (!options.Nesterov)
+            {
+                w = ev.Sub(Aligned(ev, w, 1.0, gradient!, q), gradient!);
+                continue;
+            }
+            // w_(t+1) = (1 − γ)·w_t − g' + γ·v_t; the scalar factors ride on the alignments, on branches with levels to spare.
+            var next = ev.Sub(Aligned(ev, w, keep, gradient!, q), gradient!);
+            if (v is not null && gamma != 0) ev.Add(next, Aligned(ev, v, gamma, gradient!, q), next);
+            // v_(t+1) = w_t − g'/(1 − γ): one rescale on g''s copy, one level below it.
+            var plainStep = ev.MultiplyScalar(gradient!, 1 / keep, (double)q[gradient!.Level]);
+            ev.Rescale(plainStep, plainStep);
+            plainStep.Scale = gradient.Scale;
+            v = ev.Sub(Aligned(ev, w, 1.0, plainStep, q), plainStep);
+            w = next;
         }
-        return w;
+        return options.Nesterov ? v! : w;
+    }
+
+    /// <summary>c·x at target's level and exact scale: a scalar multiplication and a rescale on x's side (x has a level to spare).</summary>
+    private static Ciphertext Aligned(CkksEvaluator ev, Ciphertext x, double c, Ciphertext target, IReadOnlyList<ulong> q)
+    {
+        var t = ev.MultiplyScalar(ev.DropToLevel(x, target.Level + 1), c, target.Scale * q[target.Level + 1] / x.Scale);
+        ev.Rescale(t, t);
+        t.Scale = target.Scale;
+        return t;
     }
 
     /// <summary>Decrypts the weights (key owner only): intercept, then one weight per feature.</summary>
@@ -204,6 +236,8 @@ public static class EncryptedGradientDescent
         double step = options.LearningRate / n;
         var w = new double[f + 1];
         if (start is { } s0) { w[0] = s0.Intercept; s0.Weights.CopyTo(w, 1); }
+        var v = (double[])w.Clone();
+        var gammas = options.Nesterov ? Veil.Ml.Models.LogisticRegressionGd.MomentumSchedule(options.Iterations) : new double[options.Iterations];
         for (int it = 0; it < options.Iterations; it++)
         {
             var g = new double[f + 1];
@@ -222,8 +256,19 @@ public static class EncryptedGradientDescent
                 g[0] += r;
                 for (int c = 0; c < f; c++) g[c + 1] += r * x[i][c];
             }
-            for (int c = 0; c <= f; c++) w[c] -= g[c];
+            if (!options.Nesterov)
+            {
+                for (int c = 0; c <= f; c++) w[c] -= g[c];
+                continue;
+            }
+            double gamma = gammas[it];
+            for (int c = 0; c <= f; c++)
+            {
+                double vNext = w[c] - g[c];
+                w[c] = (1 - gamma) * vNext + gamma * v[c];
+                v[c] = vNext;
+            }
         }
-        return (w[0], w[1..]);
+        return options.Nesterov ? (v[0], v[1..]) : (w[0], w[1..]);
     }
 }

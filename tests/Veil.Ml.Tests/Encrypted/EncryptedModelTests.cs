@@ -41,6 +41,25 @@ public class EncryptedModelTests
     }
 
     [Fact]
+    public void NesterovLogisticRegression_EncryptedAgreesWithTwin()
+    {
+        var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 160, 10, 5, stratify: true);
+        var gd = new GradientDescentOptions { Iterations = 3, LearningRate = 2, Nesterov = true };
+        var options = new EncryptedModelOptions { GradientDescent = gd, Parameters = Small(13) };
+        var encrypted = new EncryptedLogisticRegression(options);
+        encrypted.Fit(train.Features, train.Targets);
+        var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
+        for (int j = 0; j < 10; j++) Assert.True(Math.Abs(encrypted.Weights[j] - twin.Weights[j]) < 3e-3, $"w[{j}] {encrypted.Weights[j]} vs {twin.Weights[j]}");
+        // Momentum changes the result: the twin without it ends elsewhere.
+        var plain = new EncryptedLogisticRegression(options with { Encrypted = false, GradientDescent = gd with { Nesterov = false } });
+        plain.Fit(train.Features, train.Targets);
+        double largestDifference = Enumerable.Range(0, 10).Max(j => Math.Abs(plain.Weights[j] - twin.Weights[j]));
+        Assert.True(largestDifference > 1e-3, $"momentum made no difference ({largestDifference})");
+    }
+
+    [Fact]
     public void LinearRegression_EncryptedR2WithinAHundredthOfTwin_OnDiabetesSample()
     {
         var (train, test) = Sample(BuiltinDatasets.Diabetes(), 200, 10, 2, stratify: false);
