@@ -19,12 +19,19 @@ internal static class TrainCommand
             throw new UsageException("veil train needs a CSV file: veil train DATA.csv --model linear|logistic --target COLUMN");
         string path = args[0];
         var options = new Options(args[1..], new HashSet<string> { "json" },
-            new HashSet<string> { "model", "target", "iterations", "learning-rate", "test-fraction", "seed", "refresh-every" });
-        string model = options.Get("model") ?? throw new UsageException("--model is required (linear or logistic).");
-        if (model is not ("linear" or "logistic")) throw new UsageException($"--model must be linear or logistic; got '{model}'.");
+            new HashSet<string> { "model", "target", "iterations", "learning-rate", "test-fraction", "seed", "refresh-every", "k" });
+        string model = options.Get("model") ?? throw new UsageException("--model is required (linear, logistic or knn).");
+        if (model is not ("linear" or "logistic" or "knn")) throw new UsageException($"--model must be linear, logistic or knn; got '{model}'.");
         string target = options.Get("target") ?? throw new UsageException("--target COLUMN is required.");
         int seed = options.GetInt("seed", 42, 0, int.MaxValue);
         double testFraction = GetDouble(options, "test-fraction", 0.2, 0.05, 0.9);
+        if (model == "knn")
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
+            var knnData = CsvLoader.LoadForClassification(path, target);
+            Print(TrainKnn(knnData, Path.GetFileName(path), options.GetInt("k", 5, 1, 1000), testFraction, seed), options.Has("json"));
+            return 0;
+        }
         bool logistic = model == "logistic";
         var defaults = logistic ? EncryptedLogisticRegression.DefaultGradientDescent : EncryptedLinearRegression.DefaultGradientDescent;
         var gd = defaults with
@@ -90,6 +97,23 @@ internal static class TrainCommand
     }
 
 
+    /// <summary>Encrypted KNN (mode (a): the owner decrypts only distances) next to plaintext KNN with the same k.</summary>
+    internal static Result TrainKnn(Dataset data, string name, int k, double testFraction, int seed)
+    {
+        var (train, test) = DataSplit.TrainTest(data, testFraction, seed, stratify: true);
+        using var knn = new EncryptedKnn(k);
+        var sw = Stopwatch.StartNew();
+        knn.Fit(train.Features, train.Targets);
+        var encrypted = knn.Predict(test.Features);
+        double encryptedSeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var plain = knn.PlaintextPredict(test.Features);
+        double plainSeconds = sw.Elapsed.TotalSeconds;
+        var p = knn.Parameters!;
+        return new Result($"knn (k = {k})", name, "accuracy", Metrics.Accuracy(test.Targets, plain), Metrics.Accuracy(test.Targets, encrypted),
+            plainSeconds, encryptedSeconds, 0, p.N, p.MaxLevel, (int)p.Ring.Security);
+    }
+
     private static void Status(bool quiet, string what, Action action)
     {
         if (quiet || Console.IsOutputRedirected) { action(); return; }
@@ -116,7 +140,9 @@ internal static class TrainCommand
         if (r.OrdinaryLeastSquares is { } ols) table.AddRow("test R² of ordinary least squares", F(ols), "");
         table.AddRow("seconds (end to end)", r.PlaintextSeconds.ToString("F3", CultureInfo.InvariantCulture), r.EncryptedSeconds.ToString("F1", CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"{r.Iterations} iterations ({r.Rounds} round(s)); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security.");
+        AnsiConsole.MarkupLine(r.Iterations > 0
+            ? $"{r.Iterations} iterations ({r.Rounds} round(s)); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security."
+            : $"CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security; the key owner decrypted only the distances.");
     }
 
     private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
