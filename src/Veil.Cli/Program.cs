@@ -4,7 +4,8 @@ const string Usage = """
 veil — machine learning on encrypted data (CKKS homomorphic encryption)
 
 usage:
-  veil demo [--json]                       encrypted statistics on a real data set, next to the plaintext values
+  veil demo [--quick] [--json]             the main job: every model on encrypted data, next to its plaintext twin
+  veil stats [--json]                      mean and variance of the breast-cancer features computed on ciphertexts
   veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json] [--out FILE.json]
                                            per-operation CKKS timings on the anchor parameter sets
   veil train DATA.csv --model linear|logistic|knn --target COLUMN [--iterations K] [--learning-rate ETA] [--k K]
@@ -16,6 +17,9 @@ usage:
   veil --help
 """;
 
+// Logs and pipes have no terminal width; tables read better unwrapped there.
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 200;
+
 try
 {
     if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -26,6 +30,7 @@ try
     return args[0] switch
     {
         "demo" => DemoCommand.Run(args[1..]),
+        "stats" => StatsCommand.Run(args[1..]),
         "train" => TrainCommand.Run(args[1..]),
         "bench" when args.Length > 1 && args[1] == "ckks" => BenchCkksCommand.Run(args[2..]),
         "bench" when args.Length > 1 && args[1] == "scaling" => BenchScalingCommand.Run(args[2..]),
