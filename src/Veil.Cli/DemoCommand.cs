@@ -27,6 +27,8 @@ internal static class DemoCommand
             new("linear regression on diabetes", () => TrainCommand.Train(BuiltinDatasets.Diabetes(), "diabetes", false, linear, 0.2, seed, json: true)),
             new("logistic regression on breast cancer", () => TrainCommand.Train(BuiltinDatasets.BreastCancer(), "breast_cancer", true, logistic, 0.2, seed, json: true)),
             new("KNN on iris", () => TrainCommand.TrainKnn(BuiltinDatasets.Iris(), "iris", 5, 0.2, seed)),
+            new("network on digits, batched", () => TrainCommand.RunMlp(BuiltinDatasets.Digits(), "digits", batched: true, 0.2, seed)),
+            new("network on digits, one image at a time", () => TrainCommand.RunMlp(BuiltinDatasets.Digits(), "digits", batched: false, 0.2, seed, limit: quick ? 10 : 40)),
         };
         if (!quick)
         {
@@ -68,6 +70,9 @@ internal static class DemoCommand
                 r.PlaintextSeconds.ToString("F3", CultureInfo.InvariantCulture), r.N.ToString(CultureInfo.InvariantCulture),
                 r.Levels.ToString(CultureInfo.InvariantCulture), $"{r.SecurityBits}-bit");
         AnsiConsole.Write(table);
+        foreach (var r in results.Where(r => r.PerImageSeconds is not null))
+            AnsiConsole.MarkupLine($"{r.Model}: {r.Images} test images, {1000 * r.PerImageSeconds!.Value:F1} ms an image" +
+                (r.Model.Contains("batched") ? $" ({1 / r.PerImageSeconds.Value:F0} images/s on this batch; a full batch holds {r.N / 2} images)" : " (latency)"));
         AnsiConsole.MarkupLine($"total {total.Elapsed.TotalSeconds:F1} s. Training: 5 iterations on ciphertexts (Nesterov for logistic regression); KNN: k = 5, the owner decrypts only distances."
             + (quick ? " (--quick: without KNN on breast cancer and one-vs-rest on iris)" : ""));
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
