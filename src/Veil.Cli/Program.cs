@@ -8,7 +8,7 @@ usage:
   veil stats [--json]                      mean and variance of the breast-cancer features computed on ciphertexts
   veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json] [--out FILE.json]
                                            per-operation CKKS timings on the anchor parameter sets
-  veil train DATA.csv --model linear|logistic|knn --target COLUMN [--iterations K] [--learning-rate ETA] [--k K]
+  veil train DATA.csv --model linear|logistic|knn|mlp --target COLUMN [--iterations K] [--learning-rate ETA] [--k K]
              [--test-fraction F] [--seed S] [--refresh-every K] [--json]
                                            train on encrypted data from a CSV file; metrics next to the plaintext twin
   veil bench ml [--with-iris] [--json]     encrypted training on the shipped data sets, with times per iteration
