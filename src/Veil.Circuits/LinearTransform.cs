@@ -123,6 +123,15 @@ public sealed class LinearTransform
 /// <summary>Sums and replications across slots by rotate-and-add.</summary>
 public static class SlotOperations
 {
+    /// <summary>A 0/1 vector of <paramref name="slots"/> values with a 1 at the first slot of every block of <paramref name="width"/>.</summary>
+    public static double[] BlockStarts(int slots, int width)
+    {
+        if (width < 1 || slots % width != 0) throw new ArgumentException($"The block width must divide the {slots} slots; got {width}.", nameof(width));
+        var mask = new double[slots];
+        for (int i = 0; i < slots; i += width) mask[i] = 1;
+        return mask;
+    }
+
     /// <summary>Rotation steps used by <see cref="SumWithinBlocks"/> for blocks of n slots.</summary>
     public static IReadOnlyList<int> SumRotations(int n)
     {

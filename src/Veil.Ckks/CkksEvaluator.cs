@@ -305,6 +305,22 @@ public sealed class CkksEvaluator
     /// <summary>ct · c, new ciphertext.</summary>
     public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); MultiplyScalar(ct, value, d); return d; }
 
+    /// <summary>
+    /// c·ct placed exactly at <paramref name="level"/> and <paramref name="scale"/>: one scalar multiplication at the
+    /// constant scale that makes the next rescale land on the target, then that rescale. Used to add a shallower
+    /// ciphertext to a deeper one without spending a level on the deeper side.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">ct is not above the target level.</exception>
+    public Ciphertext MultiplyScalarTo(Ciphertext ct, Complex value, int level, double scale)
+    {
+        Check(ct, nameof(ct));
+        if (level < 0 || level >= ct.Level) ThrowHelper.OutOfRange(nameof(level), $"The target level must be below the ciphertext's ({ct.Level}); got {level}.");
+        var t = MultiplyScalar(DropToLevel(ct, level + 1), value, scale * _ring.Q[level + 1] / ct.Scale);
+        Rescale(t, t);
+        t.Scale = scale; // equal up to the rounding of the constant's scale
+        return t;
+    }
+
     /// <summary>ct · c with c encoded at <paramref name="constantScale"/>, new ciphertext.</summary>
     public Ciphertext MultiplyScalar(Ciphertext ct, Complex value, double constantScale) { var d = NewLike(ct); MultiplyScalar(ct, value, constantScale, d); return d; }
 

@@ -63,8 +63,7 @@ public sealed class EncryptedKnn : IDisposable
         var references = _encryptedReferences ?? throw new InvalidOperationException("Fit the model first.");
         var ev = publicContext.Evaluator;
         int slots = publicContext.Parameters.Slots, width = references.Width;
-        var starts = new double[slots];
-        for (int i = 0; i < slots; i += width) starts[i] = 1;
+        var starts = SlotOperations.BlockStarts(slots, width);
         var result = new Ciphertext[references.Blocks.Count];
         for (int b = 0; b < result.Length; b++)
         {

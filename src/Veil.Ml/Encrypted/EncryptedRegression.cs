@@ -146,8 +146,7 @@ public static class EncryptedGradientDescent
         var q = context.Parameters.Ring.Q;
         // Rotate-and-add leaves a row's inner product only in the row's first slot: the residual is computed there (mask
         // folded into the polynomial's coefficients, no extra level) and then copied over the row.
-        var rowStarts = new double[slots];
-        for (int i = 0; i < slots; i += width) rowStarts[i] = 1;
+        var rowStarts = SlotOperations.BlockStarts(slots, width);
         // Weights start at zero (an encryption of zeros), or where a previous round left them (refresh mode).
         Ciphertext w = initialWeights ?? context.Encrypt(new double[slots]);
         Ciphertext? v = null; // v_t (Nesterov only)
@@ -181,29 +180,20 @@ public static class EncryptedGradientDescent
             for (int s = width; s < slots; s <<= 1) ev.Add(gradient!, ev.Rotate(gradient!, s), gradient!);
             if (!options.Nesterov)
             {
-                w = ev.Sub(Aligned(ev, w, 1.0, gradient!, q), gradient!);
+                w = ev.Sub(ev.MultiplyScalarTo(w, 1.0, gradient!.Level, gradient.Scale), gradient!);
                 continue;
             }
             // w_(t+1) = (1 − γ)·w_t − g' + γ·v_t; the scalar factors ride on the alignments, on branches with levels to spare.
-            var next = ev.Sub(Aligned(ev, w, keep, gradient!, q), gradient!);
-            if (v is not null && gamma != 0) ev.Add(next, Aligned(ev, v, gamma, gradient!, q), next);
+            var next = ev.Sub(ev.MultiplyScalarTo(w, keep, gradient!.Level, gradient.Scale), gradient!);
+            if (v is not null && gamma != 0) ev.Add(next, ev.MultiplyScalarTo(v, gamma, gradient!.Level, gradient.Scale), next);
             // v_(t+1) = w_t − g'/(1 − γ): one rescale on g''s copy, one level below it.
             var plainStep = ev.MultiplyScalar(gradient!, 1 / keep, (double)q[gradient!.Level]);
             ev.Rescale(plainStep, plainStep);
             plainStep.Scale = gradient.Scale;
-            v = ev.Sub(Aligned(ev, w, 1.0, plainStep, q), plainStep);
+            v = ev.Sub(ev.MultiplyScalarTo(w, 1.0, plainStep.Level, plainStep.Scale), plainStep);
             w = next;
         }
         return options.Nesterov ? v! : w;
-    }
-
-    /// <summary>c·x at target's level and exact scale: a scalar multiplication and a rescale on x's side (x has a level to spare).</summary>
-    private static Ciphertext Aligned(CkksEvaluator ev, Ciphertext x, double c, Ciphertext target, IReadOnlyList<ulong> q)
-    {
-        var t = ev.MultiplyScalar(ev.DropToLevel(x, target.Level + 1), c, target.Scale * q[target.Level + 1] / x.Scale);
-        ev.Rescale(t, t);
-        t.Scale = target.Scale;
-        return t;
     }
 
     /// <summary>Decrypts the weights (key owner only): intercept, then one weight per feature.</summary>

@@ -87,11 +87,7 @@ public sealed class EncryptedVector
             if (Math.Abs(b.Scale - a.Scale) <= 1e-9 * a.Scale) return b;
             throw new InvalidOperationException("Cannot align scales: the second operand has no level to spare; swap the operands.");
         }
-        var q = Context.Parameters.Ring.Q;
-        var t = Ev.MultiplyScalar(Ev.DropToLevel(b, a.Level + 1), 1.0, a.Scale * q[a.Level + 1] / b.Scale);
-        Ev.Rescale(t, t);
-        t.Scale = a.Scale;
-        return t;
+        return Ev.MultiplyScalarTo(b, 1.0, a.Level, a.Scale);
     }
 
     private (Ciphertext, Ciphertext) Aligned(Ciphertext a, Ciphertext b) => a.Level <= b.Level ? (a, AlignTo(a, b)) : (AlignTo(b, a), b);
@@ -428,8 +424,7 @@ public sealed class EncryptedMatrix
         var ev = Context.Evaluator;
         int slots = Context.Parameters.Slots;
         var sums = SlotOperations.SumWithinBlocks(ev, products, Width);
-        var starts = new double[slots];
-        for (int i = 0; i < slots; i += Width) starts[i] = 1;
+        var starts = SlotOperations.BlockStarts(slots, Width);
         var masked = ev.Rescale(ev.MultiplyPlain(sums, Context.Encoder.Encode(starts, Context.Parameters.Ring.Q[sums.Level], sums.Level)));
         for (int k = 1; k < Width; k <<= 1) ev.Add(masked, ev.Rotate(masked, -k), masked);
         return masked;
