@@ -555,70 +555,79 @@ public sealed class CkksEvaluator
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         var key = _galoisKeys[galoisElement];
-        int level = ct.Level, limbs = level + 1, n = _ring.N, len = limbs * n;
+        int level = ct.Level;
         double scale = ct.Scale;
-        var pool = ArrayPool<ulong>.Shared;
-        ulong[] c1 = pool.Rent(len), ks0 = pool.Rent(len), ks1 = pool.Rent(len);
-        try
+        // The Galois key is stored pre-permuted: decompose c1 as it is, permute only the two outputs (σ(c0) folded in).
+        using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+        if (!ReferenceEquals(ct, destination))
         {
-            KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 1, level), c1, limbs);
-            KeySwitcher.Switch(_ring, level, c1, key, ks0, ks1, MaxDegreeOfParallelism);
-            // σ(c0) needs a copy when rotating in place, since the permutation reads every coefficient.
-            KeySwitcher.ApplyGaloisNtt(_ring, galoisElement, PolyAt(ct, 0, level), c1, limbs);
             destination.Resize(level, 2);
-            _rns.Add(c1.AsSpan(0, len), ks0.AsSpan(0, len), PolyAt(destination, 0, level), 0, limbs);
-            ks1.AsSpan(0, len).CopyTo(PolyAt(destination, 1, level));
+            decomposition.Rotate(key, galoisElement, PolyAt(ct, 0, level), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
         }
-        finally
+        else
         {
-            pool.Return(c1); pool.Return(ks0); pool.Return(ks1);
+            // In place: the permuted write of c0's slot would overwrite coefficients still to be read, so read a copy.
+            int len = (level + 1) * _ring.N;
+            var c0 = ArrayPool<ulong>.Shared.Rent(len);
+            try
+            {
+                PolyAt(ct, 0, level).CopyTo(c0);
+                decomposition.Rotate(key, galoisElement, c0.AsSpan(0, len), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(c0);
+            }
         }
         Finish(destination, destination, scale);
     }
 
     /// <summary>
     /// Rotations of one ciphertext by several steps sharing one key-switching decomposition (hoisting): the inverse
-    /// NTTs, digit lifting and forward NTTs are done once, and only the automorphism, the inner product with each
-    /// key and the division by P are repeated. Each step needs its own Galois key (no composition).
+    /// NTTs, digit lifting and forward NTTs are done once; per step only the inner product with the (pre-permuted)
+    /// key, the division by P and the permutation of the two output polynomials remain. Each step needs its own
+    /// Galois key (no composition).
     /// </summary>
     /// <returns>One ciphertext per step, in the order given.</returns>
     /// <exception cref="InvalidOperationException">A step has no Galois key of its own.</exception>
     public Ciphertext[] RotateHoisted(Ciphertext ct, IReadOnlyList<int> steps)
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(steps);
+        var results = new Ciphertext[steps.Count];
+        for (int i = 0; i < results.Length; i++) results[i] = new Ciphertext(_ring, ct.Level, 2, ct.Scale);
+        RotateHoisted(ct, steps, results);
+        return results;
+    }
+
+    /// <summary>The hoisted rotations of <paramref name="ct"/> written into <paramref name="destinations"/> (one per step, none of them ct).</summary>
+    /// <exception cref="ArgumentException">Counts differ, or a destination is <paramref name="ct"/> (it is read by every step).</exception>
+    /// <exception cref="InvalidOperationException">A step has no Galois key of its own.</exception>
+    public void RotateHoisted(Ciphertext ct, IReadOnlyList<int> steps, IReadOnlyList<Ciphertext> destinations)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(steps); ArgumentNullException.ThrowIfNull(destinations);
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
-        int slots = _parameters.Slots, level = ct.Level, limbs = level + 1, n = _ring.N, len = limbs * n;
-        var elements = new ulong[steps.Count];
+        if (destinations.Count != steps.Count) ThrowHelper.Argument(nameof(destinations), $"One destination per step: {steps.Count} steps, {destinations.Count} destinations.");
+        int slots = _parameters.Slots, level = ct.Level, n = _ring.N;
+        Span<ulong> elements = steps.Count <= 64 ? stackalloc ulong[steps.Count] : new ulong[steps.Count];
         for (int i = 0; i < steps.Count; i++)
         {
+            if (destinations[i] is null || ReferenceEquals(destinations[i], ct)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
             int s = (int)(((long)steps[i] % slots + slots) % slots);
             elements[i] = GaloisElements.ForRotation(s, n);
             if (s != 0 && !_galoisKeys.Contains(elements[i]))
                 ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
         }
-        var results = new Ciphertext[steps.Count];
-        var pool = ArrayPool<ulong>.Shared;
-        ulong[] ks0 = pool.Rent(len), ks1 = pool.Rent(len), c0 = pool.Rent(len);
-        try
+        double scale = ct.Scale;
+        using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+        for (int i = 0; i < steps.Count; i++)
         {
-            using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
-            for (int i = 0; i < steps.Count; i++)
-            {
-                var result = new Ciphertext(_ring, level, 2, ct.Scale);
-                if (elements[i] == 1) { result.CopyFrom(ct); results[i] = result; continue; }
-                decomposition.Switch(_galoisKeys[elements[i]], elements[i], ks0, ks1, MaxDegreeOfParallelism);
-                KeySwitcher.ApplyGaloisNtt(_ring, elements[i], PolyAt(ct, 0, level), c0, limbs);
-                _rns.Add(c0.AsSpan(0, len), ks0.AsSpan(0, len), PolyAt(result, 0, level), 0, limbs);
-                ks1.AsSpan(0, len).CopyTo(PolyAt(result, 1, level));
-                results[i] = result;
-            }
+            var result = destinations[i];
+            if (elements[i] == 1) { result.CopyFrom(ct); continue; }
+            result.Resize(level, 2);
+            decomposition.Rotate(_galoisKeys[elements[i]], elements[i], PolyAt(ct, 0, level), PolyAt(result, 0, level), PolyAt(result, 1, level), MaxDegreeOfParallelism);
+            Finish(result, result, scale);
         }
-        finally
-        {
-            pool.Return(ks0); pool.Return(ks1); pool.Return(c0);
-        }
-        return results;
     }
 
     // ---------------------------------------------------------------- helpers

@@ -57,6 +57,23 @@ public static class KeySwitcher
     internal static void Switch(RlweParameters parameters, int level, ulong[] input, KeySwitchingKey key,
         ulong[] result0, ulong[] result1, int maxDegreeOfParallelism)
     {
+        if (key.Automorphism != 0)
+        {
+            // A pre-permuted Galois key switches σ_k(d): undo σ_k on the input, switch, and redo it on the output.
+            int len = (level + 1) * parameters.N;
+            var unpermuted = ArrayPool<ulong>.Shared.Rent(len);
+            try
+            {
+                ApplyGaloisNtt(parameters, GaloisElements.Inverse(key.Automorphism, parameters.N), input, unpermuted, level + 1);
+                using var d = Decompose(parameters, level, unpermuted.AsSpan(0, len), maxDegreeOfParallelism);
+                d.Switch(key, key.Automorphism, result0, result1, maxDegreeOfParallelism);
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(unpermuted);
+            }
+            return;
+        }
         using var decomposition = Decompose(parameters, level, input, maxDegreeOfParallelism);
         decomposition.Switch(key, null, result0, result1, maxDegreeOfParallelism);
     }
@@ -156,6 +173,34 @@ public static class KeySwitcher
             // 4. Divide both halves by P with rounding.
             ModDown(parameters, level, acc, 0, result0, maxDegreeOfParallelism);
             ModDown(parameters, level, acc, extLimbs * n, result1, maxDegreeOfParallelism);
+        }
+        finally
+        {
+            pool.Return(acc);
+        }
+    }
+
+    /// <summary>The rotation tail for a pre-permuted Galois key: inner product, then division by P, + c0 and σ_k fused.</summary>
+    internal static void SwitchDecomposedPermuted(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong galoisElement,
+        ReadOnlySpan<ulong> c0, Span<ulong> out0, Span<ulong> out1, int maxDegreeOfParallelism)
+    {
+        if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
+        int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
+        var perm = parameters.SharedGaloisPermutation(galoisElement);
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] acc = pool.Rent(2 * extLimbs * n);
+        try
+        {
+            Parallelism.For(extLimbs, maxDegreeOfParallelism, e =>
+            {
+                int ringIndex = e < qLimbs ? e : pStart + (e - qLimbs);
+                InnerProduct(ring.Ntt[ringIndex], ext, e, extLimbs, digits, n, key, ringIndex,
+                    acc.AsSpan(e * n, n), acc.AsSpan((extLimbs + e) * n, n));
+            });
+            ModDownPermuted(parameters, level, acc, 0, c0, perm, out0, maxDegreeOfParallelism);
+            ModDownPermuted(parameters, level, acc, extLimbs * n, default, perm, out1, maxDegreeOfParallelism);
         }
         finally
         {
@@ -282,6 +327,59 @@ public static class KeySwitcher
         }
     }
 
+    /// <summary>
+    /// destination = σ_k(round(x / P) + addend): the division by P of <see cref="ModDown"/>, the addition of c0 and the
+    /// output permutation of a rotation with a pre-permuted key in one pass over the coefficients (the permutation is
+    /// a gather within each limb). An empty <paramref name="addend"/> adds nothing. The P limbs of x are overwritten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ModDownPermuted(RlweParameters parameters, int level, ulong[] x, int offset, ReadOnlySpan<ulong> addend, int[] perm,
+        Span<ulong> destination, int maxDegreeOfParallelism)
+    {
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount;
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] conv = pool.Rent(qLimbs * n), scratch = pool.Rent((pLimbs + 1) * n);
+        try
+        {
+            var pPart = x.AsSpan(offset + qLimbs * n, pLimbs * n);
+            ring.Inverse(pPart, parameters.PStart, pLimbs);
+            parameters.ModDown(level).Convert(pPart, conv, scratch, n);
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, j => ring.Ntt[j].Forward(conv.AsSpan(j * n, n)));
+            bool add = !addend.IsEmpty;
+            for (int j = 0; j < qLimbs; j++)
+            {
+                var m = ring.Moduli[j];
+                ulong w = parameters.PInvModQ[j], wShoup = m.ShoupPrecompute(w), q = m.Value;
+                ref ulong xs = ref x[offset + j * n];
+                ref ulong lifted = ref conv[j * n];
+                ref int pm = ref perm[0];
+                var d = destination.Slice(j * n, n);
+                if (add)
+                {
+                    var c0 = addend.Slice(j * n, n);
+                    for (int c = 0; c < n; c++)
+                    {
+                        int s = Unsafe.Add(ref pm, c);
+                        d[c] = m.Add(m.MulShoup(Unsafe.Add(ref xs, s) + q - Unsafe.Add(ref lifted, s), w, wShoup), c0[s]);
+                    }
+                }
+                else
+                {
+                    for (int c = 0; c < n; c++)
+                    {
+                        int s = Unsafe.Add(ref pm, c);
+                        d[c] = m.MulShoup(Unsafe.Add(ref xs, s) + q - Unsafe.Add(ref lifted, s), w, wShoup);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(conv); pool.Return(scratch);
+        }
+    }
+
     /// <summary>Applies X → X^k to each limb of an NTT-form polynomial: destination[j] = source[perm[j]].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyGaloisNtt(RlweParameters parameters, ulong galoisElement, ReadOnlySpan<ulong> source, Span<ulong> destination, int limbs)
@@ -326,16 +424,25 @@ public sealed class KeySwitchDecomposition : IDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         var ext = _ext ?? throw new ObjectDisposedException(nameof(KeySwitchDecomposition));
-        if (galoisElement is null)
+        ulong k = galoisElement ?? 0;
+        if (key.Automorphism != 0 && key.Automorphism != k)
+            ThrowHelper.Argument(nameof(key), $"The key is a Galois key for element {key.Automorphism}; it cannot switch for element {k}.");
+        if (k == 0)
         {
             KeySwitcher.SwitchDecomposed(_parameters, Level, ext, key, result0, result1, maxDegreeOfParallelism);
+            return;
+        }
+        if (key.Automorphism == k)
+        {
+            // σ_k(switch(d)) with the pre-permuted key equals switch(σ_k(d)) with the plain one: permute two outputs, not the digits.
+            Rotate(key, k, default, result0, result1, maxDegreeOfParallelism);
             return;
         }
         int n = _parameters.N, extLimbs = Level + 1 + _parameters.PCount, digits = _parameters.DigitCount(Level);
         var permuted = ArrayPool<ulong>.Shared.Rent(digits * extLimbs * n);
         try
         {
-            var perm = _parameters.SharedGaloisPermutation(galoisElement.Value);
+            var perm = _parameters.SharedGaloisPermutation(k);
             Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, l =>
             {
                 var src = ext.AsSpan(l * n, n);
@@ -348,6 +455,18 @@ public sealed class KeySwitchDecomposition : IDisposable
         {
             ArrayPool<ulong>.Shared.Return(permuted);
         }
+    }
+
+    /// <summary>
+    /// The rotation of a ciphertext (c0, c1) whose c1 this decomposition holds, with a pre-permuted Galois key:
+    /// out0 = σ_k(c0 + r0), out1 = σ_k(r1), (r0, r1) the switch of the unpermuted digits. <paramref name="c0"/> must not
+    /// overlap <paramref name="out0"/> (the permuted write would clobber it); empty means c0 = 0.
+    /// </summary>
+    internal void Rotate(KeySwitchingKey key, ulong galoisElement, ReadOnlySpan<ulong> c0, Span<ulong> out0, Span<ulong> out1, int maxDegreeOfParallelism)
+    {
+        var ext = _ext ?? throw new ObjectDisposedException(nameof(KeySwitchDecomposition));
+        if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");
+        KeySwitcher.SwitchDecomposedPermuted(_parameters, Level, ext, key, galoisElement, c0, out0, out1, maxDegreeOfParallelism);
     }
 
     /// <summary>Returns the buffer to the pool.</summary>

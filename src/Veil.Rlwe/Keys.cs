@@ -88,16 +88,61 @@ public sealed class KeySwitchingKey
     /// <summary>Seed from which every a_i is expanded (domain "ksk", index i).</summary>
     public ReadOnlyMemory<byte> Seed { get; }
 
-    internal KeySwitchingKey(RlweParameters parameters, ulong[][] b, ulong[][] a, byte[] seed)
+    /// <summary>
+    /// 0 for a key held as generated. For a Galois key of element k, k: every limb of b_i and a_i is stored permuted by
+    /// σ_k⁻¹ (NTT form), so that the switch of σ_k(d) is σ_k applied to the switch of d with this key — the digits of a
+    /// hoisted decomposition are then used as they are, and only the two output polynomials are permuted.
+    /// </summary>
+    internal ulong Automorphism { get; }
+
+    internal KeySwitchingKey(RlweParameters parameters, ulong[][] b, ulong[][] a, byte[] seed, ulong automorphism = 0)
     {
         Parameters = parameters;
         B = b;
         A = a;
         Seed = seed;
+        Automorphism = automorphism;
     }
 
     /// <summary>Number of digits.</summary>
     public int DigitCount => B.Length;
+
+    /// <summary>
+    /// This key with its limbs permuted in place by σ_k⁻¹ (see <see cref="Automorphism"/>); the receiver must not be used
+    /// afterwards. A key already in that form is returned as it is.
+    /// </summary>
+    internal KeySwitchingKey PrePermuteInPlace(ulong galoisElement)
+    {
+        if (Automorphism == galoisElement) return this;
+        if (Automorphism != 0) throw new InvalidOperationException($"The key is already permuted for element {Automorphism}.");
+        var perm = Parameters.SharedGaloisPermutation(galoisElement);
+        int n = Parameters.N, limbs = Parameters.Ring.LimbCount;
+        var temp = new ulong[n];
+        foreach (var poly in B.Concat(A))
+            for (int l = 0; l < limbs; l++)
+            {
+                var limb = poly.AsSpan(l * n, n);
+                limb.CopyTo(temp);
+                for (int j = 0; j < n; j++) limb[perm[j]] = temp[j]; // scatter: σ_k⁻¹
+            }
+        return new KeySwitchingKey(Parameters, B, A, (byte[])Seed.ToArray(), galoisElement);
+    }
+
+    /// <summary>b_i as generated (undoing the storage permutation), for serialization.</summary>
+    internal ulong[] CanonicalB(int digit)
+    {
+        if (Automorphism == 0) return B[digit];
+        int n = Parameters.N, limbs = Parameters.Ring.LimbCount;
+        var perm = Parameters.SharedGaloisPermutation(Automorphism);
+        var result = new ulong[limbs * n];
+        for (int l = 0; l < limbs; l++)
+        {
+            var src = B[digit].AsSpan(l * n, n);
+            var dst = result.AsSpan(l * n, n);
+            for (int j = 0; j < n; j++) dst[j] = src[perm[j]];
+        }
+        return result;
+    }
 
     /// <summary>Expands a_i for digit i from a seed (shared by key generation and loading).</summary>
     internal static ulong[] ExpandA(RlweParameters parameters, ReadOnlySpan<byte> seed, int digit)
@@ -128,10 +173,11 @@ public sealed class GaloisKeys
     /// <summary>The parameters the keys belong to.</summary>
     public RlweParameters Parameters { get; }
 
+    /// <summary>Takes ownership of freshly generated or loaded keys and stores each pre-permuted for its element.</summary>
     internal GaloisKeys(RlweParameters parameters, Dictionary<ulong, KeySwitchingKey> keys)
     {
         Parameters = parameters;
-        _keys = keys;
+        _keys = keys.ToDictionary(kv => kv.Key, kv => kv.Value.PrePermuteInPlace(kv.Key));
     }
 
     /// <summary>The Galois elements present, ascending.</summary>
@@ -176,4 +222,14 @@ public static class GaloisElements
 
     /// <summary>The element 2N − 1 (X → X^-1), complex conjugation of the CKKS slots.</summary>
     public static ulong ForConjugation(int n) => 2UL * (ulong)n - 1;
+
+    /// <summary>k⁻¹ mod 2N (k odd): the element of the inverse automorphism.</summary>
+    public static ulong Inverse(ulong galoisElement, int n)
+    {
+        ulong twoN = 2UL * (ulong)n;
+        if ((galoisElement & 1) == 0 || galoisElement >= twoN) ThrowHelper.Argument(nameof(galoisElement), $"A Galois element is odd and below 2N = {twoN}; got {galoisElement}.");
+        ulong x = galoisElement; // Newton's iteration doubles the correct low bits each step: 3 → 6 → … → 96 ≥ 64.
+        for (int i = 0; i < 5; i++) x *= 2 - galoisElement * x;
+        return x & (twoN - 1);
+    }
 }

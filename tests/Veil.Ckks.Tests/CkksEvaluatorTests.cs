@@ -338,6 +338,34 @@ public class HoistedRotationTests
     }
 
     [Fact]
+    public void RotateHoisted_IntoDestinations_EqualsAllocatingFormAndInPlaceRotate()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        int n = ctx.Parameters.Slots;
+        int[] steps = [1, 7, -3];
+        var keys = ctx.KeyGenerator.CreateRotationKeys(steps);
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, keys);
+        var cx = ctx.Encrypt(CkksTestContext.RandomComplex(n, 52));
+        var allocated = ev.RotateHoisted(cx, steps);
+        // Destinations of another shape (a fresh 3-polynomial product at a lower level) are resized.
+        var destinations = steps.Select(_ => ev.Multiply(cx, cx)).ToArray();
+        ev.RotateHoisted(cx, steps, destinations);
+        for (int k = 0; k < steps.Length; k++)
+        {
+            Assert.Equal(allocated[k].Level, destinations[k].Level);
+            Assert.Equal(2, destinations[k].Size);
+            Assert.True(allocated[k].Poly(0).SequenceEqual(destinations[k].Poly(0)) && allocated[k].Poly(1).SequenceEqual(destinations[k].Poly(1)), $"step {steps[k]}");
+            // Key switching is deterministic, so the in-place rotation gives the same words too.
+            var inPlace = cx.Clone();
+            ev.Rotate(inPlace, steps[k], inPlace);
+            Assert.True(allocated[k].Poly(0).SequenceEqual(inPlace.Poly(0)) && allocated[k].Poly(1).SequenceEqual(inPlace.Poly(1)), $"in place, step {steps[k]}");
+        }
+        var ex = Assert.Throws<ArgumentException>(() => ev.RotateHoisted(cx, steps, [destinations[0], cx, destinations[2]]));
+        Assert.Equal("destinations", ex.ParamName);
+        Assert.Throws<ArgumentException>(() => ev.RotateHoisted(cx, steps, destinations[..2]));
+    }
+
+    [Fact]
     public void RotateHoisted_RequiresAKeyPerStep()
     {
         var ctx = CkksTestContext.Small.Value;

@@ -98,6 +98,20 @@ public class GaloisTests
         Assert.Equal("galoisElement", ex.ParamName);
     }
 
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(32768)]
+    public void GaloisElements_InverseUndoesEveryElement(int n)
+    {
+        for (ulong k = 1; k < 2UL * (ulong)n; k += 2 + 2 * (ulong)(n / 512))
+        {
+            ulong inverse = GaloisElements.Inverse(k, n);
+            Assert.Equal(1UL, k * inverse % (2UL * (ulong)n));
+        }
+        Assert.Throws<ArgumentException>(() => GaloisElements.Inverse(4, n));
+        Assert.Throws<ArgumentException>(() => GaloisElements.Inverse(2UL * (ulong)n + 1, n));
+    }
+
     [Fact]
     public void GaloisElements_RotationsAreFivePowersModTwoN()
     {

@@ -53,6 +53,28 @@ public class KeySwitchingTests
         }
     }
 
+    [Fact]
+    public void GaloisKeys_SavedAndLoaded_StillSwitchTheAutomorphismAndSaveTheSameBytes()
+    {
+        // Galois keys are held pre-permuted in memory; the file holds them as generated, and loading permutes again.
+        var p = TestRings.Get("TwoSpecial");
+        var keygen = new KeyGenerator(p);
+        ulong[] elements = [5, 2UL * (ulong)p.N - 1];
+        var bytes = Veil.Rlwe.Serialization.RlweSerializer.Save(keygen.CreateGaloisKeys(elements));
+        var loaded = Veil.Rlwe.Serialization.RlweSerializer.LoadGaloisKeys(bytes, p);
+        Assert.Equal(bytes, Veil.Rlwe.Serialization.RlweSerializer.Save(loaded));
+        var encryptor = new Encryptor(p, keygen.CreatePublicKey());
+        var decryptor = new Decryptor(p, keygen.SecretKey);
+        var m = TestRings.SmallMessage(p.N, 7, 99);
+        var ct = encryptor.Encrypt(TestRings.Encode(p, p.MaxLevel, m, Scale));
+        foreach (var k in elements)
+        {
+            var got = TestRings.DecodeCentered(p, p.MaxLevel, decryptor.Decrypt(RotateAndSwitch(p, ct, k, loaded[k])).Data);
+            var error = TestRings.MaxDistance(got, TestRings.Automorphism(TestRings.Scaled(m, Scale), k));
+            Assert.True(error < MaxSwitchError, $"k = {k}: error {error} ≥ 2^12");
+        }
+    }
+
     [Theory, MemberData(nameof(SetsAndLevels))]
     public void Relinearization_OfTensoredCiphertextsDecryptsToProduct(string set, int level)
     {

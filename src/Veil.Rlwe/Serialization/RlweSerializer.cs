@@ -500,7 +500,7 @@ public static class RlweSerializer
         CheckSeed(key.Seed.Span, nameof(key));
         w.WriteUInt16((ushort)key.DigitCount);
         w.WriteBytes(key.Seed.Span);
-        foreach (var b in key.B) w.WriteCoefficients(b);
+        for (int i = 0; i < key.DigitCount; i++) w.WriteCoefficients(key.CanonicalB(i));
     }
 
     private static KeySwitchingKey ReadSwitchingKeyPayload(ReadOnlySpan<byte> payload, RlweParameters parameters)
