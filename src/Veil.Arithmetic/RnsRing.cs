@@ -159,6 +159,19 @@ public sealed class RnsRing
         }
     }
 
+    /// <summary>accumulator += a · c_l on limb l (Shoup multiplication, one pass, no temporary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void MulScalarAdd(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> accumulator, int first, int limbs)
+    {
+        for (int l = 0; l < limbs; l++)
+        {
+            var m = _moduli[first + l];
+            ulong w = scalars[l], wShoup = m.ShoupPrecompute(w);
+            var x = a.Slice(l * N, N); var d = accumulator.Slice(l * N, N);
+            for (int i = 0; i < d.Length; i++) d[i] = m.Add(d[i], m.MulShoup(x[i], w, wShoup));
+        }
+    }
+
     /// <summary>destination = a + c_l on limb l (adding a constant to a polynomial in NTT form).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddScalar(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> scalars, Span<ulong> destination, int first, int limbs)

@@ -306,6 +306,36 @@ public sealed class CkksEvaluator
     public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); MultiplyScalar(ct, value, d); return d; }
 
     /// <summary>
+    /// accumulator += ct · c for a real constant c encoded at <paramref name="constantScale"/>: one fused pass, no
+    /// temporary — the kernel of dense layers on slot-packed batches. The accumulator must have ct's level and size
+    /// and the scale ct.Scale · constantScale.
+    /// </summary>
+    /// <exception cref="ArgumentException">Levels, sizes or scales differ, or the constant or its scale is not finite.</exception>
+    public void MultiplyScalarAdd(Ciphertext ct, double value, double constantScale, Ciphertext accumulator)
+    {
+        Check(ct, nameof(ct)); Check(accumulator, nameof(accumulator));
+        if (!double.IsFinite(value)) ThrowHelper.Argument(nameof(value), "The constant must be finite.");
+        if (!(constantScale >= 1) || double.IsInfinity(constantScale)) ThrowHelper.Argument(nameof(constantScale), $"The constant's scale must be finite and at least 1; got {constantScale}.");
+        if (accumulator.Level != ct.Level || accumulator.Size != ct.Size)
+            ThrowHelper.Argument(nameof(accumulator), $"The accumulator (level {accumulator.Level}, size {accumulator.Size}) must match ct (level {ct.Level}, size {ct.Size}).");
+        CheckScales(ct.Scale * constantScale, accumulator.Scale, "ct·c", nameof(accumulator));
+        if (ReferenceEquals(ct, accumulator)) ThrowHelper.Argument(nameof(accumulator), "The accumulator must not be ct.");
+        int limbs = ct.Level + 1;
+        Span<ulong> scalars = stackalloc ulong[limbs];
+        double rounded = Math.Round(value * constantScale);
+        for (int j = 0; j < limbs; j++) scalars[j] = CkksEncoder.ReduceRounded(rounded, _rns.Moduli[j]);
+        for (int i = 0; i < ct.Size; i++) _rns.MulScalarAdd(PolyAt(ct, i, ct.Level), scalars, PolyAt(accumulator, i, ct.Level), 0, limbs);
+    }
+
+    /// <summary>An encryption of zero-valued noise-free content at the given level, size 2 and scale (all words zero): a fresh accumulator.</summary>
+    public Ciphertext Zero(int level, double scale)
+    {
+        if (level < 0 || level > _parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {_parameters.MaxLevel}].");
+        if (!(scale >= 1) || double.IsInfinity(scale)) ThrowHelper.Argument(nameof(scale), $"The scale must be finite and at least 1; got {scale}.");
+        return new Ciphertext(_ring, level, 2, scale);
+    }
+
+    /// <summary>
     /// c·ct placed exactly at <paramref name="level"/> and <paramref name="scale"/>: one scalar multiplication at the
     /// constant scale that makes the next rescale land on the target, then that rescale. Used to add a shallower
     /// ciphertext to a deeper one without spending a level on the deeper side.

@@ -253,3 +253,66 @@ public class LinearTransformTests
         for (int i = 0; i < slots; i += 97) Assert.True(Math.Abs(sums[i] - total) < 1e-4, $"{sums[i]} vs {total}");
     }
 }
+
+public class DiagonalTransformTests
+{
+    private static double[][] RandomMatrix(int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, cols).Select(_ => 2 * rng.NextDouble() - 1).ToArray()).ToArray();
+    }
+
+    [Theory]
+    [InlineData(10, 100, null)]  // wide: many blocks folded
+    [InlineData(100, 40, null)]  // tall: one block, columns below the row index wrap round
+    [InlineData(16, 16, 1)]      // no giant steps
+    [InlineData(7, 300, 64)]
+    public void Rectangular_MatchesPlaintext_IgnoringWhatLiesBeyondTheInput(int rows, int cols, int? giant)
+    {
+        var ctx = DeepContext.Instance.Value;
+        int slots = ctx.Parameters.Slots;
+        var m = RandomMatrix(rows, cols, rows * 7 + cols);
+        var (transform, width) = DiagonalTransform.Rectangular(m, slots, giant);
+        var steps = transform.RequiredRotations.Concat(DiagonalTransform.FoldRotations(width, slots));
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.Relin, ctx.Keys.CreateRotationKeys(steps));
+        var x = DeepContext.Uniform(cols, 5, -1, 1);
+        // Junk after the input (the partial sums a previous layer leaves) must not matter.
+        var packed = x.Concat(DeepContext.Uniform(slots - cols, 6, -3, 3)).ToArray();
+        var ct = ctx.Encrypt(packed);
+        var y = DiagonalTransform.Fold(ev, transform.Apply(ev, ctx.Encoder, ct), width);
+        Assert.Equal(ct.Level - 1, y.Level);
+        var got = ctx.Decrypt(y);
+        var expected = Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, cols).Sum(c => m[r][c] * x[c])).ToArray();
+        Assert.True(DeepContext.Bits(got, expected, rows) >= 16, $"{DeepContext.Bits(got, expected, rows):F2} bits");
+    }
+
+    [Fact]
+    public void SparseOffsets_ComputeTheSumOfRotatedProducts_AndNegativeOffsetsWork()
+    {
+        var ctx = DeepContext.Instance.Value;
+        int slots = ctx.Parameters.Slots;
+        var offsets = new[] { -300, -3, 0, 5, 144, 288, 1000 };
+        var diagonals = offsets.ToDictionary(o => o, o => DeepContext.Uniform(slots, 100 + o + 400, -1, 1));
+        var transform = new DiagonalTransform(diagonals, slots);
+        Assert.Equal(offsets.Length, transform.DiagonalCount);
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.Relin, ctx.Keys.CreateRotationKeys(transform.RequiredRotations));
+        var x = DeepContext.Uniform(slots, 7, -1, 1);
+        var got = ctx.Decrypt(transform.Apply(ev, ctx.Encoder, ctx.Encrypt(x)));
+        var expected = Enumerable.Range(0, slots).Select(i => offsets.Sum(o => diagonals[o][i] * x[((i + o) % slots + slots) % slots])).ToArray();
+        Assert.True(DeepContext.Bits(got, expected, slots) >= 16, $"{DeepContext.Bits(got, expected, slots):F2} bits");
+    }
+
+    [Fact]
+    public void GiantStep_IsChosenToSaveRotations_AndBadInputsAreRejected()
+    {
+        int slots = 2048;
+        var diagonals = Enumerable.Range(0, 64).ToDictionary(t => t, t => Enumerable.Repeat(1.0, slots).ToArray());
+        var t = new DiagonalTransform(diagonals, slots);
+        var (baby, giant) = t.RotationCount;
+        Assert.True(baby + giant <= 16, $"{baby} + {giant} rotations for 64 consecutive diagonals");
+        Assert.Throws<ArgumentException>(() => new DiagonalTransform(new Dictionary<int, double[]> { [1] = new double[slots - 1] }, slots));
+        Assert.Throws<ArgumentException>(() => new DiagonalTransform(new Dictionary<int, double[]> { [1] = new double[slots] }, slots));
+        Assert.Throws<ArgumentException>(() => new DiagonalTransform(new Dictionary<int, double[]> { [1] = Enumerable.Repeat(double.NaN, slots).ToArray() }, slots));
+        Assert.Throws<ArgumentException>(() => DiagonalTransform.Rectangular(RandomMatrix(4, slots, 1), slots));
+    }
+}

@@ -373,3 +373,28 @@ public class HoistedRotationTests
         Assert.Contains("3", ex.Message);
     }
 }
+
+public class MultiplyScalarAddTests
+{
+    [Fact]
+    public void AccumulatesWeightedSums_AndRefusesMismatchedAccumulators()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        var ev = ctx.Evaluator;
+        int n = ctx.Parameters.Slots;
+        var xs = Enumerable.Range(0, 5).Select(i => CkksTestContext.RandomReals(n, 60 + i)).ToArray();
+        double[] w = [0.5, -1.25, 3.0, 0.0, -0.001];
+        var cts = xs.Select(x => ctx.Encrypt(x)).ToArray();
+        int level = cts[0].Level;
+        double q = ctx.Parameters.Ring.Q[level];
+        var acc = ev.Zero(level, cts[0].Scale * q);
+        for (int i = 0; i < cts.Length; i++) ev.MultiplyScalarAdd(cts[i], w[i], q, acc);
+        ev.Rescale(acc, acc);
+        var got = ctx.Decrypt(acc);
+        var expected = Enumerable.Range(0, n).Select(j => Enumerable.Range(0, 5).Sum(i => w[i] * xs[i][j])).ToArray();
+        Assert.True(CkksTestContext.PrecisionBits(got.AsSpan(0, n), expected) >= 18);
+        Assert.Throws<ArgumentException>(() => ev.MultiplyScalarAdd(cts[0], 1.0, q, ev.Zero(level, cts[0].Scale)));          // scale
+        Assert.Throws<ArgumentException>(() => ev.MultiplyScalarAdd(cts[0], 1.0, q, ev.Zero(level - 1, cts[0].Scale * q))); // level
+        Assert.Throws<ArgumentException>(() => ev.MultiplyScalarAdd(cts[0], double.NaN, q, acc));
+    }
+}

@@ -1,0 +1,195 @@
+using System.Numerics;
+using Veil.Ckks;
+using Veil.Rlwe;
+
+namespace Veil.Circuits;
+
+/// <summary>
+/// A slot-wise linear map given by a few generalized diagonals over all slots: y = Σ_o d_o ⊙ Rot_o(x). Convolutions in
+/// an im2col layout and rectangular matrices (with <see cref="Fold"/>) are of this form.
+/// </summary>
+/// <remarks>
+/// <para>Evaluated baby-step giant-step: each offset o = t·G + s with 0 ≤ s &lt; G, so that
+/// y = Σ_t Rot_(t·G)( Σ_s Rot_(−t·G)(d_o) ⊙ Rot_s(x) ). The baby rotations of x share one decomposition (hoisting);
+/// G is chosen to minimise (baby steps) / 2 + (giant steps), hoisted rotations costing about half a plain one.</para>
+/// <para>Depth 1: the diagonals are encoded at scale q_ℓ of the input's level, so the one rescale at the end restores
+/// the input's scale exactly. Plaintexts are encoded once per level and cached.</para>
+/// </remarks>
+public sealed class DiagonalTransform
+{
+    private readonly int _slots, _giantStep;
+    private readonly int[] _babySteps;
+    private readonly (int Giant, (int Baby, double[] Diagonal)[] Terms)[] _groups; // diagonals pre-rotated by −giant
+    private readonly Dictionary<int, Plaintext[][]> _encoded = [];
+    private readonly Lock _gate = new();
+
+    /// <summary>The rotation steps this transform uses: generate Galois keys for exactly these.</summary>
+    public IReadOnlyList<int> RequiredRotations { get; }
+
+    /// <summary>Number of diagonals (plaintext multiplications per application).</summary>
+    public int DiagonalCount { get; }
+
+    /// <summary>Hoisted baby-step rotations and plain giant-step rotations per application.</summary>
+    public (int Baby, int Giant) RotationCount => (_babySteps.Count(s => s != 0), _groups.Count(g => g.Giant != 0));
+
+    /// <summary>A transform from its nonzero diagonals.</summary>
+    /// <param name="diagonals">Offset o (any sign) → d_o, one value per slot.</param>
+    /// <param name="slots">The slot count of the parameters.</param>
+    /// <param name="giantStep">G; default: the cheapest multiple of the offsets' common divisor.</param>
+    /// <exception cref="ArgumentException">No diagonals, a diagonal of the wrong length or with non-finite values, or a bad G.</exception>
+    public DiagonalTransform(IReadOnlyDictionary<int, double[]> diagonals, int slots, int? giantStep = null)
+    {
+        ArgumentNullException.ThrowIfNull(diagonals);
+        if (slots < 1) throw new ArgumentOutOfRangeException(nameof(slots), "Slots must be positive.");
+        var nonzero = diagonals.Where(kv => kv.Value is not null && kv.Value.Any(v => v != 0)).ToArray();
+        foreach (var (offset, d) in diagonals)
+        {
+            if (d is null || d.Length != slots) throw new ArgumentException($"Diagonal {offset} must have {slots} values.", nameof(diagonals));
+            if (d.Any(v => !double.IsFinite(v))) throw new ArgumentException($"Diagonal {offset} has a non-finite value.", nameof(diagonals));
+        }
+        if (nonzero.Length == 0) throw new ArgumentException("The transform has no nonzero diagonal.", nameof(diagonals));
+        _slots = slots;
+        // Offsets reduced to (−slots/2, slots/2] so that shifts the other way round stay small.
+        var offsets = nonzero.Select(kv => (Offset: Centered(kv.Key, slots), Diagonal: kv.Value)).ToArray();
+        _giantStep = giantStep ?? ChooseGiantStep(offsets.Select(o => o.Offset).ToArray());
+        if (_giantStep < 1) throw new ArgumentOutOfRangeException(nameof(giantStep), "The giant step must be positive.");
+        _groups = offsets
+            .GroupBy(o => FloorDiv(o.Offset, _giantStep))
+            .OrderBy(g => g.Key)
+            .Select(g =>
+            {
+                int giant = g.Key * _giantStep;
+                return (giant, g.Select(o => (o.Offset - giant, Rotate(o.Diagonal, -giant))).OrderBy(t => t.Item1).ToArray());
+            })
+            .ToArray();
+        _babySteps = _groups.SelectMany(g => g.Terms.Select(t => t.Baby)).Distinct().Order().ToArray();
+        DiagonalCount = offsets.Length;
+        RequiredRotations = _babySteps.Where(s => s != 0).Concat(_groups.Select(g => g.Giant).Where(s => s != 0)).Distinct().Order().ToArray();
+    }
+
+    private static int Centered(int offset, int slots)
+    {
+        int o = ((offset % slots) + slots) % slots;
+        return o > slots / 2 ? o - slots : o;
+    }
+
+    private static int FloorDiv(int a, int b) => (int)Math.Floor(a / (double)b);
+
+    private static int ChooseGiantStep(int[] offsets)
+    {
+        int unit = offsets.Aggregate(0, (g, o) => (int)BigInteger.GreatestCommonDivisor(g, Math.Abs(o)));
+        if (unit == 0) unit = 1;
+        int span = offsets.Max() - offsets.Min() + 1;
+        int best = int.MaxValue;
+        double bestCost = double.MaxValue;
+        for (int b = 1; b <= span / unit + 1; b++)
+        {
+            int g = b * unit;
+            int babies = offsets.Select(o => o - FloorDiv(o, g) * g).Distinct().Count(s => s != 0);
+            int giants = offsets.Select(o => FloorDiv(o, g)).Distinct().Count(t => t != 0);
+            double cost = babies / 2.0 + giants;
+            if (cost < bestCost) { bestCost = cost; best = g; }
+        }
+        return best;
+    }
+
+    private static double[] Rotate(double[] v, int steps)
+    {
+        int n = v.Length;
+        var r = new double[n];
+        for (int i = 0; i < n; i++) r[i] = v[(((i + steps) % n) + n) % n];
+        return r;
+    }
+
+    /// <summary>Applies the transform; the result has the input's scale, one level lower.</summary>
+    /// <exception cref="InvalidOperationException">x is at level 0, or a rotation key is missing.</exception>
+    /// <exception cref="ArgumentException">The parameters have another slot count.</exception>
+    public Ciphertext Apply(CkksEvaluator evaluator, CkksEncoder encoder, Ciphertext x)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(x);
+        if (encoder.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {encoder.Slots}.", nameof(encoder));
+        if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
+        var plaintexts = Encoded(evaluator, encoder, x.Level);
+        var rotated = evaluator.RotateHoisted(x, _babySteps);
+        Ciphertext? result = null;
+        var term = new Ciphertext(evaluator.Parameters.Ring, x.Level, 2, x.Scale);
+        for (int g = 0; g < _groups.Length; g++)
+        {
+            var (giant, terms) = _groups[g];
+            Ciphertext? inner = null;
+            for (int t = 0; t < terms.Length; t++)
+            {
+                var source = rotated[Array.BinarySearch(_babySteps, terms[t].Baby)];
+                if (inner is null) inner = evaluator.MultiplyPlain(source, plaintexts[g][t]);
+                else { evaluator.MultiplyPlain(source, plaintexts[g][t], term); evaluator.Add(inner, term, inner); }
+            }
+            if (giant != 0) evaluator.Rotate(inner!, giant, inner!);
+            if (result is null) result = inner; else evaluator.Add(result, inner!, result);
+        }
+        evaluator.Rescale(result!, result!);
+        return result!;
+    }
+
+    private Plaintext[][] Encoded(CkksEvaluator evaluator, CkksEncoder encoder, int level)
+    {
+        lock (_gate)
+        {
+            if (_encoded.TryGetValue(level, out var cached)) return cached;
+            double scale = evaluator.Parameters.Ring.Q[level];
+            var result = _groups.Select(g => g.Terms.Select(t => encoder.Encode(t.Diagonal, scale, level)).ToArray()).ToArray();
+            _encoded[level] = result;
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// The rectangular product y = M·x for an r × c matrix, x in slots [0, c) (whatever the other slots hold is
+    /// ignored), y in slots [0, r) after <see cref="Fold"/>. With R = next power of two of r, entry (row, col) sits on
+    /// diagonal t = (col − row) mod R at slot i = col − t ≡ row (mod R), i ≥ −R (negative i wrap round); folding every
+    /// block of R slots onto the first then sums each row. R diagonals; slots at or above R hold partial sums.
+    /// </summary>
+    /// <returns>The transform and the block width R to pass to <see cref="Fold"/>.</returns>
+    /// <exception cref="ArgumentException">Empty or ragged matrix, or c + R above the slot count.</exception>
+    public static (DiagonalTransform Transform, int BlockWidth) Rectangular(double[][] matrix, int slots, int? giantStep = null)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        if (matrix.Length == 0 || matrix[0] is null || matrix[0].Length == 0) throw new ArgumentException("The matrix is empty.", nameof(matrix));
+        int rows = matrix.Length, cols = matrix[0].Length;
+        if (matrix.Any(r => r is null || r.Length != cols)) throw new ArgumentException("All rows must have the same length.", nameof(matrix));
+        int width = (int)BitOperations.RoundUpToPowerOf2((uint)rows);
+        if (cols + width > slots || slots % width != 0) throw new ArgumentException($"A {rows} × {cols} matrix needs {cols + width} slots; the parameters have {slots}.", nameof(matrix));
+        var diagonals = new Dictionary<int, double[]>();
+        for (int row = 0; row < rows; row++)
+            for (int col = 0; col < cols; col++)
+            {
+                if (matrix[row][col] == 0) continue;
+                if (!double.IsFinite(matrix[row][col])) throw new ArgumentException("Entries must be finite.", nameof(matrix));
+                int t = ((col - row) % width + width) % width, i = col - t;
+                if (!diagonals.TryGetValue(t, out var d)) diagonals[t] = d = new double[slots];
+                d[(i + slots) % slots] = matrix[row][col];
+            }
+        if (diagonals.Count == 0) diagonals[0] = new double[slots];
+        return (new DiagonalTransform(diagonals, slots, giantStep), width);
+    }
+
+    /// <summary>In place: slot i receives the sum of the slots ≡ i (mod width) — log2(slots/width) rotations.</summary>
+    public static Ciphertext Fold(CkksEvaluator evaluator, Ciphertext x, int width)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        ArgumentNullException.ThrowIfNull(x);
+        int slots = evaluator.Parameters.Slots;
+        if (width < 1 || slots % width != 0 || !BitOperations.IsPow2(slots / width)) throw new ArgumentException("slots / width must be a power of two.", nameof(width));
+        for (int k = slots / 2; k >= width; k /= 2) evaluator.Add(x, evaluator.Rotate(x, k), x);
+        return x;
+    }
+
+    /// <summary>Rotation steps <see cref="Fold"/> uses.</summary>
+    public static IReadOnlyList<int> FoldRotations(int width, int slots)
+    {
+        var steps = new List<int>();
+        for (int k = slots / 2; k >= width; k /= 2) steps.Add(k);
+        return steps;
+    }
+}
