@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Veil.Ml.Models;
 
 /// <summary>The few dense kernels the plaintext models need (no external library).</summary>
@@ -9,6 +12,41 @@ internal static class LinearAlgebra
         double sum = 0;
         for (int k = 0; k < a.Length; k++) sum += a[k] * b[k];
         return sum;
+    }
+
+    /// <summary>
+    /// Σ_k a_k·b_k over the first a.Length values of b, in four interleaved <see cref="Vector{T}"/> partial sums (for the
+    /// network kernels: faster than <see cref="Dot"/>, and still the same order on every call on one machine).
+    /// </summary>
+    public static double VectorDot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        b = b[..a.Length];
+        var va = MemoryMarshal.Cast<double, Vector<double>>(a);
+        var vb = MemoryMarshal.Cast<double, Vector<double>>(b);
+        Vector<double> s0 = default, s1 = default, s2 = default, s3 = default;
+        int v = 0;
+        for (; v + 4 <= va.Length; v += 4)
+        {
+            s0 += va[v] * vb[v];
+            s1 += va[v + 1] * vb[v + 1];
+            s2 += va[v + 2] * vb[v + 2];
+            s3 += va[v + 3] * vb[v + 3];
+        }
+        for (; v < va.Length; v++) s0 += va[v] * vb[v];
+        double sum = Vector.Sum((s0 + s1) + (s2 + s3));
+        for (int k = va.Length * Vector<double>.Count; k < a.Length; k++) sum += a[k] * b[k];
+        return sum;
+    }
+
+    /// <summary>y_k += α·x_k for k below x.Length, vectorized.</summary>
+    public static void AddScaled(double alpha, ReadOnlySpan<double> x, Span<double> y)
+    {
+        y = y[..x.Length];
+        var vx = MemoryMarshal.Cast<double, Vector<double>>(x);
+        var vy = MemoryMarshal.Cast<double, Vector<double>>(y);
+        var va = new Vector<double>(alpha);
+        for (int v = 0; v < vx.Length; v++) vy[v] += va * vx[v];
+        for (int k = vx.Length * Vector<double>.Count; k < x.Length; k++) y[k] += alpha * x[k];
     }
 
     /// <summary>Solves A·x = b for a symmetric positive-definite A (only its lower triangle is read) by Cholesky, A = L·Lᵀ.</summary>
