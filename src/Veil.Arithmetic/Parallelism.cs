@@ -1,5 +1,12 @@
 namespace Veil.Arithmetic;
 
+/// <summary>One iteration of a parallel loop, as a struct so that the single-threaded path allocates nothing.</summary>
+public interface IParallelBody
+{
+    /// <summary>Runs iteration i.</summary>
+    void Invoke(int i);
+}
+
 /// <summary>Runs independent iterations (RNS limbs, digits, keys) on up to a given number of threads.</summary>
 public static class Parallelism
 {
@@ -21,4 +28,22 @@ public static class Parallelism
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
     }
+
+    /// <summary>
+    /// body.Invoke(i) for i in [0, count). On one thread (or one iteration) nothing is allocated: the hot paths of the
+    /// evaluator use this form so that a single-threaded operation allocates only its result.
+    /// </summary>
+    public static void For<TBody>(int count, int maxDegreeOfParallelism, TBody body) where TBody : struct, IParallelBody
+    {
+        if (maxDegreeOfParallelism <= 1 || count <= 1)
+        {
+            for (int i = 0; i < count; i++) body.Invoke(i);
+            return;
+        }
+        ForParallel(count, maxDegreeOfParallelism, body);
+    }
+
+    // Kept apart so that the closure over body is created only when threads are used.
+    private static void ForParallel<TBody>(int count, int maxDegreeOfParallelism, TBody body) where TBody : struct, IParallelBody =>
+        For(count, maxDegreeOfParallelism, i => body.Invoke(i));
 }

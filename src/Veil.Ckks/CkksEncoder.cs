@@ -21,8 +21,8 @@ public sealed class CkksEncoder
     private readonly int[] _rotationGroup;
     private readonly Complex[] _roots; // ζ^k for k in [0, 2N]
     private readonly Complex[] _twiddles; // per FFT stage: stage with half-length h uses [h − 1, 2h − 1)
-    private readonly Complex[] _buffer;
-    private readonly double[] _coefficients;
+    // Per-thread working arrays: one encoder may serve several threads at once (pool threads of a parallel caller).
+    private readonly ThreadLocal<(Complex[] Buffer, double[] Coefficients)> _work;
 
     /// <summary>Creates an encoder for the parameters.</summary>
     public CkksEncoder(CkksParameters parameters)
@@ -51,8 +51,8 @@ public sealed class CkksEncoder
             int half = len >> 1, quarterStride = len << 2, step = _m / quarterStride;
             for (int j = 0; j < half; j++) _twiddles[half - 1 + j] = _roots[_rotationGroup[j] % quarterStride * step];
         }
-        _buffer = new Complex[_slots];
-        _coefficients = new double[parameters.N];
+        int slots = _slots, n = parameters.N;
+        _work = new ThreadLocal<(Complex[], double[])>(() => (new Complex[slots], new double[n]));
     }
 
     /// <summary>Threads used for the per-prime transforms (default: the processor count).</summary>
@@ -85,9 +85,10 @@ public sealed class CkksEncoder
     public void Encode(ReadOnlySpan<double> values, double scale, int level, Plaintext destination)
     {
         if (values.Length > _slots) ThrowHelper.Argument(nameof(values), $"At most {_slots} values fit; got {values.Length}.");
-        for (int i = 0; i < values.Length; i++) _buffer[i] = new Complex(values[i], 0);
-        _buffer.AsSpan(values.Length).Clear();
-        EncodeBuffer(scale, level, destination);
+        var (buffer, coefficients) = _work.Value;
+        for (int i = 0; i < values.Length; i++) buffer[i] = new Complex(values[i], 0);
+        buffer.AsSpan(values.Length).Clear();
+        EncodeBuffer(buffer, coefficients, scale, level, destination);
     }
 
     /// <summary>Encodes complex values into <paramref name="destination"/>.</summary>
@@ -95,19 +96,21 @@ public sealed class CkksEncoder
     public void Encode(ReadOnlySpan<Complex> values, double scale, int level, Plaintext destination)
     {
         if (values.Length > _slots) ThrowHelper.Argument(nameof(values), $"At most {_slots} values fit; got {values.Length}.");
-        values.CopyTo(_buffer);
-        _buffer.AsSpan(values.Length).Clear();
-        EncodeBuffer(scale, level, destination);
+        var (buffer, coefficients) = _work.Value;
+        values.CopyTo(buffer);
+        buffer.AsSpan(values.Length).Clear();
+        EncodeBuffer(buffer, coefficients, scale, level, destination);
     }
 
     /// <summary>Encodes the same complex constant in every slot (the constant polynomial re + im·X^(N/2)).</summary>
     public void EncodeConstant(Complex value, double scale, int level, Plaintext destination)
     {
         CheckScaleAndLevel(scale, level, destination);
-        Array.Clear(_coefficients);
-        _coefficients[0] = Math.Round(value.Real * scale);
-        _coefficients[_parameters.N / 2] = Math.Round(value.Imaginary * scale);
-        WriteCoefficients(scale, level, destination);
+        var coefficients = _work.Value.Coefficients;
+        Array.Clear(coefficients);
+        coefficients[0] = Math.Round(value.Real * scale);
+        coefficients[_parameters.N / 2] = Math.Round(value.Imaginary * scale);
+        WriteCoefficients(coefficients, scale, level, destination);
     }
 
     private void CheckScaleAndLevel(double scale, int level, Plaintext destination)
@@ -118,22 +121,22 @@ public sealed class CkksEncoder
         if (!destination.Parameters.SameRingAs(_parameters.Ring)) ThrowHelper.Argument(nameof(destination), "The plaintext belongs to other parameters.");
     }
 
-    private void EncodeBuffer(double scale, int level, Plaintext destination)
+    private void EncodeBuffer(Complex[] buffer, double[] coefficients, double scale, int level, Plaintext destination)
     {
         CheckScaleAndLevel(scale, level, destination);
         for (int i = 0; i < _slots; i++)
-            if (!double.IsFinite(_buffer[i].Real) || !double.IsFinite(_buffer[i].Imaginary))
+            if (!double.IsFinite(buffer[i].Real) || !double.IsFinite(buffer[i].Imaginary))
                 ThrowHelper.Argument("values", $"Value {i} is not finite.");
-        InverseSpecialFft(_buffer);
+        InverseSpecialFft(buffer);
         for (int i = 0; i < _slots; i++)
         {
-            _coefficients[i] = Math.Round(_buffer[i].Real * scale);
-            _coefficients[i + _slots] = Math.Round(_buffer[i].Imaginary * scale);
+            coefficients[i] = Math.Round(buffer[i].Real * scale);
+            coefficients[i + _slots] = Math.Round(buffer[i].Imaginary * scale);
         }
-        WriteCoefficients(scale, level, destination);
+        WriteCoefficients(coefficients, scale, level, destination);
     }
 
-    private void WriteCoefficients(double scale, int level, Plaintext destination)
+    private void WriteCoefficients(double[] coefficients, double scale, int level, Plaintext destination)
     {
         var ring = _parameters.Ring;
         int n = ring.N;
@@ -141,20 +144,29 @@ public sealed class CkksEncoder
         double logQ = 0;
         for (int j = 0; j <= level; j++) logQ += Math.Log2(ring.Q[j]);
         double max = 0;
-        foreach (double c in _coefficients) max = Math.Max(max, Math.Abs(c));
+        foreach (double c in coefficients) max = Math.Max(max, Math.Abs(c));
         if (max > 0 && Math.Log2(max) >= logQ - 1)
             ThrowHelper.Argument("values", $"Scaled values reach 2^{Math.Log2(max):F1}, beyond Q/2 = 2^{logQ - 1:F1} at level {level}; use a smaller scale or a higher level.");
         destination.Resize(level);
         destination.Scale = scale;
         destination.IsNttForm = true;
-        var coefficients = _coefficients;
-        Parallelism.For(level + 1, MaxDegreeOfParallelism, j =>
+        Parallelism.For(level + 1, MaxDegreeOfParallelism, new ReduceAndTransform(ring.Ring, coefficients, destination));
+    }
+
+    private readonly struct ReduceAndTransform(RnsRing ring, double[] coefficients, Plaintext destination) : IParallelBody
+    {
+        public void Invoke(int j)
         {
-            var m = ring.Ring.Moduli[j];
+            var m = ring.Moduli[j];
             var limb = destination.Limb(j);
-            for (int i = 0; i < n; i++) limb[i] = ReduceRounded(coefficients[i], m);
-            ring.Ring.Ntt[j].Forward(limb);
-        });
+            for (int i = 0; i < limb.Length; i++) limb[i] = ReduceRounded(coefficients[i], m);
+            ring.Ntt[j].Forward(limb);
+        }
+    }
+
+    private readonly struct InverseLimbs(RnsRing ring, ulong[] data) : IParallelBody
+    {
+        public void Invoke(int j) => ring.Ntt[j].Inverse(data.AsSpan(j * ring.N, ring.N));
     }
 
     /// <summary>An integral double reduced modulo q exactly, without allocating (values beyond 2^63 included).</summary>
@@ -195,22 +207,23 @@ public sealed class CkksEncoder
         if (!(plaintext.Scale > 0)) ThrowHelper.Argument(nameof(plaintext), "The plaintext scale must be positive.");
         var ring = _parameters.Ring.Ring;
         int n = ring.N, limbs = plaintext.Level + 1;
+        var (buffer, coefficients) = _work.Value;
         var data = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
         try
         {
             plaintext.Data.AsSpan(0, limbs * n).CopyTo(data);
-            if (plaintext.IsNttForm) Parallelism.For(limbs, MaxDegreeOfParallelism, j => ring.Ntt[j].Inverse(data.AsSpan(j * n, n)));
-            CrtComposer.ToCenteredDoubles(_parameters.Ring, limbs, data, _coefficients);
+            if (plaintext.IsNttForm) Parallelism.For(limbs, MaxDegreeOfParallelism, new InverseLimbs(ring, data));
+            CrtComposer.ToCenteredDoubles(_parameters.Ring, limbs, data, coefficients);
         }
         finally
         {
             System.Buffers.ArrayPool<ulong>.Shared.Return(data);
         }
         double inv = 1.0 / plaintext.Scale;
-        for (int i = 0; i < _slots; i++) _buffer[i] = new Complex(_coefficients[i] * inv, _coefficients[i + _slots] * inv);
-        SpecialFft(_buffer);
+        for (int i = 0; i < _slots; i++) buffer[i] = new Complex(coefficients[i] * inv, coefficients[i + _slots] * inv);
+        SpecialFft(buffer);
         int count = Math.Min(destination.Length, _slots);
-        _buffer.AsSpan(0, count).CopyTo(destination);
+        buffer.AsSpan(0, count).CopyTo(destination);
     }
 
     /// <summary>Slots from coefficients: evaluation at ζ^(5^j), in place.</summary>

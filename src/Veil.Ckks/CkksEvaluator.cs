@@ -438,41 +438,56 @@ public sealed class CkksEvaluator
         {
             var lastModulus = _rns.Moduli[level];
             ulong half = lastModulus.Value >> 1;
-            Parallelism.For(size, MaxDegreeOfParallelism, i =>
-            {
-                var limb = last.AsSpan(i * n, n);
-                PolyAt(ct, i, level).Slice(level * n, n).CopyTo(limb);
-                _rns.Ntt[level].Inverse(limb);
-                for (int c = 0; c < n; c++) limb[c] = lastModulus.Add(limb[c], half);
-            });
-            Parallelism.For(size * level, MaxDegreeOfParallelism, task =>
-            {
-                int i = task / level, j = task % level;
-                var m = _rns.Moduli[j];
-                ulong[] reduced = ArrayPool<ulong>.Shared.Rent(n);
-                try
-                {
-                    var r = reduced.AsSpan(0, n);
-                    var src = last.AsSpan(i * n, n);
-                    ulong halfMod = m.Reduce(half);
-                    for (int c = 0; c < n; c++) r[c] = m.Sub(m.Reduce(src[c]), halfMod);
-                    _rns.Ntt[j].Forward(r);
-                    var input = PolyAt(ct, i, level).Slice(j * n, n);
-                    var output = PolyAt(t, i, level - 1).Slice(j * n, n);
-                    ulong w = _ring.LastPrimeInverse[level][j], wShoup = m.ShoupPrecompute(w), q = m.Value;
-                    for (int c = 0; c < n; c++) output[c] = m.MulShoup(input[c] + q - r[c], w, wShoup);
-                }
-                finally
-                {
-                    ArrayPool<ulong>.Shared.Return(reduced);
-                }
-            });
+            Parallelism.For(size, MaxDegreeOfParallelism, new LastLimbToCoefficients(_rns, ct, level, last));
+            Parallelism.For(size * level, MaxDegreeOfParallelism, new DivideByLastPrime(_ring, ct, t, level, last));
         }
         finally
         {
             pool.Return(last);
         }
         Finish(t, destination, scale);
+    }
+
+    private readonly struct LastLimbToCoefficients(RnsRing rns, Ciphertext ct, int level, ulong[] last) : IParallelBody
+    {
+        public void Invoke(int i)
+        {
+            int n = rns.N;
+            var m = rns.Moduli[level];
+            ulong half = m.Value >> 1;
+            var limb = last.AsSpan(i * n, n);
+            PolyAt(ct, i, level).Slice(level * n, n).CopyTo(limb);
+            rns.Ntt[level].Inverse(limb);
+            for (int c = 0; c < n; c++) limb[c] = m.Add(limb[c], half);
+        }
+    }
+
+    private readonly struct DivideByLastPrime(RlweParameters ring, Ciphertext ct, Ciphertext t, int level, ulong[] last) : IParallelBody
+    {
+        public void Invoke(int task)
+        {
+            var rns = ring.Ring;
+            int n = rns.N, i = task / level, j = task % level;
+            var m = rns.Moduli[j];
+            ulong half = rns.Moduli[level].Value >> 1;
+            ulong[] reduced = ArrayPool<ulong>.Shared.Rent(n);
+            try
+            {
+                var r = reduced.AsSpan(0, n);
+                var src = last.AsSpan(i * n, n);
+                ulong halfMod = m.Reduce(half);
+                for (int c = 0; c < n; c++) r[c] = m.Sub(m.Reduce(src[c]), halfMod);
+                rns.Ntt[j].Forward(r);
+                var input = PolyAt(ct, i, level).Slice(j * n, n);
+                var output = PolyAt(t, i, level - 1).Slice(j * n, n);
+                ulong w = ring.LastPrimeInverse[level][j], wShoup = m.ShoupPrecompute(w), q = m.Value;
+                for (int c = 0; c < n; c++) output[c] = m.MulShoup(input[c] + q - r[c], w, wShoup);
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(reduced);
+            }
+        }
     }
 
     /// <summary>ct rescaled, new ciphertext.</summary>
@@ -514,6 +529,8 @@ public sealed class CkksEvaluator
         int slots = _parameters.Slots;
         int s = (int)(((long)steps % slots + slots) % slots);
         if (s == 0) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
+        ulong direct = GaloisElements.ForRotation(s, _ring.N);
+        if (_galoisKeys is not null && _galoisKeys.Contains(direct)) { ApplyGalois(ct, direct, destination); return; } // no plan array
         var plan = PlanRotation(s);
         var current = ct;
         foreach (int step in plan)
@@ -541,6 +558,18 @@ public sealed class CkksEvaluator
 
     /// <summary>The sequence of rotation steps (each with a key present) whose composition rotates by s.</summary>
     internal int[] PlanRotation(int s)
+    {
+        if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
+        // The key set is fixed for the evaluator's life, so each plan is worked out once.
+        if (_rotationPlans.TryGetValue(s, out var cached)) return cached;
+        var plan = ComputeRotationPlan(s);
+        _rotationPlans.TryAdd(s, plan);
+        return plan;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int[]> _rotationPlans = new();
+
+    private int[] ComputeRotationPlan(int s)
     {
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         int slots = _parameters.Slots;
@@ -588,26 +617,28 @@ public sealed class CkksEvaluator
         int level = ct.Level;
         double scale = ct.Scale;
         // The Galois key is stored pre-permuted: decompose c1 as it is, permute only the two outputs (σ(c0) folded in).
-        using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
-        if (!ReferenceEquals(ct, destination))
+        var ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+        ulong[]? c0 = null;
+        try
         {
-            destination.Resize(level, 2);
-            decomposition.Rotate(key, galoisElement, PolyAt(ct, 0, level), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
-        }
-        else
-        {
-            // In place: the permuted write of c0's slot would overwrite coefficients still to be read, so read a copy.
-            int len = (level + 1) * _ring.N;
-            var c0 = ArrayPool<ulong>.Shared.Rent(len);
-            try
+            if (!ReferenceEquals(ct, destination))
             {
+                destination.Resize(level, 2);
+                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, key, galoisElement, PolyAt(ct, 0, level), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
+            }
+            else
+            {
+                // In place: the permuted write of c0's slot would overwrite coefficients still to be read, so read a copy.
+                int len = (level + 1) * _ring.N;
+                c0 = ArrayPool<ulong>.Shared.Rent(len);
                 PolyAt(ct, 0, level).CopyTo(c0);
-                decomposition.Rotate(key, galoisElement, c0.AsSpan(0, len), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
+                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, key, galoisElement, c0.AsSpan(0, len), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
             }
-            finally
-            {
-                ArrayPool<ulong>.Shared.Return(c0);
-            }
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(ext);
+            if (c0 is not null) ArrayPool<ulong>.Shared.Return(c0);
         }
         Finish(destination, destination, scale);
     }
@@ -649,14 +680,21 @@ public sealed class CkksEvaluator
                 ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
         }
         double scale = ct.Scale;
-        using var decomposition = KeySwitcher.Decompose(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
-        for (int i = 0; i < steps.Count; i++)
+        var ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+        try
         {
-            var result = destinations[i];
-            if (elements[i] == 1) { result.CopyFrom(ct); continue; }
-            result.Resize(level, 2);
-            decomposition.Rotate(_galoisKeys[elements[i]], elements[i], PolyAt(ct, 0, level), PolyAt(result, 0, level), PolyAt(result, 1, level), MaxDegreeOfParallelism);
-            Finish(result, result, scale);
+            for (int i = 0; i < steps.Count; i++)
+            {
+                var result = destinations[i];
+                if (elements[i] == 1) { result.CopyFrom(ct); continue; }
+                result.Resize(level, 2);
+                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, _galoisKeys[elements[i]], elements[i], PolyAt(ct, 0, level), PolyAt(result, 0, level), PolyAt(result, 1, level), MaxDegreeOfParallelism);
+                Finish(result, result, scale);
+            }
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(ext);
         }
     }
 

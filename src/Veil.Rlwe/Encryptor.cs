@@ -81,41 +81,11 @@ public sealed class Encryptor
         ulong[] x = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n), divided = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
         try
         {
-            var seed = Prng.NewSeed();
-            using (var prng = new Prng(seed, "veil/encrypt/pk"))
-            {
-                Samplers.Ternary(prng, small.AsSpan(0, n));
-                Samplers.Gaussian(prng, small.AsSpan(n, 2 * n));
-            }
-            CryptographicOperations.ZeroMemory(seed);
+            var prng = NoiseStream();
+            Samplers.Ternary(prng, small.AsSpan(0, n));
+            Samplers.Gaussian(prng, small.AsSpan(n, 2 * n));
             // x_c = key_c·u + e_c over Q_ℓ·P (limbs Q_0 … Q_ℓ, then P), one limb per task.
-            Parallelism.For(extLimbs, MaxDegreeOfParallelism, e =>
-            {
-                int ringIndex = e < qLimbs ? e : p.PStart + (e - qLimbs);
-                var ntt = ring.Ntt[ringIndex];
-                ulong[] tmp = ArrayPool<ulong>.Shared.Rent(2 * n);
-                try
-                {
-                    var u = tmp.AsSpan(0, n);
-                    var err = tmp.AsSpan(n, n);
-                    Samplers.SmallToRns(small.AsSpan(0, n), ring, u, ringIndex, 1);
-                    ntt.Forward(u);
-                    for (int c = 0; c < 2; c++)
-                    {
-                        var key = (c == 0 ? pk.B : pk.A).AsSpan(ringIndex * n, n);
-                        var dst = x.AsSpan((c * extLimbs + e) * n, n);
-                        Samplers.SmallToRns(small.AsSpan((1 + c) * n, n), ring, err, ringIndex, 1);
-                        ntt.Forward(err);
-                        ring.MulPointwise(key, u, dst, ringIndex, 1);
-                        ring.Add(dst, err, dst, ringIndex, 1);
-                    }
-                }
-                finally
-                {
-                    CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tmp.AsSpan(0, 2 * n)));
-                    ArrayPool<ulong>.Shared.Return(tmp);
-                }
-            });
+            Parallelism.For(extLimbs, MaxDegreeOfParallelism, new PublicKeyProducts(p, pk, level, small, x));
             for (int c = 0; c < 2; c++)
             {
                 KeySwitcher.ModDown(p, level, x, c * extLimbs * n, divided, MaxDegreeOfParallelism);
@@ -129,6 +99,58 @@ public sealed class Encryptor
             ArrayPool<sbyte>.Shared.Return(small);
             ArrayPool<ulong>.Shared.Return(x);
             ArrayPool<ulong>.Shared.Return(divided);
+        }
+    }
+
+    // Per thread: an AES-CTR stream under a key from the OS generator, replaced after 2^20 encryptions. Public-key
+    // encryption needs fresh randomness, not a reproducible stream, so one stream serves many encryptions and none
+    // allocates.
+    [ThreadStatic] private static Prng? t_noise;
+    [ThreadStatic] private static int t_noiseUses;
+
+    private static Prng NoiseStream()
+    {
+        if (t_noise is null || ++t_noiseUses >= 1 << 20)
+        {
+            t_noise?.Dispose();
+            var seed = Prng.NewSeed();
+            t_noise = new Prng(seed, "veil/encrypt/pk");
+            CryptographicOperations.ZeroMemory(seed);
+            t_noiseUses = 0;
+        }
+        return t_noise;
+    }
+
+    private readonly struct PublicKeyProducts(RlweParameters p, PublicKey pk, int level, sbyte[] small, ulong[] x) : IParallelBody
+    {
+        public void Invoke(int e)
+        {
+            var ring = p.Ring;
+            int n = ring.N, qLimbs = level + 1, extLimbs = qLimbs + p.PCount;
+            int ringIndex = e < qLimbs ? e : p.PStart + (e - qLimbs);
+            var ntt = ring.Ntt[ringIndex];
+            ulong[] tmp = ArrayPool<ulong>.Shared.Rent(2 * n);
+            try
+            {
+                var u = tmp.AsSpan(0, n);
+                var err = tmp.AsSpan(n, n);
+                Samplers.SmallToRns(small.AsSpan(0, n), ring, u, ringIndex, 1);
+                ntt.Forward(u);
+                for (int c = 0; c < 2; c++)
+                {
+                    var key = (c == 0 ? pk.B : pk.A).AsSpan(ringIndex * n, n);
+                    var dst = x.AsSpan((c * extLimbs + e) * n, n);
+                    Samplers.SmallToRns(small.AsSpan((1 + c) * n, n), ring, err, ringIndex, 1);
+                    ntt.Forward(err);
+                    ring.MulPointwise(key, u, dst, ringIndex, 1);
+                    ring.Add(dst, err, dst, ringIndex, 1);
+                }
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tmp.AsSpan(0, 2 * n)));
+                ArrayPool<ulong>.Shared.Return(tmp);
+            }
         }
     }
 

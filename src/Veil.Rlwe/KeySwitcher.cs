@@ -74,15 +74,26 @@ public static class KeySwitcher
             }
             return;
         }
-        using var decomposition = Decompose(parameters, level, input, maxDegreeOfParallelism);
-        decomposition.Switch(key, null, result0, result1, maxDegreeOfParallelism);
+        var ext = DecomposeRented(parameters, level, input, maxDegreeOfParallelism);
+        try
+        {
+            SwitchDecomposed(parameters, level, ext, key, result0, result1, maxDegreeOfParallelism);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(ext);
+        }
     }
 
     /// <summary>
     /// Splits d (NTT form over Q_level) into digits and lifts each to Q_level·P in NTT form: the part of key switching
     /// that does not depend on the key, shared by every rotation of the same ciphertext (hoisting).
     /// </summary>
-    public static KeySwitchDecomposition Decompose(RlweParameters parameters, int level, ReadOnlySpan<ulong> input, int maxDegreeOfParallelism = 1)
+    public static KeySwitchDecomposition Decompose(RlweParameters parameters, int level, ReadOnlySpan<ulong> input, int maxDegreeOfParallelism = 1) =>
+        new(parameters, level, DecomposeRented(parameters, level, input, maxDegreeOfParallelism));
+
+    /// <summary>The lifted digits in a buffer rented from the shared pool (the caller returns it): no object per call.</summary>
+    internal static ulong[] DecomposeRented(RlweParameters parameters, int level, ReadOnlySpan<ulong> input, int maxDegreeOfParallelism)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (level < 0 || level > parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {parameters.MaxLevel}].");
@@ -96,49 +107,13 @@ public static class KeySwitcher
         {
             input[..(qLimbs * n)].CopyTo(source);
             // 1. Coefficient form of every limb (needed by the basis conversion).
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, j =>
-            {
-                var limb = coeff.AsSpan(j * n, n);
-                source.AsSpan(j * n, n).CopyTo(limb);
-                ring.Ntt[j].Inverse(limb);
-            });
-            // 2. ModUp, one (digit, target prime) pair per task so that the work splits evenly.
-            var tasks = new List<(int digit, int target)>(digits * extLimbs);
-            for (int d = 0; d < digits; d++)
-            {
-                int count = parameters.ModUp(level, d).Targets.Length;
-                for (int t = 0; t < count; t++) tasks.Add((d, t));
-            }
-            Parallelism.For(digits, maxDegreeOfParallelism, d =>
-            {
-                int start = d * pLimbs, end = Math.Min(start + pLimbs, qLimbs);
-                var (converter, targets) = parameters.ModUp(level, d);
-                var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
-                source.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
-                ulong[] conv = pool.Rent(targets.Length * n), scratch = pool.Rent((pLimbs + 1) * n);
-                try
-                {
-                    converter.Convert(coeff.AsSpan(start * n, (end - start) * n), conv, scratch, n);
-                    for (int t = 0; t < targets.Length; t++)
-                    {
-                        int ringIndex = targets[t];
-                        int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
-                        conv.AsSpan(t * n, n).CopyTo(extD.Slice(extIndex * n, n));
-                    }
-                }
-                finally
-                {
-                    pool.Return(conv); pool.Return(scratch);
-                }
-            });
-            Parallelism.For(tasks.Count, maxDegreeOfParallelism, k =>
-            {
-                var (d, t) = tasks[k];
-                int ringIndex = parameters.ModUp(level, d).Targets[t];
-                int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
-                ring.Ntt[ringIndex].Forward(ext.AsSpan((d * extLimbs + extIndex) * n, n));
-            });
-            return new KeySwitchDecomposition(parameters, level, ext);
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new InverseLimbs(ring, source, coeff, n));
+            // 2. ModUp: digit d's own limbs copied, the others converted from its coefficients.
+            Parallelism.For(digits, maxDegreeOfParallelism, new LiftDigit(parameters, level, source, coeff, ext));
+            // 3. Forward NTT of every converted limb, one (digit, target) pair per task so that the work splits evenly;
+            // digits have at most extLimbs − 1 targets, so task k is digit k / extLimbs, target k % extLimbs (if any).
+            Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, new ForwardTargets(parameters, level, ext));
+            return ext;
         }
         catch
         {
@@ -148,6 +123,69 @@ public static class KeySwitcher
         finally
         {
             pool.Return(source); pool.Return(coeff);
+        }
+    }
+
+    private readonly struct InverseLimbs(RnsRing ring, ulong[] source, ulong[] coeff, int n) : IParallelBody
+    {
+        public void Invoke(int j)
+        {
+            var limb = coeff.AsSpan(j * n, n);
+            source.AsSpan(j * n, n).CopyTo(limb);
+            ring.Ntt[j].Inverse(limb);
+        }
+    }
+
+    private readonly struct LiftDigit(RlweParameters parameters, int level, ulong[] source, ulong[] coeff, ulong[] ext) : IParallelBody
+    {
+        public void Invoke(int d)
+        {
+            int n = parameters.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart, extLimbs = qLimbs + pLimbs;
+            int start = d * pLimbs, end = Math.Min(start + pLimbs, qLimbs);
+            var (converter, targets) = parameters.ModUp(level, d);
+            var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
+            source.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
+            var pool = ArrayPool<ulong>.Shared;
+            ulong[] conv = pool.Rent(targets.Length * n), scratch = pool.Rent((pLimbs + 1) * n);
+            try
+            {
+                converter.Convert(coeff.AsSpan(start * n, (end - start) * n), conv, scratch, n);
+                for (int t = 0; t < targets.Length; t++)
+                {
+                    int ringIndex = targets[t];
+                    int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
+                    conv.AsSpan(t * n, n).CopyTo(extD.Slice(extIndex * n, n));
+                }
+            }
+            finally
+            {
+                pool.Return(conv); pool.Return(scratch);
+            }
+        }
+    }
+
+    private readonly struct ForwardTargets(RlweParameters parameters, int level, ulong[] ext) : IParallelBody
+    {
+        public void Invoke(int k)
+        {
+            int n = parameters.N, qLimbs = level + 1, pStart = parameters.PStart, extLimbs = qLimbs + parameters.PCount;
+            int d = k / extLimbs, t = k % extLimbs;
+            var targets = parameters.ModUp(level, d).Targets;
+            if (t >= targets.Length) return;
+            int ringIndex = targets[t];
+            int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
+            parameters.Ring.Ntt[ringIndex].Forward(ext.AsSpan((d * extLimbs + extIndex) * n, n));
+        }
+    }
+
+    private readonly struct InnerProducts(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong[] acc) : IParallelBody
+    {
+        public void Invoke(int e)
+        {
+            int n = parameters.N, qLimbs = level + 1, extLimbs = qLimbs + parameters.PCount;
+            int ringIndex = e < qLimbs ? e : parameters.PStart + (e - qLimbs);
+            InnerProduct(parameters.Ring.Ntt[ringIndex], ext, e, extLimbs, parameters.DigitCount(level), n, key, ringIndex,
+                acc.AsSpan(e * n, n), acc.AsSpan((extLimbs + e) * n, n));
         }
     }
 
@@ -164,12 +202,7 @@ public static class KeySwitcher
         try
         {
             // 3. Inner product with the key, one limb per task, reduced once per coefficient.
-            Parallelism.For(extLimbs, maxDegreeOfParallelism, e =>
-            {
-                int ringIndex = e < qLimbs ? e : pStart + (e - qLimbs);
-                InnerProduct(ring.Ntt[ringIndex], ext, e, extLimbs, digits, n, key, ringIndex,
-                    acc.AsSpan(e * n, n), acc.AsSpan((extLimbs + e) * n, n));
-            });
+            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
             // 4. Divide both halves by P with rounding.
             ModDown(parameters, level, acc, 0, result0, maxDegreeOfParallelism);
             ModDown(parameters, level, acc, extLimbs * n, result1, maxDegreeOfParallelism);
@@ -185,6 +218,7 @@ public static class KeySwitcher
         ReadOnlySpan<ulong> c0, Span<ulong> out0, Span<ulong> out1, int maxDegreeOfParallelism)
     {
         if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
+        if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");
         var ring = parameters.Ring;
         int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
         int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
@@ -193,12 +227,7 @@ public static class KeySwitcher
         ulong[] acc = pool.Rent(2 * extLimbs * n);
         try
         {
-            Parallelism.For(extLimbs, maxDegreeOfParallelism, e =>
-            {
-                int ringIndex = e < qLimbs ? e : pStart + (e - qLimbs);
-                InnerProduct(ring.Ntt[ringIndex], ext, e, extLimbs, digits, n, key, ringIndex,
-                    acc.AsSpan(e * n, n), acc.AsSpan((extLimbs + e) * n, n));
-            });
+            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
             ModDownPermuted(parameters, level, acc, 0, c0, perm, out0, maxDegreeOfParallelism);
             ModDownPermuted(parameters, level, acc, extLimbs * n, default, perm, out1, maxDegreeOfParallelism);
         }
@@ -309,17 +338,7 @@ public static class KeySwitcher
             var pPart = x.AsSpan(offset + qLimbs * n, pLimbs * n);
             ring.Inverse(pPart, parameters.PStart, pLimbs);
             parameters.ModDown(level).Convert(pPart, conv, scratch, n);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, j =>
-            {
-                var m = ring.Moduli[j];
-                var lifted = conv.AsSpan(j * n, n);
-                ring.Ntt[j].Forward(lifted);
-                var xs = x.AsSpan(offset + j * n, n);
-                var d = destination.AsSpan(j * n, n);
-                ulong w = parameters.PInvModQ[j], wShoup = m.ShoupPrecompute(w);
-                ulong q = m.Value;
-                for (int c = 0; c < n; c++) d[c] = m.MulShoup(xs[c] + q - lifted[c], w, wShoup);
-            });
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination));
         }
         finally
         {
@@ -345,7 +364,7 @@ public static class KeySwitcher
             var pPart = x.AsSpan(offset + qLimbs * n, pLimbs * n);
             ring.Inverse(pPart, parameters.PStart, pLimbs);
             parameters.ModDown(level).Convert(pPart, conv, scratch, n);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, j => ring.Ntt[j].Forward(conv.AsSpan(j * n, n)));
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new ForwardLimbs(ring, conv, n));
             bool add = !addend.IsEmpty;
             for (int j = 0; j < qLimbs; j++)
             {
@@ -378,6 +397,27 @@ public static class KeySwitcher
         {
             pool.Return(conv); pool.Return(scratch);
         }
+    }
+
+    private readonly struct DivideByP(RlweParameters parameters, ulong[] conv, ulong[] x, int offset, ulong[] destination) : IParallelBody
+    {
+        public void Invoke(int j)
+        {
+            int n = parameters.N;
+            var m = parameters.Ring.Moduli[j];
+            var lifted = conv.AsSpan(j * n, n);
+            parameters.Ring.Ntt[j].Forward(lifted);
+            var xs = x.AsSpan(offset + j * n, n);
+            var d = destination.AsSpan(j * n, n);
+            ulong w = parameters.PInvModQ[j], wShoup = m.ShoupPrecompute(w);
+            ulong q = m.Value;
+            for (int c = 0; c < n; c++) d[c] = m.MulShoup(xs[c] + q - lifted[c], w, wShoup);
+        }
+    }
+
+    private readonly struct ForwardLimbs(RnsRing ring, ulong[] data, int n) : IParallelBody
+    {
+        public void Invoke(int j) => ring.Ntt[j].Forward(data.AsSpan(j * n, n));
     }
 
     /// <summary>Applies X → X^k to each limb of an NTT-form polynomial: destination[j] = source[perm[j]].</summary>

@@ -133,7 +133,8 @@ public sealed class RlweParameters
     /// Q_level and to P, and the ring limb index of each of its targets.
     /// </summary>
     internal (BasisConverter Converter, int[] Targets) ModUp(int level, int digit) =>
-        _modUp.GetOrAdd((level, digit), key =>
+        // Looked up first: the factory closes over this, so GetOrAdd alone would allocate a delegate on every call.
+        _modUp.TryGetValue((level, digit), out var cached) ? cached : _modUp.GetOrAdd((level, digit), key =>
         {
             int start = key.digit * PCount, end = Math.Min(start + PCount, key.level + 1);
             var targets = Enumerable.Range(0, key.level + 1).Where(j => j < start || j >= end)
@@ -165,6 +166,7 @@ public sealed class RlweParameters
     {
         if ((galoisElement & 1) == 0 || galoisElement >= 2UL * (ulong)N)
             ThrowHelper.Argument(nameof(galoisElement), $"A Galois element must be odd and below 2N = {2 * N}; got {galoisElement}.");
+        if (_galoisPermutations.TryGetValue(galoisElement, out var cached)) return cached;
         return _galoisPermutations.GetOrAdd(galoisElement, k =>
         {
             // NTT slot j holds a(ψ^(2·rev(j)+1)); σ_k(a) there equals a(ψ^((2·rev(j)+1)·k)).

@@ -398,3 +398,69 @@ public class MultiplyScalarAddTests
         Assert.Throws<ArgumentException>(() => ev.MultiplyScalarAdd(cts[0], double.NaN, q, acc));
     }
 }
+
+public class EncoderConcurrencyTests
+{
+    [Fact]
+    public void OneEncoder_ServesManyThreadsAtOnce()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        var encoder = new CkksEncoder(ctx.Parameters);
+        int n = ctx.Parameters.Slots;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            for (int round = 0; round < 5; round++)
+            {
+                var x = CkksTestContext.RandomReals(n, 1000 * t + round);
+                var back = encoder.Decode(encoder.Encode(x));
+                double worst = x.Select((v, i) => Math.Abs(v - back[i])).Max();
+                if (worst > 1e-6) failures.Add($"thread {t}, round {round}: error {worst}");
+            }
+        });
+        Assert.Empty(failures);
+    }
+}
+
+public class AllocationTests
+{
+    /// <summary>Bytes allocated on this thread by one call, after enough calls that every path is compiled and pooled.</summary>
+    private static long AllocatedPerCall(Action action)
+    {
+        for (int i = 0; i < 60; i++) action();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) action();
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / 20;
+    }
+
+    [Fact]
+    public void SingleThreadedOperations_IntoExistingDestinations_AllocateNothing()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        int[] steps = [1, 2, 4, 5];
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, ctx.KeyGenerator.CreateRotationKeys(steps)) { MaxDegreeOfParallelism = 1 };
+        var encoder = new CkksEncoder(ctx.Parameters) { MaxDegreeOfParallelism = 1 };
+        var encryptor = new Veil.Rlwe.Encryptor(ctx.Parameters.Ring, ctx.KeyGenerator.CreatePublicKey()) { MaxDegreeOfParallelism = 1 };
+        var decryptor = new Veil.Rlwe.Decryptor(ctx.Parameters.Ring, ctx.KeyGenerator.SecretKey);
+        var values = CkksTestContext.RandomReals(ctx.Parameters.Slots, 3);
+        var pt = encoder.Encode(values);
+        var x = encryptor.Encrypt(pt); var y = encryptor.Encrypt(pt);
+        var product = ev.Multiply(x, y); var rescaled = ev.Rescale(x); var rotated = x.Clone(); var fresh = x.Clone();
+        var hoisted = steps.Select(_ => x.Clone()).ToArray();
+        var decoded = new System.Numerics.Complex[ctx.Parameters.Slots];
+        var cases = new (string Name, Action Run)[]
+        {
+            ("add", () => ev.Add(x, y, rotated)),
+            ("multiply + relinearize", () => { ev.Multiply(x, y, product); ev.Relinearize(product, product); }),
+            ("rescale", () => ev.Rescale(x, rescaled)),
+            ("rotate", () => ev.Rotate(x, 1, rotated)),
+            ("rotate composed", () => ev.Rotate(x, 3, rotated)),
+            ("hoisted rotations", () => ev.RotateHoisted(x, steps, hoisted)),
+            ("encode", () => encoder.Encode(values, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel, pt)),
+            ("encrypt", () => encryptor.Encrypt(pt, fresh)),
+            ("decrypt", () => decryptor.Decrypt(x, pt)),
+            ("decode", () => encoder.Decode(pt, decoded)),
+        };
+        foreach (var (name, run) in cases) Assert.True(AllocatedPerCall(run) == 0, $"{name} allocates {AllocatedPerCall(run)} bytes a call");
+    }
+}

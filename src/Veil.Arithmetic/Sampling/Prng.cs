@@ -20,6 +20,7 @@ public sealed class Prng : IDisposable
     private const int BlockBytes = 4096;
 
     private readonly Aes _aes;
+    private readonly ICryptoTransform _ecb; // one native context for the stream's life: EncryptEcb would set one up per refill
     private readonly byte[] _counterBlocks = new byte[BlockBytes];
     private readonly byte[] _buffer = new byte[BlockBytes];
     private ulong _counter;
@@ -38,6 +39,9 @@ public sealed class Prng : IDisposable
         Shake256.HashData(input, key);
         _aes = Aes.Create();
         _aes.Key = key.ToArray();
+        _aes.Mode = CipherMode.ECB;
+        _aes.Padding = PaddingMode.None;
+        _ecb = _aes.CreateEncryptor();
         CryptographicOperations.ZeroMemory(key);
         CryptographicOperations.ZeroMemory(input);
     }
@@ -88,7 +92,7 @@ public sealed class Prng : IDisposable
         {
             BinaryPrimitives.WriteUInt64LittleEndian(_counterBlocks.AsSpan(off), _counter++);
         }
-        _aes.EncryptEcb(_counterBlocks, _buffer, PaddingMode.None);
+        _ecb.TransformBlock(_counterBlocks, 0, BlockBytes, _buffer, 0);
         _position = 0;
     }
 
@@ -98,6 +102,7 @@ public sealed class Prng : IDisposable
         if (_disposed) return;
         _disposed = true;
         CryptographicOperations.ZeroMemory(_buffer);
+        _ecb.Dispose();
         _aes.Dispose();
     }
 }
