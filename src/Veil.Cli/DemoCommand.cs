@@ -35,6 +35,27 @@ internal static class DemoCommand
             steps.Add(new("KNN on breast cancer", () => TrainCommand.TrainKnn(BuiltinDatasets.BreastCancer(), "breast_cancer", 5, 0.2, seed)));
             steps.Add(new("one-vs-rest logistic regression on iris", () => TrainCommand.Train(BuiltinDatasets.Iris(), "iris", true, logistic, 0.2, seed, json: true)));
         }
+        bool fashion = FashionMnist.IsInstalled();
+        if (fashion)
+        {
+            // One network, trained once, serves both packings.
+            Veil.Ml.Models.SquareCnn? cnn = null;
+            double trainSeconds = 0;
+            int trainRows = quick ? 10_000 : 60_000, epochs = quick ? 2 : Veil.Ml.Models.SquareCnn.DefaultEpochs;
+            TrainCommand.Result Cnn(bool batched, int images)
+            {
+                if (cnn is null)
+                {
+                    var (train, _) = FashionMnist.Load(null, trainRows, 1);
+                    var sw = Stopwatch.StartNew();
+                    cnn = Veil.Ml.Models.SquareCnn.Train(train.Features, train.Targets, epochs: epochs, seed: seed);
+                    trainSeconds = sw.Elapsed.TotalSeconds;
+                }
+                return TrainCommand.RunCnn(batched, cnn, trainSeconds, images);
+            }
+            steps.Add(new("CNN on Fashion-MNIST, one image at a time", () => Cnn(false, quick ? 3 : 20)));
+            if (!quick) steps.Add(new("CNN on Fashion-MNIST, batched", () => Cnn(true, 10_000)));
+        }
         var results = new List<TrainCommand.Result>();
         var total = Stopwatch.StartNew();
         if (json || Console.IsOutputRedirected)
@@ -75,6 +96,7 @@ internal static class DemoCommand
                 (r.Model.Contains("batched", StringComparison.Ordinal) ? $" ({1 / r.PerImageSeconds.Value:F0} images/s on this batch; a full batch holds {r.N / 2} images)" : " (latency)"));
         AnsiConsole.MarkupLine($"total {total.Elapsed.TotalSeconds:F1} s. Training: 5 iterations on ciphertexts (Nesterov for logistic regression); KNN: k = 5, the owner decrypts only distances."
             + (quick ? " (--quick: without KNN on breast cancer and one-vs-rest on iris)" : ""));
+        if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
         return 0;
     }
