@@ -86,7 +86,9 @@ internal static class BenchCkksCommand
             }
             AnsiConsole.Write(table);
             var prec = node!["precision_mul_relin_rescale"]!;
-            AnsiConsole.MarkupLine($"8 hoisted rotations: {F(node["rotate_hoisted_8"]!["median_us"]!.GetValue<double>())} µs vs 8 separate {F(node["rotate_separate_8"]!["median_us"]!.GetValue<double>())} µs (ratio {node["hoisted_over_separate"]!.GetValue<double>():F2})");
+            foreach (int count in new[] { 8, 16 })
+                if (node[$"rotate_hoisted_{count}"] is { } hoisted)
+                    AnsiConsole.MarkupLine($"{count} hoisted rotations: {F(hoisted["median_us"]!.GetValue<double>())} µs vs {count} separate {F(node[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>())} µs (ratio {hoisted["median_us"]!.GetValue<double>() / node[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>():F2})");
             AnsiConsole.MarkupLine($"precision of x·y after relinearize+rescale: worst {prec["worst_bits"]!.GetValue<double>():F2} bits over {prec["trials"]} trials" +
                 (peerSet?["precision_mul_relin_rescale"]?["worst_bits"] is { } pb ? $" (peer {pb.GetValue<double>():F2})" : ""));
             var sizes = node["sizes"]!.AsObject();
@@ -151,14 +153,18 @@ internal static class BenchCkksCommand
         o["rotate_vector_1"] = Time(5, reps, () => ev.Rotate(cx, 1, ctmp));
         o["mul+relin+rescale"] = Time(5, reps, () => { ev.Multiply(cx, cy, c3); ev.Relinearize(c3, c3); ev.Rescale(c3, c3); });
 
-        // Hoisting: eight rotations of one ciphertext through one shared decomposition, against eight separate ones.
-        int[] hoistSteps = [1, 2, 3, 4, 5, 6, 7, 8];
-        var hoistKeys = keygen.CreateRotationKeys(hoistSteps);
-        var hoistEvaluator = new CkksEvaluator(parameters, rk, hoistKeys) { MaxDegreeOfParallelism = threads };
-        var hoistDestinations = hoistSteps.Select(_ => cx.Clone()).ToArray();
-        o["rotate_hoisted_8"] = Time(2, Math.Max(3, reps / 4), () => hoistEvaluator.RotateHoisted(cx, hoistSteps, hoistDestinations));
-        o["rotate_separate_8"] = Time(2, Math.Max(3, reps / 4), () => { foreach (int s in hoistSteps) hoistEvaluator.Rotate(cx, s, ctmp); });
-        o["hoisted_over_separate"] = o["rotate_hoisted_8"]!["median_us"]!.GetValue<double>() / o["rotate_separate_8"]!["median_us"]!.GetValue<double>();
+        // Hoisting: 8 and 16 rotations of one ciphertext through one shared decomposition, against as many separate ones.
+        foreach (int count in new[] { 8, 16 })
+        {
+            int[] hoistSteps = Enumerable.Range(1, count).ToArray();
+            var hoistKeys = keygen.CreateRotationKeys(hoistSteps);
+            var hoistEvaluator = new CkksEvaluator(parameters, rk, hoistKeys) { MaxDegreeOfParallelism = threads };
+            var hoistDestinations = hoistSteps.Select(_ => cx.Clone()).ToArray();
+            o[$"rotate_hoisted_{count}"] = Time(2, Math.Max(3, reps / 4), () => hoistEvaluator.RotateHoisted(cx, hoistSteps, hoistDestinations));
+            o[$"rotate_separate_{count}"] = Time(2, Math.Max(3, reps / 4), () => { foreach (int s in hoistSteps) hoistEvaluator.Rotate(cx, s, ctmp); });
+            o[count == 8 ? "hoisted_over_separate" : $"hoisted_over_separate_{count}"] =
+                o[$"rotate_hoisted_{count}"]!["median_us"]!.GetValue<double>() / o[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>();
+        }
 
         // Precision of x·y after relinearize + rescale: 10 trials with fresh encryptions, as the peer does.
         const int trials = 10;
