@@ -213,12 +213,13 @@ public sealed class EncryptedCnnInference
                     var z = ev.Rescale(conv);
                     var a = ev.MultiplyRelinearizeRescale(z, z);
                     int index = m * _block + oy * o + ox;
-                    for (int j = 0; j < hidden.Length; j++)
+                    for (int j = 0; j < hidden.Length; j++) hidden[j] ??= ev.Zero(a.Level, a.Scale * q[a.Level]);
+                    // Each hidden unit has its own accumulator: the units split across threads without locking.
+                    Veil.Arithmetic.Parallelism.For(hidden.Length, ev.MaxDegreeOfParallelism, j =>
                     {
-                        hidden[j] ??= ev.Zero(a.Level, a.Scale * q[a.Level]);
                         double w = _network.W1[j][index];
                         if (w != 0) ev.MultiplyScalarAdd(a, w, q[a.Level], hidden[j]);
-                    }
+                    });
                     progress?.Report(0.9 * ++done / total);
                 }
         var activations = new Ciphertext[hidden.Length];
