@@ -422,15 +422,28 @@ public class EncoderConcurrencyTests
     }
 }
 
+/// <summary>Run alone: while other tests load the thread pool, the pool may start a thread from this one (an allocation that is not the operation's).</summary>
+[CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]
+public class AllocationCollection { }
+
+[Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
-    /// <summary>Bytes allocated on this thread by one call, after enough calls that every path is compiled and pooled.</summary>
+    /// <summary>
+    /// Bytes allocated on this thread by one call, after enough calls that every path is compiled and pooled: the least
+    /// of five windows, since the thread pool's queue now and then grows a segment (amortized to nothing).
+    /// </summary>
     private static long AllocatedPerCall(Action action)
     {
         for (int i = 0; i < 60; i++) action();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) action();
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / 20;
+        long least = long.MaxValue;
+        for (int window = 0; window < 5; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) action();
+            least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / 20);
+        }
+        return least;
     }
 
     [Theory]
