@@ -33,6 +33,7 @@ internal static class DemoCommand
         if (!quick)
         {
             steps.Add(new("KNN on breast cancer", () => TrainCommand.TrainKnn(BuiltinDatasets.BreastCancer(), "breast_cancer", 5, 0.2, seed)));
+            steps.Add(new("KNN on iris, vote on ciphertexts", () => TrainCommand.TrainKnnVote(BuiltinDatasets.Iris(), "iris", 5, 0.2, seed)));
             steps.Add(new("one-vs-rest logistic regression on iris", () => TrainCommand.Train(BuiltinDatasets.Iris(), "iris", true, logistic, 0.2, seed, json: true)));
         }
         bool fashion = FashionMnist.IsInstalled();

@@ -55,6 +55,18 @@ public sealed class EncryptedKnn : IDisposable
         _encryptedReferences = EncryptedMatrix.Encrypt(_owner, _references);
     }
 
+    /// <summary>Keeps the standardized references and labels for <see cref="PlaintextPredict"/> only: no keys, no encryption.</summary>
+    public void FitPlaintextOnly(double[][] x, double[] y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Length == 0 || x.Length != y.Length) throw new ArgumentException("References and labels must be non-empty and of equal length.", nameof(y));
+        if (x.Length < _k) throw new ArgumentException($"k = {_k} exceeds the {x.Length} references.", nameof(x));
+        _standardizer = new Standardizer().Fit(x);
+        _references = _standardizer.Transform(x);
+        _labels = (double[])y.Clone();
+    }
+
     /// <summary>The computing party's step: encrypted squared distances of an encrypted query to every reference.</summary>
     public IReadOnlyList<Ciphertext> Distances(CkksContext publicContext, EncryptedVector query)
     {
