@@ -43,62 +43,9 @@ public static class Parallelism
         ForParallel(count, maxDegreeOfParallelism, body);
     }
 
+    // Kept apart so that the closure over body is created only when threads are used. A reusable pool work item
+    // (no allocation) was tried and measured slower: pool threads woke too late for 100 µs limbs (rotate at N = 8192,
+    // 2 threads: 2.37 ms against 1.70 ms with Parallel.For).
     private static void ForParallel<TBody>(int count, int maxDegreeOfParallelism, TBody body) where TBody : struct, IParallelBody =>
-        Worker<TBody>.Run(count, Math.Min(maxDegreeOfParallelism, count) - 1, body);
-
-    /// <summary>
-    /// A reusable loop shared by the calling thread and pool threads. The caller works too and then waits only for
-    /// iterations already running, so a helper the pool starts late finds no work and costs nothing; one instance per
-    /// body type and thread is reused, so a call allocates nothing once warm.
-    /// </summary>
-    private sealed class Worker<TBody> : IThreadPoolWorkItem where TBody : struct, IParallelBody
-    {
-        [ThreadStatic] private static Worker<TBody>? t_cached;
-        private TBody _body;
-        private int _count, _next, _inFlight;
-        private Exception? _error;
-
-        public static void Run(int count, int helpers, TBody body)
-        {
-            var w = t_cached ?? new Worker<TBody>();
-            t_cached = null; // a nested call on this thread gets its own instance
-            w._error = null;
-            w._body = body;
-            w._count = count;
-            Interlocked.Exchange(ref w._next, 0); // published after body and count (full fence)
-            for (int h = 0; h < helpers; h++) ThreadPool.UnsafeQueueUserWorkItem(w, preferLocal: false);
-            w.Loop();
-            var spin = new SpinWait();
-            while (Volatile.Read(ref w._inFlight) != 0) spin.SpinOnce();
-            var error = w._error;
-            w._body = default;
-            t_cached = w;
-            if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
-        }
-
-        void IThreadPoolWorkItem.Execute() => Loop();
-
-        private void Loop()
-        {
-            while (true)
-            {
-                Interlocked.Increment(ref _inFlight); // before claiming, so the caller cannot finish under a running iteration
-                int i = Interlocked.Increment(ref _next) - 1;
-                if (i >= Volatile.Read(ref _count)) { Interlocked.Decrement(ref _inFlight); return; }
-                try
-                {
-                    _body.Invoke(i);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _error, e, null);
-                    Interlocked.Exchange(ref _next, int.MaxValue / 2); // stop handing out iterations
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _inFlight);
-                }
-            }
-        }
-    }
+        For(count, maxDegreeOfParallelism, i => body.Invoke(i));
 }
