@@ -330,19 +330,33 @@ public static class KeySwitcher
     internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism)
     {
         var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount;
-        var pool = ArrayPool<ulong>.Shared;
-        ulong[] conv = pool.Rent(qLimbs * n), scratch = pool.Rent((pLimbs + 1) * n);
+        int n = ring.N, qLimbs = level + 1;
+        var conv = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
         try
         {
-            var pPart = x.AsSpan(offset + qLimbs * n, pLimbs * n);
-            ring.Inverse(pPart, parameters.PStart, pLimbs);
-            parameters.ModDown(level).Convert(pPart, conv, scratch, n);
+            LiftP(parameters, level, x, offset, conv);
             Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination));
         }
         finally
         {
-            pool.Return(conv); pool.Return(scratch);
+            ArrayPool<ulong>.Shared.Return(conv);
+        }
+    }
+
+    /// <summary>conv = [x]_P (the P limbs of x, centered) in each prime of Q_level, coefficient form: the part of every division by P before the NTTs. The P limbs of x are overwritten.</summary>
+    private static void LiftP(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] conv)
+    {
+        int n = parameters.N, pLimbs = parameters.PCount;
+        var scratch = ArrayPool<ulong>.Shared.Rent((pLimbs + 1) * n);
+        try
+        {
+            var pPart = x.AsSpan(offset + (level + 1) * n, pLimbs * n);
+            parameters.Ring.Inverse(pPart, parameters.PStart, pLimbs);
+            parameters.ModDown(level).Convert(pPart, conv, scratch, n);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(scratch);
         }
     }
 
@@ -356,14 +370,11 @@ public static class KeySwitcher
         Span<ulong> destination, int maxDegreeOfParallelism)
     {
         var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount;
-        var pool = ArrayPool<ulong>.Shared;
-        ulong[] conv = pool.Rent(qLimbs * n), scratch = pool.Rent((pLimbs + 1) * n);
+        int n = ring.N, qLimbs = level + 1;
+        var conv = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
         try
         {
-            var pPart = x.AsSpan(offset + qLimbs * n, pLimbs * n);
-            ring.Inverse(pPart, parameters.PStart, pLimbs);
-            parameters.ModDown(level).Convert(pPart, conv, scratch, n);
+            LiftP(parameters, level, x, offset, conv);
             Parallelism.For(qLimbs, maxDegreeOfParallelism, new ForwardLimbs(ring, conv, n));
             bool add = !addend.IsEmpty;
             for (int j = 0; j < qLimbs; j++)
@@ -395,7 +406,7 @@ public static class KeySwitcher
         }
         finally
         {
-            pool.Return(conv); pool.Return(scratch);
+            ArrayPool<ulong>.Shared.Return(conv);
         }
     }
 

@@ -29,6 +29,7 @@ public sealed class EncryptedCnnInference
     private readonly int _slots, _block, _taps;
     private readonly DiagonalTransform _conv, _dense1, _dense2;
     private readonly int _width1, _width2;
+    private readonly double[] _convBias, _bias1, _bias2; // slot vectors of the biases, built once
 
     /// <summary>The network.</summary>
     public SquareCnn Network => _network;
@@ -67,6 +68,10 @@ public sealed class EncryptedCnnInference
         _conv = new DiagonalTransform(diagonals, slots);
         (_dense1, _width1) = DiagonalTransform.Rectangular(network.W1, slots);
         (_dense2, _width2) = DiagonalTransform.Rectangular(network.W2, slots);
+        _convBias = new double[slots];
+        for (int m = 0; m < network.Maps; m++) Array.Fill(_convBias, network.ConvBias[m], m * _block, _block);
+        _bias1 = Padded(network.B1);
+        _bias2 = Padded(network.B2);
     }
 
     /// <summary>The smallest 128-bit parameters of depth 5 whose slots hold the im2col layout of <paramref name="network"/>.</summary>
@@ -131,16 +136,13 @@ public sealed class EncryptedCnnInference
         var ev = server.Evaluator;
         var encoder = server.Encoder;
         var z = _conv.Apply(ev, encoder, image);
-        var convBias = new double[_slots];
-        for (int m = 0; m < _network.Maps; m++)
-            for (int p = 0; p < _block; p++) convBias[m * _block + p] = _network.ConvBias[m];
-        ev.AddPlain(z, encoder.Encode(convBias, z.Scale, z.Level), z);
+        ev.AddPlain(z, encoder.Encode(_convBias, z.Scale, z.Level), z);
         var h = ev.MultiplyRelinearizeRescale(z, z);
         var u = DiagonalTransform.Fold(ev, _dense1.Apply(ev, encoder, h), _width1);
-        ev.AddPlain(u, encoder.Encode(Padded(_network.B1), u.Scale, u.Level), u);
+        ev.AddPlain(u, encoder.Encode(_bias1, u.Scale, u.Level), u);
         var g = ev.MultiplyRelinearizeRescale(u, u);
         var logits = DiagonalTransform.Fold(ev, _dense2.Apply(ev, encoder, g), _width2);
-        ev.AddPlain(logits, encoder.Encode(Padded(_network.B2), logits.Scale, logits.Level), logits);
+        ev.AddPlain(logits, encoder.Encode(_bias2, logits.Scale, logits.Level), logits);
         return logits;
     }
 

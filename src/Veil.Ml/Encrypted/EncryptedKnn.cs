@@ -42,13 +42,7 @@ public sealed class EncryptedKnn : IDisposable
     /// <summary>Owner's step: standardize and encrypt the references, keep the labels.</summary>
     public void Fit(double[][] x, double[] y, CkksParametersLiteral? parameters = null)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        if (x.Length == 0 || x.Length != y.Length) throw new ArgumentException("References and labels must be non-empty and of equal length.", nameof(y));
-        if (x.Length < _k) throw new ArgumentException($"k = {_k} exceeds the {x.Length} references.", nameof(x));
-        _standardizer = new Standardizer().Fit(x);
-        _references = _standardizer.Transform(x);
-        _labels = (double[])y.Clone();
+        FitPlaintextOnly(x, y);
         var p = CkksParameters.Create(parameters ?? CkksParameters.SetA);
         _owner?.Dispose();
         _owner = CkksContext.Create(p, EncryptedMatrix.RequiredRotations(x[0].Length));
