@@ -96,7 +96,7 @@ internal static class DemoCommand
             AnsiConsole.MarkupLine($"{r.Model}: {r.Images} test images, {1000 * r.PerImageSeconds!.Value:F1} ms an image" +
                 (r.Model.Contains("batched", StringComparison.Ordinal) ? $" ({1 / r.PerImageSeconds.Value:F0} images/s on this batch; a full batch holds {r.N / 2} images)" : " (latency)"));
         AnsiConsole.MarkupLine($"total {total.Elapsed.TotalSeconds:F1} s. Training: 5 iterations on ciphertexts (Nesterov for logistic regression); KNN: k = 5, the owner decrypts only distances."
-            + (quick ? " (--quick: without KNN on breast cancer and one-vs-rest on iris)" : ""));
+            + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris and the batched CNN)" : ""));
         if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
         return 0;
