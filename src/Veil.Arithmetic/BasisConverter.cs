@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 namespace Veil.Arithmetic;
 
 /// <summary>
@@ -76,6 +79,11 @@ public sealed class BasisConverter
                 var m = _to[j];
                 ulong aMod = _productModTo[j];
                 var d = destination.Slice(j * n, n);
+                if (FloatingPointModular.IsSupported && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
+                {
+                    ConvertOneFloatingPoint(src, d, a, m, aMod);
+                    continue;
+                }
                 for (int c = 0; c < n; c++)
                 {
                     ulong x = src[c];
@@ -120,5 +128,32 @@ public sealed class BasisConverter
         ulong hi = (ulong)(x >> 64), lo = (ulong)x;
         // Reduce128 needs hi < q; fold the top word first.
         return m.Reduce128(m.Reduce(hi), lo);
+    }
+
+    /// <summary>
+    /// The one-source conversion into a prime below 2^50, four lanes at a time in double precision: x (&lt; 2^61) is
+    /// split as x_h·2^30 + x_l, so x mod b = x_h·(2^30 mod b) + x_l with one exact FMA product, and a is subtracted
+    /// where x is above a/2 (a mask, no branch).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConvertOneFloatingPoint(ReadOnlySpan<ulong> source, Span<ulong> destination, ulong a, Modulus target, ulong aMod)
+    {
+        var q = Vector256.Create((double)target.Value);
+        var qInv = Vector256.Create(1.0 / target.Value);
+        var r30 = Vector256.Create((double)target.Reduce(1UL << 30));
+        var aModD = Vector256.Create((double)aMod);
+        var half = Vector256.Create((long)(a >> 1));
+        var low = Vector256.Create((1UL << 30) - 1);
+        var src = MemoryMarshal.Cast<ulong, Vector256<ulong>>(source);
+        var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(destination);
+        for (int i = 0; i < dst.Length; i++)
+        {
+            var x = src[i];
+            var high = FloatingPointModular.ToDouble(Avx2.ShiftRightLogical(x, 30));
+            var v = Avx.Add(FloatingPointModular.MulModLazy(high, r30, q, qInv), FloatingPointModular.ToDouble(Avx2.And(x, low)));
+            var above = Avx2.CompareGreaterThan(x.AsInt64(), half).AsDouble();
+            v = Avx.Subtract(v, Avx.And(above, aModD)); // in (−2b, b + 2^30): well inside ReduceExact's range
+            dst[i] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(v, q, qInv));
+        }
     }
 }

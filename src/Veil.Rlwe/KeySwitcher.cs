@@ -239,11 +239,20 @@ public static class KeySwitcher
 
     /// <summary>out0 = Σ_d ext_d ⊙ b_d, out1 = Σ_d ext_d ⊙ a_d on one limb.</summary>
     private static void InnerProduct(NttTable table, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
-        Span<ulong> out0, Span<ulong> out1)
+        Span<ulong> out0, Span<ulong> out1) =>
+        InnerProduct(table.Modulus, table.UsesFloatingPoint, ext, limb, extLimbs, digits, n, key.B, key.A, ringIndex, out0, out1);
+
+    /// <summary>The kernel choice, separate from the key type so that tests can drive every path with arbitrary data.</summary>
+    internal static void InnerProduct(Modulus m, bool floatingPoint, ulong[] ext, int limb, int extLimbs, int digits, int n,
+        ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1)
     {
         // The double-precision sum of `digits` terms in (−q, q) must stay exact (below 2^52).
-        if (table.UsesFloatingPoint && (ulong)digits * table.Modulus.Value < 1UL << 51) InnerProductFloatingPoint(table.Modulus, ext, limb, extLimbs, digits, n, key, ringIndex, out0, out1);
-        else InnerProductScalar(table.Modulus, ext, limb, extLimbs, digits, n, key, ringIndex, out0, out1);
+        if (floatingPoint && (ulong)digits * m.Value < 1UL << 51 && n % FloatBlock == 0)
+            InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
+        else if (SplitProductFits(m, digits) && n % SplitBlock == 0)
+            InnerProductSplit(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
+        else
+            InnerProductScalar(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
     }
 
     /// <summary>
@@ -252,8 +261,8 @@ public static class KeySwitcher
     /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InnerProductScalar(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
-        Span<ulong> out0, Span<ulong> out1)
+    internal static void InnerProductScalar(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
+        int ringIndex, Span<ulong> out0, Span<ulong> out1)
     {
         const int Block = 64;
         Span<ulong> acc = stackalloc ulong[4 * Block];
@@ -265,12 +274,13 @@ public static class KeySwitcher
         for (int start = 0; start < n; start += Block)
         {
             acc.Clear();
+            int count = Math.Min(Block, n - start);
             for (int d = 0; d < digits; d++)
             {
                 ref ulong x = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
-                ref ulong b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.B[d]), ringIndex * n + start);
-                ref ulong a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(key.A[d]), ringIndex * n + start);
-                for (int c = 0; c < Block; c++)
+                ref ulong b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
+                ref ulong a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
+                for (int c = 0; c < count; c++)
                 {
                     ulong xv = Unsafe.Add(ref x, c);
                     ulong ph = Math.BigMul(xv, Unsafe.Add(ref b, c), out ulong pl);
@@ -283,7 +293,7 @@ public static class KeySwitcher
                     Unsafe.Add(ref lo1, c) = s;
                 }
             }
-            for (int c = 0; c < Block; c++)
+            for (int c = 0; c < count; c++)
             {
                 out0[start + c] = m.Reduce128(m.Reduce(Unsafe.Add(ref hi0, c)), Unsafe.Add(ref lo0, c));
                 out1[start + c] = m.Reduce128(m.Reduce(Unsafe.Add(ref hi1, c)), Unsafe.Add(ref lo1, c));
@@ -291,34 +301,139 @@ public static class KeySwitcher
         }
     }
 
+    private const int SplitBlock = 128, SplitChunk = 7, SplitShift = 30;
+
+    /// <summary>
+    /// Whether <see cref="InnerProductSplit"/> is exact for this prime and digit count: halves below 2^30 give partial
+    /// products below 2^60, so low and middle sums of 7 digits fit 64 bits before a carry, and the high sum of at most 15.
+    /// </summary>
+    internal static bool SplitProductFits(Modulus m, int digits) => Avx2.IsSupported && m.BitCount <= 2 * SplitShift && digits <= 15;
+
+    /// <summary>
+    /// The 60-bit primes, four lanes at a time without a 64-bit multiplier: each residue is split into 30-bit halves,
+    /// x·k = x₁k₁·2^60 + (x₀k₁ + x₁k₀)·2^30 + x₀k₀ with 32-bit multiplies (vpmuludq), the three columns summed over digits
+    /// in 64-bit lanes with a carry every 7 digits, and each coefficient reduced once at the end.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void InnerProductSplit(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
+        int ringIndex, Span<ulong> out0, Span<ulong> out1)
+    {
+        const int B = SplitBlock;
+        var mask = Vector256.Create((1UL << SplitShift) - 1);
+        // Columns: [low0, mid0, high0, low1, mid1, high1] × B lanes, kept in L1 across the digits.
+        Span<ulong> columns = stackalloc ulong[6 * B];
+        ref ulong col = ref MemoryMarshal.GetReference(columns);
+        ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
+        ulong r60 = m.Reduce(1UL << (2 * SplitShift)), r60Shoup = m.ShoupPrecompute(r60);
+        for (int start = 0; start < n; start += B)
+        {
+            columns.Clear();
+            for (int d = 0; d < digits; d++)
+            {
+                ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
+                ref ulong br = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
+                ref ulong ar = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
+                for (int c = 0; c < B; c += 4)
+                {
+                    var x = Vector256.LoadUnsafe(ref xr, (nuint)c);
+                    var b = Vector256.LoadUnsafe(ref br, (nuint)c);
+                    var a = Vector256.LoadUnsafe(ref ar, (nuint)c);
+                    var x0 = Avx2.And(x, mask).AsUInt32(); var x1 = Avx2.ShiftRightLogical(x, SplitShift).AsUInt32();
+                    var b0 = Avx2.And(b, mask).AsUInt32(); var b1 = Avx2.ShiftRightLogical(b, SplitShift).AsUInt32();
+                    var a0 = Avx2.And(a, mask).AsUInt32(); var a1 = Avx2.ShiftRightLogical(a, SplitShift).AsUInt32();
+                    ref ulong p = ref Unsafe.Add(ref col, c);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p), Avx2.Multiply(x0, b0)).StoreUnsafe(ref p);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p, B), Avx2.Add(Avx2.Multiply(x0, b1), Avx2.Multiply(x1, b0))).StoreUnsafe(ref p, B);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p, 2 * B), Avx2.Multiply(x1, b1)).StoreUnsafe(ref p, 2 * B);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p, 3 * B), Avx2.Multiply(x0, a0)).StoreUnsafe(ref p, 3 * B);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p, 4 * B), Avx2.Add(Avx2.Multiply(x0, a1), Avx2.Multiply(x1, a0))).StoreUnsafe(ref p, 4 * B);
+                    Avx2.Add(Vector256.LoadUnsafe(ref p, 5 * B), Avx2.Multiply(x1, a1)).StoreUnsafe(ref p, 5 * B);
+                }
+                if (d % SplitChunk == SplitChunk - 1 || d == digits - 1) CarrySplitColumns(ref col, mask);
+            }
+            // After the carry, low and middle are below 2^30: value = high·2^60 + (mid·2^30 + low), reduced once.
+            for (int c = 0; c < B; c++)
+            {
+                out0[start + c] = FoldSplit(m, Unsafe.Add(ref col, 2 * B + c), (Unsafe.Add(ref col, B + c) << SplitShift) | Unsafe.Add(ref col, c), r60, r60Shoup);
+                out1[start + c] = FoldSplit(m, Unsafe.Add(ref col, 5 * B + c), (Unsafe.Add(ref col, 4 * B + c) << SplitShift) | Unsafe.Add(ref col, 3 * B + c), r60, r60Shoup);
+            }
+        }
+    }
+
+    /// <summary>Moves the bits above 30 of the low columns into the middle ones and of the middle into the high ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CarrySplitColumns(ref ulong col, Vector256<ulong> mask)
+    {
+        const int B = SplitBlock;
+        for (int half = 0; half < 2; half++)
+        {
+            ref ulong low = ref Unsafe.Add(ref col, 3 * half * B);
+            for (int c = 0; c < B; c += 4)
+            {
+                var l = Vector256.LoadUnsafe(ref low, (nuint)c);
+                var mid = Avx2.Add(Vector256.LoadUnsafe(ref low, (nuint)(B + c)), Avx2.ShiftRightLogical(l, SplitShift));
+                Avx2.And(l, mask).StoreUnsafe(ref low, (nuint)c);
+                Avx2.And(mid, mask).StoreUnsafe(ref low, (nuint)(B + c));
+                Avx2.Add(Vector256.LoadUnsafe(ref low, (nuint)(2 * B + c)), Avx2.ShiftRightLogical(mid, SplitShift)).StoreUnsafe(ref low, (nuint)(2 * B + c));
+            }
+        }
+    }
+
+    /// <summary>(high·2^60 + low) mod q for low &lt; 2^60: one Shoup product in [0, 2q) plus low stays below 2^62, then Barrett.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong FoldSplit(Modulus m, ulong high, ulong low, ulong r60, ulong r60Shoup) =>
+        m.Reduce(m.MulShoupLazy(high, r60, r60Shoup) + low);
+
+    private const int FloatBlock = 256;
+
     /// <summary>
     /// The same for primes below 2^50 in double precision (AVX2/FMA): each product reduced to (−q, q) without its final
-    /// correction, summed exactly (digits·q &lt; 2^53), and the sum reduced once.
+    /// correction, summed exactly (digits·q &lt; 2^53) in blocks of 256 coefficients kept in L1 (so that each pass reads
+    /// three long runs instead of 3·digits interleaved streams), and the sum reduced once.
     /// </summary>
+    [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InnerProductFloatingPoint(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
-        Span<ulong> out0, Span<ulong> out1)
+    internal static void InnerProductFloatingPoint(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
+        int ringIndex, Span<ulong> out0, Span<ulong> out1)
     {
+        const int B = FloatBlock;
         double qs = m.Value;
         var q = Vector256.Create(qs);
         var qInv = Vector256.Create(1.0 / qs);
+        Span<double> sums = stackalloc double[2 * B];
+        ref double s0 = ref MemoryMarshal.GetReference(sums);
+        ref double s1 = ref Unsafe.Add(ref s0, B);
         ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
         ref ulong o0 = ref MemoryMarshal.GetReference(out0);
         ref ulong o1 = ref MemoryMarshal.GetReference(out1);
-        for (int c = 0; c < n; c += 4)
+        for (int start = 0; start < n; start += B)
         {
-            var acc0 = Vector256<double>.Zero;
-            var acc1 = Vector256<double>.Zero;
             for (int d = 0; d < digits; d++)
             {
-                var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref extRef, (nuint)((d * extLimbs + limb) * n + c)));
-                var b = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.B[d]), (nuint)(ringIndex * n + c)));
-                var a = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(key.A[d]), (nuint)(ringIndex * n + c)));
-                acc0 = Avx.Add(acc0, FloatingPointModular.MulModLazy(x, b, q, qInv));
-                acc1 = Avx.Add(acc1, FloatingPointModular.MulModLazy(x, a, q, qInv));
+                ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
+                ref ulong br = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
+                ref ulong ar = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
+                bool first = d == 0;
+                for (int c = 0; c < B; c += 4)
+                {
+                    var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref xr, (nuint)c));
+                    var p0 = FloatingPointModular.MulModLazy(x, FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref br, (nuint)c)), q, qInv);
+                    var p1 = FloatingPointModular.MulModLazy(x, FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref ar, (nuint)c)), q, qInv);
+                    if (!first)
+                    {
+                        p0 = Avx.Add(p0, Vector256.LoadUnsafe(ref s0, (nuint)c));
+                        p1 = Avx.Add(p1, Vector256.LoadUnsafe(ref s1, (nuint)c));
+                    }
+                    p0.StoreUnsafe(ref s0, (nuint)c);
+                    p1.StoreUnsafe(ref s1, (nuint)c);
+                }
             }
-            FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc0, q, qInv)).StoreUnsafe(ref o0, (nuint)c);
-            FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc1, q, qInv)).StoreUnsafe(ref o1, (nuint)c);
+            for (int c = 0; c < B; c += 4)
+            {
+                FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(Vector256.LoadUnsafe(ref s0, (nuint)c), q, qInv)).StoreUnsafe(ref o0, (nuint)(start + c));
+                FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(Vector256.LoadUnsafe(ref s1, (nuint)c), q, qInv)).StoreUnsafe(ref o1, (nuint)(start + c));
+            }
         }
     }
 
@@ -335,7 +450,7 @@ public static class KeySwitcher
         try
         {
             LiftP(parameters, level, x, offset, conv);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination));
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination, 0));
         }
         finally
         {
@@ -362,8 +477,9 @@ public static class KeySwitcher
 
     /// <summary>
     /// destination = σ_k(round(x / P) + addend): the division by P of <see cref="ModDown"/>, the addition of c0 and the
-    /// output permutation of a rotation with a pre-permuted key in one pass over the coefficients (the permutation is
-    /// a gather within each limb). An empty <paramref name="addend"/> adds nothing. The P limbs of x are overwritten.
+    /// output permutation of a rotation with a pre-permuted key. Each limb is divided in order (vectorized where the
+    /// prime allows) into x's own Q limb, then gathered through the permutation in one pass, so the scattered reads touch
+    /// one array instead of three. An empty <paramref name="addend"/> adds nothing. All limbs of x are overwritten.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ModDownPermuted(RlweParameters parameters, int level, ulong[] x, int offset, ReadOnlySpan<ulong> addend, int[] perm,
@@ -375,32 +491,26 @@ public static class KeySwitcher
         try
         {
             LiftP(parameters, level, x, offset, conv);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, new ForwardLimbs(ring, conv, n));
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, x, offset));
             bool add = !addend.IsEmpty;
             for (int j = 0; j < qLimbs; j++)
             {
                 var m = ring.Moduli[j];
-                ulong w = parameters.PInvModQ[j], wShoup = m.ShoupPrecompute(w), q = m.Value;
-                ref ulong xs = ref x[offset + j * n];
-                ref ulong lifted = ref conv[j * n];
-                ref int pm = ref perm[0];
-                var d = destination.Slice(j * n, n);
+                ref ulong t = ref x[offset + j * n];
+                ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
+                ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
                 if (add)
                 {
-                    var c0 = addend.Slice(j * n, n);
+                    ref ulong c0 = ref MemoryMarshal.GetReference(addend.Slice(j * n, n));
                     for (int c = 0; c < n; c++)
                     {
                         int s = Unsafe.Add(ref pm, c);
-                        d[c] = m.Add(m.MulShoup(Unsafe.Add(ref xs, s) + q - Unsafe.Add(ref lifted, s), w, wShoup), c0[s]);
+                        Unsafe.Add(ref d, c) = m.Add(Unsafe.Add(ref t, s), Unsafe.Add(ref c0, s));
                     }
                 }
                 else
                 {
-                    for (int c = 0; c < n; c++)
-                    {
-                        int s = Unsafe.Add(ref pm, c);
-                        d[c] = m.MulShoup(Unsafe.Add(ref xs, s) + q - Unsafe.Add(ref lifted, s), w, wShoup);
-                    }
+                    for (int c = 0; c < n; c++) Unsafe.Add(ref d, c) = Unsafe.Add(ref t, Unsafe.Add(ref pm, c));
                 }
             }
         }
@@ -410,19 +520,40 @@ public static class KeySwitcher
         }
     }
 
-    private readonly struct DivideByP(RlweParameters parameters, ulong[] conv, ulong[] x, int offset, ulong[] destination) : IParallelBody
+    /// <summary>
+    /// destination_j = (x_j − NTT(conv_j))·P^-1 mod q_j for limb j of Q_level (destination may be x itself); four lanes
+    /// in double precision below 2^50.
+    /// </summary>
+    private readonly struct DivideByP(RlweParameters parameters, ulong[] conv, ulong[] x, int offset, ulong[] destination, int destinationOffset) : IParallelBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int j)
         {
             int n = parameters.N;
-            var m = parameters.Ring.Moduli[j];
+            var table = parameters.Ring.Ntt[j];
+            var m = table.Modulus;
             var lifted = conv.AsSpan(j * n, n);
-            parameters.Ring.Ntt[j].Forward(lifted);
+            table.Forward(lifted);
             var xs = x.AsSpan(offset + j * n, n);
-            var d = destination.AsSpan(j * n, n);
-            ulong w = parameters.PInvModQ[j], wShoup = m.ShoupPrecompute(w);
-            ulong q = m.Value;
-            for (int c = 0; c < n; c++) d[c] = m.MulShoup(xs[c] + q - lifted[c], w, wShoup);
+            var ds = destination.AsSpan(destinationOffset + j * n, n);
+            ulong w = parameters.PInvModQ[j];
+            if (table.UsesFloatingPoint && n % 4 == 0)
+            {
+                var q = Vector256.Create((double)m.Value);
+                var qInv = Vector256.Create(1.0 / m.Value);
+                var wd = Vector256.Create((double)w);
+                var xv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(xs);
+                var lv = MemoryMarshal.Cast<ulong, Vector256<ulong>>((Span<ulong>)lifted);
+                var dv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(ds);
+                for (int i = 0; i < dv.Length; i++)
+                {
+                    var u = Avx.Subtract(FloatingPointModular.ToDouble(xv[i]), FloatingPointModular.ToDouble(lv[i]));
+                    dv[i] = FloatingPointModular.FromDouble(FloatingPointModular.MulMod(u, wd, q, qInv));
+                }
+                return;
+            }
+            ulong wShoup = m.ShoupPrecompute(w), qv = m.Value;
+            for (int c = 0; c < n; c++) ds[c] = m.MulShoup(xs[c] + qv - lifted[c], w, wShoup);
         }
     }
 

@@ -65,6 +65,7 @@ public class BasisConverterTests
         { new[] { 40 }, new[] { 30, 50, 61 } },
         { new[] { 61 }, new[] { 20, 40, 60 } },
         { new[] { 30 }, new[] { 29 } },
+        { new[] { 60 }, new[] { 40, 49, 50, 51, 20 } },
     };
 
     [Theory, MemberData(nameof(SingleSource))]
@@ -79,6 +80,8 @@ public class BasisConverterTests
         ulong a = from[0];
         src[3] = a / 2;       // (a − 1)/2: the largest value kept positive
         src[4] = a / 2 + 1;   // (a + 1)/2: the smallest value mapped to a negative one
+        src[5] = a - 1;
+        src[6] = 0;
         var dst = new ulong[to.Length * N];
         conv.Convert(src, dst, new ulong[2 * N], N);
         for (int j = 0; j < to.Length; j++)
