@@ -247,9 +247,9 @@ public static class KeySwitcher
         ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1)
     {
         // The double-precision sum of `digits` terms in (−q, q) must stay exact (below 2^52).
-        if (floatingPoint && (ulong)digits * m.Value < 1UL << 51 && n % FloatBlock == 0)
+        if (floatingPoint && (ulong)digits * m.Value < 1UL << 51 && n % 4 == 0)
             InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
-        else if (SplitProductFits(m, digits) && n % SplitBlock == 0)
+        else if (SplitProductFits(m, digits) && n % 4 == 0)
             InnerProductSplit(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
         else
             InnerProductScalar(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
@@ -301,7 +301,7 @@ public static class KeySwitcher
         }
     }
 
-    private const int SplitBlock = 128, SplitChunk = 7, SplitShift = 30;
+    private const int SplitBlock = 256, SplitChunk = 7, SplitShift = 30;
 
     /// <summary>
     /// Whether <see cref="InnerProductSplit"/> is exact for this prime and digit count: halves below 2^30 give partial
@@ -328,13 +328,14 @@ public static class KeySwitcher
         ulong r60 = m.Reduce(1UL << (2 * SplitShift)), r60Shoup = m.ShoupPrecompute(r60);
         for (int start = 0; start < n; start += B)
         {
+            int count = Math.Min(B, n - start);
             columns.Clear();
             for (int d = 0; d < digits; d++)
             {
                 ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
                 ref ulong br = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
                 ref ulong ar = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
-                for (int c = 0; c < B; c += 4)
+                for (int c = 0; c < count; c += 4)
                 {
                     var x = Vector256.LoadUnsafe(ref xr, (nuint)c);
                     var b = Vector256.LoadUnsafe(ref br, (nuint)c);
@@ -353,7 +354,7 @@ public static class KeySwitcher
                 if (d % SplitChunk == SplitChunk - 1 || d == digits - 1) CarrySplitColumns(ref col, mask);
             }
             // After the carry, low and middle are below 2^30: value = high·2^60 + (mid·2^30 + low), reduced once.
-            for (int c = 0; c < B; c++)
+            for (int c = 0; c < count; c++)
             {
                 out0[start + c] = FoldSplit(m, Unsafe.Add(ref col, 2 * B + c), (Unsafe.Add(ref col, B + c) << SplitShift) | Unsafe.Add(ref col, c), r60, r60Shoup);
                 out1[start + c] = FoldSplit(m, Unsafe.Add(ref col, 5 * B + c), (Unsafe.Add(ref col, 4 * B + c) << SplitShift) | Unsafe.Add(ref col, 3 * B + c), r60, r60Shoup);
@@ -385,12 +386,12 @@ public static class KeySwitcher
     private static ulong FoldSplit(Modulus m, ulong high, ulong low, ulong r60, ulong r60Shoup) =>
         m.Reduce(m.MulShoupLazy(high, r60, r60Shoup) + low);
 
-    private const int FloatBlock = 256;
+    private const int FloatBlock = 1024;
 
     /// <summary>
     /// The same for primes below 2^50 in double precision (AVX2/FMA): each product reduced to (−q, q) without its final
-    /// correction, summed exactly (digits·q &lt; 2^53) in blocks of 256 coefficients kept in L1 (so that each pass reads
-    /// three long runs instead of 3·digits interleaved streams), and the sum reduced once.
+    /// correction, summed exactly (digits·q &lt; 2^53) in blocks of 1024 coefficients kept in L1 (so that each pass reads
+    /// three long runs instead of 3·digits interleaved streams, which the prefetchers follow badly), and the sum reduced once.
     /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -409,13 +410,14 @@ public static class KeySwitcher
         ref ulong o1 = ref MemoryMarshal.GetReference(out1);
         for (int start = 0; start < n; start += B)
         {
+            int count = Math.Min(B, n - start);
             for (int d = 0; d < digits; d++)
             {
                 ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
                 ref ulong br = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
                 ref ulong ar = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
                 bool first = d == 0;
-                for (int c = 0; c < B; c += 4)
+                for (int c = 0; c < count; c += 4)
                 {
                     var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref xr, (nuint)c));
                     var p0 = FloatingPointModular.MulModLazy(x, FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref br, (nuint)c)), q, qInv);
@@ -429,7 +431,7 @@ public static class KeySwitcher
                     p1.StoreUnsafe(ref s1, (nuint)c);
                 }
             }
-            for (int c = 0; c < B; c += 4)
+            for (int c = 0; c < count; c += 4)
             {
                 FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(Vector256.LoadUnsafe(ref s0, (nuint)c), q, qInv)).StoreUnsafe(ref o0, (nuint)(start + c));
                 FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(Vector256.LoadUnsafe(ref s1, (nuint)c), q, qInv)).StoreUnsafe(ref o1, (nuint)(start + c));
