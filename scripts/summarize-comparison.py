@@ -40,6 +40,10 @@ for tag in ['N=8192', 'N=16384']:
     h2 = [v2['sets'][tag]['hoisted_over_separate'] for _, _, v2 in data]
     print(f"\nPrecision of x·y after relinearize + rescale, worst of 10 trials: Veil {', '.join(f'{x:.2f}' for x in prec)} bits; node-seal {', '.join(f'{x:.2f}' for x in pprec)} bits.")
     print(f"Eight hoisted rotations / eight separate ones: 1 thread {', '.join(f'{x:.2f}' for x in h1)}; 2 threads {', '.join(f'{x:.2f}' for x in h2)}.")
+    if all('hoisted_over_separate_16' in v1['sets'][tag] for _, v1, _ in data):
+        k1 = [v1['sets'][tag]['hoisted_over_separate_16'] for _, v1, _ in data]
+        k2 = [v2['sets'][tag]['hoisted_over_separate_16'] for _, _, v2 in data]
+        print(f"Sixteen hoisted rotations / sixteen separate ones: 1 thread {', '.join(f'{x:.2f}' for x in k1)}; 2 threads {', '.join(f'{x:.2f}' for x in k2)}.")
     sz = v0['sets'][tag]['sizes']; psz = p0['sets'][tag]['sizes']
     gal = f"; Galois keys (powers of two) {sz['galois_keys']:,} / {psz['galois_keys']:,}" if isinstance(sz['galois_keys'], int) else ''
     print(f"Serialized sizes without compression, Veil / node-seal, bytes: fresh ciphertext {sz['ct_fresh']:,} / {psz['ct_fresh']:,}; fresh secret-key ciphertext (seeded) {sz['ct_fresh_symmetric_seeded']:,}; public key {sz['pk']:,} / {psz['pk']:,}; relinearization key {sz['relin_keys']:,} / {psz['relin_keys']:,}{gal}.\n")

@@ -441,10 +441,12 @@ public static class KeySwitcher
 
     /// <summary>
     /// destination = round(x / P) = (x − [x]_P) · P^-1 for x over Q_ℓ·P in NTT form (limbs Q_0 … Q_ℓ, then P) starting
-    /// at <paramref name="offset"/> of <paramref name="x"/>, [x]_P the centered residue. The P limbs of x are overwritten.
+    /// at <paramref name="offset"/> of <paramref name="x"/>, [x]_P the centered residue. The P limbs of x are
+    /// overwritten; the destination may be x's own Q limbs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism)
+    internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism,
+        int destinationOffset = 0)
     {
         var ring = parameters.Ring;
         int n = ring.N, qLimbs = level + 1;
@@ -452,7 +454,7 @@ public static class KeySwitcher
         try
         {
             LiftP(parameters, level, x, offset, conv);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination, 0));
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination, destinationOffset));
         }
         finally
         {
@@ -489,36 +491,27 @@ public static class KeySwitcher
     {
         var ring = parameters.Ring;
         int n = ring.N, qLimbs = level + 1;
-        var conv = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
-        try
+        ModDown(parameters, level, x, offset, x, maxDegreeOfParallelism, offset);
+        bool add = !addend.IsEmpty;
+        ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
+        for (int j = 0; j < qLimbs; j++)
         {
-            LiftP(parameters, level, x, offset, conv);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, x, offset));
-            bool add = !addend.IsEmpty;
-            for (int j = 0; j < qLimbs; j++)
+            var m = ring.Moduli[j];
+            ref ulong t = ref x[offset + j * n];
+            ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
+            if (add)
             {
-                var m = ring.Moduli[j];
-                ref ulong t = ref x[offset + j * n];
-                ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
-                ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
-                if (add)
+                ref ulong c0 = ref MemoryMarshal.GetReference(addend.Slice(j * n, n));
+                for (int c = 0; c < n; c++)
                 {
-                    ref ulong c0 = ref MemoryMarshal.GetReference(addend.Slice(j * n, n));
-                    for (int c = 0; c < n; c++)
-                    {
-                        int s = Unsafe.Add(ref pm, c);
-                        Unsafe.Add(ref d, c) = m.Add(Unsafe.Add(ref t, s), Unsafe.Add(ref c0, s));
-                    }
-                }
-                else
-                {
-                    for (int c = 0; c < n; c++) Unsafe.Add(ref d, c) = Unsafe.Add(ref t, Unsafe.Add(ref pm, c));
+                    int s = Unsafe.Add(ref pm, c);
+                    Unsafe.Add(ref d, c) = m.Add(Unsafe.Add(ref t, s), Unsafe.Add(ref c0, s));
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(conv);
+            else
+            {
+                for (int c = 0; c < n; c++) Unsafe.Add(ref d, c) = Unsafe.Add(ref t, Unsafe.Add(ref pm, c));
+            }
         }
     }
 
