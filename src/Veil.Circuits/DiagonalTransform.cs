@@ -11,7 +11,9 @@ namespace Veil.Circuits;
 /// <remarks>
 /// <para>Evaluated baby-step giant-step: each offset o = t·G + s with 0 ≤ s &lt; G, so that
 /// y = Σ_t Rot_(t·G)( Σ_s Rot_(−t·G)(d_o) ⊙ Rot_s(x) ). The baby rotations of x share one decomposition (hoisting);
-/// G is chosen to minimise (baby steps) / 2 + (giant steps), hoisted rotations costing about half a plain one.</para>
+/// Each group's sum is kept over Q·P and divided by P once (<see cref="CkksEvaluator.MultiplyRotationsSum"/>), so a baby
+/// step costs only its inner product (about a fifth of a rotation), a group one division by P (about as much), and a
+/// giant step a whole rotation; G minimises that sum.</para>
 /// <para>Depth 1: the diagonals are encoded at scale q_ℓ of the input's level, so the one rescale at the end restores
 /// the input's scale exactly. Plaintexts are encoded once per level and cached.</para>
 /// </remarks>
@@ -20,7 +22,7 @@ public sealed class DiagonalTransform
     private readonly int _slots, _giantStep;
     private readonly int[] _babySteps;
     private readonly (int Giant, (int Baby, double[] Diagonal)[] Terms)[] _groups; // diagonals pre-rotated by −giant
-    private readonly Dictionary<int, Plaintext[][]> _encoded = [];
+    private readonly Dictionary<int, (int Step, LiftedPlaintext Weight)[][]> _encoded = [];
     private readonly Lock _gate = new();
 
     /// <summary>The rotation steps this transform uses: generate Galois keys for exactly these.</summary>
@@ -86,8 +88,11 @@ public sealed class DiagonalTransform
         {
             int g = b * unit;
             int babies = offsets.Select(o => o - FloorDiv(o, g) * g).Distinct().Count(s => s != 0);
+            int groups = offsets.Select(o => FloorDiv(o, g)).Distinct().Count();
             int giants = offsets.Select(o => FloorDiv(o, g)).Distinct().Count(t => t != 0);
-            double cost = babies / 2.0 + giants;
+            // In units of one rotation: a doubly hoisted baby step is an inner product (≈ 0.2), each group one
+            // division by P of two polynomials (≈ 0.2), each giant step a whole rotation.
+            double cost = 0.2 * babies + 0.2 * groups + giants;
             if (cost < bestCost) { bestCost = cost; best = g; }
         }
         return best;
@@ -111,34 +116,29 @@ public sealed class DiagonalTransform
         ArgumentNullException.ThrowIfNull(x);
         if (encoder.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {encoder.Slots}.", nameof(encoder));
         if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
-        var plaintexts = Encoded(evaluator, encoder, x.Level);
-        var rotated = evaluator.RotateHoisted(x, _babySteps);
+        var groups = Encoded(evaluator, encoder, x.Level);
+        var inner = new Ciphertext[_groups.Length];
+        for (int g = 0; g < inner.Length; g++) inner[g] = new Ciphertext(evaluator.Parameters.Ring, x.Level, 2, x.Scale);
+        // One decomposition of x for all baby steps, one division by P per giant group (double hoisting).
+        evaluator.MultiplyRotationsSum(x, groups, inner);
         Ciphertext? result = null;
-        var term = new Ciphertext(evaluator.Parameters.Ring, x.Level, 2, x.Scale);
         for (int g = 0; g < _groups.Length; g++)
         {
-            var (giant, terms) = _groups[g];
-            Ciphertext? inner = null;
-            for (int t = 0; t < terms.Length; t++)
-            {
-                var source = rotated[Array.BinarySearch(_babySteps, terms[t].Baby)];
-                if (inner is null) inner = evaluator.MultiplyPlain(source, plaintexts[g][t]);
-                else { evaluator.MultiplyPlain(source, plaintexts[g][t], term); evaluator.Add(inner, term, inner); }
-            }
-            if (giant != 0) evaluator.Rotate(inner!, giant, inner!);
-            if (result is null) result = inner; else evaluator.Add(result, inner!, result);
+            int giant = _groups[g].Giant;
+            if (giant != 0) evaluator.Rotate(inner[g], giant, inner[g]);
+            if (result is null) result = inner[g]; else evaluator.Add(result, inner[g], result);
         }
         evaluator.Rescale(result!, result!);
         return result!;
     }
 
-    private Plaintext[][] Encoded(CkksEvaluator evaluator, CkksEncoder encoder, int level)
+    private (int Step, LiftedPlaintext Weight)[][] Encoded(CkksEvaluator evaluator, CkksEncoder encoder, int level)
     {
         lock (_gate)
         {
             if (_encoded.TryGetValue(level, out var cached)) return cached;
             double scale = evaluator.Parameters.Ring.Q[level];
-            var result = _groups.Select(g => g.Terms.Select(t => encoder.Encode(t.Diagonal, scale, level)).ToArray()).ToArray();
+            var result = _groups.Select(g => g.Terms.Select(t => (t.Baby, new LiftedPlaintext(encoder.Encode(t.Diagonal, scale, level)))).ToArray()).ToArray();
             _encoded[level] = result;
             return result;
         }

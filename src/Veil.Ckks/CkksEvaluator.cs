@@ -698,6 +698,104 @@ public sealed class CkksEvaluator
         }
     }
 
+    /// <summary>
+    /// For each group g: destinations[g] = Σ_(step, w) w ⊙ Rot_step(x) over the terms of groups[g], at x's level and
+    /// scale x.Scale · w.Scale (not rescaled) — the inner sums of a baby-step giant-step linear transform.
+    /// </summary>
+    /// <remarks>
+    /// Double hoisting (Bossuat, Mouchet, Troncoso-Pastoriza and Hubaux 2021): every rotation shares one decomposition
+    /// of x, is kept over Q·P multiplied by P instead of being divided by P, and each group's sum is divided by P once.
+    /// A group of k rotations therefore costs k inner products but two divisions by P instead of 2k; each step needs its
+    /// own Galois key (step 0 needs none).
+    /// </remarks>
+    /// <exception cref="ArgumentException">Counts differ, a group is empty, a destination is x, a weight is below x's
+    /// level or of other parameters, or the weights of a group have different scales.</exception>
+    /// <exception cref="InvalidOperationException">A step has no Galois key of its own.</exception>
+    public void MultiplyRotationsSum(Ciphertext x, IReadOnlyList<IReadOnlyList<(int Step, LiftedPlaintext Weight)>> groups,
+        IReadOnlyList<Ciphertext> destinations)
+    {
+        Check(x, nameof(x)); ArgumentNullException.ThrowIfNull(groups); ArgumentNullException.ThrowIfNull(destinations);
+        if (x.Size != 2) ThrowHelper.Argument(nameof(x), "Relinearize before rotating: the ciphertext has more than two polynomials.");
+        if (destinations.Count != groups.Count) ThrowHelper.Argument(nameof(destinations), $"One destination per group: {groups.Count} groups, {destinations.Count} destinations.");
+        int slots = _parameters.Slots, level = x.Level, n = _ring.N, qLimbs = level + 1, extLimbs = qLimbs + _ring.PCount;
+        var steps = new List<int>();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g];
+            if (group is null || group.Count == 0) ThrowHelper.Argument(nameof(groups), $"Group {g} is empty.");
+            if (destinations[g] is null || ReferenceEquals(destinations[g], x)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
+            foreach (var (step, weight) in group)
+            {
+                ArgumentNullException.ThrowIfNull(weight, nameof(groups));
+                if (!weight.Plaintext.Parameters.SameRingAs(_ring)) ThrowHelper.Argument(nameof(groups), "A weight belongs to other parameters.");
+                if (weight.Level < level) ThrowHelper.Argument(nameof(groups), $"A weight is at level {weight.Level}, below the ciphertext's {level}.");
+                CheckScales(group[0].Weight.Scale, weight.Scale, "the group's first weight", "a weight of the same group");
+                int s = (int)(((long)step % slots + slots) % slots);
+                if (steps.Contains(s)) continue;
+                if (s != 0 && (_galoisKeys is null || !_galoisKeys.Contains(GaloisElements.ForRotation(s, n))))
+                    ThrowHelper.InvalidOperation($"Rotation by {step} needs its own Galois key (element {GaloisElements.ForRotation(s, n)}); generate keys for these steps.");
+                steps.Add(s);
+            }
+        }
+        var pool = ArrayPool<ulong>.Shared;
+        int liftedLength = 2 * extLimbs * n;
+        var lifted = new ulong[steps.Count][];
+        ulong[]? ext = null;
+        var acc = pool.Rent(liftedLength);
+        try
+        {
+            if (steps.Any(s => s != 0)) ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(x, 1, level), MaxDegreeOfParallelism);
+            for (int k = 0; k < steps.Count; k++)
+            {
+                lifted[k] = pool.Rent(liftedLength);
+                if (steps[k] == 0) KeySwitcher.LiftByP(_ring, level, PolyAt(x, 0, level), PolyAt(x, 1, level), lifted[k]);
+                else
+                {
+                    ulong element = GaloisElements.ForRotation(steps[k], n);
+                    KeySwitcher.RotateLifted(_ring, level, ext!, _galoisKeys![element], element, PolyAt(x, 0, level), lifted[k], MaxDegreeOfParallelism);
+                }
+            }
+            for (int g = 0; g < groups.Count; g++)
+            {
+                var group = groups[g];
+                for (int t = 0; t < group.Count; t++)
+                {
+                    var (step, weight) = group[t];
+                    var term = lifted[steps.IndexOf((int)(((long)step % slots + slots) % slots))];
+                    for (int half = 0; half < 2; half++)
+                    {
+                        var q = term.AsSpan(half * extLimbs * n, qLimbs * n);
+                        var p = term.AsSpan((half * extLimbs + qLimbs) * n, _ring.PCount * n);
+                        var aq = acc.AsSpan(half * extLimbs * n, qLimbs * n);
+                        var ap = acc.AsSpan((half * extLimbs + qLimbs) * n, _ring.PCount * n);
+                        var wq = weight.Plaintext.Data.AsSpan(0, qLimbs * n);
+                        if (t == 0)
+                        {
+                            _rns.MulPointwise(q, wq, aq, 0, qLimbs);
+                            _rns.MulPointwise(p, weight.PLimbs, ap, _ring.PStart, _ring.PCount);
+                        }
+                        else
+                        {
+                            _rns.MulPointwiseAdd(q, wq, aq, 0, qLimbs);
+                            _rns.MulPointwiseAdd(p, weight.PLimbs, ap, _ring.PStart, _ring.PCount);
+                        }
+                    }
+                }
+                var destination = destinations[g];
+                destination.Resize(level, 2);
+                KeySwitcher.ModDown(_ring, level, acc, 0, destination.Data, MaxDegreeOfParallelism);
+                KeySwitcher.ModDown(_ring, level, acc, extLimbs * n, destination.Data, MaxDegreeOfParallelism, destination.PolyLength);
+                Finish(destination, destination, x.Scale * group[0].Weight.Scale);
+            }
+        }
+        finally
+        {
+            if (ext is not null) pool.Return(ext);
+            foreach (var buffer in lifted) if (buffer is not null) pool.Return(buffer);
+            pool.Return(acc);
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private Ciphertext NewLike(Ciphertext ct)

@@ -237,6 +237,97 @@ public static class KeySwitcher
         }
     }
 
+    /// <summary>
+    /// The rotation by σ_k of a ciphertext (c0, c1) whose c1 is decomposed in <paramref name="ext"/>, kept over Q_ℓ·P and
+    /// multiplied by P instead of divided: output = (σ_k(P·c0 + r0), σ_k(r1)), (r0, r1) the inner product with the
+    /// pre-permuted key, each half laid out as its Q_ℓ limbs then its P limbs. Dividing by P gives the rotation; a sum of
+    /// such terms times plaintexts lifted to Q_ℓ·P needs one division by P in all (double hoisting).
+    /// </summary>
+    internal static void RotateLifted(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong galoisElement,
+        ReadOnlySpan<ulong> c0, Span<ulong> output, int maxDegreeOfParallelism)
+    {
+        if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
+        if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, extLimbs = qLimbs + parameters.PCount;
+        if (output.Length < 2 * extLimbs * n || c0.Length < qLimbs * n) ThrowHelper.Argument(nameof(output), "Buffers are shorter than the level requires.");
+        var perm = parameters.SharedGaloisPermutation(galoisElement);
+        var acc = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n);
+        try
+        {
+            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
+            ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
+            for (int half = 0; half < 2; half++)
+                for (int e = 0; e < extLimbs; e++)
+                {
+                    ref ulong src = ref acc[(half * extLimbs + e) * n];
+                    ref ulong dst = ref MemoryMarshal.GetReference(output.Slice((half * extLimbs + e) * n, n));
+                    if (half == 0 && e < qLimbs)
+                    {
+                        var m = ring.Moduli[e];
+                        ulong w = parameters.PModQ[e], wShoup = m.ShoupPrecompute(w);
+                        ref ulong c = ref MemoryMarshal.GetReference(c0.Slice(e * n, n));
+                        for (int i = 0; i < n; i++)
+                        {
+                            int k = Unsafe.Add(ref pm, i);
+                            Unsafe.Add(ref dst, i) = m.Add(Unsafe.Add(ref src, k), m.MulShoup(Unsafe.Add(ref c, k), w, wShoup));
+                        }
+                    }
+                    else
+                    {
+                        for (int i = 0; i < n; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, Unsafe.Add(ref pm, i));
+                    }
+                }
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(acc);
+        }
+    }
+
+    /// <summary>(P·c0, P·c1) over Q_ℓ with zero P limbs: the rotation by 0 in the layout of <see cref="RotateLifted"/>.</summary>
+    internal static void LiftByP(RlweParameters parameters, int level, ReadOnlySpan<ulong> c0, ReadOnlySpan<ulong> c1, Span<ulong> output)
+    {
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, extLimbs = qLimbs + parameters.PCount;
+        if (output.Length < 2 * extLimbs * n || c0.Length < qLimbs * n || c1.Length < qLimbs * n) ThrowHelper.Argument(nameof(output), "Buffers are shorter than the level requires.");
+        for (int half = 0; half < 2; half++)
+        {
+            var source = half == 0 ? c0 : c1;
+            var dst = output.Slice(half * extLimbs * n, extLimbs * n);
+            ring.MulScalar(source[..(qLimbs * n)], parameters.PModQ, dst[..(qLimbs * n)], 0, qLimbs);
+            dst[(qLimbs * n)..].Clear();
+        }
+    }
+
+    /// <summary>
+    /// The residues modulo the special primes (NTT form) of a plaintext given over Q_level (NTT form): its centered
+    /// coefficients converted exactly, so that the plaintext can multiply terms kept over Q_level·P.
+    /// </summary>
+    public static void LiftPlaintextToP(RlweParameters parameters, int level, ReadOnlySpan<ulong> plaintext, Span<ulong> pLimbs)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (level < 0 || level > parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {parameters.MaxLevel}].");
+        var ring = parameters.Ring;
+        int n = ring.N, qLimbs = level + 1, pCount = parameters.PCount;
+        if (plaintext.Length < qLimbs * n || pLimbs.Length < pCount * n) ThrowHelper.Argument(nameof(pLimbs), "Buffers are shorter than the level requires.");
+        var pool = ArrayPool<ulong>.Shared;
+        ulong[] coeff = pool.Rent(qLimbs * n), scratch = pool.Rent((qLimbs + 1) * n);
+        try
+        {
+            plaintext[..(qLimbs * n)].CopyTo(coeff);
+            ring.Inverse(coeff.AsSpan(0, qLimbs * n), 0, qLimbs);
+            var converter = new BasisConverter(Enumerable.Range(0, qLimbs).Select(j => ring.Moduli[j]).ToArray(),
+                Enumerable.Range(parameters.PStart, pCount).Select(j => ring.Moduli[j]).ToArray());
+            converter.Convert(coeff.AsSpan(0, qLimbs * n), pLimbs[..(pCount * n)], scratch.AsSpan(0, (qLimbs + 1) * n), n);
+            ring.Forward(pLimbs[..(pCount * n)], parameters.PStart, pCount);
+        }
+        finally
+        {
+            pool.Return(coeff); pool.Return(scratch);
+        }
+    }
+
     /// <summary>out0 = Σ_d ext_d ⊙ b_d, out1 = Σ_d ext_d ⊙ a_d on one limb.</summary>
     private static void InnerProduct(NttTable table, ulong[] ext, int limb, int extLimbs, int digits, int n, KeySwitchingKey key, int ringIndex,
         Span<ulong> out0, Span<ulong> out1) =>

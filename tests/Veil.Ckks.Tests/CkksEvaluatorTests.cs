@@ -374,6 +374,73 @@ public class HoistedRotationTests
     }
 }
 
+public class MultiplyRotationsSumTests
+{
+    /// <summary>Σ w ⊙ Rot_s(x) per group, double hoisted, against the same sums of separate rotations and products.</summary>
+    [Theory]
+    [InlineData("small")]
+    [InlineData("two-special")]
+    [InlineData("A")]
+    public void GroupSums_MatchSeparateRotationsAndProducts(string set)
+    {
+        var ctx = CkksTestContext.ByName(set).Value;
+        int n = ctx.Parameters.Slots;
+        (int Step, int Seed)[][] plan =
+        [
+            [(0, 1), (1, 2), (5, 3)],
+            [(-4, 4)],
+            [(1, 5), (100, 6), (0, 7), (-4, 8)],
+        ];
+        var keys = ctx.KeyGenerator.CreateRotationKeys(plan.SelectMany(g => g.Select(t => t.Step)).Where(s => s != 0).Distinct());
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, keys);
+        var cx = ctx.Encrypt(CkksTestContext.RandomComplex(n, 70));
+        var lower = ev.MultiplyRelinearizeRescale(cx, ctx.Encrypt(CkksTestContext.RandomComplex(n, 71)));
+        foreach (var input in new[] { cx, lower })
+        {
+            int level = input.Level;
+            double scale = ctx.Parameters.Ring.Q[level];
+            var weights = plan.Select(g => g.Select(t => ctx.Encoder.Encode(CkksTestContext.RandomReals(n, t.Seed), scale, level)).ToArray()).ToArray();
+            var groups = plan.Select((g, gi) => g.Select((t, ti) => (t.Step, new LiftedPlaintext(weights[gi][ti]))).ToArray()).ToArray();
+            var destinations = plan.Select(_ => new Ciphertext(ctx.Parameters.Ring, 0)).ToArray();
+            ev.MultiplyRotationsSum(input, groups, destinations);
+            for (int g = 0; g < plan.Length; g++)
+            {
+                Ciphertext? expected = null;
+                for (int t = 0; t < plan[g].Length; t++)
+                {
+                    var term = ev.MultiplyPlain(ev.Rotate(input, plan[g][t].Step), weights[g][t]);
+                    expected = expected is null ? term : ev.Add(expected, term);
+                }
+                Assert.Equal(level, destinations[g].Level);
+                Assert.Equal(expected!.Scale, destinations[g].Scale, 6);
+                double bits = CkksTestContext.PrecisionBits(ctx.DecryptComplex(ev.Rescale(destinations[g])), ctx.DecryptComplex(ev.Rescale(expected)));
+                Assert.True(bits >= 20, $"group {g} at level {level}: {bits:F2} bits");
+            }
+        }
+    }
+
+    [Fact]
+    public void BadGroupsAreRefused()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        int n = ctx.Parameters.Slots;
+        var ev = new CkksEvaluator(ctx.Parameters, ctx.RelinearizationKey, ctx.KeyGenerator.CreateRotationKeys([1]));
+        var cx = ctx.Encrypt(CkksTestContext.RandomReals(n, 80));
+        var w = new LiftedPlaintext(ctx.Encoder.Encode(CkksTestContext.RandomReals(n, 81), 1 << 20, cx.Level));
+        var other = new LiftedPlaintext(ctx.Encoder.Encode(CkksTestContext.RandomReals(n, 82), 1 << 21, cx.Level));
+        var low = new LiftedPlaintext(ctx.Encoder.Encode(CkksTestContext.RandomReals(n, 83), 1 << 20, 0));
+        var d = new Ciphertext(ctx.Parameters.Ring, 0);
+        Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [Array.Empty<(int, LiftedPlaintext)>()], [d]));
+        Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w)]], [cx]));
+        Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w)]], [d, d]));
+        Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w), (0, other)]], [d]));
+        Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, low)]], [d]));
+        var ex = Assert.Throws<InvalidOperationException>(() => ev.MultiplyRotationsSum(cx, [[(3, w)]], [d]));
+        Assert.Contains("3", ex.Message);
+        Assert.Throws<ArgumentException>(() => new LiftedPlaintext(new Plaintext(ctx.Parameters.Ring, 0, 1, isNttForm: false)));
+    }
+}
+
 public class MultiplyScalarAddTests
 {
     [Fact]

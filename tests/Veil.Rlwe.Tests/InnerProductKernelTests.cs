@@ -82,3 +82,46 @@ public class InnerProductKernelTests
         Assert.False(KeySwitcher.SplitProductFits(new Modulus(Primes.NttPrimes(60, 14, 1)[0]), 16));
     }
 }
+
+/// <summary>Residues modulo P of a plaintext given over Q_level: its centered integer coefficients, exactly.</summary>
+public class LiftPlaintextTests
+{
+    [Theory]
+    [InlineData("OneSpecial")]
+    [InlineData("TwoSpecial")]
+    public void LiftEqualsTheCenteredCoefficientsModuloEachSpecialPrime(string set)
+    {
+        var p = TestRings.Get(set);
+        var ring = p.Ring;
+        int n = p.N;
+        var rng = new Random(11);
+        for (int level = 0; level <= p.MaxLevel; level++)
+        {
+            // Coefficients of up to about 2^50 in magnitude, both signs, plus ±min((Q_level − 1)/2, 2^62): the whole
+            // centered range for one prime; with several, the conversion is exact away from ±Q_level/2 (its rounding
+            // margin, far beyond any plaintext).
+            var q = System.Numerics.BigInteger.One;
+            for (int j = 0; j <= level; j++) q *= ring.Moduli[j].Value;
+            var extreme = System.Numerics.BigInteger.Min((q - 1) / 2, System.Numerics.BigInteger.One << 62);
+            var coefficients = Enumerable.Range(0, n).Select(i => i switch
+            {
+                0 => extreme,
+                1 => -extreme,
+                _ => new System.Numerics.BigInteger(rng.NextInt64(-(1L << 50), 1L << 50)) % ((q - 1) / 2),
+            }).ToArray();
+            var nttQ = new ulong[(level + 1) * n];
+            for (int j = 0; j <= level; j++)
+                for (int c = 0; c < n; c++) nttQ[j * n + c] = Residue(coefficients[c], ring.Moduli[j].Value);
+            ring.Forward(nttQ, 0, level + 1);
+            var lifted = new ulong[p.PCount * n];
+            KeySwitcher.LiftPlaintextToP(p, level, nttQ, lifted);
+            var expected = new ulong[p.PCount * n];
+            for (int k = 0; k < p.PCount; k++)
+                for (int c = 0; c < n; c++) expected[k * n + c] = Residue(coefficients[c], ring.Moduli[p.PStart + k].Value);
+            ring.Forward(expected, p.PStart, p.PCount);
+            Assert.True(expected.AsSpan().SequenceEqual(lifted), $"level {level}");
+        }
+    }
+
+    private static ulong Residue(System.Numerics.BigInteger x, ulong m) => (ulong)(((x % m) + m) % m);
+}
