@@ -10,7 +10,8 @@ namespace Veil.Circuits;
 /// <remarks>
 /// <para>y = Σ_t Rot_(t·g)( Σ_s Rot_(−t·g)(diag_(t·g+s)) ⊙ Rot_s(x) ), diag_i[j] = M[j, (j + i) mod n], with g baby steps
 /// and n/g giant steps. The g − 1 baby rotations of x share one key-switching decomposition (hoisting); the diagonals
-/// are encoded at scale q_ℓ so that the single rescale at the end restores the input's scale exactly.</para>
+/// are encoded at scale q_ℓ so that the single rescale at the end restores the input's scale exactly, once per level
+/// (cached: a transform applied to many inputs encodes nothing after the first).</para>
 /// <para>Cost: depth 1; (g − 1) hoisted rotations + (n/g − 1) rotations; n plaintext multiplications.
 /// The output is again packed with period n, so transforms chain.</para>
 /// </remarks>
@@ -18,6 +19,8 @@ public sealed class LinearTransform
 {
     private readonly double[][] _diagonals; // pre-rotated by −t·g
     private readonly int _n, _baby, _giant;
+    private readonly Dictionary<(int Level, int Slots), Plaintext?[]> _encoded = [];
+    private readonly Lock _gate = new();
 
     /// <summary>The dimension n (a power of two at least the matrix's larger side).</summary>
     public int Dimension => _n;
@@ -92,21 +95,19 @@ public sealed class LinearTransform
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(x);
         if (x.Level == 0) throw new InvalidOperationException("A linear transform needs one level; the ciphertext has none left.");
-        int slots = encoder.Slots, level = x.Level;
+        int level = x.Level;
         double diagonalScale = evaluator.Parameters.Ring.Q[level];
+        var plaintexts = Encoded(encoder, level, diagonalScale);
         var babySteps = Enumerable.Range(0, _baby).ToArray();
         var rotated = evaluator.RotateHoisted(x, babySteps);
         Ciphertext? result = null;
-        var periodic = new double[slots];
         for (int t = 0; t < _giant; t++)
         {
             Ciphertext? inner = null;
             for (int s = 0; s < _baby; s++)
             {
-                var diagonal = _diagonals[t * _baby + s];
-                if (diagonal.All(v => v == 0)) continue;
-                for (int j = 0; j < slots; j++) periodic[j] = diagonal[j % _n];
-                var pt = encoder.Encode(periodic, diagonalScale, level);
+                var pt = plaintexts[t * _baby + s];
+                if (pt is null) continue;
                 var term = evaluator.MultiplyPlain(rotated[s], pt);
                 if (inner is null) inner = term; else evaluator.Add(inner, term, inner);
             }
@@ -117,6 +118,27 @@ public sealed class LinearTransform
         result ??= evaluator.MultiplyScalar(x, 0.0, diagonalScale);
         evaluator.Rescale(result, result);
         return result;
+    }
+
+    /// <summary>The diagonals repeated with period n and encoded at q_level, once per level and slot count (null: all zero).</summary>
+    private Plaintext?[] Encoded(CkksEncoder encoder, int level, double scale)
+    {
+        lock (_gate)
+        {
+            if (_encoded.TryGetValue((level, encoder.Slots), out var cached)) return cached;
+            int slots = encoder.Slots;
+            var periodic = new double[slots];
+            var result = new Plaintext?[_diagonals.Length];
+            for (int i = 0; i < _diagonals.Length; i++)
+            {
+                var diagonal = _diagonals[i];
+                if (diagonal.All(v => v == 0)) continue;
+                for (int j = 0; j < slots; j++) periodic[j] = diagonal[j % _n];
+                result[i] = encoder.Encode(periodic, scale, level);
+            }
+            _encoded[(level, slots)] = result;
+            return result;
+        }
     }
 }
 
