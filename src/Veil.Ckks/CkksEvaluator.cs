@@ -660,8 +660,13 @@ public sealed class CkksEvaluator
         return results;
     }
 
-    /// <summary>The hoisted rotations of <paramref name="ct"/> written into <paramref name="destinations"/> (one per step, none of them ct).</summary>
-    /// <exception cref="ArgumentException">Counts differ, or a destination is <paramref name="ct"/> (it is read by every step).</exception>
+    /// <summary>
+    /// The hoisted rotations of <paramref name="ct"/> written into <paramref name="destinations"/> (one per step, distinct,
+    /// none of them ct). With at least as many steps as threads the rotations after the shared decomposition run side
+    /// by side, one per thread.
+    /// </summary>
+    /// <exception cref="ArgumentException">Counts differ, a destination is <paramref name="ct"/> (it is read by every
+    /// step), or two destinations are the same ciphertext.</exception>
     /// <exception cref="InvalidOperationException">A step has no Galois key of its own.</exception>
     public void RotateHoisted(Ciphertext ct, IReadOnlyList<int> steps, IReadOnlyList<Ciphertext> destinations)
     {
@@ -670,31 +675,48 @@ public sealed class CkksEvaluator
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         if (destinations.Count != steps.Count) ThrowHelper.Argument(nameof(destinations), $"One destination per step: {steps.Count} steps, {destinations.Count} destinations.");
         int slots = _parameters.Slots, level = ct.Level, n = _ring.N;
-        Span<ulong> elements = steps.Count <= 64 ? stackalloc ulong[steps.Count] : new ulong[steps.Count];
-        for (int i = 0; i < steps.Count; i++)
-        {
-            if (destinations[i] is null || ReferenceEquals(destinations[i], ct)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
-            int s = (int)(((long)steps[i] % slots + slots) % slots);
-            elements[i] = GaloisElements.ForRotation(s, n);
-            if (s != 0 && !_galoisKeys.Contains(elements[i]))
-                ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
-        }
-        double scale = ct.Scale;
-        var ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+        var elements = ArrayPool<ulong>.Shared.Rent(steps.Count); // pooled: a warm single-threaded call allocates nothing
+        ulong[]? ext = null;
         try
         {
             for (int i = 0; i < steps.Count; i++)
             {
-                var result = destinations[i];
-                if (elements[i] == 1) { result.CopyFrom(ct); continue; }
-                result.Resize(level, 2);
-                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, _galoisKeys[elements[i]], elements[i], PolyAt(ct, 0, level), PolyAt(result, 0, level), PolyAt(result, 1, level), MaxDegreeOfParallelism);
-                Finish(result, result, scale);
+                if (destinations[i] is null || ReferenceEquals(destinations[i], ct)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
+                for (int j = 0; j < i; j++)
+                    if (ReferenceEquals(destinations[j], destinations[i])) ThrowHelper.Argument(nameof(destinations), $"Destinations {j} and {i} are the same ciphertext; each step needs its own.");
+                int s = (int)(((long)steps[i] % slots + slots) % slots);
+                elements[i] = GaloisElements.ForRotation(s, n);
+                if (s != 0 && !_galoisKeys.Contains(elements[i]))
+                    ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
             }
+            ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
+            var tails = new HoistedTails(this, ct, ext, elements, destinations, 1);
+            // With as many steps as threads, whole rotations run side by side (no synchronisation inside each);
+            // with fewer, each rotation's limbs are split instead.
+            if (MaxDegreeOfParallelism > 1 && steps.Count >= MaxDegreeOfParallelism) Parallelism.For(steps.Count, MaxDegreeOfParallelism, tails);
+            else Parallelism.For(steps.Count, 1, tails with { InnerParallelism = MaxDegreeOfParallelism });
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(ext);
+            if (ext is not null) ArrayPool<ulong>.Shared.Return(ext);
+            ArrayPool<ulong>.Shared.Return(elements);
+        }
+    }
+
+    /// <summary>Rotation i of a hoisted set: the inner product with its key, the division by P, c0 and σ.</summary>
+    private readonly record struct HoistedTails(CkksEvaluator Evaluator, Ciphertext Input, ulong[] Ext, ulong[] Elements,
+        IReadOnlyList<Ciphertext> Destinations, int InnerParallelism) : IParallelBody
+    {
+        public void Invoke(int i)
+        {
+            var ring = Evaluator._ring;
+            int level = Input.Level;
+            var result = Destinations[i];
+            if (Elements[i] == 1) { result.CopyFrom(Input); return; }
+            result.Resize(level, 2);
+            KeySwitcher.SwitchDecomposedPermuted(ring, level, Ext, Evaluator._galoisKeys![Elements[i]], Elements[i], PolyAt(Input, 0, level),
+                PolyAt(result, 0, level), PolyAt(result, 1, level), InnerParallelism);
+            Finish(result, result, Input.Scale);
         }
     }
 
@@ -724,6 +746,8 @@ public sealed class CkksEvaluator
             var group = groups[g];
             if (group is null || group.Count == 0) ThrowHelper.Argument(nameof(groups), $"Group {g} is empty.");
             if (destinations[g] is null || ReferenceEquals(destinations[g], x)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
+            for (int h = 0; h < g; h++)
+                if (ReferenceEquals(destinations[h], destinations[g])) ThrowHelper.Argument(nameof(destinations), $"Destinations {h} and {g} are the same ciphertext; each group needs its own.");
             foreach (var (step, weight) in group)
             {
                 ArgumentNullException.ThrowIfNull(weight, nameof(groups));
@@ -741,58 +765,91 @@ public sealed class CkksEvaluator
         int liftedLength = 2 * extLimbs * n;
         var lifted = new ulong[steps.Count][];
         ulong[]? ext = null;
-        var acc = pool.Rent(liftedLength);
         try
         {
             if (steps.Any(s => s != 0)) ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(x, 1, level), MaxDegreeOfParallelism);
-            for (int k = 0; k < steps.Count; k++)
-            {
-                lifted[k] = pool.Rent(liftedLength);
-                if (steps[k] == 0) KeySwitcher.LiftByP(_ring, level, PolyAt(x, 0, level), PolyAt(x, 1, level), lifted[k]);
-                else
-                {
-                    ulong element = GaloisElements.ForRotation(steps[k], n);
-                    KeySwitcher.RotateLifted(_ring, level, ext!, _galoisKeys![element], element, PolyAt(x, 0, level), lifted[k], MaxDegreeOfParallelism);
-                }
-            }
-            for (int g = 0; g < groups.Count; g++)
-            {
-                var group = groups[g];
-                for (int t = 0; t < group.Count; t++)
-                {
-                    var (step, weight) = group[t];
-                    var term = lifted[steps.IndexOf((int)(((long)step % slots + slots) % slots))];
-                    for (int half = 0; half < 2; half++)
-                    {
-                        var q = term.AsSpan(half * extLimbs * n, qLimbs * n);
-                        var p = term.AsSpan((half * extLimbs + qLimbs) * n, _ring.PCount * n);
-                        var aq = acc.AsSpan(half * extLimbs * n, qLimbs * n);
-                        var ap = acc.AsSpan((half * extLimbs + qLimbs) * n, _ring.PCount * n);
-                        var wq = weight.Plaintext.Data.AsSpan(0, qLimbs * n);
-                        if (t == 0)
-                        {
-                            _rns.MulPointwise(q, wq, aq, 0, qLimbs);
-                            _rns.MulPointwise(p, weight.PLimbs, ap, _ring.PStart, _ring.PCount);
-                        }
-                        else
-                        {
-                            _rns.MulPointwiseAdd(q, wq, aq, 0, qLimbs);
-                            _rns.MulPointwiseAdd(p, weight.PLimbs, ap, _ring.PStart, _ring.PCount);
-                        }
-                    }
-                }
-                var destination = destinations[g];
-                destination.Resize(level, 2);
-                KeySwitcher.ModDown(_ring, level, acc, 0, destination.Data, MaxDegreeOfParallelism);
-                KeySwitcher.ModDown(_ring, level, acc, extLimbs * n, destination.Data, MaxDegreeOfParallelism, destination.PolyLength);
-                Finish(destination, destination, x.Scale * group[0].Weight.Scale);
-            }
+            for (int k = 0; k < steps.Count; k++) lifted[k] = pool.Rent(liftedLength);
+            // Whole rotations (then whole groups) side by side when there are at least as many as threads, else
+            // each one's limbs split across the threads.
+            var rotations = new LiftedRotations(this, x, ext, steps.ToArray(), lifted, 1);
+            if (steps.Count >= MaxDegreeOfParallelism) Parallelism.For(steps.Count, MaxDegreeOfParallelism, rotations);
+            else Parallelism.For(steps.Count, 1, rotations with { InnerParallelism = MaxDegreeOfParallelism });
+            var sums = new GroupSums(this, x, groups, destinations, steps, lifted, 1);
+            if (groups.Count >= MaxDegreeOfParallelism) Parallelism.For(groups.Count, MaxDegreeOfParallelism, sums);
+            else Parallelism.For(groups.Count, 1, sums with { InnerParallelism = MaxDegreeOfParallelism });
         }
         finally
         {
             if (ext is not null) pool.Return(ext);
             foreach (var buffer in lifted) if (buffer is not null) pool.Return(buffer);
-            pool.Return(acc);
+        }
+    }
+
+    /// <summary>Rotation k of <see cref="MultiplyRotationsSum"/>, kept over Q·P and multiplied by P.</summary>
+    private readonly record struct LiftedRotations(CkksEvaluator Evaluator, Ciphertext X, ulong[]? Ext, int[] Steps, ulong[][] Lifted,
+        int InnerParallelism) : IParallelBody
+    {
+        public void Invoke(int k)
+        {
+            var ring = Evaluator._ring;
+            int level = X.Level;
+            if (Steps[k] == 0)
+            {
+                KeySwitcher.LiftByP(ring, level, PolyAt(X, 0, level), PolyAt(X, 1, level), Lifted[k]);
+                return;
+            }
+            ulong element = GaloisElements.ForRotation(Steps[k], ring.N);
+            KeySwitcher.RotateLifted(ring, level, Ext!, Evaluator._galoisKeys![element], element, PolyAt(X, 0, level), Lifted[k], InnerParallelism);
+        }
+    }
+
+    /// <summary>Group g of <see cref="MultiplyRotationsSum"/>: Σ w ⊙ (lifted rotation) over Q·P, then one division by P.</summary>
+    private readonly record struct GroupSums(CkksEvaluator Evaluator, Ciphertext X, IReadOnlyList<IReadOnlyList<(int Step, LiftedPlaintext Weight)>> Groups,
+        IReadOnlyList<Ciphertext> Destinations, List<int> Steps, ulong[][] Lifted, int InnerParallelism) : IParallelBody
+    {
+        public void Invoke(int g)
+        {
+            var ring = Evaluator._ring;
+            var rns = Evaluator._rns;
+            int level = X.Level, n = ring.N, qLimbs = level + 1, pCount = ring.PCount, extLimbs = qLimbs + pCount;
+            int slots = Evaluator._parameters.Slots;
+            var group = Groups[g];
+            var acc = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n);
+            try
+            {
+                for (int t = 0; t < group.Count; t++)
+                {
+                    var (step, weight) = group[t];
+                    var term = Lifted[Steps.IndexOf((int)(((long)step % slots + slots) % slots))];
+                    for (int half = 0; half < 2; half++)
+                    {
+                        var q = term.AsSpan(half * extLimbs * n, qLimbs * n);
+                        var p = term.AsSpan((half * extLimbs + qLimbs) * n, pCount * n);
+                        var aq = acc.AsSpan(half * extLimbs * n, qLimbs * n);
+                        var ap = acc.AsSpan((half * extLimbs + qLimbs) * n, pCount * n);
+                        var wq = weight.Plaintext.Data.AsSpan(0, qLimbs * n);
+                        if (t == 0)
+                        {
+                            rns.MulPointwise(q, wq, aq, 0, qLimbs);
+                            rns.MulPointwise(p, weight.PLimbs, ap, ring.PStart, pCount);
+                        }
+                        else
+                        {
+                            rns.MulPointwiseAdd(q, wq, aq, 0, qLimbs);
+                            rns.MulPointwiseAdd(p, weight.PLimbs, ap, ring.PStart, pCount);
+                        }
+                    }
+                }
+                var destination = Destinations[g];
+                destination.Resize(level, 2);
+                KeySwitcher.ModDown(ring, level, acc, 0, destination.Data, InnerParallelism);
+                KeySwitcher.ModDown(ring, level, acc, extLimbs * n, destination.Data, InnerParallelism, destination.PolyLength);
+                Finish(destination, destination, X.Scale * group[0].Weight.Scale);
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(acc);
+            }
         }
     }
 

@@ -363,6 +363,8 @@ public class HoistedRotationTests
         var ex = Assert.Throws<ArgumentException>(() => ev.RotateHoisted(cx, steps, [destinations[0], cx, destinations[2]]));
         Assert.Equal("destinations", ex.ParamName);
         Assert.Throws<ArgumentException>(() => ev.RotateHoisted(cx, steps, destinations[..2]));
+        var same = Assert.Throws<ArgumentException>(() => ev.RotateHoisted(cx, steps, [destinations[0], destinations[1], destinations[0]]));
+        Assert.Contains("same ciphertext", same.Message);
     }
 
     [Fact]
@@ -433,6 +435,8 @@ public class MultiplyRotationsSumTests
         Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [Array.Empty<(int, LiftedPlaintext)>()], [d]));
         Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w)]], [cx]));
         Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w)]], [d, d]));
+        var same = Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w)], [(0, w)]], [d, d]));
+        Assert.Contains("same ciphertext", same.Message);
         Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, w), (0, other)]], [d]));
         Assert.Throws<ArgumentException>(() => ev.MultiplyRotationsSum(cx, [[(1, low)]], [d]));
         var ex = Assert.Throws<InvalidOperationException>(() => ev.MultiplyRotationsSum(cx, [[(3, w)]], [d]));
