@@ -65,14 +65,7 @@ public sealed class EncryptedMlpInference
         for (int j = 0; j < hidden.Length; j++)
         {
             // Σ_i W1[j,i]·x_i + b1[j], each constant at scale q_ℓ so that one rescale restores the input's scale.
-            Ciphertext? acc = null;
-            for (int i = 0; i < inputs.Count; i++)
-            {
-                if (_network.W1[j][i] == 0) continue;
-                var term = ev.MultiplyScalar(inputs[i], _network.W1[j][i], (double)q[inputs[i].Level]);
-                if (acc is null) acc = term; else ev.Add(acc, term, acc);
-            }
-            acc ??= ev.MultiplyScalar(inputs[0], 0.0, (double)q[inputs[0].Level]);
+            var acc = WeightedSum(ev, inputs, _network.W1[j], q);
             ev.AddScalar(acc, _network.B1[j], acc);
             ev.Rescale(acc, acc);
             var square = ev.Square(acc);
@@ -83,17 +76,37 @@ public sealed class EncryptedMlpInference
         var logits = new Ciphertext[_network.Outputs];
         for (int k = 0; k < logits.Length; k++)
         {
-            Ciphertext? acc = null;
-            for (int j = 0; j < hidden.Length; j++)
-            {
-                var term = ev.MultiplyScalar(hidden[j], _network.W2[k][j], (double)q[hidden[j].Level]);
-                if (acc is null) acc = term; else ev.Add(acc, term, acc);
-            }
-            ev.AddScalar(acc!, _network.B2[k], acc!);
-            ev.Rescale(acc!, acc!);
-            logits[k] = acc!;
+            var acc = WeightedSum(ev, hidden, _network.W2[k], q);
+            ev.AddScalar(acc, _network.B2[k], acc);
+            ev.Rescale(acc, acc);
+            logits[k] = acc;
         }
         return logits;
+    }
+
+    /// <summary>
+    /// Σ_i w_i·x_i with each constant at scale q_ℓ: fused into one accumulator when the inputs share level and size (no
+    /// ciphertext per term: a layer of 64 × 32 weights would otherwise allocate 2,048 of them), else term by term.
+    /// </summary>
+    private static Ciphertext WeightedSum(CkksEvaluator ev, IReadOnlyList<Ciphertext> xs, double[] weights, IReadOnlyList<ulong> q)
+    {
+        var first = xs[0];
+        double constantScale = q[first.Level];
+        if (xs.All(x => x.Level == first.Level && x.Size == 2 && Math.Abs(x.Scale - first.Scale) <= ev.ScaleTolerance * first.Scale))
+        {
+            var acc = ev.Zero(first.Level, first.Scale * constantScale);
+            for (int i = 0; i < xs.Count; i++)
+                if (weights[i] != 0) ev.MultiplyScalarAdd(xs[i], weights[i], constantScale, acc);
+            return acc;
+        }
+        Ciphertext? sum = null;
+        for (int i = 0; i < xs.Count; i++)
+        {
+            if (weights[i] == 0) continue;
+            var term = ev.MultiplyScalar(xs[i], weights[i], (double)q[xs[i].Level]);
+            if (sum is null) sum = term; else ev.Add(sum, term, sum);
+        }
+        return sum ?? ev.MultiplyScalar(first, 0.0, constantScale);
     }
 
     /// <summary>Client: the predicted class of each image of the batch.</summary>
