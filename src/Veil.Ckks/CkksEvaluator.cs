@@ -526,8 +526,7 @@ public sealed class CkksEvaluator
     public void Rotate(Ciphertext ct, int steps, Ciphertext destination)
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
-        int slots = _parameters.Slots;
-        int s = (int)(((long)steps % slots + slots) % slots);
+        int s = NormalizedStep(steps);
         if (s == 0) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
         ulong direct = GaloisElements.ForRotation(s, _ring.N);
         if (_galoisKeys is not null && _galoisKeys.Contains(direct)) { ApplyGalois(ct, direct, destination); return; } // no plan array
@@ -674,7 +673,7 @@ public sealed class CkksEvaluator
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         if (destinations.Count != steps.Count) ThrowHelper.Argument(nameof(destinations), $"One destination per step: {steps.Count} steps, {destinations.Count} destinations.");
-        int slots = _parameters.Slots, level = ct.Level, n = _ring.N;
+        int level = ct.Level, n = _ring.N;
         var elements = ArrayPool<ulong>.Shared.Rent(steps.Count); // pooled: a warm single-threaded call allocates nothing
         ulong[]? ext = null;
         try
@@ -684,17 +683,14 @@ public sealed class CkksEvaluator
                 if (destinations[i] is null || ReferenceEquals(destinations[i], ct)) ThrowHelper.Argument(nameof(destinations), "Destinations must be non-null and distinct from the input.");
                 for (int j = 0; j < i; j++)
                     if (ReferenceEquals(destinations[j], destinations[i])) ThrowHelper.Argument(nameof(destinations), $"Destinations {j} and {i} are the same ciphertext; each step needs its own.");
-                int s = (int)(((long)steps[i] % slots + slots) % slots);
+                int s = NormalizedStep(steps[i]);
                 elements[i] = GaloisElements.ForRotation(s, n);
                 if (s != 0 && !_galoisKeys.Contains(elements[i]))
                     ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
             }
             ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
-            var tails = new HoistedTails(this, ct, ext, elements, destinations, 1);
-            // With as many steps as threads, whole rotations run side by side (no synchronisation inside each);
-            // with fewer, each rotation's limbs are split instead.
-            if (MaxDegreeOfParallelism > 1 && steps.Count >= MaxDegreeOfParallelism) Parallelism.For(steps.Count, MaxDegreeOfParallelism, tails);
-            else Parallelism.For(steps.Count, 1, tails with { InnerParallelism = MaxDegreeOfParallelism });
+            var (outer, inner) = SplitThreads(steps.Count);
+            Parallelism.For(steps.Count, outer, new HoistedTails(this, ct, ext, elements, destinations, inner));
         }
         finally
         {
@@ -739,7 +735,7 @@ public sealed class CkksEvaluator
         Check(x, nameof(x)); ArgumentNullException.ThrowIfNull(groups); ArgumentNullException.ThrowIfNull(destinations);
         if (x.Size != 2) ThrowHelper.Argument(nameof(x), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (destinations.Count != groups.Count) ThrowHelper.Argument(nameof(destinations), $"One destination per group: {groups.Count} groups, {destinations.Count} destinations.");
-        int slots = _parameters.Slots, level = x.Level, n = _ring.N, qLimbs = level + 1, extLimbs = qLimbs + _ring.PCount;
+        int level = x.Level, n = _ring.N, qLimbs = level + 1, extLimbs = qLimbs + _ring.PCount;
         var steps = new List<int>();
         for (int g = 0; g < groups.Count; g++)
         {
@@ -754,7 +750,7 @@ public sealed class CkksEvaluator
                 if (!weight.Plaintext.Parameters.SameRingAs(_ring)) ThrowHelper.Argument(nameof(groups), "A weight belongs to other parameters.");
                 if (weight.Level < level) ThrowHelper.Argument(nameof(groups), $"A weight is at level {weight.Level}, below the ciphertext's {level}.");
                 CheckScales(group[0].Weight.Scale, weight.Scale, "the group's first weight", "a weight of the same group");
-                int s = (int)(((long)step % slots + slots) % slots);
+                int s = NormalizedStep(step);
                 if (steps.Contains(s)) continue;
                 if (s != 0 && (_galoisKeys is null || !_galoisKeys.Contains(GaloisElements.ForRotation(s, n))))
                     ThrowHelper.InvalidOperation($"Rotation by {step} needs its own Galois key (element {GaloisElements.ForRotation(s, n)}); generate keys for these steps.");
@@ -769,14 +765,10 @@ public sealed class CkksEvaluator
         {
             if (steps.Any(s => s != 0)) ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(x, 1, level), MaxDegreeOfParallelism);
             for (int k = 0; k < steps.Count; k++) lifted[k] = pool.Rent(liftedLength);
-            // Whole rotations (then whole groups) side by side when there are at least as many as threads, else
-            // each one's limbs split across the threads.
-            var rotations = new LiftedRotations(this, x, ext, steps.ToArray(), lifted, 1);
-            if (steps.Count >= MaxDegreeOfParallelism) Parallelism.For(steps.Count, MaxDegreeOfParallelism, rotations);
-            else Parallelism.For(steps.Count, 1, rotations with { InnerParallelism = MaxDegreeOfParallelism });
-            var sums = new GroupSums(this, x, groups, destinations, steps, lifted, 1);
-            if (groups.Count >= MaxDegreeOfParallelism) Parallelism.For(groups.Count, MaxDegreeOfParallelism, sums);
-            else Parallelism.For(groups.Count, 1, sums with { InnerParallelism = MaxDegreeOfParallelism });
+            var (outer, inner) = SplitThreads(steps.Count);
+            Parallelism.For(steps.Count, outer, new LiftedRotations(this, x, ext, steps.ToArray(), lifted, inner));
+            (outer, inner) = SplitThreads(groups.Count);
+            Parallelism.For(groups.Count, outer, new GroupSums(this, x, groups, destinations, steps, lifted, inner));
         }
         finally
         {
@@ -812,7 +804,6 @@ public sealed class CkksEvaluator
             var ring = Evaluator._ring;
             var rns = Evaluator._rns;
             int level = X.Level, n = ring.N, qLimbs = level + 1, pCount = ring.PCount, extLimbs = qLimbs + pCount;
-            int slots = Evaluator._parameters.Slots;
             var group = Groups[g];
             var acc = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n);
             try
@@ -820,7 +811,7 @@ public sealed class CkksEvaluator
                 for (int t = 0; t < group.Count; t++)
                 {
                     var (step, weight) = group[t];
-                    var term = Lifted[Steps.IndexOf((int)(((long)step % slots + slots) % slots))];
+                    var term = Lifted[Steps.IndexOf(Evaluator.NormalizedStep(step))];
                     for (int half = 0; half < 2; half++)
                     {
                         var q = term.AsSpan(half * extLimbs * n, qLimbs * n);
@@ -854,6 +845,16 @@ public sealed class CkksEvaluator
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>A rotation step as its representative in [0, slots).</summary>
+    private int NormalizedStep(int steps) => (int)(((long)steps % _parameters.Slots + _parameters.Slots) % _parameters.Slots);
+
+    /// <summary>
+    /// Threads for <paramref name="count"/> independent rotations: one whole rotation per thread when there are at least
+    /// as many as threads (no synchronisation inside each), else one at a time with its limbs split across the threads.
+    /// </summary>
+    private (int Outer, int Inner) SplitThreads(int count) =>
+        count >= MaxDegreeOfParallelism ? (MaxDegreeOfParallelism, 1) : (1, MaxDegreeOfParallelism);
 
     private Ciphertext NewLike(Ciphertext ct)
     {

@@ -111,12 +111,7 @@ public sealed class KeyGenerator
             var perm = _parameters.SharedGaloisPermutation(elements[idx]);
             var sk = SecretKey.Ntt;
             var permuted = new ulong[ring.LimbCount * ring.N];
-            for (int l = 0; l < ring.LimbCount; l++)
-            {
-                var src = sk.Slice(l * ring.N, ring.N);
-                var dst = permuted.AsSpan(l * ring.N, ring.N);
-                for (int j = 0; j < ring.N; j++) dst[j] = src[perm[j]];
-            }
+            KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
             keys[idx] = CreateSwitchingKey(permuted);
             CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(permuted.AsSpan()));
         });

@@ -260,10 +260,10 @@ public static class KeySwitcher
             for (int half = 0; half < 2; half++)
                 for (int e = 0; e < extLimbs; e++)
                 {
-                    ref ulong src = ref acc[(half * extLimbs + e) * n];
-                    ref ulong dst = ref MemoryMarshal.GetReference(output.Slice((half * extLimbs + e) * n, n));
                     if (half == 0 && e < qLimbs)
                     {
+                        ref ulong src = ref acc[e * n];
+                        ref ulong dst = ref MemoryMarshal.GetReference(output.Slice(e * n, n));
                         var m = ring.Moduli[e];
                         ulong w = parameters.PModQ[e], wShoup = m.ShoupPrecompute(w);
                         ref ulong c = ref MemoryMarshal.GetReference(c0.Slice(e * n, n));
@@ -273,10 +273,7 @@ public static class KeySwitcher
                             Unsafe.Add(ref dst, i) = m.Add(Unsafe.Add(ref src, k), m.MulShoup(Unsafe.Add(ref c, k), w, wShoup));
                         }
                     }
-                    else
-                    {
-                        for (int i = 0; i < n; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, Unsafe.Add(ref pm, i));
-                    }
+                    else Gather(acc.AsSpan((half * extLimbs + e) * n, n), output.Slice((half * extLimbs + e) * n, n), perm, 1);
                 }
         }
         finally
@@ -317,9 +314,7 @@ public static class KeySwitcher
         {
             plaintext[..(qLimbs * n)].CopyTo(coeff);
             ring.Inverse(coeff.AsSpan(0, qLimbs * n), 0, qLimbs);
-            var converter = new BasisConverter(Enumerable.Range(0, qLimbs).Select(j => ring.Moduli[j]).ToArray(),
-                Enumerable.Range(parameters.PStart, pCount).Select(j => ring.Moduli[j]).ToArray());
-            converter.Convert(coeff.AsSpan(0, qLimbs * n), pLimbs[..(pCount * n)], scratch.AsSpan(0, (qLimbs + 1) * n), n);
+            parameters.ModUpToP(level).Convert(coeff.AsSpan(0, qLimbs * n), pLimbs[..(pCount * n)], scratch.AsSpan(0, (qLimbs + 1) * n), n);
             ring.Forward(pLimbs[..(pCount * n)], parameters.PStart, pCount);
         }
         finally
@@ -587,11 +582,11 @@ public static class KeySwitcher
         ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
         for (int j = 0; j < qLimbs; j++)
         {
-            var m = ring.Moduli[j];
-            ref ulong t = ref x[offset + j * n];
-            ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
             if (add)
             {
+                var m = ring.Moduli[j];
+                ref ulong t = ref x[offset + j * n];
+                ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
                 ref ulong c0 = ref MemoryMarshal.GetReference(addend.Slice(j * n, n));
                 for (int c = 0; c < n; c++)
                 {
@@ -599,10 +594,7 @@ public static class KeySwitcher
                     Unsafe.Add(ref d, c) = m.Add(Unsafe.Add(ref t, s), Unsafe.Add(ref c0, s));
                 }
             }
-            else
-            {
-                for (int c = 0; c < n; c++) Unsafe.Add(ref d, c) = Unsafe.Add(ref t, Unsafe.Add(ref pm, c));
-            }
+            else Gather(x.AsSpan(offset + j * n, n), destination.Slice(j * n, n), perm, 1);
         }
     }
 
@@ -652,13 +644,23 @@ public static class KeySwitcher
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyGaloisNtt(RlweParameters parameters, ulong galoisElement, ReadOnlySpan<ulong> source, Span<ulong> destination, int limbs)
     {
-        var perm = parameters.SharedGaloisPermutation(galoisElement);
-        int n = parameters.N;
+        Gather(source, destination, parameters.SharedGaloisPermutation(galoisElement), limbs);
+    }
+
+    /// <summary>
+    /// destination[l·N + j] = source[l·N + perm[j]] for each of <paramref name="limbs"/> limbs: an NTT-domain automorphism
+    /// (perm from <see cref="RlweParameters.SharedGaloisPermutation"/>, entries below N).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Gather(ReadOnlySpan<ulong> source, Span<ulong> destination, int[] perm, int limbs)
+    {
+        int n = perm.Length;
+        ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
         for (int l = 0; l < limbs; l++)
         {
-            var s = source.Slice(l * n, n);
-            var d = destination.Slice(l * n, n);
-            for (int j = 0; j < n; j++) d[j] = s[perm[j]];
+            ref ulong s = ref MemoryMarshal.GetReference(source.Slice(l * n, n));
+            ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(l * n, n));
+            for (int j = 0; j < n; j++) Unsafe.Add(ref d, j) = Unsafe.Add(ref s, Unsafe.Add(ref pm, j));
         }
     }
 }
@@ -711,12 +713,7 @@ public sealed class KeySwitchDecomposition : IDisposable
         try
         {
             var perm = _parameters.SharedGaloisPermutation(k);
-            Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, l =>
-            {
-                var src = ext.AsSpan(l * n, n);
-                var dst = permuted.AsSpan(l * n, n);
-                for (int j = 0; j < n; j++) dst[j] = src[perm[j]];
-            });
+            Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, l => KeySwitcher.Gather(ext.AsSpan(l * n, n), permuted.AsSpan(l * n, n), perm, 1));
             KeySwitcher.SwitchDecomposed(_parameters, Level, permuted, key, result0, result1, maxDegreeOfParallelism);
         }
         finally

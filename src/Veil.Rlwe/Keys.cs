@@ -135,12 +135,7 @@ public sealed class KeySwitchingKey
         int n = Parameters.N, limbs = Parameters.Ring.LimbCount;
         var perm = Parameters.SharedGaloisPermutation(Automorphism);
         var result = new ulong[limbs * n];
-        for (int l = 0; l < limbs; l++)
-        {
-            var src = B[digit].AsSpan(l * n, n);
-            var dst = result.AsSpan(l * n, n);
-            for (int j = 0; j < n; j++) dst[j] = src[perm[j]];
-        }
+        KeySwitcher.Gather(B[digit], result, perm, limbs);
         return result;
     }
 

@@ -22,7 +22,7 @@ public sealed class RlweParameters
     public const int MaxLogN = 17;
 
     private readonly ConcurrentDictionary<(int level, int digit), (BasisConverter conv, int[] targets)> _modUp = new();
-    private readonly BasisConverter?[] _modDown;
+    private readonly BasisConverter?[] _modDown, _modUpToP;
     private readonly ConcurrentDictionary<ulong, int[]> _galoisPermutations = new();
 
     /// <summary>log2 of the ring degree.</summary>
@@ -82,6 +82,7 @@ public sealed class RlweParameters
             for (int j = 0; j < l; j++) LastPrimeInverse[l][j] = moduli[j].Inverse(moduli[j].Reduce(q[l]));
         }
         _modDown = new BasisConverter?[q.Length];
+        _modUpToP = new BasisConverter?[q.Length];
         Hash = ComputeHash();
     }
 
@@ -145,14 +146,23 @@ public sealed class RlweParameters
         });
 
     /// <summary>The converter from P to Q_level, used to divide by P after key switching.</summary>
-    internal BasisConverter ModDown(int level)
+    internal BasisConverter ModDown(int level) => Cached(_modDown, level, static (p, l) => new BasisConverter(
+        Enumerable.Range(p.PStart, p.PCount).Select(j => p.Ring.Moduli[j]).ToArray(),
+        Enumerable.Range(0, l + 1).Select(j => p.Ring.Moduli[j]).ToArray()));
+
+    /// <summary>The converter from the whole of Q_level to P, used to lift plaintexts for double hoisting.</summary>
+    internal BasisConverter ModUpToP(int level) => Cached(_modUpToP, level, static (p, l) => new BasisConverter(
+        Enumerable.Range(0, l + 1).Select(j => p.Ring.Moduli[j]).ToArray(),
+        Enumerable.Range(p.PStart, p.PCount).Select(j => p.Ring.Moduli[j]).ToArray()));
+
+    /// <summary>cache[level], built once (a lost race builds a spare that is dropped); the static factory keeps the
+    /// lookup free of allocation.</summary>
+    private BasisConverter Cached(BasisConverter?[] cache, int level, Func<RlweParameters, int, BasisConverter> build)
     {
-        var conv = Volatile.Read(ref _modDown[level]);
+        var conv = Volatile.Read(ref cache[level]);
         if (conv is not null) return conv;
-        conv = new BasisConverter(Enumerable.Range(PStart, PCount).Select(j => Ring.Moduli[j]).ToArray(),
-            Enumerable.Range(0, level + 1).Select(j => Ring.Moduli[j]).ToArray());
-        Interlocked.CompareExchange(ref _modDown[level], conv, null);
-        return _modDown[level]!;
+        Interlocked.CompareExchange(ref cache[level], build(this, level), null);
+        return cache[level]!;
     }
 
     /// <summary>
