@@ -68,31 +68,20 @@ public sealed class BasisConverter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Convert(ReadOnlySpan<ulong> source, Span<ulong> destination, Span<ulong> scratch, int n)
     {
+        Prepare(source, scratch, n);
+        for (int j = 0; j < _to.Length; j++) ConvertTarget(j, source, scratch, destination.Slice(j * n, n), n);
+    }
+
+    /// <summary>
+    /// The part of <see cref="Convert"/> shared by all targets, written into <paramref name="scratch"/> ((|from| + 1)·N
+    /// words; nothing with one source prime): after it, each target can be converted on its own, in any order or
+    /// thread, with <see cref="ConvertTarget"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Prepare(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n)
+    {
         int k = _from.Length;
-        if (k == 1)
-        {
-            // One source prime: the residue is the integer itself; subtract a when it is above a/2 (mask, no branch).
-            var src = source[..n];
-            ulong a = _from[0].Value, halfA = a >> 1;
-            for (int j = 0; j < _to.Length; j++)
-            {
-                var m = _to[j];
-                ulong aMod = _productModTo[j];
-                var d = destination.Slice(j * n, n);
-                if (FloatingPointModular.IsSupported && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
-                {
-                    ConvertOneFloatingPoint(src, d, a, m, aMod);
-                    continue;
-                }
-                for (int c = 0; c < n; c++)
-                {
-                    ulong x = src[c];
-                    ulong mask = 0UL - ((halfA - x) >> 63);
-                    d[c] = m.Sub(m.Reduce(x), aMod & mask);
-                }
-            }
-            return;
-        }
+        if (k == 1) return;
         for (int i = 0; i < k; i++)
         {
             var m = _from[i];
@@ -107,19 +96,42 @@ public sealed class BasisConverter
             for (int i = 0; i < k; i++) f += scratch[i * n + c] * _inverseFrom[i];
             overshoot[c] = (ulong)Math.Round(f);
         }
-        for (int j = 0; j < _to.Length; j++)
+    }
+
+    /// <summary>Target <paramref name="j"/> of <see cref="Convert"/> into its own N words, after <see cref="Prepare"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ConvertTarget(int j, ReadOnlySpan<ulong> source, ReadOnlySpan<ulong> scratch, Span<ulong> destination, int n)
+    {
+        int k = _from.Length;
+        var m = _to[j];
+        var d = destination[..n];
+        ulong aMod = _productModTo[j];
+        if (k == 1)
         {
-            var m = _to[j];
-            var d = destination.Slice(j * n, n);
-            ReadOnlySpan<ulong> weights = _hatModTo.AsSpan(j * k, k);
-            ulong aMod = _productModTo[j];
+            // One source prime: the residue is the integer itself; subtract a when it is above a/2 (mask, no branch).
+            var src = source[..n];
+            ulong a = _from[0].Value, halfA = a >> 1;
+            if (FloatingPointModular.IsSupported && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
+            {
+                ConvertOneFloatingPoint(src, d, a, m, aMod);
+                return;
+            }
             for (int c = 0; c < n; c++)
             {
-                // k ≤ 16 terms of < 2^122 each fit a 128-bit accumulator; reduce once.
-                UInt128 acc = 0;
-                for (int i = 0; i < k; i++) acc += (UInt128)scratch[i * n + c] * weights[i];
-                d[c] = m.Sub(ReduceWide(m, acc), m.Mul(overshoot[c], aMod));
+                ulong x = src[c];
+                ulong mask = 0UL - ((halfA - x) >> 63);
+                d[c] = m.Sub(m.Reduce(x), aMod & mask);
             }
+            return;
+        }
+        ReadOnlySpan<ulong> weights = _hatModTo.AsSpan(j * k, k);
+        var overshoot = scratch.Slice(k * n, n);
+        for (int c = 0; c < n; c++)
+        {
+            // k ≤ 16 terms of < 2^122 each fit a 128-bit accumulator; reduce once.
+            UInt128 acc = 0;
+            for (int i = 0; i < k; i++) acc += (UInt128)scratch[i * n + c] * weights[i];
+            d[c] = m.Sub(ReduceWide(m, acc), m.Mul(overshoot[c], aMod));
         }
     }
 

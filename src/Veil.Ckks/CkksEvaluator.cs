@@ -78,6 +78,9 @@ public sealed class CkksEvaluator
         return ct.Data.AsSpan(i * ct.PolyLength, (level + 1) * n);
     }
 
+    /// <summary><see cref="PolyAt"/> as memory, for parallel loop bodies (which cannot hold spans).</summary>
+    private static Memory<ulong> PolyMemory(Ciphertext ct, int i, int level) => ct.Data.AsMemory(i * ct.PolyLength, (level + 1) * ct.Parameters.N);
+
     /// <summary>
     /// The ciphertext to write a result of the given shape into: the destination itself, or a temporary when the
     /// destination is an operand whose data the computation still needs.
@@ -616,28 +619,17 @@ public sealed class CkksEvaluator
         int level = ct.Level;
         double scale = ct.Scale;
         // The Galois key is stored pre-permuted: decompose c1 as it is, permute only the two outputs (σ(c0) folded in).
+        // In place is safe: c1 lives on in the digits, and each limb of c0 is read before the same limb is written.
         var ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
-        ulong[]? c0 = null;
         try
         {
-            if (!ReferenceEquals(ct, destination))
-            {
-                destination.Resize(level, 2);
-                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, key, galoisElement, PolyAt(ct, 0, level), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
-            }
-            else
-            {
-                // In place: the permuted write of c0's slot would overwrite coefficients still to be read, so read a copy.
-                int len = (level + 1) * _ring.N;
-                c0 = ArrayPool<ulong>.Shared.Rent(len);
-                PolyAt(ct, 0, level).CopyTo(c0);
-                KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, key, galoisElement, c0.AsSpan(0, len), PolyAt(destination, 0, level), PolyAt(destination, 1, level), MaxDegreeOfParallelism);
-            }
+            destination.Resize(level, 2);
+            KeySwitcher.SwitchDecomposedPermuted(_ring, level, ext, key, galoisElement, PolyMemory(ct, 0, level), PolyMemory(destination, 0, level),
+                PolyMemory(destination, 1, level), MaxDegreeOfParallelism);
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(ext);
-            if (c0 is not null) ArrayPool<ulong>.Shared.Return(c0);
         }
         Finish(destination, destination, scale);
     }
@@ -710,8 +702,8 @@ public sealed class CkksEvaluator
             var result = Destinations[i];
             if (Elements[i] == 1) { result.CopyFrom(Input); return; }
             result.Resize(level, 2);
-            KeySwitcher.SwitchDecomposedPermuted(ring, level, Ext, Evaluator._galoisKeys![Elements[i]], Elements[i], PolyAt(Input, 0, level),
-                PolyAt(result, 0, level), PolyAt(result, 1, level), InnerParallelism);
+            KeySwitcher.SwitchDecomposedPermuted(ring, level, Ext, Evaluator._galoisKeys![Elements[i]], Elements[i], PolyMemory(Input, 0, level),
+                PolyMemory(result, 0, level), PolyMemory(result, 1, level), InnerParallelism);
             Finish(result, result, Input.Scale);
         }
     }

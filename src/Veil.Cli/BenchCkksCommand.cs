@@ -88,7 +88,7 @@ internal static class BenchCkksCommand
             var prec = node!["precision_mul_relin_rescale"]!;
             foreach (int count in new[] { 8, 16 })
                 if (node[$"rotate_hoisted_{count}"] is { } hoisted)
-                    AnsiConsole.MarkupLine($"{count} hoisted rotations: {F(hoisted["median_us"]!.GetValue<double>())} µs vs {count} separate {F(node[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>())} µs (ratio {hoisted["median_us"]!.GetValue<double>() / node[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>():F2})");
+                    AnsiConsole.MarkupLine($"{count} hoisted rotations: {F(hoisted["median_us"]!.GetValue<double>())} µs vs {count} separate {F(node[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>())} µs (median of paired ratios {node[count == 8 ? "hoisted_over_separate" : $"hoisted_over_separate_{count}"]!.GetValue<double>():F2})");
             AnsiConsole.MarkupLine($"precision of x·y after relinearize+rescale: worst {prec["worst_bits"]!.GetValue<double>():F2} bits over {prec["trials"]} trials" +
                 (peerSet?["precision_mul_relin_rescale"]?["worst_bits"] is { } pb ? $" (peer {pb.GetValue<double>():F2})" : ""));
             var sizes = node["sizes"]!.AsObject();
@@ -160,10 +160,13 @@ internal static class BenchCkksCommand
             var hoistKeys = keygen.CreateRotationKeys(hoistSteps);
             var hoistEvaluator = new CkksEvaluator(parameters, rk, hoistKeys) { MaxDegreeOfParallelism = threads };
             var hoistDestinations = hoistSteps.Select(_ => cx.Clone()).ToArray();
-            o[$"rotate_hoisted_{count}"] = Time(2, Math.Max(3, reps / 4), () => hoistEvaluator.RotateHoisted(cx, hoistSteps, hoistDestinations));
-            o[$"rotate_separate_{count}"] = Time(2, Math.Max(3, reps / 4), () => { foreach (int s in hoistSteps) hoistEvaluator.Rotate(cx, s, ctmp); });
-            o[count == 8 ? "hoisted_over_separate" : $"hoisted_over_separate_{count}"] =
-                o[$"rotate_hoisted_{count}"]!["median_us"]!.GetValue<double>() / o[$"rotate_separate_{count}"]!["median_us"]!.GetValue<double>();
+            // Timed in alternation and compared pair by pair, so that a slow spell of a shared host hits both sides.
+            var (hoisted, separate, ratio) = TimePairs(2, Math.Max(5, reps / 3),
+                () => hoistEvaluator.RotateHoisted(cx, hoistSteps, hoistDestinations),
+                () => { foreach (int s in hoistSteps) hoistEvaluator.Rotate(cx, s, ctmp); });
+            o[$"rotate_hoisted_{count}"] = hoisted;
+            o[$"rotate_separate_{count}"] = separate;
+            o[count == 8 ? "hoisted_over_separate" : $"hoisted_over_separate_{count}"] = ratio;
         }
 
         // Precision of x·y after relinearize + rescale: 10 trials with fresh encryptions, as the peer does.
@@ -210,6 +213,40 @@ internal static class BenchCkksCommand
         return o;
     }
 
+    /// <summary>
+    /// f and g timed alternately, <paramref name="reps"/> times each: their summaries and the median of the per-pair
+    /// ratios f/g (robust to drift in the host's speed, which a ratio of two separately taken medians is not).
+    /// </summary>
+    internal static (JsonObject F, JsonObject G, double Ratio) TimePairs(int warm, int reps, Action f, Action g)
+    {
+        for (int i = 0; i < warm; i++) { f(); g(); }
+        var tf = new double[reps];
+        var tg = new double[reps];
+        var ratios = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            f();
+            tf[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            start = Stopwatch.GetTimestamp();
+            g();
+            tg[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            ratios[i] = tf[i] / tg[i];
+        }
+        return (Summary(tf), Summary(tg), Median(ratios));
+    }
+
+    private static double Median(double[] values)
+    {
+        var s = (double[])values.Clone();
+        Array.Sort(s);
+        int n = s.Length;
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    }
+
+    private static JsonObject Summary(double[] t) =>
+        new() { ["median_us"] = Median(t), ["min_us"] = t.Min(), ["mean_us"] = t.Average(), ["reps"] = t.Length };
+
     internal static JsonObject Time(int warm, int reps, Action f)
     {
         for (int i = 0; i < warm; i++) f();
@@ -220,9 +257,6 @@ internal static class BenchCkksCommand
             f();
             t[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
-        var s = (double[])t.Clone();
-        Array.Sort(s);
-        double median = reps % 2 == 1 ? s[reps / 2] : 0.5 * (s[reps / 2 - 1] + s[reps / 2]);
-        return new JsonObject { ["median_us"] = median, ["min_us"] = s[0], ["mean_us"] = t.Average(), ["reps"] = reps };
+        return Summary(t);
     }
 }

@@ -189,52 +189,158 @@ public static class KeySwitcher
         }
     }
 
+    /// <summary>acc = (Σ_d ext_d ⊙ b_d, Σ_d ext_d ⊙ a_d) over Q_level·P, each half laid out as its Q limbs then its P limbs.</summary>
+    internal static void InnerProductsFor(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong[] acc, int maxDegreeOfParallelism = 1) =>
+        Parallelism.For(level + 1 + parameters.PCount, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
+
     /// <summary>Inner product of a (possibly automorphed) decomposition with a key, then division by P.</summary>
     internal static void SwitchDecomposed(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key,
         ulong[] result0, ulong[] result1, int maxDegreeOfParallelism)
     {
+        int len = (level + 1) * parameters.N;
+        SwitchFused(parameters, level, ext, key, null, default, result0.AsMemory(0, len), result1.AsMemory(0, len), maxDegreeOfParallelism);
+    }
+
+    /// <summary>
+    /// The rotation tail for a pre-permuted Galois key: out0 = σ_k(c0 + r0), out1 = σ_k(r1). <paramref name="c0"/> may be
+    /// <paramref name="out0"/> itself (each limb of c0 is read before the same limb of out0 is written), not another
+    /// overlapping range; empty means c0 = 0.
+    /// </summary>
+    internal static void SwitchDecomposedPermuted(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong galoisElement,
+        ReadOnlyMemory<ulong> c0, Memory<ulong> out0, Memory<ulong> out1, int maxDegreeOfParallelism)
+    {
+        if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");
+        SwitchFused(parameters, level, ext, key, parameters.SharedGaloisPermutation(galoisElement), c0, out0, out1, maxDegreeOfParallelism);
+    }
+
+    /// <summary>
+    /// Everything after the decomposition, limb by limb so that each limb's inner products, division by P, addend and
+    /// permutation happen while it is in cache (no Q·P-sized accumulator goes to memory and back): first the P limbs'
+    /// inner products, brought to coefficient form (what every limb's division by P needs); then for each limb j of
+    /// Q_level, out_h[j] = π((r_h[j] − [r_h]_P mod q_j)·P^-1 + addend_h[j]) with π the optional NTT-domain permutation
+    /// and addend_0 = <paramref name="addend"/> (empty: none), addend_1 = 0.
+    /// </summary>
+    internal static void SwitchFused(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, int[]? perm,
+        ReadOnlyMemory<ulong> addend, Memory<ulong> out0, Memory<ulong> out1, int maxDegreeOfParallelism)
+    {
         if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
         var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
-        int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
+        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount;
+        if (out0.Length < qLimbs * n || out1.Length < qLimbs * n || (!addend.IsEmpty && addend.Length < qLimbs * n))
+            ThrowHelper.Argument(nameof(out0), "Buffers are shorter than the level requires.");
+        var converter = parameters.ModDown(level);
         var pool = ArrayPool<ulong>.Shared;
-        ulong[] acc = pool.Rent(2 * extLimbs * n);
+        ulong[] pAcc = pool.Rent(2 * pLimbs * n), scratch = pool.Rent(2 * (pLimbs + 1) * n);
         try
         {
-            // 3. Inner product with the key, one limb per task, reduced once per coefficient.
-            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
-            // 4. Divide both halves by P with rounding.
-            ModDown(parameters, level, acc, 0, result0, maxDegreeOfParallelism);
-            ModDown(parameters, level, acc, extLimbs * n, result1, maxDegreeOfParallelism);
+            // Every thread takes a slice of the P limbs' coefficients (one P limb would leave the others idle), then each
+            // half is brought to coefficient form on its own thread.
+            int slices = maxDegreeOfParallelism > 1 && n % (4 * maxDegreeOfParallelism) == 0 ? maxDegreeOfParallelism : 1;
+            Parallelism.For(pLimbs * slices, maxDegreeOfParallelism, new PInnerProducts(parameters, level, ext, key, pAcc, slices));
+            Parallelism.For(2, maxDegreeOfParallelism, new PCoefficients(parameters, converter, pAcc, scratch));
+            Parallelism.For(qLimbs, maxDegreeOfParallelism, new FusedLimb(parameters, level, ext, key, converter, pAcc, scratch, perm, addend, out0, out1));
         }
         finally
         {
-            pool.Return(acc);
+            pool.Return(pAcc); pool.Return(scratch);
         }
     }
 
-    /// <summary>The rotation tail for a pre-permuted Galois key: inner product, then division by P, + c0 and σ_k fused.</summary>
-    internal static void SwitchDecomposedPermuted(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong galoisElement,
-        ReadOnlySpan<ulong> c0, Span<ulong> out0, Span<ulong> out1, int maxDegreeOfParallelism)
+    private readonly struct PInnerProducts(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, ulong[] pAcc, int slices) : IParallelBody
     {
-        if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(key), "The key belongs to other parameters.");
-        if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");
-        var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1, pLimbs = parameters.PCount, pStart = parameters.PStart;
-        int extLimbs = qLimbs + pLimbs, digits = parameters.DigitCount(level);
-        var perm = parameters.SharedGaloisPermutation(galoisElement);
-        var pool = ArrayPool<ulong>.Shared;
-        ulong[] acc = pool.Rent(2 * extLimbs * n);
-        try
+        public void Invoke(int task)
         {
-            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
-            ModDownPermuted(parameters, level, acc, 0, c0, perm, out0, maxDegreeOfParallelism);
-            ModDownPermuted(parameters, level, acc, extLimbs * n, default, perm, out1, maxDegreeOfParallelism);
+            int n = parameters.N, qLimbs = level + 1, pLimbs = parameters.PCount, k = task / slices, slice = task % slices;
+            int ringIndex = parameters.PStart + k, width = n / slices;
+            var table = parameters.Ring.Ntt[ringIndex];
+            InnerProduct(table.Modulus, table.UsesFloatingPoint, ext, qLimbs + k, qLimbs + pLimbs, parameters.DigitCount(level), n, key.B, key.A, ringIndex,
+                pAcc.AsSpan(k * n, n), pAcc.AsSpan((pLimbs + k) * n, n), slice * width, (slice + 1) * width);
         }
-        finally
+    }
+
+    private readonly struct PCoefficients(RlweParameters parameters, BasisConverter converter, ulong[] pAcc, ulong[] scratch) : IParallelBody
+    {
+        public void Invoke(int h)
         {
-            pool.Return(acc);
+            int n = parameters.N, pLimbs = parameters.PCount;
+            var part = pAcc.AsSpan(h * pLimbs * n, pLimbs * n);
+            parameters.Ring.Inverse(part, parameters.PStart, pLimbs);
+            converter.Prepare(part, scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n), n);
         }
+    }
+
+    private readonly struct FusedLimb(RlweParameters parameters, int level, ulong[] ext, KeySwitchingKey key, BasisConverter converter,
+        ulong[] pAcc, ulong[] scratch, int[]? perm, ReadOnlyMemory<ulong> addend, Memory<ulong> out0, Memory<ulong> out1) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int j)
+        {
+            int n = parameters.N, qLimbs = level + 1, pLimbs = parameters.PCount, extLimbs = qLimbs + pLimbs;
+            var table = parameters.Ring.Ntt[j];
+            var tmp = ArrayPool<ulong>.Shared.Rent(3 * n);
+            try
+            {
+                Span<ulong> r0 = tmp.AsSpan(0, n), r1 = tmp.AsSpan(n, n), lifted = tmp.AsSpan(2 * n, n);
+                InnerProduct(table, ext, j, extLimbs, parameters.DigitCount(level), n, key, j, r0, r1);
+                for (int h = 0; h < 2; h++)
+                {
+                    var r = h == 0 ? r0 : r1;
+                    converter.ConvertTarget(j, pAcc.AsSpan(h * pLimbs * n, pLimbs * n), scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n), lifted, n);
+                    table.Forward(lifted);
+                    var add = h == 0 && !addend.IsEmpty ? addend.Span.Slice(j * n, n) : default;
+                    var destination = (h == 0 ? out0 : out1).Span.Slice(j * n, n);
+                    if (perm is null)
+                        DivideByPLimb(table, r, lifted, parameters.PInvModQ[j], add, destination);
+                    else
+                    {
+                        DivideByPLimb(table, r, lifted, parameters.PInvModQ[j], add, r);
+                        Gather(r, destination, perm, 1);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(tmp);
+            }
+        }
+    }
+
+    /// <summary>
+    /// destination = (x − lifted)·w + addend mod q on one limb (w = P^-1 mod q; empty addend: none); destination may be x.
+    /// Four lanes in double precision below 2^50.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DivideByPLimb(NttTable table, ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> lifted, ulong w, ReadOnlySpan<ulong> addend, Span<ulong> destination)
+    {
+        var m = table.Modulus;
+        int n = destination.Length;
+        bool add = !addend.IsEmpty;
+        if (table.UsesFloatingPoint && n % 4 == 0)
+        {
+            var q = Vector256.Create((double)m.Value);
+            var qInv = Vector256.Create(1.0 / m.Value);
+            var wd = Vector256.Create((double)w);
+            var xv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(x);
+            var lv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(lifted);
+            var av = MemoryMarshal.Cast<ulong, Vector256<ulong>>(addend);
+            var dv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(destination);
+            for (int i = 0; i < dv.Length; i++)
+            {
+                var u = FloatingPointModular.MulMod(Avx.Subtract(FloatingPointModular.ToDouble(xv[i]), FloatingPointModular.ToDouble(lv[i])), wd, q, qInv);
+                if (add)
+                {
+                    u = Avx.Add(u, FloatingPointModular.ToDouble(av[i]));
+                    u = Avx.Subtract(u, Avx.And(Avx.CompareGreaterThanOrEqual(u, q), q));
+                }
+                dv[i] = FloatingPointModular.FromDouble(u);
+            }
+            return;
+        }
+        ulong wShoup = m.ShoupPrecompute(w), qv = m.Value;
+        if (add)
+            for (int c = 0; c < n; c++) destination[c] = m.Add(m.MulShoup(x[c] + qv - lifted[c], w, wShoup), addend[c]);
+        else
+            for (int c = 0; c < n; c++) destination[c] = m.MulShoup(x[c] + qv - lifted[c], w, wShoup);
     }
 
     /// <summary>
@@ -255,7 +361,7 @@ public static class KeySwitcher
         var acc = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n);
         try
         {
-            Parallelism.For(extLimbs, maxDegreeOfParallelism, new InnerProducts(parameters, level, ext, key, acc));
+            InnerProductsFor(parameters, level, ext, key, acc, maxDegreeOfParallelism);
             ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
             for (int half = 0; half < 2; half++)
                 for (int e = 0; e < extLimbs; e++)
@@ -330,15 +436,20 @@ public static class KeySwitcher
 
     /// <summary>The kernel choice, separate from the key type so that tests can drive every path with arbitrary data.</summary>
     internal static void InnerProduct(Modulus m, bool floatingPoint, ulong[] ext, int limb, int extLimbs, int digits, int n,
-        ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1)
+        ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1) =>
+        InnerProduct(m, floatingPoint, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, 0, n);
+
+    /// <summary>The same on coefficients [lo, hi) only (both multiples of 4), written at those places of the outputs.</summary>
+    internal static void InnerProduct(Modulus m, bool floatingPoint, ulong[] ext, int limb, int extLimbs, int digits, int n,
+        ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1, int lo, int hi)
     {
         // The double-precision sum of `digits` terms in (−q, q) must stay exact (below 2^52).
         if (floatingPoint && (ulong)digits * m.Value < 1UL << 51 && n % 4 == 0)
-            InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
+            InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, lo, hi);
         else if (SplitProductFits(m, digits) && n % 4 == 0)
-            InnerProductSplit(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
+            InnerProductSplit(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, lo, hi);
         else
-            InnerProductScalar(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1);
+            InnerProductScalar(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, lo, hi);
     }
 
     /// <summary>
@@ -348,7 +459,7 @@ public static class KeySwitcher
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void InnerProductScalar(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
-        int ringIndex, Span<ulong> out0, Span<ulong> out1)
+        int ringIndex, Span<ulong> out0, Span<ulong> out1, int lo, int hi)
     {
         const int Block = 64;
         Span<ulong> acc = stackalloc ulong[4 * Block];
@@ -357,10 +468,10 @@ public static class KeySwitcher
         ref ulong lo1 = ref acc[2 * Block];
         ref ulong hi1 = ref acc[3 * Block];
         ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
-        for (int start = 0; start < n; start += Block)
+        for (int start = lo; start < hi; start += Block)
         {
             acc.Clear();
-            int count = Math.Min(Block, n - start);
+            int count = Math.Min(Block, hi - start);
             for (int d = 0; d < digits; d++)
             {
                 ref ulong x = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
@@ -403,7 +514,7 @@ public static class KeySwitcher
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void InnerProductSplit(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
-        int ringIndex, Span<ulong> out0, Span<ulong> out1)
+        int ringIndex, Span<ulong> out0, Span<ulong> out1, int lo, int hi)
     {
         const int B = SplitBlock;
         var mask = Vector256.Create((1UL << SplitShift) - 1);
@@ -412,9 +523,9 @@ public static class KeySwitcher
         ref ulong col = ref MemoryMarshal.GetReference(columns);
         ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
         ulong r60 = m.Reduce(1UL << (2 * SplitShift)), r60Shoup = m.ShoupPrecompute(r60);
-        for (int start = 0; start < n; start += B)
+        for (int start = lo; start < hi; start += B)
         {
-            int count = Math.Min(B, n - start);
+            int count = Math.Min(B, hi - start);
             columns.Clear();
             for (int d = 0; d < digits; d++)
             {
@@ -482,7 +593,7 @@ public static class KeySwitcher
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void InnerProductFloatingPoint(Modulus m, ulong[] ext, int limb, int extLimbs, int digits, int n, ulong[][] keyB, ulong[][] keyA,
-        int ringIndex, Span<ulong> out0, Span<ulong> out1)
+        int ringIndex, Span<ulong> out0, Span<ulong> out1, int lo, int hi)
     {
         const int B = FloatBlock;
         double qs = m.Value;
@@ -494,9 +605,9 @@ public static class KeySwitcher
         ref ulong extRef = ref MemoryMarshal.GetArrayDataReference(ext);
         ref ulong o0 = ref MemoryMarshal.GetReference(out0);
         ref ulong o1 = ref MemoryMarshal.GetReference(out1);
-        for (int start = 0; start < n; start += B)
+        for (int start = lo; start < hi; start += B)
         {
-            int count = Math.Min(B, n - start);
+            int count = Math.Min(B, hi - start);
             for (int d = 0; d < digits; d++)
             {
                 ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
@@ -566,72 +677,18 @@ public static class KeySwitcher
     }
 
     /// <summary>
-    /// destination = σ_k(round(x / P) + addend): the division by P of <see cref="ModDown"/>, the addition of c0 and the
-    /// output permutation of a rotation with a pre-permuted key. Each limb is divided in order (vectorized where the
-    /// prime allows) into x's own Q limb, then gathered through the permutation in one pass, so the scattered reads touch
-    /// one array instead of three. An empty <paramref name="addend"/> adds nothing. All limbs of x are overwritten.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ModDownPermuted(RlweParameters parameters, int level, ulong[] x, int offset, ReadOnlySpan<ulong> addend, int[] perm,
-        Span<ulong> destination, int maxDegreeOfParallelism)
-    {
-        var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1;
-        ModDown(parameters, level, x, offset, x, maxDegreeOfParallelism, offset);
-        bool add = !addend.IsEmpty;
-        ref int pm = ref MemoryMarshal.GetArrayDataReference(perm);
-        for (int j = 0; j < qLimbs; j++)
-        {
-            if (add)
-            {
-                var m = ring.Moduli[j];
-                ref ulong t = ref x[offset + j * n];
-                ref ulong d = ref MemoryMarshal.GetReference(destination.Slice(j * n, n));
-                ref ulong c0 = ref MemoryMarshal.GetReference(addend.Slice(j * n, n));
-                for (int c = 0; c < n; c++)
-                {
-                    int s = Unsafe.Add(ref pm, c);
-                    Unsafe.Add(ref d, c) = m.Add(Unsafe.Add(ref t, s), Unsafe.Add(ref c0, s));
-                }
-            }
-            else Gather(x.AsSpan(offset + j * n, n), destination.Slice(j * n, n), perm, 1);
-        }
-    }
-
-    /// <summary>
     /// destination_j = (x_j − NTT(conv_j))·P^-1 mod q_j for limb j of Q_level (destination may be x itself); four lanes
     /// in double precision below 2^50.
     /// </summary>
     private readonly struct DivideByP(RlweParameters parameters, ulong[] conv, ulong[] x, int offset, ulong[] destination, int destinationOffset) : IParallelBody
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int j)
         {
             int n = parameters.N;
             var table = parameters.Ring.Ntt[j];
-            var m = table.Modulus;
             var lifted = conv.AsSpan(j * n, n);
             table.Forward(lifted);
-            var xs = x.AsSpan(offset + j * n, n);
-            var ds = destination.AsSpan(destinationOffset + j * n, n);
-            ulong w = parameters.PInvModQ[j];
-            if (table.UsesFloatingPoint && n % 4 == 0)
-            {
-                var q = Vector256.Create((double)m.Value);
-                var qInv = Vector256.Create(1.0 / m.Value);
-                var wd = Vector256.Create((double)w);
-                var xv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(xs);
-                var lv = MemoryMarshal.Cast<ulong, Vector256<ulong>>((Span<ulong>)lifted);
-                var dv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(ds);
-                for (int i = 0; i < dv.Length; i++)
-                {
-                    var u = Avx.Subtract(FloatingPointModular.ToDouble(xv[i]), FloatingPointModular.ToDouble(lv[i]));
-                    dv[i] = FloatingPointModular.FromDouble(FloatingPointModular.MulMod(u, wd, q, qInv));
-                }
-                return;
-            }
-            ulong wShoup = m.ShoupPrecompute(w), qv = m.Value;
-            for (int c = 0; c < n; c++) ds[c] = m.MulShoup(xs[c] + qv - lifted[c], w, wShoup);
+            DivideByPLimb(table, x.AsSpan(offset + j * n, n), lifted, parameters.PInvModQ[j], default, destination.AsSpan(destinationOffset + j * n, n));
         }
     }
 
@@ -727,7 +784,7 @@ public sealed class KeySwitchDecomposition : IDisposable
     /// out0 = σ_k(c0 + r0), out1 = σ_k(r1), (r0, r1) the switch of the unpermuted digits. <paramref name="c0"/> must not
     /// overlap <paramref name="out0"/> (the permuted write would clobber it); empty means c0 = 0.
     /// </summary>
-    internal void Rotate(KeySwitchingKey key, ulong galoisElement, ReadOnlySpan<ulong> c0, Span<ulong> out0, Span<ulong> out1, int maxDegreeOfParallelism)
+    internal void Rotate(KeySwitchingKey key, ulong galoisElement, ReadOnlyMemory<ulong> c0, Memory<ulong> out0, Memory<ulong> out1, int maxDegreeOfParallelism)
     {
         var ext = _ext ?? throw new ObjectDisposedException(nameof(KeySwitchDecomposition));
         if (key.Automorphism != galoisElement) ThrowHelper.Argument(nameof(key), $"The key is not pre-permuted for element {galoisElement}.");

@@ -66,11 +66,13 @@ public class InnerProductKernelTests
 
         Check("dispatch (floating point allowed)", (o0, o1) => KeySwitcher.InnerProduct(m, true, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1));
         Check("dispatch (integer)", (o0, o1) => KeySwitcher.InnerProduct(m, false, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1));
-        Check("scalar", (o0, o1) => KeySwitcher.InnerProductScalar(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1));
+        // The kernels run in two coefficient ranges, cut off any block boundary, as the multi-threaded switch calls them.
+        const int Cut = 260;
+        Check("scalar", (o0, o1) => { KeySwitcher.InnerProductScalar(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, 0, Cut); KeySwitcher.InnerProductScalar(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, Cut, N); });
         if (KeySwitcher.SplitProductFits(m, digits))
-            Check("split", (o0, o1) => KeySwitcher.InnerProductSplit(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1));
+            Check("split", (o0, o1) => { KeySwitcher.InnerProductSplit(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, 0, Cut); KeySwitcher.InnerProductSplit(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, Cut, N); });
         if (FloatingPointModular.IsSupported && bits <= FloatingPointModular.MaxBits && (ulong)digits * m.Value < 1UL << 51)
-            Check("floating point", (o0, o1) => KeySwitcher.InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1));
+            Check("floating point", (o0, o1) => { KeySwitcher.InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, 0, Cut); KeySwitcher.InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, N, keyB, keyA, ringIndex, o0, o1, Cut, N); });
     }
 
     [Fact]

@@ -289,7 +289,15 @@ public class KeySwitchingTests
     public void SwitchAndAdd_GivesIdenticalResultsForAnyThreadCount(string set)
     {
         var p = TestRings.Get(set);
-        var key = new KeyGenerator(p).CreateRelinearizationKey().Key;
+        var keygen = new KeyGenerator(p);
+        ulong element = GaloisElements.ForRotation(3, p.N);
+        // The relinearization key takes the plain path; the Galois key (stored pre-permuted) the permuted one.
+        foreach (var key in new[] { keygen.CreateRelinearizationKey().Key, keygen.CreateGaloisKeys([element])[element] })
+            SwitchAndAdd_IdenticalForAnyThreadCount(p, key);
+    }
+
+    private static void SwitchAndAdd_IdenticalForAnyThreadCount(RlweParameters p, KeySwitchingKey key)
+    {
         var rng = new Random(8);
         foreach (int level in new[] { p.MaxLevel, 1 })
         {
@@ -299,10 +307,10 @@ public class KeySwitchingTests
                 for (int i = 0; i < p.N; i++) input[l * p.N + i] = (ulong)rng.NextInt64((long)p.Ring.Moduli[l].Value);
             ulong[] r0 = new ulong[len], r1 = new ulong[len];
             KeySwitcher.SwitchAndAdd(p, level, input, key, r0, r1, maxDegreeOfParallelism: 1);
-            for (int repeat = 0; repeat < 3; repeat++)
+            foreach (int threads in new[] { 2, 3, 4 }) // 3 does not divide N: the P limbs are not sliced
             {
                 ulong[] t0 = new ulong[len], t1 = new ulong[len];
-                KeySwitcher.SwitchAndAdd(p, level, input, key, t0, t1, maxDegreeOfParallelism: 4);
+                KeySwitcher.SwitchAndAdd(p, level, input, key, t0, t1, maxDegreeOfParallelism: threads);
                 Assert.Equal(r0, t0);
                 Assert.Equal(r1, t1);
             }
