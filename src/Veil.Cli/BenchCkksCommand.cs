@@ -107,8 +107,8 @@ internal static class BenchCkksCommand
         var pk = keygen.CreatePublicKey();
         var rk = keygen.CreateRelinearizationKey();
         var gk = keygen.CreatePowerOfTwoRotationKeys(includeConjugation: true);
-        var encoder = new CkksEncoder(parameters);
-        var encryptor = new Encryptor(parameters.Ring, pk);
+        var encoder = new CkksEncoder(parameters) { MaxDegreeOfParallelism = threads };
+        var encryptor = new Encryptor(parameters.Ring, pk) { MaxDegreeOfParallelism = threads };
         var decryptor = new Decryptor(parameters.Ring, keygen.SecretKey);
         var ev = new CkksEvaluator(parameters, rk, gk) { MaxDegreeOfParallelism = threads };
         int slots = parameters.Slots;

@@ -110,10 +110,12 @@ public sealed class KeyGenerator
         {
             var perm = _parameters.SharedGaloisPermutation(elements[idx]);
             var sk = SecretKey.Ntt;
-            var permuted = new ulong[ring.LimbCount * ring.N];
+            int len = ring.LimbCount * ring.N;
+            var permuted = System.Buffers.ArrayPool<ulong>.Shared.Rent(len); // σ(s): scratch, wiped and returned
             KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
-            keys[idx] = CreateSwitchingKey(permuted);
-            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(permuted.AsSpan()));
+            keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len));
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(permuted.AsSpan(0, len)));
+            System.Buffers.ArrayPool<ulong>.Shared.Return(permuted);
         });
         var dict = new Dictionary<ulong, KeySwitchingKey>();
         for (int i = 0; i < elements.Length; i++) dict[elements[i]] = keys[i];
