@@ -263,9 +263,7 @@ public static class KeySwitcher
         public void Invoke(int h)
         {
             int n = parameters.N, pLimbs = parameters.PCount;
-            var part = pAcc.AsSpan(h * pLimbs * n, pLimbs * n);
-            parameters.Ring.Inverse(part, parameters.PStart, pLimbs);
-            converter.Prepare(part, scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n), n);
+            PrepareP(parameters, converter, pAcc.AsSpan(h * pLimbs * n, pLimbs * n), scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n));
         }
     }
 
@@ -285,15 +283,15 @@ public static class KeySwitcher
                 for (int h = 0; h < 2; h++)
                 {
                     var r = h == 0 ? r0 : r1;
-                    converter.ConvertTarget(j, pAcc.AsSpan(h * pLimbs * n, pLimbs * n), scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n), lifted, n);
-                    table.Forward(lifted);
                     var add = h == 0 && !addend.IsEmpty ? addend.Span.Slice(j * n, n) : default;
                     var destination = (h == 0 ? out0 : out1).Span.Slice(j * n, n);
+                    var pCoefficients = pAcc.AsSpan(h * pLimbs * n, pLimbs * n);
+                    var prepared = scratch.AsSpan(h * (pLimbs + 1) * n, (pLimbs + 1) * n);
                     if (perm is null)
-                        DivideByPLimb(table, r, lifted, parameters.PInvModQ[j], add, destination);
+                        DivideLimbByP(parameters, converter, j, pCoefficients, prepared, r, add, destination, lifted);
                     else
                     {
-                        DivideByPLimb(table, r, lifted, parameters.PInvModQ[j], add, r);
+                        DivideLimbByP(parameters, converter, j, pCoefficients, prepared, r, add, r, lifted);
                         Gather(r, destination, perm, 1);
                     }
                 }
@@ -303,6 +301,30 @@ public static class KeySwitcher
                 ArrayPool<ulong>.Shared.Return(tmp);
             }
         }
+    }
+
+    /// <summary>
+    /// The P part of a value over Q_level·P (NTT form, overwritten) brought to coefficient form and prepared for
+    /// conversion into each prime of Q_level (<paramref name="scratch"/>: (|P| + 1)·N words): what every limb's division
+    /// by P shares.
+    /// </summary>
+    private static void PrepareP(RlweParameters parameters, BasisConverter converter, Span<ulong> pPart, Span<ulong> scratch)
+    {
+        parameters.Ring.Inverse(pPart, parameters.PStart, parameters.PCount);
+        converter.Prepare(pPart, scratch, parameters.N);
+    }
+
+    /// <summary>
+    /// Limb j of the division by P after <see cref="PrepareP"/>: destination = (x − NTT([x]_P mod q_j))·P^-1 + addend mod
+    /// q_j, with <paramref name="lifted"/> (N words) as scratch; destination may be x.
+    /// </summary>
+    private static void DivideLimbByP(RlweParameters parameters, BasisConverter converter, int j, ReadOnlySpan<ulong> pCoefficients,
+        ReadOnlySpan<ulong> prepared, ReadOnlySpan<ulong> x, ReadOnlySpan<ulong> addend, Span<ulong> destination, Span<ulong> lifted)
+    {
+        var table = parameters.Ring.Ntt[j];
+        converter.ConvertTarget(j, pCoefficients, prepared, lifted, parameters.N);
+        table.Forward(lifted);
+        DivideByPLimb(table, x, lifted, parameters.PInvModQ[j], addend, destination);
     }
 
     /// <summary>
@@ -645,30 +667,13 @@ public static class KeySwitcher
     internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism,
         int destinationOffset = 0)
     {
-        var ring = parameters.Ring;
-        int n = ring.N, qLimbs = level + 1;
-        var conv = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
-        try
-        {
-            LiftP(parameters, level, x, offset, conv);
-            Parallelism.For(qLimbs, maxDegreeOfParallelism, new DivideByP(parameters, conv, x, offset, destination, destinationOffset));
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(conv);
-        }
-    }
-
-    /// <summary>conv = [x]_P (the P limbs of x, centered) in each prime of Q_level, coefficient form: the part of every division by P before the NTTs. The P limbs of x are overwritten.</summary>
-    private static void LiftP(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] conv)
-    {
         int n = parameters.N, pLimbs = parameters.PCount;
+        var converter = parameters.ModDown(level);
         var scratch = ArrayPool<ulong>.Shared.Rent((pLimbs + 1) * n);
         try
         {
-            var pPart = x.AsSpan(offset + (level + 1) * n, pLimbs * n);
-            parameters.Ring.Inverse(pPart, parameters.PStart, pLimbs);
-            parameters.ModDown(level).Convert(pPart, conv, scratch, n);
+            PrepareP(parameters, converter, x.AsSpan(offset + (level + 1) * n, pLimbs * n), scratch.AsSpan(0, (pLimbs + 1) * n));
+            Parallelism.For(level + 1, maxDegreeOfParallelism, new DivideByP(parameters, level, converter, scratch, x, offset, destination, destinationOffset));
         }
         finally
         {
@@ -676,19 +681,23 @@ public static class KeySwitcher
         }
     }
 
-    /// <summary>
-    /// destination_j = (x_j − NTT(conv_j))·P^-1 mod q_j for limb j of Q_level (destination may be x itself); four lanes
-    /// in double precision below 2^50.
-    /// </summary>
-    private readonly struct DivideByP(RlweParameters parameters, ulong[] conv, ulong[] x, int offset, ulong[] destination, int destinationOffset) : IParallelBody
+    /// <summary>Limb j of <see cref="ModDown"/> (destination may be x itself).</summary>
+    private readonly struct DivideByP(RlweParameters parameters, int level, BasisConverter converter, ulong[] scratch, ulong[] x, int offset,
+        ulong[] destination, int destinationOffset) : IParallelBody
     {
         public void Invoke(int j)
         {
-            int n = parameters.N;
-            var table = parameters.Ring.Ntt[j];
-            var lifted = conv.AsSpan(j * n, n);
-            table.Forward(lifted);
-            DivideByPLimb(table, x.AsSpan(offset + j * n, n), lifted, parameters.PInvModQ[j], default, destination.AsSpan(destinationOffset + j * n, n));
+            int n = parameters.N, pLimbs = parameters.PCount;
+            var lifted = ArrayPool<ulong>.Shared.Rent(n);
+            try
+            {
+                DivideLimbByP(parameters, converter, j, x.AsSpan(offset + (level + 1) * n, pLimbs * n), scratch.AsSpan(0, (pLimbs + 1) * n),
+                    x.AsSpan(offset + j * n, n), default, destination.AsSpan(destinationOffset + j * n, n), lifted.AsSpan(0, n));
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(lifted);
+            }
         }
     }
 
@@ -781,8 +790,8 @@ public sealed class KeySwitchDecomposition : IDisposable
 
     /// <summary>
     /// The rotation of a ciphertext (c0, c1) whose c1 this decomposition holds, with a pre-permuted Galois key:
-    /// out0 = σ_k(c0 + r0), out1 = σ_k(r1), (r0, r1) the switch of the unpermuted digits. <paramref name="c0"/> must not
-    /// overlap <paramref name="out0"/> (the permuted write would clobber it); empty means c0 = 0.
+    /// out0 = σ_k(c0 + r0), out1 = σ_k(r1), (r0, r1) the switch of the unpermuted digits. <paramref name="c0"/> may be
+    /// <paramref name="out0"/> itself but must not overlap it otherwise; empty means c0 = 0.
     /// </summary>
     internal void Rotate(KeySwitchingKey key, ulong galoisElement, ReadOnlyMemory<ulong> c0, Memory<ulong> out0, Memory<ulong> out1, int maxDegreeOfParallelism)
     {
