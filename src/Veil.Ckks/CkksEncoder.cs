@@ -52,7 +52,8 @@ public sealed class CkksEncoder
             for (int j = 0; j < half; j++) _twiddles[half - 1 + j] = _roots[_rotationGroup[j] % quarterStride * step];
         }
         int slots = _slots, n = parameters.N;
-        _work = new ThreadLocal<(Complex[], double[])>(() => (new Complex[slots], new double[n]));
+        // Pinned, so the collector never leaves a moved copy of a decrypted polynomial behind; wiped after each use.
+        _work = new ThreadLocal<(Complex[], double[])>(() => (GC.AllocateArray<Complex>(slots, pinned: true), GC.AllocateArray<double>(n, pinned: true)));
     }
 
     /// <summary>Threads used for the per-prime transforms (default: the processor count).</summary>
@@ -88,7 +89,8 @@ public sealed class CkksEncoder
         var (buffer, coefficients) = _work.Value;
         for (int i = 0; i < values.Length; i++) buffer[i] = new Complex(values[i], 0);
         buffer.AsSpan(values.Length).Clear();
-        EncodeBuffer(buffer, coefficients, scale, level, destination);
+        try { EncodeBuffer(buffer, coefficients, scale, level, destination); }
+        finally { Wipe(buffer, coefficients); }
     }
 
     /// <summary>Encodes complex values into <paramref name="destination"/>.</summary>
@@ -99,7 +101,15 @@ public sealed class CkksEncoder
         var (buffer, coefficients) = _work.Value;
         values.CopyTo(buffer);
         buffer.AsSpan(values.Length).Clear();
-        EncodeBuffer(buffer, coefficients, scale, level, destination);
+        try { EncodeBuffer(buffer, coefficients, scale, level, destination); }
+        finally { Wipe(buffer, coefficients); }
+    }
+
+    /// <summary>The per-thread buffers hold the caller's values (encoding) or a decrypted polynomial (decoding): wipe them.</summary>
+    private static void Wipe(Complex[] buffer, double[] coefficients)
+    {
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan()));
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(coefficients.AsSpan()));
     }
 
     /// <summary>Encodes the same complex constant in every slot (the constant polynomial re + im·X^(N/2)).</summary>
@@ -110,7 +120,8 @@ public sealed class CkksEncoder
         Array.Clear(coefficients);
         coefficients[0] = Math.Round(value.Real * scale);
         coefficients[_parameters.N / 2] = Math.Round(value.Imaginary * scale);
-        WriteCoefficients(coefficients, scale, level, destination);
+        try { WriteCoefficients(coefficients, scale, level, destination); }
+        finally { coefficients[0] = 0; coefficients[_parameters.N / 2] = 0; }
     }
 
     private void CheckScaleAndLevel(double scale, int level, Plaintext destination)
@@ -199,16 +210,38 @@ public sealed class CkksEncoder
     }
 
     /// <summary>Decodes into <paramref name="destination"/> (up to N/2 values are written).</summary>
+    /// <remarks>
+    /// A decrypted plaintext is c_0 + c_1·s: with the ciphertext it gives the secret key, and so do its decoded values.
+    /// Every intermediate copy (the coefficients, their centered values, the slots) is wiped before returning; only
+    /// the values written to <paramref name="destination"/> remain. Results that leave the key holder need more: see
+    /// <see cref="CkksReleaseDecryptor"/>.
+    /// </remarks>
     /// <exception cref="ArgumentException">The plaintext belongs to other parameters.</exception>
     public void Decode(Plaintext plaintext, Span<Complex> destination)
     {
         ArgumentNullException.ThrowIfNull(plaintext);
         if (!plaintext.Parameters.SameRingAs(_parameters.Ring)) ThrowHelper.Argument(nameof(plaintext), "The plaintext belongs to other parameters.");
         if (!(plaintext.Scale > 0)) ThrowHelper.Argument(nameof(plaintext), "The plaintext scale must be positive.");
+        var (buffer, coefficients) = _work.Value;
+        try
+        {
+            CenteredCoefficients(plaintext, coefficients);
+            SlotsFromCoefficients(coefficients, plaintext.Scale, buffer);
+            int count = Math.Min(destination.Length, _slots);
+            buffer.AsSpan(0, count).CopyTo(destination);
+        }
+        finally
+        {
+            Wipe(buffer, coefficients);
+        }
+    }
+
+    /// <summary>The plaintext's coefficients as centered doubles (in (−Q_ℓ/2, Q_ℓ/2]); the scratch is wiped.</summary>
+    internal void CenteredCoefficients(Plaintext plaintext, Span<double> coefficients)
+    {
         var ring = _parameters.Ring.Ring;
         int n = ring.N, limbs = plaintext.Level + 1;
-        var (buffer, coefficients) = _work.Value;
-        var data = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
+        var data = SecretArrayPool<ulong>.Rent(limbs * n);
         try
         {
             plaintext.Data.AsSpan(0, limbs * n).CopyTo(data);
@@ -217,13 +250,16 @@ public sealed class CkksEncoder
         }
         finally
         {
-            System.Buffers.ArrayPool<ulong>.Shared.Return(data);
+            SecretArrayPool<ulong>.Return(data, limbs * n);
         }
-        double inv = 1.0 / plaintext.Scale;
-        for (int i = 0; i < _slots; i++) buffer[i] = new Complex(coefficients[i] * inv, coefficients[i + _slots] * inv);
-        SpecialFft(buffer);
-        int count = Math.Min(destination.Length, _slots);
-        buffer.AsSpan(0, count).CopyTo(destination);
+    }
+
+    /// <summary>Slots z_j = m(ζ^(5^j)) / scale from centered coefficients m (the special FFT), into <paramref name="slots"/>.</summary>
+    internal void SlotsFromCoefficients(ReadOnlySpan<double> coefficients, double scale, Complex[] slots)
+    {
+        double inv = 1.0 / scale;
+        for (int i = 0; i < _slots; i++) slots[i] = new Complex(coefficients[i] * inv, coefficients[i + _slots] * inv);
+        SpecialFft(slots);
     }
 
     /// <summary>Slots from coefficients: evaluation at ζ^(5^j), in place.</summary>

@@ -17,7 +17,11 @@ public sealed record CkksParametersLiteral
     public int[] LogP { get; init; } = [];
     /// <summary>log2 of the default scale Δ.</summary>
     public double LogDefaultScale { get; init; } = 40;
-    /// <summary>Security target; <see cref="SecurityLevel.InsecureNoCheck"/> is the explicit opt-out.</summary>
+    /// <summary>
+    /// Security target the set is checked against. A literal can ask for more than the caller's minimum, never less:
+    /// <see cref="SecurityLevel.InsecureNoCheck"/> here is refused unless the code that builds the parameters also
+    /// passes it as <c>minimumSecurity</c> to <see cref="CkksParameters.Create"/> (a literal may come from a JSON file).
+    /// </summary>
     public SecurityLevel Security { get; init; } = SecurityLevel.Bits128;
 }
 
@@ -48,14 +52,29 @@ public sealed class CkksParameters
         DefaultScale = Math.Pow(2, literal.LogDefaultScale);
     }
 
+    /// <summary>The largest log2 of a default scale (doubles hold products of two such scales).</summary>
+    public const double MaxLogDefaultScale = 120;
+
     /// <summary>
     /// Validates a literal: generates its primes deterministically (the largest primes ≡ 1 mod 2N of each size,
     /// assigned in order to Q then P), checks security and builds every table once.
     /// </summary>
-    /// <exception cref="ArgumentException">Any size is out of range, not enough primes exist, the scale is unusable, or the set is below its security target.</exception>
-    public static CkksParameters Create(CkksParametersLiteral literal)
+    /// <param name="literal">The description; its <see cref="CkksParametersLiteral.Security"/> is the level checked.</param>
+    /// <param name="minimumSecurity">The lowest level the caller accepts (128-bit by default). A literal below it is
+    /// refused; tests and experiments with tiny rings pass <see cref="SecurityLevel.InsecureNoCheck"/> here, in code,
+    /// which is the library's only opt-out.</param>
+    /// <exception cref="ArgumentException">Any size is out of range, not enough primes exist, the scale is unusable, the
+    /// literal asks for less than <paramref name="minimumSecurity"/>, or the set is below its security target.</exception>
+    public static CkksParameters Create(CkksParametersLiteral literal, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         ArgumentNullException.ThrowIfNull(literal);
+        if (!Enum.IsDefined(minimumSecurity)) ThrowHelper.Argument(nameof(minimumSecurity), $"Unknown security level {minimumSecurity}.");
+        if (!Enum.IsDefined(literal.Security)) ThrowHelper.Argument(nameof(literal), $"Unknown security level {literal.Security}.");
+        if ((int)literal.Security < (int)minimumSecurity)
+            ThrowHelper.Argument(nameof(literal), literal.Security == SecurityLevel.InsecureNoCheck
+                ? $"The literal asks for no security check, and the caller requires {minimumSecurity}. A literal cannot switch the check off; " +
+                  "code that really wants an insecure set passes minimumSecurity: SecurityLevel.InsecureNoCheck to CkksParameters.Create."
+                : $"The literal asks for {literal.Security}; the caller requires at least {minimumSecurity}.");
         if (literal.LogN < RlweParameters.MinLogN || literal.LogN > RlweParameters.MaxLogN)
             ThrowHelper.OutOfRange(nameof(literal), $"LogN must be in [{RlweParameters.MinLogN}, {RlweParameters.MaxLogN}]; got {literal.LogN}.");
         if (literal.LogQ is null || literal.LogQ.Length == 0) ThrowHelper.Argument(nameof(literal), "LogQ needs at least one prime.");
@@ -88,7 +107,7 @@ public sealed class CkksParameters
     public static CkksParameters FromRing(RlweParameters ring, double logDefaultScale)
     {
         ArgumentNullException.ThrowIfNull(ring);
-        if (!(logDefaultScale > 0 && logDefaultScale < 120)) ThrowHelper.Argument(nameof(logDefaultScale), $"LogDefaultScale must be in (0, 120); got {logDefaultScale}.");
+        if (!(logDefaultScale > 0 && logDefaultScale < MaxLogDefaultScale)) ThrowHelper.Argument(nameof(logDefaultScale), $"LogDefaultScale must be in (0, {MaxLogDefaultScale}); got {logDefaultScale}.");
         var literal = new CkksParametersLiteral
         {
             LogN = ring.LogN,

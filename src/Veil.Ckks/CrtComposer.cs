@@ -41,14 +41,19 @@ internal static class CrtComposer
                 }
                 digits[i] = x;
             }
-            bool negative = digits[limbs - 1] > topHalf;
+            // Branch-free in the (secret) sign: negative = top digit > q/2, as a 0/1 word and an all-ones mask.
+            ulong negative = (topHalf - digits[limbs - 1]) >> 63;
+            ulong mask = 0 - negative;
             double value = 0;
             for (int i = limbs - 1; i >= 0; i--)
             {
-                double d = negative ? moduli[i].Value - 1 - digits[i] : digits[i];
-                value = value * moduli[i].Value + d;
+                ulong v = digits[i], flipped = moduli[i].Value - 1 - v;
+                value = value * moduli[i].Value + (v ^ ((v ^ flipped) & mask));
             }
-            destination[c] = negative ? -(value + 1) : value;
+            // value + 1 then negated when negative: (value + neg)·(1 − 2·neg).
+            double neg = negative;
+            destination[c] = (value + neg) * (1 - 2 * neg);
         }
+        digits.Clear();
     }
 }

@@ -35,7 +35,7 @@ internal static class BenchScalingCommand
         foreach (var (logN, logQ) in Sets)
         {
             var literal = new CkksParametersLiteral { LogN = logN, LogQ = logQ, LogP = [60], LogDefaultScale = 40, Security = SecurityLevel.InsecureNoCheck };
-            var parameters = CkksParameters.Create(literal);
+            var parameters = CkksParameters.Create(literal, SecurityLevel.InsecureNoCheck); // cost scaling only: no data
             int? bound = HomomorphicEncryptionStandard.MaxLogQP(logN, SecurityLevel.Bits128);
             bool secure = bound is not null && parameters.Ring.LogQP <= bound;
             if (!json) AnsiConsole.MarkupLine($"[grey]N = {parameters.N}, {logQ.Length} limbs …[/]");

@@ -78,19 +78,17 @@ public sealed class Encryptor
         int n = ring.N, qLimbs = level + 1, pLimbs = p.PCount, extLimbs = qLimbs + pLimbs;
         var pk = _publicKey!;
         sbyte[] small = ArrayPool<sbyte>.Shared.Rent(3 * n); // u, e_0, e_1
-        ulong[] x = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n), divided = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
+        ulong[] x = ArrayPool<ulong>.Shared.Rent(2 * extLimbs * n);
         try
         {
-            var prng = NoiseStream();
-            Samplers.Ternary(prng, small.AsSpan(0, n));
-            Samplers.Gaussian(prng, small.AsSpan(n, 2 * n));
+            // Fresh randomness from the operating system for every encryption, as SEAL draws a fresh generator each
+            // time: no stream state lives here whose leak would give away u and e of earlier ciphertexts.
+            Samplers.Ternary(SystemRandom.Instance, small.AsSpan(0, n));
+            Samplers.Gaussian(SystemRandom.Instance, small.AsSpan(n, 2 * n));
             // x_c = key_c·u + e_c over Q_ℓ·P (limbs Q_0 … Q_ℓ, then P), one limb per task.
             Parallelism.For(extLimbs, MaxDegreeOfParallelism, new PublicKeyProducts(p, pk, level, small, x));
             for (int c = 0; c < 2; c++)
-            {
-                KeySwitcher.ModDown(p, level, x, c * extLimbs * n, divided, MaxDegreeOfParallelism);
-                divided.AsSpan(0, qLimbs * n).CopyTo(destination.Poly(c));
-            }
+                KeySwitcher.ModDown(p, level, x, c * extLimbs * n, destination.Data, MaxDegreeOfParallelism, c * destination.PolyLength, sensitive: true);
         }
         finally
         {
@@ -98,27 +96,7 @@ public sealed class Encryptor
             CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan(0, 2 * extLimbs * n)));
             ArrayPool<sbyte>.Shared.Return(small);
             ArrayPool<ulong>.Shared.Return(x);
-            ArrayPool<ulong>.Shared.Return(divided);
         }
-    }
-
-    // Per thread: an AES-CTR stream under a key from the OS generator, replaced after 2^20 encryptions. Public-key
-    // encryption needs fresh randomness, not a reproducible stream, so one stream serves many encryptions and none
-    // allocates.
-    [ThreadStatic] private static Prng? t_noise;
-    [ThreadStatic] private static int t_noiseUses;
-
-    private static Prng NoiseStream()
-    {
-        if (t_noise is null || ++t_noiseUses >= 1 << 20)
-        {
-            t_noise?.Dispose();
-            var seed = Prng.NewSeed();
-            t_noise = new Prng(seed, "veil/encrypt/pk");
-            CryptographicOperations.ZeroMemory(seed);
-            t_noiseUses = 0;
-        }
-        return t_noise;
     }
 
     private readonly struct PublicKeyProducts(RlweParameters p, PublicKey pk, int level, sbyte[] small, ulong[] x) : IParallelBody
@@ -166,9 +144,7 @@ public sealed class Encryptor
         ulong[] e = ArrayPool<ulong>.Shared.Rent(qLimbs * n);
         try
         {
-            var errorSeed = Prng.NewSeed();
-            using (var prng = new Prng(errorSeed, "veil/encrypt/e")) Samplers.Gaussian(prng, small.AsSpan(0, n));
-            CryptographicOperations.ZeroMemory(errorSeed);
+            Samplers.Gaussian(SystemRandom.Instance, small.AsSpan(0, n));
             var ev = e.AsSpan(0, qLimbs * n);
             Samplers.SmallToRns(small.AsSpan(0, n), ring, ev, 0, qLimbs);
             Parallelism.For(qLimbs, MaxDegreeOfParallelism, j => ring.Ntt[j].Forward(e.AsSpan(j * n, n)));

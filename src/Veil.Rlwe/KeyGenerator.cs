@@ -19,16 +19,21 @@ public sealed class KeyGenerator
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Creates a generator with a fresh ternary secret key.</summary>
-    public KeyGenerator(RlweParameters parameters)
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="releaseBudget">How many decryptions whose results leave the key holder the key will allow (see
+    /// <see cref="DecryptionBudget"/>): release noise grows with √budget, so a key made for a few results should say so.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The budget is outside [0, <see cref="DecryptionBudget.MaxLimit"/>].</exception>
+    public KeyGenerator(RlweParameters parameters, int releaseBudget = DecryptionBudget.DefaultLimit)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        var budget = new DecryptionBudget(releaseBudget);
         _parameters = parameters;
-        var coefficients = new sbyte[parameters.N];
+        var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true); // the key takes it over
         var seed = Prng.NewSeed();
         using (var prng = new Prng(seed, "veil/secret"))
             Samplers.Ternary(prng, coefficients);
         CryptographicOperations.ZeroMemory(seed);
-        SecretKey = new SecretKey(parameters, coefficients);
+        SecretKey = new SecretKey(parameters, coefficients, budget);
     }
 
     /// <summary>Creates a generator for an existing secret key.</summary>
@@ -46,16 +51,11 @@ public sealed class KeyGenerator
     internal static void SampleErrorNtt(RlweParameters parameters, Span<ulong> destination)
     {
         var ring = parameters.Ring;
-        var buffer = System.Buffers.ArrayPool<sbyte>.Shared.Rent(ring.N);
+        var buffer = SecretArrayPool<sbyte>.Rent(ring.N);
         var e = buffer.AsSpan(0, ring.N);
-        Span<byte> seed = stackalloc byte[Prng.SeedSize];
-        RandomNumberGenerator.Fill(seed);
-        using (var prng = new Prng(seed, "veil/error"))
-            Samplers.Gaussian(prng, e);
-        CryptographicOperations.ZeroMemory(seed);
+        Samplers.Gaussian(SystemRandom.Instance, e);
         Samplers.SmallToRns(e, ring, destination, 0, ring.LimbCount);
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(e));
-        System.Buffers.ArrayPool<sbyte>.Shared.Return(buffer);
+        SecretArrayPool<sbyte>.Return(buffer, ring.N);
         ring.Forward(destination, 0, ring.LimbCount);
     }
 
@@ -69,9 +69,10 @@ public sealed class KeyGenerator
         ExpandPublicA(_parameters, seed, a);
         var b = new ulong[len];
         SampleErrorNtt(_parameters, b);
-        var aS = new ulong[len];
+        var aS = SecretArrayPool<ulong>.Rent(len); // a·s with the public a gives s: scratch that is wiped
         ring.MulPointwise(a, SecretKey.Ntt, aS, 0, ring.LimbCount);
         ring.Sub(b, aS, b, 0, ring.LimbCount);
+        SecretArrayPool<ulong>.Return(aS, len);
         return new PublicKey(_parameters, b, a, seed);
     }
 
@@ -87,11 +88,10 @@ public sealed class KeyGenerator
     {
         var ring = _parameters.Ring;
         int len = ring.LimbCount * ring.N;
-        var s2 = System.Buffers.ArrayPool<ulong>.Shared.Rent(len);
+        var s2 = SecretArrayPool<ulong>.Rent(len);
         ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
         var key = CreateSwitchingKey(s2.AsSpan(0, len));
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s2.AsSpan(0, len)));
-        System.Buffers.ArrayPool<ulong>.Shared.Return(s2);
+        SecretArrayPool<ulong>.Return(s2, len);
         return new RelinearizationKey(key);
     }
 
@@ -111,11 +111,10 @@ public sealed class KeyGenerator
             var perm = _parameters.SharedGaloisPermutation(elements[idx]);
             var sk = SecretKey.Ntt;
             int len = ring.LimbCount * ring.N;
-            var permuted = System.Buffers.ArrayPool<ulong>.Shared.Rent(len); // σ(s): scratch, wiped and returned
+            var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
             KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
             keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len));
-            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(permuted.AsSpan(0, len)));
-            System.Buffers.ArrayPool<ulong>.Shared.Return(permuted);
+            SecretArrayPool<ulong>.Return(permuted, len);
         });
         var dict = new Dictionary<ulong, KeySwitchingKey>();
         for (int i = 0; i < elements.Length; i++) dict[elements[i]] = keys[i];
@@ -149,11 +148,11 @@ public sealed class KeyGenerator
         var bs = new ulong[digits][];
         var @as = new ulong[digits][];
         var secret = SecretKey;
-        var sPrime = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
+        var sPrime = SecretArrayPool<ulong>.Rent(limbs * n);
         sPrimeNtt[..(limbs * n)].CopyTo(sPrime);
         Parallelism.For(digits, MaxDegreeOfParallelism, i =>
         {
-            var aS = System.Buffers.ArrayPool<ulong>.Shared.Rent(limbs * n);
+            var aS = SecretArrayPool<ulong>.Rent(limbs * n);
             var a = KeySwitchingKey.ExpandA(p, seed, i);
             var b = new ulong[limbs * n];
             SampleErrorNtt(p, b);
@@ -171,11 +170,9 @@ public sealed class KeyGenerator
             }
             bs[i] = b;
             @as[i] = a;
-            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(aS.AsSpan(0, limbs * n)));
-            System.Buffers.ArrayPool<ulong>.Shared.Return(aS);
+            SecretArrayPool<ulong>.Return(aS, limbs * n);
         });
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(sPrime.AsSpan(0, limbs * n)));
-        System.Buffers.ArrayPool<ulong>.Shared.Return(sPrime);
+        SecretArrayPool<ulong>.Return(sPrime, limbs * n);
         return new KeySwitchingKey(p, bs, @as, seed);
     }
 }

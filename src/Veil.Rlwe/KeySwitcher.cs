@@ -661,11 +661,12 @@ public static class KeySwitcher
     /// <summary>
     /// destination = round(x / P) = (x − [x]_P) · P^-1 for x over Q_ℓ·P in NTT form (limbs Q_0 … Q_ℓ, then P) starting
     /// at <paramref name="offset"/> of <paramref name="x"/>, [x]_P the centered residue. The P limbs of x are
-    /// overwritten; the destination may be x's own Q limbs.
+    /// overwritten; the destination may be x's own Q limbs. <paramref name="sensitive"/> (encryption, where x holds
+    /// b·u + e before the division) wipes the scratch that held x's P part.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ModDown(RlweParameters parameters, int level, ulong[] x, int offset, ulong[] destination, int maxDegreeOfParallelism,
-        int destinationOffset = 0)
+        int destinationOffset = 0, bool sensitive = false)
     {
         int n = parameters.N, pLimbs = parameters.PCount;
         var converter = parameters.ModDown(level);
@@ -673,17 +674,18 @@ public static class KeySwitcher
         try
         {
             PrepareP(parameters, converter, x.AsSpan(offset + (level + 1) * n, pLimbs * n), scratch.AsSpan(0, (pLimbs + 1) * n));
-            Parallelism.For(level + 1, maxDegreeOfParallelism, new DivideByP(parameters, level, converter, scratch, x, offset, destination, destinationOffset));
+            Parallelism.For(level + 1, maxDegreeOfParallelism, new DivideByP(parameters, level, converter, scratch, x, offset, destination, destinationOffset, sensitive));
         }
         finally
         {
+            if (sensitive) SecretArrayPool<ulong>.Wipe(scratch.AsSpan(0, (pLimbs + 1) * n));
             ArrayPool<ulong>.Shared.Return(scratch);
         }
     }
 
     /// <summary>Limb j of <see cref="ModDown"/> (destination may be x itself).</summary>
     private readonly struct DivideByP(RlweParameters parameters, int level, BasisConverter converter, ulong[] scratch, ulong[] x, int offset,
-        ulong[] destination, int destinationOffset) : IParallelBody
+        ulong[] destination, int destinationOffset, bool sensitive) : IParallelBody
     {
         public void Invoke(int j)
         {
@@ -696,6 +698,7 @@ public static class KeySwitcher
             }
             finally
             {
+                if (sensitive) SecretArrayPool<ulong>.Wipe(lifted.AsSpan(0, n));
                 ArrayPool<ulong>.Shared.Return(lifted);
             }
         }

@@ -5,8 +5,8 @@ using Veil.Arithmetic.Sampling;
 namespace Veil.Rlwe;
 
 /// <summary>
-/// The secret key s, ternary, kept both as its signed coefficients and in NTT form over every prime of Q·P.
-/// Its memory is cleared on <see cref="Dispose"/>.
+/// The secret key s, ternary, kept both as its signed coefficients and in NTT form over every prime of Q·P, in
+/// pinned arrays (the collector never moves, and so never copies, them). Its memory is cleared on <see cref="Dispose"/>.
 /// </summary>
 public sealed class SecretKey : IDisposable
 {
@@ -17,12 +17,22 @@ public sealed class SecretKey : IDisposable
     /// <summary>The parameters the key belongs to.</summary>
     public RlweParameters Parameters { get; }
 
-    internal SecretKey(RlweParameters parameters, sbyte[] coefficients)
+    /// <summary>
+    /// How many decryptions whose results leave the key holder this key still allows (see <see cref="DecryptionBudget"/>):
+    /// the release decryptions of the schemes count against it and are refused once it is spent. Saved with the key.
+    /// </summary>
+    public DecryptionBudget ReleaseBudget { get; }
+
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="coefficients">The ternary coefficients, in an array the key takes over (pinned, so that no copy is left behind).</param>
+    /// <param name="budget">The release budget; a fresh default one when null.</param>
+    internal SecretKey(RlweParameters parameters, sbyte[] coefficients, DecryptionBudget? budget = null)
     {
         Parameters = parameters;
         _coefficients = coefficients;
+        ReleaseBudget = budget ?? new DecryptionBudget();
         var ring = parameters.Ring;
-        _ntt = new ulong[ring.LimbCount * ring.N];
+        _ntt = GC.AllocateArray<ulong>(ring.LimbCount * ring.N, pinned: true);
         Samplers.SmallToRns(coefficients, ring, _ntt, 0, ring.LimbCount);
         ring.Forward(_ntt, 0, ring.LimbCount);
     }
@@ -47,6 +57,64 @@ public sealed class SecretKey : IDisposable
         CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_ntt.AsSpan()));
         _coefficients = [];
         _ntt = [];
+    }
+}
+
+/// <summary>
+/// A per-key count of decryptions whose results leave the key holder. A decrypted CKKS value carries the ciphertext's
+/// error, which is a function of the secret key; every such result released to another party gives it equations in
+/// the key (Li and Micciancio, Eurocrypt 2021). Release decryptions add flooding noise sized for
+/// <see cref="Limit"/> results, and are refused once that many have been released.
+/// </summary>
+/// <remarks>Thread-safe. The limit can only be lowered, since the noise of earlier releases was sized for it.</remarks>
+public sealed class DecryptionBudget
+{
+    /// <summary>The default limit: 1,024 released decryptions.</summary>
+    public const int DefaultLimit = 1024;
+    /// <summary>The largest limit accepted: 2^24.</summary>
+    public const int MaxLimit = 1 << 24;
+
+    private int _limit, _used;
+
+    /// <summary>A budget of <paramref name="limit"/> decryptions, <paramref name="used"/> of them spent.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The limit is outside [0, <see cref="MaxLimit"/>] or the used count outside [0, limit].</exception>
+    public DecryptionBudget(int limit = DefaultLimit, int used = 0)
+    {
+        if (limit < 0 || limit > MaxLimit) ThrowHelper.OutOfRange(nameof(limit), $"The limit must be in [0, {MaxLimit}]; got {limit}.");
+        if (used < 0 || used > limit) ThrowHelper.OutOfRange(nameof(used), $"The used count must be in [0, {limit}]; got {used}.");
+        _limit = limit;
+        _used = used;
+    }
+
+    /// <summary>The number of released decryptions the flooding noise is sized for.</summary>
+    public int Limit => Volatile.Read(ref _limit);
+    /// <summary>Released decryptions so far.</summary>
+    public int Used => Volatile.Read(ref _used);
+    /// <summary>Released decryptions still allowed.</summary>
+    public int Remaining => Math.Max(0, Limit - Used);
+
+    /// <summary>Counts <paramref name="count"/> releases if the budget allows them all, atomically.</summary>
+    /// <returns>False (and nothing counted) when fewer than <paramref name="count"/> remain.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is below 1.</exception>
+    public bool TryConsume(int count = 1)
+    {
+        if (count < 1) ThrowHelper.OutOfRange(nameof(count), $"Count must be at least 1; got {count}.");
+        while (true)
+        {
+            int used = Volatile.Read(ref _used);
+            if ((long)used + count > Limit) return false;
+            if (Interlocked.CompareExchange(ref _used, used + count, used) == used) return true;
+        }
+    }
+
+    /// <summary>Lowers the limit (never below what is used); raising it would under-size earlier releases' noise.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The new limit is negative or above the current one.</exception>
+    public void Restrict(int limit)
+    {
+        if (limit < 0 || limit > Limit) ThrowHelper.OutOfRange(nameof(limit), $"A budget can only be lowered, to [0, {Limit}]; got {limit}.");
+        int current;
+        do current = Volatile.Read(ref _limit);
+        while (Interlocked.CompareExchange(ref _limit, Math.Max(limit, Used), current) != current);
     }
 }
 
@@ -227,4 +295,16 @@ public static class GaloisElements
         for (int i = 0; i < 5; i++) x *= 2 - galoisElement * x;
         return x & (twoN - 1);
     }
+}
+
+/// <summary>A release decryption was refused: the key's <see cref="DecryptionBudget"/> is spent.</summary>
+public sealed class DecryptionBudgetExhaustedException : InvalidOperationException
+{
+    /// <summary>Creates the exception for a budget of <paramref name="limit"/> releases.</summary>
+    public DecryptionBudgetExhaustedException(int limit)
+        : base($"The key's release budget of {limit} decryptions is spent: every further released result would weaken the key. " +
+               "Generate a new key for further results that leave the key holder.") => Limit = limit;
+
+    /// <summary>The budget that was spent.</summary>
+    public int Limit { get; }
 }

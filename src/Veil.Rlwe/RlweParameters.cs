@@ -45,8 +45,16 @@ public sealed class RlweParameters
     public int PStart => Q.Count;
     /// <summary>Total bits of Q·P (rounded up, as the security standard counts them).</summary>
     public int LogQP { get; }
-    /// <summary>SHA-256 of the canonical encoding; serialized objects carry it to detect mismatched parameters.</summary>
+    /// <summary>
+    /// SHA-256 of the canonical encoding of everything that defines the set — N, the security level it was checked
+    /// at, Q and P; serialized objects carry it to detect mismatched parameters. It is a fingerprint, not a MAC: it
+    /// catches mistakes, not an attacker, who can recompute it.
+    /// </summary>
     public ReadOnlyMemory<byte> Hash { get; }
+
+    /// <summary>The version-1 fingerprint (N, Q and P without the security level), against which objects written
+    /// before format version 2 are checked.</summary>
+    internal ReadOnlyMemory<byte> LegacyHash { get; }
 
     /// <summary>P mod q_j for each ciphertext prime.</summary>
     internal ulong[] PModQ { get; }
@@ -83,7 +91,8 @@ public sealed class RlweParameters
         }
         _modDown = new BasisConverter?[q.Length];
         _modUpToP = new BasisConverter?[q.Length];
-        Hash = ComputeHash();
+        Hash = ComputeHash(includeSecurity: true);
+        LegacyHash = ComputeHash(includeSecurity: false);
     }
 
     /// <summary>Validates and builds a parameter set from explicit primes.</summary>
@@ -191,13 +200,15 @@ public sealed class RlweParameters
         });
     }
 
-    private byte[] ComputeHash()
+    private byte[] ComputeHash(bool includeSecurity)
     {
-        // Canonical encoding: "VeilRing" ‖ logN ‖ |Q| ‖ Q ‖ |P| ‖ P, little-endian.
-        var buffer = new byte[8 + 4 + 4 + 8 * Q.Count + 4 + 8 * P.Count];
-        "VeilRing"u8.CopyTo(buffer);
+        // Canonical encoding, little-endian: "VeilRin2" ‖ logN ‖ security ‖ |Q| ‖ Q ‖ |P| ‖ P; version 1 had
+        // "VeilRing" and no security field.
+        var buffer = new byte[8 + 4 + (includeSecurity ? 4 : 0) + 4 + 8 * Q.Count + 4 + 8 * P.Count];
+        (includeSecurity ? "VeilRin2"u8 : "VeilRing"u8).CopyTo(buffer);
         int o = 8;
         BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(o), LogN); o += 4;
+        if (includeSecurity) { BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(o), (int)Security); o += 4; }
         BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(o), Q.Count); o += 4;
         foreach (var v in Q) { BinaryPrimitives.WriteUInt64LittleEndian(buffer.AsSpan(o), v); o += 8; }
         BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(o), P.Count); o += 4;
@@ -205,7 +216,7 @@ public sealed class RlweParameters
         return SHA256.HashData(buffer);
     }
 
-    /// <summary>Whether two parameter objects describe the same ring.</summary>
+    /// <summary>Whether two parameter objects describe the same ring checked at the same security level.</summary>
     public bool SameRingAs(RlweParameters other) =>
         ReferenceEquals(this, other) || Hash.Span.SequenceEqual(other.Hash.Span);
 

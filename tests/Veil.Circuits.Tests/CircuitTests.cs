@@ -21,7 +21,7 @@ public sealed class DeepContext
         Parameters = CkksParameters.Create(new CkksParametersLiteral
         {
             LogN = 12, LogQ = [60, 40, 40, 40, 40, 40, 40, 40, 40], LogP = [60], Security = SecurityLevel.InsecureNoCheck,
-        });
+        }, SecurityLevel.InsecureNoCheck);
         Keys = new KeyGenerator(Parameters.Ring);
         Relin = Keys.CreateRelinearizationKey();
         Encryptor = new Encryptor(Parameters.Ring, Keys.CreatePublicKey());

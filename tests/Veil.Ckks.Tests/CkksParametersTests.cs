@@ -31,9 +31,23 @@ public class CkksParametersTests
     public void Create_InsecureOptOut_WorksOnlyWhenAsked()
     {
         var literal = CkksParameters.SetB with { LogN = 13 };
-        var p = CkksParameters.Create(literal with { Security = SecurityLevel.InsecureNoCheck });
+        var p = CkksParameters.Create(literal with { Security = SecurityLevel.InsecureNoCheck }, SecurityLevel.InsecureNoCheck);
         Assert.Equal(SecurityLevel.InsecureNoCheck, p.Ring.Security);
         Assert.Throws<ArgumentException>(() => CkksParameters.Create(literal with { Security = SecurityLevel.Bits128 }));
+    }
+
+    [Fact]
+    public void Create_LiteralCannotSwitchOffTheCheck()
+    {
+        // {"LogN":10, …, "Security":0} from a JSON file: refused unless the code itself opts out.
+        var json = """{"LogN":10,"LogQ":[27],"LogP":[27],"LogDefaultScale":20,"Security":0}""";
+        var literal = System.Text.Json.JsonSerializer.Deserialize<CkksParametersLiteral>(json)!;
+        Assert.Equal(SecurityLevel.InsecureNoCheck, literal.Security);
+        var ex = Assert.Throws<ArgumentException>(() => CkksParameters.Create(literal));
+        Assert.Contains("cannot switch the check off", ex.Message);
+        // A literal below the caller's minimum is refused too, whatever the bound would say.
+        Assert.Throws<ArgumentException>(() => CkksParameters.Create(CkksParameters.SetA, SecurityLevel.Bits192));
+        Assert.Equal(SecurityLevel.InsecureNoCheck, CkksParameters.Create(literal, SecurityLevel.InsecureNoCheck).Ring.Security);
     }
 
     [Fact]
@@ -50,7 +64,7 @@ public class CkksParametersTests
     [InlineData(18)]
     public void Create_RefusesRingDegreeOutOfRange(int logN)
     {
-        Assert.ThrowsAny<ArgumentException>(() => CkksParameters.Create(CkksParameters.SetA with { LogN = logN, Security = SecurityLevel.InsecureNoCheck }));
+        Assert.ThrowsAny<ArgumentException>(() => CkksParameters.Create(CkksParameters.SetA with { LogN = logN, Security = SecurityLevel.InsecureNoCheck }, SecurityLevel.InsecureNoCheck));
     }
 
     [Fact]

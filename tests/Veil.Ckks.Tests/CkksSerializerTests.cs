@@ -28,7 +28,7 @@ public class CkksSerializerTests
     public void CiphertextSavedUnderLoadedParameters_LoadsAndDecrypts()
     {
         var ctx = CkksTestContext.Small.Value;
-        var loaded = CkksSerializer.LoadParameters(CkksSerializer.Save(ctx.Parameters));
+        var loaded = CkksSerializer.LoadParameters(CkksSerializer.Save(ctx.Parameters), minimumSecurity: SecurityLevel.InsecureNoCheck);
         var x = CkksTestContext.RandomReals(ctx.Parameters.Slots, 40);
         var bytes = RlweSerializer.Save(ctx.Encrypt(x), Compression.Brotli);
         var ct = RlweSerializer.LoadCiphertext(bytes, loaded.Ring);
@@ -36,17 +36,30 @@ public class CkksSerializerTests
     }
 
     [Fact]
-    public void Load_RejectsInsecureParametersUnlessTheyWereSavedAsInsecure()
+    public void Load_ParameterDowngrade_IsRefusedUnlessTheReceiverOptsOut()
     {
-        // An attacker cannot make a loader accept a set above the bound by flipping the security field to 128 bits.
-        var insecure = CkksParameters.Create(CkksParameters.SetB with { LogN = 13, Security = SecurityLevel.InsecureNoCheck });
+        var insecure = CkksParameters.Create(CkksParameters.SetB with { LogN = 13, Security = SecurityLevel.InsecureNoCheck }, SecurityLevel.InsecureNoCheck);
         var bytes = CkksSerializer.Save(insecure);
-        Assert.Equal(SecurityLevel.InsecureNoCheck, CkksSerializer.LoadParameters(bytes).Ring.Security);
+        // The sender's "no check" is refused by default; only the receiver's own code can accept it.
+        Assert.Equal("security", Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes)).Field);
+        Assert.Equal(SecurityLevel.InsecureNoCheck, CkksSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck).Ring.Security);
+        // A 128-bit receiver refuses a 128-bit claim that the primes do not meet: flipping the field to 128 does not help.
         // Payload: scheme (1) ‖ logN (1) ‖ security u16 — set the security field to 128.
         bytes[VeilHeader.Size + 2] = 128;
         bytes[VeilHeader.Size + 3] = 0;
         var ex = Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes));
         Assert.Equal("parameters", ex.Field);
+    }
+
+    [Fact]
+    public void Load_ScaleThatTheParametersCannotBuild_IsAFormatError()
+    {
+        // The review's reproducer: a scale that FromRing refuses must be a VeilFormatException, not an ArgumentException.
+        var bytes = Convert.FromHexString(
+            "5645494C0100010000000000000000000000000000000000000000000000000000000000000000002E000000000000002E00000000000000010D80000301C0FFFFFFFFFF0F01C0FDFFFF00000001C0F4FFFF000000010180FEFFFFFFFF0F0000000000406040");
+        var ex = Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck));
+        Assert.True(ex.Field is "logDefaultScale" or "parameters", ex.Field);
+        Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class CkksTestContext
     private CkksTestContext(string name, CkksParametersLiteral literal)
     {
         Name = name;
-        Parameters = CkksParameters.Create(literal);
+        Parameters = CkksParameters.Create(literal, SecurityLevel.InsecureNoCheck); // tiny rings, insecure on purpose
         KeyGenerator = new KeyGenerator(Parameters.Ring);
         PublicKey = KeyGenerator.CreatePublicKey();
         RelinearizationKey = KeyGenerator.CreateRelinearizationKey();

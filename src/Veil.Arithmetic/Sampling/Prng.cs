@@ -3,6 +3,28 @@ using System.Security.Cryptography;
 
 namespace Veil.Arithmetic.Sampling;
 
+/// <summary>A source of random bytes for the samplers.</summary>
+public abstract class RandomSource
+{
+    /// <summary>Fills the destination with random bytes.</summary>
+    public abstract void NextBytes(Span<byte> destination);
+}
+
+/// <summary>
+/// The operating system's cryptographic generator (<see cref="RandomNumberGenerator"/>) as a <see cref="RandomSource"/>:
+/// fresh randomness on every call and no state of its own in this process, for the noise of encryptions.
+/// </summary>
+public sealed class SystemRandom : RandomSource
+{
+    /// <summary>The single instance (it holds no state).</summary>
+    public static SystemRandom Instance { get; } = new();
+
+    private SystemRandom() { }
+
+    /// <inheritdoc/>
+    public override void NextBytes(Span<byte> destination) => RandomNumberGenerator.Fill(destination);
+}
+
 /// <summary>
 /// A deterministic random stream expanded from a 256-bit seed with AES-256 in counter mode.
 /// The same (seed, domain) always gives the same stream, which is what lets a key or ciphertext
@@ -13,7 +35,7 @@ namespace Veil.Arithmetic.Sampling;
 /// AES-CTR is used for bulk output because this platform's OpenSSL (3.0) cannot squeeze SHAKE
 /// incrementally, and AES-NI makes it several times faster anyway.
 /// </remarks>
-public sealed class Prng : IDisposable
+public sealed class Prng : RandomSource, IDisposable
 {
     /// <summary>Seed length in bytes.</summary>
     public const int SeedSize = 32;
@@ -37,13 +59,14 @@ public sealed class Prng : IDisposable
         domain.CopyTo(input[SeedSize..]);
         Span<byte> key = stackalloc byte[32];
         Shake256.HashData(input, key);
+        CryptographicOperations.ZeroMemory(input);
         _aes = Aes.Create();
-        _aes.Key = key.ToArray();
+        // SetKey copies the span into the algorithm object (wiped when it is disposed): no other managed copy is made.
+        _aes.SetKey(key);
+        CryptographicOperations.ZeroMemory(key);
         _aes.Mode = CipherMode.ECB;
         _aes.Padding = PaddingMode.None;
         _ecb = _aes.CreateEncryptor();
-        CryptographicOperations.ZeroMemory(key);
-        CryptographicOperations.ZeroMemory(input);
     }
 
     /// <summary>Creates a stream with a domain given as a tag and an index (e.g. key-switching digit i).</summary>
@@ -62,7 +85,7 @@ public sealed class Prng : IDisposable
     public static byte[] NewSeed() => RandomNumberGenerator.GetBytes(SeedSize);
 
     /// <summary>Fills the destination with stream bytes.</summary>
-    public void NextBytes(Span<byte> destination)
+    public override void NextBytes(Span<byte> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         while (destination.Length > 0)

@@ -42,7 +42,7 @@ public static class Samplers
     /// written in NTT form directly (a uniform polynomial is uniform in either form).
     /// </summary>
     /// <remarks>Rejection sampling on 64-bit words removes modular bias; the randomness is public.</remarks>
-    public static void Uniform(Prng prng, RnsRing ring, Span<ulong> destination, int first, int limbs)
+    public static void Uniform(RandomSource prng, RnsRing ring, Span<ulong> destination, int first, int limbs)
     {
         int n = ring.N;
         Span<byte> block = stackalloc byte[2048];
@@ -67,36 +67,84 @@ public static class Samplers
     }
 
     /// <summary>Uniform ternary coefficients in {−1, 0, 1} as signed bytes.</summary>
-    public static void Ternary(Prng prng, Span<sbyte> destination)
+    /// <remarks>The random bytes that decided the coefficients are wiped from the stack before returning.</remarks>
+    public static void Ternary(RandomSource random, Span<sbyte> destination)
     {
+        ArgumentNullException.ThrowIfNull(random);
         Span<byte> buffer = stackalloc byte[256];
         int filled = 0, pos = 256;
         while (filled < destination.Length)
         {
-            if (pos == 256) { prng.NextBytes(buffer); pos = 0; }
+            if (pos == 256) { random.NextBytes(buffer); pos = 0; }
             byte b = buffer[pos++];
             // Rejecting 255 makes b mod 3 uniform; whether a byte was rejected reveals nothing of the kept ones.
             if (b == 255) continue;
             destination[filled++] = (sbyte)(b % 3 - 1);
         }
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(buffer);
     }
 
     /// <summary>Centered discrete Gaussian (σ = 3.2, |e| ≤ 19) coefficients, sampled in constant time.</summary>
-    public static void Gaussian(Prng prng, Span<sbyte> destination)
+    /// <remarks>Exactly 8 random bytes per coefficient, read in blocks that are wiped before returning.</remarks>
+    public static void Gaussian(RandomSource random, Span<sbyte> destination)
     {
+        ArgumentNullException.ThrowIfNull(random);
         ReadOnlySpan<ulong> table = CumulativeTable;
-        for (int i = 0; i < destination.Length; i++)
+        Span<ulong> block = stackalloc ulong[256];
+        for (int start = 0; start < destination.Length; start += block.Length)
         {
-            ulong r = prng.NextUInt64();
-            ulong u = r >> 1;          // 63 bits for the magnitude
-            long sign = (long)(r & 1); // one bit for the sign
-            // Scan the whole table so that time does not depend on the sample.
-            int magnitude = 0;
-            for (int k = 0; k < table.Length - 1; k++) magnitude += AtLeast(u, table[k]);
-            long v = magnitude;
-            long mask = -sign;
-            destination[i] = (sbyte)((v ^ mask) - mask);
+            int count = Math.Min(block.Length, destination.Length - start);
+            var words = block[..count];
+            random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
+            for (int i = 0; i < count; i++)
+            {
+                ulong r = BitConverter.IsLittleEndian ? words[i] : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(words[i]);
+                ulong u = r >> 1;          // 63 bits for the magnitude
+                long sign = (long)(r & 1); // one bit for the sign
+                // Scan the whole table so that time does not depend on the sample.
+                int magnitude = 0;
+                for (int k = 0; k < table.Length - 1; k++) magnitude += AtLeast(u, table[k]);
+                long v = magnitude;
+                long mask = -sign;
+                destination[start + i] = (sbyte)((v ^ mask) - mask);
+            }
         }
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(block));
+    }
+
+    /// <summary>The largest σ <see cref="WideGaussian"/> takes: 2^55.</summary>
+    public const double MaxWideSigma = 36028797018963968.0;
+    private const double TwoToMinus53 = 1.0 / 9007199254740992.0;
+
+    /// <summary>
+    /// Rounded continuous Gaussian samples of standard deviation <paramref name="sigma"/> (for flooding noise, where σ
+    /// is far above 1 and the rounding's distance from a discrete Gaussian is negligible), by the Box–Muller transform
+    /// on 53-bit uniforms from <paramref name="random"/>.
+    /// </summary>
+    /// <remarks>Samples beyond ±2^62 are impossible for the σ allowed (at most 2^55). The random words are wiped.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">σ is not in [1, 2^55].</exception>
+    public static void WideGaussian(RandomSource random, double sigma, Span<long> destination)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        if (!(sigma >= 1 && sigma <= MaxWideSigma)) ThrowHelper.OutOfRange(nameof(sigma), $"σ must be in [1, 2^55]; got {sigma}.");
+        Span<ulong> words = stackalloc ulong[256];
+        for (int start = 0; start < destination.Length; start += words.Length / 2 * 2)
+        {
+            int pairs = Math.Min(words.Length / 2, (destination.Length - start + 1) / 2);
+            var used = words[..(2 * pairs)];
+            random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(used));
+            for (int k = 0; k < pairs; k++)
+            {
+                // u1 in (0, 1], u2 in [0, 1): radius √(−2 ln u1), angle 2π·u2; two independent normals.
+                double u1 = ((used[2 * k] >> 11) + 1) * TwoToMinus53;
+                double u2 = (used[2 * k + 1] >> 11) * TwoToMinus53;
+                double radius = sigma * Math.Sqrt(-2 * Math.Log(u1));
+                var (sin, cos) = Math.SinCos(2 * Math.PI * u2);
+                destination[start + 2 * k] = (long)Math.Round(radius * cos);
+                if (start + 2 * k + 1 < destination.Length) destination[start + 2 * k + 1] = (long)Math.Round(radius * sin);
+            }
+        }
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
     }
 
     // 1 when u ≥ t, without a branch; valid for u < 2^63 and t ≤ 2^63, where u − t wraps past 2^63 exactly when u < t.

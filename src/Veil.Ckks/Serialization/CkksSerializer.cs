@@ -27,17 +27,30 @@ public static class CkksSerializer
         stream.Write(Save(parameters, compression));
     }
 
-    /// <summary>Loads a parameter set.</summary>
-    /// <exception cref="VeilFormatException">Malformed bytes, parameters beyond the limits, or an invalid or insecure set (field "parameters").</exception>
-    public static CkksParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null) =>
-        Read(VeilEnvelope.Unpack(bytes, ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], limits, out _), limits);
+    /// <summary>
+    /// Loads a parameter set. The security level the bytes declare must be at least <paramref name="minimumSecurity"/>
+    /// (the receiver's choice, 128-bit by default) and the primes are checked against it: received bytes never lower
+    /// security.
+    /// </summary>
+    /// <param name="bytes">Exactly one serialized object.</param>
+    /// <param name="limits">Size bounds; <see cref="SerializationLimits.Default"/> when null.</param>
+    /// <param name="minimumSecurity">The lowest level this receiver accepts; only code can pass
+    /// <see cref="SecurityLevel.InsecureNoCheck"/>, never the sender.</param>
+    /// <exception cref="VeilFormatException">Malformed bytes, parameters beyond the limits, a level below
+    /// <paramref name="minimumSecurity"/> (field "security"), or an invalid set (field "parameters").</exception>
+    public static CkksParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null,
+        SecurityLevel minimumSecurity = SecurityLevel.Bits128) =>
+        Read(VeilEnvelope.Unpack(bytes, ObjectKind.Parameters, null, limits, RlweSerializer.MaxParametersBytes, out _, out _), limits, minimumSecurity);
 
     /// <summary>Loads a parameter set from a stream (header first, then exactly the bytes it declares).</summary>
-    /// <exception cref="VeilFormatException">Malformed or truncated bytes, or an invalid set.</exception>
-    public static CkksParameters LoadParameters(Stream stream, SerializationLimits? limits = null)
+    /// <param name="stream">Source, left just after the object.</param>
+    /// <param name="limits">Size bounds; <see cref="SerializationLimits.Default"/> when null.</param>
+    /// <param name="minimumSecurity">The lowest level this receiver accepts.</param>
+    /// <exception cref="VeilFormatException">Malformed or truncated bytes, a level below <paramref name="minimumSecurity"/>, or an invalid set.</exception>
+    public static CkksParameters LoadParameters(Stream stream, SerializationLimits? limits = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Read(VeilEnvelope.Unpack(stream, ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], limits), limits);
+        return Read(VeilEnvelope.Unpack(stream, ObjectKind.Parameters, null, limits, RlweSerializer.MaxParametersBytes, out _), limits, minimumSecurity);
     }
 
     private static byte[] Payload(CkksParameters parameters)
@@ -53,17 +66,27 @@ public static class CkksSerializer
         return payload;
     }
 
-    private static CkksParameters Read(ReadOnlySpan<byte> payload, SerializationLimits? limits)
+    private static CkksParameters Read(ReadOnlySpan<byte> payload, SerializationLimits? limits, SecurityLevel minimumSecurity)
     {
         var r = new PayloadReader(payload);
         byte scheme = r.ReadByte("scheme");
         if (scheme != SchemeCkks) throw new VeilFormatException("scheme", $"Expected CKKS parameters (scheme 1); got scheme {scheme}.");
-        var ring = RlweSerializer.ReadParameters(ref r, limits);
-        double logScale = r.ReadDouble("logDefaultScale");
+        double logScale;
+        var ring = RlweSerializer.ReadParameters(ref r, limits, minimumSecurity);
+        logScale = r.ReadDouble("logDefaultScale");
         r.EnsureEnd("payloadLength");
+        // The same bounds as CkksParameters.FromRing, so that every accepted value builds (no ArgumentException escapes).
         double logQ = ring.Q.Sum(q => Math.Log2(q));
-        if (!(logScale > 0 && logScale < logQ))
-            throw new VeilFormatException("logDefaultScale", $"The default scale must be in (0, log2 Q = {logQ:F1}) bits; got {logScale}.");
-        return CkksParameters.FromRing(ring, logScale);
+        double max = Math.Min(logQ, CkksParameters.MaxLogDefaultScale);
+        if (!(logScale > 0 && logScale < max))
+            throw new VeilFormatException("logDefaultScale", $"The default scale must be in (0, {max:F1}) bits (below log2 Q and {CkksParameters.MaxLogDefaultScale}); got {logScale}.");
+        try
+        {
+            return CkksParameters.FromRing(ring, logScale);
+        }
+        catch (ArgumentException e)
+        {
+            throw new VeilFormatException("parameters", e.Message, e);
+        }
     }
 }

@@ -34,6 +34,9 @@ public sealed record CsvLimits
 
     /// <summary>Longest class label, in characters.</summary>
     public int MaxLabelLength { get; init; } = 256;
+
+    /// <summary>Most characters read from the file, after decompression (2^30 by default): blank lines count too.</summary>
+    public long MaxCharacters { get; init; } = TextSource.DefaultMaxCharacters;
 }
 
 /// <summary>
@@ -73,7 +76,7 @@ public static class CsvLoader
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(targetColumn);
         limits = Check(limits, kind);
-        using var source = TextSource.Open(path, limits.MaxLineLength);
+        using var source = TextSource.Open(path, limits.MaxLineLength, limits.MaxCharacters);
         return Read(source, targetColumn, kind, limits);
     }
 
@@ -109,7 +112,7 @@ public static class CsvLoader
     {
         if (!Enum.IsDefined(kind)) Guard.Argument(nameof(kind), $"Unknown target kind {kind}.");
         limits ??= CsvLimits.Default;
-        if (limits.MaxCells < 2 || limits.MaxColumns < 2 || limits.MaxLineLength < 1 || limits.MaxClasses < 1 || limits.MaxLabelLength < 1)
+        if (limits.MaxCells < 2 || limits.MaxColumns < 2 || limits.MaxLineLength < 1 || limits.MaxClasses < 1 || limits.MaxLabelLength < 1 || limits.MaxCharacters < 1)
             Guard.OutOfRange(nameof(limits), "Limits must be positive (at least 2 cells and 2 columns).");
         return limits;
     }

@@ -13,6 +13,27 @@ public sealed record IdxImages(int Rows, int Columns, double[][] Pixels)
     public int Count => Pixels.Length;
 }
 
+/// <summary>Bounds on what an IDX file may make <see cref="IdxReader"/> read and allocate.</summary>
+/// <remarks>The defaults are <see cref="IdxReader.MaxItems"/>, <see cref="IdxReader.MaxDimension"/> and
+/// <see cref="IdxReader.MaxTotalPixels"/>: the whole Fashion-MNIST training set fits.</remarks>
+public sealed record IdxLimits
+{
+    /// <summary>The default limits.</summary>
+    public static IdxLimits Default { get; } = new();
+
+    /// <summary>Most items (images or labels) a header may declare.</summary>
+    public int MaxItems { get; init; } = IdxReader.MaxItems;
+
+    /// <summary>Largest image height or width.</summary>
+    public int MaxDimension { get; init; } = IdxReader.MaxDimension;
+
+    /// <summary>
+    /// Most pixels (count · rows · columns) a header may declare: every one is decompressed and read, and each kept one
+    /// becomes an 8-byte double, so this bounds both the work and the memory that a small gzip file can cause.
+    /// </summary>
+    public long MaxTotalPixels { get; init; } = IdxReader.MaxTotalPixels;
+}
+
 /// <summary>
 /// Reads the IDX files of LeCun's MNIST and of Fashion-MNIST: unsigned-byte images (magic 0x00000803) and labels
 /// (magic 0x00000801), raw or gzip'd (recognised by the magic bytes 1F 8B).
@@ -48,33 +69,39 @@ public static class IdxReader
     /// <summary>Largest image height or width accepted.</summary>
     public const int MaxDimension = 4096;
 
-    /// <summary>Largest total number of pixels (count · rows · columns) accepted in an image file: 2²⁸, 2 GiB as doubles.</summary>
-    public const long MaxTotalPixels = 1L << 28;
+    /// <summary>
+    /// The default for the largest total number of pixels (count · rows · columns) in an image file: 2²⁶, 512 MiB as
+    /// doubles (Fashion-MNIST's 60,000 training images are 47 million). A 261 KB gzip file of zeros used to declare 2²⁸.
+    /// </summary>
+    public const long MaxTotalPixels = 1L << 26;
 
     /// <summary>Reads an image file.</summary>
     /// <param name="path">The file, raw or gzip'd.</param>
     /// <param name="maxCount">Return only the first this many images (the others are still read, so that truncation and trailing data are detected); null for all.</param>
+    /// <param name="limits">Bounds on the declared sizes; <see cref="IdxLimits.Default"/> when null.</param>
     /// <returns>The images, pixels scaled to [0, 1].</returns>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxCount"/> is negative.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="DataFormatException">Bad magic, a size beyond the limits, a wrong length or a corrupt gzip stream.</exception>
-    public static IdxImages ReadImages(string path, int? maxCount = null)
+    public static IdxImages ReadImages(string path, int? maxCount = null, IdxLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var stream = OpenFile(path);
-        return ReadImages(stream, path, maxCount);
+        return ReadImages(stream, path, maxCount, limits);
     }
 
     /// <summary>Reads an image file from a stream (gunzipped when it is seekable and starts with 1F 8B); the stream is not closed.</summary>
     /// <param name="stream">The IDX bytes.</param>
     /// <param name="name">The name used in error messages.</param>
     /// <param name="maxCount">Return only the first this many images; null for all.</param>
+    /// <param name="limits">Bounds on the declared sizes; <see cref="IdxLimits.Default"/> when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="name"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxCount"/> is negative.</exception>
     /// <exception cref="DataFormatException">Bad magic, a size beyond the limits, a wrong length or a corrupt gzip stream.</exception>
-    public static IdxImages ReadImages(Stream stream, string name, int? maxCount = null)
+    public static IdxImages ReadImages(Stream stream, string name, int? maxCount = null, IdxLimits? limits = null)
     {
+        limits ??= IdxLimits.Default;
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(name);
         if (maxCount is < 0) Guard.OutOfRange(nameof(maxCount), $"maxCount {maxCount} is negative.");
@@ -87,12 +114,12 @@ public static class IdxReader
         int count = BinaryPrimitives.ReadInt32BigEndian(header[4..]);
         int rows = BinaryPrimitives.ReadInt32BigEndian(header[8..]);
         int columns = BinaryPrimitives.ReadInt32BigEndian(header[12..]);
-        CheckRange(name, "image count", count, 0, MaxItems);
-        CheckRange(name, "row count", rows, 1, MaxDimension);
-        CheckRange(name, "column count", columns, 1, MaxDimension);
+        CheckRange(name, "image count", count, 0, limits.MaxItems);
+        CheckRange(name, "row count", rows, 1, limits.MaxDimension);
+        CheckRange(name, "column count", columns, 1, limits.MaxDimension);
         long total = checked((long)count * rows * columns);
-        if (total > MaxTotalPixels)
-            Fail(name, 1, $"{count} images of {rows} × {columns} make {total} pixels, beyond the limit of {MaxTotalPixels}.");
+        if (total > limits.MaxTotalPixels)
+            Fail(name, 1, $"{count} images of {rows} × {columns} make {total} pixels, beyond the limit of {limits.MaxTotalPixels}.");
         reader.ExpectLength(checked(16 + total));
 
         int size = rows * columns, keep = Math.Min(count, maxCount ?? int.MaxValue);
@@ -115,16 +142,17 @@ public static class IdxReader
     /// <param name="path">The file, raw or gzip'd.</param>
     /// <param name="classCount">Every label must be below this.</param>
     /// <param name="maxCount">Return only the first this many labels (the others are still checked); null for all.</param>
+    /// <param name="limits">Bounds on the declared sizes; <see cref="IdxLimits.Default"/> when null.</param>
     /// <returns>The labels as class indices.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classCount"/> is not in [1, 256] or <paramref name="maxCount"/> is negative.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="DataFormatException">Bad magic, a count beyond <see cref="MaxItems"/>, a wrong length, a label ≥ <paramref name="classCount"/> or a corrupt gzip stream.</exception>
-    public static double[] ReadLabels(string path, int classCount = 10, int? maxCount = null)
+    public static double[] ReadLabels(string path, int classCount = 10, int? maxCount = null, IdxLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var stream = OpenFile(path);
-        return ReadLabels(stream, path, classCount, maxCount);
+        return ReadLabels(stream, path, classCount, maxCount, limits);
     }
 
     /// <summary>Reads a label file from a stream (gunzipped when it is seekable and starts with 1F 8B); the stream is not closed.</summary>
@@ -132,11 +160,13 @@ public static class IdxReader
     /// <param name="name">The name used in error messages.</param>
     /// <param name="classCount">Every label must be below this.</param>
     /// <param name="maxCount">Return only the first this many labels; null for all.</param>
+    /// <param name="limits">Bounds on the declared sizes; <see cref="IdxLimits.Default"/> when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="name"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classCount"/> is not in [1, 256] or <paramref name="maxCount"/> is negative.</exception>
     /// <exception cref="DataFormatException">Bad magic, a count beyond <see cref="MaxItems"/>, a wrong length, a label ≥ <paramref name="classCount"/> or a corrupt gzip stream.</exception>
-    public static double[] ReadLabels(Stream stream, string name, int classCount = 10, int? maxCount = null)
+    public static double[] ReadLabels(Stream stream, string name, int classCount = 10, int? maxCount = null, IdxLimits? limits = null)
     {
+        limits ??= IdxLimits.Default;
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(name);
         if (classCount is < 1 or > 256) Guard.OutOfRange(nameof(classCount), $"classCount {classCount} is not in [1, 256] (labels are bytes).");
@@ -148,7 +178,7 @@ public static class IdxReader
         CheckMagic(name, BinaryPrimitives.ReadInt32BigEndian(header), LabelMagic, "a label file");
         reader.Header(header[4..]);
         int count = BinaryPrimitives.ReadInt32BigEndian(header[4..]);
-        CheckRange(name, "label count", count, 0, MaxItems);
+        CheckRange(name, "label count", count, 0, limits.MaxItems);
         reader.ExpectLength(8L + count);
 
         int keep = Math.Min(count, maxCount ?? int.MaxValue);

@@ -23,12 +23,19 @@ internal sealed class TextSource : IDisposable
     private bool _eof;
     private bool _skipLeadingLineFeed;
 
-    private TextSource(TextReader reader, string name, int maxLineLength)
+    private readonly long _maxCharacters;
+    private long _characters;
+
+    private TextSource(TextReader reader, string name, int maxLineLength, long maxCharacters)
     {
         _reader = reader;
         Name = name;
         _maxLineLength = maxLineLength;
+        _maxCharacters = maxCharacters;
     }
+
+    /// <summary>The default bound on the characters read from one file (after decompression): 2^30.</summary>
+    public const long DefaultMaxCharacters = 1L << 30;
 
     /// <summary>The name used in error messages (the path as given).</summary>
     public string Name { get; }
@@ -39,12 +46,12 @@ internal sealed class TextSource : IDisposable
     /// <summary>Opens a file, gunzipping it when it starts with 1F 8B.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static TextSource Open(string path, int maxLineLength)
+    public static TextSource Open(string path, int maxLineLength, long maxCharacters = DefaultMaxCharacters)
     {
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.SequentialScan);
         try
         {
-            return FromSeekableStream(file, path, maxLineLength);
+            return FromSeekableStream(file, path, maxLineLength, maxCharacters);
         }
         catch
         {
@@ -54,7 +61,7 @@ internal sealed class TextSource : IDisposable
     }
 
     /// <summary>Reads a seekable stream (which the source then owns), gunzipping it when it starts with 1F 8B.</summary>
-    internal static TextSource FromSeekableStream(Stream stream, string name, int maxLineLength)
+    internal static TextSource FromSeekableStream(Stream stream, string name, int maxLineLength, long maxCharacters = DefaultMaxCharacters)
     {
         Span<byte> magic = stackalloc byte[2];
         int read = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
@@ -63,7 +70,7 @@ internal sealed class TextSource : IDisposable
             ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: false)
             : stream;
         var reader = new StreamReader(content, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: ChunkSize, leaveOpen: false);
-        return new TextSource(reader, name, maxLineLength);
+        return new TextSource(reader, name, maxLineLength, maxCharacters);
     }
 
     /// <summary>Reads the next line into a buffer owned by this source (valid until the next call).</summary>
@@ -141,6 +148,10 @@ internal sealed class TextSource : IDisposable
         }
         _chunkStart = 0;
         _chunkEnd = n;
+        // A small gzip file can hold gigabytes of blank lines: the whole read is bounded, not only each line.
+        _characters += n;
+        if (_characters > _maxCharacters)
+            throw new DataFormatException(Name, LineNumber + 1, null, $"the file holds more than {_maxCharacters} characters (after decompression), the limit.");
         return n > 0;
     }
 

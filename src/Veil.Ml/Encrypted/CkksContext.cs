@@ -59,13 +59,47 @@ public sealed class CkksContext : IDisposable
     /// <summary>Encrypts real values at the default scale and the top level.</summary>
     public Ciphertext Encrypt(ReadOnlySpan<double> values) => Encryptor.Encrypt(Encoder.Encode(values));
 
-    /// <summary>Decrypts and decodes the real parts of all slots.</summary>
+    /// <summary>Decrypts and decodes the real parts of all slots, for the key owner's own use.</summary>
+    /// <remarks>
+    /// Exact, and safe only while the values stay with the key owner: each decrypted value carries the ciphertext's
+    /// error, which is a function of the secret key, so values handed to another party, published or printed as a
+    /// shared result go through <see cref="Release"/> instead. The decrypted plaintext is wiped before returning.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">This is a public context: it holds no secret key.</exception>
     public double[] Decrypt(Ciphertext ciphertext)
     {
         if (_decryptor is null) throw new InvalidOperationException("This is a public context: it holds no secret key and cannot decrypt.");
-        return Encoder.Decode(_decryptor.Decrypt(ciphertext));
+        var plaintext = _decryptor.Decrypt(ciphertext);
+        try { return Encoder.Decode(plaintext); }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(plaintext.Data.AsSpan())); }
     }
+
+    /// <summary>Decrypts only slots [start, start + count), for the key owner's own use (see <see cref="Decrypt(Ciphertext)"/>).</summary>
+    /// <exception cref="InvalidOperationException">This is a public context.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the slots.</exception>
+    public double[] Decrypt(Ciphertext ciphertext, int start, int count)
+    {
+        if (start < 0 || count < 0 || (long)start + count > Parameters.Slots)
+            throw new ArgumentOutOfRangeException(nameof(count), $"Slots [{start}, {(long)start + count}) are outside [0, {Parameters.Slots}).");
+        var all = Decrypt(ciphertext);
+        try { return all.AsSpan(start, count).ToArray(); }
+        finally { Array.Clear(all); }
+    }
+
+    /// <summary>
+    /// Decrypts slots [start, start + count) for a result that leaves the key owner: flooded against key recovery
+    /// and counted against the key's release budget (<see cref="CkksReleaseDecryptor"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is a public context, or the flooding leaves too little precision.</exception>
+    /// <exception cref="DecryptionBudgetExhaustedException">The key's release budget is spent.</exception>
+    public ReleasedValues Release(Ciphertext ciphertext, int start, int count, ReleasePolicy? policy = null)
+    {
+        if (_secretKey is null) throw new InvalidOperationException("This is a public context: it holds no secret key and cannot decrypt.");
+        return new CkksReleaseDecryptor(Parameters, _secretKey, policy).Decrypt(ciphertext, start, count);
+    }
+
+    /// <summary>The secret key's release budget (null in a public context).</summary>
+    public DecryptionBudget? ReleaseBudget => _secretKey?.ReleaseBudget;
 
     /// <summary>Clears the secret key, if any.</summary>
     public void Dispose() => _secretKey?.Dispose();

@@ -40,10 +40,14 @@ public sealed class EncryptedKnn : IDisposable
     public CkksParameters? Parameters => _owner?.Parameters;
 
     /// <summary>Owner's step: standardize and encrypt the references, keep the labels.</summary>
-    public void Fit(double[][] x, double[] y, CkksParametersLiteral? parameters = null)
+    /// <param name="x">References.</param>
+    /// <param name="y">Labels.</param>
+    /// <param name="parameters">Parameters; set A by default.</param>
+    /// <param name="minimumSecurity">The lowest security level accepted for <paramref name="parameters"/>.</param>
+    public void Fit(double[][] x, double[] y, CkksParametersLiteral? parameters = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         FitPlaintextOnly(x, y);
-        var p = CkksParameters.Create(parameters ?? CkksParameters.SetA);
+        var p = CkksParameters.Create(parameters ?? CkksParameters.SetA, minimumSecurity);
         _owner?.Dispose();
         _owner = CkksContext.Create(p, EncryptedMatrix.RequiredRotations(x[0].Length));
         _encryptedReferences = EncryptedMatrix.Encrypt(_owner, _references);

@@ -113,13 +113,14 @@ public sealed class EncryptedKnnVote : IDisposable
     /// <param name="x">References (n × features).</param>
     /// <param name="y">Class indices 0 … C − 1.</param>
     /// <param name="parameters">Parameters to use; by default <see cref="DefaultParameters"/>.</param>
+    /// <param name="minimumSecurity">The lowest security level accepted for <paramref name="parameters"/>.</param>
     /// <exception cref="ArgumentException">Empty or mismatched inputs, labels that are not class indices, fewer than
-    /// k + 1 references, or parameters with too few levels or slots.</exception>
-    public void Fit(double[][] x, double[] y, CkksParametersLiteral? parameters = null)
+    /// k + 1 references, or parameters with too few levels or slots or below <paramref name="minimumSecurity"/>.</exception>
+    public void Fit(double[][] x, double[] y, CkksParametersLiteral? parameters = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         FitPlaintext(x, y);
         var circuit = _circuit!;
-        var p = CkksParameters.Create(parameters ?? DefaultParameters(circuit));
+        var p = CkksParameters.Create(parameters ?? DefaultParameters(circuit), minimumSecurity);
         if (p.MaxLevel < circuit.Depth) throw new ArgumentException($"The vote needs depth {circuit.Depth}; the parameters have {p.MaxLevel} levels.", nameof(parameters));
         if (p.Slots < circuit.RequiredSlots) throw new ArgumentException($"The vote needs {circuit.RequiredSlots} slots (n = {x.Length} blocks of {circuit.BlockWidth}); the parameters have {p.Slots}.", nameof(parameters));
         _owner = CkksContext.Create(p, SlotOperations.SumRotations(p.Slots));

@@ -33,6 +33,11 @@ public sealed record EncryptedModelOptions
     public int RefreshEvery { get; init; }
     /// <summary>Parameters to use instead of the automatic choice.</summary>
     public CkksParametersLiteral? Parameters { get; init; }
+    /// <summary>
+    /// The lowest security level accepted for <see cref="Parameters"/> (128-bit by default); only code that really wants
+    /// tiny insecure rings (tests) lowers it, since a literal alone cannot switch the check off.
+    /// </summary>
+    public SecurityLevel MinimumSecurity { get; init; } = SecurityLevel.Bits128;
     /// <summary>Train on ciphertexts (true) or run the plaintext twin (false).</summary>
     public bool Encrypted { get; init; } = true;
 }
@@ -117,7 +122,7 @@ public abstract class EncryptedGradientModel
         var literal = options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
         var sw = Stopwatch.StartNew();
         // Data owner: keys and encryption.
-        var parameters = CkksParameters.Create(literal);
+        var parameters = CkksParameters.Create(literal, options.MinimumSecurity);
         using var owner = CkksContext.Create(parameters, EncryptedTrainingSet.RequiredRotations(f, parameters.Slots));
         double keySeconds = sw.Elapsed.TotalSeconds;
         sw.Restart();

@@ -98,9 +98,9 @@ internal ref struct PayloadWriter
     public void WriteUInt32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
     public void WriteUInt64(ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(Take(8), value);
     public void WriteDouble(double value) => BinaryPrimitives.WriteDoubleLittleEndian(Take(8), value);
-    public void WriteBytes(ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));
+    public void WriteBytes(scoped ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));
 
-    public void WriteCoefficients(ReadOnlySpan<ulong> values)
+    public void WriteCoefficients(scoped ReadOnlySpan<ulong> values)
     {
         var dst = Take(checked(values.Length * sizeof(ulong)));
         if (BitConverter.IsLittleEndian) MemoryMarshal.AsBytes(values).CopyTo(dst);

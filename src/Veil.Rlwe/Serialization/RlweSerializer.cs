@@ -30,6 +30,19 @@ public static class RlweSerializer
     private const int CiphertextMetadataBytes = 4 + sizeof(double);
     private const int PlaintextMetadataBytes = 2 + sizeof(double);
     private const int SwitchingKeyPrefixBytes = sizeof(ushort) + Prng.SeedSize;
+    /// <summary>Bytes of the tag that binds a version-2 key-switching key to its kind and Galois element.</summary>
+    private const int BindingTagBytes = 16;
+    private const int SecretKeyBudgetBytes = 2 * sizeof(uint);
+
+    /// <summary>The payload (decompressed when needed) after every header check, with the declared length bounded by
+    /// <paramref name="maxPayload"/> — the largest this kind can be under these parameters — before anything is inflated.</summary>
+    private static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits,
+        long maxPayload, out ushort version, out byte[]? decompressed, bool sensitive = false) =>
+        VeilEnvelope.Unpack(bytes, kind, parameters, limits, maxPayload, out decompressed, out version, sensitive);
+
+    private static byte[] Unpack(Stream stream, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits, long maxPayload,
+        out ushort version, bool sensitive = false) =>
+        VeilEnvelope.Unpack(stream, kind, parameters, limits, maxPayload, out version, sensitive);
 
     // ------------------------------------------------------------------ Plaintext
 
@@ -66,7 +79,7 @@ public static class RlweSerializer
     public static Plaintext LoadPlaintext(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadPlaintext(VeilEnvelope.Unpack(bytes, ObjectKind.Plaintext, parameters.Hash.Span, limits, out _), parameters);
+        return ReadPlaintext(Unpack(bytes, ObjectKind.Plaintext, parameters, limits, MaxPlaintextBytes(parameters), out _, out _), parameters);
     }
 
     /// <summary>Reads one plaintext from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -78,7 +91,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadPlaintext(VeilEnvelope.Unpack(stream, ObjectKind.Plaintext, parameters.Hash.Span, limits), parameters);
+        return ReadPlaintext(Unpack(stream, ObjectKind.Plaintext, parameters, limits, MaxPlaintextBytes(parameters), out _), parameters);
     }
 
     private static byte[] PlaintextPayload(Plaintext plaintext)
@@ -94,6 +107,8 @@ public static class RlweSerializer
         w.EnsureFull();
         return payload;
     }
+
+    private static long MaxPlaintextBytes(RlweParameters p) => PlaintextMetadataBytes + PolyBytes(p, p.MaxLevel + 1);
 
     private static Plaintext ReadPlaintext(ReadOnlySpan<byte> payload, RlweParameters parameters)
     {
@@ -143,7 +158,7 @@ public static class RlweSerializer
     public static Ciphertext LoadCiphertext(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadCiphertext(VeilEnvelope.Unpack(bytes, ObjectKind.Ciphertext, parameters.Hash.Span, limits, out _), parameters);
+        return ReadCiphertext(Unpack(bytes, ObjectKind.Ciphertext, parameters, limits, MaxCiphertextBytes(parameters), out _, out _), parameters);
     }
 
     /// <summary>Reads one ciphertext from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -155,7 +170,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadCiphertext(VeilEnvelope.Unpack(stream, ObjectKind.Ciphertext, parameters.Hash.Span, limits), parameters);
+        return ReadCiphertext(Unpack(stream, ObjectKind.Ciphertext, parameters, limits, MaxCiphertextBytes(parameters), out _), parameters);
     }
 
     private static byte[] CiphertextPayload(Ciphertext ciphertext)
@@ -188,6 +203,8 @@ public static class RlweSerializer
         Encryptor.ExpandSeededC1(ciphertext.Parameters, seed, ciphertext.Level, expanded);
         return expanded.AsSpan().SequenceEqual(ciphertext.Poly(1));
     }
+
+    private static long MaxCiphertextBytes(RlweParameters p) => CiphertextMetadataBytes + Ciphertext.MaxSize * PolyBytes(p, p.MaxLevel + 1);
 
     private static Ciphertext ReadCiphertext(ReadOnlySpan<byte> payload, RlweParameters parameters)
     {
@@ -258,7 +275,8 @@ public static class RlweSerializer
         byte[]? decompressed = null;
         try
         {
-            return ReadSecretKey(VeilEnvelope.Unpack(bytes, ObjectKind.SecretKey, parameters.Hash.Span, limits, out decompressed), parameters);
+            var payload = Unpack(bytes, ObjectKind.SecretKey, parameters, limits, parameters.N + SecretKeyBudgetBytes, out ushort version, out decompressed, sensitive: true);
+            return ReadSecretKey(payload, parameters, version);
         }
         finally
         {
@@ -275,8 +293,8 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        var payload = VeilEnvelope.Unpack(stream, ObjectKind.SecretKey, parameters.Hash.Span, limits, sensitive: true);
-        try { return ReadSecretKey(payload, parameters); }
+        var payload = Unpack(stream, ObjectKind.SecretKey, parameters, limits, parameters.N + SecretKeyBudgetBytes, out ushort version, sensitive: true);
+        try { return ReadSecretKey(payload, parameters, version); }
         finally { CryptographicOperations.ZeroMemory(payload); }
     }
 
@@ -284,15 +302,29 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(secretKey);
         var coefficients = secretKey.Coefficients;
-        var payload = new byte[coefficients.Length];
+        var payload = GC.AllocateArray<byte>(coefficients.Length + SecretKeyBudgetBytes, pinned: true); // wiped by the caller
         for (int i = 0; i < coefficients.Length; i++) payload[i] = (byte)coefficients[i];
+        var budget = secretKey.ReleaseBudget;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(coefficients.Length), (uint)budget.Limit);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(coefficients.Length + 4), (uint)budget.Used);
         return payload;
     }
 
-    private static SecretKey ReadSecretKey(ReadOnlySpan<byte> payload, RlweParameters parameters)
+    private static SecretKey ReadSecretKey(ReadOnlySpan<byte> payload, RlweParameters parameters, ushort version)
     {
-        CheckPayloadLength(payload.Length, () => parameters.N);
-        var coefficients = new sbyte[parameters.N];
+        // Version 2 appends the release budget (limit, used) so that a reloaded key does not start a fresh count.
+        CheckPayloadLength(payload.Length, () => parameters.N + (version >= 2 ? SecretKeyBudgetBytes : 0));
+        int limit = DecryptionBudget.DefaultLimit, used = 0;
+        if (version >= 2)
+        {
+            uint l = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(payload[parameters.N..]);
+            uint u = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(payload[(parameters.N + 4)..]);
+            if (l > DecryptionBudget.MaxLimit)
+                throw new VeilFormatException("budgetLimit", $"The release budget is at most {DecryptionBudget.MaxLimit} decryptions; got {l}.");
+            if (u > l) throw new VeilFormatException("budgetUsed", $"{u} decryptions are recorded against a budget of {l}.");
+            (limit, used) = ((int)l, (int)u);
+        }
+        var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true);
         for (int i = 0; i < coefficients.Length; i++)
         {
             var v = (sbyte)payload[i];
@@ -303,7 +335,7 @@ public static class RlweSerializer
             }
             coefficients[i] = v;
         }
-        return new SecretKey(parameters, coefficients);
+        return new SecretKey(parameters, coefficients, new DecryptionBudget(limit, used));
     }
 
     // ------------------------------------------------------------------ PublicKey
@@ -339,7 +371,7 @@ public static class RlweSerializer
     public static PublicKey LoadPublicKey(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadPublicKey(VeilEnvelope.Unpack(bytes, ObjectKind.PublicKey, parameters.Hash.Span, limits, out _), parameters);
+        return ReadPublicKey(Unpack(bytes, ObjectKind.PublicKey, parameters, limits, PublicKeyBytes(parameters), out _, out _), parameters);
     }
 
     /// <summary>Reads one public key from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -351,7 +383,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadPublicKey(VeilEnvelope.Unpack(stream, ObjectKind.PublicKey, parameters.Hash.Span, limits), parameters);
+        return ReadPublicKey(Unpack(stream, ObjectKind.PublicKey, parameters, limits, PublicKeyBytes(parameters), out _), parameters);
     }
 
     private static byte[] PublicKeyPayload(PublicKey publicKey)
@@ -367,10 +399,12 @@ public static class RlweSerializer
         return payload;
     }
 
+    private static long PublicKeyBytes(RlweParameters p) => PolyBytes(p, p.Ring.LimbCount) + Prng.SeedSize;
+
     private static PublicKey ReadPublicKey(ReadOnlySpan<byte> payload, RlweParameters parameters)
     {
         var ring = parameters.Ring;
-        CheckPayloadLength(payload.Length, () => PolyBytes(parameters, ring.LimbCount) + Prng.SeedSize);
+        CheckPayloadLength(payload.Length, () => PublicKeyBytes(parameters));
         var r = new PayloadReader(payload);
         var b = new ulong[ring.LimbCount * ring.N];
         r.ReadCoefficients(b, ring, 0, ring.LimbCount, "coefficients");
@@ -390,7 +424,7 @@ public static class RlweSerializer
     /// <exception cref="ArgumentOutOfRangeException">Unknown compression.</exception>
     public static byte[] Save(KeySwitchingKey key, Compression compression = Compression.None)
     {
-        var payload = SwitchingKeyPayload(key);
+        var payload = SwitchingKeyPayload(key, ObjectKind.KeySwitchingKey);
         return VeilEnvelope.Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression);
     }
 
@@ -402,7 +436,7 @@ public static class RlweSerializer
     public static void Save(KeySwitchingKey key, Stream stream, Compression compression = Compression.None)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var payload = SwitchingKeyPayload(key);
+        var payload = SwitchingKeyPayload(key, ObjectKind.KeySwitchingKey);
         VeilEnvelope.Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression, stream);
     }
 
@@ -414,7 +448,8 @@ public static class RlweSerializer
     public static KeySwitchingKey LoadKeySwitchingKey(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadSwitchingKeyPayload(VeilEnvelope.Unpack(bytes, ObjectKind.KeySwitchingKey, parameters.Hash.Span, limits, out _), parameters);
+        var payload = Unpack(bytes, ObjectKind.KeySwitchingKey, parameters, limits, SwitchingKeyBytes(parameters, 2), out ushort version, out _);
+        return ReadSwitchingKeyPayload(payload, parameters, ObjectKind.KeySwitchingKey, version, limits);
     }
 
     /// <summary>Reads one key-switching key from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -426,7 +461,8 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadSwitchingKeyPayload(VeilEnvelope.Unpack(stream, ObjectKind.KeySwitchingKey, parameters.Hash.Span, limits), parameters);
+        var payload = Unpack(stream, ObjectKind.KeySwitchingKey, parameters, limits, SwitchingKeyBytes(parameters, 2), out ushort version);
+        return ReadSwitchingKeyPayload(payload, parameters, ObjectKind.KeySwitchingKey, version, limits);
     }
 
     /// <summary>Serializes a relinearization key (the payload of its key-switching key).</summary>
@@ -437,7 +473,7 @@ public static class RlweSerializer
     public static byte[] Save(RelinearizationKey key, Compression compression = Compression.None)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var payload = SwitchingKeyPayload(key.Key);
+        var payload = SwitchingKeyPayload(key.Key, ObjectKind.RelinearizationKey);
         return VeilEnvelope.Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression);
     }
 
@@ -450,7 +486,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(stream);
-        var payload = SwitchingKeyPayload(key.Key);
+        var payload = SwitchingKeyPayload(key.Key, ObjectKind.RelinearizationKey);
         VeilEnvelope.Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression, stream);
     }
 
@@ -462,8 +498,8 @@ public static class RlweSerializer
     public static RelinearizationKey LoadRelinearizationKey(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        var payload = VeilEnvelope.Unpack(bytes, ObjectKind.RelinearizationKey, parameters.Hash.Span, limits, out _);
-        return new RelinearizationKey(ReadSwitchingKeyPayload(payload, parameters));
+        var payload = Unpack(bytes, ObjectKind.RelinearizationKey, parameters, limits, SwitchingKeyBytes(parameters, 2), out ushort version, out _);
+        return new RelinearizationKey(ReadSwitchingKeyPayload(payload, parameters, ObjectKind.RelinearizationKey, version, limits));
     }
 
     /// <summary>Reads one relinearization key from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -475,24 +511,26 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        var payload = VeilEnvelope.Unpack(stream, ObjectKind.RelinearizationKey, parameters.Hash.Span, limits);
-        return new RelinearizationKey(ReadSwitchingKeyPayload(payload, parameters));
+        var payload = Unpack(stream, ObjectKind.RelinearizationKey, parameters, limits, SwitchingKeyBytes(parameters, 2), out ushort version);
+        return new RelinearizationKey(ReadSwitchingKeyPayload(payload, parameters, ObjectKind.RelinearizationKey, version, limits));
     }
 
-    private static long SwitchingKeyBytes(RlweParameters p) =>
-        checked(SwitchingKeyPrefixBytes + p.MaxDigitCount * PolyBytes(p, p.Ring.LimbCount));
+    /// <summary>Bytes of one key-switching payload in the given format version (version 2 adds the binding tag).</summary>
+    private static long SwitchingKeyBytes(RlweParameters p, ushort version) =>
+        checked(SwitchingKeyPrefixBytes + (version >= 2 ? BindingTagBytes : 0) + p.MaxDigitCount * PolyBytes(p, p.Ring.LimbCount));
 
-    private static byte[] SwitchingKeyPayload(KeySwitchingKey key)
+    private static byte[] SwitchingKeyPayload(KeySwitchingKey key, ObjectKind kind)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var payload = AllocatePayload(SwitchingKeyBytes(key.Parameters));
+        var payload = AllocatePayload(SwitchingKeyBytes(key.Parameters, VeilHeader.CurrentVersion));
         var w = new PayloadWriter(payload);
-        WriteSwitchingKey(ref w, key);
+        WriteSwitchingKey(ref w, key, kind, 0);
         w.EnsureFull();
         return payload;
     }
 
-    private static void WriteSwitchingKey(ref PayloadWriter w, KeySwitchingKey key)
+    /// <summary>digit count ‖ seed ‖ binding tag ‖ b_0 … b_(d−1).</summary>
+    private static void WriteSwitchingKey(ref PayloadWriter w, KeySwitchingKey key, ObjectKind kind, ulong galoisElement)
     {
         var p = key.Parameters;
         if (key.DigitCount != p.MaxDigitCount)
@@ -500,17 +538,51 @@ public static class RlweSerializer
         CheckSeed(key.Seed.Span, nameof(key));
         w.WriteUInt16((ushort)key.DigitCount);
         w.WriteBytes(key.Seed.Span);
+        Span<byte> tag = stackalloc byte[BindingTagBytes];
+        BindingTag(p, kind, galoisElement, key.Seed.Span, tag);
+        w.WriteBytes(tag);
         for (int i = 0; i < key.DigitCount; i++) w.WriteCoefficients(key.CanonicalB(i));
     }
 
-    private static KeySwitchingKey ReadSwitchingKeyPayload(ReadOnlySpan<byte> payload, RlweParameters parameters)
+    /// <summary>
+    /// SHA-256("VeilKeyBinding" ‖ kind ‖ Galois element ‖ parameter fingerprint ‖ seed), first 16 bytes. The seed is
+    /// fresh for every key, so a key moved to another kind or Galois element no longer matches its tag. It is a check
+    /// against mislabelling, not authentication: whoever can edit the bytes can recompute it (integrity of keys from
+    /// untrusted storage or networks is the job of an authenticated envelope, not of this format).
+    /// </summary>
+    private static void BindingTag(RlweParameters parameters, ObjectKind kind, ulong galoisElement, ReadOnlySpan<byte> seed, Span<byte> tag)
     {
+        ReadOnlySpan<byte> label = "VeilKeyBinding"u8;
+        Span<byte> input = stackalloc byte[label.Length + 1 + 8 + VeilHeader.ParameterHashSize + Prng.SeedSize];
+        label.CopyTo(input);
+        int o = label.Length;
+        input[o++] = (byte)kind;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(input[o..], galoisElement); o += 8;
+        parameters.Hash.Span.CopyTo(input[o..]); o += VeilHeader.ParameterHashSize;
+        seed.CopyTo(input[o..]);
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(input, digest);
+        digest[..BindingTagBytes].CopyTo(tag);
+    }
+
+    private static KeySwitchingKey ReadSwitchingKeyPayload(ReadOnlySpan<byte> payload, RlweParameters parameters, ObjectKind kind,
+        ushort version, SerializationLimits? limits)
+    {
+        CheckLegacyKeysAllowed(version, limits);
         var r = new PayloadReader(payload);
         ReadDigitCount(ref r, parameters);
-        CheckPayloadLength(r.Length, () => SwitchingKeyBytes(parameters));
-        var key = ReadSwitchingKeyBody(ref r, parameters);
+        CheckPayloadLength(r.Length, () => SwitchingKeyBytes(parameters, version));
+        var key = ReadSwitchingKeyBody(ref r, parameters, kind, 0, version);
         r.EnsureEnd("payloadLength");
         return key;
+    }
+
+    private static void CheckLegacyKeysAllowed(ushort version, SerializationLimits? limits)
+    {
+        if (version < 2 && !(limits ?? SerializationLimits.Default).AllowUnboundLegacyKeys)
+            throw new VeilFormatException("version",
+                "Key-switching keys in format version 1 are not bound to their kind and Galois element, so a relabelled key would load; " +
+                "re-save the key with this release, or load it with SerializationLimits.AllowUnboundLegacyKeys = true if the file is trusted.");
     }
 
     private static void ReadDigitCount(ref PayloadReader r, RlweParameters parameters)
@@ -520,12 +592,22 @@ public static class RlweSerializer
             throw new VeilFormatException("digitCount", $"A key-switching key of these parameters has {parameters.MaxDigitCount} digits; got {digits}.");
     }
 
-    /// <summary>Reads the seed and the b_i (the digit count already read and checked) and re-expands the a_i.</summary>
-    private static KeySwitchingKey ReadSwitchingKeyBody(ref PayloadReader r, RlweParameters parameters)
+    /// <summary>Reads the seed, the binding tag (version 2) and the b_i (the digit count already read and checked) and re-expands the a_i.</summary>
+    private static KeySwitchingKey ReadSwitchingKeyBody(ref PayloadReader r, RlweParameters parameters, ObjectKind kind, ulong galoisElement, ushort version)
     {
         var ring = parameters.Ring;
         int digits = parameters.MaxDigitCount;
         var seed = r.ReadBytes(Prng.SeedSize, "seed").ToArray();
+        if (version >= 2)
+        {
+            var stored = r.ReadBytes(BindingTagBytes, "bindingTag");
+            Span<byte> expected = stackalloc byte[BindingTagBytes];
+            BindingTag(parameters, kind, galoisElement, seed, expected);
+            if (!CryptographicOperations.FixedTimeEquals(stored, expected))
+                throw new VeilFormatException("bindingTag", kind == ObjectKind.GaloisKeys
+                    ? $"The key stored for Galois element {galoisElement} was not made for that element (its binding tag differs)."
+                    : $"The key was not saved as a {kind} (its binding tag differs): it was relabelled or belongs to other parameters.");
+        }
         var bs = new ulong[digits][];
         for (int i = 0; i < digits; i++)
         {
@@ -573,7 +655,8 @@ public static class RlweSerializer
     public static GaloisKeys LoadGaloisKeys(ReadOnlySpan<byte> bytes, RlweParameters parameters, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadGaloisKeys(VeilEnvelope.Unpack(bytes, ObjectKind.GaloisKeys, parameters.Hash.Span, limits, out _), parameters);
+        var payload = Unpack(bytes, ObjectKind.GaloisKeys, parameters, limits, MaxGaloisKeysBytes(parameters, limits), out ushort version, out _);
+        return ReadGaloisKeys(payload, parameters, version, limits);
     }
 
     /// <summary>Reads one set of Galois keys from a stream (header first, then exactly the stored bytes it declares).</summary>
@@ -585,7 +668,8 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(parameters);
-        return ReadGaloisKeys(VeilEnvelope.Unpack(stream, ObjectKind.GaloisKeys, parameters.Hash.Span, limits), parameters);
+        var payload = Unpack(stream, ObjectKind.GaloisKeys, parameters, limits, MaxGaloisKeysBytes(parameters, limits), out ushort version);
+        return ReadGaloisKeys(payload, parameters, version, limits);
     }
 
     private static byte[] GaloisKeysPayload(GaloisKeys keys)
@@ -593,28 +677,53 @@ public static class RlweSerializer
         ArgumentNullException.ThrowIfNull(keys);
         var p = keys.Parameters;
         var pairs = keys.Pairs.ToArray();
-        var payload = AllocatePayload(checked(sizeof(uint) + pairs.Length * (sizeof(ulong) + SwitchingKeyBytes(p))));
+        var payload = AllocatePayload(checked(sizeof(uint) + pairs.Length * (sizeof(ulong) + SwitchingKeyBytes(p, VeilHeader.CurrentVersion))));
         var w = new PayloadWriter(payload);
         w.WriteUInt32((uint)pairs.Length);
         foreach (var (element, key) in pairs)
         {
             w.WriteUInt64(element);
-            WriteSwitchingKey(ref w, key);
+            WriteSwitchingKey(ref w, key, ObjectKind.GaloisKeys, element);
         }
         w.EnsureFull();
         return payload;
     }
 
-    private static GaloisKeys ReadGaloisKeys(ReadOnlySpan<byte> payload, RlweParameters parameters)
+    /// <summary>The most Galois keys a set may hold: N distinct elements exist, and the limits may cap that lower.</summary>
+    private static int MaxGaloisKeys(RlweParameters p, SerializationLimits? limits) =>
+        Math.Min(p.N, (limits ?? SerializationLimits.Default).MaxGaloisKeys);
+
+    private static long MaxGaloisKeysBytes(RlweParameters p, SerializationLimits? limits) =>
+        checked(sizeof(uint) + MaxGaloisKeys(p, limits) * (sizeof(ulong) + SwitchingKeyBytes(p, 2)));
+
+    private static GaloisKeys ReadGaloisKeys(ReadOnlySpan<byte> payload, RlweParameters parameters, ushort version, SerializationLimits? limits)
     {
+        CheckLegacyKeysAllowed(version, limits);
         var r = new PayloadReader(payload);
         uint count = r.ReadUInt32("galoisCount");
-        if (count > (uint)parameters.N)
-            throw new VeilFormatException("galoisCount", $"At most N = {parameters.N} Galois keys exist; the data declare {count}.");
-        CheckPayloadLength(r.Length, () => sizeof(uint) + count * (sizeof(ulong) + SwitchingKeyBytes(parameters)));
+        int max = MaxGaloisKeys(parameters, limits);
+        if (count > (uint)max)
+            throw new VeilFormatException("galoisCount", count > (uint)parameters.N
+                ? $"At most N = {parameters.N} Galois keys exist; the data declare {count}."
+                : $"The data declare {count} Galois keys; the limit is {max} (SerializationLimits.MaxGaloisKeys).");
+        CheckPayloadLength(r.Length, () => sizeof(uint) + count * (sizeof(ulong) + SwitchingKeyBytes(parameters, version)));
         var keys = new Dictionary<ulong, KeySwitchingKey>((int)count);
         ulong twoN = 2UL * (ulong)parameters.N;
         ulong previous = 0;
+        // The elements first (the length check above fixed the stride), so that a bad list is named before any key is read.
+        long stride = sizeof(ulong) + SwitchingKeyBytes(parameters, version);
+        for (uint k = 0; k < count; k++)
+        {
+            ulong element = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(payload[(int)(sizeof(uint) + k * stride)..]);
+            if ((element & 1) == 0 || element >= twoN)
+                throw new VeilFormatException("galoisElement", $"A Galois element is odd and below 2N = {twoN}; got {element}.");
+            if (element <= previous)
+                throw new VeilFormatException("galoisElement", element == previous
+                    ? $"Galois element {element} appears twice."
+                    : $"Galois elements must be strictly increasing; {element} follows {previous}.");
+            previous = element;
+        }
+        previous = 0;
         for (uint k = 0; k < count; k++)
         {
             ulong element = r.ReadUInt64("galoisElement");
@@ -626,7 +735,7 @@ public static class RlweSerializer
                     : $"Galois elements must be strictly increasing; {element} follows {previous}.");
             previous = element;
             ReadDigitCount(ref r, parameters);
-            keys.Add(element, ReadSwitchingKeyBody(ref r, parameters));
+            keys.Add(element, ReadSwitchingKeyBody(ref r, parameters, ObjectKind.GaloisKeys, element, version));
         }
         r.EnsureEnd("payloadLength");
         return new GaloisKeys(parameters, keys);
@@ -657,22 +766,34 @@ public static class RlweSerializer
         VeilEnvelope.Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], payload, compression, stream);
     }
 
-    /// <summary>Loads a parameter set, re-validated through <see cref="RlweParameters.Create"/> (security check included).</summary>
+    /// <summary>
+    /// Loads a parameter set, re-validated through <see cref="RlweParameters.Create"/> at the level it declares, which
+    /// must be at least <paramref name="minimumSecurity"/>: received bytes can never lower security.
+    /// </summary>
     /// <param name="bytes">Exactly one serialized object (header ‖ stored bytes), nothing after it.</param>
     /// <param name="limits">Size bounds; <see cref="SerializationLimits.Default"/> when null.</param>
-    /// <exception cref="VeilFormatException">The bytes are malformed, exceed the limits, or describe invalid parameters (field "parameters").</exception>
-    public static RlweParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null) =>
-        ReadParameters(VeilEnvelope.Unpack(bytes, ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], limits, out _), limits);
+    /// <param name="minimumSecurity">The lowest security level this receiver accepts (128-bit unless the receiver,
+    /// in its own code, passes <see cref="SecurityLevel.InsecureNoCheck"/> or another level).</param>
+    /// <exception cref="VeilFormatException">The bytes are malformed, exceed the limits, declare a security level below
+    /// <paramref name="minimumSecurity"/> (field "security"), or describe invalid parameters (field "parameters").</exception>
+    public static RlweParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null,
+        SecurityLevel minimumSecurity = SecurityLevel.Bits128) =>
+        ReadParameters(Unpack(bytes, ObjectKind.Parameters, null, limits, MaxParametersBytes, out _, out _), limits, minimumSecurity);
 
     /// <summary>Reads one parameter set from a stream (header first, then exactly the stored bytes it declares).</summary>
     /// <param name="stream">Source, left just after the object.</param>
     /// <param name="limits">Size bounds; <see cref="SerializationLimits.Default"/> when null.</param>
-    /// <exception cref="VeilFormatException">The bytes are malformed or truncated, exceed the limits, or describe invalid parameters.</exception>
-    public static RlweParameters LoadParameters(Stream stream, SerializationLimits? limits = null)
+    /// <param name="minimumSecurity">The lowest security level this receiver accepts.</param>
+    /// <exception cref="VeilFormatException">The bytes are malformed or truncated, exceed the limits, declare a security
+    /// level below <paramref name="minimumSecurity"/>, or describe invalid parameters.</exception>
+    public static RlweParameters LoadParameters(Stream stream, SerializationLimits? limits = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return ReadParameters(VeilEnvelope.Unpack(stream, ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], limits), limits);
+        return ReadParameters(Unpack(stream, ObjectKind.Parameters, null, limits, MaxParametersBytes, out _), limits, minimumSecurity);
     }
+
+    /// <summary>The largest parameter payload: 64 primes of Q and 16 of P (and a scheme's few extra bytes).</summary>
+    internal const int MaxParametersBytes = 1 + 2 + 1 + 8 * 64 + 1 + 8 * 16 + 64;
 
     private static byte[] ParametersPayload(RlweParameters parameters)
     {
@@ -684,10 +805,10 @@ public static class RlweSerializer
         return payload;
     }
 
-    private static RlweParameters ReadParameters(ReadOnlySpan<byte> payload, SerializationLimits? limits)
+    private static RlweParameters ReadParameters(ReadOnlySpan<byte> payload, SerializationLimits? limits, SecurityLevel minimumSecurity)
     {
         var r = new PayloadReader(payload);
-        var parameters = ReadParameters(ref r, limits);
+        var parameters = ReadParameters(ref r, limits, minimumSecurity);
         r.EnsureEnd("payloadLength");
         return parameters;
     }
@@ -706,9 +827,14 @@ public static class RlweSerializer
         foreach (var p in parameters.P) w.WriteUInt64(p);
     }
 
-    /// <summary>Reads and re-validates an RLWE parameter encoding written by <see cref="WriteParameters"/>.</summary>
-    internal static RlweParameters ReadParameters(ref PayloadReader r, SerializationLimits? limits = null)
+    /// <summary>
+    /// Reads and re-validates an RLWE parameter encoding written by <see cref="WriteParameters"/>. The declared
+    /// security level is a claim of the sender: it must be at least <paramref name="minimumSecurity"/>, the receiver's
+    /// own choice, and the primes are then checked against it.
+    /// </summary>
+    internal static RlweParameters ReadParameters(ref PayloadReader r, SerializationLimits? limits, SecurityLevel minimumSecurity)
     {
+        if (!Enum.IsDefined(minimumSecurity)) throw new ArgumentOutOfRangeException(nameof(minimumSecurity), minimumSecurity, "Unknown security level.");
         limits ??= SerializationLimits.Default;
         int logN = r.ReadByte("logN");
         if (logN < RlweParameters.MinLogN || logN > RlweParameters.MaxLogN)
@@ -716,6 +842,10 @@ public static class RlweSerializer
         var security = (SecurityLevel)r.ReadUInt16("security");
         if (!Enum.IsDefined(security))
             throw new VeilFormatException("security", $"Unknown security level {(int)security}.");
+        if ((int)security < (int)minimumSecurity)
+            throw new VeilFormatException("security", security == SecurityLevel.InsecureNoCheck
+                ? $"The parameters ask for no security check; this receiver requires {minimumSecurity}. Only the receiver can opt out, in its own code (minimumSecurity: SecurityLevel.InsecureNoCheck)."
+                : $"The parameters declare {security}; this receiver requires at least {minimumSecurity}.");
         var q = ReadPrimes(ref r, "Q");
         var p = ReadPrimes(ref r, "P");
         long words = (long)(q.Length + p.Length) << logN;

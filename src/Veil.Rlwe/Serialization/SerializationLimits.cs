@@ -46,4 +46,49 @@ public sealed record SerializationLimits
             field = value;
         }
     } = DefaultMaxRingWords;
+
+    /// <summary>The default for <see cref="MaxGaloisKeys"/>: 512.</summary>
+    public const int DefaultMaxGaloisKeys = 512;
+
+    /// <summary>
+    /// Most Galois keys one set may hold when loaded. A set can never hold more than N (the distinct Galois elements);
+    /// this caps it lower, at what real computations use (a power-of-two set has 2·log2(N) − 1 keys, a bootstrapping
+    /// key set a few hundred), since each key is large and a compressed blob of zeros would declare thousands.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public int MaxGaloisKeys
+    {
+        get;
+        init
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(MaxGaloisKeys), value, "The limit must be positive.");
+            field = value;
+        }
+    } = DefaultMaxGaloisKeys;
+
+    /// <summary>The default for <see cref="MaxExpansionRatio"/>: 64.</summary>
+    public const int DefaultMaxExpansionRatio = 64;
+
+    /// <summary>
+    /// Largest ratio of decompressed to stored bytes accepted (beyond the first MiB). Ciphertexts and keys are uniform
+    /// residues that compress by a few percent and a secret key by at most about five times, so a larger ratio is a
+    /// decompression bomb: refused from the header, before anything is inflated.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public int MaxExpansionRatio
+    {
+        get;
+        init
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(MaxExpansionRatio), value, "The ratio must be at least 1.");
+            field = value;
+        }
+    } = DefaultMaxExpansionRatio;
+
+    /// <summary>
+    /// Whether key-switching, relinearization and Galois keys in format version 1 are accepted. Version 1 does not
+    /// bind a key to its kind and Galois element, so a relabelled key would load and give wrong results; such files
+    /// load only when the caller opts in here (to read keys saved by releases before version 2).
+    /// </summary>
+    public bool AllowUnboundLegacyKeys { get; init; }
 }

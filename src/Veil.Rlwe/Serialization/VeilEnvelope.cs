@@ -74,11 +74,22 @@ internal static class VeilEnvelope
     /// Validates the header and returns the payload: a slice of <paramref name="bytes"/> when uncompressed, else a
     /// new array (also given in <paramref name="decompressed"/> so that the caller may clear it).
     /// </summary>
+    /// <param name="bytes">Header ‖ stored bytes.</param>
+    /// <param name="kind">The object type expected.</param>
+    /// <param name="parameters">The parameters the object must belong to; null for one carrying its own.</param>
+    /// <param name="limits">Size bounds.</param>
+    /// <param name="maxPayload">The largest payload an object of this kind and these parameters can have: a larger
+    /// declared length is refused before anything is inflated.</param>
+    /// <param name="decompressed">The decompressed payload array, or null.</param>
+    /// <param name="version">The format version of the object.</param>
+    /// <param name="sensitive">Clear every intermediate buffer (secret-key material).</param>
     /// <exception cref="VeilFormatException">Bad header, truncated or trailing bytes, or bad compressed data.</exception>
-    public static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectKind kind, ReadOnlySpan<byte> parameterHash,
-        SerializationLimits? limits, out byte[]? decompressed)
+    public static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters,
+        SerializationLimits? limits, long maxPayload, out byte[]? decompressed, out ushort version, bool sensitive = false)
     {
-        var header = VeilHeader.Read(bytes, kind, parameterHash, limits);
+        limits ??= SerializationLimits.Default;
+        var header = ReadHeader(bytes, kind, parameters, limits, maxPayload);
+        version = header.Version;
         long available = bytes.Length - VeilHeader.Size;
         if (available < header.StoredLength)
             throw new VeilFormatException("storedLength", $"The header declares {header.StoredLength} stored bytes but only {available} follow it (truncated data).");
@@ -90,29 +101,31 @@ internal static class VeilEnvelope
             decompressed = null;
             return stored;
         }
-        decompressed = Decompress(stored, header.Compression, (int)header.PayloadLength);
+        decompressed = Decompress(stored, header.Compression, (int)header.PayloadLength, sensitive);
         return decompressed;
     }
 
     /// <summary>
-    /// Reads one object from a stream: exactly the header and the stored bytes it declares (bounded by the limit),
+    /// Reads one object from a stream: exactly the header and the stored bytes it declares (bounded by the limits),
     /// leaving the stream just after the object. Returns the (decompressed) payload.
     /// </summary>
     /// <exception cref="VeilFormatException">Bad header, truncated stream, or bad compressed data.</exception>
-    public static byte[] Unpack(Stream source, ObjectKind kind, ReadOnlySpan<byte> parameterHash, SerializationLimits? limits,
-        bool sensitive = false)
+    public static byte[] Unpack(Stream source, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits, long maxPayload,
+        out ushort version, bool sensitive = false)
     {
         ArgumentNullException.ThrowIfNull(source);
+        limits ??= SerializationLimits.Default;
         Span<byte> headerBytes = stackalloc byte[VeilHeader.Size];
         int got = source.ReadAtLeast(headerBytes, VeilHeader.Size, throwOnEndOfStream: false);
         if (got < VeilHeader.Size)
             throw new VeilFormatException("header", $"A header is {VeilHeader.Size} bytes; the stream ended after {got}.");
-        var header = VeilHeader.Read(headerBytes, kind, parameterHash, limits);
-        var stored = ReadStored(source, (int)header.StoredLength);
+        var header = ReadHeader(headerBytes, kind, parameters, limits, maxPayload);
+        version = header.Version;
+        var stored = ReadStored(source, (int)header.StoredLength, sensitive);
         if (header.Compression == Compression.None) return stored;
         try
         {
-            return Decompress(stored, header.Compression, (int)header.PayloadLength);
+            return Decompress(stored, header.Compression, (int)header.PayloadLength, sensitive);
         }
         finally
         {
@@ -120,7 +133,24 @@ internal static class VeilEnvelope
         }
     }
 
-    private static byte[] ReadStored(Stream source, int count)
+    /// <summary>The header checks, then the declared payload against what this kind can hold and against the
+    /// expansion ratio, all before a byte is read or inflated.</summary>
+    private static VeilHeaderInfo ReadHeader(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters,
+        SerializationLimits limits, long maxPayload)
+    {
+        var header = VeilHeader.Read(bytes, kind, parameters, limits);
+        if (header.PayloadLength > maxPayload)
+            throw new VeilFormatException("payloadLength",
+                $"A {kind} of these parameters is at most {maxPayload} bytes; the header declares {header.PayloadLength}.");
+        if (header.Compression != Compression.None &&
+            header.PayloadLength > (long)limits.MaxExpansionRatio * header.StoredLength + RatioSlack)
+            throw new VeilFormatException("payloadLength",
+                $"{header.StoredLength} compressed bytes declare {header.PayloadLength} bytes, more than {limits.MaxExpansionRatio} times as many " +
+                "(SerializationLimits.MaxExpansionRatio): refused as a decompression bomb.");
+        return header;
+    }
+
+    private static byte[] ReadStored(Stream source, int count, bool sensitive)
     {
         if (source.CanSeek)
         {
@@ -131,18 +161,35 @@ internal static class VeilEnvelope
         // Grow with what actually arrives, so a short hostile stream cannot make us allocate its declared length.
         var buffer = new byte[Math.Min(count, InitialChunk)];
         int filled = 0;
-        while (true)
+        try
         {
-            if (filled == buffer.Length)
+            while (true)
             {
-                if (filled == count) return buffer;
-                Array.Resize(ref buffer, (int)Math.Min(count, 2L * buffer.Length));
+                if (filled == buffer.Length)
+                {
+                    if (filled == count) return buffer;
+                    Grow(ref buffer, (int)Math.Min(count, 2L * buffer.Length), filled, sensitive);
+                }
+                int n = source.Read(buffer, filled, buffer.Length - filled);
+                if (n == 0)
+                    throw new VeilFormatException("storedLength", $"The header declares {count} stored bytes but the stream ended after {filled} (truncated data).");
+                filled += n;
             }
-            int n = source.Read(buffer, filled, buffer.Length - filled);
-            if (n == 0)
-                throw new VeilFormatException("storedLength", $"The header declares {count} stored bytes but the stream ended after {filled} (truncated data).");
-            filled += n;
         }
+        catch when (sensitive)
+        {
+            CryptographicOperations.ZeroMemory(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>Array.Resize that first wipes the array it drops when that held secret bytes.</summary>
+    private static void Grow(ref byte[] buffer, int size, int used, bool sensitive)
+    {
+        var bigger = new byte[size];
+        buffer.AsSpan(0, used).CopyTo(bigger);
+        if (sensitive) CryptographicOperations.ZeroMemory(buffer);
+        buffer = bigger;
     }
 
     private static void ValidateCompression(Compression compression)
@@ -152,38 +199,57 @@ internal static class VeilEnvelope
 
     private static byte[] Compress(ReadOnlySpan<byte> payload, Compression compression, bool sensitive)
     {
-        var ms = new MemoryStream();
-        using (Stream encoder = compression == Compression.ZLib
-                   ? new ZLibStream(ms, CompressionLevel.Optimal, leaveOpen: true)
-                   : new BrotliStream(ms, CompressionLevel.Optimal, leaveOpen: true))
+        if (compression == Compression.Brotli)
         {
-            encoder.Write(payload);
+            // One call into a buffer of the worst-case size: nothing grows, so no stale copy of the payload is left.
+            var output = new byte[BrotliEncoder.GetMaxCompressedLength(payload.Length)];
+            try
+            {
+                if (!BrotliEncoder.TryCompress(payload, output, out int written, BrotliQuality, BrotliWindow))
+                    throw new InvalidOperationException("Brotli compression failed.");
+                return output.AsSpan(0, written).ToArray();
+            }
+            finally
+            {
+                if (sensitive) CryptographicOperations.ZeroMemory(output);
+            }
         }
-        var result = ms.ToArray();
-        if (sensitive) CryptographicOperations.ZeroMemory(ms.GetBuffer());
-        return result;
+        // zlib's worst case is n + n/4096 + n/16384 + 19 bytes; a buffer that large never grows (and leaves no copies).
+        var ms = new MemoryStream(checked(payload.Length + payload.Length / 1024 + 256));
+        try
+        {
+            using (var encoder = new ZLibStream(ms, CompressionLevel.Optimal, leaveOpen: true)) encoder.Write(payload);
+            return ms.ToArray();
+        }
+        finally
+        {
+            if (sensitive) CryptographicOperations.ZeroMemory(ms.GetBuffer());
+        }
     }
+
+    private const int BrotliQuality = 4, BrotliWindow = 22; // what CompressionLevel.Optimal selects
+    private const long RatioSlack = 1 << 20;
 
     /// <summary>
     /// Decompresses into a buffer of exactly <paramref name="payloadLength"/> bytes; the compressed data must yield
     /// exactly that many (no fewer, no more) and, for Brotli, be consumed entirely.
     /// </summary>
-    private static byte[] Decompress(ReadOnlySpan<byte> stored, Compression compression, int payloadLength)
+    private static byte[] Decompress(ReadOnlySpan<byte> stored, Compression compression, int payloadLength, bool sensitive)
     {
         if (stored.IsEmpty) throw new VeilFormatException("storedLength", "Compressed data cannot be empty.");
         // Start from what the input could plausibly expand to; grow only as output really arrives.
         int initial = (int)Math.Min(payloadLength, Math.Min(4L * stored.Length, Array.MaxLength) + InitialChunk);
         return compression == Compression.Brotli
-            ? DecompressBrotli(stored, payloadLength, initial)
-            : DecompressZLib(stored, payloadLength, initial);
+            ? DecompressBrotli(stored, payloadLength, initial, sensitive)
+            : DecompressZLib(stored, payloadLength, initial, sensitive);
     }
 
-    private static byte[] DecompressBrotli(ReadOnlySpan<byte> source, int payloadLength, int initial)
+    private static byte[] DecompressBrotli(ReadOnlySpan<byte> source, int payloadLength, int initial, bool sensitive)
     {
         var decoder = new BrotliDecoder(); // not a 'using' local: a readonly copy would lose the decoder state
+        var buffer = new byte[initial];
         try
         {
-            var buffer = new byte[initial];
             int written = 0;
             Span<byte> probe = stackalloc byte[1];
             while (true)
@@ -194,7 +260,7 @@ internal static class VeilEnvelope
                 {
                     if (written < payloadLength)
                     {
-                        Array.Resize(ref buffer, (int)Math.Min(payloadLength, 2L * buffer.Length));
+                        Grow(ref buffer, (int)Math.Min(payloadLength, 2L * buffer.Length), written, sensitive);
                         continue;
                     }
                     // Full: the stream may only have its end marker left; anything it still yields is too much.
@@ -228,21 +294,26 @@ internal static class VeilEnvelope
                 }
             }
         }
+        catch when (sensitive)
+        {
+            CryptographicOperations.ZeroMemory(buffer);
+            throw;
+        }
         finally
         {
             decoder.Dispose();
         }
     }
 
-    private static unsafe byte[] DecompressZLib(ReadOnlySpan<byte> source, int payloadLength, int initial)
+    private static unsafe byte[] DecompressZLib(ReadOnlySpan<byte> source, int payloadLength, int initial, bool sensitive)
     {
         fixed (byte* pointer = source)
         {
             using var input = new UnmanagedMemoryStream(pointer, source.Length);
             using var decoder = new ZLibStream(input, CompressionMode.Decompress);
+            var buffer = new byte[initial];
             try
             {
-                var buffer = new byte[initial];
                 int written = 0;
                 while (true)
                 {
@@ -255,13 +326,17 @@ internal static class VeilEnvelope
                                 throw new VeilFormatException("payloadLength", $"The compressed data expand to more than the declared {payloadLength} bytes.");
                             return buffer;
                         }
-                        Array.Resize(ref buffer, (int)Math.Min(payloadLength, 2L * buffer.Length));
+                        Grow(ref buffer, (int)Math.Min(payloadLength, 2L * buffer.Length), written, sensitive);
                     }
                     int n = decoder.Read(buffer, written, buffer.Length - written);
                     if (n == 0)
                         throw new VeilFormatException("payloadLength", $"The compressed data expand to {written} bytes, not the declared {payloadLength}.");
                     written += n;
                 }
+            }
+            catch (Exception) when (sensitive && WipeAndContinue(buffer))
+            {
+                throw; // unreachable: the filter wipes and declines
             }
             catch (InvalidDataException e)
             {
@@ -274,5 +349,12 @@ internal static class VeilEnvelope
                 throw new VeilFormatException("compressed data", $"The zlib stream cannot be decoded: {e.Message}", e);
             }
         }
+    }
+
+    /// <summary>An exception filter that wipes a buffer and lets the exception go on to the next handler.</summary>
+    private static bool WipeAndContinue(byte[] buffer)
+    {
+        CryptographicOperations.ZeroMemory(buffer);
+        return false;
     }
 }

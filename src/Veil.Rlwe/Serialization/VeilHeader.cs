@@ -43,8 +43,13 @@ public static class VeilHeader
 {
     /// <summary>Header size in bytes.</summary>
     public const int Size = 56;
-    /// <summary>The format version written, and the only one read.</summary>
-    public const ushort CurrentVersion = 1;
+    /// <summary>
+    /// The format version written. Version 2 fingerprints parameters with their security level and binds every
+    /// key-switching key to its kind and Galois element; version 1 (earlier releases) is still read.
+    /// </summary>
+    public const ushort CurrentVersion = 2;
+    /// <summary>The oldest version read.</summary>
+    public const ushort MinimumVersion = 1;
     /// <summary>Length of the parameter hash field.</summary>
     public const int ParameterHashSize = 32;
 
@@ -115,6 +120,20 @@ public static class VeilHeader
         return ReadCore(source, expectedKind, expectedParameterHash, checkHash: true, limits ?? SerializationLimits.Default);
     }
 
+    /// <summary>
+    /// Reads a header of an object that belongs to <paramref name="parameters"/> (null: one that carries its own, with
+    /// an all-zero hash); version-1 objects are checked against the fingerprint of that version.
+    /// </summary>
+    internal static VeilHeaderInfo Read(ReadOnlySpan<byte> source, ObjectKind expectedKind, RlweParameters? parameters, SerializationLimits limits)
+    {
+        Span<byte> zero = stackalloc byte[ParameterHashSize];
+        zero.Clear();
+        if (parameters is null) return ReadCore(source, expectedKind, zero, checkHash: true, limits);
+        bool legacy = source.Length >= Size && source[..4].SequenceEqual(Magic) &&
+                      BinaryPrimitives.ReadUInt16LittleEndian(source[VersionOffset..]) == 1;
+        return ReadCore(source, expectedKind, (legacy ? parameters.LegacyHash : parameters.Hash).Span, checkHash: true, limits);
+    }
+
     private static VeilHeaderInfo ReadCore(ReadOnlySpan<byte> source, ObjectKind expectedKind, ReadOnlySpan<byte> expectedHash,
         bool checkHash, SerializationLimits limits)
     {
@@ -124,8 +143,8 @@ public static class VeilHeader
         if (!source[..4].SequenceEqual(Magic))
             throw new VeilFormatException("magic", $"Expected \"VEIL\" (56 45 49 4C); found {Convert.ToHexString(source[..4])}.");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(source[VersionOffset..]);
-        if (version != CurrentVersion)
-            throw new VeilFormatException("version", $"Version {version} is not supported; this library reads version {CurrentVersion}.");
+        if (version < MinimumVersion || version > CurrentVersion)
+            throw new VeilFormatException("version", $"Version {version} is not supported; this library reads versions {MinimumVersion} to {CurrentVersion}.");
         var kind = (ObjectKind)source[KindOffset];
         if (kind != expectedKind)
             throw new VeilFormatException("kind", Enum.IsDefined(kind)

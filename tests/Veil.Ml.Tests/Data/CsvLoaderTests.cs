@@ -288,4 +288,16 @@ public sealed class CsvLoaderTests : IClassFixture<TempFiles>
         Assert.IsAssignableFrom<FormatException>(new DataFormatException("f", 1, null, "x"));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DataFormatException("f", 0, null, "x"));
     }
+
+    [Fact]
+    public void Load_GzipBombOfBlankLines_IsBoundedByTheCharacterLimit()
+    {
+        // Blank lines are skipped, so only a bound on all characters read stops a small file that inflates without end.
+        string path = _files.WriteGzip("blank-bomb.csv.gz", "a,y\n" + new string(' ', 1 << 20) + "\n" + string.Concat(Enumerable.Repeat(new string(' ', 4096) + "\n", 4096)) + "1,2\n");
+        var limits = new CsvLimits { MaxCharacters = 1 << 22 };
+        var e = Assert.Throws<DataFormatException>(() => CsvLoader.LoadForRegression(path, "y", limits));
+        Assert.Contains("characters", e.Message);
+        Assert.Equal(1, CsvLoader.LoadForRegression(path, "y").Rows);
+        Assert.Equal(1L << 30, CsvLimits.Default.MaxCharacters);
+    }
 }

@@ -125,7 +125,7 @@ public sealed class IdxReaderTests : IClassFixture<TempFiles>
     public void ReadImages_LargeDeclaredCountWithShortGzipContentFailsAtTheEnd()
     {
         // Within the limits but far longer than the content: the reader must fail at the real end, not pre-allocate.
-        var e = Assert.Throws<DataFormatException>(() => IdxReader.ReadImages(new MemoryStream(Gzip(ImageFile(IdxReader.MaxItems, 4, 4, Pixels(32)))), "short"));
+        var e = Assert.Throws<DataFormatException>(() => IdxReader.ReadImages(new MemoryStream(Gzip(ImageFile((int)(IdxReader.MaxTotalPixels / 16), 4, 4, Pixels(32)))), "short"));
         Assert.Contains("ends inside image 2", e.Message);
         Assert.Equal(4, e.Row);
     }
@@ -177,5 +177,22 @@ public sealed class IdxReaderTests : IClassFixture<TempFiles>
         Assert.Contains("3 labels for 2 images", Assert.Throws<DataFormatException>(() => FashionMnist.Load(dir)).Message);
         File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte"), ImageFile(1, 14, 56, Pixels(784)));
         Assert.Contains("14 × 56", Assert.Throws<DataFormatException>(() => FashionMnist.Load(dir)).Message);
+    }
+
+    [Fact]
+    public void ReadImages_GzipBomb_IsRefusedFromItsHeader_AndCallerLimitsApply()
+    {
+        // The review's case: a gzip file of a few hundred KB declaring 2^28 zero pixels (2 GiB as doubles).
+        var bomb = Gzip(ImageFile(1 << 22, 8, 8, new byte[1 << 20]));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<DataFormatException>(() => IdxReader.ReadImages(new MemoryStream(bomb), "bomb"));
+        Assert.Contains("beyond the limit", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20);
+        // The default still takes the whole Fashion-MNIST training set's shape; a caller can ask for less.
+        Assert.True(60_000L * 28 * 28 <= IdxLimits.Default.MaxTotalPixels);
+        var small = new IdxLimits { MaxTotalPixels = 10 };
+        Assert.Throws<DataFormatException>(() => IdxReader.ReadImages(new MemoryStream(ImageFile(3, 2, 2, new byte[12])), "small", limits: small));
+        Assert.Throws<DataFormatException>(() => IdxReader.ReadLabels(new MemoryStream(LabelFile(new byte[5])), "labels", limits: new IdxLimits { MaxItems = 4 }));
+        Assert.Equal(3, IdxReader.ReadImages(new MemoryStream(ImageFile(3, 2, 2, new byte[12])), "fits", limits: new IdxLimits { MaxTotalPixels = 12 }).Count);
     }
 }

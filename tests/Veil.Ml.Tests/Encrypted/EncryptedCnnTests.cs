@@ -23,7 +23,7 @@ public class EncryptedCnnTests
     private static readonly Lazy<CkksParameters> Small = new(() => CkksParameters.Create(new CkksParametersLiteral
     {
         LogN = 11, LogQ = [60, 40, 40, 40, 40, 40], LogP = [60], LogDefaultScale = 40, Security = SecurityLevel.InsecureNoCheck,
-    }));
+    }, SecurityLevel.InsecureNoCheck));
 
     private static double[][] Images(int count, int size, int seed)
     {

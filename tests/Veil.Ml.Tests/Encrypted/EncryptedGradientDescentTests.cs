@@ -28,7 +28,7 @@ public class EncryptedGradientDescentTests
         {
             LogN = 13, LogQ = [60, .. Enumerable.Repeat(30, depth)], LogP = [60], LogDefaultScale = 30, Security = SecurityLevel.InsecureNoCheck,
         };
-        var p = CkksParameters.Create(literal);
+        var p = CkksParameters.Create(literal, SecurityLevel.InsecureNoCheck);
         return CkksContext.Create(p, EncryptedTrainingSet.RequiredRotations(features, p.Slots));
     }
 

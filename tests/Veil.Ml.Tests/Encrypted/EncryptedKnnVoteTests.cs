@@ -25,7 +25,7 @@ public class EncryptedKnnVoteTests
     {
         var knn = new EncryptedKnnVote(k: 5, radii);
         knn.FitPlaintext(x, y);
-        knn.Fit(x, y, Small(knn.Circuit!.Depth));
+        knn.Fit(x, y, Small(knn.Circuit!.Depth), SecurityLevel.InsecureNoCheck);
         return knn;
     }
 
@@ -135,9 +135,9 @@ public class EncryptedKnnVoteTests
         int depth = knn.Circuit!.Depth;
         Assert.Throws<InvalidOperationException>(() => knn.Predict(queries)); // the twin alone holds no keys
         Assert.Throws<ArgumentException>(() => knn.PlaintextPredict([[1.0, 2.0]]));
-        Assert.Throws<ArgumentException>(() => knn.Fit(x, y, Small(depth - 1)));
-        Assert.Throws<ArgumentException>(() => knn.Fit(x, y, Small(depth, logN: 10))); // 512 slots < 60 × 32
-        knn.Fit(x, y, Small(depth));
+        Assert.Throws<ArgumentException>(() => knn.Fit(x, y, Small(depth - 1), SecurityLevel.InsecureNoCheck));
+        Assert.Throws<ArgumentException>(() => knn.Fit(x, y, Small(depth, logN: 10), SecurityLevel.InsecureNoCheck)); // 512 slots < 60 × 32
+        knn.Fit(x, y, Small(depth), SecurityLevel.InsecureNoCheck);
         Assert.Throws<ArgumentException>(() => knn.EncryptQueries([[1.0, 2.0]]));
         Assert.Throws<ArgumentException>(() => knn.EncryptQueries([queries[0], queries[1]]));
         Assert.Throws<ArgumentException>(() => knn.EncryptQueries([]));

@@ -27,7 +27,7 @@ public class EncryptedModelTests
     public void LogisticRegression_EncryptedAgreesWithTwin_OnBreastCancerSample()
     {
         var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 160, 10, 1, stratify: true);
-        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9) };
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9), MinimumSecurity = SecurityLevel.InsecureNoCheck };
         var encrypted = new EncryptedLogisticRegression(options);
         encrypted.Fit(train.Features, train.Targets);
         var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
@@ -45,7 +45,7 @@ public class EncryptedModelTests
     {
         var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 160, 10, 5, stratify: true);
         var gd = new GradientDescentOptions { Iterations = 3, LearningRate = 2, Nesterov = true };
-        var options = new EncryptedModelOptions { GradientDescent = gd, Parameters = Small(13) };
+        var options = new EncryptedModelOptions { GradientDescent = gd, Parameters = Small(13), MinimumSecurity = SecurityLevel.InsecureNoCheck };
         var encrypted = new EncryptedLogisticRegression(options);
         encrypted.Fit(train.Features, train.Targets);
         var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
@@ -63,7 +63,7 @@ public class EncryptedModelTests
     public void LinearRegression_EncryptedR2WithinAHundredthOfTwin_OnDiabetesSample()
     {
         var (train, test) = Sample(BuiltinDatasets.Diabetes(), 200, 10, 2, stratify: false);
-        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 3, LearningRate = 0.3 }, Parameters = Small(10) };
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 3, LearningRate = 0.3 }, Parameters = Small(10), MinimumSecurity = SecurityLevel.InsecureNoCheck };
         var encrypted = new EncryptedLinearRegression(options);
         encrypted.Fit(train.Features, train.Targets);
         var twin = (EncryptedLinearRegression)encrypted.PlaintextTwin();
@@ -81,7 +81,7 @@ public class EncryptedModelTests
         {
             GradientDescent = new GradientDescentOptions { Iterations = 4, LearningRate = 1 },
             RefreshEvery = 2,
-            Parameters = Small(9), // holds 2 iterations, not 4
+            Parameters = Small(9), MinimumSecurity = SecurityLevel.InsecureNoCheck, // holds 2 iterations, not 4
         };
         var encrypted = new EncryptedLogisticRegression(options);
         encrypted.Fit(train.Features, train.Targets);
@@ -100,7 +100,7 @@ public class EncryptedModelTests
     {
         var iris = BuiltinDatasets.Iris();
         var (train, test) = DataSplit.TrainTest(iris, 0.3, 4, stratify: true);
-        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9) };
+        var options = new EncryptedModelOptions { GradientDescent = new GradientDescentOptions { Iterations = 2, LearningRate = 2 }, Parameters = Small(9), MinimumSecurity = SecurityLevel.InsecureNoCheck };
         var encrypted = new EncryptedOneVsRest(options);
         encrypted.Fit(train.Features, train.Targets);
         var twin = encrypted.PlaintextTwin();

@@ -14,7 +14,7 @@ public class EncryptedTensorTests
         var p = CkksParameters.Create(new CkksParametersLiteral
         {
             LogN = 12, LogQ = [60, 40, 40, 40, 40, 40, 40], LogP = [60], Security = SecurityLevel.InsecureNoCheck,
-        });
+        }, SecurityLevel.InsecureNoCheck);
         var rotations = EncryptedVector.RequiredRotations(16)
             .Concat(LinearTransform.MatrixVector(Enumerable.Range(0, 16).Select(_ => new double[16]).ToArray(), p.Slots).RequiredRotations)
             .Concat(EncryptedMatrix.RequiredRotations(6))

@@ -33,7 +33,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
     public void Load_RejectsWrongVersion()
     {
         var bytes = CiphertextBytes();
-        bytes[4] = 2;
+        bytes[4] = 3;
         Rejects("version", () => RlweSerializer.LoadCiphertext(bytes, P));
         bytes[4] = 0;
         Rejects("version", () => RlweSerializer.LoadCiphertext(bytes, P));
@@ -82,6 +82,13 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         WriteU64(hostile, PayloadLengthOffset, (ulong)SerializationLimits.DefaultMaxObjectBytes);
         WriteU64(hostile, StoredLengthOffset, (ulong)SerializationLimits.DefaultMaxObjectBytes - 1);
         long before = GC.GetAllocatedBytesForCurrentThread();
+        // Refused from the header: no ciphertext of these parameters is near 1 GiB.
+        Rejects("payloadLength", () => RlweSerializer.LoadCiphertext(hostile, P));
+        Rejects("payloadLength", () => RlweSerializer.LoadCiphertext(new MemoryStream(hostile), P));
+        Rejects("payloadLength", () => RlweSerializer.LoadCiphertext(new NonSeekableStream(hostile), P));
+        // With the largest payload a ciphertext can have, the truncated stored bytes are found instead.
+        WriteU64(hostile, PayloadLengthOffset, 12 + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8);
+        WriteU64(hostile, StoredLengthOffset, 12 + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8 - 1);
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(hostile, P));
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(new MemoryStream(hostile), P));
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(new NonSeekableStream(hostile), P));
@@ -104,7 +111,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         // A parameter blob must carry an all-zero hash.
         var parameters = RlweSerializer.Save(P);
         parameters[8] = 1;
-        Rejects("parameters", () => RlweSerializer.LoadParameters(parameters));
+        Rejects("parameters", () => RlweSerializer.LoadParameters(parameters, minimumSecurity: SecurityLevel.InsecureNoCheck));
     }
 
     [Fact]
@@ -192,7 +199,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
     {
         var bytes = RlweSerializer.Save(fixture.GaloisKeys);
         int first = VeilHeader.Size + 4;
-        int keyBytes = 2 + 32 + P.MaxDigitCount * P.Ring.LimbCount * P.N * 8;
+        int keyBytes = 2 + 32 + 16 + P.MaxDigitCount * P.Ring.LimbCount * P.N * 8; // digits, seed, binding tag, b_i
         int second = first + 8 + keyBytes;
         var elements = fixture.GaloisKeys.Elements;
         Assert.Equal(elements[0], BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(first)));
@@ -276,16 +283,16 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         Assert.IsType<ArgumentException>(e.InnerException, exactMatch: false);
         bytes = RlweSerializer.Save(P);
         WriteU64(bytes, VeilHeader.Size + 4, P.Q[0] + 2); // not ≡ 1 mod 2N
-        Rejects("parameters", () => RlweSerializer.LoadParameters(bytes));
+        Rejects("parameters", () => RlweSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck));
         bytes = RlweSerializer.Save(P);
         WriteU64(bytes, VeilHeader.Size + 4 + 8, P.Q[0]); // repeated prime
-        Rejects("parameters", () => RlweSerializer.LoadParameters(bytes));
+        Rejects("parameters", () => RlweSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck));
         bytes = RlweSerializer.Save(P);
         bytes[VeilHeader.Size] = 9;
-        Rejects("logN", () => RlweSerializer.LoadParameters(bytes));
+        Rejects("logN", () => RlweSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck));
         bytes = RlweSerializer.Save(P);
         bytes[VeilHeader.Size + 1] = 7;
-        Rejects("security", () => RlweSerializer.LoadParameters(bytes));
+        Rejects("security", () => RlweSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck));
     }
 
     [Fact]
