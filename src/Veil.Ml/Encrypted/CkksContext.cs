@@ -44,11 +44,15 @@ public sealed class CkksContext : IDisposable
     }
 
     /// <summary>A key owner's context: fresh keys, with Galois keys for exactly the given rotation steps.</summary>
-    public static CkksContext Create(CkksParameters parameters, IEnumerable<int> rotationSteps)
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="rotationSteps">The rotations the computation needs.</param>
+    /// <param name="releaseBudget">How many results decrypted for others (<see cref="Release"/>) the key allows; the
+    /// flooding noise of each grows with √budget, so a context made for a few shared results should say so.</param>
+    public static CkksContext Create(CkksParameters parameters, IEnumerable<int> rotationSteps, int releaseBudget = DecryptionBudget.DefaultLimit)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(rotationSteps);
-        var keygen = new KeyGenerator(parameters.Ring);
+        var keygen = new KeyGenerator(parameters.Ring, releaseBudget);
         return new CkksContext(parameters, keygen.CreatePublicKey(), keygen.CreateRelinearizationKey(),
             keygen.CreateRotationKeys(rotationSteps.Distinct()), keygen.SecretKey);
     }

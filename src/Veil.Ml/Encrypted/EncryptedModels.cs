@@ -144,9 +144,10 @@ public abstract class EncryptedGradientModel
             rounds++;
             if (done + perRound < gd.Iterations)
             {
-                // Refresh: the owner decrypts the weights (and only them) and encrypts them afresh at the top level.
+                // Refresh: the owner decrypts the f + 1 weights (and only them) and encrypts them afresh at the top level.
                 sw.Restart();
-                for (int k = 0; k < sets.Length; k++) encryptedWeights[k] = owner.Encrypt(owner.Decrypt(encryptedWeights[k]));
+                for (int k = 0; k < sets.Length; k++)
+                    encryptedWeights[k] = EncryptedGradientDescent.RefreshWeights(owner, encryptedWeights[k], f, sets[k].RowWidth);
                 decryptSeconds += sw.Elapsed.TotalSeconds;
             }
         }

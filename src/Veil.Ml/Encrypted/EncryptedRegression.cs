@@ -196,12 +196,33 @@ public static class EncryptedGradientDescent
         return options.Nesterov ? v! : w;
     }
 
-    /// <summary>Decrypts the weights (key owner only): intercept, then one weight per feature.</summary>
+    /// <summary>Decrypts the weights (key owner only): intercept, then one weight per feature; no other slot is returned.</summary>
     public static (double Intercept, double[] Weights) DecryptWeights(CkksContext context, Ciphertext weights, int featureCount)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var v = context.Decrypt(weights);
-        return (v[0], v.Skip(1).Take(featureCount).ToArray());
+        var v = context.Decrypt(weights, 0, featureCount + 1);
+        return (v[0], v[1..]);
+    }
+
+    /// <summary>
+    /// Refresh mode's owner step: decrypts the f + 1 weights of the first row block — nothing else — and encrypts them
+    /// afresh at the top level, repeated over every row block of width <paramref name="rowWidth"/> with zero padding.
+    /// </summary>
+    /// <exception cref="ArgumentException">The row width is not a power of two above the feature count, or exceeds the slots.</exception>
+    public static Ciphertext RefreshWeights(CkksContext owner, Ciphertext weights, int featureCount, int rowWidth)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        int slots = owner.Parameters.Slots;
+        if (rowWidth <= featureCount || rowWidth > slots || (rowWidth & (rowWidth - 1)) != 0)
+            throw new ArgumentException($"The row width must be a power of two in ({featureCount}, {slots}]; got {rowWidth}.", nameof(rowWidth));
+        var (intercept, w) = DecryptWeights(owner, weights, featureCount);
+        var layout = new double[slots];
+        for (int block = 0; block < slots; block += rowWidth)
+        {
+            layout[block] = intercept;
+            w.CopyTo(layout, block + 1);
+        }
+        return owner.Encrypt(layout);
     }
 
     /// <summary>The twin of a (possibly refreshed) encrypted run: the same rounds of iterations in doubles.</summary>

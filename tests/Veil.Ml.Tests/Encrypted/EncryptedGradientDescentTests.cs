@@ -79,4 +79,23 @@ public class EncryptedGradientDescentTests
         Assert.True(CkksParameters.Create(deep).Ring.LogQP <= 881);
         Assert.Throws<ArgumentException>(() => ParameterSelector.Select(depth: 200, slots: 4096));
     }
+
+    [Fact]
+    public void RefreshMode_DecryptsOnlyTheWeights_AndReencryptsTheirLayout()
+    {
+        // The review: refresh said it decrypted "only the weights" but decrypted and re-encrypted every slot.
+        using var owner = Context(3, 5);
+        int slots = owner.Parameters.Slots, width = EncryptedTrainingSet.WidthFor(5);
+        var state = new double[slots];
+        for (int i = 0; i < slots; i++) state[i] = i % width <= 5 ? 0.1 * (i % width) - 0.2 : 1000 + i; // garbage beyond the weights
+        var refreshed = EncryptedGradientDescent.RefreshWeights(owner, owner.Encrypt(state), 5, width);
+        Assert.Equal(owner.Parameters.MaxLevel, refreshed.Level);
+        var back = owner.Decrypt(refreshed);
+        for (int i = 0; i < slots; i++)
+        {
+            double expected = i % width <= 5 ? 0.1 * (i % width) - 0.2 : 0; // the first block's weights, repeated; padding zero
+            Assert.True(Math.Abs(back[i] - expected) < 1e-4, $"slot {i}: {back[i]} vs {expected}");
+        }
+        Assert.Throws<ArgumentException>(() => EncryptedGradientDescent.RefreshWeights(owner, refreshed, 5, 6));
+    }
 }
