@@ -94,7 +94,8 @@ public class CkksSerializerTests
             if (i % 5 == 0) Array.Resize(ref bytes, rng.Next(bytes.Length + 16));
             try
             {
-                var loaded = CkksSerializer.LoadParameters(bytes);
+                // Both receivers: the default one, and one that opted out, so the scale and prime checks are reached too.
+                var loaded = CkksSerializer.LoadParameters(bytes, minimumSecurity: i % 2 == 0 ? SecurityLevel.Bits128 : SecurityLevel.InsecureNoCheck);
                 Assert.True(loaded.DefaultScale > 1);
             }
             catch (VeilFormatException) { }

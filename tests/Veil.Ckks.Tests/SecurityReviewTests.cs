@@ -287,3 +287,55 @@ public class LegacyFormatTests
         Assert.NotNull(RlweSerializer.LoadGaloisKeys(RlweSerializer.Save(gk), p.Ring));
     }
 }
+
+/// <summary>The smaller findings: the CRT composition without a branch on the sign, and encryption without a noise stream.</summary>
+public class SmallerFindingsTests
+{
+    [Fact]
+    public void CrtComposer_IsExactAgainstBigInteger_AtTheSignBoundaryAndBeyond()
+    {
+        var ctx = CkksTestContext.Small.Value;
+        var ring = ctx.Parameters.Ring;
+        int n = ring.N, limbs = ring.MaxLevel + 1;
+        var q = Enumerable.Range(0, limbs).Select(i => (BigInteger)ring.Q[i]).Aggregate(BigInteger.One, (a, b) => a * b);
+        var rng = new Random(11);
+        var margin = q / ring.Q[limbs - 1];
+        var values = new BigInteger[n];
+        for (int c = 0; c < n; c++)
+        {
+            values[c] = (c % 8) switch
+            {
+                // The sign comes from the top mixed-radix digit, exact except within Q/q_top of Q/2 (never a decryption).
+                0 => 0, 1 => 1, 2 => q - 1, 3 => q / 2 - 2 * margin, 4 => q / 2 + 2 * margin, 5 => q - q / 3,
+                _ => new BigInteger(rng.NextInt64()) * new BigInteger(rng.NextInt64()) * rng.Next() % q,
+            };
+            if (values[c] < 0) values[c] += q;
+        }
+        var data = new ulong[limbs * n];
+        for (int i = 0; i < limbs; i++)
+            for (int c = 0; c < n; c++) data[i * n + c] = (ulong)(values[c] % ring.Q[i]);
+        var result = new double[n];
+        CrtComposer.ToCenteredDoubles(ring, limbs, data, result);
+        for (int c = 0; c < n; c++)
+        {
+            var centered = values[c] > q / 2 ? values[c] - q : values[c];
+            double expected = (double)centered;
+            Assert.True(Math.Abs(result[c] - expected) <= Math.Abs(expected) * 1e-15, $"coefficient {c}: {result[c]} vs {expected}");
+        }
+    }
+
+    [Fact]
+    public void Encryptor_KeepsNoNoiseStreamBetweenEncryptions()
+    {
+        // The review: one per-thread AES-CTR stream served 2^20 encryptions, so its key regenerated every earlier u, e0, e1.
+        var fields = typeof(Encryptor).GetFields(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance |
+                                                System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic);
+        Assert.DoesNotContain(fields, f => typeof(Veil.Arithmetic.Sampling.RandomSource).IsAssignableFrom(f.FieldType));
+        // Two encryptions of one plaintext share nothing.
+        var ctx = CkksTestContext.Small.Value;
+        var pt = ctx.Encoder.Encode(CkksTestContext.RandomReals(ctx.Parameters.Slots, 12));
+        var a = ctx.Encryptor.Encrypt(pt);
+        var b = ctx.Encryptor.Encrypt(pt);
+        Assert.False(a.Poly(1).SequenceEqual(b.Poly(1)));
+    }
+}
