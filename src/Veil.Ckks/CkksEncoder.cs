@@ -89,8 +89,7 @@ public sealed class CkksEncoder
         var (buffer, coefficients) = _work.Value;
         for (int i = 0; i < values.Length; i++) buffer[i] = new Complex(values[i], 0);
         buffer.AsSpan(values.Length).Clear();
-        try { EncodeBuffer(buffer, coefficients, scale, level, destination); }
-        finally { Wipe(buffer, coefficients); }
+        EncodeAndWipe(buffer, coefficients, scale, level, destination);
     }
 
     /// <summary>Encodes complex values into <paramref name="destination"/>.</summary>
@@ -101,8 +100,22 @@ public sealed class CkksEncoder
         var (buffer, coefficients) = _work.Value;
         values.CopyTo(buffer);
         buffer.AsSpan(values.Length).Clear();
-        try { EncodeBuffer(buffer, coefficients, scale, level, destination); }
-        finally { Wipe(buffer, coefficients); }
+        EncodeAndWipe(buffer, coefficients, scale, level, destination);
+    }
+
+    /// <summary>Encodes the buffer; the caller's values leave no copy in the per-thread buffers.</summary>
+    private void EncodeAndWipe(Complex[] buffer, double[] coefficients, double scale, int level, Plaintext destination)
+    {
+        try
+        {
+            EncodeBuffer(buffer, coefficients, scale, level, destination);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(coefficients.AsSpan()));
+        }
+        catch
+        {
+            Wipe(buffer, coefficients);
+            throw;
+        }
     }
 
     /// <summary>The per-thread buffers hold the caller's values (encoding) or a decrypted polynomial (decoding): wipe them.</summary>
@@ -143,6 +156,7 @@ public sealed class CkksEncoder
         {
             coefficients[i] = Math.Round(buffer[i].Real * scale);
             coefficients[i + _slots] = Math.Round(buffer[i].Imaginary * scale);
+            buffer[i] = default; // wiped while it is in cache
         }
         WriteCoefficients(coefficients, scale, level, destination);
     }

@@ -71,11 +71,12 @@ public static class Samplers
     public static void Ternary(RandomSource random, Span<sbyte> destination)
     {
         ArgumentNullException.ThrowIfNull(random);
-        Span<byte> buffer = stackalloc byte[256];
-        int filled = 0, pos = 256;
+        // Large blocks: a call to the operating system's generator costs about a microsecond whatever its size.
+        Span<byte> buffer = stackalloc byte[4096];
+        int filled = 0, pos = buffer.Length;
         while (filled < destination.Length)
         {
-            if (pos == 256) { random.NextBytes(buffer); pos = 0; }
+            if (pos == buffer.Length) { random.NextBytes(buffer); pos = 0; }
             byte b = buffer[pos++];
             // Rejecting 255 makes b mod 3 uniform; whether a byte was rejected reveals nothing of the kept ones.
             if (b == 255) continue;
@@ -90,7 +91,7 @@ public static class Samplers
     {
         ArgumentNullException.ThrowIfNull(random);
         ReadOnlySpan<ulong> table = CumulativeTable;
-        Span<ulong> block = stackalloc ulong[256];
+        Span<ulong> block = stackalloc ulong[2048];
         for (int start = 0; start < destination.Length; start += block.Length)
         {
             int count = Math.Min(block.Length, destination.Length - start);
