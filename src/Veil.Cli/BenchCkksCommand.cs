@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

@@ -56,6 +56,9 @@ public sealed class RlweParameters
     /// before format version 2 are checked.</summary>
     internal ReadOnlyMemory<byte> LegacyHash { get; }
 
+    /// <summary>Every prime, Q then P (the limb order of <see cref="Ring"/>).</summary>
+    internal ulong[] PrimeValues { get; }
+
     /// <summary>P mod q_j for each ciphertext prime.</summary>
     internal ulong[] PModQ { get; }
     /// <summary>P^-1 mod q_j for each ciphertext prime.</summary>
@@ -71,6 +74,7 @@ public sealed class RlweParameters
         P = p;
         Security = security;
         Ring = new RnsRing(logN, q.Concat(p));
+        PrimeValues = [.. q, .. p];
         double bits = q.Concat(p).Sum(v => Math.Log2(v));
         LogQP = (int)Math.Ceiling(bits - 1e-9);
         var moduli = Ring.Moduli;

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using Veil.Ckks;
 using Veil.Ckks.Serialization;
 using Veil.Rlwe;
@@ -44,9 +45,9 @@ public class CkksSerializerTests
         Assert.Equal("security", Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes)).Field);
         Assert.Equal(SecurityLevel.InsecureNoCheck, CkksSerializer.LoadParameters(bytes, minimumSecurity: SecurityLevel.InsecureNoCheck).Ring.Security);
         // A 128-bit receiver refuses a 128-bit claim that the primes do not meet: flipping the field to 128 does not help.
-        // Payload: scheme (1) ‖ logN (1) ‖ security u16 — set the security field to 128.
-        bytes[VeilHeader.Size + 2] = 128;
-        bytes[VeilHeader.Size + 3] = 0;
+        // Payload: logN (1) ‖ security u16 — set the security field to 128.
+        bytes[VeilHeader.Size + 1] = 128;
+        bytes[VeilHeader.Size + 2] = 0;
         var ex = Assert.Throws<VeilFormatException>(() => CkksSerializer.LoadParameters(bytes));
         Assert.Equal("parameters", ex.Field);
     }

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Buffers;
 using System.Numerics;
 using Veil.Arithmetic;

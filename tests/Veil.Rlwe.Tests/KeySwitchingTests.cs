@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Numerics;
 using Veil.Arithmetic;
 

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using Veil.Rlwe;
 using Veil.Rlwe.Serialization;
 
@@ -8,16 +9,22 @@ namespace Veil.Ckks.Serialization;
 /// default scale, in the same hardened envelope as every other Veil object. Ciphertexts, plaintexts and keys go
 /// through <see cref="RlweSerializer"/>.
 /// </summary>
-/// <remarks>Payload: scheme u8 (1 = CKKS) ‖ RLWE parameters ‖ log2 of the default scale f64.</remarks>
+/// <remarks>Object type (CKKS, 1). Payload: RLWE parameters ‖ log2 of the default scale f64; version 1 wrote them as
+/// RLWE parameters (kind 1) with a scheme byte (1 = CKKS) in front, and still loads.</remarks>
 public static class CkksSerializer
 {
     private const byte SchemeCkks = 1;
+
+    /// <summary>The object type of a CKKS parameter set.</summary>
+    public static ObjectType ParametersType { get; } = ObjectTypes.Register(Schemes.Ckks, 1, "CkksParameters");
+
+    private static readonly byte[] NoHash = new byte[VeilHeader.ContextHashSize];
 
     /// <summary>Serializes a parameter set.</summary>
     public static byte[] Save(CkksParameters parameters, Compression compression = Compression.None)
     {
         var payload = Payload(parameters);
-        return VeilEnvelope.Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], payload, compression);
+        return VeilEnvelope.Pack(ParametersType, NoHash, payload, compression);
     }
 
     /// <summary>Serializes a parameter set to a stream.</summary>
@@ -40,7 +47,7 @@ public static class CkksSerializer
     /// <paramref name="minimumSecurity"/> (field "security"), or an invalid set (field "parameters").</exception>
     public static CkksParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null,
         SecurityLevel minimumSecurity = SecurityLevel.Bits128) =>
-        Read(VeilEnvelope.Unpack(bytes, ObjectKind.Parameters, null, limits, RlweSerializer.MaxParametersBytes, out _, out _), limits, minimumSecurity);
+        Read(VeilEnvelope.Unpack(bytes, ParametersType, NoHash, default, limits, RlweSerializer.MaxParametersBytes, out _, out ushort version), limits, minimumSecurity, version);
 
     /// <summary>Loads a parameter set from a stream (header first, then exactly the bytes it declares).</summary>
     /// <param name="stream">Source, left just after the object.</param>
@@ -50,27 +57,29 @@ public static class CkksSerializer
     public static CkksParameters LoadParameters(Stream stream, SerializationLimits? limits = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Read(VeilEnvelope.Unpack(stream, ObjectKind.Parameters, null, limits, RlweSerializer.MaxParametersBytes, out _), limits, minimumSecurity);
+        return Read(VeilEnvelope.Unpack(stream, ParametersType, NoHash, default, limits, RlweSerializer.MaxParametersBytes, out ushort version), limits, minimumSecurity, version);
     }
 
     private static byte[] Payload(CkksParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var ring = parameters.Ring;
-        var payload = new byte[1 + RlweSerializer.ParametersPayloadBytes(ring.Q.Count, ring.P.Count) + 8];
+        var payload = new byte[RlweSerializer.ParametersPayloadBytes(ring.Q.Count, ring.P.Count) + 8];
         var w = new PayloadWriter(payload);
-        w.WriteByte(SchemeCkks);
         RlweSerializer.WriteParameters(ref w, ring);
         w.WriteDouble(parameters.Literal.LogDefaultScale);
         w.EnsureFull();
         return payload;
     }
 
-    private static CkksParameters Read(ReadOnlySpan<byte> payload, SerializationLimits? limits, SecurityLevel minimumSecurity)
+    private static CkksParameters Read(ReadOnlySpan<byte> payload, SerializationLimits? limits, SecurityLevel minimumSecurity, ushort version)
     {
         var r = new PayloadReader(payload);
-        byte scheme = r.ReadByte("scheme");
-        if (scheme != SchemeCkks) throw new VeilFormatException("scheme", $"Expected CKKS parameters (scheme 1); got scheme {scheme}.");
+        if (version == 1)
+        {
+            byte scheme = r.ReadByte("scheme");
+            if (scheme != SchemeCkks) throw new VeilFormatException("scheme", $"Expected CKKS parameters (scheme 1); got scheme {scheme}.");
+        }
         double logScale;
         var ring = RlweSerializer.ReadParameters(ref r, limits, minimumSecurity);
         logScale = r.ReadDouble("logDefaultScale");

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Buffers.Binary;
 using Veil.Ckks;
 using Veil.Circuits;
@@ -160,30 +161,43 @@ public sealed class EncryptedVector
     /// <summary>Σ c_k·this^k slot by slot.</summary>
     public EncryptedVector Polynomial(IReadOnlyList<double> coefficients) => With(new PolynomialEvaluator(Ev).EvaluatePowerBasis(Ciphertext, coefficients), Length);
 
-    /// <summary>Serializes (shape, then the ciphertext through the hardened serializer).</summary>
+    /// <summary>
+    /// Serializes as one Veil object of type (Ml, 1): length u32 ‖ period u32 ‖ the ciphertext, itself a Veil object
+    /// (compressed as asked).
+    /// </summary>
     public byte[] Save(Compression compression = Compression.None)
     {
         var ct = RlweSerializer.Save(Ciphertext, compression);
-        var bytes = new byte[8 + ct.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, Length);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), Period);
-        ct.CopyTo(bytes, 8);
-        return bytes;
+        var payload = new byte[8 + ct.Length];
+        var w = new PayloadWriter(payload);
+        w.WriteInt32(Length);
+        w.WriteInt32(Period);
+        w.WriteBytes(ct);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(MlObjectTypes.EncryptedVector, Context.Parameters.Ring.Hash.Span, payload, Compression.None);
     }
 
-    /// <summary>Loads a vector saved by <see cref="Save"/> under the same parameters.</summary>
+    /// <summary>Loads a vector saved by <see cref="Save"/> under the same parameters (or by earlier releases, which wrote
+    /// the shape as a bare prefix).</summary>
     /// <exception cref="VeilFormatException">Malformed bytes, a bad shape, or other parameters.</exception>
     public static EncryptedVector Load(CkksContext context, ReadOnlySpan<byte> bytes, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (bytes.Length < 8) throw new VeilFormatException("shape", "Fewer than 8 bytes: no shape header.");
-        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes);
-        int period = BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]);
+        var ring = context.Parameters.Ring;
+        ReadOnlySpan<byte> body;
+        if (bytes.StartsWith(VeilHeader.Magic))
+            body = VeilEnvelope.Unpack(bytes, MlObjectTypes.EncryptedVector, ring.Hash.Span, default, limits,
+                (limits ?? SerializationLimits.Default).MaxObjectBytes, out _, out _);
+        else if (bytes.Length < 8) throw new VeilFormatException("shape", "Fewer than 8 bytes: no shape header.");
+        else body = bytes; // the release-1 layout: the same fields without an envelope
+        var r = new PayloadReader(body);
+        int length = r.ReadInt32("length");
+        int period = r.ReadInt32("period");
         int slots = context.Parameters.Slots;
         if (period < 1 || period > slots || (period & (period - 1)) != 0 || slots % period != 0)
             throw new VeilFormatException("period", $"The period must be a power of two dividing {slots}; got {period}.");
         if (length < 1 || length > period) throw new VeilFormatException("length", $"The length must be in [1, {period}]; got {length}.");
-        var ct = RlweSerializer.LoadCiphertext(bytes[8..], context.Parameters.Ring, limits);
+        var ct = RlweSerializer.LoadCiphertext(body[8..], ring, limits);
         return new EncryptedVector(context, ct, length, period);
     }
 }
@@ -282,7 +296,10 @@ public sealed class EncryptedMatrix
         return new EncryptedVector(Context, total!, Rows, slots);
     }
 
-    /// <summary>Serializes (shape, then each block through the hardened serializer).</summary>
+    /// <summary>
+    /// Serializes as one Veil object of type (Ml, 2): rows ‖ columns ‖ width ‖ packing ‖ block count (u32 each) ‖ the
+    /// blocks, each a Veil ciphertext object (compressed as asked).
+    /// </summary>
     public byte[] Save(Compression compression = Compression.None)
     {
         using var stream = new MemoryStream();
@@ -294,15 +311,19 @@ public sealed class EncryptedMatrix
         BinaryPrimitives.WriteInt32LittleEndian(header[16..], Blocks.Count);
         stream.Write(header);
         foreach (var block in Blocks) RlweSerializer.Save(block, stream, compression);
-        return stream.ToArray();
+        return VeilEnvelope.Pack(MlObjectTypes.EncryptedMatrix, Context.Parameters.Ring.Hash.Span, stream.ToArray(), Compression.None);
     }
 
-    /// <summary>Loads a matrix saved by <see cref="Save"/> under the same parameters; every count is checked before use.</summary>
+    /// <summary>Loads a matrix saved by <see cref="Save"/> under the same parameters (or by earlier releases, which wrote
+    /// the shape as a bare prefix); every count is checked before use.</summary>
     /// <exception cref="VeilFormatException">Malformed bytes, an inconsistent shape, or other parameters.</exception>
     public static EncryptedMatrix Load(CkksContext context, byte[] bytes, SerializationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.AsSpan().StartsWith(VeilHeader.Magic))
+            bytes = VeilEnvelope.Unpack(bytes, MlObjectTypes.EncryptedMatrix, context.Parameters.Ring.Hash.Span, default, limits,
+                (limits ?? SerializationLimits.Default).MaxObjectBytes, out _, out _).ToArray();
         if (bytes.Length < 20) throw new VeilFormatException("shape", "Fewer than 20 bytes: no shape header.");
         int rows = BinaryPrimitives.ReadInt32LittleEndian(bytes), cols = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4));
         int width = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)), packing = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));

@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
 using Veil.Arithmetic.Sampling;
+using Veil.Serialization;
 
 namespace Veil.Rlwe.Serialization;
 
 /// <summary>
-/// Saves and loads RLWE objects in the Veil format: a 56-byte <see cref="VeilHeader"/> followed by the payload,
+/// Saves and loads RLWE objects in the Veil format: a <see cref="VeilHeader"/> followed by the payload,
 /// optionally compressed. Loading treats the bytes as hostile.
 /// </summary>
 /// <remarks>
@@ -38,11 +39,21 @@ public static class RlweSerializer
     /// <paramref name="maxPayload"/> — the largest this kind can be under these parameters — before anything is inflated.</summary>
     private static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits,
         long maxPayload, out ushort version, out byte[]? decompressed, bool sensitive = false) =>
-        VeilEnvelope.Unpack(bytes, kind, parameters, limits, maxPayload, out decompressed, out version, sensitive);
+        VeilEnvelope.Unpack(bytes, RlweObjectTypes.Of(kind), Hash(parameters), LegacyHash(parameters), limits, maxPayload, out decompressed, out version, sensitive);
 
     private static byte[] Unpack(Stream stream, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits, long maxPayload,
         out ushort version, bool sensitive = false) =>
-        VeilEnvelope.Unpack(stream, kind, parameters, limits, maxPayload, out version, sensitive);
+        VeilEnvelope.Unpack(stream, RlweObjectTypes.Of(kind), Hash(parameters), LegacyHash(parameters), limits, maxPayload, out version, sensitive);
+
+    private static readonly byte[] NoHash = new byte[VeilHeader.ContextHashSize];
+    private static ReadOnlySpan<byte> Hash(RlweParameters? parameters) => parameters is null ? NoHash : parameters.Hash.Span;
+    private static ReadOnlySpan<byte> LegacyHash(RlweParameters? parameters) => parameters is null ? NoHash : parameters.LegacyHash.Span;
+
+    private static byte[] Pack(ObjectKind kind, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> payload, Compression compression, bool sensitive = false) =>
+        VeilEnvelope.Pack(RlweObjectTypes.Of(kind), hash, payload, compression, sensitive);
+
+    private static void Pack(ObjectKind kind, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> payload, Compression compression, Stream stream, bool sensitive = false) =>
+        VeilEnvelope.Pack(RlweObjectTypes.Of(kind), hash, payload, compression, stream, sensitive);
 
     // ------------------------------------------------------------------ Plaintext
 
@@ -55,7 +66,7 @@ public static class RlweSerializer
     public static byte[] Save(Plaintext plaintext, Compression compression = Compression.None)
     {
         var payload = PlaintextPayload(plaintext);
-        return VeilEnvelope.Pack(ObjectKind.Plaintext, plaintext.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.Plaintext, plaintext.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized plaintext to a stream.</summary>
@@ -68,7 +79,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = PlaintextPayload(plaintext);
-        VeilEnvelope.Pack(ObjectKind.Plaintext, plaintext.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.Plaintext, plaintext.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>Loads a plaintext saved under <paramref name="parameters"/>.</summary>
@@ -118,7 +129,7 @@ public static class RlweSerializer
         double scale = ReadScale(ref r);
         CheckPayloadLength(r.Length, () => PlaintextMetadataBytes + PolyBytes(parameters, level + 1));
         var plaintext = new Plaintext(parameters, level, scale, ntt);
-        r.ReadCoefficients(plaintext.Data, parameters.Ring, 0, level + 1, "coefficients");
+        r.ReadCoefficients(plaintext.Data, parameters.PrimeValues.AsSpan(0, level + 1), parameters.N, "coefficients");
         r.EnsureEnd("payloadLength");
         return plaintext;
     }
@@ -134,7 +145,7 @@ public static class RlweSerializer
     public static byte[] Save(Ciphertext ciphertext, Compression compression = Compression.None)
     {
         var payload = CiphertextPayload(ciphertext);
-        return VeilEnvelope.Pack(ObjectKind.Ciphertext, ciphertext.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.Ciphertext, ciphertext.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized ciphertext to a stream.</summary>
@@ -147,7 +158,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = CiphertextPayload(ciphertext);
-        VeilEnvelope.Pack(ObjectKind.Ciphertext, ciphertext.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.Ciphertext, ciphertext.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>Loads a ciphertext saved under <paramref name="parameters"/>; a seeded one has c_1 re-expanded.</summary>
@@ -224,7 +235,7 @@ public static class RlweSerializer
         CheckPayloadLength(r.Length, () => CiphertextMetadataBytes + polys * PolyBytes(parameters, level + 1) + (seeded ? Prng.SeedSize : 0));
         var ciphertext = new Ciphertext(parameters, level, size, scale) { IsNttForm = ntt };
         for (int i = 0; i < polys; i++)
-            r.ReadCoefficients(ciphertext.Poly(i), parameters.Ring, 0, level + 1, "coefficients");
+            r.ReadCoefficients(ciphertext.Poly(i), parameters.PrimeValues.AsSpan(0, level + 1), parameters.N, "coefficients");
         if (seeded)
         {
             var seed = r.ReadBytes(Prng.SeedSize, "seed").ToArray();
@@ -246,7 +257,7 @@ public static class RlweSerializer
     public static byte[] Save(SecretKey secretKey, Compression compression = Compression.None)
     {
         var payload = SecretKeyPayload(secretKey);
-        try { return VeilEnvelope.Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, sensitive: true); }
+        try { return Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, sensitive: true); }
         finally { CryptographicOperations.ZeroMemory(payload); }
     }
 
@@ -260,7 +271,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = SecretKeyPayload(secretKey);
-        try { VeilEnvelope.Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, stream, sensitive: true); }
+        try { Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, stream, sensitive: true); }
         finally { CryptographicOperations.ZeroMemory(payload); }
     }
 
@@ -348,7 +359,7 @@ public static class RlweSerializer
     public static byte[] Save(PublicKey publicKey, Compression compression = Compression.None)
     {
         var payload = PublicKeyPayload(publicKey);
-        return VeilEnvelope.Pack(ObjectKind.PublicKey, publicKey.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.PublicKey, publicKey.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized public key to a stream.</summary>
@@ -360,7 +371,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = PublicKeyPayload(publicKey);
-        VeilEnvelope.Pack(ObjectKind.PublicKey, publicKey.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.PublicKey, publicKey.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>Loads a public key saved under <paramref name="parameters"/>; a is re-expanded from its seed.</summary>
@@ -407,7 +418,7 @@ public static class RlweSerializer
         CheckPayloadLength(payload.Length, () => PublicKeyBytes(parameters));
         var r = new PayloadReader(payload);
         var b = new ulong[ring.LimbCount * ring.N];
-        r.ReadCoefficients(b, ring, 0, ring.LimbCount, "coefficients");
+        r.ReadCoefficients(b, parameters.PrimeValues, parameters.N, "coefficients");
         var seed = r.ReadBytes(Prng.SeedSize, "seed").ToArray();
         r.EnsureEnd("payloadLength");
         var a = new ulong[b.Length];
@@ -425,7 +436,7 @@ public static class RlweSerializer
     public static byte[] Save(KeySwitchingKey key, Compression compression = Compression.None)
     {
         var payload = SwitchingKeyPayload(key, ObjectKind.KeySwitchingKey);
-        return VeilEnvelope.Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized key-switching key to a stream.</summary>
@@ -437,7 +448,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = SwitchingKeyPayload(key, ObjectKind.KeySwitchingKey);
-        VeilEnvelope.Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.KeySwitchingKey, key.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>Loads a key-switching key saved under <paramref name="parameters"/>; the a_i are re-expanded from the seed.</summary>
@@ -474,7 +485,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(key);
         var payload = SwitchingKeyPayload(key.Key, ObjectKind.RelinearizationKey);
-        return VeilEnvelope.Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized relinearization key to a stream.</summary>
@@ -487,7 +498,7 @@ public static class RlweSerializer
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(stream);
         var payload = SwitchingKeyPayload(key.Key, ObjectKind.RelinearizationKey);
-        VeilEnvelope.Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.RelinearizationKey, key.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>Loads a relinearization key saved under <paramref name="parameters"/>.</summary>
@@ -553,12 +564,12 @@ public static class RlweSerializer
     private static void BindingTag(RlweParameters parameters, ObjectKind kind, ulong galoisElement, ReadOnlySpan<byte> seed, Span<byte> tag)
     {
         ReadOnlySpan<byte> label = "VeilKeyBinding"u8;
-        Span<byte> input = stackalloc byte[label.Length + 1 + 8 + VeilHeader.ParameterHashSize + Prng.SeedSize];
+        Span<byte> input = stackalloc byte[label.Length + 1 + 8 + VeilHeader.ContextHashSize + Prng.SeedSize];
         label.CopyTo(input);
         int o = label.Length;
         input[o++] = (byte)kind;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(input[o..], galoisElement); o += 8;
-        parameters.Hash.Span.CopyTo(input[o..]); o += VeilHeader.ParameterHashSize;
+        parameters.Hash.Span.CopyTo(input[o..]); o += VeilHeader.ContextHashSize;
         seed.CopyTo(input[o..]);
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(input, digest);
@@ -612,7 +623,7 @@ public static class RlweSerializer
         for (int i = 0; i < digits; i++)
         {
             bs[i] = new ulong[ring.LimbCount * ring.N];
-            r.ReadCoefficients(bs[i], ring, 0, ring.LimbCount, "coefficients");
+            r.ReadCoefficients(bs[i], parameters.PrimeValues, parameters.N, "coefficients");
         }
         var @as = new ulong[digits][];
         for (int i = 0; i < digits; i++) @as[i] = KeySwitchingKey.ExpandA(parameters, seed, i);
@@ -629,7 +640,7 @@ public static class RlweSerializer
     public static byte[] Save(GaloisKeys keys, Compression compression = Compression.None)
     {
         var payload = GaloisKeysPayload(keys);
-        return VeilEnvelope.Pack(ObjectKind.GaloisKeys, keys.Parameters.Hash.Span, payload, compression);
+        return Pack(ObjectKind.GaloisKeys, keys.Parameters.Hash.Span, payload, compression);
     }
 
     /// <summary>Writes a serialized set of Galois keys to a stream.</summary>
@@ -641,7 +652,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = GaloisKeysPayload(keys);
-        VeilEnvelope.Pack(ObjectKind.GaloisKeys, keys.Parameters.Hash.Span, payload, compression, stream);
+        Pack(ObjectKind.GaloisKeys, keys.Parameters.Hash.Span, payload, compression, stream);
     }
 
     /// <summary>
@@ -751,7 +762,7 @@ public static class RlweSerializer
     public static byte[] Save(RlweParameters parameters, Compression compression = Compression.None)
     {
         var payload = ParametersPayload(parameters);
-        return VeilEnvelope.Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], payload, compression);
+        return Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ContextHashSize], payload, compression);
     }
 
     /// <summary>Writes a serialized parameter set to a stream.</summary>
@@ -763,7 +774,7 @@ public static class RlweSerializer
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = ParametersPayload(parameters);
-        VeilEnvelope.Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ParameterHashSize], payload, compression, stream);
+        Pack(ObjectKind.Parameters, stackalloc byte[VeilHeader.ContextHashSize], payload, compression, stream);
     }
 
     /// <summary>
@@ -793,7 +804,7 @@ public static class RlweSerializer
     }
 
     /// <summary>The largest parameter payload: 64 primes of Q and 16 of P (and a scheme's few extra bytes).</summary>
-    internal const int MaxParametersBytes = 1 + 2 + 1 + 8 * 64 + 1 + 8 * 16 + 64;
+    public const int MaxParametersBytes = 1 + 2 + 1 + 8 * 64 + 1 + 8 * 16 + 64;
 
     private static byte[] ParametersPayload(RlweParameters parameters)
     {
@@ -814,10 +825,12 @@ public static class RlweSerializer
     }
 
     /// <summary>Bytes of an RLWE parameter encoding with the given prime counts.</summary>
-    internal static int ParametersPayloadBytes(int qCount, int pCount) => 1 + 2 + 1 + 8 * qCount + 1 + 8 * pCount;
+    public static int ParametersPayloadBytes(int qCount, int pCount) => 1 + 2 + 1 + 8 * qCount + 1 + 8 * pCount;
 
     /// <summary>Writes logN u8 ‖ security u16 ‖ |Q| u8 ‖ Q ‖ |P| u8 ‖ P (for schemes embedding RLWE parameters in their own).</summary>
-    internal static void WriteParameters(ref PayloadWriter w, RlweParameters parameters)
+    /// <param name="w">The writer.</param>
+    /// <param name="parameters">The parameters.</param>
+    public static void WriteParameters(ref PayloadWriter w, RlweParameters parameters)
     {
         w.WriteByte((byte)parameters.LogN);
         w.WriteUInt16((ushort)parameters.Security);
@@ -832,7 +845,11 @@ public static class RlweSerializer
     /// security level is a claim of the sender: it must be at least <paramref name="minimumSecurity"/>, the receiver's
     /// own choice, and the primes are then checked against it.
     /// </summary>
-    internal static RlweParameters ReadParameters(ref PayloadReader r, SerializationLimits? limits, SecurityLevel minimumSecurity)
+    /// <param name="r">The reader, at the encoding.</param>
+    /// <param name="limits">Size bounds; <see cref="SerializationLimits.Default"/> when null.</param>
+    /// <param name="minimumSecurity">The lowest level the receiver accepts.</param>
+    /// <exception cref="VeilFormatException">Malformed, beyond the limits, below the minimum, or invalid.</exception>
+    public static RlweParameters ReadParameters(ref PayloadReader r, SerializationLimits? limits, SecurityLevel minimumSecurity)
     {
         if (!Enum.IsDefined(minimumSecurity)) throw new ArgumentOutOfRangeException(nameof(minimumSecurity), minimumSecurity, "Unknown security level.");
         limits ??= SerializationLimits.Default;

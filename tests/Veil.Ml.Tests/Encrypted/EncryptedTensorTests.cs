@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using Veil.Ckks;
 using Veil.Circuits;
 using Veil.Ml.Encrypted;
@@ -79,10 +80,10 @@ public class EncryptedTensorTests
         Assert.Throws<InvalidOperationException>(() => back.Decrypt()); // a public context cannot decrypt
         Close(a, EncryptedVector.Load(ctx, bytes).Decrypt());
         var badPeriod = (byte[])bytes.Clone();
-        badPeriod[4] = 3;
+        badPeriod[VeilHeader.Size + 4] = 3;
         Assert.Equal("period", Assert.Throws<VeilFormatException>(() => EncryptedVector.Load(ctx, badPeriod)).Field);
         var badLength = (byte[])bytes.Clone();
-        badLength[0] = 200;
+        badLength[VeilHeader.Size] = 200;
         Assert.Equal("length", Assert.Throws<VeilFormatException>(() => EncryptedVector.Load(ctx, badLength)).Field);
         Assert.Throws<VeilFormatException>(() => EncryptedVector.Load(ctx, bytes.AsSpan(0, 5)));
         var other = CkksContext.Create(CkksParameters.Create(CkksParameters.SetA), []);
@@ -126,10 +127,10 @@ public class EncryptedTensorTests
         Assert.Equal(MatrixPacking.ColumnMajor, loaded.Packing);
         for (int r = 0; r < 100; r++) Close(x[r], loaded.Decrypt()[r]);
         var badBlocks = (byte[])bytes.Clone();
-        badBlocks[16] = 9;
+        badBlocks[VeilHeader.Size + 16] = 9;
         Assert.Equal("blocks", Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, badBlocks)).Field);
         var badWidth = (byte[])bytes.Clone();
-        badWidth[8] = 3;
+        badWidth[VeilHeader.Size + 8] = 3;
         Assert.Equal("width", Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, badWidth)).Field);
         Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, bytes[..^10]));
         Assert.Throws<VeilFormatException>(() => EncryptedMatrix.Load(ctx, [.. bytes, 0, 0]));

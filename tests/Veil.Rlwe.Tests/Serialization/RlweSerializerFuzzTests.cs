@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Veil.Rlwe.Serialization;
@@ -82,7 +83,7 @@ public sealed class RlweSerializerFuzzTests(SerializationFixture fixture, ITestO
     /// </summary>
     private static (byte[] Bytes, string Mutation) MutatePayload(byte[] uncompressed, Compression compression, Random rng)
     {
-        var info = VeilHeader.Read(uncompressed, (ObjectKind)uncompressed[6]);
+        var info = VeilHeader.Read(uncompressed, TypeOf(uncompressed));
         var payload = uncompressed.AsSpan(VeilHeader.Size).ToArray();
         int flips = 1 + rng.Next(3);
         for (int i = 0; i < flips; i++)
@@ -92,26 +93,30 @@ public sealed class RlweSerializerFuzzTests(SerializationFixture fixture, ITestO
             else payload[at] = (byte)rng.Next(256);
         }
         if (rng.Next(8) == 0) payload = payload[..rng.Next(payload.Length)];
-        var framed = VeilEnvelope.Pack(info.Kind, info.ParameterHash.Span, payload, compression);
+        var framed = VeilEnvelope.Pack(info.Type, info.ContextHash.Span, payload, compression);
         return (framed, $"payload corrupted ({flips} changes, {payload.Length} bytes) and re-framed with {compression}");
     }
 
     /// <summary>Compressed zeros, a few KB that would inflate to MiBs, framed as the target's kind and parameters.</summary>
     private static readonly Lazy<Dictionary<(Compression, int), byte[]>> Zeros = new(() =>
         new[] { Compression.ZLib, Compression.Brotli }.SelectMany(c => new[] { 1 << 20, 3 << 20, 16 << 20 }.Select(n => (c, n)))
-            .ToDictionary(k => k, k => VeilEnvelope.Pack(ObjectKind.Ciphertext, new byte[32], new byte[k.n], k.Item1)[VeilHeader.Size..]));
+            .ToDictionary(k => k, k => VeilEnvelope.Pack(RlweObjectTypes.Of(ObjectKind.Ciphertext), new byte[32], new byte[k.n], k.Item1)[VeilHeader.Size..]));
 
     private static (byte[] Bytes, string Mutation) Bomb(byte[] uncompressed, Random rng)
     {
-        var info = VeilHeader.Read(uncompressed, (ObjectKind)uncompressed[6]);
+        var info = VeilHeader.Read(uncompressed, TypeOf(uncompressed));
         var keys = Zeros.Value.Keys.ToArray();
         var key = keys[rng.Next(keys.Length)];
         var stored = Zeros.Value[key];
         var bytes = new byte[VeilHeader.Size + stored.Length];
-        VeilHeader.Write(bytes, info.Kind, key.Item1, info.ParameterHash.Span, key.Item2, stored.Length);
+        VeilHeader.Write(bytes, info.Type, key.Item1, info.ContextHash.Span, key.Item2, stored.Length);
         stored.CopyTo(bytes, VeilHeader.Size);
         return (bytes, $"decompression bomb: {key.Item2} zero bytes in {stored.Length} ({key.Item1})");
     }
+
+    /// <summary>The type a version-2 header names (scheme u16 at 6, kind u16 at 8).</summary>
+    private static ObjectType TypeOf(byte[] bytes) =>
+        new(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(6)), BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)));
 
     private static (byte[] Bytes, string Mutation) Mutate(byte[] original, Random rng)
     {
@@ -120,8 +125,9 @@ public sealed class RlweSerializerFuzzTests(SerializationFixture fixture, ITestO
         {
             case 8: // relabelled: another kind in the header (a relinearization key as a switching key, and so on)
             {
-                bytes[6] = (byte)(1 + rng.Next(8));
-                return (bytes, $"kind relabelled to {bytes[6]}");
+                bytes[8] = (byte)(1 + rng.Next(8));
+                if (rng.Next(4) == 0) bytes[6] = (byte)rng.Next(3); // and sometimes another scheme
+                return (bytes, $"kind relabelled to ({bytes[6]}, {bytes[8]})");
             }
             case 0: // bit flips anywhere
             {
@@ -168,13 +174,13 @@ public sealed class RlweSerializerFuzzTests(SerializationFixture fixture, ITestO
                     _ => (ulong)rng.NextInt64(0, 2L * bytes.Length),
                 };
                 int which = rng.Next(3);
-                if (which != 1) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(40), value);
-                if (which != 0) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(48), value);
+                if (which != 1) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(48), value);
+                if (which != 0) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(56), value);
                 return (bytes, $"length field(s) {which} set to {value}");
             }
             case 6: // a length field nudged by a small amount
             {
-                int offset = rng.Next(2) == 0 ? 40 : 48;
+                int offset = rng.Next(2) == 0 ? 48 : 56;
                 ulong old = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(offset));
                 BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(offset), old + (ulong)(rng.Next(-16, 17)));
                 return (bytes, $"length at {offset} nudged");

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Buffers.Binary;
 using Veil.Rlwe.Serialization;
 
@@ -5,7 +6,7 @@ namespace Veil.Rlwe.Tests.Serialization;
 
 public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) : IClassFixture<SerializationFixture>
 {
-    private const int PayloadLengthOffset = 40, StoredLengthOffset = 48;
+    private const int KindOffset = 8, CompressionOffset = 10, HashOffset = 16, PayloadLengthOffset = 48, StoredLengthOffset = 56;
     private RlweParameters P => fixture.Parameters;
 
     private byte[] CiphertextBytes(Compression compression = Compression.None) => RlweSerializer.Save(fixture.PublicCiphertext, compression);
@@ -48,7 +49,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         var rlk = RlweSerializer.Save(fixture.RelinearizationKey);
         Rejects("kind", () => RlweSerializer.LoadKeySwitchingKey(rlk, P));
         var bytes = CiphertextBytes();
-        bytes[6] = 200;
+        bytes[KindOffset] = 200;
         Rejects("kind", () => RlweSerializer.LoadCiphertext(bytes, P));
     }
 
@@ -56,7 +57,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
     public void Load_RejectsUnknownCompression()
     {
         var bytes = CiphertextBytes();
-        bytes[7] = 3;
+        bytes[CompressionOffset] = 3;
         Rejects("compression", () => RlweSerializer.LoadCiphertext(bytes, P));
     }
 
@@ -110,7 +111,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         Rejects("parameters", () => RlweSerializer.LoadGaloisKeys(RlweSerializer.Save(fixture.GaloisKeys), fixture.OtherParameters));
         // A parameter blob must carry an all-zero hash.
         var parameters = RlweSerializer.Save(P);
-        parameters[8] = 1;
+        parameters[HashOffset] = 1;
         Rejects("parameters", () => RlweSerializer.LoadParameters(parameters, minimumSecurity: SecurityLevel.InsecureNoCheck));
     }
 

@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using Veil.Rlwe.Serialization;
 
 namespace Veil.Rlwe.Tests.Serialization;
@@ -240,15 +241,17 @@ public sealed class RlweSerializerRoundTripTests(SerializationFixture fixture) :
         var bytes = RlweSerializer.Save(fixture.PublicCiphertext, Compression.ZLib);
         Assert.Equal("VEIL"u8.ToArray(), bytes[..4]);
         Assert.Equal(new byte[] { 2, 0 }, bytes[4..6]);
-        Assert.Equal((byte)ObjectKind.Ciphertext, bytes[6]);
-        Assert.Equal((byte)Compression.ZLib, bytes[7]);
-        Assert.Equal(P.Hash.ToArray(), bytes[8..40]);
-        var info = VeilHeader.Read(bytes, ObjectKind.Ciphertext);
+        Assert.Equal(new byte[] { 0, 0 }, bytes[6..8]); // scheme: RLWE
+        Assert.Equal(new byte[] { (byte)ObjectKind.Ciphertext, 0 }, bytes[8..10]);
+        Assert.Equal((byte)Compression.ZLib, bytes[10]);
+        Assert.All(bytes[11..16], b => Assert.Equal(0, b));
+        Assert.Equal(P.Hash.ToArray(), bytes[16..48]);
+        var info = VeilHeader.Read(bytes, RlweObjectTypes.Of(ObjectKind.Ciphertext));
         Assert.Equal(bytes.Length - VeilHeader.Size, info.StoredLength);
         Assert.Equal(12 + 2 * (P.MaxLevel + 1) * P.N * 8, info.PayloadLength);
         Assert.Equal(Compression.ZLib, info.Compression);
-        Assert.True(info.ParameterHash.Span.SequenceEqual(P.Hash.Span));
+        Assert.True(info.ContextHash.Span.SequenceEqual(P.Hash.Span));
         var paramBytes = RlweSerializer.Save(P);
-        Assert.All(paramBytes[8..40], b => Assert.Equal(0, b));
+        Assert.All(paramBytes[16..48], b => Assert.Equal(0, b));
     }
 }

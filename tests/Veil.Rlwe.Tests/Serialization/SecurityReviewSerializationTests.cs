@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
@@ -81,7 +82,7 @@ public sealed class SecurityReviewSerializationTests(SerializationFixture fixtur
     private byte[] Bomb(ObjectKind kind, int zeros, RlweParameters? parameters = null, Compression compression = Compression.Brotli)
     {
         var hash = kind == ObjectKind.Parameters ? new byte[32] : (parameters ?? P).Hash.ToArray();
-        return VeilEnvelope.Pack(kind, hash, new byte[zeros], compression);
+        return VeilEnvelope.Pack(RlweObjectTypes.Of(kind), hash, new byte[zeros], compression);
     }
 
     private static void RefusedCheaply(Action load, string field)
@@ -158,7 +159,7 @@ public sealed class SecurityReviewSerializationTests(SerializationFixture fixtur
     public void RelinearizationAndSwitchingKeys_RelabelledAsEachOther_AreRefused(ObjectKind saved, ObjectKind claimed)
     {
         var bytes = saved == ObjectKind.RelinearizationKey ? RlweSerializer.Save(fixture.RelinearizationKey) : RlweSerializer.Save(fixture.SwitchingKey);
-        bytes[6] = (byte)claimed;
+        bytes[8] = (byte)claimed; // the kind, a u16 at offset 8
         Action load = claimed == ObjectKind.KeySwitchingKey
             ? () => RlweSerializer.LoadKeySwitchingKey(bytes, P)
             : () => RlweSerializer.LoadRelinearizationKey(bytes, P);
@@ -172,7 +173,7 @@ public sealed class SecurityReviewSerializationTests(SerializationFixture fixtur
         var other = fixture.OtherParameters;
         var key = new KeyGenerator(other).CreateRelinearizationKey();
         var bytes = RlweSerializer.Save(key);
-        P.Hash.Span.CopyTo(bytes.AsSpan(8));
+        P.Hash.Span.CopyTo(bytes.AsSpan(16));
         Assert.Throws<VeilFormatException>(() => RlweSerializer.LoadRelinearizationKey(bytes, P));
     }
 }

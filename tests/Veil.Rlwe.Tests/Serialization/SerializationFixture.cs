@@ -1,3 +1,4 @@
+using Veil.Serialization;
 using Veil.Arithmetic;
 using Veil.Rlwe.Serialization;
 

@@ -1,4 +1,4 @@
-namespace Veil.Rlwe.Serialization;
+namespace Veil.Serialization;
 
 /// <summary>
 /// Bounds applied when loading untrusted bytes, so that a declared length can never make the loader read or

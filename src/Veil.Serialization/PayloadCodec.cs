@@ -1,18 +1,18 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Veil.Arithmetic;
 
-namespace Veil.Rlwe.Serialization;
+namespace Veil.Serialization;
 
 /// <summary>
 /// Sequential little-endian reader over a payload; every read is bounds-checked and a short payload is a
 /// <see cref="VeilFormatException"/> naming the field being read.
 /// </summary>
-internal ref struct PayloadReader
+public ref struct PayloadReader
 {
     private readonly ReadOnlySpan<byte> _data;
     private int _position;
 
+    /// <summary>A reader at the start of <paramref name="data"/>.</summary>
     public PayloadReader(ReadOnlySpan<byte> data)
     {
         _data = data;
@@ -25,6 +25,8 @@ internal ref struct PayloadReader
     /// <summary>Total payload length.</summary>
     public readonly int Length => _data.Length;
 
+    /// <summary>The next <paramref name="count"/> bytes.</summary>
+    /// <exception cref="VeilFormatException">Fewer remain (field <paramref name="field"/>).</exception>
     public ReadOnlySpan<byte> ReadBytes(int count, string field)
     {
         if (count < 0 || count > Remaining)
@@ -34,20 +36,56 @@ internal ref struct PayloadReader
         return slice;
     }
 
+    /// <summary>A byte.</summary>
     public byte ReadByte(string field) => ReadBytes(1, field)[0];
+    /// <summary>A little-endian u16.</summary>
     public ushort ReadUInt16(string field) => BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2, field));
+    /// <summary>A little-endian u32.</summary>
     public uint ReadUInt32(string field) => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4, field));
+    /// <summary>A little-endian i32.</summary>
+    public int ReadInt32(string field) => BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4, field));
+    /// <summary>A little-endian u64.</summary>
     public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(8, field));
+    /// <summary>A little-endian f64.</summary>
     public double ReadDouble(string field) => BinaryPrimitives.ReadDoubleLittleEndian(ReadBytes(8, field));
 
-    /// <summary>
-    /// Reads <paramref name="limbs"/>·N u64 coefficients into <paramref name="destination"/> (limb-major), limb l
-    /// reduced modulo prime <paramref name="firstLimb"/> + l of <paramref name="ring"/>; any coefficient not below
-    /// its prime is rejected.
-    /// </summary>
-    public void ReadCoefficients(Span<ulong> destination, RnsRing ring, int firstLimb, int limbs, string field)
+    /// <summary>A u32 count that must lie in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <exception cref="VeilFormatException">The count is outside the range.</exception>
+    public int ReadCount(string field, int min, int max)
     {
-        int n = ring.N;
+        uint value = ReadUInt32(field);
+        if (value < (uint)min || value > (uint)max)
+            throw new VeilFormatException(field, $"{field} must be in [{min}, {max}]; got {value}.");
+        return (int)value;
+    }
+
+    /// <summary>A finite f64.</summary>
+    /// <exception cref="VeilFormatException">The value is NaN or infinite.</exception>
+    public double ReadFiniteDouble(string field)
+    {
+        double value = ReadDouble(field);
+        if (!double.IsFinite(value)) throw new VeilFormatException(field, $"{field} must be finite; got {value}.");
+        return value;
+    }
+
+    /// <summary>A UTF-8 string of at most <paramref name="maxBytes"/> bytes, prefixed by its u16 byte length.</summary>
+    /// <exception cref="VeilFormatException">Too long, or not valid UTF-8.</exception>
+    public string ReadString(string field, int maxBytes)
+    {
+        int length = ReadUInt16(field);
+        if (length > maxBytes) throw new VeilFormatException(field, $"{field} is at most {maxBytes} bytes; got {length}.");
+        try { return new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(ReadBytes(length, field)); }
+        catch (System.Text.DecoderFallbackException e) { throw new VeilFormatException(field, $"{field} is not valid UTF-8.", e); }
+    }
+
+    /// <summary>
+    /// Reads moduli.Length·<paramref name="n"/> u64 coefficients into <paramref name="destination"/> (limb-major), limb l
+    /// reduced modulo <paramref name="moduli"/>[l]; any coefficient not below its modulus is rejected.
+    /// </summary>
+    /// <exception cref="VeilFormatException">Too few bytes, or a coefficient not below its modulus.</exception>
+    public void ReadCoefficients(Span<ulong> destination, ReadOnlySpan<ulong> moduli, int n, string field)
+    {
+        int limbs = moduli.Length;
         int words = limbs * n;
         var src = ReadBytes(checked(words * sizeof(ulong)), field);
         var dst = destination[..words];
@@ -55,12 +93,12 @@ internal ref struct PayloadReader
         else for (int i = 0; i < words; i++) dst[i] = BinaryPrimitives.ReadUInt64LittleEndian(src[(i * sizeof(ulong))..]);
         for (int l = 0; l < limbs; l++)
         {
-            ulong q = ring.Moduli[firstLimb + l].Value;
+            ulong q = moduli[l];
             var limb = dst.Slice(l * n, n);
             for (int i = 0; i < limb.Length; i++)
             {
                 if (limb[i] >= q)
-                    throw new VeilFormatException(field, $"Coefficient {i} of limb {firstLimb + l} is {limb[i]}, not below its prime {q}.");
+                    throw new VeilFormatException(field, $"Coefficient {i} of limb {l} is {limb[i]}, not below its modulus {q}.");
             }
         }
     }
@@ -73,17 +111,19 @@ internal ref struct PayloadReader
 }
 
 /// <summary>Sequential little-endian writer into a payload buffer sized in advance.</summary>
-internal ref struct PayloadWriter
+public ref struct PayloadWriter
 {
     private readonly Span<byte> _buffer;
     private int _position;
 
+    /// <summary>A writer at the start of <paramref name="buffer"/>.</summary>
     public PayloadWriter(Span<byte> buffer)
     {
         _buffer = buffer;
         _position = 0;
     }
 
+    /// <summary>Bytes written so far.</summary>
     public readonly int Position => _position;
 
     private Span<byte> Take(int count)
@@ -93,13 +133,33 @@ internal ref struct PayloadWriter
         return slice;
     }
 
+    /// <summary>A byte.</summary>
     public void WriteByte(byte value) => Take(1)[0] = value;
+    /// <summary>A little-endian u16.</summary>
     public void WriteUInt16(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(Take(2), value);
+    /// <summary>A little-endian u32.</summary>
     public void WriteUInt32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
+    /// <summary>A little-endian i32.</summary>
+    public void WriteInt32(int value) => BinaryPrimitives.WriteInt32LittleEndian(Take(4), value);
+    /// <summary>A little-endian u64.</summary>
     public void WriteUInt64(ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(Take(8), value);
+    /// <summary>A little-endian f64.</summary>
     public void WriteDouble(double value) => BinaryPrimitives.WriteDoubleLittleEndian(Take(8), value);
+    /// <summary>Raw bytes.</summary>
     public void WriteBytes(scoped ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));
+    /// <summary>A UTF-8 string prefixed by its u16 byte length.</summary>
+    public void WriteString(string value)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        if (bytes.Length > ushort.MaxValue) throw new ArgumentException("The string is longer than 65,535 UTF-8 bytes.", nameof(value));
+        WriteUInt16((ushort)bytes.Length);
+        WriteBytes(bytes);
+    }
 
+    /// <summary>Bytes <see cref="WriteString"/> takes for <paramref name="value"/>.</summary>
+    public static int StringBytes(string value) => 2 + System.Text.Encoding.UTF8.GetByteCount(value);
+
+    /// <summary>u64 words, little-endian.</summary>
     public void WriteCoefficients(scoped ReadOnlySpan<ulong> values)
     {
         var dst = Take(checked(values.Length * sizeof(ulong)));

@@ -1,4 +1,4 @@
-namespace Veil.Rlwe.Serialization;
+namespace Veil.Serialization;
 
 /// <summary>
 /// Serialized bytes that are malformed, truncated, inconsistent with the parameters, or beyond the configured limits.

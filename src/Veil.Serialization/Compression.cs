@@ -1,4 +1,4 @@
-namespace Veil.Rlwe.Serialization;
+namespace Veil.Serialization;
 
 /// <summary>How the payload of a serialized object is compressed (System.IO.Compression).</summary>
 public enum Compression : byte

@@ -1,31 +1,38 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 
-namespace Veil.Rlwe.Serialization;
+namespace Veil.Serialization;
 
 /// <summary>
 /// Frames a payload as header ‖ stored bytes and back, with optional compression, under the checks of
-/// <see cref="VeilHeader"/>. Shared by every serializer (the CKKS layer sees it through InternalsVisibleTo).
+/// <see cref="VeilHeader"/>: the one envelope every Veil serializer uses.
 /// </summary>
 /// <remarks>
 /// Neither direction allocates from a declared length alone: the stored bytes are read after the length has
 /// passed the limit and, for a stream that cannot say how much it holds, in growing chunks; decompression output
 /// grows with what the decompressor actually yields, up to the declared payload length, and must match it exactly.
 /// </remarks>
-internal static class VeilEnvelope
+public static class VeilEnvelope
 {
     /// <summary>Largest buffer allocated before any data have arrived to fill it.</summary>
     private const int InitialChunk = 1 << 20;
 
     /// <summary>Header ‖ (compressed) payload as one array; <paramref name="sensitive"/> zeroes intermediate buffers (secret-key material).</summary>
-    public static byte[] Pack(ObjectKind kind, ReadOnlySpan<byte> parameterHash, ReadOnlySpan<byte> payload, Compression compression,
+    /// <param name="type">The object type (registered).</param>
+    /// <param name="contextHash">32 bytes: the parameters' fingerprint, or zeros for an object that carries its own.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="compression">Payload compression.</param>
+    /// <param name="sensitive">Whether to wipe intermediate buffers.</param>
+    /// <exception cref="ArgumentException">Unregistered type or a hash that is not 32 bytes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Unknown compression.</exception>
+    public static byte[] Pack(ObjectType type, ReadOnlySpan<byte> contextHash, ReadOnlySpan<byte> payload, Compression compression,
         bool sensitive = false)
     {
         ValidateCompression(compression);
         if (compression == Compression.None)
         {
             var result = new byte[checked(VeilHeader.Size + payload.Length)];
-            VeilHeader.Write(result, kind, compression, parameterHash, payload.Length, payload.Length);
+            VeilHeader.Write(result, type, compression, contextHash, payload.Length, payload.Length);
             payload.CopyTo(result.AsSpan(VeilHeader.Size));
             return result;
         }
@@ -33,7 +40,7 @@ internal static class VeilEnvelope
         try
         {
             var result = new byte[checked(VeilHeader.Size + stored.Length)];
-            VeilHeader.Write(result, kind, compression, parameterHash, payload.Length, stored.Length);
+            VeilHeader.Write(result, type, compression, contextHash, payload.Length, stored.Length);
             stored.CopyTo(result.AsSpan(VeilHeader.Size));
             return result;
         }
@@ -44,7 +51,13 @@ internal static class VeilEnvelope
     }
 
     /// <summary>Writes header ‖ (compressed) payload to a stream.</summary>
-    public static void Pack(ObjectKind kind, ReadOnlySpan<byte> parameterHash, ReadOnlySpan<byte> payload, Compression compression,
+    /// <param name="type">The object type (registered).</param>
+    /// <param name="contextHash">32 bytes: the parameters' fingerprint, or zeros.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="compression">Payload compression.</param>
+    /// <param name="destination">The stream.</param>
+    /// <param name="sensitive">Whether to wipe intermediate buffers.</param>
+    public static void Pack(ObjectType type, ReadOnlySpan<byte> contextHash, ReadOnlySpan<byte> payload, Compression compression,
         Stream destination, bool sensitive = false)
     {
         ArgumentNullException.ThrowIfNull(destination);
@@ -52,7 +65,7 @@ internal static class VeilEnvelope
         Span<byte> header = stackalloc byte[VeilHeader.Size];
         if (compression == Compression.None)
         {
-            VeilHeader.Write(header, kind, compression, parameterHash, payload.Length, payload.Length);
+            VeilHeader.Write(header, type, compression, contextHash, payload.Length, payload.Length);
             destination.Write(header);
             destination.Write(payload);
             return;
@@ -60,7 +73,7 @@ internal static class VeilEnvelope
         var stored = Compress(payload, compression, sensitive);
         try
         {
-            VeilHeader.Write(header, kind, compression, parameterHash, payload.Length, stored.Length);
+            VeilHeader.Write(header, type, compression, contextHash, payload.Length, stored.Length);
             destination.Write(header);
             destination.Write(stored);
         }
@@ -75,8 +88,9 @@ internal static class VeilEnvelope
     /// new array (also given in <paramref name="decompressed"/> so that the caller may clear it).
     /// </summary>
     /// <param name="bytes">Header ‖ stored bytes.</param>
-    /// <param name="kind">The object type expected.</param>
-    /// <param name="parameters">The parameters the object must belong to; null for one carrying its own.</param>
+    /// <param name="type">The object type expected.</param>
+    /// <param name="contextHash">The fingerprint the object must carry (zeros for one carrying its own parameters).</param>
+    /// <param name="version1Hash">The fingerprint a version-1 object must carry; empty when the same.</param>
     /// <param name="limits">Size bounds.</param>
     /// <param name="maxPayload">The largest payload an object of this kind and these parameters can have: a larger
     /// declared length is refused before anything is inflated.</param>
@@ -84,18 +98,18 @@ internal static class VeilEnvelope
     /// <param name="version">The format version of the object.</param>
     /// <param name="sensitive">Clear every intermediate buffer (secret-key material).</param>
     /// <exception cref="VeilFormatException">Bad header, truncated or trailing bytes, or bad compressed data.</exception>
-    public static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters,
+    public static ReadOnlySpan<byte> Unpack(ReadOnlySpan<byte> bytes, ObjectType type, ReadOnlySpan<byte> contextHash, ReadOnlySpan<byte> version1Hash,
         SerializationLimits? limits, long maxPayload, out byte[]? decompressed, out ushort version, bool sensitive = false)
     {
         limits ??= SerializationLimits.Default;
-        var header = ReadHeader(bytes, kind, parameters, limits, maxPayload);
+        var header = ReadHeader(bytes, type, contextHash, version1Hash, limits, maxPayload);
         version = header.Version;
-        long available = bytes.Length - VeilHeader.Size;
+        long available = bytes.Length - header.HeaderSize;
         if (available < header.StoredLength)
             throw new VeilFormatException("storedLength", $"The header declares {header.StoredLength} stored bytes but only {available} follow it (truncated data).");
         if (available > header.StoredLength)
             throw new VeilFormatException("trailing", $"{available - header.StoredLength} bytes follow the declared {header.StoredLength} stored bytes.");
-        var stored = bytes.Slice(VeilHeader.Size, (int)header.StoredLength);
+        var stored = bytes.Slice(header.HeaderSize, (int)header.StoredLength);
         if (header.Compression == Compression.None)
         {
             decompressed = null;
@@ -110,16 +124,21 @@ internal static class VeilEnvelope
     /// leaving the stream just after the object. Returns the (decompressed) payload.
     /// </summary>
     /// <exception cref="VeilFormatException">Bad header, truncated stream, or bad compressed data.</exception>
-    public static byte[] Unpack(Stream source, ObjectKind kind, RlweParameters? parameters, SerializationLimits? limits, long maxPayload,
-        out ushort version, bool sensitive = false)
+    public static byte[] Unpack(Stream source, ObjectType type, ReadOnlySpan<byte> contextHash, ReadOnlySpan<byte> version1Hash,
+        SerializationLimits? limits, long maxPayload, out ushort version, bool sensitive = false)
     {
         ArgumentNullException.ThrowIfNull(source);
         limits ??= SerializationLimits.Default;
+        // The first six bytes say which version, and so how long the header is.
         Span<byte> headerBytes = stackalloc byte[VeilHeader.Size];
-        int got = source.ReadAtLeast(headerBytes, VeilHeader.Size, throwOnEndOfStream: false);
-        if (got < VeilHeader.Size)
+        int got = source.ReadAtLeast(headerBytes[..6], 6, throwOnEndOfStream: false);
+        if (got < 6)
             throw new VeilFormatException("header", $"A header is {VeilHeader.Size} bytes; the stream ended after {got}.");
-        var header = ReadHeader(headerBytes, kind, parameters, limits, maxPayload);
+        int size = VeilHeader.SizeOf(headerBytes[..6]);
+        got += source.ReadAtLeast(headerBytes[6..size], size - 6, throwOnEndOfStream: false);
+        if (got < size)
+            throw new VeilFormatException("header", $"A header is {size} bytes; the stream ended after {got}.");
+        var header = ReadHeader(headerBytes[..size], type, contextHash, version1Hash, limits, maxPayload);
         version = header.Version;
         var stored = ReadStored(source, (int)header.StoredLength, sensitive);
         if (header.Compression == Compression.None) return stored;
@@ -135,13 +154,13 @@ internal static class VeilEnvelope
 
     /// <summary>The header checks, then the declared payload against what this kind can hold and against the
     /// expansion ratio, all before a byte is read or inflated.</summary>
-    private static VeilHeaderInfo ReadHeader(ReadOnlySpan<byte> bytes, ObjectKind kind, RlweParameters? parameters,
+    private static VeilHeaderInfo ReadHeader(ReadOnlySpan<byte> bytes, ObjectType type, ReadOnlySpan<byte> contextHash, ReadOnlySpan<byte> version1Hash,
         SerializationLimits limits, long maxPayload)
     {
-        var header = VeilHeader.Read(bytes, kind, parameters, limits);
+        var header = VeilHeader.Read(bytes, type, contextHash, version1Hash, limits);
         if (header.PayloadLength > maxPayload)
             throw new VeilFormatException("payloadLength",
-                $"A {kind} of these parameters is at most {maxPayload} bytes; the header declares {header.PayloadLength}.");
+                $"A {type} of these parameters is at most {maxPayload} bytes; the header declares {header.PayloadLength}.");
         if (header.Compression != Compression.None &&
             header.PayloadLength > (long)limits.MaxExpansionRatio * header.StoredLength + RatioSlack)
             throw new VeilFormatException("payloadLength",
