@@ -11,7 +11,7 @@ namespace Veil.Circuits;
 /// <remarks>
 /// <para>Evaluated baby-step giant-step: each offset o = t·G + s with 0 ≤ s &lt; G, so that
 /// y = Σ_t Rot_(t·G)( Σ_s Rot_(−t·G)(d_o) ⊙ Rot_s(x) ). The baby rotations of x share one decomposition (hoisting);
-/// Each group's sum is kept over Q·P and divided by P once (<see cref="CkksEvaluator.MultiplyRotationsSum"/>), so a baby
+/// Each group's sum is kept over Q·P and divided by P once (<see cref="RlweEvaluator.MultiplyRotationsSum"/>), so a baby
 /// step costs only its inner product (about a fifth of a rotation), a group one division by P (about as much), and a
 /// giant step a whole rotation; G minimises that sum.</para>
 /// <para>Depth 1: the diagonals are encoded at scale q_ℓ of the input's level, so the one rescale at the end restores

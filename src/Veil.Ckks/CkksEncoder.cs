@@ -172,9 +172,7 @@ public sealed class CkksEncoder
         foreach (double c in coefficients) max = Math.Max(max, Math.Abs(c));
         if (max > 0 && Math.Log2(max) >= logQ - 1)
             ThrowHelper.Argument("values", $"Scaled values reach 2^{Math.Log2(max):F1}, beyond Q/2 = 2^{logQ - 1:F1} at level {level}; use a smaller scale or a higher level.");
-        destination.Resize(level);
-        destination.Scale = scale;
-        destination.IsNttForm = true;
+        destination.Reshape(level, scale, isNttForm: true);
         Parallelism.For(level + 1, MaxDegreeOfParallelism, new ReduceAndTransform(ring.Ring, coefficients, destination));
     }
 

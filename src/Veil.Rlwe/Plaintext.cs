@@ -48,6 +48,19 @@ public sealed class Plaintext
         Level = level;
     }
 
+    /// <summary>
+    /// Sets level, scale and form before an encoder writes every limb: limbs above the level are dropped, none is
+    /// transformed (the contents are to be overwritten).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The level is outside [0, L].</exception>
+    public void Reshape(int level, double scale, bool isNttForm)
+    {
+        if (level < 0 || level > Parameters.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {Parameters.MaxLevel}]; got {level}.");
+        Resize(level);
+        Scale = scale;
+        IsNttForm = isNttForm;
+    }
+
     /// <summary>A deep copy.</summary>
     public Plaintext Clone()
     {

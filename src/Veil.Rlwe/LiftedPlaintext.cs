@@ -1,10 +1,9 @@
-using Veil.Rlwe;
 
-namespace Veil.Ckks;
+namespace Veil.Rlwe;
 
 /// <summary>
 /// A plaintext together with its residues modulo the special primes P, so that it can multiply rotations kept over
-/// Q·P (see <see cref="CkksEvaluator.MultiplyRotationsSum"/>). Immutable; build once per plaintext and reuse.
+/// Q·P (see <see cref="RlweEvaluator.MultiplyRotationsSum"/>). Immutable; build once per plaintext and reuse.
 /// </summary>
 public sealed class LiftedPlaintext
 {
