@@ -562,8 +562,8 @@ public class RlweEvaluator
     }
 
     /// <summary>destination = σ_k(ct) for the Galois element k (odd, below 2N), with the key held for k.</summary>
-    /// <exception cref="ArgumentException">k is even or not below 2N, or ct has more than two polynomials.</exception>
-    /// <exception cref="InvalidOperationException">No Galois key for k.</exception>
+    /// <exception cref="ArgumentException">k is even or not below 2N, no key is held for k, or ct has more than two polynomials.</exception>
+    /// <exception cref="InvalidOperationException">The evaluator holds no Galois keys.</exception>
     public void ApplyGalois(Ciphertext ct, ulong galoisElement, Ciphertext destination)
     {
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
