@@ -6,7 +6,7 @@ namespace Veil.Circuits;
 
 /// <summary>
 /// A slot-wise linear map given by a few generalized diagonals over all slots: y = Σ_o d_o ⊙ Rot_o(x). Convolutions in
-/// an im2col layout and rectangular matrices (with <see cref="Fold"/>) are of this form.
+/// an im2col layout and rectangular matrices (with <see cref="Fold(ICircuitEvaluator, Ciphertext, int)"/>) are of this form.
 /// </summary>
 /// <remarks>
 /// <para>Evaluated baby-step giant-step: each offset o = t·G + s with 0 ≤ s &lt; G, so that
@@ -113,12 +113,21 @@ public sealed class DiagonalTransform
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(encoder);
+        return Apply(new CkksCircuitEvaluator(evaluator, encoder), x);
+    }
+
+    /// <summary>Applies the transform through a scheme's evaluator; the result has the input's scale, one level lower.</summary>
+    /// <exception cref="InvalidOperationException">x is at level 0, or a rotation key is missing.</exception>
+    /// <exception cref="ArgumentException">The parameters have another slot count.</exception>
+    public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(x);
-        if (encoder.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {encoder.Slots}.", nameof(encoder));
+        if (evaluator.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {evaluator.Slots}.", nameof(evaluator));
         if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
-        var groups = Encoded(evaluator, encoder, x.Level);
+        var groups = Encoded(evaluator, x.Level);
         var inner = new Ciphertext[_groups.Length];
-        for (int g = 0; g < inner.Length; g++) inner[g] = new Ciphertext(evaluator.Parameters.Ring, x.Level, 2, x.Scale);
+        for (int g = 0; g < inner.Length; g++) inner[g] = evaluator.NewCiphertext(x.Level, x.Scale);
         // One decomposition of x for all baby steps, one division by P per giant group (double hoisting).
         evaluator.MultiplyRotationsSum(x, groups, inner);
         Ciphertext? result = null;
@@ -132,13 +141,13 @@ public sealed class DiagonalTransform
         return result!;
     }
 
-    private (int Step, LiftedPlaintext Weight)[][] Encoded(CkksEvaluator evaluator, CkksEncoder encoder, int level)
+    private (int Step, LiftedPlaintext Weight)[][] Encoded(ICircuitEvaluator evaluator, int level)
     {
         lock (_gate)
         {
             if (_encoded.TryGetValue(level, out var cached)) return cached;
-            double scale = evaluator.Parameters.Ring.Q[level];
-            var result = _groups.Select(g => g.Terms.Select(t => (t.Baby, new LiftedPlaintext(encoder.Encode(t.Diagonal, scale, level)))).ToArray()).ToArray();
+            double scale = evaluator.RescaleFactor(level);
+            var result = _groups.Select(g => g.Terms.Select(t => (t.Baby, new LiftedPlaintext(evaluator.Encode(t.Diagonal, scale, level)))).ToArray()).ToArray();
             _encoded[level] = result;
             return result;
         }
@@ -146,11 +155,11 @@ public sealed class DiagonalTransform
 
     /// <summary>
     /// The rectangular product y = M·x for an r × c matrix, x in slots [0, c) (whatever the other slots hold is
-    /// ignored), y in slots [0, r) after <see cref="Fold"/>. With R = next power of two of r, entry (row, col) sits on
+    /// ignored), y in slots [0, r) after <see cref="Fold(ICircuitEvaluator, Ciphertext, int)"/>. With R = next power of two of r, entry (row, col) sits on
     /// diagonal t = (col − row) mod R at slot i = col − t ≡ row (mod R), i ≥ −R (negative i wrap round); folding every
     /// block of R slots onto the first then sums each row. R diagonals; slots at or above R hold partial sums.
     /// </summary>
-    /// <returns>The transform and the block width R to pass to <see cref="Fold"/>.</returns>
+    /// <returns>The transform and the block width R to pass to <see cref="Fold(ICircuitEvaluator, Ciphertext, int)"/>.</returns>
     /// <exception cref="ArgumentException">Empty or ragged matrix, or c + R above the slot count.</exception>
     public static (DiagonalTransform Transform, int BlockWidth) Rectangular(double[][] matrix, int slots, int? giantStep = null)
     {
@@ -175,17 +184,21 @@ public sealed class DiagonalTransform
     }
 
     /// <summary>In place: slot i receives the sum of the slots ≡ i (mod width) — log2(slots/width) rotations.</summary>
-    public static Ciphertext Fold(CkksEvaluator evaluator, Ciphertext x, int width)
+    public static Ciphertext Fold(CkksEvaluator evaluator, Ciphertext x, int width) =>
+        Fold(new CkksCircuitEvaluator(evaluator ?? throw new ArgumentNullException(nameof(evaluator))), x, width);
+
+    /// <summary><see cref="Fold(CkksEvaluator, Ciphertext, int)"/> through any scheme's evaluator.</summary>
+    public static Ciphertext Fold(ICircuitEvaluator evaluator, Ciphertext x, int width)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(x);
-        int slots = evaluator.Parameters.Slots;
+        int slots = evaluator.Slots;
         if (width < 1 || slots % width != 0 || !BitOperations.IsPow2(slots / width)) throw new ArgumentException("slots / width must be a power of two.", nameof(width));
         for (int k = slots / 2; k >= width; k /= 2) evaluator.Add(x, evaluator.Rotate(x, k), x);
         return x;
     }
 
-    /// <summary>Rotation steps <see cref="Fold"/> uses.</summary>
+    /// <summary>Rotation steps <see cref="Fold(ICircuitEvaluator, Ciphertext, int)"/> uses.</summary>
     public static IReadOnlyList<int> FoldRotations(int width, int slots)
     {
         var steps = new List<int>();

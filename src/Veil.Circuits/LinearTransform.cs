@@ -93,11 +93,19 @@ public sealed class LinearTransform
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(encoder);
+        return Apply(new CkksCircuitEvaluator(evaluator, encoder), x);
+    }
+
+    /// <summary>Applies the transform to x (packed with period n) through a scheme's evaluator.</summary>
+    /// <exception cref="InvalidOperationException">x is at level 0, or a rotation key is missing.</exception>
+    public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(x);
         if (x.Level == 0) throw new InvalidOperationException("A linear transform needs one level; the ciphertext has none left.");
         int level = x.Level;
-        double diagonalScale = evaluator.Parameters.Ring.Q[level];
-        var plaintexts = Encoded(encoder, level, diagonalScale);
+        double diagonalScale = evaluator.RescaleFactor(level);
+        var plaintexts = Encoded(evaluator, level, diagonalScale);
         var babySteps = Enumerable.Range(0, _baby).ToArray();
         var rotated = evaluator.RotateHoisted(x, babySteps);
         Ciphertext? result = null;
@@ -121,7 +129,7 @@ public sealed class LinearTransform
     }
 
     /// <summary>The diagonals repeated with period n and encoded at q_level, once per level and slot count (null: all zero).</summary>
-    private Plaintext?[] Encoded(CkksEncoder encoder, int level, double scale)
+    private Plaintext?[] Encoded(ICircuitEvaluator encoder, int level, double scale)
     {
         lock (_gate)
         {
@@ -154,7 +162,7 @@ public static class SlotOperations
         return mask;
     }
 
-    /// <summary>Rotation steps used by <see cref="SumWithinBlocks"/> for blocks of n slots.</summary>
+    /// <summary>Rotation steps used by <see cref="SumWithinBlocks(ICircuitEvaluator, Ciphertext, int)"/> for blocks of n slots.</summary>
     public static IReadOnlyList<int> SumRotations(int n)
     {
         var steps = new List<int>();
@@ -162,7 +170,7 @@ public static class SlotOperations
         return steps;
     }
 
-    /// <summary>Rotation steps used by <see cref="Replicate"/> from n slots to all of them.</summary>
+    /// <summary>Rotation steps used by <see cref="Replicate(ICircuitEvaluator, Ciphertext, int)"/> from n slots to all of them.</summary>
     public static IReadOnlyList<int> ReplicateRotations(int n, int slots)
     {
         var steps = new List<int>();
@@ -174,7 +182,11 @@ public static class SlotOperations
     /// For x packed with period n (n a power of two), every slot receives the sum of the n values of its period:
     /// log2 n rotations and additions.
     /// </summary>
-    public static Ciphertext SumWithinBlocks(CkksEvaluator evaluator, Ciphertext x, int n)
+    public static Ciphertext SumWithinBlocks(CkksEvaluator evaluator, Ciphertext x, int n) =>
+        SumWithinBlocks(new CkksCircuitEvaluator(evaluator ?? throw new ArgumentNullException(nameof(evaluator))), x, n);
+
+    /// <summary><see cref="SumWithinBlocks(CkksEvaluator, Ciphertext, int)"/> through any scheme's evaluator.</summary>
+    public static Ciphertext SumWithinBlocks(ICircuitEvaluator evaluator, Ciphertext x, int n)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         if (n < 1 || (n & (n - 1)) != 0) throw new ArgumentException("n must be a power of two.", nameof(n));
@@ -184,10 +196,14 @@ public static class SlotOperations
     }
 
     /// <summary>Values in slots [0, n) (zero elsewhere) repeated with period n across all slots.</summary>
-    public static Ciphertext Replicate(CkksEvaluator evaluator, Ciphertext x, int n)
+    public static Ciphertext Replicate(CkksEvaluator evaluator, Ciphertext x, int n) =>
+        Replicate(new CkksCircuitEvaluator(evaluator ?? throw new ArgumentNullException(nameof(evaluator))), x, n);
+
+    /// <summary><see cref="Replicate(CkksEvaluator, Ciphertext, int)"/> through any scheme's evaluator.</summary>
+    public static Ciphertext Replicate(ICircuitEvaluator evaluator, Ciphertext x, int n)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
-        int slots = evaluator.Parameters.Slots;
+        int slots = evaluator.Slots;
         if (n < 1 || n > slots || slots % n != 0) throw new ArgumentException($"n must divide the {slots} slots.", nameof(n));
         var acc = x.Clone();
         for (int k = n; k < slots; k <<= 1) evaluator.Add(acc, evaluator.Rotate(acc, -k), acc);

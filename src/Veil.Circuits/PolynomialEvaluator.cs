@@ -4,7 +4,8 @@ using Veil.Rlwe;
 namespace Veil.Circuits;
 
 /// <summary>
-/// Evaluates polynomials on CKKS ciphertexts, slot by slot, in the Chebyshev or the power basis.
+/// Evaluates polynomials on ciphertexts, slot by slot, in the Chebyshev or the power basis, through any scheme's
+/// <see cref="ICircuitEvaluator"/>.
 /// </summary>
 /// <remarks>
 /// <para>Recursive split (the baby-step giant-step idea in Chebyshev form, as in Lee et al. 2020 and Bossuat et al. 2021):
@@ -18,18 +19,24 @@ namespace Veil.Circuits;
 /// </remarks>
 public sealed class PolynomialEvaluator
 {
-    private readonly CkksEvaluator _evaluator;
-    private readonly CkksEncoder? _encoder;
+    private readonly ICircuitEvaluator _evaluator;
+    private readonly bool _canEncode;
+
+    /// <summary>An evaluator over a scheme's circuit evaluator (which must hold a relinearization key for degree ≥ 2).</summary>
+    /// <param name="evaluator">The scheme's evaluator.</param>
+    /// <param name="canEncode">Whether it can encode plaintext vectors (needed only for slot-wise coefficient weights).</param>
+    public PolynomialEvaluator(ICircuitEvaluator evaluator, bool canEncode = true)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        _evaluator = evaluator;
+        _canEncode = canEncode && (evaluator is not CkksCircuitEvaluator c || c.CanEncode);
+    }
 
     /// <summary>An evaluator using the given CKKS evaluator (which must hold a relinearization key for degree ≥ 2).</summary>
     /// <param name="evaluator">The evaluator.</param>
     /// <param name="encoder">Needed only for slot-wise coefficient weights.</param>
     public PolynomialEvaluator(CkksEvaluator evaluator, CkksEncoder? encoder = null)
-    {
-        ArgumentNullException.ThrowIfNull(evaluator);
-        _evaluator = evaluator;
-        _encoder = encoder;
-    }
+        : this(new CkksCircuitEvaluator(evaluator, encoder), encoder is not null) { }
 
     /// <summary>Levels consumed by a polynomial of the given degree: ⌈log2(d + 1)⌉, plus 1 for an affine map.</summary>
     public static int DepthOf(int degree, bool needsAffineMap)
@@ -81,7 +88,7 @@ public sealed class PolynomialEvaluator
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(coefficients);
         if (coefficients.Count == 0) throw new ArgumentException("At least one coefficient is needed.", nameof(coefficients));
-        if (slotWeights is not null && _encoder is null) throw new InvalidOperationException("Slot weights need an evaluator built with an encoder.");
+        if (slotWeights is not null && !_canEncode) throw new InvalidOperationException("Slot weights need an evaluator built with an encoder.");
         return EvaluateCore(x, coefficients, chebyshev: false, 1, 0, affine: false, targetScale ?? x.Scale, slotWeights);
     }
 
@@ -91,7 +98,7 @@ public sealed class PolynomialEvaluator
         if (weights is null) return _evaluator.MultiplyScalar(ct, c, constantScale);
         var values = new double[weights.Length];
         for (int i = 0; i < values.Length; i++) values[i] = c * weights[i];
-        return _evaluator.MultiplyPlain(ct, _encoder!.Encode(values, constantScale, ct.Level));
+        return _evaluator.MultiplyPlain(ct, _evaluator.Encode(values, constantScale, ct.Level));
     }
 
     /// <summary>ct + c·m at ct's scale, or ct + c without weights.</summary>
@@ -101,14 +108,13 @@ public sealed class PolynomialEvaluator
         if (weights is null) { _evaluator.AddScalar(ct, c, ct); return; }
         var values = new double[weights.Length];
         for (int i = 0; i < values.Length; i++) values[i] = c * weights[i];
-        _evaluator.AddPlain(ct, _encoder!.Encode(values, ct.Scale, ct.Level), ct);
+        _evaluator.AddPlain(ct, _evaluator.Encode(values, ct.Scale, ct.Level), ct);
     }
 
     private Ciphertext EvaluateCore(Ciphertext x, IReadOnlyList<double> c, bool chebyshev, double alpha, double beta, bool affine, double target,
         double[]? weights = null)
     {
         var ev = _evaluator;
-        var q = ev.Parameters.Ring.Q;
         int d = c.Count - 1;
         while (d > 0 && c[d] == 0) d--;
         int depth = DepthOf(d, affine);
@@ -124,7 +130,7 @@ public sealed class PolynomialEvaluator
         if (d == 1)
         {
             // c_0 + c_1·(αx + β) = (c_1·α)·x + (c_1·β + c_0): one scalar product and one rescale.
-            var r = Scale(x, c[1] * alpha, target * q[x.Level] / x.Scale, weights);
+            var r = Scale(x, c[1] * alpha, target * ev.RescaleFactor(x.Level) / x.Scale, weights);
             AddConstant(r, c[1] * beta + c[0], weights);
             ev.Rescale(r, r);
             r.Scale = target;
@@ -133,7 +139,7 @@ public sealed class PolynomialEvaluator
         var t1 = x;
         if (affine)
         {
-            t1 = ev.MultiplyScalar(x, alpha, (double)q[x.Level]);
+            t1 = ev.MultiplyScalar(x, alpha, ev.RescaleFactor(x.Level));
             ev.AddScalar(t1, beta, t1);
             ev.Rescale(t1, t1);
         }
@@ -174,14 +180,13 @@ public sealed class PolynomialEvaluator
     private Node Recurse(double[] c, double scale, Ciphertext t1, Dictionary<int, Ciphertext> powers, bool chebyshev, double[]? weights)
     {
         var ev = _evaluator;
-        var q = ev.Parameters.Ring.Q;
         int d = c.Length - 1;
         while (d > 0 && c[d] == 0) d--;
         if (d == 0)
         {
             if (weights is null) return new Node(null, c[0]);
             // A weighted constant still needs a ciphertext: 0·T_1 + c·m.
-            var zero = ev.MultiplyScalar(t1, 0.0, scale * q[t1.Level] / t1.Scale);
+            var zero = ev.MultiplyScalar(t1, 0.0, scale * ev.RescaleFactor(t1.Level) / t1.Scale);
             AddConstant(zero, c[0], weights);
             ev.Rescale(zero, zero);
             zero.Scale = scale;
@@ -189,7 +194,7 @@ public sealed class PolynomialEvaluator
         }
         if (d == 1)
         {
-            var r1 = Scale(t1, c[1], scale * q[t1.Level] / t1.Scale, weights);
+            var r1 = Scale(t1, c[1], scale * ev.RescaleFactor(t1.Level) / t1.Scale, weights);
             AddConstant(r1, c[0], weights);
             ev.Rescale(r1, r1);
             r1.Scale = scale;
@@ -208,7 +213,7 @@ public sealed class PolynomialEvaluator
         var ta = Power(a, powers, chebyshev);
         int qDegree = d - a;
         int level = Math.Min(ta.Level, qDegree == 0 && weights is null ? int.MaxValue : t1.Level - NodeDepth(Math.Max(qDegree, 1)));
-        double productScale = scale * q[level];
+        double productScale = scale * ev.RescaleFactor(level);
         Ciphertext product;
         var taAtLevel = ev.DropToLevel(ta, level);
         if (qDegree == 0 && weights is null)
@@ -225,7 +230,7 @@ public sealed class PolynomialEvaluator
         if (rNode.Ciphertext is { } r)
         {
             // r sits at scale `scale`, at a level ≥ ℓ: multiplying by the integer q_ℓ puts it at the product's scale exactly.
-            var lifted = ev.MultiplyScalar(ev.DropToLevel(r, level), 1.0, (double)q[level]);
+            var lifted = ev.MultiplyScalar(ev.DropToLevel(r, level), 1.0, ev.RescaleFactor(level));
             lifted.Scale = productScale;
             ev.Add(product, lifted, product);
         }
