@@ -157,7 +157,7 @@ public sealed class CkksEvaluator : RlweEvaluator
 
     /// <summary>
     /// ct placed at exactly <paramref name="level"/> and <paramref name="scale"/>: a copy when it is there already, else
-    /// one scalar multiplication and rescale (<see cref="MultiplyScalarTo"/>) — the one call through which higher layers
+    /// one scalar multiplication and rescale (<see cref="MultiplyScalarTo(Ciphertext, Complex, int, double)"/>) — the one call through which higher layers
     /// align operands, so that none of them touches the modulus chain or the scale itself.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">ct is below the target level.</exception>
@@ -172,6 +172,163 @@ public sealed class CkksEvaluator : RlweEvaluator
             return ct.Clone();
         }
         return MultiplyScalarTo(ct, 1.0, level, scale);
+    }
+
+    /// <summary>ct ⊙ v for plaintext slot values v, encoded at q_ℓ so that the rescale restores ct's scale exactly: one level.</summary>
+    /// <exception cref="ArgumentException">Too many values, or one is not finite.</exception>
+    /// <exception cref="InvalidOperationException">ct is at level 0.</exception>
+    public Ciphertext MultiplyValues(Ciphertext ct, ReadOnlySpan<double> values, CkksEncoder encoder)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(encoder);
+        if (ct.Level == 0) ThrowHelper.InvalidOperation("Multiplying by values uses a level; the ciphertext has none left.");
+        var product = MultiplyPlain(ct, encoder.Encode(values, Ring.Q[ct.Level], ct.Level));
+        Rescale(product, product);
+        product.Scale = ct.Scale; // q_ℓ / q_ℓ: equal up to the rounding of the quotient
+        return product;
+    }
+
+    /// <summary>ct ⊙ v placed at exactly <paramref name="level"/> and <paramref name="scale"/> (one rescale, on ct's side).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">ct is not above the target level.</exception>
+    public Ciphertext MultiplyValuesTo(Ciphertext ct, ReadOnlySpan<double> values, int level, double scale, CkksEncoder encoder)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(encoder);
+        if (level < 0 || level >= ct.Level) ThrowHelper.OutOfRange(nameof(level), $"The target level must be below the ciphertext's ({ct.Level}); got {level}.");
+        var dropped = DropToLevel(ct, level + 1);
+        var product = MultiplyPlain(dropped, encoder.Encode(values, scale * Ring.Q[level + 1] / ct.Scale, level + 1));
+        Rescale(product, product);
+        product.Scale = scale;
+        return product;
+    }
+
+    /// <summary>destination = ct + v for plaintext slot values v, encoded at ct's scale and level (no level used).</summary>
+    public void AddValues(Ciphertext ct, ReadOnlySpan<double> values, CkksEncoder encoder, Ciphertext destination)
+    {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(encoder);
+        AddPlain(ct, encoder.Encode(values, ct.Scale, ct.Level), destination);
+    }
+
+    /// <summary>ct · c at ct's scale, one level down (c encoded at q_ℓ).</summary>
+    /// <exception cref="InvalidOperationException">ct is at level 0.</exception>
+    public Ciphertext MultiplyScalarRescale(Ciphertext ct, double value)
+    {
+        Check(ct, nameof(ct));
+        if (ct.Level == 0) ThrowHelper.InvalidOperation("Multiplying by a constant at q_ℓ uses a level; the ciphertext has none left.");
+        var t = MultiplyScalar(ct, value, (double)Ring.Q[ct.Level]);
+        Rescale(t, t);
+        t.Scale = ct.Scale;
+        return t;
+    }
+
+    /// <summary>
+    /// An accumulator for Σ w_i·t_i over terms at <paramref name="level"/> and scale <paramref name="termScale"/>: every
+    /// weight is encoded at q_level (<see cref="AddWeighted"/>), so that <see cref="FinishWeightedSum"/>'s rescale
+    /// restores the terms' scale exactly.
+    /// </summary>
+    public Ciphertext WeightedSumAccumulator(int level, double termScale) => Zero(level, termScale * Ring.Q[level]);
+
+    /// <summary>Empties an accumulator for another sum over terms at <paramref name="level"/> and <paramref name="termScale"/> (no allocation).</summary>
+    public void ResetWeightedSum(Ciphertext accumulator, int level, double termScale)
+    {
+        ArgumentNullException.ThrowIfNull(accumulator);
+        accumulator.Resize(level, 2);
+        accumulator.Data.AsSpan(0, 2 * accumulator.PolyLength).Clear();
+        accumulator.Scale = termScale * Ring.Q[level];
+    }
+
+    /// <summary>accumulator += w · term (one fused pass; the term must be at the accumulator's level).</summary>
+    public void AddWeighted(Ciphertext term, double weight, Ciphertext accumulator)
+    {
+        Check(term, nameof(term));
+        if (weight != 0) MultiplyScalarAdd(term, weight, Ring.Q[term.Level], accumulator);
+    }
+
+    /// <summary>accumulator + b, rescaled: the weighted sum at its terms' scale, one level down (a new ciphertext; the accumulator is left as it was plus b).</summary>
+    public Ciphertext FinishWeightedSum(Ciphertext accumulator, double bias)
+    {
+        AddScalar(accumulator, bias, accumulator);
+        return Rescale(accumulator);
+    }
+
+    /// <summary>
+    /// Σ_i w_i·t_i + b at the terms' scale, one level down: fused into one accumulator when the terms share level and size
+    /// (no ciphertext per term), else term by term, each brought to the lowest level.
+    /// </summary>
+    /// <exception cref="ArgumentException">No terms, or counts differ.</exception>
+    public Ciphertext LinearCombination(IReadOnlyList<Ciphertext> terms, IReadOnlyList<double> weights, double bias)
+    {
+        ArgumentNullException.ThrowIfNull(terms); ArgumentNullException.ThrowIfNull(weights);
+        if (terms.Count == 0 || terms.Count != weights.Count) ThrowHelper.Argument(nameof(weights), $"One weight per term: {terms.Count} terms, {weights.Count} weights.");
+        var first = terms[0];
+        bool shared = true;
+        for (int i = 0; i < terms.Count && shared; i++)
+            shared = terms[i].Level == first.Level && terms[i].Size == 2 && Math.Abs(terms[i].Scale - first.Scale) <= ScaleTolerance * first.Scale;
+        Ciphertext acc;
+        if (shared)
+        {
+            acc = WeightedSumAccumulator(first.Level, first.Scale);
+            for (int i = 0; i < terms.Count; i++) AddWeighted(terms[i], weights[i], acc);
+        }
+        else
+        {
+            int level = terms.Min(t => t.Level);
+            acc = WeightedSumAccumulator(level, first.Scale);
+            for (int i = 0; i < terms.Count; i++)
+            {
+                if (weights[i] == 0) continue;
+                var term = MultiplyScalar(DropToLevel(terms[i], level), weights[i], (double)Ring.Q[level]);
+                Add(acc, term, acc);
+            }
+        }
+        AddScalar(acc, bias, acc);
+        Rescale(acc, acc);
+        return acc;
+    }
+
+    /// <summary>
+    /// The scale at <paramref name="level"/> from which <paramref name="squarings"/> squarings, each rescaled, end at
+    /// exactly <paramref name="targetScale"/>: s_0 with s_(i+1) = s_i² / q_(level − i).
+    /// </summary>
+    public double ScaleBeforeSquarings(int level, int squarings, double targetScale)
+    {
+        if (squarings < 0 || squarings > level) ThrowHelper.OutOfRange(nameof(squarings), $"{squarings} squarings need as many levels; {level} are left.");
+        double start = targetScale;
+        for (int i = squarings; i >= 1; i--) start = Math.Sqrt(start * Ring.Q[level - i]);
+        return start;
+    }
+
+    /// <summary>c·ct placed at <paramref name="like"/>'s level and scale (see <see cref="MultiplyScalarTo(Ciphertext, Complex, int, double)"/>).</summary>
+    public Ciphertext MultiplyScalarTo(Ciphertext ct, Complex value, Ciphertext like)
+    {
+        ArgumentNullException.ThrowIfNull(like);
+        return MultiplyScalarTo(ct, value, like.Level, like.Scale);
+    }
+
+    /// <summary>ct placed at <paramref name="like"/>'s level and scale (see <see cref="BringTo(Ciphertext, int, double)"/>).</summary>
+    public Ciphertext BringTo(Ciphertext ct, Ciphertext like)
+    {
+        ArgumentNullException.ThrowIfNull(like);
+        return BringTo(ct, like.Level, like.Scale);
+    }
+
+    /// <summary>ct ⊙ v placed at <paramref name="like"/>'s level and scale.</summary>
+    public Ciphertext MultiplyValuesTo(Ciphertext ct, ReadOnlySpan<double> values, Ciphertext like, CkksEncoder encoder)
+    {
+        ArgumentNullException.ThrowIfNull(like);
+        return MultiplyValuesTo(ct, values, like.Level, like.Scale, encoder);
+    }
+
+    /// <summary>An accumulator for weighted sums of terms at <paramref name="like"/>'s level and scale.</summary>
+    public Ciphertext WeightedSumAccumulator(Ciphertext like)
+    {
+        ArgumentNullException.ThrowIfNull(like);
+        return WeightedSumAccumulator(like.Level, like.Scale);
+    }
+
+    /// <summary>Empties an accumulator for a sum over terms at <paramref name="like"/>'s level and scale.</summary>
+    public void ResetWeightedSum(Ciphertext accumulator, Ciphertext like)
+    {
+        ArgumentNullException.ThrowIfNull(like);
+        ResetWeightedSum(accumulator, like.Level, like.Scale);
     }
 
     /// <summary>Multiply, relinearize and rescale in one call.</summary>

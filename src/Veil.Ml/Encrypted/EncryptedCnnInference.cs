@@ -136,13 +136,13 @@ public sealed class EncryptedCnnInference
         var ev = server.Evaluator;
         var encoder = server.Encoder;
         var z = _conv.Apply(ev, encoder, image);
-        ev.AddPlain(z, encoder.Encode(_convBias, z.Scale, z.Level), z);
+        ev.AddValues(z, _convBias, encoder, z);
         var h = ev.MultiplyRelinearizeRescale(z, z);
         var u = DiagonalTransform.Fold(ev, _dense1.Apply(ev, encoder, h), _width1);
-        ev.AddPlain(u, encoder.Encode(_bias1, u.Scale, u.Level), u);
+        ev.AddValues(u, _bias1, encoder, u);
         var g = ev.MultiplyRelinearizeRescale(u, u);
         var logits = DiagonalTransform.Fold(ev, _dense2.Apply(ev, encoder, g), _width2);
-        ev.AddPlain(logits, encoder.Encode(_bias2, logits.Scale, logits.Level), logits);
+        ev.AddValues(logits, _bias2, encoder, logits);
         return logits;
     }
 
@@ -190,10 +190,8 @@ public sealed class EncryptedCnnInference
         int s = _network.ImageSize, k = _network.KernelSize, o = _network.ConvOutputSize, stride = _network.Stride;
         if (pixels.Count != s * s) throw new ArgumentException($"Expected {s * s} pixel ciphertexts; got {pixels.Count}.", nameof(pixels));
         var ev = server.Evaluator;
-        var q = server.Parameters.Ring.Q;
         int level = pixels[0].Level;
         if (level < Depth) throw new InvalidOperationException($"Inference needs {Depth} levels; the ciphertexts have {level}.");
-        double inputScale = pixels[0].Scale;
         // Conv outputs come out at level − 2 (conv, square) with scale inputScale (every constant at scale q_ℓ).
         var hidden = new Ciphertext[_network.Hidden];
         Ciphertext? conv = null;
@@ -202,43 +200,30 @@ public sealed class EncryptedCnnInference
             for (int oy = 0; oy < o; oy++)
                 for (int ox = 0; ox < o; ox++)
                 {
-                    conv ??= ev.Zero(level, inputScale * q[level]);
-                    conv.Data.AsSpan().Clear();
-                    conv.Scale = inputScale * q[level];
+                    // One accumulator reused for every output: a convolution output allocates only its result.
+                    if (conv is null) conv = ev.WeightedSumAccumulator(pixels[0]);
+                    else ev.ResetWeightedSum(conv, pixels[0]);
                     for (int ky = 0; ky < k; ky++)
                         for (int kx = 0; kx < k; kx++)
-                        {
-                            double w = _network.ConvWeights[m][ky * k + kx];
-                            if (w != 0) ev.MultiplyScalarAdd(pixels[(stride * oy + ky) * s + stride * ox + kx], w, q[level], conv);
-                        }
-                    ev.AddScalar(conv, _network.ConvBias[m], conv);
-                    var z = ev.Rescale(conv);
+                            ev.AddWeighted(pixels[(stride * oy + ky) * s + stride * ox + kx], _network.ConvWeights[m][ky * k + kx], conv);
+                    var z = ev.FinishWeightedSum(conv, _network.ConvBias[m]);
                     var a = ev.MultiplyRelinearizeRescale(z, z);
                     int index = m * _block + oy * o + ox;
-                    for (int j = 0; j < hidden.Length; j++) hidden[j] ??= ev.Zero(a.Level, a.Scale * q[a.Level]);
+                    for (int j = 0; j < hidden.Length; j++) hidden[j] ??= ev.WeightedSumAccumulator(a);
                     // Each hidden unit has its own accumulator: the units split across threads without locking.
-                    Veil.Arithmetic.Parallelism.For(hidden.Length, ev.MaxDegreeOfParallelism, j =>
-                    {
-                        double w = _network.W1[j][index];
-                        if (w != 0) ev.MultiplyScalarAdd(a, w, q[a.Level], hidden[j]);
-                    });
+                    Veil.Arithmetic.Parallelism.For(hidden.Length, ev.MaxDegreeOfParallelism, j => ev.AddWeighted(a, _network.W1[j][index], hidden[j]));
                     progress?.Report(0.9 * ++done / total);
                 }
         var activations = new Ciphertext[hidden.Length];
         for (int j = 0; j < hidden.Length; j++)
         {
-            ev.AddScalar(hidden[j], _network.B1[j], hidden[j]);
-            var z = ev.Rescale(hidden[j]);
+            var z = ev.FinishWeightedSum(hidden[j], _network.B1[j]);
             activations[j] = ev.MultiplyRelinearizeRescale(z, z);
         }
         var logits = new Ciphertext[_network.Outputs];
         for (int c = 0; c < logits.Length; c++)
         {
-            var acc = ev.Zero(activations[0].Level, activations[0].Scale * q[activations[0].Level]);
-            for (int j = 0; j < activations.Length; j++)
-                if (_network.W2[c][j] != 0) ev.MultiplyScalarAdd(activations[j], _network.W2[c][j], q[activations[j].Level], acc);
-            ev.AddScalar(acc, _network.B2[c], acc);
-            logits[c] = ev.Rescale(acc);
+            logits[c] = ev.LinearCombination(activations, _network.W2[c], _network.B2[c]);
         }
         progress?.Report(1);
         return logits;

@@ -146,9 +146,7 @@ public static class EncryptedColumnStatistics
             var occupied = new double[slots];
             for (int r = b * rowsPerBlock; r < Math.Min(rows, (b + 1) * rowsPerBlock); r++)
                 for (int c = 0; c < features; c++) occupied[(r - b * rowsPerBlock) * stride + c] = 1;
-            int level = d.Level;
-            ev.MultiplyPlain(d, computing.Encoder.Encode(occupied, computing.Parameters.Ring.Q[level], level), d);
-            ev.Rescale(d, d);
+            d = ev.MultiplyValues(d, occupied, computing.Encoder);
             var sq = ev.Square(d);
             ev.Relinearize(sq, sq);
             ev.Rescale(sq, sq);

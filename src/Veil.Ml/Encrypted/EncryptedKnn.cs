@@ -80,8 +80,7 @@ public sealed class EncryptedKnn : IDisposable
             var diff = ev.Sub(references.Blocks[b], query.Ciphertext);
             var square = ev.MultiplyRelinearizeRescale(diff, diff);
             var sums = SlotOperations.SumWithinBlocks(ev, square, width);
-            var mask = publicContext.Encoder.Encode(starts, publicContext.Parameters.Ring.Q[sums.Level], sums.Level);
-            result[b] = ev.Rescale(ev.MultiplyPlain(sums, mask));
+            result[b] = ev.MultiplyValues(sums, starts, publicContext.Encoder);
         }
         return result;
     }

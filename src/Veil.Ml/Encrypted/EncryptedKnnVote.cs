@@ -260,7 +260,6 @@ public sealed class EncryptedKnnVote : IDisposable
         if (queries.Level != references.Level) throw new InvalidOperationException($"The queries must be at the top level ({references.Level}); they are at {queries.Level}.");
         var ev = publicContext.Evaluator;
         var encoder = publicContext.Encoder;
-        var q = publicContext.Parameters.Ring.Q;
         double delta = publicContext.Parameters.DefaultScale;
         int slots = publicContext.Parameters.Slots, t = circuit.BlockWidth, n = circuit.References;
         int stride = BatchSize(slots, circuit), blocks = slots / stride / t;
@@ -294,13 +293,9 @@ public sealed class EncryptedKnnVote : IDisposable
                 weight[(j * t + t - 1) * stride + g] = -circuit.Beta;
                 offset[(j * t + t - 1) * stride + g] = circuit.Beta;
             }
-        int level = sums.Level;
-        double start = delta;
-        for (int i = circuit.HighestPower; i >= 1; i--) start = Math.Sqrt(start * q[level - i]);
-        var y = ev.MultiplyPlain(sums, encoder.Encode(weight, start * q[level] / sums.Scale, level));
-        ev.AddPlain(y, encoder.Encode(offset, y.Scale, level), y);
-        ev.Rescale(y, y);
-        y.Scale = start;
+        double start = ev.ScaleBeforeSquarings(sums.Level, circuit.HighestPower, delta);
+        var y = ev.MultiplyValuesTo(sums, weight, sums.Level - 1, start, encoder);
+        ev.AddValues(y, offset, encoder, y);
         y = RotateAndSum(y, 1, t);
 
         // 3. e = Σ_i c_i·y^(2^i) (J squarings; the shallower terms are placed at the deepest one's level and scale).
@@ -313,17 +308,16 @@ public sealed class EncryptedKnnVote : IDisposable
         }
         var e = powers[^1];
         for (int i = 0; i < powers.Count - 1; i++)
-            ev.Add(e, ev.MultiplyScalarTo(powers[i], circuit.MixtureCoefficients[i], e.Level, e.Scale), e);
+            ev.Add(e, ev.MultiplyScalarTo(powers[i], circuit.MixtureCoefficients[i], e), e);
 
         // 4. h_(j,s) = P1(e_j − θ_s) at position jT + s.
-        ev.AddPlain(e, encoder.Encode(ByRadius(s => -circuit.Thresholds[s]), e.Scale, e.Level), e);
+        ev.AddValues(e, ByRadius(s => -circuit.Thresholds[s]), encoder, e);
         var h = polynomials.Evaluate(polynomials.Evaluate(e, circuit.StepStage, delta), circuit.StepFlatten, delta);
 
         // 5. Counts over all blocks, less the padding blocks' known share (e = 0 there), moved onto P2's axis; u_s.
         var counts = RotateAndSum(h, t, slots / stride);
         double padding = blocks - n;
-        ev.AddPlain(counts, encoder.Encode(ByRadius(s => -padding * circuit.RadiusStep(-circuit.Thresholds[s]) - 1 + KnnVoteCircuit.CountOffset),
-            counts.Scale, counts.Level), counts);
+        ev.AddValues(counts, ByRadius(s => -padding * circuit.RadiusStep(-circuit.Thresholds[s]) - 1 + KnnVoteCircuit.CountOffset), encoder, counts);
         var u = polynomials.Evaluate(polynomials.Evaluate(counts, circuit.CountStage, delta), circuit.CountFlatten, delta);
 
         // 6. Per class: V_(c,s) = Σ_j [y_j = c]·h_(j,s); tally_c = Σ_s u_s·(V_(c,s) − V_(c,s+1)), in every position.
@@ -332,9 +326,7 @@ public sealed class EncryptedKnnVote : IDisposable
         for (int c = 0; c < circuit.Classes; c++)
         {
             var votes = RotateAndSum(ev.MultiplyRelinearizeRescale(h, ev.DropToLevel(_encryptedLabels[c], h.Level)), t, slots / stride);
-            var next = ev.MultiplyPlain(ev.Rotate(votes, stride), encoder.Encode(notLast, q[votes.Level], votes.Level));
-            ev.Rescale(next, next);
-            next.Scale = votes.Scale;
+            var next = ev.MultiplyValues(ev.Rotate(votes, stride), notLast, encoder);
             var shells = ev.Sub(ev.DropToLevel(votes, next.Level), next);
             result[c] = RotateAndSum(ev.MultiplyRelinearizeRescale(u, ev.DropToLevel(shells, u.Level)), 1, t);
         }

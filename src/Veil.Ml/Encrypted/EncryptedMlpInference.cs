@@ -60,14 +60,11 @@ public sealed class EncryptedMlpInference
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(inputs);
         var ev = server.Evaluator;
-        var q = server.Parameters.Ring.Q;
         var hidden = new Ciphertext[_network.Hidden];
         for (int j = 0; j < hidden.Length; j++)
         {
-            // Σ_i W1[j,i]·x_i + b1[j], each constant at scale q_ℓ so that one rescale restores the input's scale.
-            var acc = WeightedSum(ev, inputs, _network.W1[j], q);
-            ev.AddScalar(acc, _network.B1[j], acc);
-            ev.Rescale(acc, acc);
+            // Σ_i W1[j,i]·x_i + b1[j], fused into one accumulator, rescaled back to the inputs' scale.
+            var acc = ev.LinearCombination(inputs, _network.W1[j], _network.B1[j]);
             var square = ev.Square(acc);
             ev.Relinearize(square, square);
             ev.Rescale(square, square);
@@ -76,37 +73,9 @@ public sealed class EncryptedMlpInference
         var logits = new Ciphertext[_network.Outputs];
         for (int k = 0; k < logits.Length; k++)
         {
-            var acc = WeightedSum(ev, hidden, _network.W2[k], q);
-            ev.AddScalar(acc, _network.B2[k], acc);
-            ev.Rescale(acc, acc);
-            logits[k] = acc;
+            logits[k] = ev.LinearCombination(hidden, _network.W2[k], _network.B2[k]);
         }
         return logits;
-    }
-
-    /// <summary>
-    /// Σ_i w_i·x_i with each constant at scale q_ℓ: fused into one accumulator when the inputs share level and size (no
-    /// ciphertext per term: a layer of 64 × 32 weights would otherwise allocate 2,048 of them), else term by term.
-    /// </summary>
-    private static Ciphertext WeightedSum(CkksEvaluator ev, IReadOnlyList<Ciphertext> xs, double[] weights, IReadOnlyList<ulong> q)
-    {
-        var first = xs[0];
-        double constantScale = q[first.Level];
-        if (xs.All(x => x.Level == first.Level && x.Size == 2 && Math.Abs(x.Scale - first.Scale) <= ev.ScaleTolerance * first.Scale))
-        {
-            var acc = ev.Zero(first.Level, first.Scale * constantScale);
-            for (int i = 0; i < xs.Count; i++)
-                if (weights[i] != 0) ev.MultiplyScalarAdd(xs[i], weights[i], constantScale, acc);
-            return acc;
-        }
-        Ciphertext? sum = null;
-        for (int i = 0; i < xs.Count; i++)
-        {
-            if (weights[i] == 0) continue;
-            var term = ev.MultiplyScalar(xs[i], weights[i], (double)q[xs[i].Level]);
-            if (sum is null) sum = term; else ev.Add(sum, term, sum);
-        }
-        return sum ?? ev.MultiplyScalar(first, 0.0, constantScale);
     }
 
     /// <summary>Client: the predicted class of each image of the batch.</summary>
@@ -137,13 +106,13 @@ public sealed class EncryptedMlpInference
         int slots = server.Parameters.Slots;
         var z = _first.Apply(ev, server.Encoder, image);
         var bias1 = Enumerable.Range(0, slots).Select(s => s % _period < _network.Hidden ? _network.B1[s % _period] : 0).ToArray();
-        ev.AddPlain(z, server.Encoder.Encode(bias1, z.Scale, z.Level), z);
+        ev.AddValues(z, bias1, server.Encoder, z);
         var h = ev.Square(z);
         ev.Relinearize(h, h);
         ev.Rescale(h, h);
         var o = _second.Apply(ev, server.Encoder, h);
         var bias2 = Enumerable.Range(0, slots).Select(s => s % _period < _network.Outputs ? _network.B2[s % _period] : 0).ToArray();
-        ev.AddPlain(o, server.Encoder.Encode(bias2, o.Scale, o.Level), o);
+        ev.AddValues(o, bias2, server.Encoder, o);
         return o;
     }
 

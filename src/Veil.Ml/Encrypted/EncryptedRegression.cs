@@ -143,7 +143,6 @@ public static class EncryptedGradientDescent
             throw new InvalidOperationException($"{options.Iterations} iterations need {needed} levels; the parameters have {context.Parameters.MaxLevel}. Use fewer iterations, larger parameters, or refresh mode.");
         double step = options.LearningRate / data.Rows;
         var poly = new PolynomialEvaluator(ev, context.Encoder);
-        var q = context.Parameters.Ring.Q;
         // Rotate-and-add leaves a row's inner product only in the row's first slot: the residual is computed there (mask
         // folded into the polynomial's coefficients, no extra level) and then copied over the row.
         var rowStarts = SlotOperations.BlockStarts(slots, width);
@@ -166,11 +165,7 @@ public static class EncryptedGradientDescent
                 var r = poly.EvaluatePowerBasis(u, coefficients, rowStarts);
                 // − (η/n)·y on the row starts, put at r's level and scale with one rescale on y's side (y has levels to spare).
                 var y = data.Targets[b];
-                var yLevel = ev.DropToLevel(y, r.Level + 1);
-                var negativeY = context.Encoder.Encode(rowStarts.Select(m => -iterationStep * m).ToArray(), r.Scale * q[r.Level + 1] / y.Scale, yLevel.Level);
-                var scaledY = ev.MultiplyPlain(yLevel, negativeY);
-                ev.Rescale(scaledY, scaledY);
-                scaledY.Scale = r.Scale;
+                var scaledY = ev.MultiplyValuesTo(y, rowStarts.Select(m => -iterationStep * m).ToArray(), r, context.Encoder);
                 ev.Add(r, scaledY, r);
                 for (int k = 1; k < width; k <<= 1) ev.Add(r, ev.Rotate(r, -k), r);
                 var g = ev.MultiplyRelinearizeRescale(ev.DropToLevel(z, r.Level), r);
@@ -180,17 +175,15 @@ public static class EncryptedGradientDescent
             for (int s = width; s < slots; s <<= 1) ev.Add(gradient!, ev.Rotate(gradient!, s), gradient!);
             if (!options.Nesterov)
             {
-                w = ev.Sub(ev.MultiplyScalarTo(w, 1.0, gradient!.Level, gradient.Scale), gradient!);
+                w = ev.Sub(ev.BringTo(w, gradient!), gradient!);
                 continue;
             }
             // w_(t+1) = (1 − γ)·w_t − g' + γ·v_t; the scalar factors ride on the alignments, on branches with levels to spare.
-            var next = ev.Sub(ev.MultiplyScalarTo(w, keep, gradient!.Level, gradient.Scale), gradient!);
-            if (v is not null && gamma != 0) ev.Add(next, ev.MultiplyScalarTo(v, gamma, gradient!.Level, gradient.Scale), next);
+            var next = ev.Sub(ev.MultiplyScalarTo(w, keep, gradient!), gradient!);
+            if (v is not null && gamma != 0) ev.Add(next, ev.MultiplyScalarTo(v, gamma, gradient!), next);
             // v_(t+1) = w_t − g'/(1 − γ): one rescale on g''s copy, one level below it.
-            var plainStep = ev.MultiplyScalar(gradient!, 1 / keep, (double)q[gradient!.Level]);
-            ev.Rescale(plainStep, plainStep);
-            plainStep.Scale = gradient.Scale;
-            v = ev.Sub(ev.MultiplyScalarTo(w, 1.0, plainStep.Level, plainStep.Scale), plainStep);
+            var plainStep = ev.MultiplyScalarRescale(gradient!, 1 / keep);
+            v = ev.Sub(ev.BringTo(w, plainStep), plainStep);
             w = next;
         }
         return options.Nesterov ? v! : w;

@@ -80,16 +80,7 @@ public sealed class EncryptedVector
     }
 
     /// <summary>Brings b to a's level and exact scale (one scalar multiplication and rescale on b's side when needed).</summary>
-    private Ciphertext AlignTo(Ciphertext a, Ciphertext b)
-    {
-        if (b.Level == a.Level && Math.Abs(b.Scale - a.Scale) <= 1e-9 * a.Scale) return b;
-        if (b.Level <= a.Level)
-        {
-            if (Math.Abs(b.Scale - a.Scale) <= 1e-9 * a.Scale) return b;
-            throw new InvalidOperationException("Cannot align scales: the second operand has no level to spare; swap the operands.");
-        }
-        return Ev.MultiplyScalarTo(b, 1.0, a.Level, a.Scale);
-    }
+    private Ciphertext AlignTo(Ciphertext a, Ciphertext b) => b.Level > a.Level ? Ev.BringTo(b, a) : b;
 
     private (Ciphertext, Ciphertext) Aligned(Ciphertext a, Ciphertext b) => a.Level <= b.Level ? (a, AlignTo(a, b)) : (AlignTo(b, a), b);
 
@@ -111,7 +102,14 @@ public sealed class EncryptedVector
 
     /// <summary>this + plaintext values.</summary>
     public EncryptedVector Add(ReadOnlySpan<double> values) =>
-        With(Ev.AddPlain(Ciphertext, Context.Encoder.Encode(Packed(values), Ciphertext.Scale, Ciphertext.Level)), Length);
+        With(AddValuesTo(Packed(values)), Length);
+
+    private Ciphertext AddValuesTo(double[] values)
+    {
+        var result = Ciphertext.Clone();
+        Ev.AddValues(Ciphertext, values, Context.Encoder, result);
+        return result;
+    }
 
     /// <summary>this + c in every slot.</summary>
     public EncryptedVector Add(double value) => With(Ev.AddScalar(Ciphertext, value), Length);
@@ -127,8 +125,7 @@ public sealed class EncryptedVector
     /// <summary>this ⊙ plaintext values (rescaled back to this scale: one level).</summary>
     public EncryptedVector Multiply(ReadOnlySpan<double> values)
     {
-        var pt = Context.Encoder.Encode(Packed(values), Context.Parameters.Ring.Q[Ciphertext.Level], Ciphertext.Level);
-        return With(Ev.Rescale(Ev.MultiplyPlain(Ciphertext, pt)), Length);
+        return With(Ev.MultiplyValues(Ciphertext, Packed(values), Context.Encoder), Length);
     }
 
     /// <summary>this · c (rescaled back to this scale: one level).</summary>
@@ -288,7 +285,7 @@ public sealed class EncryptedMatrix
             for (int c = b * perCt; c < Math.Min(Columns, (b + 1) * perCt); c++)
                 for (int r = 0; r < Width; r++) packed[(c - b * perCt) * Width + r] = weights[c];
             var block = Blocks[b];
-            var product = ev.Rescale(ev.MultiplyPlain(block, Context.Encoder.Encode(packed, Context.Parameters.Ring.Q[block.Level], block.Level)));
+            var product = ev.MultiplyValues(block, packed, Context.Encoder);
             if (total is null) total = product; else ev.Add(total, product, total);
         }
         int span = EncryptedVector.PeriodFor(Math.Min(Columns, perCt));
@@ -435,8 +432,7 @@ public sealed class EncryptedMatrix
         var ev = Context.Evaluator;
         return Blocks.Select(block =>
         {
-            var pt = Context.Encoder.Encode(packed, Context.Parameters.Ring.Q[block.Level], block.Level);
-            return RowScores(ev.Rescale(ev.MultiplyPlain(block, pt)));
+            return RowScores(ev.MultiplyValues(block, packed, Context.Encoder));
         }).ToArray();
     }
 
@@ -446,7 +442,7 @@ public sealed class EncryptedMatrix
         int slots = Context.Parameters.Slots;
         var sums = SlotOperations.SumWithinBlocks(ev, products, Width);
         var starts = SlotOperations.BlockStarts(slots, Width);
-        var masked = ev.Rescale(ev.MultiplyPlain(sums, Context.Encoder.Encode(starts, Context.Parameters.Ring.Q[sums.Level], sums.Level)));
+        var masked = ev.MultiplyValues(sums, starts, Context.Encoder);
         for (int k = 1; k < Width; k <<= 1) ev.Add(masked, ev.Rotate(masked, -k), masked);
         return masked;
     }
