@@ -12,6 +12,8 @@ public sealed class RnsPolynomial
     public int N { get; }
     /// <summary>Number of primes (limbs).</summary>
     public int LimbCount { get; }
+    /// <summary>Whether the limbs hold NTT evaluations (the form RLWE keys and ciphertexts are kept in) rather than coefficients.</summary>
+    public bool IsNttForm { get; set; } = true;
 
     /// <summary>A zero polynomial with the given shape.</summary>
     public RnsPolynomial(int n, int limbCount)
@@ -23,6 +25,29 @@ public sealed class RnsPolynomial
         Data = new ulong[checked(n * limbCount)];
     }
 
+    /// <summary>A polynomial holding a copy of <paramref name="data"/> (limb-major, n·limbCount words).</summary>
+    /// <exception cref="ArgumentException">The data's length is not n·limbCount.</exception>
+    public RnsPolynomial(int n, int limbCount, ReadOnlySpan<ulong> data, bool isNttForm = true) : this(n, limbCount)
+    {
+        if (data.Length != Data.Length) ThrowHelper.Argument(nameof(data), $"{n}·{limbCount} = {Data.Length} words are needed; got {data.Length}.");
+        data.CopyTo(Data);
+        IsNttForm = isNttForm;
+    }
+
+    /// <summary>Throws unless every limb i is reduced modulo <paramref name="moduli"/>[i] and the shape matches.</summary>
+    /// <exception cref="ArgumentException">Another ring degree, another limb count, or a coefficient not below its prime.</exception>
+    public void CheckReduced(IReadOnlyList<Modulus> moduli, int n, string paramName)
+    {
+        if (N != n || LimbCount != moduli.Count)
+            ThrowHelper.Argument(paramName, $"Expected a polynomial of degree {n} over {moduli.Count} primes; got degree {N} over {LimbCount}.");
+        for (int l = 0; l < LimbCount; l++)
+        {
+            ulong q = moduli[l].Value;
+            foreach (ulong v in Limb(l))
+                if (v >= q) ThrowHelper.Argument(paramName, $"A coefficient of limb {l} is not below its prime {q}.");
+        }
+    }
+
     /// <summary>Limb i.</summary>
     public Span<ulong> Limb(int i) => Data.AsSpan(i * N, N);
 
@@ -32,7 +57,7 @@ public sealed class RnsPolynomial
     /// <summary>A deep copy.</summary>
     public RnsPolynomial Clone()
     {
-        var p = new RnsPolynomial(N, LimbCount);
+        var p = new RnsPolynomial(N, LimbCount) { IsNttForm = IsNttForm };
         Data.AsSpan().CopyTo(p.Data);
         return p;
     }

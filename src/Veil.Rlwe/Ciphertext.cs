@@ -43,6 +43,39 @@ public sealed class Ciphertext
         Data = new ulong[size * (level + 1) * parameters.N];
     }
 
+    /// <summary>A copy of polynomial i (its limbs over q_0 … q_Level, in the ciphertext's form).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">i is outside [0, Size).</exception>
+    public RnsPolynomial GetPolynomial(int i)
+    {
+        if (i < 0 || i >= Size) ThrowHelper.OutOfRange(nameof(i), $"Polynomial index must be in [0, {Size}); got {i}.");
+        return new RnsPolynomial(Parameters.N, Level + 1, Poly(i), IsNttForm);
+    }
+
+    /// <summary>
+    /// A ciphertext from its polynomials (2 to <see cref="MaxSize"/>, each over q_0 … q_level in NTT form), for
+    /// protocols that build ciphertexts from shares.
+    /// </summary>
+    /// <exception cref="ArgumentException">A count, shape, form or residue is wrong.</exception>
+    public static Ciphertext FromPolynomials(RlweParameters parameters, double scale, params IReadOnlyList<RnsPolynomial> polynomials)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(polynomials);
+        if (polynomials.Count < 2 || polynomials.Count > MaxSize) ThrowHelper.Argument(nameof(polynomials), $"A ciphertext has 2 to {MaxSize} polynomials; got {polynomials.Count}.");
+        int limbs = polynomials[0].LimbCount;
+        if (limbs < 1 || limbs > parameters.MaxLevel + 1) ThrowHelper.Argument(nameof(polynomials), $"Polynomials have 1 to {parameters.MaxLevel + 1} limbs; got {limbs}.");
+        var moduli = parameters.Ring.Moduli.Take(limbs).ToArray();
+        var ct = new Ciphertext(parameters, limbs - 1, polynomials.Count, scale);
+        for (int i = 0; i < polynomials.Count; i++)
+        {
+            var poly = polynomials[i];
+            ArgumentNullException.ThrowIfNull(poly, nameof(polynomials));
+            if (!poly.IsNttForm) ThrowHelper.Argument(nameof(polynomials), $"Polynomial {i} must be in NTT form.");
+            poly.CheckReduced(moduli, parameters.N, nameof(polynomials));
+            poly.Data.AsSpan().CopyTo(ct.Poly(i));
+        }
+        return ct;
+    }
+
     /// <summary>Words in one polynomial, (Level + 1)·N.</summary>
     public int PolyLength => (Level + 1) * Parameters.N;
 

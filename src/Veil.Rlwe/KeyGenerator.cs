@@ -60,11 +60,19 @@ public sealed class KeyGenerator
     }
 
     /// <summary>A public key (−a·s + e, a) with a expanded from a fresh seed.</summary>
-    public PublicKey CreatePublicKey()
+    public PublicKey CreatePublicKey() => CreatePublicKey(Prng.NewSeed());
+
+    /// <summary>
+    /// A public key (−a·s + e, a) with a expanded from <paramref name="seedOfA"/>: with a common reference string's
+    /// <see cref="CommonReferenceString.PublicKeySeed"/>, its b is this party's share of a collective public key.
+    /// </summary>
+    /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    public PublicKey CreatePublicKey(ReadOnlySpan<byte> seedOfA)
     {
+        if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
         var ring = _parameters.Ring;
         int len = ring.LimbCount * ring.N;
-        var seed = Prng.NewSeed();
+        var seed = seedOfA.ToArray();
         var a = new ulong[len];
         ExpandPublicA(_parameters, seed, a);
         var b = new ulong[len];
@@ -84,20 +92,31 @@ public sealed class KeyGenerator
     }
 
     /// <summary>The relinearization key (switching s² to s).</summary>
-    public RelinearizationKey CreateRelinearizationKey()
+    public RelinearizationKey CreateRelinearizationKey() => CreateRelinearizationKey(Prng.NewSeed());
+
+    /// <summary>The relinearization key, its a_i expanded from <paramref name="seedOfA"/>.</summary>
+    /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    public RelinearizationKey CreateRelinearizationKey(ReadOnlySpan<byte> seedOfA)
     {
         var ring = _parameters.Ring;
         int len = ring.LimbCount * ring.N;
         var s2 = SecretArrayPool<ulong>.Rent(len);
         ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
-        var key = CreateSwitchingKey(s2.AsSpan(0, len));
+        var key = CreateSwitchingKey(s2.AsSpan(0, len), seedOfA);
         SecretArrayPool<ulong>.Return(s2, len);
         return new RelinearizationKey(key);
     }
 
     /// <summary>Galois keys for the given elements (see <see cref="GaloisElements"/>).</summary>
     /// <exception cref="ArgumentException">An element is even or not below 2N.</exception>
-    public GaloisKeys CreateGaloisKeys(IEnumerable<ulong> galoisElements)
+    public GaloisKeys CreateGaloisKeys(IEnumerable<ulong> galoisElements) => CreateGaloisKeys(galoisElements, null);
+
+    /// <summary>
+    /// Galois keys for the given elements, the a_i of each expanded from the reference string's seed for that element
+    /// (fresh seeds when <paramref name="reference"/> is null).
+    /// </summary>
+    /// <exception cref="ArgumentException">An element is even or not below 2N.</exception>
+    public GaloisKeys CreateGaloisKeys(IEnumerable<ulong> galoisElements, CommonReferenceString? reference)
     {
         ArgumentNullException.ThrowIfNull(galoisElements);
         var elements = galoisElements.Distinct().ToArray();
@@ -113,7 +132,7 @@ public sealed class KeyGenerator
             int len = ring.LimbCount * ring.N;
             var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
             KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
-            keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len));
+            keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len), reference?.GaloisKeySeed(elements[idx]) ?? Prng.NewSeed());
             SecretArrayPool<ulong>.Return(permuted, len);
         });
         var dict = new Dictionary<ulong, KeySwitchingKey>();
@@ -122,12 +141,15 @@ public sealed class KeyGenerator
     }
 
     /// <summary>Galois keys for rotations by the given steps (and conjugation when asked).</summary>
-    public GaloisKeys CreateRotationKeys(IEnumerable<int> steps, bool includeConjugation = false)
+    public GaloisKeys CreateRotationKeys(IEnumerable<int> steps, bool includeConjugation = false) => CreateRotationKeys(steps, includeConjugation, null);
+
+    /// <summary>Galois keys for rotations by the given steps, seeded from a reference string (see <see cref="CreateGaloisKeys(IEnumerable{ulong}, CommonReferenceString?)"/>).</summary>
+    public GaloisKeys CreateRotationKeys(IEnumerable<int> steps, bool includeConjugation, CommonReferenceString? reference)
     {
         ArgumentNullException.ThrowIfNull(steps);
         var elements = steps.Select(s => GaloisElements.ForRotation(s, _parameters.N)).Where(k => k != 1).ToList();
         if (includeConjugation) elements.Add(GaloisElements.ForConjugation(_parameters.N));
-        return CreateGaloisKeys(elements);
+        return CreateGaloisKeys(elements, reference);
     }
 
     /// <summary>Rotation keys for ±2^i, i = 0 … log2(N/2) − 1, and conjugation: any rotation is a composition of these.</summary>
@@ -139,12 +161,18 @@ public sealed class KeyGenerator
     }
 
     /// <summary>A key switching from s' (given in NTT form over all of Q·P) to s.</summary>
-    public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt)
+    public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt) => CreateSwitchingKey(sPrimeNtt, Prng.NewSeed());
+
+    /// <summary>A key switching from s' to s, its a_i expanded from <paramref name="seedOfA"/> (digit i: domain "veil/ksk/a", index i).</summary>
+    /// <exception cref="ArgumentException">s' is shorter than Q·P, or the seed is not 32 bytes.</exception>
+    public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA)
     {
         var p = _parameters;
         var ring = p.Ring;
         int n = ring.N, limbs = ring.LimbCount, digits = p.MaxDigitCount;
-        var seed = Prng.NewSeed();
+        if (sPrimeNtt.Length < limbs * n) ThrowHelper.Argument(nameof(sPrimeNtt), $"s' needs {limbs * n} words (NTT form over Q·P); got {sPrimeNtt.Length}.");
+        if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
+        var seed = seedOfA.ToArray();
         var bs = new ulong[digits][];
         var @as = new ulong[digits][];
         var secret = SecretKey;

@@ -37,6 +37,19 @@ public sealed class SecretKey : IDisposable
         ring.Forward(_ntt, 0, ring.LimbCount);
     }
 
+    /// <summary>A secret key from its coefficients in {−1, 0, 1} (copied into pinned memory; the caller wipes its own copy).</summary>
+    /// <exception cref="ArgumentException">Not N coefficients, or one outside {−1, 0, 1}.</exception>
+    public static SecretKey FromCoefficients(RlweParameters parameters, ReadOnlySpan<sbyte> coefficients, DecryptionBudget? budget = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (coefficients.Length != parameters.N) ThrowHelper.Argument(nameof(coefficients), $"A secret key has N = {parameters.N} coefficients; got {coefficients.Length}.");
+        foreach (sbyte c in coefficients)
+            if (c < -1 || c > 1) ThrowHelper.Argument(nameof(coefficients), "Secret-key coefficients are −1, 0 or 1.");
+        var copy = GC.AllocateArray<sbyte>(parameters.N, pinned: true);
+        coefficients.CopyTo(copy);
+        return new SecretKey(parameters, copy, budget);
+    }
+
     /// <summary>Coefficients of s in {−1, 0, 1}.</summary>
     internal ReadOnlySpan<sbyte> Coefficients { get { ThrowIfDisposed(); return _coefficients; } }
 
@@ -139,6 +152,29 @@ public sealed class PublicKey
         A = a;
         Seed = seed;
     }
+
+    /// <summary>
+    /// A public key from its polynomial b (NTT form over all of Q·P) and the seed of a — for instance the sum of the
+    /// parties' shares b_i = −a·s_i + e_i of a collective key, a expanded from the common reference string.
+    /// </summary>
+    /// <exception cref="ArgumentException">b has another shape, is not in NTT form or not reduced, or the seed is not 32 bytes.</exception>
+    public static PublicKey FromPolynomial(RlweParameters parameters, RnsPolynomial b, ReadOnlySpan<byte> seedOfA)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(b);
+        if (!b.IsNttForm) ThrowHelper.Argument(nameof(b), "b must be in NTT form.");
+        b.CheckReduced(parameters.Ring.Moduli, parameters.N, nameof(b));
+        if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
+        var a = new ulong[b.Data.Length];
+        KeyGenerator.ExpandPublicA(parameters, seedOfA, a);
+        return new PublicKey(parameters, (ulong[])b.Data.Clone(), a, seedOfA.ToArray());
+    }
+
+    /// <summary>A copy of b (NTT form over Q·P).</summary>
+    public RnsPolynomial GetB() => new(Parameters.N, Parameters.Ring.LimbCount, B);
+
+    /// <summary>A copy of a (NTT form over Q·P), expanded from <see cref="Seed"/>.</summary>
+    public RnsPolynomial GetA() => new(Parameters.N, Parameters.Ring.LimbCount, A);
 }
 
 /// <summary>
@@ -174,6 +210,39 @@ public sealed class KeySwitchingKey
 
     /// <summary>Number of digits.</summary>
     public int DigitCount => B.Length;
+
+    /// <summary>A copy of b_i as generated (NTT form over Q·P), whatever storage permutation the key uses.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The digit is outside [0, DigitCount).</exception>
+    public RnsPolynomial GetB(int digit)
+    {
+        if (digit < 0 || digit >= DigitCount) ThrowHelper.OutOfRange(nameof(digit), $"Digit must be in [0, {DigitCount}); got {digit}.");
+        return new RnsPolynomial(Parameters.N, Parameters.Ring.LimbCount, CanonicalB(digit));
+    }
+
+    /// <summary>
+    /// A key-switching key from its b_i (one per digit of the top level, NTT form over Q·P) and the seed of the a_i — for
+    /// instance the aggregate of the parties' shares of a collective relinearization or Galois key.
+    /// </summary>
+    /// <exception cref="ArgumentException">The digit count, a shape, the form or a residue is wrong, or the seed is not 32 bytes.</exception>
+    public static KeySwitchingKey FromPolynomials(RlweParameters parameters, IReadOnlyList<RnsPolynomial> b, ReadOnlySpan<byte> seedOfA)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(b);
+        if (b.Count != parameters.MaxDigitCount) ThrowHelper.Argument(nameof(b), $"A key of these parameters has {parameters.MaxDigitCount} digits; got {b.Count}.");
+        if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
+        var bs = new ulong[b.Count][];
+        for (int i = 0; i < b.Count; i++)
+        {
+            ArgumentNullException.ThrowIfNull(b[i], nameof(b));
+            if (!b[i].IsNttForm) ThrowHelper.Argument(nameof(b), $"b_{i} must be in NTT form.");
+            b[i].CheckReduced(parameters.Ring.Moduli, parameters.N, nameof(b));
+            bs[i] = (ulong[])b[i].Data.Clone();
+        }
+        var seed = seedOfA.ToArray();
+        var @as = new ulong[b.Count][];
+        for (int i = 0; i < b.Count; i++) @as[i] = ExpandA(parameters, seed, i);
+        return new KeySwitchingKey(parameters, bs, @as, seed);
+    }
 
     /// <summary>
     /// This key with its limbs permuted in place by σ_k⁻¹ (see <see cref="Automorphism"/>); the receiver must not be used
@@ -223,7 +292,14 @@ public sealed class RelinearizationKey
 {
     /// <summary>The underlying key-switching key.</summary>
     public KeySwitchingKey Key { get; }
-    internal RelinearizationKey(KeySwitchingKey key) => Key = key;
+
+    /// <summary>Wraps a key switching from s² to s (generated, loaded, or aggregated from shares).</summary>
+    public RelinearizationKey(KeySwitchingKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Automorphism != 0) ThrowHelper.Argument(nameof(key), "A key stored for a Galois element cannot relinearize.");
+        Key = key;
+    }
     /// <summary>The parameters the key belongs to.</summary>
     public RlweParameters Parameters => Key.Parameters;
 }
@@ -241,6 +317,25 @@ public sealed class GaloisKeys
     {
         Parameters = parameters;
         _keys = keys.ToDictionary(kv => kv.Key, kv => kv.Value.PrePermuteInPlace(kv.Key));
+    }
+
+    /// <summary>Galois keys from key-switching keys from σ_k(s) to s, by element (generated, loaded, or aggregated from shares).</summary>
+    /// <exception cref="ArgumentException">An element is even or not below 2N, a key belongs to other parameters, or is already stored for an element.</exception>
+    public static GaloisKeys FromKeys(RlweParameters parameters, IReadOnlyDictionary<ulong, KeySwitchingKey> keys)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(keys);
+        var copy = new Dictionary<ulong, KeySwitchingKey>();
+        foreach (var (element, key) in keys)
+        {
+            parameters.GaloisPermutation(element); // validates the element
+            ArgumentNullException.ThrowIfNull(key, nameof(keys));
+            if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(keys), $"The key for element {element} belongs to other parameters.");
+            if (key.Automorphism != 0) ThrowHelper.Argument(nameof(keys), $"The key for element {element} is already stored for an element; pass keys as generated.");
+            // The keys are permuted in place when stored: take copies, so that the caller's keys stay usable.
+            copy[element] = new KeySwitchingKey(key.Parameters, key.B.Select(b => (ulong[])b.Clone()).ToArray(), key.A.Select(a => (ulong[])a.Clone()).ToArray(), key.Seed.ToArray());
+        }
+        return new GaloisKeys(parameters, copy);
     }
 
     /// <summary>The Galois elements present, ascending.</summary>

@@ -21,7 +21,6 @@ public sealed class RlweParameters
     /// <summary>Largest supported log2 N.</summary>
     public const int MaxLogN = 17;
 
-    private readonly ConcurrentDictionary<(int level, int digit), (BasisConverter conv, int[] targets)> _modUp = new();
     private readonly BasisConverter?[] _modDown, _modUpToP;
     private readonly ConcurrentDictionary<ulong, int[]> _galoisPermutations = new();
 
@@ -75,6 +74,7 @@ public sealed class RlweParameters
         Security = security;
         Ring = new RnsRing(logN, q.Concat(p));
         PrimeValues = [.. q, .. p];
+        Gadget = new GadgetDecomposition(Ring, q.Length);
         double bits = q.Concat(p).Sum(v => Math.Log2(v));
         LogQP = (int)Math.Ceiling(bits - 1e-9);
         var moduli = Ring.Moduli;
@@ -137,26 +137,13 @@ public sealed class RlweParameters
     }
 
     /// <summary>Number of key-switching digits for a ciphertext at the given level.</summary>
-    public int DigitCount(int level) => (level + 1 + PCount - 1) / PCount;
+    public int DigitCount(int level) => Gadget.DigitCount(level);
 
     /// <summary>Number of digits of a key generated at the top level.</summary>
     public int MaxDigitCount => DigitCount(MaxLevel);
 
-    /// <summary>
-    /// The converter lifting digit <paramref name="digit"/> at <paramref name="level"/> to the other primes of
-    /// Q_level and to P, and the ring limb index of each of its targets.
-    /// </summary>
-    internal (BasisConverter Converter, int[] Targets) ModUp(int level, int digit) =>
-        // Looked up first: the factory closes over this, so GetOrAdd alone would allocate a delegate on every call.
-        _modUp.TryGetValue((level, digit), out var cached) ? cached : _modUp.GetOrAdd((level, digit), key =>
-        {
-            int start = key.digit * PCount, end = Math.Min(start + PCount, key.level + 1);
-            var targets = Enumerable.Range(0, key.level + 1).Where(j => j < start || j >= end)
-                .Concat(Enumerable.Range(PStart, PCount)).ToArray();
-            var from = Enumerable.Range(start, end - start).Select(j => Ring.Moduli[j]).ToArray();
-            var to = targets.Select(j => Ring.Moduli[j]).ToArray();
-            return (new BasisConverter(from, to), targets);
-        });
+    /// <summary>The gadget decomposition of key switching over these primes (digits of |P| primes), shared by every scheme.</summary>
+    public GadgetDecomposition Gadget { get; }
 
     /// <summary>The converter from P to Q_level, used to divide by P after key switching.</summary>
     internal BasisConverter ModDown(int level) => Cached(_modDown, level, static (p, l) => new BasisConverter(

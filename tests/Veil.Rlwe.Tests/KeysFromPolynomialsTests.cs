@@ -1,0 +1,86 @@
+using System.Numerics;
+using Veil.Arithmetic;
+using Veil.Rlwe.Serialization;
+
+namespace Veil.Rlwe.Tests;
+
+/// <summary>Keys built from polynomials and from a common reference string: what collective (multiparty) keys are made of.</summary>
+public class KeysFromPolynomialsTests
+{
+    private static RlweParameters P => TestRings.Get("OneSpecial");
+
+    [Fact]
+    public void CommonReferenceString_GivesEveryPartyTheSameA_AndEachPurposeItsOwn()
+    {
+        var crs = CommonReferenceString.Create();
+        var same = new CommonReferenceString(crs.Seed.Span);
+        var a1 = new KeyGenerator(P).CreatePublicKey(crs.PublicKeySeed()).GetA();
+        var a2 = new KeyGenerator(P).CreatePublicKey(same.PublicKeySeed()).GetA();
+        Assert.Equal(a1.Data, a2.Data);
+        Assert.NotEqual(crs.PublicKeySeed(), crs.RelinearizationKeySeed());
+        Assert.NotEqual(crs.GaloisKeySeed(5), crs.GaloisKeySeed(25));
+        Assert.Throws<ArgumentException>(() => new CommonReferenceString(new byte[31]));
+    }
+
+    [Fact]
+    public void CollectivePublicKey_FromSummedShares_EncryptsUnderTheSumOfTheSecrets()
+    {
+        var crs = CommonReferenceString.Create();
+        var parties = Enumerable.Range(0, 3).Select(_ => new KeyGenerator(P)).ToArray();
+        var ring = P.Ring;
+        var b = new RnsPolynomial(P.N, ring.LimbCount);
+        foreach (var party in parties)
+        {
+            var share = party.CreatePublicKey(crs.PublicKeySeed()).GetB(); // b_i = −a·s_i + e_i
+            ring.Add(b.Data, share.Data, b.Data, 0, ring.LimbCount);
+        }
+        var collective = PublicKey.FromPolynomial(P, b, crs.PublicKeySeed());
+        var m = TestRings.SmallMessage(P.N, 1000, 9);
+        var ct = new Encryptor(P, collective).Encrypt(TestRings.Encode(P, P.MaxLevel, m, 1L << 20));
+        // Decrypt with s = Σ s_i: c0 + c1·s_1 + c1·s_2 + c1·s_3, each party contributing c1·s_i.
+        var c1Only = Ciphertext.FromPolynomials(P, 1.0, new RnsPolynomial(P.N, ct.Level + 1), ct.GetPolynomial(1));
+        var sum = new Decryptor(P, parties[0].SecretKey).Decrypt(ct).Data;
+        foreach (var party in parties.Skip(1))
+        {
+            var part = new Decryptor(P, party.SecretKey).Decrypt(c1Only).Data;
+            ring.Add(sum, part, sum, 0, ct.Level + 1);
+        }
+        var decrypted = TestRings.DecodeCentered(P, ct.Level, sum);
+        Assert.True(TestRings.MaxDistance(TestRings.Scaled(m, 1L << 20), decrypted) < 1 << 14);
+    }
+
+    [Fact]
+    public void SwitchingAndGaloisKeys_RebuiltFromTheirPolynomials_AreTheSameKeys()
+    {
+        var keys = new KeyGenerator(P);
+        var rlk = keys.CreateRelinearizationKey();
+        var rebuilt = new RelinearizationKey(KeySwitchingKey.FromPolynomials(P,
+            Enumerable.Range(0, rlk.Key.DigitCount).Select(rlk.Key.GetB).ToArray(), rlk.Key.Seed.Span));
+        Assert.Equal(RlweSerializer.Save(rlk), RlweSerializer.Save(rebuilt));
+        var gk = keys.CreateRotationKeys([1, 2]);
+        var map = gk.Elements.ToDictionary(e => e, e => KeySwitchingKey.FromPolynomials(P,
+            Enumerable.Range(0, gk[e].DigitCount).Select(gk[e].GetB).ToArray(), gk[e].Seed.Span));
+        var gk2 = GaloisKeys.FromKeys(P, map);
+        Assert.Equal(RlweSerializer.Save(gk), RlweSerializer.Save(gk2));
+        // The caller's keys stay usable: FromKeys copies before storing them permuted.
+        Assert.Equal(RlweSerializer.Save(gk), RlweSerializer.Save(GaloisKeys.FromKeys(P, map)));
+        // Shapes and residues are checked.
+        Assert.Throws<ArgumentException>(() => KeySwitchingKey.FromPolynomials(P, [rlk.Key.GetB(0)], rlk.Key.Seed.Span));
+        var bad = rlk.Key.GetB(0);
+        bad.Data[0] = P.Ring.Moduli[0].Value;
+        Assert.Throws<ArgumentException>(() => KeySwitchingKey.FromPolynomials(P, [bad, .. Enumerable.Range(1, rlk.Key.DigitCount - 1).Select(rlk.Key.GetB)], rlk.Key.Seed.Span));
+        Assert.Throws<ArgumentException>(() => GaloisKeys.FromKeys(P, new Dictionary<ulong, KeySwitchingKey> { [4] = rlk.Key }));
+    }
+
+    [Fact]
+    public void SecretKey_FromCoefficients_RefusesNonTernary()
+    {
+        var s = new sbyte[P.N];
+        s[3] = 1; s[7] = -1;
+        using var key = SecretKey.FromCoefficients(P, s);
+        Assert.Equal(s, key.Coefficients.ToArray());
+        s[0] = 2;
+        Assert.Throws<ArgumentException>(() => SecretKey.FromCoefficients(P, s));
+        Assert.Throws<ArgumentException>(() => SecretKey.FromCoefficients(P, new sbyte[5]));
+    }
+}
