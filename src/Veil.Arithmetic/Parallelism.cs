@@ -11,16 +11,27 @@ public interface IParallelBody
 public static class Parallelism
 {
     /// <summary>body(i) for i in [0, count): inline when one thread is asked for or there is one iteration.</summary>
-    public static void For(int count, int maxDegreeOfParallelism, Action<int> body)
+    public static void For(int count, int maxDegreeOfParallelism, Action<int> body) => For(count, maxDegreeOfParallelism, body, CancellationToken.None);
+
+    /// <summary>
+    /// body(i) for i in [0, count), stopping with <see cref="OperationCanceledException"/> once <paramref name="cancellation"/>
+    /// is signalled (checked before each iteration on one thread; by <see cref="Parallel.For(int, int, ParallelOptions, Action{int})"/> on several).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token was signalled.</exception>
+    public static void For(int count, int maxDegreeOfParallelism, Action<int> body, CancellationToken cancellation)
     {
         if (maxDegreeOfParallelism <= 1 || count <= 1)
         {
-            for (int i = 0; i < count; i++) body(i);
+            for (int i = 0; i < count; i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                body(i);
+            }
             return;
         }
         try
         {
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, body);
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellation }, body);
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {

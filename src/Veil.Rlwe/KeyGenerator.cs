@@ -18,6 +18,12 @@ public sealed class KeyGenerator
     /// <summary>Threads used to generate independent keys and digits (default: the processor count).</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>Checked between keys and between digits: a signalled token stops key generation with <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>Reports the fraction of a Galois key set generated so far, key by key.</summary>
+    public IProgress<double>? Progress { get; init; }
+
     /// <summary>Creates a generator with a fresh ternary secret key.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="releaseBudget">How many decryptions whose results leave the key holder the key will allow (see
@@ -101,10 +107,15 @@ public sealed class KeyGenerator
         var ring = _parameters.Ring;
         int len = ring.LimbCount * ring.N;
         var s2 = SecretArrayPool<ulong>.Rent(len);
-        ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
-        var key = CreateSwitchingKey(s2.AsSpan(0, len), seedOfA);
-        SecretArrayPool<ulong>.Return(s2, len);
-        return new RelinearizationKey(key);
+        try
+        {
+            ring.MulPointwise(SecretKey.Ntt, SecretKey.Ntt, s2, 0, ring.LimbCount);
+            return new RelinearizationKey(CreateSwitchingKey(s2.AsSpan(0, len), seedOfA));
+        }
+        finally
+        {
+            SecretArrayPool<ulong>.Return(s2, len);
+        }
     }
 
     /// <summary>Galois keys for the given elements (see <see cref="GaloisElements"/>).</summary>
@@ -125,16 +136,24 @@ public sealed class KeyGenerator
         foreach (var k in elements) _parameters.GaloisPermutation(k); // validates each element up front
         _ = SecretKey.Ntt; // a disposed key fails here, before any work
         // Keys are independent; generate them on all cores.
+        int done = 0;
         Parallelism.For(elements.Length, MaxDegreeOfParallelism, idx =>
         {
             var perm = _parameters.SharedGaloisPermutation(elements[idx]);
             var sk = SecretKey.Ntt;
             int len = ring.LimbCount * ring.N;
             var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
-            KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
-            keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len), reference?.GaloisKeySeed(elements[idx]) ?? Prng.NewSeed());
-            SecretArrayPool<ulong>.Return(permuted, len);
-        });
+            try
+            {
+                KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
+                keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len), reference?.GaloisKeySeed(elements[idx]) ?? Prng.NewSeed());
+            }
+            finally
+            {
+                SecretArrayPool<ulong>.Return(permuted, len);
+            }
+            Progress?.Report((double)Interlocked.Increment(ref done) / elements.Length);
+        }, Cancellation);
         var dict = new Dictionary<ulong, KeySwitchingKey>();
         for (int i = 0; i < elements.Length; i++) dict[elements[i]] = keys[i];
         return new GaloisKeys(_parameters, dict);
@@ -178,29 +197,35 @@ public sealed class KeyGenerator
         var secret = SecretKey;
         var sPrime = SecretArrayPool<ulong>.Rent(limbs * n);
         sPrimeNtt[..(limbs * n)].CopyTo(sPrime);
-        Parallelism.For(digits, MaxDegreeOfParallelism, i =>
+        try
         {
-            var aS = SecretArrayPool<ulong>.Rent(limbs * n);
-            var a = KeySwitchingKey.ExpandA(p, seed, i);
-            var b = new ulong[limbs * n];
-            SampleErrorNtt(p, b);
-            ring.MulPointwise(a, secret.Ntt, aS, 0, limbs);
-            ring.Sub(b, aS, b, 0, limbs);
-            // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
-            int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
-            for (int j = start; j < end; j++)
+            Parallelism.For(digits, MaxDegreeOfParallelism, i =>
             {
-                var m = ring.Moduli[j];
-                ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
-                var bl = b.AsSpan(j * n, n);
-                var sl = sPrime.AsSpan(j * n, n);
-                for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
-            }
-            bs[i] = b;
-            @as[i] = a;
-            SecretArrayPool<ulong>.Return(aS, limbs * n);
-        });
-        SecretArrayPool<ulong>.Return(sPrime, limbs * n);
+                var a = KeySwitchingKey.ExpandA(p, seed, i);
+                var b = new ulong[limbs * n];
+                SampleErrorNtt(p, b);
+                var aS = SecretArrayPool<ulong>.Rent(limbs * n);
+                ring.MulPointwise(a, secret.Ntt, aS, 0, limbs);
+                ring.Sub(b, aS, b, 0, limbs);
+                SecretArrayPool<ulong>.Return(aS, limbs * n);
+                // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
+                int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
+                for (int j = start; j < end; j++)
+                {
+                    var m = ring.Moduli[j];
+                    ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
+                    var bl = b.AsSpan(j * n, n);
+                    var sl = sPrime.AsSpan(j * n, n);
+                    for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
+                }
+                bs[i] = b;
+                @as[i] = a;
+            }, Cancellation);
+        }
+        finally
+        {
+            SecretArrayPool<ulong>.Return(sPrime, limbs * n); // wiped even when cancelled
+        }
         return new KeySwitchingKey(p, bs, @as, seed);
     }
 }

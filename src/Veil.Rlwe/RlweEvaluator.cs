@@ -30,6 +30,12 @@ public class RlweEvaluator
     /// <summary>Threads used inside one operation (key switching, modulus switching): default the processor count.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Checked at the start of every operation: once signalled, the next operation throws
+    /// <see cref="OperationCanceledException"/>, so that a long computation (training, inference) built from them stops.
+    /// </summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Creates an evaluator; keys are needed only by the operations that use them.</summary>
     /// <exception cref="ArgumentException">A key belongs to other parameters.</exception>
     public RlweEvaluator(RlweParameters parameters, RelinearizationKey? relinearizationKey = null, GaloisKeys? galoisKeys = null)
@@ -63,6 +69,7 @@ public class RlweEvaluator
     /// <summary>Throws unless ct belongs to these parameters and is in NTT form.</summary>
     protected void Check(Ciphertext ct, string name)
     {
+        Cancellation.ThrowIfCancellationRequested();
         ArgumentNullException.ThrowIfNull(ct, name);
         if (!ct.Parameters.SameRingAs(_ring)) ThrowHelper.Argument(name, "The ciphertext belongs to other parameters.");
         if (!ct.IsNttForm) ThrowHelper.Argument(name, "The ciphertext must be in NTT form.");

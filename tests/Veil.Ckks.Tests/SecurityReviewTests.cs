@@ -1,3 +1,4 @@
+using Veil.Ckks;
 using Veil.Serialization;
 using System.Buffers;
 using System.Numerics;
