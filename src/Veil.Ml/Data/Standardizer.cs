@@ -25,6 +25,18 @@ public sealed class Standardizer
     /// <exception cref="InvalidOperationException">Not fitted.</exception>
     public IReadOnlyList<double> Scales => _scales ?? throw NotFitted();
 
+    /// <summary>A standardizer with given statistics (saved by the data owner between its two steps).</summary>
+    /// <exception cref="ArgumentException">Counts differ, a value is not finite, or a scale is not positive.</exception>
+    public static Standardizer FromStatistics(IReadOnlyList<double> means, IReadOnlyList<double> scales)
+    {
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(scales);
+        if (means.Count == 0 || means.Count != scales.Count) throw new ArgumentException($"One scale per mean: {means.Count} means, {scales.Count} scales.", nameof(scales));
+        if (means.Any(v => !double.IsFinite(v)) || scales.Any(v => !double.IsFinite(v) || v <= 0))
+            throw new ArgumentException("Means must be finite and scales finite and positive.", nameof(scales));
+        return new Standardizer { _means = [.. means], _scales = [.. scales] };
+    }
+
     /// <summary>Fits the column means and standard deviations on <paramref name="x"/>.</summary>
     /// <param name="x">Training rows (finite, rectangular, non-empty).</param>
     /// <returns>This standardizer.</returns>

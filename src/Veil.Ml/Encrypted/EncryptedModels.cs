@@ -64,6 +64,9 @@ public abstract class EncryptedGradientModel
     /// <summary>Whether this is logistic regression.</summary>
     protected abstract bool Logistic { get; }
 
+    /// <summary>Whether this is logistic regression (for the two-party steps).</summary>
+    internal bool IsLogistic => Logistic;
+
     /// <summary>Creates the model.</summary>
     protected EncryptedGradientModel(EncryptedModelOptions? options) => Options = options ?? new EncryptedModelOptions();
 
@@ -174,6 +177,27 @@ public abstract class EncryptedGradientModel
     /// <summary>Features as the model trains on them.</summary>
     internal double[][] PrepareFeatures(double[][] x) => Prepare(x);
 
+    /// <summary>The owner's private preprocessing: standardizer, max-abs scales (logistic) and target mean and scale (linear).</summary>
+    internal (Standardizer Standardizer, double[]? MaxAbs, double TargetMean, double TargetScale) ExportPreprocessing() =>
+        (_standardizer ?? throw new InvalidOperationException("Fit the preprocessing first."), _maxAbs, TargetMean, TargetScale);
+
+    /// <summary>Restores preprocessing exported by <see cref="ExportPreprocessing"/> and sets the weights.</summary>
+    internal void ImportState(Standardizer standardizer, double[]? maxAbs, double targetMean, double targetScale, (double Intercept, double[] Weights) weights)
+    {
+        _standardizer = standardizer;
+        _maxAbs = maxAbs;
+        SetTargetScaling(targetMean, targetScale);
+        (Intercept, Weights) = weights;
+    }
+
+    /// <summary>Mean and scale of the targets as trained on (0 and 1 unless the model standardizes them).</summary>
+    internal virtual double TargetMean => 0;
+    internal virtual double TargetScale => 1;
+    internal virtual void SetTargetScaling(double mean, double scale) { }
+
+    /// <summary>Targets as the model trains on them (after <see cref="FitPreprocessing"/>).</summary>
+    internal double[] PrepareTargetValues(double[] y) => PrepareTargets(y);
+
     /// <summary>Adopts another model's preprocessing and the given weights.</summary>
     internal void SetState(EncryptedGradientModel preprocessingSource, (double Intercept, double[] Weights) weights)
     {
@@ -204,6 +228,10 @@ public sealed class EncryptedLinearRegression : EncryptedGradientModel
 
     /// <inheritdoc/>
     protected override bool Logistic => false;
+
+    internal override double TargetMean => _yMean;
+    internal override double TargetScale => _yScale;
+    internal override void SetTargetScaling(double mean, double scale) => (_yMean, _yScale) = (mean, scale);
 
     /// <inheritdoc/>
     protected override double[] PrepareTargets(double[] y)

@@ -1,3 +1,5 @@
+using Veil.Serialization;
+using Veil.Rlwe.Serialization;
 using Veil.Ckks;
 using Veil.Circuits;
 using Veil.Rlwe;
@@ -46,6 +48,53 @@ public sealed class EncryptedTrainingSet
             ts[b] = context.Encrypt(zt);
         }
         return new EncryptedTrainingSet(Features.ToArray(), ts, Rows, FeatureCount, RowWidth);
+    }
+
+    /// <summary>The object type of a saved training set.</summary>
+    public static ObjectType Type { get; } = ObjectTypes.Register(Schemes.Ml, 6, "EncryptedTrainingSet");
+
+    /// <summary>
+    /// Serializes as a Veil object of type (Ml, 6): rows ‖ features ‖ row width ‖ blocks (u32 each) ‖ the feature blocks ‖
+    /// the target blocks, each a Veil ciphertext object (compressed as asked).
+    /// </summary>
+    public byte[] Save(Compression compression = Compression.None)
+    {
+        using var stream = new MemoryStream();
+        Span<byte> header = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, Rows);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[4..], FeatureCount);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[8..], RowWidth);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[12..], Features.Count);
+        stream.Write(header);
+        foreach (var ct in Features) RlweSerializer.Save(ct, stream, compression);
+        foreach (var ct in Targets) RlweSerializer.Save(ct, stream, compression);
+        return VeilEnvelope.Pack(Type, Features[0].Parameters.Hash.Span, stream.ToArray(), Compression.None);
+    }
+
+    /// <summary>Loads a training set saved under <paramref name="context"/>'s parameters; every count is checked before use.</summary>
+    /// <exception cref="VeilFormatException">Malformed bytes, other parameters, or an inconsistent shape.</exception>
+    public static EncryptedTrainingSet Load(CkksContext context, ReadOnlySpan<byte> bytes, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        limits ??= SerializationLimits.Default;
+        var body = VeilEnvelope.Unpack(bytes, Type, context.Parameters.Ring.Hash.Span, default, limits, limits.MaxObjectBytes, out _, out _);
+        var r = new PayloadReader(body);
+        int slots = context.Parameters.Slots;
+        int rows = r.ReadCount("rows", 1, 1 << 30);
+        int features = r.ReadCount("featureCount", 1, slots - 1);
+        int width = r.ReadCount("rowWidth", 2, slots);
+        if (width != WidthFor(features)) throw new VeilFormatException("rowWidth", $"{features} features are packed {WidthFor(features)} slots wide; got {width}.");
+        int perCt = slots / width;
+        long expected = ((long)rows + perCt - 1) / perCt;
+        int blocks = r.ReadCount("blocks", 1, 1 << 20);
+        if (blocks != expected) throw new VeilFormatException("blocks", $"{rows} rows of width {width} fill {expected} ciphertexts; got {blocks}.");
+        using var stream = new MemoryStream(body[16..].ToArray(), writable: false);
+        var fs = new Ciphertext[blocks];
+        var ts = new Ciphertext[blocks];
+        for (int b = 0; b < blocks; b++) fs[b] = RlweSerializer.LoadCiphertext(stream, context.Parameters.Ring, limits);
+        for (int b = 0; b < blocks; b++) ts[b] = RlweSerializer.LoadCiphertext(stream, context.Parameters.Ring, limits);
+        if (stream.Position != stream.Length) throw new VeilFormatException("trailing", $"{stream.Length - stream.Position} bytes follow the last block.");
+        return new EncryptedTrainingSet(fs, ts, rows, features, width);
     }
 
     /// <summary>Slots per row for a feature count.</summary>
