@@ -22,17 +22,13 @@ internal static class BenchCkksCommand
         "multiply_plain", "multiply", "relinearize", "rescale_to_next", "rotate_vector_1", "mul+relin+rescale",
     ];
 
-    public static int Run(string[] args)
+    public static int Run(string setList, int reps, int threads, bool json, string? comparePath, string? outPath)
     {
-        var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string> { "sets", "reps", "threads", "compare", "out" });
-        int reps = options.GetInt("reps", 30, 1, 100_000);
-        int threads = options.GetInt("threads", Environment.ProcessorCount, 1, 1024);
-        bool json = options.Has("json");
-        var sets = (options.Get("sets") ?? "A,B").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sets = setList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var s in sets)
             if (s is not ("A" or "B")) throw new UsageException($"--sets takes A and/or B; got '{s}'.");
         JsonObject? peer = null;
-        if (options.Get("compare") is { } comparePath)
+        if (comparePath is not null)
         {
             var text = File.ReadAllText(comparePath);
             // The peer script prints log lines before its JSON; take the last line that parses.
@@ -60,7 +56,7 @@ internal static class BenchCkksCommand
         }
         result["peak_working_set_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64;
 
-        if (options.Get("out") is { } outPath) File.WriteAllText(outPath, result.ToJsonString() + Environment.NewLine);
+        if (outPath is not null) File.WriteAllText(outPath, result.ToJsonString() + Environment.NewLine);
         if (json)
         {
             Console.WriteLine(result.ToJsonString());

@@ -9,17 +9,14 @@ namespace Veil.Cli;
 /// <summary>veil bench ml: encrypted training of both models on the full shipped data sets, with per-iteration times.</summary>
 internal static class BenchMlCommand
 {
-    public static int Run(string[] args)
+    public static int Run(bool json, bool withIris, int seed)
     {
-        var options = new Options(args, new HashSet<string> { "json", "with-iris" }, new HashSet<string> { "seed" });
-        int seed = options.GetInt("seed", 42, 0, int.MaxValue);
-        bool json = options.Has("json");
         var runs = new List<(TrainCommand.Result Result, string Parameters)>
         {
             Run("diabetes", BuiltinDatasets.Diabetes(), logistic: false, seed, json),
             Run("breast_cancer", BuiltinDatasets.BreastCancer(), logistic: true, seed, json),
         };
-        if (options.Has("with-iris")) runs.Add(Run("iris", BuiltinDatasets.Iris(), logistic: true, seed, json));
+        if (withIris) runs.Add(Run("iris", BuiltinDatasets.Iris(), logistic: true, seed, json));
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(runs.Select(r => new

@@ -25,12 +25,8 @@ internal static class BenchScalingCommand
         (15, [60, 40, 40]),
     ];
 
-    public static int Run(string[] args)
+    public static int Run(int reps, int threads, bool json)
     {
-        var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string> { "reps", "threads" });
-        int reps = options.GetInt("reps", 10, 1, 10_000);
-        int threads = options.GetInt("threads", 1, 1, 1024);
-        bool json = options.Has("json");
         var rows = new JsonArray();
         foreach (var (logN, logQ) in Sets)
         {

@@ -15,11 +15,8 @@ internal static class DemoCommand
 {
     private sealed record Step(string Title, Func<TrainCommand.Result> Run);
 
-    public static int Run(string[] args)
+    public static int Run(bool json, bool quick, int seed)
     {
-        var options = new Options(args, new HashSet<string> { "json", "quick" }, new HashSet<string> { "seed" });
-        bool json = options.Has("json"), quick = options.Has("quick");
-        int seed = options.GetInt("seed", 42, 0, int.MaxValue);
         var logistic = new EncryptedModelOptions { GradientDescent = EncryptedLogisticRegression.DefaultGradientDescent };
         var linear = new EncryptedModelOptions { GradientDescent = EncryptedLinearRegression.DefaultGradientDescent };
         var steps = new List<Step>

@@ -1,51 +1,222 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.CommandLine.Invocation;
 using Veil.Cli;
-
-const string Usage = """
-veil — machine learning on encrypted data (CKKS homomorphic encryption)
-
-usage:
-  veil demo [--quick] [--json]             the main job: every model on encrypted data, next to its plaintext twin
-  veil stats [--json]                      mean and variance of the breast-cancer features computed on ciphertexts
-  veil bench ckks [--sets A,B] [--reps R] [--threads T] [--json] [--compare PEER.json] [--out FILE.json]
-                                           per-operation CKKS timings on the anchor parameter sets
-  veil train DATA.csv --model linear|logistic|knn|mlp --target COLUMN [--iterations K] [--learning-rate ETA] [--k K]
-             [--test-fraction F] [--seed S] [--refresh-every K] [--json]
-                                           train on encrypted data from a CSV file; metrics next to the plaintext twin
-  veil bench ml [--with-iris] [--json]     encrypted training on the shipped data sets, with times per iteration
-  veil bench scaling [--reps R] [--threads T] [--json]
-                                           multiply+relinearize+rescale and rotate for N = 4096 … 32768
-  veil --help
-""";
 
 // Logs and pipes have no terminal width; tables read better unwrapped there.
 if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 200;
 
+var root = CommandLine.Build();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"veil: {error.Message}");
+    Console.Error.WriteLine("Run 'veil --help' (or 'veil COMMAND --help') for usage.");
+    return CommandLine.UsageExit;
+}
 try
 {
-    if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
-    {
-        Console.WriteLine(Usage);
-        return args.Length == 0 ? 2 : 0;
-    }
-    return args[0] switch
-    {
-        "demo" => DemoCommand.Run(args[1..]),
-        "stats" => StatsCommand.Run(args[1..]),
-        "train" => TrainCommand.Run(args[1..]),
-        "bench" when args.Length > 1 && args[1] == "ckks" => BenchCkksCommand.Run(args[2..]),
-        "bench" when args.Length > 1 && args[1] == "scaling" => BenchScalingCommand.Run(args[2..]),
-        "bench" when args.Length > 1 && args[1] == "ml" => BenchMlCommand.Run(args[2..]),
-        "bench" => throw new UsageException("veil bench needs a suite: 'ckks', 'ml' or 'scaling'."),
-        _ => throw new UsageException($"Unknown command '{args[0]}'. Run 'veil --help'."),
-    };
+    return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (UsageException e)
 {
     Console.Error.WriteLine($"veil: {e.Message}");
-    return 2;
+    return CommandLine.UsageExit;
 }
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
 {
     Console.Error.WriteLine($"veil: {e.Message}");
-    return 1;
+    return CommandLine.FailureExit;
+}
+
+namespace Veil.Cli
+{
+    /// <summary>Bad command-line usage: printed as one line, exit code 2.</summary>
+    internal sealed class UsageException(string message) : Exception(message);
+
+    /// <summary>
+    /// The command tree. Exit codes: 0 success; 1 the command failed (a missing or malformed file, bad data, an operation
+    /// the keys do not allow); 2 bad usage (unknown command or option, a missing or out-of-range value).
+    /// </summary>
+    internal static class CommandLine
+    {
+        public const int UsageExit = 2, FailureExit = 1;
+
+        private static Option<bool> Json() => new("--json") { Description = "Print JSON instead of tables." };
+
+        private static Option<int> Int(string name, string description, int fallback, int min, int max)
+        {
+            var option = new Option<int>(name) { Description = $"{description} [{min}, {max}]", DefaultValueFactory = _ => fallback };
+            option.Validators.Add(r => { int v = r.GetValueOrDefault<int>(); if (v < min || v > max) r.AddError($"{name} must be in [{min}, {max}]; got {v}."); });
+            return option;
+        }
+
+        private static Option<int?> OptionalInt(string name, string description, int min, int max)
+        {
+            var option = new Option<int?>(name) { Description = $"{description} [{min}, {max}]" };
+            option.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is int v && (v < min || v > max)) r.AddError($"{name} must be in [{min}, {max}]; got {v}."); });
+            return option;
+        }
+
+        private static Option<double?> OptionalDouble(string name, string description, double min, double max)
+        {
+            var option = new Option<double?>(name) { Description = $"{description} [{min}, {max}]" };
+            option.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is double v && !(v >= min && v <= max)) r.AddError($"{name} must be in [{min}, {max}]; got {v}."); });
+            return option;
+        }
+
+        private static Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
+
+        private static Option<string> Choice(string name, string description, params string[] values)
+        {
+            var option = new Option<string>(name) { Description = description, Required = true };
+            option.AcceptOnlyFromAmong(values);
+            return option;
+        }
+
+        public static RootCommand Build()
+        {
+            var root = new RootCommand("veil — machine learning on encrypted data (CKKS homomorphic encryption)");
+            root.Subcommands.Add(Demo());
+            root.Subcommands.Add(Stats());
+            root.Subcommands.Add(Train());
+            root.Subcommands.Add(Keys());
+            root.Subcommands.Add(Encrypt());
+            root.Subcommands.Add(Decrypt());
+            root.Subcommands.Add(Bench());
+            return root;
+        }
+
+        private static Command Demo()
+        {
+            var quick = new Option<bool>("--quick") { Description = "The fast subset (under a minute): no breast-cancer KNN, encrypted vote, one-vs-rest or batched CNN." };
+            var json = Json();
+            var seed = Int("--seed", "Seed of the train/test split.", 42, 0, int.MaxValue);
+            var command = new Command("demo", "The main job: every model trained or run on encrypted data, next to its plaintext twin.") { quick, json, seed };
+            command.SetAction(r => DemoCommand.Run(r.GetValue(json), r.GetValue(quick), r.GetValue(seed)));
+            return command;
+        }
+
+        private static Command Stats()
+        {
+            var json = Json();
+            var command = new Command("stats", "Mean and variance of the breast-cancer features computed on ciphertexts, released with flooding.") { json };
+            command.SetAction(r => StatsCommand.Run(r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Train()
+        {
+            var data = new Argument<string?>("data") { Description = "CSV file: a header row, then one numeric row per sample.", Arity = ArgumentArity.ZeroOrOne };
+            var model = new Option<string?>("--model") { Description = "linear, logistic, knn or mlp." };
+            model.AcceptOnlyFromAmong("linear", "logistic", "knn", "mlp");
+            var target = new Option<string?>("--target") { Description = "The column to predict." };
+            var iterations = OptionalInt("--iterations", "Gradient-descent iterations.", 1, 1000);
+            var rate = OptionalDouble("--learning-rate", "Learning rate.", 1e-6, 100);
+            var testFraction = new Option<double>("--test-fraction") { Description = "Share held out for testing [0.05, 0.9].", DefaultValueFactory = _ => 0.2 };
+            testFraction.Validators.Add(r => { double v = r.GetValueOrDefault<double>(); if (!(v >= 0.05 && v <= 0.9)) r.AddError($"--test-fraction must be in [0.05, 0.9]; got {v}."); });
+            var seed = Int("--seed", "Seed of the split.", 42, 0, int.MaxValue);
+            var refresh = Int("--refresh-every", "Refresh mode: the owner re-encrypts the weights every K iterations (0: never).", 0, 0, 1000);
+            var k = Int("--k", "Neighbours for KNN.", 5, 1, 1000);
+            var vote = new Option<bool>("--vote") { Description = "KNN: take the class vote on ciphertexts (mode b)." };
+            var encrypted = new Option<string?>("--encrypted") { Description = "Two-party mode: a training job from 'veil encrypt' (the trainer's side)." };
+            var publicKeys = new Option<string?>("--public-keys") { Description = "Two-party mode: the owner's public context from 'veil keys new'." };
+            var output = new Option<string?>("--out") { Description = "Two-party mode: where to write the encrypted weights." };
+            var json = Json();
+            var command = new Command("train", "Train on encrypted data from a CSV file (all parties in one process), or, with --encrypted, as the trainer of the two-party workflow.")
+                { data, model, target, iterations, rate, testFraction, seed, refresh, k, vote, encrypted, publicKeys, output, json };
+            command.SetAction(r =>
+            {
+                if (r.GetValue(encrypted) is { } job)
+                {
+                    string pk = r.GetValue(publicKeys) ?? throw new UsageException("--encrypted needs --public-keys PUBLIC (from 'veil keys new').");
+                    string weights = r.GetValue(output) ?? throw new UsageException("--encrypted needs --out WEIGHTS.");
+                    return TwoPartyCommands.Train(job, pk, weights, r.GetValue(json));
+                }
+                string path = r.GetValue(data) ?? throw new UsageException("veil train needs a CSV file: veil train DATA.csv --model linear|logistic|knn|mlp --target COLUMN");
+                string m = r.GetValue(model) ?? throw new UsageException("--model is required (linear, logistic, knn or mlp).");
+                string t = r.GetValue(target) ?? throw new UsageException("--target COLUMN is required.");
+                return TrainCommand.Run(path, m, t, r.GetValue(iterations), r.GetValue(rate), r.GetValue(testFraction), r.GetValue(seed),
+                    r.GetValue(refresh), r.GetValue(k), r.GetValue(vote), r.GetValue(json));
+            });
+            return command;
+        }
+
+        private static Command Keys()
+        {
+            var data = Required("--data", "The CSV file the keys are sized for (rows and features).");
+            var target = Required("--target", "The column to predict.");
+            var model = Choice("--model", "linear or logistic.", "linear", "logistic");
+            var iterations = OptionalInt("--iterations", "Gradient-descent iterations the keys must hold.", 1, 100);
+            var rate = OptionalDouble("--learning-rate", "Learning rate.", 1e-6, 100);
+            var owner = Required("--out", "Where to write the owner's private context (holds the secret key).");
+            var pub = Required("--public", "Where to write the public context for the trainer.");
+            var json = Json();
+            var create = new Command("new", "Make the owner's keys for a training job.") { data, target, model, iterations, rate, owner, pub, json };
+            create.SetAction(r => TwoPartyCommands.KeysNew(r.GetValue(data)!, r.GetValue(target)!, r.GetValue(model)!, r.GetValue(iterations), r.GetValue(rate),
+                r.GetValue(owner)!, r.GetValue(pub)!, r.GetValue(json)));
+            return new Command("keys", "Key management for the two-party workflow.") { create };
+        }
+
+        private static Command Encrypt()
+        {
+            var data = new Argument<string>("data") { Description = "The owner's CSV file." };
+            var target = Required("--target", "The column to predict.");
+            var model = Choice("--model", "linear or logistic.", "linear", "logistic");
+            var iterations = OptionalInt("--iterations", "Gradient-descent iterations.", 1, 100);
+            var rate = OptionalDouble("--learning-rate", "Learning rate.", 1e-6, 100);
+            var keys = Required("--keys", "The owner's private context from 'veil keys new'.");
+            var output = Required("--out", "Where to write the training job for the trainer.");
+            var state = Required("--state", "Where to write the owner's private preprocessing state.");
+            var json = Json();
+            var command = new Command("encrypt", "The owner's step: preprocess and encrypt a CSV file into a training job.") { data, target, model, iterations, rate, keys, output, state, json };
+            command.SetAction(r => TwoPartyCommands.Encrypt(r.GetValue(data)!, r.GetValue(target)!, r.GetValue(model)!, r.GetValue(iterations), r.GetValue(rate),
+                r.GetValue(keys)!, r.GetValue(output)!, r.GetValue(state)!, r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Decrypt()
+        {
+            var weights = new Argument<string>("weights") { Description = "Encrypted weights from 'veil train --encrypted'." };
+            var keys = Required("--keys", "The owner's private context.");
+            var state = Required("--state", "The owner's state from 'veil encrypt'.");
+            var test = new Option<string?>("--test") { Description = "A CSV file to score the model on." };
+            var target = new Option<string?>("--target") { Description = "The column to predict in --test." };
+            var json = Json();
+            var command = new Command("decrypt", "The owner's last step: decrypt the trained model (for the owner's own use).") { weights, keys, state, test, target, json };
+            command.SetAction(r => TwoPartyCommands.Decrypt(r.GetValue(weights)!, r.GetValue(keys)!, r.GetValue(state)!, r.GetValue(test), r.GetValue(target), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Bench()
+        {
+            var sets = new Option<string>("--sets") { Description = "Parameter sets: A, B or A,B.", DefaultValueFactory = _ => "A,B" };
+            sets.Validators.Add(r =>
+            {
+                foreach (var s in (r.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (s is not ("A" or "B")) r.AddError($"--sets takes A and/or B; got '{s}'.");
+            });
+            var reps = Int("--reps", "Repetitions per operation.", 30, 1, 100_000);
+            var threads = Int("--threads", "Threads.", Environment.ProcessorCount, 1, 1024);
+            var compare = new Option<string?>("--compare") { Description = "A peer's JSON (node-seal) to print ratios against." };
+            var output = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var json = Json();
+            var ckks = new Command("ckks", "Per-operation CKKS timings on the anchor parameter sets (the JSON shape of the node-seal peer).") { sets, reps, threads, json, compare, output };
+            ckks.SetAction(r => BenchCkksCommand.Run(r.GetValue(sets)!, r.GetValue(reps), r.GetValue(threads), r.GetValue(json), r.GetValue(compare), r.GetValue(output)));
+
+            var withIris = new Option<bool>("--with-iris") { Description = "Also one-vs-rest on iris." };
+            var seed = Int("--seed", "Seed of the split.", 42, 0, int.MaxValue);
+            var mlJson = Json();
+            var ml = new Command("ml", "Encrypted training on the shipped data sets, with times per iteration.") { withIris, seed, mlJson };
+            ml.SetAction(r => BenchMlCommand.Run(r.GetValue(mlJson), r.GetValue(withIris), r.GetValue(seed)));
+
+            var scalingReps = Int("--reps", "Repetitions.", 10, 1, 10_000);
+            var scalingThreads = Int("--threads", "Threads.", 1, 1, 1024);
+            var scalingJson = Json();
+            var scaling = new Command("scaling", "Multiply+relinearize+rescale and rotate for N = 4096 … 32768.") { scalingReps, scalingThreads, scalingJson };
+            scaling.SetAction(r => BenchScalingCommand.Run(r.GetValue(scalingReps), r.GetValue(scalingThreads), r.GetValue(scalingJson)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling };
+        }
+    }
 }

@@ -16,10 +16,8 @@ internal static class StatsCommand
 {
     private const int Stride = 32; // slot i holds feature i mod 32 of some row
 
-    public static int Run(string[] args)
+    public static int Run(bool json)
     {
-        var options = new Options(args, new HashSet<string> { "json" }, new HashSet<string>());
-        bool json = options.Has("json");
         var x = BuiltinDatasets.BreastCancer().Features;
         var featureNames = BuiltinDatasets.BreastCancerFeatureNames;
         int rows = x.Length, features = x[0].Length;

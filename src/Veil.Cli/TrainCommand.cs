@@ -14,47 +14,32 @@ namespace Veil.Cli;
 /// </summary>
 internal static class TrainCommand
 {
-    public static int Run(string[] args)
+    /// <summary>veil train DATA.csv: every model on the same split, next to its plaintext twin.</summary>
+    public static int Run(string path, string model, string target, int? iterations, double? learningRate, double testFraction, int seed,
+        int refreshEvery, int k, bool vote, bool json)
     {
-        if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
-            throw new UsageException("veil train needs a CSV file: veil train DATA.csv --model linear|logistic --target COLUMN");
-        string path = args[0];
-        var options = new Options(args[1..], new HashSet<string> { "json", "vote" },
-            new HashSet<string> { "model", "target", "iterations", "learning-rate", "test-fraction", "seed", "refresh-every", "k" });
-        string model = options.Get("model") ?? throw new UsageException("--model is required (linear, logistic, knn or mlp).");
-        if (model is not ("linear" or "logistic" or "knn" or "mlp")) throw new UsageException($"--model must be linear, logistic, knn or mlp; got '{model}'.");
-        string target = options.Get("target") ?? throw new UsageException("--target COLUMN is required.");
-        int seed = options.GetInt("seed", 42, 0, int.MaxValue);
-        double testFraction = GetDouble(options, "test-fraction", 0.2, 0.05, 0.9);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
         if (model == "mlp")
         {
-            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
             var mlpData = CsvLoader.LoadForClassification(path, target);
-            Print(RunMlp(mlpData, Path.GetFileName(path), batched: true, testFraction, seed), options.Has("json"));
+            Print(RunMlp(mlpData, Path.GetFileName(path), batched: true, testFraction, seed), json);
             return 0;
         }
         if (model == "knn")
         {
-            if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
             var knnData = CsvLoader.LoadForClassification(path, target);
-            int k = options.GetInt("k", 5, 1, 1000);
             // --vote: mode (b), the vote on ciphertexts; otherwise mode (a), the owner votes on decrypted distances.
-            Print(options.Has("vote") ? TrainKnnVote(knnData, Path.GetFileName(path), k, testFraction, seed)
-                : TrainKnn(knnData, Path.GetFileName(path), k, testFraction, seed), options.Has("json"));
+            Print(vote ? TrainKnnVote(knnData, Path.GetFileName(path), k, testFraction, seed)
+                : TrainKnn(knnData, Path.GetFileName(path), k, testFraction, seed), json);
             return 0;
         }
         bool logistic = model == "logistic";
         var defaults = logistic ? EncryptedLogisticRegression.DefaultGradientDescent : EncryptedLinearRegression.DefaultGradientDescent;
-        var gd = defaults with
-        {
-            Iterations = options.GetInt("iterations", defaults.Iterations, 1, 1000),
-            LearningRate = GetDouble(options, "learning-rate", defaults.LearningRate, 1e-6, 100),
-        };
-        var modelOptions = new EncryptedModelOptions { GradientDescent = gd, RefreshEvery = options.GetInt("refresh-every", 0, 0, 1000) };
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.");
+        var gd = defaults with { Iterations = iterations ?? defaults.Iterations, LearningRate = learningRate ?? defaults.LearningRate };
+        var modelOptions = new EncryptedModelOptions { GradientDescent = gd, RefreshEvery = refreshEvery };
         var data = logistic ? CsvLoader.LoadForClassification(path, target) : CsvLoader.Load(path, target);
-        var result = Train(data, Path.GetFileName(path), logistic, modelOptions, testFraction, seed, json: options.Has("json"));
-        Print(result, options.Has("json"));
+        var result = Train(data, Path.GetFileName(path), logistic, modelOptions, testFraction, seed, json: json);
+        Print(result, json);
         return 0;
     }
 
@@ -253,12 +238,4 @@ internal static class TrainCommand
 
     private static string F(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
 
-    private static double GetDouble(Options options, string name, double fallback, double min, double max)
-    {
-        var v = options.Get(name);
-        if (v is null) return fallback;
-        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) || !(r >= min && r <= max))
-            throw new UsageException($"--{name} must be a number in [{min}, {max}]; got '{v}'.");
-        return r;
-    }
 }
