@@ -28,6 +28,9 @@ public sealed class LinearTransform
     /// <summary>The rotation steps this transform uses: generate Galois keys for exactly these.</summary>
     public IReadOnlyList<int> RequiredRotations { get; }
 
+    /// <summary>Hoisted baby-step rotations and plain giant-step rotations per application.</summary>
+    public (int Baby, int Giant) RotationCount => (_baby - 1, _giant - 1);
+
     private LinearTransform(double[][] diagonals, int n, int baby)
     {
         _diagonals = diagonals;

@@ -196,6 +196,14 @@ public sealed class SquareCnn
     /// <exception cref="ArgumentException">The image does not have S² values.</exception>
     public double[] Forward(ReadOnlySpan<double> image) => OutputLayer(HiddenLayer(ConvLayer(image)));
 
+    /// <summary>The same network as layers: convolution, square, dense, square, dense.</summary>
+    public Networks.SequentialNetwork ToNetwork()
+    {
+        var conv = new Networks.Conv2D(new Networks.TensorShape(1, ImageSize, ImageSize), KernelSize, Stride, ConvWeights, ConvBias);
+        return new([conv, new Networks.SquareActivation(conv.OutputShape), new Networks.Dense(conv.OutputShape, W1, B1),
+            new Networks.SquareActivation(Networks.TensorShape.Vector(Hidden)), new Networks.Dense(W2, B2)]);
+    }
+
     /// <summary>The predicted class of each image (images are evaluated in parallel).</summary>
     /// <param name="images">Images of S² pixels.</param>
     /// <exception cref="ArgumentNullException"><paramref name="images"/> or an image is null.</exception>

@@ -148,6 +148,10 @@ public sealed class SquareMlp
         return new SquareMlp(w1, b1, w2, b2);
     }
 
+    /// <summary>The same network as layers: dense, square, dense.</summary>
+    public Networks.SequentialNetwork ToNetwork() => new([
+        new Networks.Dense(W1, B1), new Networks.SquareActivation(Networks.TensorShape.Vector(Hidden)), new Networks.Dense(W2, B2)]);
+
     /// <summary>Writes the weight file.</summary>
     public void Save(Stream stream)
     {
