@@ -726,25 +726,13 @@ public static class RlweSerializer
         for (uint k = 0; k < count; k++)
         {
             ulong element = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(payload[(int)(sizeof(uint) + k * stride)..]);
-            if ((element & 1) == 0 || element >= twoN)
-                throw new VeilFormatException("galoisElement", $"A Galois element is odd and below 2N = {twoN}; got {element}.");
-            if (element <= previous)
-                throw new VeilFormatException("galoisElement", element == previous
-                    ? $"Galois element {element} appears twice."
-                    : $"Galois elements must be strictly increasing; {element} follows {previous}.");
-            previous = element;
+            previous = CheckGaloisElement(element, previous, twoN);
         }
         previous = 0;
         for (uint k = 0; k < count; k++)
         {
             ulong element = r.ReadUInt64("galoisElement");
-            if ((element & 1) == 0 || element >= twoN)
-                throw new VeilFormatException("galoisElement", $"A Galois element is odd and below 2N = {twoN}; got {element}.");
-            if (element <= previous)
-                throw new VeilFormatException("galoisElement", element == previous
-                    ? $"Galois element {element} appears twice."
-                    : $"Galois elements must be strictly increasing; {element} follows {previous}.");
-            previous = element;
+            previous = CheckGaloisElement(element, previous, twoN);
             ReadDigitCount(ref r, parameters);
             keys.Add(element, ReadSwitchingKeyBody(ref r, parameters, ObjectKind.GaloisKeys, element, version));
         }
@@ -805,6 +793,18 @@ public static class RlweSerializer
 
     /// <summary>The largest parameter payload: 64 primes of Q and 16 of P (and a scheme's few extra bytes).</summary>
     public const int MaxParametersBytes = 1 + 2 + 1 + 8 * 64 + 1 + 8 * 16 + 64;
+
+    /// <summary>An odd element below 2N, above the one before it (keys are saved by increasing element); returns it.</summary>
+    private static ulong CheckGaloisElement(ulong element, ulong previous, ulong twoN)
+    {
+        if ((element & 1) == 0 || element >= twoN)
+            throw new VeilFormatException("galoisElement", $"A Galois element is odd and below 2N = {twoN}; got {element}.");
+        if (element <= previous)
+            throw new VeilFormatException("galoisElement", element == previous
+                ? $"Galois element {element} appears twice."
+                : $"Galois elements must be strictly increasing; {element} follows {previous}.");
+        return element;
+    }
 
     private static byte[] ParametersPayload(RlweParameters parameters)
     {
