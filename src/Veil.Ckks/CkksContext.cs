@@ -181,11 +181,24 @@ public sealed class CkksContext : IDisposable
         VeilEnvelope.Pack(PublicType, NoHash, Body(compression, includeSecret: false), Compression.None);
 
     /// <summary>
-    /// The private form — the public form and the secret key, in the clear — as one Veil object of type
-    /// <see cref="PrivateType"/>. Whoever holds these bytes can decrypt everything: store them encrypted.
+    /// The private form — the public form and the secret key — sealed by <paramref name="protector"/> (Veil.Protection:
+    /// a keyring, or recipients), the way a private context is stored or sent.
     /// </summary>
     /// <exception cref="InvalidOperationException">This is a public context.</exception>
-    public byte[] SavePrivate(Compression compression = Compression.None)
+    public byte[] SavePrivate(ISecretProtector protector, Compression compression = Compression.None)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        var plain = SavePrivateUnprotected(compression);
+        try { return protector.Protect(plain, PrivateType); }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain); }
+    }
+
+    /// <summary>
+    /// The private form in the clear, one Veil object of type <see cref="PrivateType"/>. Whoever holds these bytes can
+    /// decrypt everything: store them only sealed (<see cref="SavePrivate(ISecretProtector, Compression)"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is a public context.</exception>
+    public byte[] SavePrivateUnprotected(Compression compression = Compression.None)
     {
         if (_secretKey is null) throw new InvalidOperationException("This is a public context: it holds no secret key to save.");
         var body = Body(compression, includeSecret: true);
@@ -202,10 +215,23 @@ public sealed class CkksContext : IDisposable
         stream.WriteByte((byte)((RelinearizationKey is null ? 0 : 1) | (GaloisKeys is null ? 0 : 2)));
         if (RelinearizationKey is not null) RlweSerializer.Save(RelinearizationKey, stream, compression);
         if (GaloisKeys is not null) RlweSerializer.Save(GaloisKeys, stream, compression);
-        if (includeSecret) RlweSerializer.Save(_secretKey!, stream, compression);
+        if (includeSecret) RlweSerializer.SaveUnprotected(_secretKey!, stream, compression);
         var result = stream.ToArray();
         if (includeSecret) System.Security.Cryptography.CryptographicOperations.ZeroMemory(stream.GetBuffer());
         return result;
+    }
+
+    /// <summary>Loads a context, opening it with <paramref name="protector"/> when it is sealed (public contexts are not).</summary>
+    /// <exception cref="System.Security.Cryptography.CryptographicException">A sealed context the protector cannot open.</exception>
+    /// <exception cref="VeilFormatException">Malformed bytes (see <see cref="Load(ReadOnlySpan{byte}, SerializationLimits?, SecurityLevel, ExecutionOptions?)"/>).</exception>
+    public static CkksContext Load(ReadOnlySpan<byte> bytes, ISecretProtector protector, SerializationLimits? limits = null,
+        SecurityLevel minimumSecurity = SecurityLevel.Bits128, ExecutionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        if (!protector.IsProtected(bytes)) return Load(bytes, limits, minimumSecurity, options);
+        var plain = protector.Unprotect(bytes, PrivateType);
+        try { return Load(plain, limits, minimumSecurity, options); }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain); }
     }
 
     /// <summary>
@@ -218,6 +244,8 @@ public sealed class CkksContext : IDisposable
         ExecutionOptions? options = null)
     {
         limits ??= SerializationLimits.Default;
+        if (bytes.StartsWith("VEILPROT"u8))
+            throw new VeilFormatException("magic", "A sealed private context: load it with the ISecretProtector that sealed it.");
         bool isPrivate = bytes.Length >= VeilHeader.Size && bytes.StartsWith(VeilHeader.Magic) && System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes[8..]) == PrivateType.Kind
                          && System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]) == PrivateType.Scheme;
         byte[]? decompressed = null;

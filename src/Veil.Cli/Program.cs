@@ -23,7 +23,8 @@ catch (UsageException e)
     Console.Error.WriteLine($"veil: {e.Message}");
     return CommandLine.UsageExit;
 }
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException
+    or System.Security.Cryptography.CryptographicException)
 {
     Console.Error.WriteLine($"veil: {e.Message}");
     return CommandLine.FailureExit;
@@ -83,6 +84,9 @@ namespace Veil.Cli
             root.Subcommands.Add(Keys());
             root.Subcommands.Add(Encrypt());
             root.Subcommands.Add(Decrypt());
+            root.Subcommands.Add(Protect());
+            root.Subcommands.Add(Unprotect());
+            root.Subcommands.Add(Audit());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -142,6 +146,10 @@ namespace Veil.Cli
             return command;
         }
 
+        private static Option<string?> Home() => new("--home") { Description = "The protection folder (keyring.vkr, audit.log); default $VEIL_HOME or ~/.veil." };
+
+        private static Option<string?> PassphraseFile() => new("--passphrase-file") { Description = "Read the keyring passphrase (or PKCS#11 PIN) from this file; default $VEIL_PASSPHRASE / $VEIL_PKCS11_PIN, else a prompt." };
+
         private static Command Keys()
         {
             var data = Required("--data", "The CSV file the keys are sized for (rows and features).");
@@ -149,13 +157,85 @@ namespace Veil.Cli
             var model = Choice("--model", "linear or logistic.", "linear", "logistic");
             var iterations = OptionalInt("--iterations", "Gradient-descent iterations the keys must hold.", 1, 100);
             var rate = OptionalDouble("--learning-rate", "Learning rate.", 1e-6, 100);
-            var owner = Required("--out", "Where to write the owner's private context (holds the secret key).");
+            var owner = Required("--out", "Where to write the owner's private context (holds the secret key; sealed for the keyring).");
             var pub = Required("--public", "Where to write the public context for the trainer.");
+            var plaintext = new Option<bool>("--plaintext-secret") { Description = "Write the private context unsealed (anyone who reads the file can decrypt everything)." };
+            var home = Home(); var pass = PassphraseFile();
             var json = Json();
-            var create = new Command("new", "Make the owner's keys for a training job.") { data, target, model, iterations, rate, owner, pub, json };
+            var create = new Command("new", "Make the owner's keys for a training job (the private context sealed for the keyring).") { data, target, model, iterations, rate, owner, pub, plaintext, home, pass, json };
             create.SetAction(r => TwoPartyCommands.KeysNew(r.GetValue(data)!, r.GetValue(target)!, r.GetValue(model)!, r.GetValue(iterations), r.GetValue(rate),
-                r.GetValue(owner)!, r.GetValue(pub)!, r.GetValue(json)));
-            return new Command("keys", "Key management for the two-party workflow.") { create };
+                r.GetValue(owner)!, r.GetValue(pub)!, r.GetValue(plaintext), r.GetValue(home), r.GetValue(pass), r.GetValue(json)));
+
+            var initHome = Home(); var initPass = PassphraseFile(); var initJson = Json();
+            var module = new Option<string?>("--pkcs11-module") { Description = "Keep the key-encryption keys on a PKCS#11 token: the module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)." };
+            var token = new Option<string?>("--token") { Description = "The PKCS#11 token's label." };
+            var memory = Int("--kdf-memory-mib", "Argon2id memory for a passphrase keyring, MiB.", 64, 19, 4096);
+            var passes = Int("--kdf-passes", "Argon2id passes.", 3, 2, 64);
+            var init = new Command("init", "Create the keyring (passphrase file, or PKCS#11 token) and the audit log.") { initHome, initPass, module, token, memory, passes, initJson };
+            init.SetAction(r => ProtectionCommands.Init(r.GetValue(initHome), r.GetValue(initPass), r.GetValue(module), r.GetValue(token), r.GetValue(memory), r.GetValue(passes), r.GetValue(initJson)));
+
+            var listHome = Home(); var listPass = PassphraseFile(); var listJson = Json();
+            var list = new Command("list", "The keyring's versions and receiving keys.") { listHome, listPass, listJson };
+            list.SetAction(r => ProtectionCommands.List(r.GetValue(listHome), r.GetValue(listPass), r.GetValue(listJson)));
+
+            var rotHome = Home(); var rotPass = PassphraseFile(); var rotJson = Json();
+            var rewrap = new Option<string[]>("--rewrap") { Description = "Protected files to move to the new version (their data is not re-encrypted).", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [] };
+            var rotate = new Command("rotate", "A new primary key-encryption key; older versions keep opening until retired.") { rotHome, rotPass, rewrap, rotJson };
+            rotate.SetAction(r => ProtectionCommands.Rotate(r.GetValue(rotHome), r.GetValue(rotPass), r.GetValue(rewrap)!, r.GetValue(rotJson)));
+
+            var retHome = Home(); var retPass = PassphraseFile(); var retJson = Json();
+            var version = new Argument<int>("version") { Description = "The version to destroy (not the primary)." };
+            var retire = new Command("retire", "Destroy an old key version.") { version, retHome, retPass, retJson };
+            retire.SetAction(r => ProtectionCommands.Retire(r.GetValue(retHome), r.GetValue(retPass), r.GetValue(version), r.GetValue(retJson)));
+
+            var expHome = Home(); var expPass = PassphraseFile();
+            var expOut = new Option<string?>("--out") { Description = "Write the PEM here instead of standard output." };
+            var auditKey = new Option<bool>("--audit-key") { Description = "Export the audit-log verification key instead." };
+            var export = new Command("export-public", "The public keys others protect data for you with (P-256 and RSA-3072, PEM).") { expHome, expPass, expOut, auditKey };
+            export.SetAction(r => ProtectionCommands.ExportPublic(r.GetValue(expHome), r.GetValue(expPass), r.GetValue(expOut), r.GetValue(auditKey)));
+
+            var wrapHome = Home(); var wrapPass = PassphraseFile(); var wrapJson = Json();
+            var file = new Argument<string>("file") { Description = "A protected file this keyring opens." };
+            var recipient = Required("--recipient", "The recipient's public key (PEM from their 'veil keys export-public').");
+            var wrapFor = new Command("wrap-for", "Let exactly one more party open a protected file (its data key wrapped to their public key).") { file, recipient, wrapHome, wrapPass, wrapJson };
+            wrapFor.SetAction(r => ProtectionCommands.WrapFor(r.GetValue(wrapHome), r.GetValue(wrapPass), r.GetValue(file)!, r.GetValue(recipient)!, r.GetValue(wrapJson)));
+
+            return new Command("keys", "Keys: the keyring (init, list, rotate, retire, export-public, wrap-for) and the two-party workflow's HE keys (new).")
+                { init, list, rotate, retire, export, wrapFor, create };
+        }
+
+        private static Command Protect()
+        {
+            var file = new Argument<string>("file") { Description = "The file to protect." };
+            var to = new Option<string[]>("--to") { Description = "Also for this recipient's public key (PEM); repeatable.", DefaultValueFactory = _ => [] };
+            var output = new Option<string?>("--out") { Description = "The protected file (default FILE.vp)." };
+            var chacha = new Option<bool>("--chacha20") { Description = "ChaCha20-Poly1305 instead of AES-256-GCM." };
+            var noKeyring = new Option<bool>("--no-keyring") { Description = "Only the --to recipients can open it, not this keyring." };
+            var home = Home(); var pass = PassphraseFile(); var json = Json();
+            var command = new Command("protect", "Encrypt a file of any size (chunked AES-256-GCM, key-committing) for the keyring and recipients.") { file, to, output, chacha, noKeyring, home, pass, json };
+            command.SetAction(r => ProtectionCommands.Protect(r.GetValue(home), r.GetValue(pass), r.GetValue(file)!, r.GetValue(to)!, r.GetValue(output), r.GetValue(chacha), r.GetValue(noKeyring), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Unprotect()
+        {
+            var file = new Argument<string>("file") { Description = "A protected file." };
+            var output = new Option<string?>("--out") { Description = "Where to write the plaintext (default: FILE without .vp); written only when every chunk verified." };
+            var home = Home(); var pass = PassphraseFile(); var json = Json();
+            var command = new Command("unprotect", "Verify and decrypt a protected file.") { file, output, home, pass, json };
+            command.SetAction(r => ProtectionCommands.Unprotect(r.GetValue(home), r.GetValue(pass), r.GetValue(file)!, r.GetValue(output), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Audit()
+        {
+            var home = Home(); var key = new Option<string?>("--key") { Description = "The audit verification key (PEM); default HOME/audit-key.pem." }; var json = Json();
+            var verify = new Command("verify", "Check the audit log's hash chain and checkpoint signatures (exit 1 when anything was edited, deleted or reordered).") { home, key, json };
+            verify.SetAction(r => ProtectionCommands.AuditVerify(r.GetValue(home), r.GetValue(key), r.GetValue(json)));
+            var reportHome = Home(); var reportJson = Json();
+            var report = new Command("report", "Records of processing: per key and data set, who did what and when.") { reportHome, reportJson };
+            report.SetAction(r => ProtectionCommands.AuditReport(r.GetValue(reportHome), r.GetValue(reportJson)));
+            return new Command("audit", "The security audit trail.") { verify, report };
         }
 
         private static Command Encrypt()
@@ -168,10 +248,11 @@ namespace Veil.Cli
             var keys = Required("--keys", "The owner's private context from 'veil keys new'.");
             var output = Required("--out", "Where to write the training job for the trainer.");
             var state = Required("--state", "Where to write the owner's private preprocessing state.");
+            var home = Home(); var pass = PassphraseFile();
             var json = Json();
-            var command = new Command("encrypt", "The owner's step: preprocess and encrypt a CSV file into a training job.") { data, target, model, iterations, rate, keys, output, state, json };
+            var command = new Command("encrypt", "The owner's step: preprocess and encrypt a CSV file into a training job.") { data, target, model, iterations, rate, keys, output, state, home, pass, json };
             command.SetAction(r => TwoPartyCommands.Encrypt(r.GetValue(data)!, r.GetValue(target)!, r.GetValue(model)!, r.GetValue(iterations), r.GetValue(rate),
-                r.GetValue(keys)!, r.GetValue(output)!, r.GetValue(state)!, r.GetValue(json)));
+                r.GetValue(keys)!, r.GetValue(output)!, r.GetValue(state)!, r.GetValue(home), r.GetValue(pass), r.GetValue(json)));
             return command;
         }
 
@@ -182,9 +263,10 @@ namespace Veil.Cli
             var state = Required("--state", "The owner's state from 'veil encrypt'.");
             var test = new Option<string?>("--test") { Description = "A CSV file to score the model on." };
             var target = new Option<string?>("--target") { Description = "The column to predict in --test." };
+            var home = Home(); var pass = PassphraseFile();
             var json = Json();
-            var command = new Command("decrypt", "The owner's last step: decrypt the trained model (for the owner's own use).") { weights, keys, state, test, target, json };
-            command.SetAction(r => TwoPartyCommands.Decrypt(r.GetValue(weights)!, r.GetValue(keys)!, r.GetValue(state)!, r.GetValue(test), r.GetValue(target), r.GetValue(json)));
+            var command = new Command("decrypt", "The owner's last step: decrypt the trained model (for the owner's own use).") { weights, keys, state, test, target, home, pass, json };
+            command.SetAction(r => TwoPartyCommands.Decrypt(r.GetValue(weights)!, r.GetValue(keys)!, r.GetValue(state)!, r.GetValue(test), r.GetValue(target), r.GetValue(home), r.GetValue(pass), r.GetValue(json)));
             return command;
         }
 

@@ -15,28 +15,37 @@ namespace Veil.Cli;
 internal static class TwoPartyCommands
 {
     /// <summary>veil keys new: the owner's keys, sized for a training job on DATA.</summary>
-    public static int KeysNew(string data, string target, string model, int? iterations, double? learningRate, string ownerPath, string publicPath, bool json)
+    public static int KeysNew(string data, string target, string model, int? iterations, double? learningRate, string ownerPath, string publicPath,
+        bool plaintextSecret, string? home, string? passphraseFile, bool json)
     {
         var kind = Kind(model);
         var set = Load(data, target, kind);
         var options = Options(kind, iterations, learningRate);
         var parameters = CkksParameters.Create(TwoPartyTraining.ParametersFor(set.Rows, set.Features[0].Length, kind, options));
+        // The keyring first: without one (and without --plaintext-secret) nothing is generated or written.
+        using var protection = plaintextSecret ? null : ProtectionCommands.OpenHome(home, passphraseFile);
         using var owner = CkksContext.Create(parameters, TwoPartyTraining.RequiredRotations(set.Features[0].Length, parameters.Slots));
-        File.WriteAllBytes(ownerPath, owner.SavePrivate());
+        if (protection is null)
+        {
+            Console.Error.WriteLine($"veil: warning: {ownerPath} holds the secret key in the clear (--plaintext-secret): anyone who reads it can decrypt everything.");
+            File.WriteAllBytes(ownerPath, owner.SavePrivateUnprotected());
+        }
+        else File.WriteAllBytes(ownerPath, owner.SavePrivate(protection.SecretProtector));
         File.WriteAllBytes(publicPath, owner.SavePublic());
         Report(json, new { command = "keys new", owner = ownerPath, @public = publicPath, n = parameters.N, levels = parameters.MaxLevel, log_qp = parameters.Ring.LogQP,
             security_bits = (int)parameters.Ring.Security, public_bytes = new FileInfo(publicPath).Length },
             $"keys for {set.Rows} rows × {set.Features[0].Length} features, {options.Iterations} {model} iterations: N = {parameters.N}, {parameters.MaxLevel} levels, " +
-            $"{(int)parameters.Ring.Security}-bit. Private context (secret key in the clear: keep it to yourself) → {ownerPath}; public context → {publicPath}.");
+            $"{(int)parameters.Ring.Security}-bit. Private context ({(plaintextSecret ? "secret key IN THE CLEAR" : "sealed for your keyring")}) → {ownerPath}; public context → {publicPath}.");
         return 0;
     }
 
     /// <summary>veil encrypt: the owner's data, preprocessed and encrypted into a job for the trainer, and its private state.</summary>
-    public static int Encrypt(string data, string target, string model, int? iterations, double? learningRate, string keysPath, string jobPath, string statePath, bool json)
+    public static int Encrypt(string data, string target, string model, int? iterations, double? learningRate, string keysPath, string jobPath, string statePath,
+        string? home, string? passphraseFile, bool json)
     {
         var kind = Kind(model);
         var set = Load(data, target, kind);
-        using var owner = CkksContext.Load(File.ReadAllBytes(keysPath));
+        using var owner = LoadOwner(keysPath, home, passphraseFile);
         if (owner.IsPublic) throw new UsageException($"{keysPath} is a public context; encrypting for training needs the owner's private one.");
         var (job, state) = TwoPartyTraining.Prepare(owner, set.Features, set.Targets, kind, Options(kind, iterations, learningRate));
         File.WriteAllBytes(jobPath, job.Save());
@@ -61,9 +70,9 @@ internal static class TwoPartyCommands
     }
 
     /// <summary>veil decrypt: the owner decrypts the trained model (for itself) and, given test data, scores it.</summary>
-    public static int Decrypt(string weightsPath, string keysPath, string statePath, string? testData, string? target, bool json)
+    public static int Decrypt(string weightsPath, string keysPath, string statePath, string? testData, string? target, string? home, string? passphraseFile, bool json)
     {
-        using var owner = CkksContext.Load(File.ReadAllBytes(keysPath));
+        using var owner = LoadOwner(keysPath, home, passphraseFile);
         if (owner.IsPublic) throw new UsageException($"{keysPath} is a public context: only the owner's private one decrypts.");
         var state = TrainingOwnerState.Load(File.ReadAllBytes(statePath));
         var model = TwoPartyTraining.Finish(owner, state, EncryptedModelWeights.Load(owner, File.ReadAllBytes(weightsPath)));
@@ -84,6 +93,15 @@ internal static class TwoPartyCommands
             $"weights [{string.Join(", ", model.Weights.Select(w => w.ToString("G4", CultureInfo.InvariantCulture)))}]");
         if (metric is { } m) AnsiConsole.WriteLine($"{metricName} on {testData}: {m.ToString("F4", CultureInfo.InvariantCulture)}");
         return 0;
+    }
+
+    /// <summary>The owner's private context: opened with the keyring when sealed, read as it is otherwise.</summary>
+    private static CkksContext LoadOwner(string path, string? home, string? passphraseFile)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (!Veil.Protection.ProtectedStream.IsProtected(bytes)) return CkksContext.Load(bytes);
+        using var protection = ProtectionCommands.OpenHome(home, passphraseFile);
+        return CkksContext.Load(bytes, protection.SecretProtector);
     }
 
     private static GradientModelKind Kind(string model) => model switch

@@ -100,7 +100,7 @@ public abstract class Keyring : IRecipient, IIdentity, IDisposable
     {
         ThrowIfDisposed();
         ProtectedStream.RewrapFile(path, Identities, [this], w => !(w.Type == StanzaType.Keyring && w.KeyId.StartsWith(Id + "/", StringComparison.Ordinal)));
-        Audit?.Record("key.rewrap", path, new() { ["keyring"] = Id, ["version"] = Primary.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        Audit?.Record("key.rewrap", Path.GetFullPath(path), new() { ["keyring"] = Id, ["version"] = Primary.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 
     /// <summary>Adds a wrapped key for <paramref name="recipient"/> to a protected file (sharing it with exactly that party).</summary>
@@ -109,7 +109,7 @@ public abstract class Keyring : IRecipient, IIdentity, IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(recipient);
         ProtectedStream.RewrapFile(path, Identities, [recipient]);
-        Audit?.Record("key.wrap-for", path, new() { ["recipient"] = recipientName, ["keyring"] = Id });
+        Audit?.Record("key.wrap-for", Path.GetFullPath(path), new() { ["recipient"] = recipientName, ["keyring"] = Id });
     }
 
     /// <inheritdoc/>

@@ -29,7 +29,7 @@ public class CkksContextTests
     public void PrivateForm_RoundTrips_TheSecretKeyAndItsBudget()
     {
         var owner = Owner.Value;
-        var bytes = owner.SavePrivate();
+        var bytes = owner.SavePrivateUnprotected();
         using var again = CkksContext.Load(bytes);
         Assert.False(again.IsPublic);
         Assert.Equal(16, again.ReleaseBudget!.Limit);
@@ -37,7 +37,36 @@ public class CkksContextTests
         Assert.True(Math.Abs(again.Decrypt(ct)[1] - 0.25) < 1e-6);
         // A public form is refused as private and the reverse: the type is in the header.
         Assert.Throws<VeilFormatException>(() => CkksContext.Load(bytes.AsSpan(0, bytes.Length - 1)));
-        Assert.Throws<InvalidOperationException>(() => CkksContext.Load(owner.SavePublic()).SavePrivate());
+        Assert.Throws<InvalidOperationException>(() => CkksContext.Load(owner.SavePublic()).SavePrivateUnprotected());
+    }
+
+    [Fact]
+    public void PrivateForm_SealedForAKeyring_OpensOnlyThroughIt()
+    {
+        var owner = Owner.Value;
+        string dir = Directory.CreateTempSubdirectory("veil-sealed-").FullName;
+        try
+        {
+            using var ring = Veil.Protection.PassphraseKeyring.Create(Path.Combine(dir, "ring.vkr"), "a passphrase for the test", new(1024, 1, 1), allowWeakCost: true);
+            var sealedBytes = owner.SavePrivate(ring.Protector());
+            Assert.True(sealedBytes.AsSpan().StartsWith("VEILPROT"u8));
+            // The secret key's coefficients (N signed bytes inside the clear form) do not appear in the sealed one.
+            var clear = owner.SavePrivateUnprotected();
+            Assert.True(clear.AsSpan().IndexOf(clear.AsSpan(clear.Length - 4200, 64)) >= 0);
+            Assert.True(sealedBytes.AsSpan().IndexOf(clear.AsSpan(clear.Length - 4200, 64)) < 0);
+            using var again = CkksContext.Load(sealedBytes, ring.Protector());
+            Assert.False(again.IsPublic);
+            Assert.True(Math.Abs(again.Decrypt(owner.Encrypt([0.75]))[0] - 0.75) < 1e-6);
+            Assert.Equal("magic", Assert.Throws<VeilFormatException>(() => CkksContext.Load(sealedBytes)).Field);
+            using var other = Veil.Protection.PassphraseKeyring.Create(Path.Combine(dir, "other.vkr"), "another passphrase here", new(1024, 1, 1), allowWeakCost: true);
+            Assert.Throws<Veil.Protection.ProtectionException>(() => CkksContext.Load(sealedBytes, other.Protector()));
+            // A sealed secret key cannot be opened as a context: the object type is bound.
+            var keygen = new KeyGenerator(owner.Parameters.Ring);
+            var sealedKey = Veil.Rlwe.Serialization.RlweSerializer.Save(keygen.SecretKey, ring.Protector());
+            using (var opened = Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(sealedKey, owner.Parameters.Ring, ring.Protector())) Assert.Equal(keygen.SecretKey.Coefficients.ToArray(), opened.Coefficients.ToArray());
+            Assert.Throws<Veil.Protection.ProtectionException>(() => CkksContext.Load(sealedKey, ring.Protector()));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]

@@ -16,6 +16,13 @@ public class CommandLineTests
     [InlineData("bench", "ckks", "--help")]
     [InlineData("bench", "ml", "--help")]
     [InlineData("bench", "scaling", "--help")]
+    [InlineData("keys", "init", "--help")]
+    [InlineData("keys", "rotate", "--help")]
+    [InlineData("keys", "wrap-for", "--help")]
+    [InlineData("protect", "--help")]
+    [InlineData("unprotect", "--help")]
+    [InlineData("audit", "verify", "--help")]
+    [InlineData("audit", "report", "--help")]
     public void EveryCommand_HasHelp(params string[] args)
     {
         var result = VeilProcess.Run(Path.GetTempPath(), args);

@@ -22,15 +22,26 @@ public class TwoPartyProcessTests
         return path;
     }
 
+    /// <summary>The owner's protection home: a passphrase keyring at the cheapest accepted Argon2id cost.</summary>
+    internal static Dictionary<string, string> OwnerHome(ScratchDirectory dir)
+    {
+        var env = new Dictionary<string, string> { ["VEIL_HOME"] = dir.File("owner-home"), ["VEIL_PASSPHRASE"] = "owner passphrase, long enough" };
+        VeilProcess.OkWith(dir.Path, env, "keys", "init", "--kdf-memory-mib", "19", "--kdf-passes", "2");
+        return env;
+    }
+
     [Fact]
     public void OwnerAndTrainer_AsSeparateProcesses_MatchTheInProcessModel()
     {
         using var dir = new ScratchDirectory();
         string csv = WriteDiabetesCsv(dir);
         string[] common = ["--target", "progression", "--model", "linear", "--iterations", "1"];
+        var owner = OwnerHome(dir);
 
-        VeilProcess.Ok(dir.Path, ["keys", "new", "--data", csv, .. common, "--out", "owner.veil", "--public", "public.veil", "--json"]);
-        VeilProcess.Ok(dir.Path, ["encrypt", csv, .. common, "--keys", "owner.veil", "--out", "job.veil", "--state", "state.veil", "--json"]);
+        VeilProcess.OkWith(dir.Path, owner, ["keys", "new", "--data", csv, .. common, "--out", "owner.veil", "--public", "public.veil", "--json"]);
+        // The owner's file is sealed for its keyring: no secret key in the clear on disk.
+        Assert.True(File.ReadAllBytes(dir.File("owner.veil")).AsSpan().StartsWith("VEILPROT"u8));
+        VeilProcess.OkWith(dir.Path, owner, ["encrypt", csv, .. common, "--keys", "owner.veil", "--out", "job.veil", "--state", "state.veil", "--json"]);
 
         // The trainer works in its own folder with the job and the public context only.
         string trainerDir = Directory.CreateDirectory(dir.File("trainer")).FullName;
@@ -39,7 +50,7 @@ public class TwoPartyProcessTests
         VeilProcess.Ok(trainerDir, "train", "--encrypted", "job.veil", "--public-keys", "public.veil", "--out", "weights.veil", "--json");
         File.Copy(Path.Combine(trainerDir, "weights.veil"), dir.File("weights.veil"));
 
-        using var decrypted = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "decrypt", "weights.veil", "--keys", "owner.veil", "--state", "state.veil", "--test", csv, "--target", "progression", "--json"));
+        using var decrypted = JsonDocument.Parse(VeilProcess.OkWith(dir.Path, owner, "decrypt", "weights.veil", "--keys", "owner.veil", "--state", "state.veil", "--test", csv, "--target", "progression", "--json"));
         double intercept = decrypted.RootElement.GetProperty("intercept").GetDouble();
         double[] weights = [.. decrypted.RootElement.GetProperty("weights").EnumerateArray().Select(w => w.GetDouble())];
         double r2 = decrypted.RootElement.GetProperty("value").GetDouble();
@@ -60,7 +71,13 @@ public class TwoPartyProcessTests
         using var dir = new ScratchDirectory();
         string csv = WriteDiabetesCsv(dir);
         string[] common = ["--target", "progression", "--model", "linear", "--iterations", "1"];
-        VeilProcess.Ok(dir.Path, ["keys", "new", "--data", csv, .. common, "--out", "owner.veil", "--public", "public.veil"]);
+        var plain = VeilProcess.RunWith(dir.Path, null, ["keys", "new", "--data", csv, .. common, "--out", "owner.veil", "--public", "public.veil", "--plaintext-secret"]);
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Contains("warning", plain.Stderr); // a secret key in the clear is said out loud
+        // Without --plaintext-secret and without a keyring, no secret file is written.
+        var noKeyring = VeilProcess.Run(dir.Path, ["keys", "new", "--data", csv, .. common, "--out", "owner2.veil", "--public", "public2.veil"]);
+        Assert.NotEqual(0, noKeyring.ExitCode);
+        Assert.False(File.Exists(dir.File("owner2.veil")));
         VeilProcess.Ok(dir.Path, ["encrypt", csv, .. common, "--keys", "owner.veil", "--out", "job.veil", "--state", "state.veil"]);
 
         // The trainer must not be handed the secret key, nor the owner encrypt with public keys only.

@@ -11,13 +11,21 @@ internal static class VeilProcess
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) => RunWith(workingDirectory, null, args);
+
+    /// <summary>Runs with extra environment variables (a protection home and its passphrase).</summary>
+    public static Result RunWith(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         Assert.True(File.Exists(CliPath), $"the CLI is not built at {CliPath}");
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, RedirectStandardInput = true };
+        // Never the user's own keyring: every test gets its own home unless it passes one.
+        start.Environment["VEIL_HOME"] = Path.Combine(workingDirectory, ".veil-test-home");
+        start.Environment.Remove("VEIL_PASSPHRASE");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
         start.ArgumentList.Add(CliPath);
         foreach (var arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
@@ -29,9 +37,12 @@ internal static class VeilProcess
     }
 
     /// <summary>Runs and requires success, returning stdout.</summary>
-    public static string Ok(string workingDirectory, params string[] args)
+    public static string Ok(string workingDirectory, params string[] args) => OkWith(workingDirectory, null, args);
+
+    /// <summary>Runs with extra environment variables and requires success, returning stdout.</summary>
+    public static string OkWith(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        var result = Run(workingDirectory, args);
+        var result = RunWith(workingDirectory, environment, args);
         Assert.True(result.ExitCode == 0, $"veil {string.Join(' ', args)} exited {result.ExitCode}: {result.Stderr}");
         return result.Stdout;
     }

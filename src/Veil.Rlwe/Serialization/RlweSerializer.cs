@@ -248,31 +248,61 @@ public static class RlweSerializer
 
     // ------------------------------------------------------------------ SecretKey
 
-    /// <summary>Serializes a secret key (N signed bytes). The result is secret: protect it.</summary>
+    /// <summary>
+    /// Serializes a secret key sealed by <paramref name="protector"/> (Veil.Protection: a keyring or recipients), the
+    /// way a secret key should be stored or sent.
+    /// </summary>
+    /// <param name="secretKey">The key.</param>
+    /// <param name="protector">Seals the serialized key, bound to its object type.</param>
+    /// <param name="compression">Payload compression (before sealing).</param>
+    /// <exception cref="ObjectDisposedException">The key was disposed.</exception>
+    public static byte[] Save(SecretKey secretKey, ISecretProtector protector, Compression compression = Compression.None)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        var plain = SaveUnprotected(secretKey, compression);
+        try { return protector.Protect(plain, RlweObjectTypes.Of(ObjectKind.SecretKey)); }
+        finally { CryptographicOperations.ZeroMemory(plain); }
+    }
+
+    /// <summary>
+    /// Serializes a secret key in the clear (N signed bytes). Whoever reads these bytes can decrypt everything under the
+    /// key: store or send them only sealed (<see cref="Save(SecretKey, ISecretProtector, Compression)"/>).
+    /// </summary>
     /// <param name="secretKey">The key.</param>
     /// <param name="compression">Payload compression.</param>
     /// <returns>Header ‖ payload.</returns>
     /// <exception cref="ObjectDisposedException">The key was disposed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Unknown compression.</exception>
-    public static byte[] Save(SecretKey secretKey, Compression compression = Compression.None)
+    public static byte[] SaveUnprotected(SecretKey secretKey, Compression compression = Compression.None)
     {
         var payload = SecretKeyPayload(secretKey);
         try { return Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, sensitive: true); }
         finally { CryptographicOperations.ZeroMemory(payload); }
     }
 
-    /// <summary>Writes a serialized secret key to a stream. The output is secret: protect it.</summary>
+    /// <summary>Writes a secret key in the clear to a stream (for containers that are sealed as a whole, like a private context).</summary>
     /// <param name="secretKey">The key.</param>
     /// <param name="stream">Destination.</param>
     /// <param name="compression">Payload compression.</param>
     /// <exception cref="ObjectDisposedException">The key was disposed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">Unknown compression.</exception>
-    public static void Save(SecretKey secretKey, Stream stream, Compression compression = Compression.None)
+    public static void SaveUnprotected(SecretKey secretKey, Stream stream, Compression compression = Compression.None)
     {
         ArgumentNullException.ThrowIfNull(stream);
         var payload = SecretKeyPayload(secretKey);
         try { Pack(ObjectKind.SecretKey, secretKey.Parameters.Hash.Span, payload, compression, stream, sensitive: true); }
         finally { CryptographicOperations.ZeroMemory(payload); }
+    }
+
+    /// <summary>Loads a sealed secret key (from <see cref="Save(SecretKey, ISecretProtector, Compression)"/>), opening it with <paramref name="protector"/>.</summary>
+    /// <exception cref="System.Security.Cryptography.CryptographicException">The protector cannot open it.</exception>
+    /// <exception cref="VeilFormatException">The opened bytes are malformed or belong to other parameters.</exception>
+    public static SecretKey LoadSecretKey(ReadOnlySpan<byte> bytes, RlweParameters parameters, ISecretProtector protector, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        var plain = protector.Unprotect(bytes, RlweObjectTypes.Of(ObjectKind.SecretKey));
+        try { return LoadSecretKey(plain, parameters, limits); }
+        finally { CryptographicOperations.ZeroMemory(plain); }
     }
 
     /// <summary>Loads a secret key saved under <paramref name="parameters"/>; every coefficient must be −1, 0 or 1.</summary>

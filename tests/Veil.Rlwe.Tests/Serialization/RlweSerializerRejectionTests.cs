@@ -186,11 +186,11 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
     {
         foreach (byte bad in new byte[] { 2, 0x7F, 0x80, 0xFE })
         {
-            var bytes = RlweSerializer.Save(fixture.SecretKey);
+            var bytes = RlweSerializer.SaveUnprotected(fixture.SecretKey);
             bytes[VeilHeader.Size + 17] = bad;
             Rejects("coefficients", () => RlweSerializer.LoadSecretKey(bytes, P));
         }
-        var ok = RlweSerializer.Save(fixture.SecretKey);
+        var ok = RlweSerializer.SaveUnprotected(fixture.SecretKey);
         ok[VeilHeader.Size + 17] = 0xFF; // −1 is valid
         using var key = RlweSerializer.LoadSecretKey(ok, P);
     }

@@ -122,7 +122,7 @@ public sealed class SerializationFixture
             new("PublicCiphertext", c => RlweSerializer.Save(PublicCiphertext, c), b => RlweSerializer.LoadCiphertext(b, p), s => RlweSerializer.LoadCiphertext(s, p)),
             new("SymmetricCiphertext", c => RlweSerializer.Save(SymmetricCiphertext, c), b => RlweSerializer.LoadCiphertext(b, p), s => RlweSerializer.LoadCiphertext(s, p)),
             new("Size3Ciphertext", c => RlweSerializer.Save(Size3Ciphertext, c), b => RlweSerializer.LoadCiphertext(b, p), s => RlweSerializer.LoadCiphertext(s, p)),
-            new("SecretKey", c => RlweSerializer.Save(SecretKey, c), b => RlweSerializer.LoadSecretKey(b, p), s => RlweSerializer.LoadSecretKey(s, p)),
+            new("SecretKey", c => RlweSerializer.SaveUnprotected(SecretKey, c), b => RlweSerializer.LoadSecretKey(b, p), s => RlweSerializer.LoadSecretKey(s, p)),
             new("PublicKey", c => RlweSerializer.Save(PublicKey, c), b => RlweSerializer.LoadPublicKey(b, p), s => RlweSerializer.LoadPublicKey(s, p)),
             new("RelinearizationKey", c => RlweSerializer.Save(RelinearizationKey, c), b => RlweSerializer.LoadRelinearizationKey(b, p), s => RlweSerializer.LoadRelinearizationKey(s, p)),
             new("GaloisKeys", c => RlweSerializer.Save(GaloisKeys, c), b => RlweSerializer.LoadGaloisKeys(b, p), s => RlweSerializer.LoadGaloisKeys(s, p)),
