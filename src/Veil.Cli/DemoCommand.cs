@@ -96,6 +96,10 @@ internal static class DemoCommand
             + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris and the batched CNN)" : ""));
         if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
+        var protection = Veil.Protection.ProtectionSelfCheck.Run();
+        AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Protection at rest: {protection.Bytes >> 20} MiB sealed for a keyring at {protection.SealMBps:F0} MB/s and opened at {protection.OpenMBps:F0} MB/s (AES-256-GCM, file to file); " +
+            $"{protection.TamperDetected} of {protection.TamperCases} tampering cases refused; audit log of {protection.AuditRecords} records {(protection.AuditIntact ? "verified" : "NOT verified")} ({protection.Seconds:F1} s). veil protect / unprotect / keys / audit."));
         return 0;
     }
 

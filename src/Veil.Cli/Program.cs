@@ -298,7 +298,14 @@ namespace Veil.Cli
             var scaling = new Command("scaling", "Multiply+relinearize+rescale and rotate for N = 4096 … 32768.") { scalingReps, scalingThreads, scalingJson };
             scaling.SetAction(r => BenchScalingCommand.Run(r.GetValue(scalingReps), r.GetValue(scalingThreads), r.GetValue(scalingJson)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling };
+            var size = Int("--size-mib", "Size of the file sealed and opened.", 2048, 1, 1 << 20);
+            var protectReps = Int("--reps", "Alternating rounds.", 3, 1, 100);
+            var protectDir = new Option<string?>("--dir") { Description = "Folder for the test files (default: a temporary one, removed after)." };
+            var protectJson = Json();
+            var protect = new Command("protect", "Protected-file throughput: in memory, and file to file beside age and openssl on the same file.") { size, protectReps, protectDir, protectJson };
+            protect.SetAction(r => BenchProtectCommand.Run(r.GetValue(size), r.GetValue(protectReps), r.GetValue(protectDir), r.GetValue(protectJson)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect };
         }
     }
 }

@@ -126,7 +126,7 @@ internal static class ProtectionCommands
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long bytes = WithProgress(new FileInfo(file).Length, "protecting", p => h.Protect(file, output, pems, !noKeyring, chacha ? AeadAlgorithm.ChaCha20Poly1305 : AeadAlgorithm.Aes256Gcm, p));
         double seconds = clock.Elapsed.TotalSeconds;
-        Report(json, new { command = "protect", input = file, output, bytes, seconds, recipients = to.Length + (noKeyring ? 0 : 1) },
+        Report(json, new { command = "protect", input = file, output, bytes, seconds, recipients = to.Length + (noKeyring ? 0 : 1), peak_rss_bytes = PeakRss() },
             $"{file} → {output}: {bytes:N0} bytes in {seconds:F2} s ({bytes / Math.Max(seconds, 1e-9) / 1e6:F0} MB/s), for {(noKeyring ? "" : "this keyring")}{(to.Length > 0 ? $"{(noKeyring ? "" : " and ")}{to.Length} recipient(s)" : "")}.");
         return 0;
     }
@@ -140,7 +140,7 @@ internal static class ProtectionCommands
         WithProgress(new FileInfo(file).Length, "verifying and decrypting", p => { h.Unprotect(file, output, p); return 0; });
         double seconds = clock.Elapsed.TotalSeconds;
         long bytes = new FileInfo(output).Length;
-        Report(json, new { command = "unprotect", input = file, output, bytes, seconds }, $"{file} → {output}: {bytes:N0} bytes, every chunk verified, in {seconds:F2} s.");
+        Report(json, new { command = "unprotect", input = file, output, bytes, seconds, peak_rss_bytes = PeakRss() }, $"{file} → {output}: {bytes:N0} bytes, every chunk verified, in {seconds:F2} s.");
         return 0;
     }
 
@@ -187,6 +187,18 @@ internal static class ProtectionCommands
                 r.First.ToString("u", CultureInfo.InvariantCulture), r.Last.ToString("u", CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM), in bytes; the working set where /proc is absent.</summary>
+    private static long PeakRss()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            if (line is not null) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        return Environment.WorkingSet;
     }
 
     private static void Report(bool json, object value, string text)

@@ -49,6 +49,8 @@ public class Pkcs11KeyringTests(SoftHsmToken token) : IClassFixture<SoftHsmToken
     [SkippableFact]
     public void CreateWrapUnwrapRotate_WithKeysThatNeverLeaveTheToken()
     {
+        // CI sets VEIL_REQUIRE_SOFTHSM: there a missing module is a failure, not a skip.
+        if (token.Problem is not null && Environment.GetEnvironmentVariable("VEIL_REQUIRE_SOFTHSM") == "1") Assert.Fail(token.Problem);
         Skip.If(token.Problem is not null, token.Problem);
         string path = token.File($"ring-{Guid.NewGuid():N}.vkr");
         var data = new byte[70_000];
