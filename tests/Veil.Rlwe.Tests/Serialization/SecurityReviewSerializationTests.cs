@@ -172,7 +172,7 @@ public sealed class SecurityReviewSerializationTests(SerializationFixture fixtur
         // Same N and prime counts, other primes: the header's fingerprint is rewritten to P's, the tag still differs.
         var other = fixture.OtherParameters;
         var key = new KeyGenerator(other).CreateRelinearizationKey();
-        var bytes = RlweSerializer.SaveUnprotected(key);
+        var bytes = RlweSerializer.Save(key);
         P.Hash.Span.CopyTo(bytes.AsSpan(16));
         Assert.Throws<VeilFormatException>(() => RlweSerializer.LoadRelinearizationKey(bytes, P));
     }
