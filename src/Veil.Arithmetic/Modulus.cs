@@ -29,16 +29,25 @@ public readonly struct Modulus : IEquatable<Modulus>
 
     /// <summary>Creates the modulus and its Barrett constant.</summary>
     /// <exception cref="ArgumentOutOfRangeException">q is even, below 3 or above 2^61.</exception>
-    public Modulus(ulong value)
+    public Modulus(ulong value) : this(value, requireOdd: true) { }
+
+    private Modulus(ulong value, bool requireOdd)
     {
-        if (value < 3 || (value & 1) == 0 || value >> MaxBits != 0)
-            ThrowHelper.OutOfRange(nameof(value), $"A modulus must be odd and in [3, 2^{MaxBits}); got {value}.");
+        if (value < (requireOdd ? 3UL : 2UL) || (requireOdd && (value & 1) == 0) || value >> MaxBits != 0)
+            ThrowHelper.OutOfRange(nameof(value), requireOdd ? $"A modulus must be odd and in [3, 2^{MaxBits}); got {value}." : $"A modulus must be in [2, 2^{MaxBits}); got {value}.");
         Value = value;
         BitCount = 64 - System.Numerics.BitOperations.LeadingZeroCount(value);
         var ratio = (System.Numerics.BigInteger.One << 128) / value;
         RatioLo = (ulong)(ratio & ulong.MaxValue);
         RatioHi = (ulong)(ratio >> 64);
     }
+
+    /// <summary>
+    /// A modulus for reduction, addition and multiplication only, of any value in [2, 2^61) — even ones included (a
+    /// plaintext modulus such as 2^16). <see cref="Inverse"/> and <see cref="Pow"/>-based inverses need an odd prime.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 2 or not below 2^61.</exception>
+    public static Modulus ForArithmetic(ulong value) => new(value, requireOdd: false);
 
     /// <summary>x − bound when x ≥ bound, else x; no branch (valid for x &lt; 2^63 + bound, bound &lt; 2^63).</summary>
     /// <remarks>Branch-free on purpose: data-dependent branches mispredict on random residues (half the time), which

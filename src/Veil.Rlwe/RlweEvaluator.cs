@@ -93,6 +93,15 @@ public class RlweEvaluator
     /// <param name="nameB">The second operand's name (the parameter blamed).</param>
     protected virtual void CheckCompatible(double scaleA, double scaleB, string nameA, string nameB) { }
 
+    /// <summary>
+    /// What the scheme requires of the levels of two operands: nothing here (CKKS computes at the lower level, which
+    /// keeps its values); BFV requires equal levels, since dropping primes without scaling changes its Δ.
+    /// </summary>
+    /// <param name="levelA">The first operand's level.</param>
+    /// <param name="levelB">The second operand's level.</param>
+    /// <param name="nameB">The second operand's name (the parameter blamed).</param>
+    protected virtual void CheckLevels(int levelA, int levelB, string nameB) { }
+
     /// <summary>Polynomial i of a ciphertext, restricted to its first level + 1 limbs.</summary>
     private static Span<ulong> PolyAt(Ciphertext ct, int i, int level)
     {
@@ -158,6 +167,7 @@ public class RlweEvaluator
     {
         Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
         CheckCompatible(a.Scale, b.Scale, nameof(a), nameof(b));
+        CheckLevels(a.Level, b.Level, nameof(b));
         int level = Math.Min(a.Level, b.Level), size = Math.Max(a.Size, b.Size);
         double scale = a.Scale;
         var t = Target(destination, level, size, elementwise: true, a, b);
@@ -196,6 +206,7 @@ public class RlweEvaluator
     {
         Check(ct, nameof(ct)); Check(pt, nameof(pt)); ArgumentNullException.ThrowIfNull(destination);
         CheckCompatible(ct.Scale, pt.Scale, nameof(ct), nameof(pt));
+        CheckLevels(ct.Level, pt.Level, nameof(pt));
         int level = Math.Min(ct.Level, pt.Level), limbs = level + 1;
         double scale = ct.Scale;
         var t = Target(destination, level, ct.Size, elementwise: true, ct);
@@ -220,9 +231,16 @@ public class RlweEvaluator
 
     // ---------------------------------------------------------------- multiplication family
 
-    /// <summary>destination = a · b (size a.Size + b.Size − 1; relinearize afterwards). Scale: product of scales.</summary>
+    /// <summary>
+    /// destination = a · b, the tensor product (size a.Size + b.Size − 1; relinearize afterwards). Scale: product of
+    /// scales. Schemes whose product is a scaled tensor (BFV) override it; <see cref="TensorProduct"/> is always the plain one.
+    /// </summary>
     /// <exception cref="ArgumentException">Operands from other parameters, or the product would exceed <see cref="Ciphertext.MaxSize"/>.</exception>
-    public void Multiply(Ciphertext a, Ciphertext b, Ciphertext destination)
+    public virtual void Multiply(Ciphertext a, Ciphertext b, Ciphertext destination) => TensorProduct(a, b, destination);
+
+    /// <summary>destination = a ⊗ b, slot by slot in NTT form, without any scaling (CKKS's product).</summary>
+    /// <exception cref="ArgumentException">Operands from other parameters, or the product would exceed <see cref="Ciphertext.MaxSize"/>.</exception>
+    public void TensorProduct(Ciphertext a, Ciphertext b, Ciphertext destination)
     {
         Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
         int size = a.Size + b.Size - 1;

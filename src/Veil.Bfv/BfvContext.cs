@@ -1,0 +1,117 @@
+using Veil.Rlwe;
+using Veil.Rlwe.Serialization;
+using Veil.Serialization;
+
+namespace Veil.Bfv;
+
+/// <summary>
+/// Parameters, keys, encoder, encryptor, evaluator and (for the key owner) decryptor of BFV in one object; a public
+/// context (<see cref="ToPublic"/>) computes but cannot decrypt.
+/// </summary>
+public sealed class BfvContext : IDisposable
+{
+    /// <summary>The object type of saved BFV parameters: t (u64) ‖ the RLWE parameters (a Veil object).</summary>
+    public static ObjectType ParametersType { get; } = ObjectTypes.Register(Schemes.Bfv, 1, "BfvParameters");
+
+    private readonly SecretKey? _secretKey;
+    private readonly BfvDecryptor? _decryptor;
+    private readonly Encryptor _encryptor;
+
+    private BfvContext(BfvParameters parameters, PublicKey pk, RelinearizationKey? rk, GaloisKeys? gk, SecretKey? sk)
+    {
+        Parameters = parameters;
+        PublicKey = pk;
+        RelinearizationKey = rk;
+        GaloisKeys = gk;
+        _secretKey = sk;
+        Encoder = new BfvEncoder(parameters);
+        Evaluator = new BfvEvaluator(parameters, rk, gk);
+        _encryptor = new Encryptor(parameters.Ring, pk);
+        if (sk is not null) _decryptor = new BfvDecryptor(parameters, sk);
+    }
+
+    /// <summary>Makes keys: secret, public, relinearization, and Galois keys for the row rotations given (and the row swap when asked).</summary>
+    public static BfvContext Create(BfvParameters parameters, IEnumerable<int>? rotations = null, bool rowSwap = false)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var keygen = new KeyGenerator(parameters.Ring);
+        try
+        {
+            var steps = rotations?.Distinct().ToArray() ?? [];
+            var gk = steps.Length > 0 || rowSwap ? keygen.CreateRotationKeys(steps, includeConjugation: rowSwap) : null;
+            return new BfvContext(parameters, keygen.CreatePublicKey(), keygen.CreateRelinearizationKey(), gk, keygen.SecretKey);
+        }
+        catch
+        {
+            keygen.SecretKey.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The parameters.</summary>
+    public BfvParameters Parameters { get; }
+    /// <summary>The encoder.</summary>
+    public BfvEncoder Encoder { get; }
+    /// <summary>The evaluator (with the relinearization and Galois keys).</summary>
+    public BfvEvaluator Evaluator { get; }
+    /// <summary>The public key.</summary>
+    public PublicKey PublicKey { get; }
+    /// <summary>The relinearization key.</summary>
+    public RelinearizationKey? RelinearizationKey { get; }
+    /// <summary>The Galois keys.</summary>
+    public GaloisKeys? GaloisKeys { get; }
+    /// <summary>Whether this context lacks the secret key.</summary>
+    public bool IsPublic => _secretKey is null;
+
+    /// <summary>The same keys without the secret key, for the computing party.</summary>
+    public BfvContext ToPublic() => new(Parameters, PublicKey, RelinearizationKey, GaloisKeys, null);
+
+    /// <summary>Encrypts a plaintext (public-key encryption at the top level).</summary>
+    public Ciphertext Encrypt(BfvPlaintext plaintext) => _encryptor.Encrypt(Encoder.ScaledForEncryption(plaintext, Parameters.MaxLevel));
+
+    /// <summary>Batch-encodes and encrypts up to N signed integers.</summary>
+    public Ciphertext Encrypt(ReadOnlySpan<long> values) => Encrypt(Encoder.EncodeBatch(values));
+
+    private BfvDecryptor Decryptor => _decryptor ?? throw new InvalidOperationException("This is a public context: it holds no secret key.");
+
+    /// <summary>Decrypts to a plaintext.</summary>
+    public BfvPlaintext DecryptPlaintext(Ciphertext ciphertext) => Decryptor.Decrypt(ciphertext);
+
+    /// <summary>Decrypts and batch-decodes to signed integers in (−t/2, t/2].</summary>
+    public long[] Decrypt(Ciphertext ciphertext) => Encoder.DecodeBatchSigned(Decryptor.Decrypt(ciphertext));
+
+    /// <summary>Decrypts and batch-decodes to values in [0, t).</summary>
+    public ulong[] DecryptUnsigned(Ciphertext ciphertext) => Encoder.DecodeBatch(Decryptor.Decrypt(ciphertext));
+
+    /// <summary>The invariant noise budget of a ciphertext, in bits.</summary>
+    public int NoiseBudget(Ciphertext ciphertext) => Decryptor.InvariantNoiseBudget(ciphertext);
+
+    /// <summary>Saves BFV parameters as a Veil object.</summary>
+    public static byte[] SaveParameters(BfvParameters parameters, Compression compression = Compression.None)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var ring = RlweSerializer.Save(parameters.Ring);
+        var payload = new byte[8 + ring.Length];
+        var w = new PayloadWriter(payload);
+        w.WriteUInt64(parameters.PlainModulus);
+        w.WriteBytes(ring);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(ParametersType, new byte[VeilHeader.ContextHashSize], payload, compression);
+    }
+
+    /// <summary>Loads BFV parameters; the ring must meet <paramref name="minimumSecurity"/>, t is checked like <see cref="BfvParameters.Create(int, IReadOnlyList{ulong}, IReadOnlyList{ulong}, ulong, SecurityLevel)"/>.</summary>
+    /// <exception cref="VeilFormatException">Malformed bytes, a ring below the minimum, or an invalid t.</exception>
+    public static BfvParameters LoadParameters(ReadOnlySpan<byte> bytes, SerializationLimits? limits = null, SecurityLevel minimumSecurity = SecurityLevel.Bits128)
+    {
+        limits ??= SerializationLimits.Default;
+        var body = VeilEnvelope.Unpack(bytes, ParametersType, new byte[VeilHeader.ContextHashSize], default, limits, 8 + 2048, out _, out _);
+        var r = new PayloadReader(body);
+        ulong t = r.ReadUInt64("plainModulus");
+        var ring = RlweSerializer.LoadParameters(body[8..], limits, minimumSecurity);
+        try { return BfvParameters.Create(ring.LogN, ring.Q, ring.P, t, minimumSecurity); }
+        catch (ArgumentException e) { throw new VeilFormatException("plainModulus", e.Message, e); }
+    }
+
+    /// <summary>Clears the secret key.</summary>
+    public void Dispose() => _secretKey?.Dispose();
+}

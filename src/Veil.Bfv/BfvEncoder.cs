@@ -1,0 +1,185 @@
+using Veil.Arithmetic;
+using Veil.Rlwe;
+
+namespace Veil.Bfv;
+
+/// <summary>A BFV plaintext: N coefficients modulo t.</summary>
+public sealed class BfvPlaintext
+{
+    internal BfvPlaintext(BfvParameters parameters, ulong[] coefficients)
+    {
+        Parameters = parameters;
+        Coefficients = coefficients;
+    }
+
+    /// <summary>The parameters.</summary>
+    public BfvParameters Parameters { get; }
+
+    /// <summary>The coefficients, each in [0, t).</summary>
+    public ulong[] Coefficients { get; }
+}
+
+/// <summary>
+/// Encodes integers into BFV plaintexts — batched (N slots, 2 rows of N/2, when t is a batching prime) or as
+/// coefficients (any t) — and prepares plaintexts for encryption and addition (Δ·m) or multiplication (m lifted to Q).
+/// </summary>
+/// <remarks>
+/// Batching: the plaintext polynomial m is the inverse NTT modulo t of the slot values placed so that slot j of row 0
+/// is m(ζ^(5^j)) and slot j of row 1 is m(ζ^(−5^j)), ζ a primitive 2N-th root of unity mod t. A rotation by k
+/// (Galois element 5^k) then moves slot j + k to j in each row, and X → X^−1 swaps the rows.
+/// </remarks>
+public sealed class BfvEncoder
+{
+    private readonly BfvParameters _parameters;
+    private readonly int[] _slotToNtt;
+
+    /// <summary>An encoder for the parameters.</summary>
+    public BfvEncoder(BfvParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _parameters = parameters;
+        int n = parameters.N, half = n / 2, logN = parameters.Ring.LogN;
+        _slotToNtt = new int[n];
+        ulong twoN = 2UL * (ulong)n, power = 1;
+        for (int j = 0; j < half; j++)
+        {
+            // The NTT leaves a(ψ^(2·rev(k)+1)) in position k: the position of exponent e is rev((e − 1)/2).
+            _slotToNtt[j] = NttTable.ReverseBits((int)((power - 1) / 2), logN);
+            _slotToNtt[half + j] = NttTable.ReverseBits((int)((twoN - power - 1) / 2), logN);
+            power = power * 5 % twoN;
+        }
+    }
+
+    /// <summary>The parameters.</summary>
+    public BfvParameters Parameters => _parameters;
+
+    /// <summary>Slots: N (row 0 is slots 0 … N/2 − 1, row 1 the rest).</summary>
+    public int SlotCount => _parameters.N;
+
+    private void RequireBatching()
+    {
+        if (!_parameters.SupportsBatching)
+            throw new InvalidOperationException($"t = {_parameters.PlainModulus} is not a prime ≡ 1 mod 2N: use coefficient encoding, or a batching prime (BfvParameters.BatchingPrime).");
+    }
+
+    /// <summary>Batch-encodes up to N signed integers (reduced mod t; missing slots are 0).</summary>
+    /// <exception cref="ArgumentException">More than N values.</exception>
+    /// <exception cref="InvalidOperationException">t does not support batching.</exception>
+    public BfvPlaintext EncodeBatch(ReadOnlySpan<long> values)
+    {
+        RequireBatching();
+        if (values.Length > SlotCount) throw new ArgumentException($"At most {SlotCount} values; got {values.Length}.", nameof(values));
+        var t = _parameters.T;
+        var m = new ulong[_parameters.N];
+        for (int j = 0; j < values.Length; j++) m[_slotToNtt[j]] = t.FromSigned(values[j] % (long)Math.Min(t.Value, long.MaxValue));
+        _parameters.PlainNtt!.Inverse(m);
+        Reduce(m, t);
+        return new BfvPlaintext(_parameters, m);
+    }
+
+    /// <summary>Batch-encodes up to N unsigned integers (reduced mod t).</summary>
+    public BfvPlaintext EncodeBatch(ReadOnlySpan<ulong> values)
+    {
+        RequireBatching();
+        if (values.Length > SlotCount) throw new ArgumentException($"At most {SlotCount} values; got {values.Length}.", nameof(values));
+        var t = _parameters.T;
+        var m = new ulong[_parameters.N];
+        for (int j = 0; j < values.Length; j++) m[_slotToNtt[j]] = t.Reduce(values[j]);
+        _parameters.PlainNtt!.Inverse(m);
+        Reduce(m, t);
+        return new BfvPlaintext(_parameters, m);
+    }
+
+    /// <summary>The N slot values in [0, t).</summary>
+    public ulong[] DecodeBatch(BfvPlaintext plaintext)
+    {
+        RequireBatching();
+        Check(plaintext);
+        var values = plaintext.Coefficients.ToArray();
+        _parameters.PlainNtt!.Forward(values);
+        Reduce(values, _parameters.T);
+        var slots = new ulong[SlotCount];
+        for (int j = 0; j < slots.Length; j++) slots[j] = values[_slotToNtt[j]];
+        return slots;
+    }
+
+    /// <summary>The N slot values as signed integers in (−t/2, t/2].</summary>
+    public long[] DecodeBatchSigned(BfvPlaintext plaintext) => [.. DecodeBatch(plaintext).Select(v => Centered(v))];
+
+    /// <summary>Encodes up to N signed integers as coefficients (any t).</summary>
+    public BfvPlaintext EncodeCoefficients(ReadOnlySpan<long> coefficients)
+    {
+        if (coefficients.Length > _parameters.N) throw new ArgumentException($"At most {_parameters.N} coefficients; got {coefficients.Length}.", nameof(coefficients));
+        var m = new ulong[_parameters.N];
+        for (int i = 0; i < coefficients.Length; i++) m[i] = _parameters.T.FromSigned(coefficients[i] % (long)Math.Min(_parameters.PlainModulus, long.MaxValue));
+        return new BfvPlaintext(_parameters, m);
+    }
+
+    /// <summary>The coefficients as signed integers in (−t/2, t/2].</summary>
+    public long[] DecodeCoefficientsSigned(BfvPlaintext plaintext)
+    {
+        Check(plaintext);
+        return [.. plaintext.Coefficients.Select(v => Centered(v))];
+    }
+
+    private long Centered(ulong v) => v > _parameters.PlainModulus / 2 ? -(long)(_parameters.PlainModulus - v) : (long)v;
+
+    /// <summary>Δ·m over Q_level in NTT form: what encryption and plaintext addition use.</summary>
+    public Plaintext ScaledForEncryption(BfvPlaintext plaintext, int level)
+    {
+        Check(plaintext);
+        CheckLevel(level);
+        var tools = _parameters.Level(level);
+        var ring = _parameters.Ring.Ring;
+        int n = _parameters.N;
+        var result = new Plaintext(_parameters.Ring, level, 1.0, isNttForm: true);
+        var m = plaintext.Coefficients;
+        Parallelism.For(level + 1, Environment.ProcessorCount, i =>
+        {
+            var q = ring.Moduli[i];
+            ulong delta = tools.DeltaModQ[i], deltaShoup = q.ShoupPrecompute(delta);
+            var limb = result.Data.AsSpan(i * n, n);
+            for (int c = 0; c < n; c++) limb[c] = q.MulShoup(q.Reduce(m[c]), delta, deltaShoup);
+            ring.Ntt[i].Forward(limb);
+        });
+        return result;
+    }
+
+    /// <summary>m lifted to Q_level (centered, in (−t/2, t/2]) in NTT form: the operand of a plaintext multiplication.</summary>
+    public Plaintext ForMultiplication(BfvPlaintext plaintext, int level)
+    {
+        Check(plaintext);
+        CheckLevel(level);
+        var ring = _parameters.Ring.Ring;
+        int n = _parameters.N;
+        ulong t = _parameters.PlainModulus, half = t / 2;
+        var result = new Plaintext(_parameters.Ring, level, 1.0, isNttForm: true);
+        var m = plaintext.Coefficients;
+        Parallelism.For(level + 1, Environment.ProcessorCount, i =>
+        {
+            var q = ring.Moduli[i];
+            ulong tModQ = q.Reduce(t);
+            var limb = result.Data.AsSpan(i * n, n);
+            for (int c = 0; c < n; c++) limb[c] = m[c] > half ? q.Sub(q.Reduce(m[c]), tModQ) : q.Reduce(m[c]);
+            ring.Ntt[i].Forward(limb);
+        });
+        return result;
+    }
+
+    private static void Reduce(ulong[] values, Modulus t)
+    {
+        // The lazy transforms leave values in [0, 4t) at most; bring them to [0, t).
+        for (int i = 0; i < values.Length; i++) values[i] = t.Reduce(values[i]);
+    }
+
+    private void Check(BfvPlaintext plaintext)
+    {
+        ArgumentNullException.ThrowIfNull(plaintext);
+        if (plaintext.Parameters != _parameters) throw new ArgumentException("The plaintext belongs to other parameters.", nameof(plaintext));
+    }
+
+    private void CheckLevel(int level)
+    {
+        if (level < 0 || level > _parameters.MaxLevel) throw new ArgumentOutOfRangeException(nameof(level), level, $"Level must be in [0, {_parameters.MaxLevel}].");
+    }
+}
