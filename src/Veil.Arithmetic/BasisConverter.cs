@@ -23,6 +23,8 @@ public sealed class BasisConverter
     private readonly ulong[] _hatModTo; // [j * from + i] = Â_i mod b_j
     private readonly ulong[] _productModTo; // A mod b_j
     private readonly double[] _inverseFrom; // 1 / a_i
+    private readonly bool[] _sumFitsReduce;
+    private readonly bool _floatingPoint; // every source prime below 2^50 and the kernels available // whether Σ (a_i − 1)(b_j − 1) + k·b_j stays below b_j·2^64
 
     /// <summary>Precomputes the conversion constants.</summary>
     public BasisConverter(IReadOnlyList<Modulus> from, IReadOnlyList<Modulus> to)
@@ -35,6 +37,13 @@ public sealed class BasisConverter
         _hatModTo = new ulong[k * _to.Length];
         _productModTo = new ulong[_to.Length];
         _inverseFrom = _from.Select(a => 1.0 / a.Value).ToArray();
+        _floatingPoint = FloatingPointModular.IsSupported && _from.All(a => a.BitCount <= FloatingPointModular.MaxBits);
+        _sumFitsReduce = _to.Select(b =>
+        {
+            var bound = _from.Aggregate(System.Numerics.BigInteger.Zero, (acc, a) => acc + (System.Numerics.BigInteger)(a.Value - 1) * (b.Value - 1))
+                        + (System.Numerics.BigInteger)(k + 1) * b.Value;
+            return bound < ((System.Numerics.BigInteger)b.Value << 64);
+        }).ToArray();
         for (int j = 0; j < _to.Length; j++)
         {
             ulong prod = 1;
@@ -82,6 +91,11 @@ public sealed class BasisConverter
     {
         int k = _from.Length;
         if (k == 1) return;
+        if (_floatingPoint && n % 4 == 0)
+        {
+            PrepareFloatingPoint(source, scratch, n);
+            return;
+        }
         for (int i = 0; i < k; i++)
         {
             var m = _from[i];
@@ -126,20 +140,86 @@ public sealed class BasisConverter
         }
         ReadOnlySpan<ulong> weights = _hatModTo.AsSpan(j * k, k);
         var overshoot = scratch.Slice(k * n, n);
+        // −A mod b_j, added overshoot times inside the same accumulator: one reduction per coefficient.
+        ulong minusA = m.Negate(aMod);
+        if (_floatingPoint && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
+        {
+            ConvertTargetFloatingPoint(scratch, weights, overshoot, d, m, minusA, k, n);
+            return;
+        }
+        bool fold = !_sumFitsReduce[j];
         for (int c = 0; c < n; c++)
         {
-            // k ≤ 16 terms of < 2^122 each fit a 128-bit accumulator; reduce once.
-            UInt128 acc = 0;
-            for (int i = 0; i < k; i++) acc += (UInt128)scratch[i * n + c] * weights[i];
-            d[c] = m.Sub(ReduceWide(m, acc), m.Mul(overshoot[c], aMod));
+            // k ≤ 64 terms of < 2^122 each fit a 128-bit accumulator. 64×64 → 128 products with an explicit carry:
+            // a UInt128 product would be a full 128 × 128 multiplication.
+            ulong hi = Math.BigMul(overshoot[c], minusA, out ulong lo);
+            for (int i = 0; i < k; i++)
+            {
+                ulong h = Math.BigMul(scratch[i * n + c], weights[i], out ulong l);
+                lo += l;
+                hi += h + (lo < l ? 1UL : 0UL);
+            }
+            // Reduce128 needs its input below b·2^64; fold the high word only where the sum can exceed that.
+            d[c] = m.Reduce128(fold ? m.Reduce(hi) : hi, lo);
         }
     }
 
-    private static ulong ReduceWide(Modulus m, UInt128 x)
+    /// <summary><see cref="Prepare"/> four coefficients at a time in double precision (every source prime below 2^50).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PrepareFloatingPoint(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n)
     {
-        ulong hi = (ulong)(x >> 64), lo = (ulong)x;
-        // Reduce128 needs hi < q; fold the top word first.
-        return m.Reduce128(m.Reduce(hi), lo);
+        int k = _from.Length;
+        for (int i = 0; i < k; i++)
+        {
+            var q = Vector256.Create((double)_from[i].Value);
+            var qInv = Vector256.Create(1.0 / _from[i].Value);
+            var w = Vector256.Create((double)_hatInv[i]);
+            var src = MemoryMarshal.Cast<ulong, Vector256<ulong>>(source.Slice(i * n, n));
+            var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(scratch.Slice(i * n, n));
+            for (int v = 0; v < dst.Length; v++)
+                dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.MulMod(FloatingPointModular.ToDouble(src[v]), w, q, qInv));
+        }
+        // v_c = round(Σ t_i / a_i), four coefficients at a time.
+        var overshoot = MemoryMarshal.Cast<ulong, Vector256<ulong>>(scratch.Slice(k * n, n));
+        for (int v = 0; v < overshoot.Length; v++)
+        {
+            var f = Vector256<double>.Zero;
+            for (int i = 0; i < k; i++)
+            {
+                var t = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scratch), (nuint)(i * n + 4 * v)));
+                f = Fma.MultiplyAdd(t, Vector256.Create(_inverseFrom[i]), f);
+            }
+            overshoot[v] = FloatingPointModular.FromDouble(Avx.RoundToNearestInteger(f));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ConvertTarget"/> four coefficients at a time in double precision, for source and target primes below
+    /// 2^50: each term t_i·Â_i and the overshoot correction is an exact FMA product mod b in (−b, b), accumulated and
+    /// reduced every third term so that the sum stays an exact integer below 2^52.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConvertTargetFloatingPoint(ReadOnlySpan<ulong> scratch, ReadOnlySpan<ulong> weights, ReadOnlySpan<ulong> overshoot, Span<ulong> destination,
+        Modulus target, ulong minusA, int k, int n)
+    {
+        var q = Vector256.Create((double)target.Value);
+        var qInv = Vector256.Create(1.0 / target.Value);
+        var correction = Vector256.Create((double)minusA);
+        Span<Vector256<double>> w = stackalloc Vector256<double>[k];
+        for (int i = 0; i < k; i++) w[i] = Vector256.Create((double)weights[i]);
+        var over = MemoryMarshal.Cast<ulong, Vector256<ulong>>(overshoot[..n]);
+        var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(destination[..n]);
+        for (int v = 0; v < dst.Length; v++)
+        {
+            var acc = FloatingPointModular.MulModLazy(FloatingPointModular.ToDouble(over[v]), correction, q, qInv);
+            for (int i = 0; i < k; i++)
+            {
+                var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scratch), (nuint)(i * n + 4 * v)));
+                acc = Avx.Add(acc, FloatingPointModular.MulModLazy(x, w[i], q, qInv));
+                if (i % 3 == 1) acc = FloatingPointModular.ReduceExact(acc, q, qInv);
+            }
+            dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc, q, qInv));
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Veil.Arithmetic;
 
@@ -63,10 +64,20 @@ public sealed class RnsRing
         {
             ulong q = _moduli[first + l].Value;
             var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
-            for (int i = 0; i < d.Length; i++)
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
             {
-                d[i] = Modulus.SubtractIfAtLeast(x[i] + y[i], q);
+                // Residues are below 2^61, so sums fit a signed compare: s − q where s ≥ q, four lanes at a time.
+                var vq = Vector256.Create((long)q);
+                var vx = MemoryMarshal.Cast<ulong, long>(x); var vy = MemoryMarshal.Cast<ulong, long>(y); var vd = MemoryMarshal.Cast<ulong, long>(d);
+                for (; i + 4 <= d.Length; i += 4)
+                {
+                    var sum = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(vx), (nuint)i) + Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(vy), (nuint)i);
+                    var over = Vector256.GreaterThan(vq, sum); // all ones where sum < q
+                    (sum - Vector256.AndNot(vq, over)).StoreUnsafe(ref MemoryMarshal.GetReference(vd), (nuint)i);
+                }
             }
+            for (; i < d.Length; i++) d[i] = Modulus.SubtractIfAtLeast(x[i] + y[i], q);
         }
     }
 
@@ -78,7 +89,18 @@ public sealed class RnsRing
         {
             ulong q = _moduli[first + l].Value;
             var x = a.Slice(l * N, N); var y = b.Slice(l * N, N); var d = destination.Slice(l * N, N);
-            for (int i = 0; i < d.Length; i++)
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vq = Vector256.Create((long)q);
+                var vx = MemoryMarshal.Cast<ulong, long>(x); var vy = MemoryMarshal.Cast<ulong, long>(y); var vd = MemoryMarshal.Cast<ulong, long>(d);
+                for (; i + 4 <= d.Length; i += 4)
+                {
+                    var diff = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(vx), (nuint)i) - Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(vy), (nuint)i);
+                    (diff + (vq & Vector256.ShiftRightArithmetic(diff, 63))).StoreUnsafe(ref MemoryMarshal.GetReference(vd), (nuint)i);
+                }
+            }
+            for (; i < d.Length; i++)
             {
                 ulong diff = x[i] - y[i];
                 d[i] = diff + (q & (ulong)((long)diff >> 63));

@@ -38,10 +38,9 @@ public sealed class BfvDecryptor
         var tools = _parameters.Level(level);
         var ring = _parameters.Ring.Ring;
         var phase = _decryptor.Decrypt(ciphertext);
-        var buffer = SecretArrayPool<ulong>.Rent(k * n);
+        var buffer = phase.Data;
         try
         {
-            phase.Data.AsSpan(0, k * n).CopyTo(buffer);
             ring.Inverse(buffer, 0, k);
             var t = _parameters.T;
             var gamma = _parameters.Gamma;
@@ -54,32 +53,30 @@ public sealed class BfvDecryptor
                 var limb = buffer.AsSpan(i * n, n);
                 for (int c = 0; c < n; c++) limb[c] = m.MulShoup(limb[c], f, fs);
             }
-            ulong halfGamma = gamma.Value >> 1;
+            ulong halfGamma = gamma.Value >> 1, gammaModT = t.Reduce(gamma.Value);
+            var hatT = tools.HatModT; var hatG = tools.HatModGamma;
             for (int c = 0; c < n; c++)
             {
-                ulong yt = 0, yg = 0;
+                // Both sums fit 128 bits (at most 64 terms below 2^61 · 2^61).
+                UInt128 st = 0, sg = 0;
                 for (int i = 0; i < k; i++)
                 {
                     ulong z = buffer[i * n + c];
-                    yt = t.Add(yt, t.Mul(t.Reduce(z), tools.HatModT[i]));
-                    yg = gamma.Add(yg, gamma.Mul(gamma.Reduce(z), tools.HatModGamma[i]));
+                    st += (UInt128)z * hatT[i];
+                    sg += (UInt128)z * hatG[i];
                 }
-                yt = t.Mul(yt, tools.NegInverseQModT);
-                yg = gamma.Mul(yg, tools.NegInverseQModGamma);
-                // Centre the γ residue without a branch on it: subtract γ when above γ/2.
+                // Reduce128 wants its input below m·2^64: fold the high word first.
+                ulong yt = t.Mul(t.Reduce128(t.Reduce((ulong)(st >> 64)), (ulong)st), tools.NegInverseQModT);
+                ulong yg = gamma.Mul(gamma.Reduce128(gamma.Reduce((ulong)(sg >> 64)), (ulong)sg), tools.NegInverseQModGamma);
+                // Centre the γ residue without a branch on it: y_γ − γ when above γ/2; result = (y_t − y_γ)·γ^-1 mod t.
                 ulong above = 0UL - ((halfGamma - yg) >> 63);
-                ulong correction = t.Reduce(yg) ;
-                ulong gammaModT = t.Reduce(gamma.Value);
-                // yg centered = yg − γ·[above]; result = (yt − yg_centered)·γ^-1 mod t.
-                ulong r = t.Sub(yt, correction);
-                r = t.Add(r, gammaModT & above);
+                ulong r = t.Add(t.Sub(yt, t.Reduce(yg)), gammaModT & above);
                 result[c] = t.Mul(r, tools.InverseGammaModT);
             }
             return new BfvPlaintext(_parameters, result);
         }
         finally
         {
-            SecretArrayPool<ulong>.Return(buffer, k * n);
             CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(phase.Data.AsSpan()));
         }
     }

@@ -73,7 +73,6 @@ public sealed class BfvEncoder
         var m = new ulong[_parameters.N];
         for (int j = 0; j < values.Length; j++) m[_slotToNtt[j]] = t.FromSigned(values[j] % (long)Math.Min(t.Value, long.MaxValue));
         _parameters.PlainNtt!.Inverse(m);
-        Reduce(m, t);
         return new BfvPlaintext(_parameters, m);
     }
 
@@ -86,21 +85,36 @@ public sealed class BfvEncoder
         var m = new ulong[_parameters.N];
         for (int j = 0; j < values.Length; j++) m[_slotToNtt[j]] = t.Reduce(values[j]);
         _parameters.PlainNtt!.Inverse(m);
-        Reduce(m, t);
         return new BfvPlaintext(_parameters, m);
     }
 
     /// <summary>The N slot values in [0, t).</summary>
     public ulong[] DecodeBatch(BfvPlaintext plaintext)
     {
+        var slots = new ulong[SlotCount];
+        DecodeBatch(plaintext, slots);
+        return slots;
+    }
+
+    /// <summary>The N slot values in [0, t), into <paramref name="destination"/> (N values).</summary>
+    /// <exception cref="ArgumentException">The destination is shorter than N.</exception>
+    public void DecodeBatch(BfvPlaintext plaintext, Span<ulong> destination)
+    {
         RequireBatching();
         Check(plaintext);
-        var values = plaintext.Coefficients.ToArray();
-        _parameters.PlainNtt!.Forward(values);
-        Reduce(values, _parameters.T);
-        var slots = new ulong[SlotCount];
-        for (int j = 0; j < slots.Length; j++) slots[j] = values[_slotToNtt[j]];
-        return slots;
+        if (destination.Length < SlotCount) throw new ArgumentException($"The destination holds {destination.Length} values; {SlotCount} are written.", nameof(destination));
+        var values = System.Buffers.ArrayPool<ulong>.Shared.Rent(_parameters.N);
+        try
+        {
+            plaintext.Coefficients.CopyTo(values, 0);
+            _parameters.PlainNtt!.Forward(values.AsSpan(0, _parameters.N));
+            for (int j = 0; j < SlotCount; j++) destination[j] = values[_slotToNtt[j]];
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan(0, _parameters.N)));
+            System.Buffers.ArrayPool<ulong>.Shared.Return(values);
+        }
     }
 
     /// <summary>The N slot values as signed integers in (−t/2, t/2].</summary>
@@ -164,12 +178,6 @@ public sealed class BfvEncoder
             ring.Ntt[i].Forward(limb);
         });
         return result;
-    }
-
-    private static void Reduce(ulong[] values, Modulus t)
-    {
-        // The lazy transforms leave values in [0, 4t) at most; bring them to [0, t).
-        for (int i = 0; i < values.Length; i++) values[i] = t.Reduce(values[i]);
     }
 
     private void Check(BfvPlaintext plaintext)

@@ -27,16 +27,7 @@ internal static class BenchCkksCommand
         var sets = setList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var s in sets)
             if (s is not ("A" or "B")) throw new UsageException($"--sets takes A and/or B; got '{s}'.");
-        JsonObject? peer = null;
-        if (comparePath is not null)
-        {
-            var text = File.ReadAllText(comparePath);
-            // The peer script prints log lines before its JSON; take the last line that parses.
-            peer = text.Split('\n').Reverse().Select(l => l.Trim()).Where(l => l.StartsWith('{'))
-                .Select(l => { try { return JsonNode.Parse(l) as JsonObject; } catch (JsonException) { return null; } })
-                .FirstOrDefault(o => o?["sets"] is not null)
-                ?? throw new FormatException($"{comparePath}: no JSON object with \"sets\" found.");
-        }
+        JsonObject? peer = comparePath is null ? null : LoadPeer(comparePath);
 
         var result = new JsonObject
         {
@@ -93,6 +84,16 @@ internal static class BenchCkksCommand
         }
         AnsiConsole.MarkupLine($"peak working set {result["peak_working_set_bytes"]!.GetValue<long>() / (1 << 20)} MiB");
         return 0;
+    }
+
+    /// <summary>A peer script's JSON: it prints log lines before it, so the last line that parses with "sets" is taken.</summary>
+    internal static JsonObject LoadPeer(string path)
+    {
+        var text = File.ReadAllText(path);
+        return text.Split('\n').Reverse().Select(l => l.Trim()).Where(l => l.StartsWith('{'))
+            .Select(l => { try { return JsonNode.Parse(l) as JsonObject; } catch (JsonException) { return null; } })
+            .FirstOrDefault(o => o?["sets"] is not null)
+            ?? throw new FormatException($"{path}: no JSON object with \"sets\" found.");
     }
 
     private static string F(double v) => v.ToString(v < 100 ? "F1" : "F0", CultureInfo.InvariantCulture);

@@ -305,7 +305,15 @@ namespace Veil.Cli
             var protect = new Command("protect", "Protected-file throughput: in memory, and file to file beside age and openssl on the same file.") { size, protectReps, protectDir, protectJson };
             protect.SetAction(r => BenchProtectCommand.Run(r.GetValue(size), r.GetValue(protectReps), r.GetValue(protectDir), r.GetValue(protectJson)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect };
+            var bfvReps = Int("--reps", "Repetitions per operation.", 30, 1, 100_000);
+            var bfvThreads = Int("--threads", "Threads.", 1, 1, 1024);
+            var bfvCompare = new Option<string?>("--compare") { Description = "The JSON of ../shared/peers/node-seal-bfv-bench.sh to print ratios against." };
+            var bfvOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var bfvJson = Json();
+            var bfv = new Command("bfv", "Per-operation BFV timings (N = 8192, 16384; SEAL's default moduli; 20-bit t) in node-seal's JSON shape.") { bfvReps, bfvThreads, bfvCompare, bfvOut, bfvJson };
+            bfv.SetAction(r => BenchBfvCommand.Run(r.GetValue(bfvReps), r.GetValue(bfvThreads), r.GetValue(bfvJson), r.GetValue(bfvCompare), r.GetValue(bfvOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv };
         }
     }
 }

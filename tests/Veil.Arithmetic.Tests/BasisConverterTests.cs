@@ -95,6 +95,9 @@ public class BasisConverterTests
         { new[] { 60, 50, 40 }, new[] { 61, 20 } },
         { new[] { 61, 61, 61, 61 }, new[] { 61, 61, 40 } },
         { new[] { 30, 30, 30, 30, 30 }, new[] { 50 } },
+        // BFV's shapes: the vector (double-precision) path, sources and targets below 2^50.
+        { new[] { 44, 44, 43, 43 }, new[] { 50, 50, 50, 50, 50 } },
+        { new[] { 50, 50, 50, 50, 50, 50, 50, 50 }, new[] { 36, 44, 49 } },
     };
 
     [Theory, MemberData(nameof(SeveralSources))]

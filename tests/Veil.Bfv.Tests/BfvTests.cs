@@ -235,3 +235,20 @@ public class BfvTests
         Assert.Equal(65537UL, BfvContext.LoadParameters(weak, minimumSecurity: SecurityLevel.InsecureNoCheck).PlainModulus);
     }
 }
+
+/// <summary>Decryption's 128-bit accumulations at their limits: many 60-bit primes and a small even t.</summary>
+public class BfvWideModulusTests
+{
+    [Fact]
+    public void ManyLargePrimes_AndASmallEvenT_DecryptExactly()
+    {
+        var p = BfvParameters.Create(12, Enumerable.Repeat(60, 12).ToArray(), new[] { 60 }, 1UL << 16, SecurityLevel.InsecureNoCheck);
+        using var ctx = BfvContext.Create(p);
+        var rng = new Random(11);
+        var a = Enumerable.Range(0, p.N).Select(_ => (long)rng.Next(-32768, 32768)).ToArray();
+        var c = ctx.Encrypt(ctx.Encoder.EncodeCoefficients(a));
+        Assert.Equal(a, ctx.Encoder.DecodeCoefficientsSigned(ctx.DecryptPlaintext(c)));
+        var doubled = ctx.Encoder.DecodeCoefficientsSigned(ctx.DecryptPlaintext(ctx.Evaluator.Add(c, c)));
+        Assert.Equal(a.Select(v => { long r = (2 * v) % 65536; if (r < 0) r += 65536; return r >= 32768 ? r - 65536 : r; }), doubled);
+    }
+}
