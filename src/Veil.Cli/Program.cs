@@ -313,7 +313,14 @@ namespace Veil.Cli
             var bfv = new Command("bfv", "Per-operation BFV timings (N = 8192, 16384; SEAL's default moduli; 20-bit t) in node-seal's JSON shape.") { bfvReps, bfvThreads, bfvCompare, bfvOut, bfvJson };
             bfv.SetAction(r => BenchBfvCommand.Run(r.GetValue(bfvReps), r.GetValue(bfvThreads), r.GetValue(bfvJson), r.GetValue(bfvCompare), r.GetValue(bfvOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv };
+            var pReps = Int("--reps", "Repetitions per operation.", 30, 1, 100_000);
+            var pCompare = new Option<string?>("--compare") { Description = "The JSON of ../shared/peers/node-paillier-bench.sh to print ratios against." };
+            var pOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var pJson = Json();
+            var paillier = new Command("paillier", "Paillier per operation (2048- and 3072-bit n) in paillier-bigint's JSON shape.") { pReps, pCompare, pOut, pJson };
+            paillier.SetAction(r => BenchPaillierCommand.Run(r.GetValue(pReps), r.GetValue(pJson), r.GetValue(pCompare), r.GetValue(pOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier };
         }
     }
 }
