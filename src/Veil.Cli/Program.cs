@@ -320,7 +320,14 @@ namespace Veil.Cli
             var paillier = new Command("paillier", "Paillier per operation (2048- and 3072-bit n) in paillier-bigint's JSON shape.") { pReps, pCompare, pOut, pJson };
             paillier.SetAction(r => BenchPaillierCommand.Run(r.GetValue(pReps), r.GetValue(pJson), r.GetValue(pCompare), r.GetValue(pOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier };
+            var eReps = Int("--reps", "Repetitions per operation.", 30, 1, 100_000);
+            var eBits = Int("--range-bits", "Decrypt over [0, 2^bits).", 20, 1, 40);
+            var eOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var eJson = Json();
+            var elgamal = new Command("elgamal", "EC-ElGamal (P-256) per operation, decryption over a 2^20 range.") { eReps, eBits, eOut, eJson };
+            elgamal.SetAction(r => BenchElGamalCommand.Run(r.GetValue(eReps), r.GetValue(eBits), r.GetValue(eJson), r.GetValue(eOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal };
         }
     }
 }
