@@ -96,6 +96,12 @@ internal static class DemoCommand
             + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris and the batched CNN)" : ""));
         if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
+        var exact = ExactAggregationCheck.Run(seed);
+        AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Exact and additive schemes on breast cancer split between {exact.Parties} hospitals ({exact.Rows} rows): BFV count and sum by diagnosis × radius bucket, " +
+            $"{exact.CellsExact} of {exact.Cells} cells exact, {exact.LookupsExact} of {exact.Lookups} private lookups right ({exact.BfvSeconds:F1} s); " +
+            $"Paillier sums of {exact.PaillierColumns} real columns, worst error {exact.PaillierSumError:E1} ({exact.PaillierSeconds:F1} s); " +
+            $"EC-ElGamal tally of {exact.TallyClass} diagnoses {exact.Tally}, {(exact.TallyExact ? "exact" : "WRONG")} ({exact.ElGamalSeconds:F1} s)."));
         var protection = Veil.Protection.ProtectionSelfCheck.Run();
         AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Protection at rest: {protection.Bytes >> 20} MiB sealed for a keyring at {protection.SealMBps:F0} MB/s and opened at {protection.OpenMBps:F0} MB/s (AES-256-GCM, file to file); " +

@@ -1,0 +1,219 @@
+using Veil.Bfv;
+using Veil.Rlwe;
+
+namespace Veil.Ml.Encrypted;
+
+/// <summary>
+/// The rows one party encrypted for <see cref="EncryptedGroupBy"/>: for each group, a 0/1 indicator per row packed in
+/// BFV slots, and the rows' integer values (a party's rows are split over as many ciphertexts as the slots require).
+/// </summary>
+public sealed class EncryptedGroupRows
+{
+    internal EncryptedGroupRows(int groups, Ciphertext[][] indicators, Ciphertext[]? values, int rows)
+    {
+        Groups = groups;
+        Indicators = indicators;
+        Values = values;
+        Rows = rows;
+    }
+
+    /// <summary>The number of groups.</summary>
+    public int Groups { get; }
+    /// <summary>The number of rows encrypted.</summary>
+    public int Rows { get; }
+    /// <summary>[chunk][group]: slot i holds 1 when row i of the chunk is in the group.</summary>
+    public IReadOnlyList<Ciphertext[]> Indicators { get; }
+    /// <summary>[chunk]: slot i holds row i's value, or null when only counts were asked for.</summary>
+    public IReadOnlyList<Ciphertext>? Values { get; }
+}
+
+/// <summary>The encrypted totals: slot g holds group g's count (and sum); every other slot is zero.</summary>
+/// <param name="Counts">The counts by group.</param>
+/// <param name="Sums">The sums of values by group, or null.</param>
+/// <param name="Groups">The number of groups.</param>
+public sealed record EncryptedGroupTotals(Ciphertext Counts, Ciphertext? Sums, int Groups);
+
+/// <summary>
+/// Exact count-by-group and sum-by-group on BFV (a histogram is a count by bucket): every party encrypts its own rows
+/// under the analyst's public key, an aggregator holding only public keys adds them, multiplies indicators by values
+/// (one ciphertext product), sums across slots and packs the totals into one ciphertext; the analyst decrypts the
+/// totals alone. Integers are exact modulo t: counts and sums must stay below t/2.
+/// </summary>
+public static class EncryptedGroupBy
+{
+    /// <summary>The rotations the aggregator's keys must cover (row rotations by powers of two, and the row swap).</summary>
+    public static IReadOnlyList<int> RequiredRotations(BfvParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var steps = new List<int>();
+        for (int k = 1; k < parameters.N / 2; k <<= 1) steps.Add(k);
+        return steps;
+    }
+
+    /// <summary>A context for the analyst: 128-bit BFV at N = 8192 with a 30-bit batching prime, rotation keys for the slot sums.</summary>
+    public static BfvContext CreateContext(int n = 8192, int plainBits = 30)
+    {
+        var parameters = BfvParameters.Default(n, plainBits);
+        return BfvContext.Create(parameters, RequiredRotations(parameters), rowSwap: true);
+    }
+
+    /// <summary>One party's rows: group ids in [0, groups) and, optionally, integer values.</summary>
+    /// <exception cref="ArgumentException">A group id out of range, or values of another length.</exception>
+    public static EncryptedGroupRows Encrypt(BfvContext context, ReadOnlySpan<int> groupOfRow, int groups, ReadOnlySpan<long> values = default, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        int slots = context.Parameters.N;
+        if (groups < 1 || groups > slots) throw new ArgumentOutOfRangeException(nameof(groups), groups, $"1 … {slots} groups.");
+        if (!values.IsEmpty && values.Length != groupOfRow.Length) throw new ArgumentException($"{values.Length} values for {groupOfRow.Length} rows.", nameof(values));
+        for (int i = 0; i < groupOfRow.Length; i++)
+            if ((uint)groupOfRow[i] >= (uint)groups) throw new ArgumentException($"Row {i} is in group {groupOfRow[i]}, outside [0, {groups}).", nameof(groupOfRow));
+        int chunks = (groupOfRow.Length + slots - 1) / slots;
+        var indicators = new Ciphertext[chunks][];
+        var valueCts = values.IsEmpty ? null : new Ciphertext[chunks];
+        var slot = new long[slots];
+        for (int c = 0; c < chunks; c++)
+        {
+            int start = c * slots, count = Math.Min(slots, groupOfRow.Length - start);
+            indicators[c] = new Ciphertext[groups];
+            for (int g = 0; g < groups; g++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                Array.Clear(slot);
+                for (int i = 0; i < count; i++) slot[i] = groupOfRow[start + i] == g ? 1 : 0;
+                indicators[c][g] = context.Encrypt(slot);
+            }
+            if (valueCts is not null)
+            {
+                Array.Clear(slot);
+                values.Slice(start, count).CopyTo(slot);
+                valueCts[c] = context.Encrypt(slot);
+            }
+        }
+        return new EncryptedGroupRows(groups, indicators, valueCts, groupOfRow.Length);
+    }
+
+    /// <summary>The aggregator's work, on public keys only: every party's counts (and sums) by group, in one ciphertext each.</summary>
+    /// <exception cref="ArgumentException">No parties, or parties with different group counts, or sums asked of parties without values.</exception>
+    public static EncryptedGroupTotals Aggregate(BfvContext publicContext, IReadOnlyList<EncryptedGroupRows> parties, bool sums, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(publicContext);
+        ArgumentNullException.ThrowIfNull(parties);
+        if (parties.Count == 0) throw new ArgumentException("No parties.", nameof(parties));
+        int groups = parties[0].Groups;
+        if (parties.Any(p => p.Groups != groups)) throw new ArgumentException("The parties encrypted different numbers of groups.", nameof(parties));
+        if (sums && parties.Any(p => p.Values is null)) throw new ArgumentException("Sums need every party's values.", nameof(parties));
+        var ev = publicContext.Evaluator;
+        // Per group: the sum over chunks and parties of the indicators (and of indicator ⊙ value), before the slot sums.
+        var countAcc = new Ciphertext?[groups];
+        var sumAcc = new Ciphertext?[groups];
+        foreach (var party in parties)
+        {
+            for (int c = 0; c < party.Indicators.Count; c++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    var ind = party.Indicators[c][g];
+                    countAcc[g] = countAcc[g] is null ? ind.Clone() : ev.Add(countAcc[g]!, ind);
+                    if (sums)
+                    {
+                        var product = ev.MultiplyRelinearize(ind, party.Values![c]);
+                        sumAcc[g] = sumAcc[g] is null ? product : ev.Add(sumAcc[g]!, product);
+                    }
+                }
+            }
+        }
+        return new EncryptedGroupTotals(Pack(publicContext, countAcc!, cancellation), sums ? Pack(publicContext, sumAcc!, cancellation) : null, groups);
+    }
+
+    /// <summary>The analyst's decryption: counts (and sums) by group.</summary>
+    public static (long[] Counts, long[]? Sums) Decrypt(BfvContext context, EncryptedGroupTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(totals);
+        var counts = context.Decrypt(totals.Counts)[..totals.Groups];
+        var sums = totals.Sums is null ? null : context.Decrypt(totals.Sums)[..totals.Groups];
+        return (counts, sums);
+    }
+
+    // Slot sums (log2(N/2) row rotations and the row swap) put each group's total in every slot; a unit vector keeps slot g.
+    private static Ciphertext Pack(BfvContext context, Ciphertext[] perGroup, CancellationToken cancellation)
+    {
+        var ev = context.Evaluator;
+        int slots = context.Parameters.N;
+        Ciphertext? packed = null;
+        var unit = new long[slots];
+        for (int g = 0; g < perGroup.Length; g++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var total = SumAllSlots(context, perGroup[g]);
+            Array.Clear(unit);
+            unit[g] = 1;
+            var placed = ev.MultiplyPlain(total, context.Encoder.EncodeBatch(unit), context.Encoder);
+            packed = packed is null ? placed : ev.Add(packed, placed);
+        }
+        return packed!;
+    }
+
+    /// <summary>Every slot receives the sum of all N slots.</summary>
+    internal static Ciphertext SumAllSlots(BfvContext context, Ciphertext x)
+    {
+        var ev = context.Evaluator;
+        var acc = x.Clone();
+        for (int k = 1; k < context.Parameters.N / 2; k <<= 1) acc = ev.Add(acc, ev.RotateRows(acc, k));
+        return ev.Add(acc, ev.RotateColumns(acc));
+    }
+}
+
+/// <summary>
+/// A private lookup on BFV: the client encrypts a one-hot selector of the key it wants; the server, holding a table
+/// keyed by integers in [0, N), multiplies it by its values and presence flags and sums the slots; the client decrypts
+/// the value and whether the key exists. The server learns nothing about the key (it sees only ciphertexts).
+/// </summary>
+/// <remarks>The answer's noise is not flooded, so a client holding the key may learn more than the one value from
+/// it about the table (BFV circuit privacy); use it where the table is not more secret than the value it returns.</remarks>
+public static class PrivateLookup
+{
+    /// <summary>The client's query for <paramref name="key"/> ∈ [0, N).</summary>
+    public static Ciphertext Query(BfvContext context, int key)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if ((uint)key >= (uint)context.Parameters.N) throw new ArgumentOutOfRangeException(nameof(key), key, $"Keys are in [0, {context.Parameters.N}).");
+        var selector = new long[context.Parameters.N];
+        selector[key] = 1;
+        return context.Encrypt(selector);
+    }
+
+    /// <summary>The server's answer: slot 0 holds the value at the key, slot 1 holds 1 when the key exists, 0 otherwise.</summary>
+    /// <exception cref="ArgumentException">A table past N entries.</exception>
+    public static Ciphertext Answer(BfvContext publicContext, Ciphertext query, IReadOnlyDictionary<int, long> table)
+    {
+        ArgumentNullException.ThrowIfNull(publicContext);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(table);
+        int n = publicContext.Parameters.N;
+        var values = new long[n];
+        var present = new long[n];
+        foreach (var (key, v) in table)
+        {
+            if ((uint)key >= (uint)n) throw new ArgumentException($"Key {key} is outside [0, {n}).", nameof(table));
+            values[key] = v;
+            present[key] = 1;
+        }
+        var ev = publicContext.Evaluator;
+        var enc = publicContext.Encoder;
+        var value = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(query, enc.EncodeBatch(values), enc));
+        var found = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(query, enc.EncodeBatch(present), enc));
+        var slot0 = new long[n]; slot0[0] = 1;
+        var slot1 = new long[n]; slot1[1] = 1;
+        return ev.Add(ev.MultiplyPlain(value, enc.EncodeBatch(slot0), enc), ev.MultiplyPlain(found, enc.EncodeBatch(slot1), enc));
+    }
+
+    /// <summary>The client's reading of the answer.</summary>
+    public static (bool Found, long Value) Read(BfvContext context, Ciphertext answer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var slots = context.Decrypt(answer);
+        return (slots[1] == 1, slots[0]);
+    }
+}
