@@ -18,7 +18,8 @@ internal sealed unsafe class MontgomeryContext
     private readonly ulong[] _r2; // R² mod m
     private readonly ulong[] _one; // R mod m (1 in Montgomery form)
 
-    public MontgomeryContext(BigInteger modulus)
+    /// <summary>A context; <paramref name="allowFma"/> false keeps every operation on the 64-bit product (for tests).</summary>
+    public MontgomeryContext(BigInteger modulus, bool allowFma = true)
     {
         if (modulus.Sign <= 0 || modulus.IsEven) throw new ArgumentException("The modulus must be odd and positive.", nameof(modulus));
         Modulus = modulus;
@@ -30,7 +31,11 @@ internal sealed unsafe class MontgomeryContext
         var r = BigInteger.One << (64 * Limbs);
         _r2 = ToLimbs(r * r % modulus, Limbs);
         _one = ToLimbs(r % modulus, Limbs);
+        Fma = allowFma && FmaMontgomery.IsSupported ? new FmaMontgomery(modulus) : null;
     }
+
+    /// <summary>The four-lane double-precision product for this modulus, where the processor has AVX2 and FMA.</summary>
+    public FmaMontgomery? Fma { get; }
 
     public BigInteger Modulus { get; }
     public int Limbs { get; }
@@ -150,6 +155,7 @@ internal sealed unsafe class MontgomeryContext
     /// </summary>
     public BigInteger Pow(BigInteger x, BigInteger e, int exponentBits, bool secretExponent)
     {
+        if (Fma is not null) return Fma.Pow(x, e, exponentBits, secretExponent);
         // The window that minimises table building plus one product per window (5 for the long secret exponents).
         int w = exponentBits <= 16 ? 1 : exponentBits <= 64 ? 3 : exponentBits <= 256 ? 4 : 5, size = 1 << w;
         int n = Limbs;
@@ -206,51 +212,99 @@ internal sealed unsafe class MontgomeryContext
 /// <summary>
 /// g^e mod m for a fixed g and exponents of up to a fixed length, from a table of g^(d·2^(w·j)) (w = 5): one product per
 /// window and no squaring; every lookup scans its whole row, so the exponent (secret randomness) does not show in the
-/// memory access pattern.
+/// memory access pattern. Runs on the four-lane product where the context has it.
 /// </summary>
 internal sealed class FixedBaseExponentiator
 {
     private const int W = 5, Size = 1 << W;
     private readonly MontgomeryContext _context;
-    private readonly ulong[][] _rows;
+    private readonly ulong[][]? _rows;
+    private readonly double[][]? _fmaRows;
 
     public FixedBaseExponentiator(MontgomeryContext context, BigInteger g, int exponentBits)
     {
         _context = context;
         ExponentBits = exponentBits;
-        int n = context.Limbs, windows = (exponentBits + W - 1) / W;
-        _rows = new ulong[windows][];
-        var baseM = context.ToMontgomery(g % context.Modulus);
-        var one = context.ToMontgomery(BigInteger.One);
-        for (int j = 0; j < windows; j++)
+        int windows = (exponentBits + W - 1) / W;
+        var fma = context.Fma;
+        if (fma is not null)
         {
-            var row = new ulong[Size * n];
-            one.CopyTo(row, 0);
-            baseM.CopyTo(row, n);
-            for (int d = 2; d < Size; d++) context.Multiply(row.AsSpan((d - 1) * n, n), baseM, row.AsSpan(d * n, n));
-            _rows[j] = row;
-            // Next window's base: g^(2^(w·(j+1))) = (this base)^(2^w).
-            var next = row.AsSpan((Size - 1) * n, n).ToArray();
-            context.Multiply(next, baseM, next);
-            baseM = next;
+            int n = fma.Padded;
+            _fmaRows = new double[windows][];
+            var baseM = fma.ToMontgomery(g % context.Modulus);
+            for (int j = 0; j < windows; j++)
+            {
+                var row = new double[Size * n];
+                fma.One.CopyTo(row, 0);
+                baseM.CopyTo(row, n);
+                for (int d = 2; d < Size; d++) fma.Multiply(row.AsSpan((d - 1) * n, n), baseM, row.AsSpan(d * n, n));
+                _fmaRows[j] = row;
+                var next = row.AsSpan((Size - 1) * n, n).ToArray();
+                fma.Multiply(next, baseM, next);
+                baseM = next;
+            }
+        }
+        else
+        {
+            int n = context.Limbs;
+            _rows = new ulong[windows][];
+            var baseM = context.ToMontgomery(g % context.Modulus);
+            var one = context.ToMontgomery(BigInteger.One);
+            for (int j = 0; j < windows; j++)
+            {
+                var row = new ulong[Size * n];
+                one.CopyTo(row, 0);
+                baseM.CopyTo(row, n);
+                for (int d = 2; d < Size; d++) context.Multiply(row.AsSpan((d - 1) * n, n), baseM, row.AsSpan(d * n, n));
+                _rows[j] = row;
+                // Next window's base: g^(2^(w·(j+1))) = (this base)^(2^w).
+                var next = row.AsSpan((Size - 1) * n, n).ToArray();
+                context.Multiply(next, baseM, next);
+                baseM = next;
+            }
         }
     }
 
     public int ExponentBits { get; }
 
-    /// <summary>g^e·R mod m (Montgomery form) for 0 ≤ e &lt; 2^ExponentBits.</summary>
-    public ulong[] PowMontgomery(BigInteger e)
+    /// <summary>g^e · y mod m (fully reduced) for 0 ≤ e &lt; 2^ExponentBits and 0 ≤ y &lt; m.</summary>
+    public BigInteger PowTimes(BigInteger e, BigInteger y)
     {
-        int n = _context.Limbs;
-        var acc = _context.ToMontgomery(BigInteger.One);
-        var entry = new ulong[n];
         var bytes = e.ToByteArray(isUnsigned: true, isBigEndian: false);
-        for (int j = 0; j < _rows.Length; j++)
+        try
         {
-            int digit = MontgomeryContext.Window(bytes, j * W, W);
-            MontgomeryContext.Select(_rows[j], digit, entry, n, Size);
-            _context.Multiply(acc, entry, acc);
+            var fma = _context.Fma;
+            if (fma is not null)
+            {
+                int n = fma.Padded;
+                var acc = (double[])fma.One.Clone();
+                var entry = new double[n];
+                for (int j = 0; j < _fmaRows!.Length; j++)
+                {
+                    FmaMontgomery.Select(_fmaRows[j], MontgomeryContext.Window(bytes, j * W, W), entry, n, Size);
+                    fma.Multiply(acc, entry, acc);
+                }
+                // A Montgomery-form factor times an ordinary one is the ordinary product.
+                var result = new double[n];
+                fma.Multiply(acc, fma.ToDoubles(y), result);
+                var value = fma.FromDoubles(result);
+                return value >= _context.Modulus ? value - _context.Modulus : value;
+            }
+            else
+            {
+                int n = _context.Limbs;
+                var acc = _context.ToMontgomery(BigInteger.One);
+                var entry = new ulong[n];
+                for (int j = 0; j < _rows!.Length; j++)
+                {
+                    MontgomeryContext.Select(_rows[j], MontgomeryContext.Window(bytes, j * W, W), entry, n, Size);
+                    _context.Multiply(acc, entry, acc);
+                }
+                var result = new ulong[n];
+                _context.Multiply(acc, MontgomeryContext.ToLimbs(y, n), result);
+                return MontgomeryContext.FromLimbs(result);
+            }
         }
-        return acc;
+        finally { CryptographicOperations.ZeroMemory(bytes); }
     }
 }

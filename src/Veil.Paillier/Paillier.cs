@@ -177,12 +177,7 @@ public static class PaillierScheme
         ArgumentNullException.ThrowIfNull(key);
         var reduced = Reduce(key, m);
         var alpha = Primes.RandomBits(key.RandomBits);
-        var hs = key.FixedBase.PowMontgomery(alpha);
-        // (1 + m·n)·h_s^α: one Montgomery product of a Montgomery-form and an ordinary operand gives the ordinary result.
-        var gm = MontgomeryContext.ToLimbs((BigInteger.One + reduced * key.N) % key.NSquared, key.Context.Limbs);
-        var result = new ulong[key.Context.Limbs];
-        key.Context.Multiply(hs, gm, result);
-        return new PaillierCiphertext(key, MontgomeryContext.FromLimbs(result));
+        return new PaillierCiphertext(key, key.FixedBase.PowTimes(alpha, (BigInteger.One + reduced * key.N) % key.NSquared));
     }
 
     /// <summary>Encrypts m by the textbook form (1 + m·n)·r^n mod n², r uniform in Z_n* (DCR only; slower).</summary>
@@ -227,15 +222,18 @@ public static class PaillierScheme
     public static PaillierCiphertext Add(PaillierCiphertext a, PaillierCiphertext b)
     {
         CheckSameKey(a, b);
-        return new PaillierCiphertext(a.Key, a.Value * b.Value % a.Key.NSquared);
+        return new PaillierCiphertext(a.Key, MultiplyModN2(a.Key, a.Value, b.Value));
     }
+
+    private static BigInteger MultiplyModN2(PaillierPublicKey key, BigInteger x, BigInteger y) =>
+        key.Context.Fma is { } fma ? fma.MultiplyMod(x, y) : x * y % key.NSquared;
 
     /// <summary>Enc(a + k) for a plaintext k (no randomness added: rerandomize before sharing if k must stay hidden in c).</summary>
     public static PaillierCiphertext AddPlain(PaillierCiphertext a, BigInteger k)
     {
         ArgumentNullException.ThrowIfNull(a);
         var reduced = Reduce(a.Key, k);
-        return new PaillierCiphertext(a.Key, a.Value * ((BigInteger.One + reduced * a.Key.N) % a.Key.NSquared) % a.Key.NSquared);
+        return new PaillierCiphertext(a.Key, MultiplyModN2(a.Key, a.Value, (BigInteger.One + reduced * a.Key.N) % a.Key.NSquared));
     }
 
     /// <summary>Enc(k·a) for a plaintext scalar k (negative k allowed).</summary>

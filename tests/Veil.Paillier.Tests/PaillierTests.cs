@@ -17,7 +17,7 @@ public class PaillierTests
         var rng = new Random(bits);
         BigInteger Rand(int b) { var bytes = new byte[b / 8 + 1]; rng.NextBytes(bytes); bytes[^1] = 0; return new BigInteger(bytes); }
         var m = Rand(bits) | BigInteger.One | (BigInteger.One << (bits - 1));
-        var ctx = new MontgomeryContext(m);
+        var ctx = new MontgomeryContext(m, allowFma: false);
         for (int t = 0; t < 20; t++)
         {
             var a = Rand(bits) % m;
@@ -32,9 +32,48 @@ public class PaillierTests
         // Edge operands: 0, 1, m − 1.
         foreach (var a in new[] { BigInteger.Zero, BigInteger.One, m - 1 })
             Assert.Equal(BigInteger.ModPow(a, 65537, m), ctx.Pow(a, 65537, 17, secretExponent: true));
-        var fixedBase = new FixedBaseExponentiator(ctx, 12345 % m, 200);
-        var exponent = Rand(200);
-        Assert.Equal(BigInteger.ModPow(12345 % m, exponent, m), ctx.FromMontgomery(fixedBase.PowMontgomery(exponent)));
+        foreach (var context in new[] { ctx, new MontgomeryContext(m, allowFma: true) })
+        {
+            var fixedBase = new FixedBaseExponentiator(context, 12345 % m, 200);
+            var exponent = Rand(200);
+            var y = Rand(bits) % m;
+            Assert.Equal(BigInteger.ModPow(12345 % m, exponent, m) * y % m, fixedBase.PowTimes(exponent, y));
+        }
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(1000)]
+    [InlineData(2048)]
+    [InlineData(3072)]
+    [InlineData(4096)]
+    [InlineData(6144)]
+    public void FmaMontgomery_MatchesBigInteger_IncludingOperandsNear2m(int bits)
+    {
+        if (!FmaMontgomery.IsSupported) return; // the 64-bit product serves alone there, and is tested above
+        var rng = new Random(bits + 1);
+        BigInteger Rand(int b) { var bytes = new byte[b / 8 + 1]; rng.NextBytes(bytes); bytes[^1] = 0; return new BigInteger(bytes); }
+        var m = Rand(bits) | BigInteger.One | (BigInteger.One << (bits - 1));
+        var ctx = new FmaMontgomery(m);
+        var rInverse = PaillierPrivateKey.Inverse(BigInteger.One << (52 * ctx.K), m);
+        BigInteger[] operands = [0, 1, m - 1, m, 2 * m - 1, Rand(bits) % m, Rand(bits) % m, (BigInteger.One << (52 * ctx.K - 2)) % (2 * m)];
+        foreach (var a in operands)
+            foreach (var b in operands)
+            {
+                var r = new double[ctx.Padded];
+                ctx.Multiply(ctx.ToDoubles(a), ctx.ToDoubles(b), r);
+                var value = ctx.FromDoubles(r);
+                Assert.True(value < 2 * m, "a product left [0, 2m)");
+                Assert.Equal(a * b * rInverse % m, value % m);
+            }
+        for (int t = 0; t < 10; t++)
+        {
+            var a = Rand(bits) % m;
+            var e = Rand(bits / 2);
+            Assert.Equal(BigInteger.ModPow(a, e, m), ctx.Pow(a, e, bits / 2, secretExponent: true));
+            Assert.Equal(BigInteger.ModPow(a, e, m), ctx.Pow(a, e, bits / 2 + 3, secretExponent: false));
+        }
+        Assert.Equal(BigInteger.ModPow(m - 1, 65537, m), ctx.Pow(m - 1, 65537, 17, secretExponent: true));
     }
 
     [Fact]
