@@ -43,6 +43,20 @@ public sealed class Ciphertext
         Data = new ulong[size * (level + 1) * parameters.N];
     }
 
+    // A ciphertext whose buffer is not zeroed, for operations that overwrite every word of it (zeroing a large array
+    // costs as much as an addition writing it).
+    private Ciphertext(RlweParameters parameters, int level, int size, double scale, bool uninitialized)
+    {
+        Parameters = parameters;
+        Level = level;
+        Size = size;
+        Scale = scale;
+        Data = uninitialized ? GC.AllocateUninitializedArray<ulong>(size * (level + 1) * parameters.N) : new ulong[size * (level + 1) * parameters.N];
+    }
+
+    /// <summary>A ciphertext of this shape whose every word the caller will write.</summary>
+    internal static Ciphertext Uninitialized(RlweParameters parameters, int level, int size, double scale) => new(parameters, level, size, scale, uninitialized: true);
+
     /// <summary>A copy of polynomial i (its limbs over q_0 … q_Level, in the ciphertext's form).</summary>
     /// <exception cref="ArgumentOutOfRangeException">i is outside [0, Size).</exception>
     public RnsPolynomial GetPolynomial(int i)

@@ -154,14 +154,14 @@ public class RlweEvaluator
     public void Add(Ciphertext a, Ciphertext b, Ciphertext destination) => AddOrSub(a, b, destination, subtract: false);
 
     /// <summary>a + b, new ciphertext.</summary>
-    public Ciphertext Add(Ciphertext a, Ciphertext b) { var d = NewLike(a); Add(a, b, d); return d; }
+    public Ciphertext Add(Ciphertext a, Ciphertext b) { var d = NewOverwrittenLike(a); Add(a, b, d); return d; }
 
     /// <summary>destination = a − b.</summary>
     /// <exception cref="ArgumentException">Operands from other parameters or with mismatched scales.</exception>
     public void Sub(Ciphertext a, Ciphertext b, Ciphertext destination) => AddOrSub(a, b, destination, subtract: true);
 
     /// <summary>a − b, new ciphertext.</summary>
-    public Ciphertext Sub(Ciphertext a, Ciphertext b) { var d = NewLike(a); Sub(a, b, d); return d; }
+    public Ciphertext Sub(Ciphertext a, Ciphertext b) { var d = NewOverwrittenLike(a); Sub(a, b, d); return d; }
 
     private void AddOrSub(Ciphertext a, Ciphertext b, Ciphertext destination, bool subtract)
     {
@@ -193,14 +193,14 @@ public class RlweEvaluator
     public void AddPlain(Ciphertext ct, Plaintext pt, Ciphertext destination) => AddSubPlain(ct, pt, destination, subtract: false);
 
     /// <summary>ct + pt, new ciphertext.</summary>
-    public Ciphertext AddPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); AddPlain(ct, pt, d); return d; }
+    public Ciphertext AddPlain(Ciphertext ct, Plaintext pt) { var d = NewOverwrittenLike(ct); AddPlain(ct, pt, d); return d; }
 
     /// <summary>destination = ct − pt.</summary>
     /// <exception cref="ArgumentException">Mismatched parameters or scales.</exception>
     public void SubPlain(Ciphertext ct, Plaintext pt, Ciphertext destination) => AddSubPlain(ct, pt, destination, subtract: true);
 
     /// <summary>ct − pt, new ciphertext.</summary>
-    public Ciphertext SubPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); SubPlain(ct, pt, d); return d; }
+    public Ciphertext SubPlain(Ciphertext ct, Plaintext pt) { var d = NewOverwrittenLike(ct); SubPlain(ct, pt, d); return d; }
 
     private void AddSubPlain(Ciphertext ct, Plaintext pt, Ciphertext destination, bool subtract)
     {
@@ -227,7 +227,7 @@ public class RlweEvaluator
     }
 
     /// <summary>−ct, new ciphertext.</summary>
-    public Ciphertext Negate(Ciphertext ct) { var d = NewLike(ct); Negate(ct, d); return d; }
+    public Ciphertext Negate(Ciphertext ct) { var d = NewOverwrittenLike(ct); Negate(ct, d); return d; }
 
     // ---------------------------------------------------------------- multiplication family
 
@@ -278,7 +278,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct · pt, new ciphertext.</summary>
-    public Ciphertext MultiplyPlain(Ciphertext ct, Plaintext pt) { var d = NewLike(ct); MultiplyPlain(ct, pt, d); return d; }
+    public Ciphertext MultiplyPlain(Ciphertext ct, Plaintext pt) { var d = NewOverwrittenLike(ct); MultiplyPlain(ct, pt, d); return d; }
 
     /// <summary>destination = ct · k for an integer k; the scale is unchanged and no level is used.</summary>
     public void MultiplyInteger(Ciphertext ct, long value, Ciphertext destination)
@@ -293,7 +293,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct · k, new ciphertext.</summary>
-    public Ciphertext MultiplyInteger(Ciphertext ct, long value) { var d = NewLike(ct); MultiplyInteger(ct, value, d); return d; }
+    public Ciphertext MultiplyInteger(Ciphertext ct, long value) { var d = NewOverwrittenLike(ct); MultiplyInteger(ct, value, d); return d; }
 
 
     /// <summary>
@@ -825,6 +825,9 @@ public class RlweEvaluator
     /// </summary>
     private (int Outer, int Inner) SplitThreads(int count) =>
         count >= MaxDegreeOfParallelism ? (MaxDegreeOfParallelism, 1) : (1, MaxDegreeOfParallelism);
+
+    // For the element-wise operations, which write every word of their result.
+    private static Ciphertext NewOverwrittenLike(Ciphertext ct) => Ciphertext.Uninitialized(ct.Parameters, ct.Level, 2, ct.Scale);
 
     /// <summary>A new size-2 ciphertext at ct's level and scale, for the allocating forms.</summary>
     protected Ciphertext NewLike(Ciphertext ct)
