@@ -171,6 +171,7 @@ internal sealed class FmaMontgomery
     }
 
     /// <summary>x^e mod m by fixed windows; with <paramref name="secretExponent"/>, the same products for every exponent of this length and every table entry read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BigInteger Pow(BigInteger x, BigInteger e, int exponentBits, bool secretExponent)
     {
         int w = exponentBits <= 16 ? 1 : exponentBits <= 64 ? 3 : exponentBits <= 256 ? 4 : 5, size = 1 << w;
@@ -205,6 +206,7 @@ internal sealed class FmaMontgomery
     }
 
     /// <summary>entry = table[index], reading every entry (mask select on the bits, four limbs at a time).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Select(double[] table, int index, Span<double> entry, int n, int size)
     {
         var e = System.Runtime.InteropServices.MemoryMarshal.Cast<double, Vector256<long>>(entry[..n]);

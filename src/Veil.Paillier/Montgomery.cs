@@ -197,6 +197,7 @@ internal sealed unsafe class MontgomeryContext
     }
 
     /// <summary>entry = table[index], reading every entry (mask select).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Select(ulong[] table, int index, Span<ulong> entry, int n, int size)
     {
         entry.Clear();
@@ -268,6 +269,7 @@ internal sealed class FixedBaseExponentiator
     public int ExponentBits { get; }
 
     /// <summary>g^e · y mod m (fully reduced) for 0 ≤ e &lt; 2^ExponentBits and 0 ≤ y &lt; m.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BigInteger PowTimes(BigInteger e, BigInteger y)
     {
         var bytes = e.ToByteArray(isUnsigned: true, isBigEndian: false);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Veil.Rlwe;
+using Veil.Rlwe.Serialization;
 using Veil.Serialization;
 
 namespace Veil.Bfv.Tests;
@@ -146,6 +147,26 @@ public class BfvTests
             }
         Assert.Equal(expected.Select(v => Mod(v, 1 << 16)), got);
         Assert.Throws<InvalidOperationException>(() => ctx.Encoder.EncodeBatch(new long[] { 1 }));
+    }
+
+    [Fact]
+    public void SecretKeyEncryption_IsSeeded_HalfTheSize_AndComputesLikeAnother()
+    {
+        var ctx = Small.Value;
+        long t = (long)ctx.Parameters.PlainModulus;
+        var x = Random(ctx.Parameters.N, t, 31);
+        var y = Random(ctx.Parameters.N, t, 32);
+        var cx = ctx.EncryptSymmetric(x);
+        var cy = ctx.Encrypt(y);
+        var saved = RlweSerializer.Save(cx);
+        var savedPublic = RlweSerializer.Save(cy);
+        Assert.InRange(saved.Length, savedPublic.Length / 2 - 256, savedPublic.Length / 2 + 512);
+        var loaded = RlweSerializer.LoadCiphertext(saved, ctx.Parameters.Ring);
+        Assert.Equal(x, ctx.Decrypt(loaded));
+        var product = ctx.Evaluator.MultiplyRelinearize(loaded, cy);
+        var got = ctx.Decrypt(product);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(Mod((BigInteger)x[i] * y[i], t), got[i]);
+        Assert.Throws<InvalidOperationException>(() => ctx.ToPublic().EncryptSymmetric(x));
     }
 
     [Fact]
