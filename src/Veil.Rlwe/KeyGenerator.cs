@@ -182,6 +182,15 @@ public sealed class KeyGenerator
     /// <summary>A key switching from s' (given in NTT form over all of Q·P) to s.</summary>
     public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt) => CreateSwitchingKey(sPrimeNtt, Prng.NewSeed());
 
+    /// <summary>A key switching from <paramref name="target"/> to this generator's key, its a_i expanded from <paramref name="seedOfA"/> (b_i + a_i·s ≈ g_i·target).</summary>
+    /// <exception cref="ArgumentException">The target belongs to other parameters, or the seed is not 32 bytes.</exception>
+    public KeySwitchingKey CreateSwitchingKey(SecretKey target, ReadOnlySpan<byte> seedOfA)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!target.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(target), "The target key belongs to other parameters.");
+        return CreateSwitchingKey(target.Ntt, seedOfA);
+    }
+
     /// <summary>A key switching from s' to s, its a_i expanded from <paramref name="seedOfA"/> (digit i: domain "veil/ksk/a", index i).</summary>
     /// <exception cref="ArgumentException">s' is shorter than Q·P, or the seed is not 32 bytes.</exception>
     public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA)

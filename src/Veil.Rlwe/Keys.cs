@@ -219,6 +219,38 @@ public sealed class KeySwitchingKey
         return new RnsPolynomial(Parameters.N, Parameters.Ring.LimbCount, CanonicalB(digit));
     }
 
+    /// <summary>The uniform part a_i of digit <paramref name="digit"/> (NTT form over Q·P), as stored.</summary>
+    public RnsPolynomial GetA(int digit)
+    {
+        if (digit < 0 || digit >= DigitCount) ThrowHelper.OutOfRange(nameof(digit), $"Digit must be in [0, {DigitCount}); got {digit}.");
+        if (Automorphism != 0) ThrowHelper.InvalidOperation("The key is stored permuted for its Galois element; read its parts before it is used.");
+        return new RnsPolynomial(Parameters.N, Parameters.Ring.LimbCount, A[digit]);
+    }
+
+    /// <summary>
+    /// A key from explicit b_i and a_i (both NTT form over Q·P), for keys whose a_i are not expanded from a seed (the
+    /// collective relinearization key). Such a key has no seed, so it is held in memory, not saved by RlweSerializer.
+    /// </summary>
+    /// <exception cref="ArgumentException">Wrong digit counts, shapes or residues.</exception>
+    public static KeySwitchingKey FromPolynomials(RlweParameters parameters, IReadOnlyList<RnsPolynomial> b, IReadOnlyList<RnsPolynomial> a)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(a);
+        if (b.Count != parameters.MaxDigitCount || a.Count != b.Count) ThrowHelper.Argument(nameof(b), $"A key of these parameters has {parameters.MaxDigitCount} digits; got {b.Count} and {a.Count}.");
+        ulong[] Take(RnsPolynomial x, string name)
+        {
+            ArgumentNullException.ThrowIfNull(x, name);
+            if (!x.IsNttForm) ThrowHelper.Argument(name, "Key polynomials must be in NTT form.");
+            if (x.LimbCount != parameters.Ring.LimbCount) ThrowHelper.Argument(name, $"Key polynomials have {parameters.Ring.LimbCount} limbs; got {x.LimbCount}.");
+            x.CheckReduced(parameters.Ring.Moduli, parameters.N, name);
+            return (ulong[])x.Data.Clone();
+        }
+        var bs = b.Select(x => Take(x, nameof(b))).ToArray();
+        var @as = a.Select(x => Take(x, nameof(a))).ToArray();
+        return new KeySwitchingKey(parameters, bs, @as, []);
+    }
+
     /// <summary>
     /// A key-switching key from its b_i (one per digit of the top level, NTT form over Q·P) and the seed of the a_i — for
     /// instance the aggregate of the parties' shares of a collective relinearization or Galois key.

@@ -1,0 +1,165 @@
+using Veil.Arithmetic;
+using Veil.Arithmetic.Sampling;
+using Veil.Rlwe;
+
+namespace Veil.Multiparty;
+
+/// <summary>
+/// One party of a <see cref="MultipartySession"/>: it holds its share s_i of the collective secret s = Σ s_i (never
+/// sent anywhere) and produces its shares of the collective keys and of decryptions. Dispose it to wipe the share.
+/// </summary>
+/// <remarks>
+/// What leaves the party: key-generation shares are RLWE samples (s_i hidden by fresh noise under the common a);
+/// a decryption or key-switching share is s_i·c_1 plus flooding noise sized by <see cref="FloodingPolicy"/>, counted
+/// against the party's decryption budget and refused once it is spent.
+/// </remarks>
+public sealed class MultipartyParty : IDisposable
+{
+    private readonly SecretKey _share;
+    private SecretKey? _ephemeral; // u_i between the two relinearization rounds
+
+    /// <summary>Party <paramref name="index"/> of <paramref name="session"/>, with a fresh share and a budget of <paramref name="decryptionBudget"/> decryption shares.</summary>
+    public MultipartyParty(MultipartySession session, int index, int decryptionBudget = DecryptionBudget.DefaultLimit)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        session.CheckParty(index, nameof(index));
+        Session = session;
+        Index = index;
+        _share = new KeyGenerator(session.Parameters, decryptionBudget).SecretKey;
+    }
+
+    /// <summary>The session.</summary>
+    public MultipartySession Session { get; }
+    /// <summary>This party's number.</summary>
+    public int Index { get; }
+    /// <summary>Threads for key generation (one for per-party timings).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>Decryption and key-switching shares this party will still make.</summary>
+    public int DecryptionsRemaining => _share.ReleaseBudget.Remaining;
+
+    private KeyGenerator Generator(SecretKey key) => new(Session.Parameters, key) { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+
+    /// <summary>This party's share of the collective public key.</summary>
+    public PublicKeyShare CreatePublicKeyShare()
+    {
+        var key = Generator(_share).CreatePublicKey(Session.Reference.PublicKeySeed());
+        return new PublicKeyShare(Session.Id, Index, key.GetB());
+    }
+
+    /// <summary>Round 1 of the relinearization key; keeps an ephemeral key u_i until round 2.</summary>
+    public RelinearizationShare1 CreateRelinearizationShare1()
+    {
+        _ephemeral?.Dispose();
+        _ephemeral = new KeyGenerator(Session.Parameters).SecretKey;
+        var h0Key = Generator(_ephemeral).CreateSwitchingKey(_share, Session.Reference.RelinearizationKeySeed());
+        int digits = h0Key.DigitCount;
+        var h0 = new RnsPolynomial[digits];
+        var h1 = new RnsPolynomial[digits];
+        for (int j = 0; j < digits; j++)
+        {
+            h0[j] = h0Key.GetB(j);
+            h1[j] = SecretProducts.MultiplyAddNoise(_share, h0Key.GetA(j));
+        }
+        return new RelinearizationShare1(Session.Id, Index, h0, h1);
+    }
+
+    /// <summary>Round 2 of the relinearization key, from the sums of round 1; the ephemeral key is wiped afterwards.</summary>
+    /// <exception cref="InvalidOperationException">Round 1 was not made by this party.</exception>
+    /// <exception cref="ShareMismatchException">The sums belong to another session.</exception>
+    public RelinearizationShare2 CreateRelinearizationShare2(RelinearizationRound1 round1)
+    {
+        ArgumentNullException.ThrowIfNull(round1);
+        if (!round1.SessionId.AsSpan().SequenceEqual(Session.Id)) throw new ShareMismatchException("The round-1 sums belong to another session.");
+        var u = _ephemeral ?? throw new InvalidOperationException("Round 2 needs this party's round 1 first.");
+        try
+        {
+            int digits = round1.H0.Count;
+            var h0 = new RnsPolynomial[digits];
+            var h1 = new RnsPolynomial[digits];
+            for (int j = 0; j < digits; j++)
+            {
+                h0[j] = SecretProducts.MultiplyAddNoise(_share, round1.H0[j]);
+                h1[j] = SecretProducts.MultiplyDifferenceAddNoise(u, _share, round1.H1[j]);
+            }
+            return new RelinearizationShare2(Session.Id, Index, round1.Digest, h0, h1);
+        }
+        finally
+        {
+            u.Dispose();
+            _ephemeral = null;
+        }
+    }
+
+    /// <summary>This party's share of the collective Galois key for <paramref name="galoisElement"/>.</summary>
+    public GaloisKeyShare CreateGaloisKeyShare(ulong galoisElement)
+    {
+        var key = Generator(_share).CreateGaloisKeys([galoisElement], Session.Reference)[galoisElement];
+        var b = new RnsPolynomial[key.DigitCount];
+        for (int j = 0; j < b.Length; j++) b[j] = key.GetB(j);
+        return new GaloisKeyShare(Session.Id, Index, galoisElement, b);
+    }
+
+    /// <summary>This party's flooded share of the decryption of <paramref name="ciphertext"/> (size 2, NTT form).</summary>
+    /// <exception cref="DecryptionBudgetExhaustedException">The party's budget is spent.</exception>
+    /// <exception cref="InvalidOperationException">The flooding noise would not fit below Q_ℓ at the ciphertext's level.</exception>
+    public DecryptionShare CreateDecryptionShare(Ciphertext ciphertext, FloodingPolicy? policy = null)
+    {
+        var digest = ShareDigests.Ciphertext(ciphertext);
+        double sigmaBits = Flooding(ciphertext, policy);
+        var h = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
+        return new DecryptionShare(Session.Id, Index, digest, ciphertext.Level, h, sigmaBits);
+    }
+
+    /// <summary>This party's flooded share of re-encrypting <paramref name="ciphertext"/> to <paramref name="recipient"/> (nobody decrypts; the recipient alone can).</summary>
+    /// <exception cref="DecryptionBudgetExhaustedException">The party's budget is spent.</exception>
+    public KeySwitchShare CreateKeySwitchShare(Ciphertext ciphertext, PublicKey recipient, FloodingPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(recipient);
+        if (!recipient.Parameters.SameRingAs(Session.Parameters)) throw new ArgumentException("The recipient's key belongs to other parameters.", nameof(recipient));
+        var digest = ShareDigests.Ciphertext(ciphertext);
+        double sigmaBits = Flooding(ciphertext, policy);
+        int limbs = ciphertext.Level + 1, n = Session.Parameters.N;
+        var p0 = new RnsPolynomial(n, limbs, recipient.GetB().Data.AsSpan(0, limbs * n));
+        var p1 = new RnsPolynomial(n, limbs, recipient.GetA().Data.AsSpan(0, limbs * n));
+        using var u = new KeyGenerator(Session.Parameters).SecretKey;
+        var h0 = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
+        var up0 = SecretProducts.MultiplyAddNoise(u, p0);
+        Session.Parameters.Ring.Add(h0.Data, up0.Data, h0.Data, 0, limbs);
+        var h1 = SecretProducts.MultiplyAddNoise(u, p1);
+        return new KeySwitchShare(Session.Id, Index, digest, ShareDigests.PublicKey(recipient), ciphertext.Level, h0, h1, sigmaBits);
+    }
+
+    // Tests only: a share with key-generation noise instead of flooding, to measure the collective keys' own precision.
+    internal DecryptionShare CreateDecryptionShareUnflooded(Ciphertext ciphertext) =>
+        new(Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
+
+    private RnsPolynomial C1(Ciphertext ciphertext)
+    {
+        if (!ciphertext.Parameters.SameRingAs(Session.Parameters)) throw new ArgumentException("The ciphertext belongs to other parameters.", nameof(ciphertext));
+        return new RnsPolynomial(Session.Parameters.N, ciphertext.Level + 1, ciphertext.Poly(1));
+    }
+
+    // σ from the policy and this party's budget; the room it needs is checked before the budget is spent.
+    private double Flooding(Ciphertext ciphertext, FloodingPolicy? policy)
+    {
+        policy ??= FloodingPolicy.Default;
+        policy.Validate();
+        double sigmaBits = policy.SigmaBits(_share.ReleaseBudget.Limit);
+        double logQ = 0;
+        for (int j = 0; j <= ciphertext.Level; j++) logQ += Math.Log2(Session.Parameters.Q[j]);
+        // The sum of n floods, six deviations, and the message below it must stay under Q_ℓ/2 with room to spare.
+        double needed = sigmaBits + Math.Log2(6) + 0.5 * Math.Log2(Session.Parties) + 2;
+        if (sigmaBits > Math.Log2(Samplers.MaxWideSigma) || needed >= logQ - 1)
+            throw new InvalidOperationException($"Flooding of 2^{sigmaBits:F1} from {Session.Parties} parties needs about 2^{needed:F1} of room, but Q at level {ciphertext.Level} is 2^{logQ:F1}: decrypt at a higher level or with a smaller budget.");
+        if (!_share.ReleaseBudget.TryConsume()) throw new DecryptionBudgetExhaustedException(_share.ReleaseBudget.Limit);
+        return sigmaBits;
+    }
+
+    /// <summary>Wipes the share (and an ephemeral key between rounds).</summary>
+    public void Dispose()
+    {
+        _ephemeral?.Dispose();
+        _ephemeral = null;
+        _share.Dispose();
+    }
+}

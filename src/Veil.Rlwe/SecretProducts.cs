@@ -1,0 +1,103 @@
+using Veil.Arithmetic;
+using Veil.Arithmetic.Sampling;
+
+namespace Veil.Rlwe;
+
+/// <summary>
+/// Products of a secret key with public polynomials, always with fresh Gaussian noise added: the form in which a
+/// party's secret enters a multiparty share. No product is returned without noise, since s·x for a public x gives s.
+/// </summary>
+public static class SecretProducts
+{
+    /// <summary>s·x + e over x's limbs (the first x.LimbCount primes of Q·P), NTT form in and out; e of deviation σ.</summary>
+    /// <param name="secret">The secret key (a party's share, or an ephemeral key).</param>
+    /// <param name="x">A public polynomial in NTT form over a prefix of the ring's primes.</param>
+    /// <param name="sigma">The noise's standard deviation: 3.2 for key generation, larger for flooding (at most 2^55).</param>
+    /// <exception cref="ArgumentException">x is not in NTT form, has too many limbs or another degree, or is not reduced.</exception>
+    public static RnsPolynomial MultiplyAddNoise(SecretKey secret, RnsPolynomial x, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var ring = Check(secret.Parameters, x);
+        int limbs = x.LimbCount, n = ring.N;
+        var result = new RnsPolynomial(n, limbs);
+        Noise(secret.Parameters, result.Data, limbs, sigma);
+        ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
+        return result;
+    }
+
+    /// <summary>(s − t)·x + e: the difference of two secrets times a public polynomial, with noise of deviation σ.</summary>
+    /// <exception cref="ArgumentException">The keys belong to other parameters, or x is malformed.</exception>
+    public static RnsPolynomial MultiplyDifferenceAddNoise(SecretKey s, SecretKey t, RnsPolynomial x, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(t);
+        if (!s.Parameters.SameRingAs(t.Parameters)) ThrowHelper.Argument(nameof(t), "The two keys belong to different parameters.");
+        var ring = Check(s.Parameters, x);
+        int limbs = x.LimbCount, n = ring.N;
+        var difference = SecretArrayPool<ulong>.Rent(limbs * n);
+        try
+        {
+            ring.Sub(s.Ntt, t.Ntt, difference, 0, limbs);
+            var result = new RnsPolynomial(n, limbs);
+            Noise(s.Parameters, result.Data, limbs, sigma);
+            ring.MulPointwiseAdd(x.Data, difference, result.Data, 0, limbs);
+            return result;
+        }
+        finally { SecretArrayPool<ulong>.Return(difference, limbs * n); }
+    }
+
+    /// <summary>A Gaussian polynomial of deviation σ in NTT form over the first <paramref name="limbs"/> primes (noise for an encryption of zero).</summary>
+    public static RnsPolynomial Noise(RlweParameters parameters, int limbs, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (limbs < 1 || limbs > parameters.Ring.LimbCount) ThrowHelper.OutOfRange(nameof(limbs), $"1 … {parameters.Ring.LimbCount} limbs; got {limbs}.");
+        var result = new RnsPolynomial(parameters.N, limbs);
+        Noise(parameters, result.Data, limbs, sigma);
+        return result;
+    }
+
+    private static RnsRing Check(RlweParameters parameters, RnsPolynomial x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var ring = parameters.Ring;
+        if (x.N != ring.N) ThrowHelper.Argument(nameof(x), $"The polynomial has degree {x.N}, the parameters {ring.N}.");
+        if (x.LimbCount < 1 || x.LimbCount > ring.LimbCount) ThrowHelper.Argument(nameof(x), $"The polynomial has {x.LimbCount} limbs; at most {ring.LimbCount}.");
+        if (!x.IsNttForm) ThrowHelper.Argument(nameof(x), "The polynomial must be in NTT form.");
+        x.CheckReduced(ring.Moduli.Take(x.LimbCount).ToArray(), ring.N, nameof(x));
+        return ring;
+    }
+
+    // Fresh noise from the OS random source into destination (NTT form), σ = 3.2 by the constant-time small sampler.
+    private static void Noise(RlweParameters parameters, Span<ulong> destination, int limbs, double sigma)
+    {
+        var ring = parameters.Ring;
+        int n = ring.N;
+        if (sigma == Samplers.Sigma)
+        {
+            var small = SecretArrayPool<sbyte>.Rent(n);
+            try
+            {
+                Samplers.Gaussian(SystemRandom.Instance, small.AsSpan(0, n));
+                Samplers.SmallToRns(small.AsSpan(0, n), ring, destination, 0, limbs);
+            }
+            finally { SecretArrayPool<sbyte>.Return(small, n); }
+        }
+        else
+        {
+            if (!(sigma >= Samplers.Sigma && sigma <= Samplers.MaxWideSigma)) ThrowHelper.OutOfRange(nameof(sigma), $"σ must be in [3.2, 2^55]; got {sigma}.");
+            var wide = SecretArrayPool<long>.Rent(n);
+            try
+            {
+                Samplers.WideGaussian(SystemRandom.Instance, sigma, wide.AsSpan(0, n));
+                for (int j = 0; j < limbs; j++)
+                {
+                    var m = ring.Moduli[j];
+                    var limb = destination.Slice(j * n, n);
+                    for (int c = 0; c < n; c++) limb[c] = m.FromSigned(wide[c]);
+                }
+            }
+            finally { SecretArrayPool<long>.Return(wide, n); }
+        }
+        ring.Forward(destination, 0, limbs);
+    }
+}
