@@ -43,7 +43,7 @@ public sealed class MultipartyParty : IDisposable
     public PublicKeyShare CreatePublicKeyShare()
     {
         var key = Generator(_share).CreatePublicKey(Session.Reference.PublicKeySeed());
-        return new PublicKeyShare(Session.Id, Index, key.GetB());
+        return new PublicKeyShare(Session.Parameters, Session.Id, Index, key.GetB());
     }
 
     /// <summary>Round 1 of the relinearization key; keeps an ephemeral key u_i until round 2.</summary>
@@ -60,7 +60,7 @@ public sealed class MultipartyParty : IDisposable
             h0[j] = h0Key.GetB(j);
             h1[j] = SecretProducts.MultiplyAddNoise(_share, h0Key.GetA(j));
         }
-        return new RelinearizationShare1(Session.Id, Index, h0, h1);
+        return new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
     }
 
     /// <summary>Round 2 of the relinearization key, from the sums of round 1; the ephemeral key is wiped afterwards.</summary>
@@ -81,7 +81,7 @@ public sealed class MultipartyParty : IDisposable
                 h0[j] = SecretProducts.MultiplyAddNoise(_share, round1.H0[j]);
                 h1[j] = SecretProducts.MultiplyDifferenceAddNoise(u, _share, round1.H1[j]);
             }
-            return new RelinearizationShare2(Session.Id, Index, round1.Digest, h0, h1);
+            return new RelinearizationShare2(Session.Parameters, Session.Id, Index, round1.Digest, h0, h1);
         }
         finally
         {
@@ -96,7 +96,7 @@ public sealed class MultipartyParty : IDisposable
         var key = Generator(_share).CreateGaloisKeys([galoisElement], Session.Reference)[galoisElement];
         var b = new RnsPolynomial[key.DigitCount];
         for (int j = 0; j < b.Length; j++) b[j] = key.GetB(j);
-        return new GaloisKeyShare(Session.Id, Index, galoisElement, b);
+        return new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
     }
 
     /// <summary>This party's flooded share of the decryption of <paramref name="ciphertext"/> (size 2, NTT form).</summary>
@@ -107,7 +107,7 @@ public sealed class MultipartyParty : IDisposable
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = Flooding(ciphertext, policy);
         var h = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
-        return new DecryptionShare(Session.Id, Index, digest, ciphertext.Level, h, sigmaBits);
+        return new DecryptionShare(Session.Parameters, Session.Id, Index, digest, ciphertext.Level, h, sigmaBits);
     }
 
     /// <summary>This party's flooded share of re-encrypting <paramref name="ciphertext"/> to <paramref name="recipient"/> (nobody decrypts; the recipient alone can).</summary>
@@ -126,12 +126,12 @@ public sealed class MultipartyParty : IDisposable
         var up0 = SecretProducts.MultiplyAddNoise(u, p0);
         Session.Parameters.Ring.Add(h0.Data, up0.Data, h0.Data, 0, limbs);
         var h1 = SecretProducts.MultiplyAddNoise(u, p1);
-        return new KeySwitchShare(Session.Id, Index, digest, ShareDigests.PublicKey(recipient), ciphertext.Level, h0, h1, sigmaBits);
+        return new KeySwitchShare(Session.Parameters, Session.Id, Index, digest, ShareDigests.PublicKey(recipient), ciphertext.Level, h0, h1, sigmaBits);
     }
 
     // Tests only: a share with key-generation noise instead of flooding, to measure the collective keys' own precision.
     internal DecryptionShare CreateDecryptionShareUnflooded(Ciphertext ciphertext) =>
-        new(Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
+        new(Session.Parameters, Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
 
     private RnsPolynomial C1(Ciphertext ciphertext)
     {

@@ -7,12 +7,15 @@ namespace Veil.Multiparty;
 /// <summary>What every share carries: its session and the party that made it.</summary>
 public abstract class Share
 {
-    private protected Share(byte[] sessionId, int party)
+    private protected Share(RlweParameters parameters, byte[] sessionId, int party)
     {
+        Parameters = parameters;
         SessionId = sessionId;
         Party = party;
     }
 
+    /// <summary>The parameters of its session.</summary>
+    public RlweParameters Parameters { get; }
     /// <summary>The session (32 bytes).</summary>
     public byte[] SessionId { get; }
     /// <summary>The party, 0 … n − 1.</summary>
@@ -22,7 +25,7 @@ public abstract class Share
 /// <summary>A party's share of the collective public key: b_i = −a·s_i + e_i with a from the reference string.</summary>
 public sealed class PublicKeyShare : Share
 {
-    internal PublicKeyShare(byte[] sessionId, int party, RnsPolynomial b) : base(sessionId, party) => B = b;
+    internal PublicKeyShare(RlweParameters parameters, byte[] sessionId, int party, RnsPolynomial b) : base(parameters, sessionId, party) => B = b;
     /// <summary>b_i over Q·P, NTT form.</summary>
     public RnsPolynomial B { get; }
 }
@@ -30,7 +33,7 @@ public sealed class PublicKeyShare : Share
 /// <summary>Round 1 of the relinearization key: h0_i = −u_i·a + g·s_i + e, h1_i = s_i·a + e' per digit (u_i an ephemeral key).</summary>
 public sealed class RelinearizationShare1 : Share
 {
-    internal RelinearizationShare1(byte[] sessionId, int party, RnsPolynomial[] h0, RnsPolynomial[] h1) : base(sessionId, party) { H0 = h0; H1 = h1; }
+    internal RelinearizationShare1(RlweParameters parameters, byte[] sessionId, int party, RnsPolynomial[] h0, RnsPolynomial[] h1) : base(parameters, sessionId, party) { H0 = h0; H1 = h1; }
     /// <summary>h0_i per digit.</summary>
     public IReadOnlyList<RnsPolynomial> H0 { get; }
     /// <summary>h1_i per digit.</summary>
@@ -65,7 +68,7 @@ public sealed class RelinearizationRound1
 /// <summary>Round 2 of the relinearization key: h0'_i = s_i·h0 + e, h1'_i = (u_i − s_i)·h1 + e' per digit.</summary>
 public sealed class RelinearizationShare2 : Share
 {
-    internal RelinearizationShare2(byte[] sessionId, int party, byte[] round1Digest, RnsPolynomial[] h0, RnsPolynomial[] h1) : base(sessionId, party)
+    internal RelinearizationShare2(RlweParameters parameters, byte[] sessionId, int party, byte[] round1Digest, RnsPolynomial[] h0, RnsPolynomial[] h1) : base(parameters, sessionId, party)
     {
         Round1Digest = round1Digest;
         H0 = h0;
@@ -82,7 +85,7 @@ public sealed class RelinearizationShare2 : Share
 /// <summary>A party's share of one collective Galois key: b_i,j = −a_j·s_i + e + g_j·σ(s_i), a_j from the reference string.</summary>
 public sealed class GaloisKeyShare : Share
 {
-    internal GaloisKeyShare(byte[] sessionId, int party, ulong element, RnsPolynomial[] b) : base(sessionId, party) { GaloisElement = element; B = b; }
+    internal GaloisKeyShare(RlweParameters parameters, byte[] sessionId, int party, ulong element, RnsPolynomial[] b) : base(parameters, sessionId, party) { GaloisElement = element; B = b; }
     /// <summary>The Galois element.</summary>
     public ulong GaloisElement { get; }
     /// <summary>b per digit.</summary>
@@ -92,7 +95,7 @@ public sealed class GaloisKeyShare : Share
 /// <summary>A party's decryption share of one ciphertext: h_i = s_i·c_1 + z_i, z_i flooding noise.</summary>
 public sealed class DecryptionShare : Share
 {
-    internal DecryptionShare(byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits) : base(sessionId, party)
+    internal DecryptionShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits) : base(parameters, sessionId, party)
     {
         CiphertextDigest = ciphertextDigest;
         Level = level;
@@ -112,8 +115,8 @@ public sealed class DecryptionShare : Share
 /// <summary>A party's share of re-encrypting a ciphertext to a recipient's public key (p_0, p_1): (s_i·c_1 + u_i·p_0 + z_i, u_i·p_1 + e_i).</summary>
 public sealed class KeySwitchShare : Share
 {
-    internal KeySwitchShare(byte[] sessionId, int party, byte[] ciphertextDigest, byte[] recipientDigest, int level, RnsPolynomial h0, RnsPolynomial h1, double floodingBits)
-        : base(sessionId, party)
+    internal KeySwitchShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, byte[] recipientDigest, int level, RnsPolynomial h0, RnsPolynomial h1, double floodingBits)
+        : base(parameters, sessionId, party)
     {
         CiphertextDigest = ciphertextDigest;
         RecipientDigest = recipientDigest;

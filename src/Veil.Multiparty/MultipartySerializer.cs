@@ -1,0 +1,232 @@
+using Veil.Arithmetic;
+using Veil.Rlwe;
+using Veil.Serialization;
+
+namespace Veil.Multiparty;
+
+/// <summary>
+/// Shares and round-1 sums on the wire, in the Veil envelope under the parameters' hash. Loaders take the session and
+/// check everything against it (session id, party range, digit counts, levels, Galois elements, every residue below its
+/// prime) before a share can reach aggregation; bad bytes raise only <see cref="VeilFormatException"/>.
+/// </summary>
+public static class MultipartySerializer
+{
+    /// <summary>A public-key share.</summary>
+    public static ObjectType PublicKeyShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 1, "PublicKeyShare");
+    /// <summary>A round-1 relinearization share.</summary>
+    public static ObjectType RelinearizationShare1Type { get; } = ObjectTypes.Register(Schemes.Multiparty, 2, "RelinearizationShare1");
+    /// <summary>The round-1 sums.</summary>
+    public static ObjectType RelinearizationRound1Type { get; } = ObjectTypes.Register(Schemes.Multiparty, 3, "RelinearizationRound1");
+    /// <summary>A round-2 relinearization share.</summary>
+    public static ObjectType RelinearizationShare2Type { get; } = ObjectTypes.Register(Schemes.Multiparty, 4, "RelinearizationShare2");
+    /// <summary>A Galois-key share.</summary>
+    public static ObjectType GaloisKeyShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 5, "GaloisKeyShare");
+    /// <summary>A decryption share.</summary>
+    public static ObjectType DecryptionShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 6, "DecryptionShare");
+    /// <summary>A public-key-switching share.</summary>
+    public static ObjectType KeySwitchShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 7, "KeySwitchShare");
+
+    private const int IdBytes = 32;
+
+    /// <summary>Saves a share or the round-1 sums.</summary>
+    public static byte[] Save(PublicKeyShare share) => Pack(PublicKeyShareType, share, w => { }, [share.B]);
+    /// <summary>Saves a round-1 relinearization share.</summary>
+    public static byte[] Save(RelinearizationShare1 share) => Pack(RelinearizationShare1Type, share, w => w.WriteUInt16((ushort)share.H0.Count), [.. share.H0, .. share.H1]);
+    /// <summary>Saves a round-2 relinearization share.</summary>
+    public static byte[] Save(RelinearizationShare2 share) => Pack(RelinearizationShare2Type, share, w => { w.WriteBytes(share.Round1Digest); w.WriteUInt16((ushort)share.H0.Count); }, [.. share.H0, .. share.H1]);
+    /// <summary>Saves a Galois-key share.</summary>
+    public static byte[] Save(GaloisKeyShare share) => Pack(GaloisKeyShareType, share, w => { w.WriteUInt64(share.GaloisElement); w.WriteUInt16((ushort)share.B.Count); }, [.. share.B]);
+    /// <summary>Saves a decryption share.</summary>
+    public static byte[] Save(DecryptionShare share) => Pack(DecryptionShareType, share, w => { w.WriteBytes(share.CiphertextDigest); w.WriteUInt16((ushort)share.Level); w.WriteDouble(share.FloodingBits); }, [share.H]);
+    /// <summary>Saves a public-key-switching share.</summary>
+    public static byte[] Save(KeySwitchShare share) => Pack(KeySwitchShareType, share, w => { w.WriteBytes(share.CiphertextDigest); w.WriteBytes(share.RecipientDigest); w.WriteUInt16((ushort)share.Level); w.WriteDouble(share.FloodingBits); }, [share.H0, share.H1]);
+
+    /// <summary>Saves the round-1 sums.</summary>
+    public static byte[] Save(RelinearizationRound1 round1, RlweParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(round1);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var polys = round1.H0.Concat(round1.H1).ToArray();
+        var payload = new byte[IdBytes + 2 + polys.Sum(p => p.Data.Length * 8)];
+        var w = new PayloadWriter(payload);
+        w.WriteBytes(round1.SessionId);
+        w.WriteUInt16((ushort)round1.H0.Count);
+        foreach (var p in polys) w.WriteCoefficients(p.Data);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(RelinearizationRound1Type, parameters.Hash.Span, payload, Compression.None);
+    }
+
+    /// <summary>Loads a public-key share of <paramref name="session"/>.</summary>
+    /// <exception cref="VeilFormatException">Bad bytes, or a share of another session or party range.</exception>
+    public static PublicKeyShare LoadPublicKeyShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, PublicKeyShareType, session, limits, PolyBytes(session, Full(session)), out var id, out int party);
+        var b = ReadPoly(ref r, session, Full(session), "b");
+        r.EnsureEnd("publicKeyShare");
+        return new PublicKeyShare(session.Parameters, id, party, b);
+    }
+
+    /// <summary>Loads a round-1 relinearization share.</summary>
+    public static RelinearizationShare1 LoadRelinearizationShare1(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        int digits = session.Parameters.MaxDigitCount;
+        var r = Open(data, RelinearizationShare1Type, session, limits, 2 + 2 * digits * PolyBytes(session, Full(session)), out var id, out int party);
+        ReadDigits(ref r, digits);
+        var h0 = ReadPolys(ref r, session, digits, "h0");
+        var h1 = ReadPolys(ref r, session, digits, "h1");
+        r.EnsureEnd("relinearizationShare1");
+        return new RelinearizationShare1(session.Parameters, id, party, h0, h1);
+    }
+
+    /// <summary>Loads the round-1 sums.</summary>
+    public static RelinearizationRound1 LoadRelinearizationRound1(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        int digits = session.Parameters.MaxDigitCount;
+        var payload = VeilEnvelope.Unpack(data, RelinearizationRound1Type, session.Parameters.Hash.Span, default, limits, IdBytes + 2 + 2 * digits * PolyBytes(session, Full(session)), out _, out _);
+        var r = new PayloadReader(payload);
+        var id = ReadSession(ref r, session);
+        ReadDigits(ref r, digits);
+        var h0 = ReadPolys(ref r, session, digits, "h0");
+        var h1 = ReadPolys(ref r, session, digits, "h1");
+        r.EnsureEnd("relinearizationRound1");
+        return new RelinearizationRound1(id, h0, h1);
+    }
+
+    /// <summary>Loads a round-2 relinearization share.</summary>
+    public static RelinearizationShare2 LoadRelinearizationShare2(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        int digits = session.Parameters.MaxDigitCount;
+        var r = Open(data, RelinearizationShare2Type, session, limits, IdBytes + 2 + 2 * digits * PolyBytes(session, Full(session)), out var id, out int party);
+        var digest = r.ReadBytes(IdBytes, "round1Digest").ToArray();
+        ReadDigits(ref r, digits);
+        var h0 = ReadPolys(ref r, session, digits, "h0");
+        var h1 = ReadPolys(ref r, session, digits, "h1");
+        r.EnsureEnd("relinearizationShare2");
+        return new RelinearizationShare2(session.Parameters, id, party, digest, h0, h1);
+    }
+
+    /// <summary>Loads a Galois-key share.</summary>
+    public static GaloisKeyShare LoadGaloisKeyShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        int digits = session.Parameters.MaxDigitCount;
+        var r = Open(data, GaloisKeyShareType, session, limits, 8 + 2 + digits * PolyBytes(session, Full(session)), out var id, out int party);
+        ulong element = r.ReadUInt64("galoisElement");
+        try { session.Parameters.GaloisPermutation(element); }
+        catch (ArgumentException e) { throw new VeilFormatException("galoisElement", e.Message, e); }
+        ReadDigits(ref r, digits);
+        var b = ReadPolys(ref r, session, digits, "b");
+        r.EnsureEnd("galoisKeyShare");
+        return new GaloisKeyShare(session.Parameters, id, party, element, b);
+    }
+
+    /// <summary>Loads a decryption share.</summary>
+    public static DecryptionShare LoadDecryptionShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, DecryptionShareType, session, limits, IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
+        int level = ReadLevel(ref r, session);
+        double flooding = ReadFlooding(ref r);
+        var h = ReadPoly(ref r, session, level + 1, "h");
+        r.EnsureEnd("decryptionShare");
+        return new DecryptionShare(session.Parameters, id, party, digest, level, h, flooding);
+    }
+
+    /// <summary>Loads a public-key-switching share.</summary>
+    public static KeySwitchShare LoadKeySwitchShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, KeySwitchShareType, session, limits, 2 * IdBytes + 2 + 8 + 2 * PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
+        var recipient = r.ReadBytes(IdBytes, "recipientDigest").ToArray();
+        int level = ReadLevel(ref r, session);
+        double flooding = ReadFlooding(ref r);
+        var h0 = ReadPoly(ref r, session, level + 1, "h0");
+        var h1 = ReadPoly(ref r, session, level + 1, "h1");
+        r.EnsureEnd("keySwitchShare");
+        return new KeySwitchShare(session.Parameters, id, party, digest, recipient, level, h0, h1, flooding);
+    }
+
+    private static byte[] Pack(ObjectType type, Share share, Action<PayloadWriterBox> header, RnsPolynomial[] polys)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        // Header fields first into a small buffer, then the polynomials.
+        var box = new PayloadWriterBox();
+        header(box);
+        var head = box.ToArray();
+        var payload = new byte[IdBytes + 2 + head.Length + polys.Sum(p => p.Data.Length * 8)];
+        var w = new PayloadWriter(payload);
+        w.WriteBytes(share.SessionId);
+        w.WriteUInt16((ushort)share.Party);
+        w.WriteBytes(head);
+        foreach (var p in polys) w.WriteCoefficients(p.Data);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(type, share.Parameters.Hash.Span, payload, Compression.None);
+    }
+
+    private static PayloadReader Open(ReadOnlySpan<byte> data, ObjectType type, MultipartySession session, SerializationLimits? limits, long maxBody, out byte[] id, out int party)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var payload = VeilEnvelope.Unpack(data, type, session.Parameters.Hash.Span, default, limits, IdBytes + 2 + maxBody, out _, out _);
+        var r = new PayloadReader(payload);
+        id = ReadSession(ref r, session);
+        party = r.ReadUInt16("party");
+        if (party >= session.Parties) throw new VeilFormatException("party", $"Party {party} is outside 0 … {session.Parties - 1}.");
+        return r;
+    }
+
+    private static byte[] ReadSession(ref PayloadReader r, MultipartySession session)
+    {
+        var id = r.ReadBytes(IdBytes, "session").ToArray();
+        if (!id.AsSpan().SequenceEqual(session.Id)) throw new VeilFormatException("session", "The share belongs to another session.");
+        return id;
+    }
+
+    private static void ReadDigits(ref PayloadReader r, int digits)
+    {
+        int d = r.ReadUInt16("digits");
+        if (d != digits) throw new VeilFormatException("digits", $"{d} digits; keys of these parameters have {digits}.");
+    }
+
+    private static int ReadLevel(ref PayloadReader r, MultipartySession session)
+    {
+        int level = r.ReadUInt16("level");
+        if (level > session.Parameters.MaxLevel) throw new VeilFormatException("level", $"Level {level} is above {session.Parameters.MaxLevel}.");
+        return level;
+    }
+
+    private static double ReadFlooding(ref PayloadReader r)
+    {
+        double bits = r.ReadFiniteDouble("floodingBits");
+        if (bits < 0 || bits > 64) throw new VeilFormatException("floodingBits", $"{bits} is not a flooding size in bits.");
+        return bits;
+    }
+
+    private static int Full(MultipartySession session) => session.Parameters.Ring.LimbCount;
+    private static long PolyBytes(MultipartySession session, int limbs) => (long)limbs * session.Parameters.N * 8;
+
+    private static RnsPolynomial ReadPoly(ref PayloadReader r, MultipartySession session, int limbs, string field)
+    {
+        var p = new RnsPolynomial(session.Parameters.N, limbs);
+        r.ReadCoefficients(p.Data, session.Parameters.Ring.Moduli.Take(limbs).Select(m => m.Value).ToArray(), session.Parameters.N, field);
+        return p;
+    }
+
+    private static RnsPolynomial[] ReadPolys(ref PayloadReader r, MultipartySession session, int count, string field)
+    {
+        var result = new RnsPolynomial[count];
+        for (int i = 0; i < count; i++) result[i] = ReadPoly(ref r, session, Full(session), field);
+        return result;
+    }
+
+}
+
+/// <summary>A growable writer for the few header fields of a share (PayloadWriter needs its size up front).</summary>
+internal sealed class PayloadWriterBox
+{
+    private readonly MemoryStream _stream = new();
+    public void WriteUInt16(ushort v) { Span<byte> b = stackalloc byte[2]; System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(b, v); _stream.Write(b); }
+    public void WriteUInt64(ulong v) { Span<byte> b = stackalloc byte[8]; System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(b, v); _stream.Write(b); }
+    public void WriteDouble(double v) { Span<byte> b = stackalloc byte[8]; System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(b, v); _stream.Write(b); }
+    public void WriteBytes(ReadOnlySpan<byte> v) => _stream.Write(v);
+    public byte[] ToArray() => _stream.ToArray();
+}

@@ -1,0 +1,96 @@
+using Veil.Ckks;
+using Veil.Rlwe;
+using Veil.Serialization;
+
+namespace Veil.Multiparty.Tests;
+
+/// <summary>Every share type through the wire: round trips that still aggregate, and mutated bytes refused with typed errors.</summary>
+public class MultipartySerializerTests
+{
+    private static readonly Lazy<CkksParameters> Parameters = new(() => CkksParameters.Create(new CkksParametersLiteral { LogN = 12, LogQ = [40, 30], LogP = [39], LogDefaultScale = 30 }));
+
+    [Fact]
+    public void EveryShare_RoundTrips_AndTheCollectiveObjectsStillWork()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, new byte[32], 2, "wire");
+        var parties = new[] { new MultipartyParty(session, 0), new MultipartyParty(session, 1) };
+        try
+        {
+            var pk = Collective.PublicKey(session, parties.Select(q => MultipartySerializer.LoadPublicKeyShare(MultipartySerializer.Save(q.CreatePublicKeyShare()), session)).ToArray());
+            var r1 = Collective.RelinearizationRound1(session, parties.Select(q => MultipartySerializer.LoadRelinearizationShare1(MultipartySerializer.Save(q.CreateRelinearizationShare1()), session)).ToArray());
+            var r1Wire = MultipartySerializer.LoadRelinearizationRound1(MultipartySerializer.Save(r1, p.Ring), session);
+            Assert.Equal(r1.Digest, r1Wire.Digest);
+            var rlk = Collective.RelinearizationKey(session, r1, parties.Select(q => MultipartySerializer.LoadRelinearizationShare2(MultipartySerializer.Save(q.CreateRelinearizationShare2(r1Wire)), session)).ToArray());
+            ulong g = GaloisElements.ForRotation(3, p.N);
+            var gk = Collective.GaloisKeys(session, parties.Select(q => MultipartySerializer.LoadGaloisKeyShare(MultipartySerializer.Save(q.CreateGaloisKeyShare(g)), session)).ToArray());
+            var encoder = new CkksEncoder(p);
+            var ev = new CkksEvaluator(p, rlk, gk);
+            var x = new Encryptor(p.Ring, pk).Encrypt(encoder.Encode([0.5, 0.25, 0.75, -0.5]));
+            var ct = ev.Rotate(ev.Rescale(ev.Relinearize(ev.Multiply(x, x))), 3);
+            var policy = new FloodingPolicy(40, 8);
+            var shares = parties.Select(q => MultipartySerializer.LoadDecryptionShare(MultipartySerializer.Save(q.CreateDecryptionShareUnflooded(ct)), session)).ToArray();
+            var values = encoder.Decode(Collective.Decrypt(session, ct, shares));
+            Assert.Equal(0.25, values[p.Slots - 3], 1e-3);
+            var recipient = new KeyGenerator(p.Ring);
+            var recipientPk = recipient.CreatePublicKey();
+            var fresh = new Encryptor(p.Ring, pk).Encrypt(encoder.Encode([0.5]));
+            // Flooding at s = 40 swamps a 2^30 scale, so compare the aggregate of loaded shares with that of the originals.
+            var switchShares = parties.Select(q => q.CreateKeySwitchShare(fresh, recipientPk, policy)).ToArray();
+            var switched = Collective.SwitchToPublicKey(session, fresh, recipientPk, switchShares.Select(s => MultipartySerializer.LoadKeySwitchShare(MultipartySerializer.Save(s), session)).ToArray());
+            Assert.Equal(Collective.SwitchToPublicKey(session, fresh, recipientPk, switchShares).Data, switched.Data);
+            // A share of this session loaded into another one is refused at the envelope or the session id.
+            var other = new MultipartySession(p.Ring, new byte[32], 2, "other");
+            Assert.Equal("session", Assert.Throws<VeilFormatException>(() => MultipartySerializer.LoadPublicKeyShare(MultipartySerializer.Save(parties[0].CreatePublicKeyShare()), other)).Field);
+            var three = new MultipartySession(p.Ring, new byte[32], 3, "wire");
+            Assert.Throws<VeilFormatException>(() => MultipartySerializer.LoadDecryptionShare(MultipartySerializer.Save(shares[1]), three));
+        }
+        finally { foreach (var q in parties) q.Dispose(); }
+    }
+
+    [Fact]
+    public void Loaders_RefuseMutatedShares_WithTypedErrorsOnly()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, new byte[32], 2);
+        using var party = new MultipartyParty(session, 1);
+        var encoder = new CkksEncoder(p);
+        var ct = new Encryptor(p.Ring, new KeyGenerator(p.Ring).CreatePublicKey()).Encrypt(encoder.Encode([1.0]));
+        var share1 = party.CreateRelinearizationShare1();
+        var round1 = Collective.RelinearizationRound1(session, [share1, new MultipartyParty(session, 0).CreateRelinearizationShare1()]);
+        var recipient = new KeyGenerator(p.Ring).CreatePublicKey();
+        var samples = new (string Name, byte[] Bytes, Action<byte[]> Load)[]
+        {
+            ("public-key share", MultipartySerializer.Save(party.CreatePublicKeyShare()), b => MultipartySerializer.LoadPublicKeyShare(b, session)),
+            ("relinearization share 1", MultipartySerializer.Save(share1), b => MultipartySerializer.LoadRelinearizationShare1(b, session)),
+            ("round-1 sums", MultipartySerializer.Save(round1, p.Ring), b => MultipartySerializer.LoadRelinearizationRound1(b, session)),
+            ("relinearization share 2", MultipartySerializer.Save(party.CreateRelinearizationShare2(round1)), b => MultipartySerializer.LoadRelinearizationShare2(b, session)),
+            ("Galois share", MultipartySerializer.Save(party.CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N))), b => MultipartySerializer.LoadGaloisKeyShare(b, session)),
+            ("decryption share", MultipartySerializer.Save(party.CreateDecryptionShare(ct, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadDecryptionShare(b, session)),
+            ("key-switch share", MultipartySerializer.Save(party.CreateKeySwitchShare(ct, recipient, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadKeySwitchShare(b, session)),
+        };
+        var rng = new Random(15);
+        foreach (var (name, original, load) in samples)
+        {
+            load(original);
+            int accepted = 0;
+            for (int t = 0; t < 500; t++)
+            {
+                var b = (byte[])original.Clone();
+                switch (rng.Next(5))
+                {
+                    case 0: b[rng.Next(b.Length)] ^= (byte)(1 << rng.Next(8)); break;
+                    case 1: b = b[..rng.Next(b.Length)]; break;
+                    case 2: b = [.. b, .. new byte[rng.Next(1, 64)]]; break;
+                    case 3: b[rng.Next(Math.Min(b.Length, 140))] = (byte)rng.Next(256); break; // header and share fields
+                    default: for (int i = 0; i < 8; i++) b[rng.Next(b.Length)] = 0xFF; break; // residues past every prime
+                }
+                try { load(b); accepted++; }
+                catch (VeilFormatException) { }
+                catch (Exception e) { Assert.Fail($"{name}: {e.GetType().Name} instead of VeilFormatException: {e.Message}"); }
+            }
+            // A flipped low bit of a residue can leave a valid residue: such a share loads, then spoils its sum.
+            Assert.True(accepted < 400, $"{name}: {accepted} of 500 mutations accepted");
+        }
+    }
+}
