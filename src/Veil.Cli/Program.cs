@@ -327,7 +327,14 @@ namespace Veil.Cli
             var elgamal = new Command("elgamal", "EC-ElGamal (P-256) per operation, decryption over a 2^20 range.") { eReps, eBits, eOut, eJson };
             elgamal.SetAction(r => BenchElGamalCommand.Run(r.GetValue(eReps), r.GetValue(eBits), r.GetValue(eJson), r.GetValue(eOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal };
+            var mReps = Int("--reps", "Repetitions per protocol step.", 5, 1, 1000);
+            var mParties = new Option<int[]>("--parties") { Description = "Party counts to measure.", DefaultValueFactory = _ => [3, 5, 10], AllowMultipleArgumentsPerToken = true };
+            var mOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var mJson = Json();
+            var multiparty = new Command("multiparty", "Multiparty key generation and decryption per party: time and bytes at N = 2^14 and 2^15, beside Lattigo's mhe.") { mReps, mParties, mOut, mJson };
+            multiparty.SetAction(r => BenchMultipartyCommand.Run(r.GetValue(mReps), r.GetValue(mParties)!, r.GetValue(mJson), r.GetValue(mOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty };
         }
     }
 }

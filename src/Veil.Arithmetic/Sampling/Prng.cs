@@ -39,7 +39,7 @@ public sealed class Prng : RandomSource, IDisposable
 {
     /// <summary>Seed length in bytes.</summary>
     public const int SeedSize = 32;
-    private const int BlockBytes = 4096;
+    private const int BlockBytes = 32768;
 
     private readonly Aes _aes;
     private readonly ICryptoTransform _ecb; // one native context for the stream's life: EncryptEcb would set one up per refill
