@@ -85,6 +85,37 @@ public static class Collective
         return plaintext;
     }
 
+    /// <summary>
+    /// The plaintext from the threshold shares of a set of at least t parties: c_0 + Σ_(j∈T) h_j. Every share must name
+    /// the same set T, which must be exactly the senders.
+    /// </summary>
+    /// <exception cref="ThresholdNotMetException">Fewer than t parties.</exception>
+    /// <exception cref="ShareMismatchException">Shares of another ciphertext, session, set or threshold, or a sender twice.</exception>
+    public static Plaintext DecryptThreshold(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<ThresholdDecryptionShare> shares)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(shares);
+        var digest = ShareDigests.Ciphertext(ciphertext);
+        if (shares.Count == 0) throw new ThresholdNotMetException("No shares.");
+        var first = shares.First();
+        var set = ThresholdParty.CheckSet(session, first.Threshold, first.Active.ToArray());
+        var senders = new HashSet<int>();
+        foreach (var s in shares)
+        {
+            if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
+            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another ciphertext.");
+            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties or threshold.");
+            if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
+        }
+        if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");
+        int limbs = ciphertext.Level + 1;
+        var sum = Sum(session, shares.Select(s => s.H), limbs);
+        session.Parameters.Ring.Add(sum.Data, ciphertext.Poly(0), sum.Data, 0, limbs);
+        var plaintext = new Plaintext(session.Parameters, ciphertext.Level, ciphertext.Scale);
+        sum.Data.AsSpan(0, limbs * session.Parameters.N).CopyTo(plaintext.Data);
+        return plaintext;
+    }
+
     /// <summary>The ciphertext re-encrypted under <paramref name="recipient"/>: (c_0 + Σ h0_i, Σ h1_i).</summary>
     public static Ciphertext SwitchToPublicKey(MultipartySession session, Ciphertext ciphertext, PublicKey recipient, IReadOnlyCollection<KeySwitchShare> shares)
     {

@@ -99,6 +99,19 @@ public sealed class MultipartyParty : IDisposable
         return new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
     }
 
+    /// <summary>
+    /// Shamir shares of this party's key share for a <paramref name="threshold"/>-of-n group, one dealing per party
+    /// (this one included), each to be sent sealed to its recipient.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A threshold outside [1, n].</exception>
+    public ThresholdDealing[] DealThresholdShares(int threshold)
+    {
+        if (threshold < 1 || threshold > Session.Parties) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, $"The threshold is 1 … {Session.Parties}.");
+        var points = Enumerable.Range(1, Session.Parties).Select(x => (ulong)x).ToArray();
+        var shares = SecretPolynomial.Share(_share, threshold, points);
+        return [.. shares.Select((s, j) => new ThresholdDealing(Session.Id, Index, j, threshold, s))];
+    }
+
     /// <summary>This party's flooded share of the decryption of <paramref name="ciphertext"/> (size 2, NTT form).</summary>
     /// <exception cref="DecryptionBudgetExhaustedException">The party's budget is spent.</exception>
     /// <exception cref="InvalidOperationException">The flooding noise would not fit below Q_ℓ at the ciphertext's level.</exception>
@@ -139,19 +152,22 @@ public sealed class MultipartyParty : IDisposable
         return new RnsPolynomial(Session.Parameters.N, ciphertext.Level + 1, ciphertext.Poly(1));
     }
 
-    // σ from the policy and this party's budget; the room it needs is checked before the budget is spent.
-    private double Flooding(Ciphertext ciphertext, FloodingPolicy? policy)
+    private double Flooding(Ciphertext ciphertext, FloodingPolicy? policy) => CheckFlooding(Session, ciphertext, policy, _share.ReleaseBudget);
+
+    // σ from the policy and the budget; the room it needs is checked before the budget is spent.
+    internal static double CheckFlooding(MultipartySession Session, Ciphertext ciphertext, FloodingPolicy? policy, DecryptionBudget budget)
     {
+        ArgumentNullException.ThrowIfNull(ciphertext);
         policy ??= FloodingPolicy.Default;
         policy.Validate();
-        double sigmaBits = policy.SigmaBits(_share.ReleaseBudget.Limit);
+        double sigmaBits = policy.SigmaBits(budget.Limit);
         double logQ = 0;
         for (int j = 0; j <= ciphertext.Level; j++) logQ += Math.Log2(Session.Parameters.Q[j]);
         // The sum of n floods, six deviations, and the message below it must stay under Q_ℓ/2 with room to spare.
         double needed = sigmaBits + Math.Log2(6) + 0.5 * Math.Log2(Session.Parties) + 2;
         if (sigmaBits > Math.Log2(Samplers.MaxWideSigma) || needed >= logQ - 1)
             throw new InvalidOperationException($"Flooding of 2^{sigmaBits:F1} from {Session.Parties} parties needs about 2^{needed:F1} of room, but Q at level {ciphertext.Level} is 2^{logQ:F1}: decrypt at a higher level or with a smaller budget.");
-        if (!_share.ReleaseBudget.TryConsume()) throw new DecryptionBudgetExhaustedException(_share.ReleaseBudget.Limit);
+        if (!budget.TryConsume()) throw new DecryptionBudgetExhaustedException(budget.Limit);
         return sigmaBits;
     }
 

@@ -26,7 +26,99 @@ public static class MultipartySerializer
     /// <summary>A public-key-switching share.</summary>
     public static ObjectType KeySwitchShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 7, "KeySwitchShare");
 
+    /// <summary>A threshold dealing (secret: sealed by an ISecretProtector).</summary>
+    public static ObjectType ThresholdDealingType { get; } = ObjectTypes.Register(Schemes.Multiparty, 8, "ThresholdDealing");
+    /// <summary>A threshold decryption share.</summary>
+    public static ObjectType ThresholdDecryptionShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 9, "ThresholdDecryptionShare");
+
     private const int IdBytes = 32;
+
+    /// <summary>A dealing sealed for its recipient by <paramref name="protector"/> (it holds a Shamir share of a secret key).</summary>
+    public static byte[] Save(ThresholdDealing dealing, ISecretProtector protector)
+    {
+        ArgumentNullException.ThrowIfNull(dealing);
+        ArgumentNullException.ThrowIfNull(protector);
+        var secret = dealing.Share.ToBytes();
+        var payload = new byte[IdBytes + 6 + secret.Length];
+        try
+        {
+            var w = new PayloadWriter(payload);
+            w.WriteBytes(dealing.SessionId);
+            w.WriteUInt16((ushort)dealing.Dealer);
+            w.WriteUInt16((ushort)dealing.Recipient);
+            w.WriteUInt16((ushort)dealing.Threshold);
+            w.WriteBytes(secret);
+            w.EnsureFull();
+            var packed = VeilEnvelope.Pack(ThresholdDealingType, dealing.Share.Parameters.Hash.Span, payload, Compression.None, sensitive: true);
+            try { return protector.Protect(packed, ThresholdDealingType); }
+            finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(packed); }
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(payload);
+        }
+    }
+
+    /// <summary>Opens a sealed dealing of <paramref name="session"/>.</summary>
+    /// <exception cref="VeilFormatException">Bad bytes inside the seal, another session, parties out of range.</exception>
+    /// <exception cref="System.Security.Cryptography.CryptographicException">The protector cannot open it.</exception>
+    public static ThresholdDealing LoadThresholdDealing(ReadOnlySpan<byte> sealedBytes, MultipartySession session, ISecretProtector protector, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(protector);
+        var opened = protector.Unprotect(sealedBytes, ThresholdDealingType);
+        try
+        {
+            var payload = VeilEnvelope.Unpack(opened, ThresholdDealingType, session.Parameters.Hash.Span, default, limits, IdBytes + 6 + PolyBytes(session, Full(session)), out var decompressed, out _, sensitive: true);
+            var r = new PayloadReader(payload);
+            var id = ReadSession(ref r, session);
+            int dealer = r.ReadUInt16("dealer"), recipient = r.ReadUInt16("recipient"), threshold = r.ReadUInt16("threshold");
+            if (dealer >= session.Parties || recipient >= session.Parties) throw new VeilFormatException("party", "A dealer or recipient outside the session.");
+            if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
+            var secret = r.ReadBytes((int)PolyBytes(session, Full(session)), "share");
+            r.EnsureEnd("thresholdDealing");
+            SecretPolynomial share;
+            try { share = SecretPolynomial.FromBytes(session.Parameters, secret); }
+            catch (ArgumentException e) { throw new VeilFormatException("share", e.Message, e); }
+            if (decompressed is not null) System.Security.Cryptography.CryptographicOperations.ZeroMemory(decompressed);
+            return new ThresholdDealing(id, dealer, recipient, threshold, share);
+        }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened); }
+    }
+
+    /// <summary>Saves a threshold decryption share.</summary>
+    public static byte[] Save(ThresholdDecryptionShare share) => Pack(ThresholdDecryptionShareType, share, w =>
+    {
+        w.WriteUInt16((ushort)share.Threshold);
+        w.WriteUInt32((uint)share.Active.Count);
+        foreach (int a in share.Active) w.WriteUInt16((ushort)a);
+        w.WriteBytes(share.CiphertextDigest);
+        w.WriteUInt16((ushort)share.Level);
+        w.WriteDouble(share.FloodingBits);
+    }, [share.H]);
+
+    /// <summary>Loads a threshold decryption share.</summary>
+    public static ThresholdDecryptionShare LoadThresholdDecryptionShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, ThresholdDecryptionShareType, session, limits, 6 + 2 * session.Parties + IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        int threshold = r.ReadUInt16("threshold");
+        if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
+        int count = r.ReadCount("active", threshold, session.Parties);
+        var active = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            active[i] = r.ReadUInt16("active");
+            if (active[i] >= session.Parties || (i > 0 && active[i] <= active[i - 1])) throw new VeilFormatException("active", "The set of parties must be ascending, without repeats, inside the session.");
+        }
+        if (Array.IndexOf(active, party) < 0) throw new VeilFormatException("active", $"Party {party} is not in the set it names.");
+        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
+        int level = ReadLevel(ref r, session);
+        double flooding = ReadFlooding(ref r);
+        var h = ReadPoly(ref r, session, level + 1, "h");
+        r.EnsureEnd("thresholdDecryptionShare");
+        return new ThresholdDecryptionShare(session.Parameters, id, party, threshold, active, digest, level, h, flooding);
+    }
 
     /// <summary>Saves a share or the round-1 sums.</summary>
     public static byte[] Save(PublicKeyShare share) => Pack(PublicKeyShareType, share, w => { }, [share.B]);
@@ -225,6 +317,7 @@ internal sealed class PayloadWriterBox
 {
     private readonly MemoryStream _stream = new();
     public void WriteUInt16(ushort v) { Span<byte> b = stackalloc byte[2]; System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(b, v); _stream.Write(b); }
+    public void WriteUInt32(uint v) { Span<byte> b = stackalloc byte[4]; System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b, v); _stream.Write(b); }
     public void WriteUInt64(ulong v) { Span<byte> b = stackalloc byte[8]; System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(b, v); _stream.Write(b); }
     public void WriteDouble(double v) { Span<byte> b = stackalloc byte[8]; System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(b, v); _stream.Write(b); }
     public void WriteBytes(ReadOnlySpan<byte> v) => _stream.Write(v);

@@ -25,6 +25,18 @@ public static class SecretProducts
         return result;
     }
 
+    /// <summary>w·x + e for a secret polynomial w (a threshold share times its Lagrange coefficient), noise of deviation σ.</summary>
+    public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, RnsPolynomial x, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var ring = Check(secret.Parameters, x);
+        int limbs = x.LimbCount;
+        var result = new RnsPolynomial(ring.N, limbs);
+        Noise(secret.Parameters, result.Data, limbs, sigma);
+        ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
+        return result;
+    }
+
     /// <summary>(s − t)·x + e: the difference of two secrets times a public polynomial, with noise of deviation σ.</summary>
     /// <exception cref="ArgumentException">The keys belong to other parameters, or x is malformed.</exception>
     public static RnsPolynomial MultiplyDifferenceAddNoise(SecretKey s, SecretKey t, RnsPolynomial x, double sigma = Samplers.Sigma)

@@ -48,6 +48,15 @@ public class MultipartySerializerTests
         finally { foreach (var q in parties) q.Dispose(); }
     }
 
+    // A 2-of-2 threshold share of party 1, from both parties' dealings.
+    private static ThresholdDecryptionShare ThresholdShare(MultipartySession session, MultipartyParty party, Ciphertext ct)
+    {
+        using var partner = new MultipartyParty(session, 0);
+        var dealings = new[] { partner.DealThresholdShares(2)[1], party.DealThresholdShares(2)[1] };
+        using var threshold = ThresholdParty.Combine(session, 1, dealings);
+        return threshold.CreateDecryptionShare(ct, [0, 1], new FloodingPolicy(40, 8));
+    }
+
     [Fact]
     public void Loaders_RefuseMutatedShares_WithTypedErrorsOnly()
     {
@@ -68,6 +77,7 @@ public class MultipartySerializerTests
             ("Galois share", MultipartySerializer.Save(party.CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N))), b => MultipartySerializer.LoadGaloisKeyShare(b, session)),
             ("decryption share", MultipartySerializer.Save(party.CreateDecryptionShare(ct, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadDecryptionShare(b, session)),
             ("key-switch share", MultipartySerializer.Save(party.CreateKeySwitchShare(ct, recipient, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadKeySwitchShare(b, session)),
+            ("threshold share", MultipartySerializer.Save(ThresholdShare(session, party, ct)), b => MultipartySerializer.LoadThresholdDecryptionShare(b, session)),
         };
         var rng = new Random(15);
         foreach (var (name, original, load) in samples)
