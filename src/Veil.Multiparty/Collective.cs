@@ -136,6 +136,8 @@ public static class Collective
         return Ciphertext.FromPolynomials(session.Parameters, ciphertext.Scale, c0, c1);
     }
 
+    internal static void CheckShares<T>(MultipartySession session, IReadOnlyCollection<T> shares, string what) where T : Share => Check(session, shares, what);
+
     private static void Check<T>(MultipartySession session, IReadOnlyCollection<T> shares, string what) where T : Share
     {
         ArgumentNullException.ThrowIfNull(session);

@@ -142,6 +142,9 @@ public sealed class MultipartyParty : IDisposable
         return new KeySwitchShare(Session.Parameters, Session.Id, Index, digest, ShareDigests.PublicKey(recipient), ciphertext.Level, h0, h1, sigmaBits);
     }
 
+    // s_i·x + e with key-generation noise, for protocols of this layer that mask the result otherwise (refresh).
+    internal RnsPolynomial MultiplyShare(RnsPolynomial x) => SecretProducts.MultiplyAddNoise(_share, x);
+
     // Tests only: a share with key-generation noise instead of flooding, to measure the collective keys' own precision.
     internal DecryptionShare CreateDecryptionShareUnflooded(Ciphertext ciphertext) =>
         new(Session.Parameters, Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
