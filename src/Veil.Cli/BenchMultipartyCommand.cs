@@ -53,13 +53,13 @@ internal static class BenchMultipartyCommand
             var setNode = result["sets"]![tag]!.AsObject();
             foreach (var (parties, node) in setNode.Where(kv => kv.Key.StartsWith("parties=", StringComparison.Ordinal)))
             {
-                var table = new Table().Title($"{tag} (log QP {setNode["log_qp"]}), {parties[8..]} parties, one thread, median of {reps}")
+                var table = new Table().Title($"{tag} (log QP {setNode["log_qp"]}), {parties[8..]} parties (threshold t = {node!["threshold"]}), one thread, median of {reps}")
                     .AddColumns("per party", "Veil ms", "Veil MB", "Lattigo ms", "Lattigo MB", "time ÷ Lattigo", "size ÷ Lattigo");
-                foreach (var op in new[] { "public_key_share", "relinearization_round1", "relinearization_round2", "galois_key_share", "decryption_share", "decryption_share_level0", "key_switch_share" })
+                foreach (var op in new[] { "public_key_share", "relinearization_round1", "relinearization_round2", "galois_key_share", "decryption_share", "decryption_share_level0", "threshold_decryption_share", "key_switch_share" })
                 {
                     var o = node![op]!;
                     double us = o["median_us"]!.GetValue<double>(), bytes = o["bytes"]!.GetValue<double>();
-                    string key = op == "decryption_share_level0" ? "decryption_share" : op;
+                    string key = op is "decryption_share_level0" or "threshold_decryption_share" ? "decryption_share" : op;
                     bool has = peer.TryGetValue(key, out var l);
                     table.AddRow(op, F(us / 1000), F(bytes / 1e6), has ? F(l.Us / 1000) : "–", has && !double.IsNaN(l.Bytes) ? F(l.Bytes / 1e6) : "–",
                         has ? (us / l.Us).ToString("F2", CultureInfo.InvariantCulture) : "–", has && !double.IsNaN(l.Bytes) ? (bytes / l.Bytes).ToString("F2", CultureInfo.InvariantCulture) : "–");
@@ -86,7 +86,7 @@ internal static class BenchMultipartyCommand
             JsonObject Op(Func<object> make, Func<object, byte[]> save)
             {
                 object last = null!;
-                var t = BenchCkksCommand.Time(1, reps, () => last = make());
+                var t = BenchCkksCommand.Time(1, reps, () => last = make(), collectBetween: true);
                 t["bytes"] = (double)save(last).Length;
                 return t;
             }
@@ -96,13 +96,20 @@ internal static class BenchMultipartyCommand
             var pk = Collective.PublicKey(session, pkShares);
             o["relinearization_round1"] = Op(() => me.CreateRelinearizationShare1(), s => MultipartySerializer.Save((RelinearizationShare1)s));
             var r1 = Collective.RelinearizationRound1(session, parties.Select(q => q.CreateRelinearizationShare1()).ToArray());
-            // Round 2 consumes the party's ephemeral key: each timed call first makes a fresh round 1 (outside the timing is not possible
-            // without exposing u_i, so round 1 is subtracted: measured together, then round 1's median removed).
-            var both = BenchCkksCommand.Time(1, reps, () => { me.CreateRelinearizationShare1(); me.CreateRelinearizationShare2(r1); });
-            double round1Us = o["relinearization_round1"]!["median_us"]!.GetValue<double>();
-            me.CreateRelinearizationShare1();
-            var r2Sample = me.CreateRelinearizationShare2(r1);
-            o["relinearization_round2"] = new JsonObject { ["median_us"] = both["median_us"]!.GetValue<double>() - round1Us, ["reps"] = reps, ["bytes"] = (double)MultipartySerializer.Save(r2Sample).Length, ["note"] = "round 1 + round 2 minus round 1" };
+            // Round 2 consumes the party's ephemeral key: each timed call follows an untimed round 1.
+            var round2 = new double[reps];
+            RelinearizationShare2 r2Sample = null!;
+            for (int i = -1; i < reps; i++)
+            {
+                me.CreateRelinearizationShare1();
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                r2Sample = me.CreateRelinearizationShare2(r1);
+                if (i >= 0) round2[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }
+            Array.Sort(round2);
+            o["relinearization_round2"] = new JsonObject { ["median_us"] = reps % 2 == 1 ? round2[reps / 2] : 0.5 * (round2[reps / 2 - 1] + round2[reps / 2]), ["reps"] = reps, ["bytes"] = (double)MultipartySerializer.Save(r2Sample).Length };
+            r2Sample = null!;
             foreach (var q in parties) q.CreateRelinearizationShare1();
             var r1b = Collective.RelinearizationRound1(session, parties.Select(q => q.CreateRelinearizationShare1()).ToArray());
             var r2 = parties.Select(q => q.CreateRelinearizationShare2(r1b)).ToArray();
@@ -117,6 +124,15 @@ internal static class BenchMultipartyCommand
             o["decryption_share_level0"] = Op(() => me.CreateDecryptionShare(low, policy), s => MultipartySerializer.Save((DecryptionShare)s));
             var decShares = parties.Select(q => q.CreateDecryptionShare(ct, policy)).ToArray();
             o["aggregate_decryption_ms"] = BenchCkksCommand.Time(0, 3, () => Collective.Decrypt(session, ct, decShares))["median_us"]!.GetValue<double>() / 1000;
+            // Threshold t = ⌈2n/3⌉: one party's share for the first t parties, after every party dealt.
+            int t = (2 * n + 2) / 3;
+            var dealings = parties.Select(q => q.DealThresholdShares(t)).ToArray();
+            var mine = ThresholdParty.Combine(session, 0, dealings.Select(d => d[0]).ToArray());
+            foreach (var d in dealings.SelectMany(x => x)) d.Dispose();
+            int[] set = [.. Enumerable.Range(0, t)];
+            o["threshold_decryption_share"] = Op(() => mine.CreateDecryptionShare(ct, set, policy), s => MultipartySerializer.Save((ThresholdDecryptionShare)s));
+            o["threshold"] = t;
+            mine.Dispose();
             var recipient = new KeyGenerator(p.Ring).CreatePublicKey();
             o["key_switch_share"] = Op(() => me.CreateKeySwitchShare(ct, recipient, policy), s => MultipartySerializer.Save((KeySwitchShare)s));
             return o;
