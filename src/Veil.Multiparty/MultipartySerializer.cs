@@ -31,7 +31,48 @@ public static class MultipartySerializer
     /// <summary>A threshold decryption share.</summary>
     public static ObjectType ThresholdDecryptionShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 9, "ThresholdDecryptionShare");
 
+    /// <summary>A collective relinearization key (its a part is the round-1 sum, not a seed, so it is saved whole).</summary>
+    public static ObjectType CollectiveRelinearizationKeyType { get; } = ObjectTypes.Register(Schemes.Multiparty, 10, "CollectiveRelinearizationKey");
+
     private const int IdBytes = 32;
+
+    /// <summary>A collective relinearization key: digit count ‖ b_0 … b_(d−1) ‖ a_0 … a_(d−1), under the parameters' hash.</summary>
+    public static byte[] Save(RelinearizationKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var k = key.Key;
+        var p = k.Parameters;
+        var polys = Enumerable.Range(0, k.DigitCount).Select(k.GetB).Concat(Enumerable.Range(0, k.DigitCount).Select(k.GetA)).ToArray();
+        var payload = new byte[2 + polys.Sum(x => x.Data.Length * 8)];
+        var w = new PayloadWriter(payload);
+        w.WriteUInt16((ushort)k.DigitCount);
+        foreach (var x in polys) w.WriteCoefficients(x.Data);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(CollectiveRelinearizationKeyType, p.Hash.Span, payload, Compression.None);
+    }
+
+    /// <summary>Loads a collective relinearization key for <paramref name="parameters"/>.</summary>
+    /// <exception cref="VeilFormatException">Bad bytes, other parameters, a wrong digit count or a residue past its prime.</exception>
+    public static RelinearizationKey LoadCollectiveRelinearizationKey(ReadOnlySpan<byte> data, RlweParameters parameters, SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        int digits = parameters.MaxDigitCount, limbs = parameters.Ring.LimbCount, n = parameters.N;
+        var payload = VeilEnvelope.Unpack(data, CollectiveRelinearizationKeyType, parameters.Hash.Span, default, limits, 2 + 2L * digits * limbs * n * 8, out _, out _);
+        var r = new PayloadReader(payload);
+        int d = r.ReadUInt16("digits");
+        if (d != digits) throw new VeilFormatException("digits", $"{d} digits; keys of these parameters have {digits}.");
+        var moduli = parameters.Ring.Moduli.Select(m => m.Value).ToArray();
+        var b = new RnsPolynomial[digits];
+        var a = new RnsPolynomial[digits];
+        for (int i = 0; i < 2 * digits; i++)
+        {
+            var x = new RnsPolynomial(n, limbs);
+            r.ReadCoefficients(x.Data, moduli, n, i < digits ? "b" : "a");
+            if (i < digits) b[i] = x; else a[i - digits] = x;
+        }
+        r.EnsureEnd("relinearizationKey");
+        return new RelinearizationKey(KeySwitchingKey.FromPolynomials(parameters, b, a));
+    }
 
     /// <summary>A dealing sealed for its recipient by <paramref name="protector"/> (it holds a Shamir share of a secret key).</summary>
     public static byte[] Save(ThresholdDealing dealing, ISecretProtector protector)

@@ -21,7 +21,12 @@ public class MultipartySerializerTests
             var r1 = Collective.RelinearizationRound1(session, parties.Select(q => MultipartySerializer.LoadRelinearizationShare1(MultipartySerializer.Save(q.CreateRelinearizationShare1()), session)).ToArray());
             var r1Wire = MultipartySerializer.LoadRelinearizationRound1(MultipartySerializer.Save(r1, p.Ring), session);
             Assert.Equal(r1.Digest, r1Wire.Digest);
-            var rlk = Collective.RelinearizationKey(session, r1, parties.Select(q => MultipartySerializer.LoadRelinearizationShare2(MultipartySerializer.Save(q.CreateRelinearizationShare2(r1Wire)), session)).ToArray());
+            var rlkMemory = Collective.RelinearizationKey(session, r1, parties.Select(q => MultipartySerializer.LoadRelinearizationShare2(MultipartySerializer.Save(q.CreateRelinearizationShare2(r1Wire)), session)).ToArray());
+            var rlk = MultipartySerializer.LoadCollectiveRelinearizationKey(MultipartySerializer.Save(rlkMemory), p.Ring);
+            var savedKey = MultipartySerializer.Save(rlkMemory);
+            savedKey[^5] = 0xFF; savedKey[^6] = 0xFF; savedKey[^7] = 0xFF; savedKey[^8] = 0xFF; savedKey[^1] = 0xFF;
+            Assert.Throws<VeilFormatException>(() => MultipartySerializer.LoadCollectiveRelinearizationKey(savedKey, p.Ring));
+            Assert.Throws<VeilFormatException>(() => MultipartySerializer.LoadCollectiveRelinearizationKey(MultipartySerializer.Save(rlkMemory)[..^8], p.Ring));
             ulong g = GaloisElements.ForRotation(3, p.N);
             var gk = Collective.GaloisKeys(session, parties.Select(q => MultipartySerializer.LoadGaloisKeyShare(MultipartySerializer.Save(q.CreateGaloisKeyShare(g)), session)).ToArray());
             var encoder = new CkksEncoder(p);
