@@ -87,6 +87,7 @@ namespace Veil.Cli
             root.Subcommands.Add(Protect());
             root.Subcommands.Add(Unprotect());
             root.Subcommands.Add(Audit());
+            root.Subcommands.Add(Multiparty());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -268,6 +269,55 @@ namespace Veil.Cli
             var command = new Command("decrypt", "The owner's last step: decrypt the trained model (for the owner's own use).") { weights, keys, state, test, target, home, pass, json };
             command.SetAction(r => TwoPartyCommands.Decrypt(r.GetValue(weights)!, r.GetValue(keys)!, r.GetValue(state)!, r.GetValue(test), r.GetValue(target), r.GetValue(home), r.GetValue(pass), r.GetValue(json)));
             return command;
+        }
+
+        private static Command Multiparty()
+        {
+            Option<string> Dir() => new("--dir") { Description = "The shared folder (session, shares, collective keys, ciphertexts).", Required = true };
+            Option<int> Party() => new("--party") { Description = "This party's number, 0 … n − 1.", Required = true };
+            Option<string> State() => new("--state") { Description = "This party's private state (its key share, sealed for its keyring).", Required = true };
+
+            var initDir = Dir(); var initParties = Int("--parties", "Number of parties.", 3, 2, 1024);
+            var initLabel = new Option<string>("--label") { Description = "A label for the consortium or study.", DefaultValueFactory = _ => "" };
+            var initLogN = Int("--log-n", "Ring degree: 13 (N = 8192, scale 2^50) or 14 (N = 16384, scale 2^55).", 13, 13, 14); var initJson = Json();
+            var init = new Command("init", "Create a session: parameters, a public reference seed, the number of parties.") { initDir, initParties, initLabel, initLogN, initJson };
+            init.SetAction(r => MultipartyCommands.Init(r.GetValue(initDir)!, r.GetValue(initParties), r.GetValue(initLabel)!, r.GetValue(initLogN), r.GetValue(initJson)));
+
+            var joinDir = Dir(); var joinParty = Party(); var joinState = State(); var joinHome = Home(); var joinPass = PassphraseFile(); var joinJson = Json();
+            var joinBudget = Int("--budget", "Decryption shares this party will make (the flooding grows with √budget).", 16, 1, 1 << 20);
+            var join = new Command("join", "A party's first round: its public-key and relinearization round-1 shares; its key share sealed in its state.") { joinDir, joinParty, joinState, joinBudget, joinHome, joinPass, joinJson };
+            join.SetAction(r => MultipartyCommands.Join(r.GetValue(joinDir)!, r.GetValue(joinParty), r.GetValue(joinState)!, r.GetValue(joinBudget), r.GetValue(joinHome), r.GetValue(joinPass), r.GetValue(joinJson)));
+
+            var r2Dir = Dir(); var r2Party = Party(); var r2State = State(); var r2Home = Home(); var r2Pass = PassphraseFile(); var r2Json = Json();
+            var round2 = new Command("round2", "A party's second round: relinearization round 2 and a rotation-key share.") { r2Dir, r2Party, r2State, r2Home, r2Pass, r2Json };
+            round2.SetAction(r => MultipartyCommands.Round2(r.GetValue(r2Dir)!, r.GetValue(r2Party), r.GetValue(r2State)!, r.GetValue(r2Home), r.GetValue(r2Pass), r.GetValue(r2Json)));
+
+            var cDir = Dir(); var cStep = new Option<string>("--step") { Description = "keys (public key and round-1 sums) or relin (relinearization and rotation keys).", Required = true }; var cJson = Json();
+            var combine = new Command("combine", "The aggregator (no secret): combine every party's shares.") { cDir, cStep, cJson };
+            combine.SetAction(r => MultipartyCommands.Combine(r.GetValue(cDir)!, r.GetValue(cStep)!, r.GetValue(cJson)));
+
+            var eDir = Dir(); var eValues = new Option<string>("--values") { Description = "Comma-separated values.", Required = true };
+            var eOut = new Option<string>("--out") { Description = "Ciphertext file name in the folder.", Required = true }; var eJson = Json();
+            var encrypt = new Command("encrypt", "Encrypt values under the collective public key.") { eDir, eValues, eOut, eJson };
+            encrypt.SetAction(r => MultipartyCommands.Encrypt(r.GetValue(eDir)!, r.GetValue(eValues)!, r.GetValue(eOut)!, r.GetValue(eJson)));
+
+            var sDir = Dir(); var sIn = new Option<string>("--in") { Description = "Ciphertext file name.", Required = true };
+            var sOut = new Option<string>("--out") { Description = "Result file name.", Required = true }; var sJson = Json();
+            var square = new Command("square", "x², relinearized, rescaled and rotated by one slot, with the collective keys (no secret).") { sDir, sIn, sOut, sJson };
+            square.SetAction(r => MultipartyCommands.Square(r.GetValue(sDir)!, r.GetValue(sIn)!, r.GetValue(sOut)!, r.GetValue(sJson)));
+
+            var dsDir = Dir(); var dsParty = Party(); var dsState = State(); var dsIn = new Option<string>("--in") { Description = "Ciphertext file name.", Required = true };
+            var dsError = new Option<double>("--error-bits") { Description = "log2 of a bound on the ciphertext's error (sizes the flooding).", DefaultValueFactory = _ => 12 };
+            var dsHome = Home(); var dsPass = PassphraseFile(); var dsJson = Json();
+            var share = new Command("decrypt-share", "A party's flooded decryption share of a ciphertext (counted against its budget).") { dsDir, dsParty, dsState, dsIn, dsError, dsHome, dsPass, dsJson };
+            share.SetAction(r => MultipartyCommands.DecryptShare(r.GetValue(dsDir)!, r.GetValue(dsParty), r.GetValue(dsState)!, r.GetValue(dsIn)!, r.GetValue(dsError), r.GetValue(dsHome), r.GetValue(dsPass), r.GetValue(dsJson)));
+
+            var dDir = Dir(); var dIn = new Option<string>("--in") { Description = "Ciphertext file name.", Required = true };
+            var dCount = Int("--count", "Slots to print.", 8, 1, 1 << 16); var dJson = Json();
+            var decrypt = new Command("decrypt", "Combine every party's decryption share and print the values.") { dDir, dIn, dCount, dJson };
+            decrypt.SetAction(r => MultipartyCommands.Decrypt(r.GetValue(dDir)!, r.GetValue(dIn)!, r.GetValue(dCount), r.GetValue(dJson)));
+
+            return new Command("multiparty", "Keys no single party holds: collective keys and decryption across separate processes.") { init, join, round2, combine, encrypt, square, share, decrypt };
         }
 
         private static Command Bench()

@@ -28,6 +28,68 @@ public sealed class MultipartyParty : IDisposable
         _share = new KeyGenerator(session.Parameters, decryptionBudget).SecretKey;
     }
 
+    private MultipartyParty(MultipartySession session, int index, SecretKey share, SecretKey? ephemeral)
+    {
+        Session = session;
+        Index = index;
+        _share = share;
+        _ephemeral = ephemeral;
+    }
+
+    /// <summary>The party's state (its key share, with its budget, and an ephemeral key between relinearization rounds) sealed by <paramref name="protector"/>.</summary>
+    public byte[] Save(Veil.Serialization.ISecretProtector protector)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        var share = Veil.Rlwe.Serialization.RlweSerializer.SaveUnprotected(_share);
+        var ephemeral = _ephemeral is null ? [] : Veil.Rlwe.Serialization.RlweSerializer.SaveUnprotected(_ephemeral);
+        var payload = new byte[32 + 2 + 4 + share.Length + 4 + ephemeral.Length];
+        try
+        {
+            var w = new Veil.Serialization.PayloadWriter(payload);
+            w.WriteBytes(Session.Id);
+            w.WriteUInt16((ushort)Index);
+            w.WriteInt32(share.Length);
+            w.WriteBytes(share);
+            w.WriteInt32(ephemeral.Length);
+            w.WriteBytes(ephemeral);
+            w.EnsureFull();
+            var packed = Veil.Serialization.VeilEnvelope.Pack(MultipartySerializer.PartyStateType, Session.Parameters.Hash.Span, payload, Veil.Serialization.Compression.None, sensitive: true);
+            try { return protector.Protect(packed, MultipartySerializer.PartyStateType); }
+            finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(packed); }
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(payload);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(share);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(ephemeral);
+        }
+    }
+
+    /// <summary>A party's state from <see cref="Save"/>, for <paramref name="session"/>.</summary>
+    /// <exception cref="Veil.Serialization.VeilFormatException">Bad bytes inside the seal, or the state of another session.</exception>
+    /// <exception cref="System.Security.Cryptography.CryptographicException">The protector cannot open it.</exception>
+    public static MultipartyParty Load(MultipartySession session, ReadOnlySpan<byte> sealedBytes, Veil.Serialization.ISecretProtector protector)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(protector);
+        var opened = protector.Unprotect(sealedBytes, MultipartySerializer.PartyStateType);
+        try
+        {
+            var payload = Veil.Serialization.VeilEnvelope.Unpack(opened, MultipartySerializer.PartyStateType, session.Parameters.Hash.Span, default, null, 1L << 26, out var decompressed, out _, sensitive: true);
+            var r = new Veil.Serialization.PayloadReader(payload);
+            if (!r.ReadBytes(32, "session").SequenceEqual(session.Id)) throw new Veil.Serialization.VeilFormatException("session", "The party state belongs to another session.");
+            int index = r.ReadUInt16("party");
+            if (index >= session.Parties) throw new Veil.Serialization.VeilFormatException("party", $"Party {index} is outside the session.");
+            var share = Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(r.ReadCount("share", 1, 1 << 25), "share"), session.Parameters);
+            int ephemeralLength = r.ReadCount("ephemeral", 0, 1 << 25);
+            var ephemeral = ephemeralLength == 0 ? null : Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(ephemeralLength, "ephemeral"), session.Parameters);
+            r.EnsureEnd("partyState");
+            if (decompressed is not null) System.Security.Cryptography.CryptographicOperations.ZeroMemory(decompressed);
+            return new MultipartyParty(session, index, share, ephemeral);
+        }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened); }
+    }
+
     /// <summary>The session.</summary>
     public MultipartySession Session { get; }
     /// <summary>This party's number.</summary>

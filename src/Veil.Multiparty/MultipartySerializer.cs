@@ -1,5 +1,6 @@
 using Veil.Arithmetic;
 using Veil.Rlwe;
+using Veil.Rlwe.Serialization;
 using Veil.Serialization;
 
 namespace Veil.Multiparty;
@@ -34,7 +35,46 @@ public static class MultipartySerializer
     /// <summary>A collective relinearization key (its a part is the round-1 sum, not a seed, so it is saved whole).</summary>
     public static ObjectType CollectiveRelinearizationKeyType { get; } = ObjectTypes.Register(Schemes.Multiparty, 10, "CollectiveRelinearizationKey");
 
+    /// <summary>A party's sealed state.</summary>
+    public static ObjectType PartyStateType { get; } = ObjectTypes.Register(Schemes.Multiparty, 11, "PartyState");
+    /// <summary>A session (parameters, reference seed, party count, label, and the scheme's scale).</summary>
+    public static ObjectType SessionType { get; } = ObjectTypes.Register(Schemes.Multiparty, 12, "Session");
+
     private const int IdBytes = 32;
+
+    /// <summary>The session's public description, with the CKKS scale its parties encode at (0 when none).</summary>
+    public static byte[] Save(MultipartySession session, double logDefaultScale)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var parameters = RlweSerializer.Save(session.Parameters);
+        var payload = new byte[4 + parameters.Length + 32 + 2 + 8 + PayloadWriter.StringBytes(session.Label)];
+        var w = new PayloadWriter(payload);
+        w.WriteInt32(parameters.Length);
+        w.WriteBytes(parameters);
+        w.WriteBytes(session.Reference.Seed.Span);
+        w.WriteUInt16((ushort)session.Parties);
+        w.WriteDouble(logDefaultScale);
+        w.WriteString(session.Label);
+        w.EnsureFull();
+        return VeilEnvelope.Pack(SessionType, new byte[32], payload, Compression.None);
+    }
+
+    /// <summary>A session from <see cref="Save(MultipartySession, double)"/>; its parameters must be 128-bit.</summary>
+    /// <exception cref="VeilFormatException">Bad bytes or parameters below 128-bit security.</exception>
+    public static (MultipartySession Session, double LogDefaultScale) LoadSession(ReadOnlySpan<byte> data, SerializationLimits? limits = null)
+    {
+        var payload = VeilEnvelope.Unpack(data, SessionType, new byte[32], default, limits, 1 << 16, out _, out _);
+        var r = new PayloadReader(payload);
+        var parameters = RlweSerializer.LoadParameters(r.ReadBytes(r.ReadCount("parameters", 1, 1 << 15), "parameters"), limits);
+        var seed = r.ReadBytes(32, "seed").ToArray();
+        int parties = r.ReadUInt16("parties");
+        if (parties < 2 || parties > MultipartySession.MaxParties) throw new VeilFormatException("parties", $"{parties} parties; a session has 2 … {MultipartySession.MaxParties}.");
+        double logScale = r.ReadFiniteDouble("logDefaultScale");
+        if (logScale < 0 || logScale > 62) throw new VeilFormatException("logDefaultScale", $"{logScale} is not a scale.");
+        string label = r.ReadString("label", 256);
+        r.EnsureEnd("session");
+        return (new MultipartySession(parameters, seed, parties, label), logScale);
+    }
 
     /// <summary>A collective relinearization key: digit count ‖ b_0 … b_(d−1) ‖ a_0 … a_(d−1), under the parameters' hash.</summary>
     public static byte[] Save(RelinearizationKey key)
