@@ -71,18 +71,23 @@ public class MultipartySerializerTests
         var encoder = new CkksEncoder(p);
         var ct = new Encryptor(p.Ring, new KeyGenerator(p.Ring).CreatePublicKey()).Encrypt(encoder.Encode([1.0]));
         var share1 = party.CreateRelinearizationShare1();
-        var round1 = Collective.RelinearizationRound1(session, [share1, new MultipartyParty(session, 0).CreateRelinearizationShare1()]);
+        var partner = new MultipartyParty(session, 0);
+        var round1 = Collective.RelinearizationRound1(session, [share1, partner.CreateRelinearizationShare1()]);
+        var r2 = party.CreateRelinearizationShare2(round1);
+        var rlk = Collective.RelinearizationKey(session, round1, [r2, partner.CreateRelinearizationShare2(round1)]);
         var recipient = new KeyGenerator(p.Ring).CreatePublicKey();
         var samples = new (string Name, byte[] Bytes, Action<byte[]> Load)[]
         {
             ("public-key share", MultipartySerializer.Save(party.CreatePublicKeyShare()), b => MultipartySerializer.LoadPublicKeyShare(b, session)),
             ("relinearization share 1", MultipartySerializer.Save(share1), b => MultipartySerializer.LoadRelinearizationShare1(b, session)),
             ("round-1 sums", MultipartySerializer.Save(round1, p.Ring), b => MultipartySerializer.LoadRelinearizationRound1(b, session)),
-            ("relinearization share 2", MultipartySerializer.Save(party.CreateRelinearizationShare2(round1)), b => MultipartySerializer.LoadRelinearizationShare2(b, session)),
+            ("relinearization share 2", MultipartySerializer.Save(r2), b => MultipartySerializer.LoadRelinearizationShare2(b, session)),
             ("Galois share", MultipartySerializer.Save(party.CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N))), b => MultipartySerializer.LoadGaloisKeyShare(b, session)),
             ("decryption share", MultipartySerializer.Save(party.CreateDecryptionShare(ct, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadDecryptionShare(b, session)),
             ("key-switch share", MultipartySerializer.Save(party.CreateKeySwitchShare(ct, recipient, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadKeySwitchShare(b, session)),
             ("threshold share", MultipartySerializer.Save(ThresholdShare(session, party, ct)), b => MultipartySerializer.LoadThresholdDecryptionShare(b, session)),
+            ("session", MultipartySerializer.Save(session, 30), b => MultipartySerializer.LoadSession(b)),
+            ("relinearization key", MultipartySerializer.Save(rlk), b => MultipartySerializer.LoadCollectiveRelinearizationKey(b, p.Ring)),
         };
         var rng = new Random(15);
         foreach (var (name, original, load) in samples)
