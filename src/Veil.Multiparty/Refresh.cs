@@ -44,6 +44,33 @@ public sealed class RefreshShare : Share
     public RnsPolynomial H1 { get; }
 }
 
+/// <summary>A threshold party's refresh share, naming the set of parties taking part.</summary>
+public sealed class ThresholdRefreshShare : Share
+{
+    internal ThresholdRefreshShare(RlweParameters parameters, byte[] sessionId, int party, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1)
+        : base(parameters, sessionId, party)
+    {
+        Threshold = threshold;
+        Active = active;
+        CiphertextDigest = ciphertextDigest;
+        Level = level;
+        H0 = h0;
+        H1 = h1;
+    }
+    /// <summary>t.</summary>
+    public int Threshold { get; }
+    /// <summary>The parties taking part, ascending.</summary>
+    public IReadOnlyList<int> Active { get; }
+    /// <summary>The ciphertext refreshed.</summary>
+    public byte[] CiphertextDigest { get; }
+    /// <summary>Its level.</summary>
+    public int Level { get; }
+    /// <summary>The masked decryption part, over Q_level.</summary>
+    public RnsPolynomial H0 { get; }
+    /// <summary>The re-encryption part, over Q at the top level.</summary>
+    public RnsPolynomial H1 { get; }
+}
+
 /// <summary>
 /// Collective refresh (Mouchet et al.): the parties turn a ciphertext at a low level into a fresh one at the top level
 /// without anyone seeing the value, an interactive alternative to bootstrapping. The aggregator sees only the message
@@ -56,10 +83,51 @@ public static class CollectiveRefresh
     public static RefreshShare CreateShare(MultipartyParty party, Ciphertext ciphertext, RefreshPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(party);
+        var (digest, level, h0, h1) = Shares(party.Session, ciphertext, policy, party.MultiplyShare);
+        return new RefreshShare(party.Session.Parameters, party.Session.Id, party.Index, digest, level, h0, h1);
+    }
+
+    /// <summary>A threshold party's share of refreshing <paramref name="ciphertext"/> with the set <paramref name="active"/> (at least t parties, this one among them).</summary>
+    /// <exception cref="ThresholdNotMetException">Fewer than t parties in the set.</exception>
+    public static ThresholdRefreshShare CreateShare(ThresholdParty party, Ciphertext ciphertext, IReadOnlyCollection<int> active, RefreshPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(party);
+        var session = party.Session;
+        var set = ThresholdParty.CheckSet(session, party.Threshold, active);
+        if (Array.IndexOf(set, party.Index) < 0) throw new ArgumentException($"Party {party.Index} is not in the set taking part.", nameof(active));
+        using var weighted = party.Weighted(set);
+        var (digest, level, h0, h1) = Shares(session, ciphertext, policy, x => SecretProducts.MultiplyAddNoise(weighted, x));
+        return new ThresholdRefreshShare(session.Parameters, session.Id, party.Index, party.Threshold, set, digest, level, h0, h1);
+    }
+
+    /// <summary>The refreshed ciphertext from the threshold shares of a set of at least t parties.</summary>
+    /// <exception cref="ThresholdNotMetException">Fewer than t parties.</exception>
+    /// <exception cref="ShareMismatchException">Shares of another ciphertext, session, set or threshold, or a sender twice.</exception>
+    public static Ciphertext CombineThreshold(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<ThresholdRefreshShare> shares)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(shares);
+        var digest = ShareDigests.Ciphertext(ciphertext);
+        if (shares.Count == 0) throw new ThresholdNotMetException("No shares.");
+        var first = shares.First();
+        var set = ThresholdParty.CheckSet(session, first.Threshold, first.Active.ToArray());
+        var senders = new HashSet<int>();
+        foreach (var s in shares)
+        {
+            if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
+            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s refresh share belongs to another ciphertext.");
+            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties or threshold.");
+            if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
+        }
+        if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");
+        return Lift(session, ciphertext, digest, shares.Select(s => s.H0), shares.Select(s => s.H1));
+    }
+
+    private static (byte[] Digest, int Level, RnsPolynomial H0, RnsPolynomial H1) Shares(MultipartySession session, Ciphertext ciphertext, RefreshPolicy policy, Func<RnsPolynomial, RnsPolynomial> multiply)
+    {
         ArgumentNullException.ThrowIfNull(ciphertext);
         ArgumentNullException.ThrowIfNull(policy);
         policy.Validate();
-        var session = party.Session;
         var p = session.Parameters;
         var digest = ShareDigests.Ciphertext(ciphertext);
         int n = p.N, level = ciphertext.Level, top = p.MaxLevel;
@@ -72,13 +140,13 @@ public static class CollectiveRefresh
         var mask = SampleMask(ring, n, top + 1, b);
         try
         {
-            var h0 = party.MultiplyShare(new RnsPolynomial(n, level + 1, ciphertext.Poly(1)));
+            var h0 = multiply(new RnsPolynomial(n, level + 1, ciphertext.Poly(1)));
             ring.Add(h0.Data, mask.AsSpan(0, (level + 1) * n), h0.Data, 0, level + 1);
             var a = CommonA(session, digest);
-            var h1 = party.MultiplyShare(a);
+            var h1 = multiply(a);
             ring.Negate(h1.Data, h1.Data, 0, top + 1);
             ring.Sub(h1.Data, mask, h1.Data, 0, top + 1);
-            return new RefreshShare(p, session.Id, party.Index, digest, level, h0, h1);
+            return (digest, level, h0, h1);
         }
         finally { CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(mask.AsSpan())); }
     }
@@ -91,13 +159,18 @@ public static class CollectiveRefresh
         Collective.CheckShares(session, shares, "refresh");
         foreach (var s in shares)
             if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s refresh share belongs to another ciphertext.");
+        return Lift(session, ciphertext, digest, shares.Select(s => s.H0), shares.Select(s => s.H1));
+    }
+
+    private static Ciphertext Lift(MultipartySession session, Ciphertext ciphertext, byte[] digest, IEnumerable<RnsPolynomial> h0s, IEnumerable<RnsPolynomial> h1s)
+    {
         var p = session.Parameters;
         var ring = p.Ring;
         int n = p.N, level = ciphertext.Level, top = p.MaxLevel, low = level + 1;
         // The masked plaintext over Q_level, in coefficient form, lifted exactly (centered) to every prime of Q.
         var masked = new ulong[(top + 1) * n];
         ciphertext.Poly(0).CopyTo(masked);
-        foreach (var s in shares) ring.Add(masked, s.H0.Data, masked, 0, low);
+        foreach (var h in h0s) ring.Add(masked, h.Data, masked, 0, low);
         ring.Inverse(masked, 0, low);
         if (top > level)
         {
@@ -106,7 +179,7 @@ public static class CollectiveRefresh
             converter.Convert(masked.AsSpan(0, low * n), masked.AsSpan(low * n), scratch, n);
         }
         ring.Forward(masked, 0, top + 1);
-        foreach (var s in shares) ring.Add(masked, s.H1.Data, masked, 0, top + 1);
+        foreach (var h in h1s) ring.Add(masked, h.Data, masked, 0, top + 1);
         var c0 = new RnsPolynomial(n, top + 1, masked);
         var c1 = CommonA(session, digest);
         return Ciphertext.FromPolynomials(p, ciphertext.Scale, c0, c1);

@@ -133,6 +133,9 @@ public sealed class ThresholdParty : IDisposable
         return new ThresholdDecryptionShare(Session.Parameters, Session.Id, Index, Threshold, set, digest, ciphertext.Level, h, sigmaBits);
     }
 
+    // λ_j·s'_j for the set (the caller disposes it).
+    internal SecretPolynomial Weighted(int[] set) => _share.MultiplyScalar(LagrangeAtZero(Session.Parameters, set, Index));
+
     internal static int[] CheckSet(MultipartySession session, int threshold, IReadOnlyCollection<int> active)
     {
         ArgumentNullException.ThrowIfNull(active);
