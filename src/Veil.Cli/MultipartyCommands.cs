@@ -41,9 +41,13 @@ internal static class MultipartyCommands
         var (session, _) = Session(dir);
         using var protection = ProtectionCommands.OpenHome(home, pass);
         using var me = new MultipartyParty(session, party, budget);
-        File.WriteAllBytes(Path.Combine(dir, $"pk-{party}.veil"), MultipartySerializer.Save(me.CreatePublicKeyShare()));
-        File.WriteAllBytes(Path.Combine(dir, $"r1-{party}.veil"), MultipartySerializer.Save(me.CreateRelinearizationShare1()));
-        File.WriteAllBytes(statePath, me.Save(protection.SecretProtector));
+        if (File.Exists(statePath)) throw new UsageException($"{statePath} exists: a party joins once (its shares would otherwise be a second sample of its key).");
+        var pkShare = me.CreatePublicKeyShare();
+        var r1Share = me.CreateRelinearizationShare1();
+        // The state (with its "made" marks) is on disk before any share leaves.
+        WriteAtomically(statePath, me.Save(protection.SecretProtector));
+        File.WriteAllBytes(Path.Combine(dir, $"pk-{party}.veil"), MultipartySerializer.Save(pkShare));
+        File.WriteAllBytes(Path.Combine(dir, $"r1-{party}.veil"), MultipartySerializer.Save(r1Share));
         Report(json, new { command = "multiparty join", party, state = statePath }, $"party {party}: public-key and round-1 shares → {dir}; key share sealed for your keyring → {statePath}");
         return 0;
     }
@@ -55,9 +59,11 @@ internal static class MultipartyCommands
         using var me = LoadParty(session, statePath, protection);
         if (me.Index != party) throw new UsageException($"{statePath} is party {me.Index}'s state, not party {party}'s.");
         var round1 = MultipartySerializer.LoadRelinearizationRound1(File.ReadAllBytes(Path.Combine(dir, Round1File)), session);
-        File.WriteAllBytes(Path.Combine(dir, $"r2-{party}.veil"), MultipartySerializer.Save(me.CreateRelinearizationShare2(round1)));
-        File.WriteAllBytes(Path.Combine(dir, $"galois-{party}.veil"), MultipartySerializer.Save(me.CreateGaloisKeyShare(GaloisElements.ForRotation(1, session.Parameters.N))));
-        File.WriteAllBytes(statePath, me.Save(protection.SecretProtector));
+        var r2Share = me.CreateRelinearizationShare2(round1);
+        var galoisShare = me.CreateGaloisKeyShare(GaloisElements.ForRotation(1, session.Parameters.N));
+        WriteAtomically(statePath, me.Save(protection.SecretProtector));
+        File.WriteAllBytes(Path.Combine(dir, $"r2-{party}.veil"), MultipartySerializer.Save(r2Share));
+        File.WriteAllBytes(Path.Combine(dir, $"galois-{party}.veil"), MultipartySerializer.Save(galoisShare));
         Report(json, new { command = "multiparty round2", party }, $"party {party}: round-2 and rotation-key shares → {dir}");
         return 0;
     }
@@ -120,8 +126,9 @@ internal static class MultipartyCommands
         if (me.Index != party) throw new UsageException($"{statePath} is party {me.Index}'s state, not party {party}'s.");
         var ct = RlweSerializer.LoadCiphertext(File.ReadAllBytes(Path.Combine(dir, input)), session.Parameters);
         var share = me.CreateDecryptionShare(ct, new FloodingPolicy(40, errorBits));
+        // The spent budget is saved before the share leaves: a crash in between loses a decryption, never the count.
+        WriteAtomically(statePath, me.Save(protection.SecretProtector));
         File.WriteAllBytes(Path.Combine(dir, $"{input}.share-{party}"), MultipartySerializer.Save(share));
-        File.WriteAllBytes(statePath, me.Save(protection.SecretProtector)); // the spent budget is kept
         Report(json, new { command = "multiparty decrypt-share", party, flooding_bits = share.FloodingBits, remaining = me.DecryptionsRemaining },
             $"party {party}: decryption share of {input}, flooded at 2^{share.FloodingBits:F1}; {me.DecryptionsRemaining} decryptions left on this share");
         return 0;
@@ -159,6 +166,18 @@ internal static class MultipartyCommands
         var missing = files.Where(f => !File.Exists(f)).ToArray();
         if (missing.Length > 0) throw new UsageException($"{missing.Length} of {session.Parties} parties' {prefix} files are missing ({Path.GetFileName(missing[0])} …).");
         return [.. files.Select(f => load(File.ReadAllBytes(f)))];
+    }
+
+    // Temporary file then rename: the only copy of a key share is never half written.
+    private static void WriteAtomically(string path, byte[] bytes)
+    {
+        string temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
     }
 
     private static void Report(bool json, object value, string text)

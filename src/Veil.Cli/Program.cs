@@ -307,7 +307,7 @@ namespace Veil.Cli
             square.SetAction(r => MultipartyCommands.Square(r.GetValue(sDir)!, r.GetValue(sIn)!, r.GetValue(sOut)!, r.GetValue(sJson)));
 
             var dsDir = Dir(); var dsParty = Party(); var dsState = State(); var dsIn = new Option<string>("--in") { Description = "Ciphertext file name.", Required = true };
-            var dsError = new Option<double>("--error-bits") { Description = "log2 of a bound on the ciphertext's error (sizes the flooding).", DefaultValueFactory = _ => 12 };
+            var dsError = new Option<double>("--error-bits") { Description = "log2 of a bound on the ciphertext's error (sizes the flooding); the computation's owner knows it.", DefaultValueFactory = _ => Veil.Multiparty.FloodingPolicy.Default.ErrorBits };
             var dsHome = Home(); var dsPass = PassphraseFile(); var dsJson = Json();
             var share = new Command("decrypt-share", "A party's flooded decryption share of a ciphertext (counted against its budget).") { dsDir, dsParty, dsState, dsIn, dsError, dsHome, dsPass, dsJson };
             share.SetAction(r => MultipartyCommands.DecryptShare(r.GetValue(dsDir)!, r.GetValue(dsParty), r.GetValue(dsState)!, r.GetValue(dsIn)!, r.GetValue(dsError), r.GetValue(dsHome), r.GetValue(dsPass), r.GetValue(dsJson)));

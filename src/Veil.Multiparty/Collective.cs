@@ -54,7 +54,10 @@ public static class Collective
     /// <summary>The collective Galois keys: for each element, all parties' shares summed (a from the reference string).</summary>
     public static GaloisKeys GaloisKeys(MultipartySession session, IEnumerable<GaloisKeyShare> shares)
     {
+        ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(shares);
+        shares = shares.ToArray();
+        foreach (var s in shares) ArgumentNullException.ThrowIfNull(s, nameof(shares));
         var keys = new Dictionary<ulong, KeySwitchingKey>();
         int digits = session.Parameters.MaxDigitCount, limbs = session.Parameters.Ring.LimbCount;
         foreach (var group in shares.GroupBy(s => s.GaloisElement))
@@ -97,6 +100,7 @@ public static class Collective
         ArgumentNullException.ThrowIfNull(shares);
         var digest = ShareDigests.Ciphertext(ciphertext);
         if (shares.Count == 0) throw new ThresholdNotMetException("No shares.");
+        foreach (var s in shares) ArgumentNullException.ThrowIfNull(s, nameof(shares));
         var first = shares.First();
         var set = ThresholdParty.CheckSet(session, first.Threshold, first.Active.ToArray());
         var senders = new HashSet<int>();

@@ -17,6 +17,14 @@ public sealed class MultipartyParty : IDisposable
 {
     private readonly SecretKey _share;
     private SecretKey? _ephemeral; // u_i between the two relinearization rounds
+    // Each key-generation share is made once: a second sample under the same public a would let its noise be averaged
+    // away. Made shares are kept for re-sending; the flags travel in the saved state so a restarted party refuses too.
+    private PublicKeyShare? _publicKeyShare;
+    private RelinearizationShare1? _round1Share;
+    private RelinearizationShare2? _round2Share;
+    private readonly Dictionary<ulong, GaloisKeyShare> _galoisShares = [];
+    private bool _publicKeyMade, _round1Made, _round2Made;
+    private readonly HashSet<ulong> _galoisMade = [];
 
     /// <summary>Party <paramref name="index"/> of <paramref name="session"/>, with a fresh share and a budget of <paramref name="decryptionBudget"/> decryption shares.</summary>
     public MultipartyParty(MultipartySession session, int index, int decryptionBudget = DecryptionBudget.DefaultLimit)
@@ -28,12 +36,16 @@ public sealed class MultipartyParty : IDisposable
         _share = new KeyGenerator(session.Parameters, decryptionBudget).SecretKey;
     }
 
-    private MultipartyParty(MultipartySession session, int index, SecretKey share, SecretKey? ephemeral)
+    private MultipartyParty(MultipartySession session, int index, SecretKey share, SecretKey? ephemeral, byte flags, IEnumerable<ulong> galoisMade)
     {
         Session = session;
         Index = index;
         _share = share;
         _ephemeral = ephemeral;
+        _publicKeyMade = (flags & 1) != 0;
+        _round1Made = (flags & 2) != 0;
+        _round2Made = (flags & 4) != 0;
+        _galoisMade.UnionWith(galoisMade);
     }
 
     /// <summary>The party's state (its key share, with its budget, and an ephemeral key between relinearization rounds) sealed by <paramref name="protector"/>.</summary>
@@ -42,7 +54,7 @@ public sealed class MultipartyParty : IDisposable
         ArgumentNullException.ThrowIfNull(protector);
         var share = Veil.Rlwe.Serialization.RlweSerializer.SaveUnprotected(_share);
         var ephemeral = _ephemeral is null ? [] : Veil.Rlwe.Serialization.RlweSerializer.SaveUnprotected(_ephemeral);
-        var payload = new byte[32 + 2 + 4 + share.Length + 4 + ephemeral.Length];
+        var payload = new byte[32 + 2 + 4 + share.Length + 4 + ephemeral.Length + 1 + 4 + 8 * _galoisMade.Count];
         try
         {
             var w = new Veil.Serialization.PayloadWriter(payload);
@@ -52,6 +64,9 @@ public sealed class MultipartyParty : IDisposable
             w.WriteBytes(share);
             w.WriteInt32(ephemeral.Length);
             w.WriteBytes(ephemeral);
+            w.WriteByte((byte)((_publicKeyMade ? 1 : 0) | (_round1Made ? 2 : 0) | (_round2Made ? 4 : 0)));
+            w.WriteInt32(_galoisMade.Count);
+            foreach (var g in _galoisMade.Order()) w.WriteUInt64(g);
             w.EnsureFull();
             var packed = Veil.Serialization.VeilEnvelope.Pack(MultipartySerializer.PartyStateType, Session.Parameters.Hash.Span, payload, Veil.Serialization.Compression.None, sensitive: true);
             try { return protector.Protect(packed, MultipartySerializer.PartyStateType); }
@@ -80,12 +95,26 @@ public sealed class MultipartyParty : IDisposable
             if (!r.ReadBytes(32, "session").SequenceEqual(session.Id)) throw new Veil.Serialization.VeilFormatException("session", "The party state belongs to another session.");
             int index = r.ReadUInt16("party");
             if (index >= session.Parties) throw new Veil.Serialization.VeilFormatException("party", $"Party {index} is outside the session.");
-            var share = Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(r.ReadCount("share", 1, 1 << 25), "share"), session.Parameters);
-            int ephemeralLength = r.ReadCount("ephemeral", 0, 1 << 25);
-            var ephemeral = ephemeralLength == 0 ? null : Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(ephemeralLength, "ephemeral"), session.Parameters);
-            r.EnsureEnd("partyState");
-            if (decompressed is not null) System.Security.Cryptography.CryptographicOperations.ZeroMemory(decompressed);
-            return new MultipartyParty(session, index, share, ephemeral);
+            SecretKey? share = null, ephemeral = null;
+            try
+            {
+                share = Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(r.ReadCount("share", 1, 1 << 25), "share"), session.Parameters);
+                int ephemeralLength = r.ReadCount("ephemeral", 0, 1 << 25);
+                ephemeral = ephemeralLength == 0 ? null : Veil.Rlwe.Serialization.RlweSerializer.LoadSecretKey(r.ReadBytes(ephemeralLength, "ephemeral"), session.Parameters);
+                byte flags = r.ReadByte("flags");
+                int galoisCount = r.ReadCount("galoisMade", 0, 1 << 16);
+                var galois = new ulong[galoisCount];
+                for (int i = 0; i < galoisCount; i++) galois[i] = r.ReadUInt64("galoisMade");
+                r.EnsureEnd("partyState");
+                return new MultipartyParty(session, index, share, ephemeral, flags, galois);
+            }
+            catch
+            {
+                share?.Dispose();
+                ephemeral?.Dispose();
+                throw;
+            }
+            finally { if (decompressed is not null) System.Security.Cryptography.CryptographicOperations.ZeroMemory(decompressed); }
         }
         finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened); }
     }
@@ -102,17 +131,30 @@ public sealed class MultipartyParty : IDisposable
     private KeyGenerator Generator(SecretKey key) => new(Session.Parameters, key) { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
 
     /// <summary>This party's share of the collective public key.</summary>
+    /// <exception cref="InvalidOperationException">The share was made before (by a saved state) and is not held any more.</exception>
     public PublicKeyShare CreatePublicKeyShare()
     {
+        if (_publicKeyShare is not null) return _publicKeyShare;
+        RefuseSecondSample(_publicKeyMade, "public-key");
         var key = Generator(_share).CreatePublicKey(Session.Reference.PublicKeySeed());
-        return new PublicKeyShare(Session.Parameters, Session.Id, Index, key.GetB());
+        _publicKeyMade = true;
+        return _publicKeyShare = new PublicKeyShare(Session.Parameters, Session.Id, Index, key.GetB());
+    }
+
+    private static void RefuseSecondSample(bool made, string what)
+    {
+        if (made)
+            throw new InvalidOperationException($"This party already made its {what} share: a second one under the same public a would let its noise be averaged out. Re-send the saved share.");
     }
 
     /// <summary>Round 1 of the relinearization key; keeps an ephemeral key u_i until round 2.</summary>
     public RelinearizationShare1 CreateRelinearizationShare1()
     {
+        if (_round1Share is not null) return _round1Share;
+        RefuseSecondSample(_round1Made, "relinearization round-1");
         _ephemeral?.Dispose();
         _ephemeral = new KeyGenerator(Session.Parameters).SecretKey;
+        _round1Made = true;
         var h0Key = Generator(_ephemeral).CreateSwitchingKey(_share, Session.Reference.RelinearizationKeySeed());
         int digits = h0Key.DigitCount;
         var h0 = new RnsPolynomial[digits];
@@ -122,7 +164,7 @@ public sealed class MultipartyParty : IDisposable
             h0[j] = h0Key.GetB(j);
             h1[j] = SecretProducts.MultiplyAddNoise(_share, h0Key.GetA(j));
         }
-        return new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
+        return _round1Share = new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
     }
 
     /// <summary>Round 2 of the relinearization key, from the sums of round 1; the ephemeral key is wiped afterwards.</summary>
@@ -132,6 +174,9 @@ public sealed class MultipartyParty : IDisposable
     {
         ArgumentNullException.ThrowIfNull(round1);
         if (!round1.SessionId.AsSpan().SequenceEqual(Session.Id)) throw new ShareMismatchException("The round-1 sums belong to another session.");
+        if (_round2Share is not null && _round2Share.Round1Digest.AsSpan().SequenceEqual(round1.Digest)) return _round2Share;
+        // Round 2 is made once: with the ephemeral key gone, other sums cannot be answered (each answer is a sample of s_i).
+        if (_round2Made) throw new InvalidOperationException("This party already made its round-2 share (for other round-1 sums, or before its state was saved).");
         var u = _ephemeral ?? throw new InvalidOperationException("Round 2 needs this party's round 1 first.");
         try
         {
@@ -143,7 +188,8 @@ public sealed class MultipartyParty : IDisposable
                 h0[j] = SecretProducts.MultiplyAddNoise(_share, round1.H0[j]);
                 h1[j] = SecretProducts.MultiplyDifferenceAddNoise(u, _share, round1.H1[j]);
             }
-            return new RelinearizationShare2(Session.Parameters, Session.Id, Index, round1.Digest, h0, h1);
+            _round2Made = true;
+            return _round2Share = new RelinearizationShare2(Session.Parameters, Session.Id, Index, round1.Digest, h0, h1);
         }
         finally
         {
@@ -155,10 +201,13 @@ public sealed class MultipartyParty : IDisposable
     /// <summary>This party's share of the collective Galois key for <paramref name="galoisElement"/>.</summary>
     public GaloisKeyShare CreateGaloisKeyShare(ulong galoisElement)
     {
+        if (_galoisShares.TryGetValue(galoisElement, out var made)) return made;
+        RefuseSecondSample(_galoisMade.Contains(galoisElement), $"Galois-key ({galoisElement})");
         var key = Generator(_share).CreateGaloisKeys([galoisElement], Session.Reference)[galoisElement];
         var b = new RnsPolynomial[key.DigitCount];
         for (int j = 0; j < b.Length; j++) b[j] = key.GetB(j);
-        return new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
+        _galoisMade.Add(galoisElement);
+        return _galoisShares[galoisElement] = new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
     }
 
     /// <summary>
@@ -179,6 +228,7 @@ public sealed class MultipartyParty : IDisposable
     /// <exception cref="InvalidOperationException">The flooding noise would not fit below Q_ℓ at the ciphertext's level.</exception>
     public DecryptionShare CreateDecryptionShare(Ciphertext ciphertext, FloodingPolicy? policy = null)
     {
+        CheckCiphertext(Session, ciphertext);
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = Flooding(ciphertext, policy);
         var h = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
@@ -191,6 +241,7 @@ public sealed class MultipartyParty : IDisposable
     {
         ArgumentNullException.ThrowIfNull(recipient);
         if (!recipient.Parameters.SameRingAs(Session.Parameters)) throw new ArgumentException("The recipient's key belongs to other parameters.", nameof(recipient));
+        CheckCiphertext(Session, ciphertext);
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = Flooding(ciphertext, policy);
         int limbs = ciphertext.Level + 1, n = Session.Parameters.N;
@@ -204,12 +255,24 @@ public sealed class MultipartyParty : IDisposable
         return new KeySwitchShare(Session.Parameters, Session.Id, Index, digest, ShareDigests.PublicKey(recipient), ciphertext.Level, h0, h1, sigmaBits);
     }
 
-    // s_i·x + e with key-generation noise, for protocols of this layer that mask the result otherwise (refresh).
-    internal RnsPolynomial MultiplyShare(RnsPolynomial x) => SecretProducts.MultiplyAddNoise(_share, x);
+    // s_i·x + e with noise of deviation σ, for the refresh protocol of this layer.
+    internal RnsPolynomial MultiplyShare(RnsPolynomial x, double sigma) => SecretProducts.MultiplyAddNoise(_share, x, sigma);
 
     // Tests only: a share with key-generation noise instead of flooding, to measure the collective keys' own precision.
     internal DecryptionShare CreateDecryptionShareUnflooded(Ciphertext ciphertext) =>
         new(Session.Parameters, Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
+
+    /// <summary>A ciphertext of this session's parameters, size 2, NTT form (checked before any budget is spent).</summary>
+    internal static void CheckCiphertext(MultipartySession session, Ciphertext ciphertext)
+    {
+        ArgumentNullException.ThrowIfNull(ciphertext);
+        if (!ciphertext.Parameters.SameRingAs(session.Parameters) || ciphertext.Level > session.Parameters.MaxLevel)
+            throw new ArgumentException("The ciphertext belongs to other parameters.", nameof(ciphertext));
+        if (ciphertext.Size != 2 || !ciphertext.IsNttForm) throw new ArgumentException("Collective decryption takes relinearized ciphertexts (size 2) in NTT form.", nameof(ciphertext));
+    }
+
+    // The budget this party's key share counts against (also by its threshold share and its refresh shares).
+    internal DecryptionBudget Budget => _share.ReleaseBudget;
 
     private RnsPolynomial C1(Ciphertext ciphertext)
     {

@@ -119,7 +119,8 @@ public static class MultipartySerializer
     {
         ArgumentNullException.ThrowIfNull(dealing);
         ArgumentNullException.ThrowIfNull(protector);
-        var secret = dealing.Share.ToBytes();
+        var secret = GC.AllocateArray<byte>(dealing.Share.ByteCount, pinned: true);
+        dealing.Share.CopyTo(secret);
         var payload = new byte[IdBytes + 6 + secret.Length];
         try
         {

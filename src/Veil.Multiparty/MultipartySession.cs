@@ -19,6 +19,7 @@ public sealed class MultipartySession
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(label);
         if (parties < 2 || parties > MaxParties) throw new ArgumentOutOfRangeException(nameof(parties), parties, $"A session has 2 … {MaxParties} parties.");
+        if (System.Text.Encoding.UTF8.GetByteCount(label) > 256) throw new ArgumentException("A label is at most 256 bytes of UTF-8.", nameof(label));
         Parameters = parameters;
         Reference = new CommonReferenceString(seed);
         Parties = parties;
@@ -27,7 +28,9 @@ public sealed class MultipartySession
         input.AddRange("veil/multiparty/session/v1"u8.ToArray());
         input.AddRange(parameters.Hash.ToArray());
         input.AddRange(Reference.Seed.ToArray());
-        input.AddRange(BitConverter.GetBytes(parties));
+        var count = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(count, parties);
+        input.AddRange(count);
         input.AddRange(System.Text.Encoding.UTF8.GetBytes(label));
         Id = SHA256.HashData(input.ToArray());
     }

@@ -12,8 +12,14 @@ namespace Veil.Multiparty;
 /// </summary>
 /// <param name="MessageBits">log2 of a bound on the plaintext's coefficients (scale, value range and √N), given by the computation's owner.</param>
 /// <param name="StatisticalSecurity">s (at least 40).</param>
+/// <remarks>The masks cancel in the sum of a share's two parts, which is s_i·(c_1 − a') plus noise: refreshing one
+/// ciphertext again and again would let that noise be averaged away. So each refresh share counts against the party's
+/// budget τ, and its decryption part is smudged with σ = √(12·τ)·2^(s/2)·4, enough that τ samples averaged keep a
+/// deviation of 2^(s/2) (about 12 bits of a 2^45 scale are left at N = 2^14 with τ = 16).</remarks>
 public sealed record RefreshPolicy(double MessageBits, int StatisticalSecurity = 40)
 {
+    internal FloodingPolicy Flooding => new(StatisticalSecurity, ErrorBits: 2);
+
     /// <summary>b, the masks' bit size, for ring degree <paramref name="n"/>.</summary>
     public int MaskBits(int n) => (int)Math.Ceiling(MessageBits + StatisticalSecurity + Math.Log2(n));
 
@@ -83,7 +89,12 @@ public static class CollectiveRefresh
     public static RefreshShare CreateShare(MultipartyParty party, Ciphertext ciphertext, RefreshPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(party);
-        var (digest, level, h0, h1) = Shares(party.Session, ciphertext, policy, party.MultiplyShare);
+        ArgumentNullException.ThrowIfNull(policy);
+        MultipartyParty.CheckCiphertext(party.Session, ciphertext);
+        policy.Validate();
+        CheckRoom(party.Session, ciphertext, policy);
+        double sigma = Math.Pow(2, MultipartyParty.CheckFlooding(party.Session, ciphertext, policy.Flooding, party.Budget));
+        var (digest, level, h0, h1) = Shares(party.Session, ciphertext, policy, x => party.MultiplyShare(x, sigma), x => party.MultiplyShare(x, Samplers.Sigma));
         return new RefreshShare(party.Session.Parameters, party.Session.Id, party.Index, digest, level, h0, h1);
     }
 
@@ -95,8 +106,13 @@ public static class CollectiveRefresh
         var session = party.Session;
         var set = ThresholdParty.CheckSet(session, party.Threshold, active);
         if (Array.IndexOf(set, party.Index) < 0) throw new ArgumentException($"Party {party.Index} is not in the set taking part.", nameof(active));
+        ArgumentNullException.ThrowIfNull(policy);
+        MultipartyParty.CheckCiphertext(session, ciphertext);
+        policy.Validate();
+        CheckRoom(session, ciphertext, policy);
+        double sigma = Math.Pow(2, MultipartyParty.CheckFlooding(session, ciphertext, policy.Flooding, party.Budget));
         using var weighted = party.Weighted(set);
-        var (digest, level, h0, h1) = Shares(session, ciphertext, policy, x => SecretProducts.MultiplyAddNoise(weighted, x));
+        var (digest, level, h0, h1) = Shares(session, ciphertext, policy, x => SecretProducts.MultiplyAddNoise(weighted, x, sigma), x => SecretProducts.MultiplyAddNoise(weighted, x));
         return new ThresholdRefreshShare(session.Parameters, session.Id, party.Index, party.Threshold, set, digest, level, h0, h1);
     }
 
@@ -109,6 +125,7 @@ public static class CollectiveRefresh
         ArgumentNullException.ThrowIfNull(shares);
         var digest = ShareDigests.Ciphertext(ciphertext);
         if (shares.Count == 0) throw new ThresholdNotMetException("No shares.");
+        foreach (var s in shares) ArgumentNullException.ThrowIfNull(s, nameof(shares));
         var first = shares.First();
         var set = ThresholdParty.CheckSet(session, first.Threshold, first.Active.ToArray());
         var senders = new HashSet<int>();
@@ -123,24 +140,29 @@ public static class CollectiveRefresh
         return Lift(session, ciphertext, digest, shares.Select(s => s.H0), shares.Select(s => s.H1));
     }
 
-    private static (byte[] Digest, int Level, RnsPolynomial H0, RnsPolynomial H1) Shares(MultipartySession session, Ciphertext ciphertext, RefreshPolicy policy, Func<RnsPolynomial, RnsPolynomial> multiply)
+    // The room the masks need, checked before any budget is spent.
+    private static void CheckRoom(MultipartySession session, Ciphertext ciphertext, RefreshPolicy policy)
     {
-        ArgumentNullException.ThrowIfNull(ciphertext);
-        ArgumentNullException.ThrowIfNull(policy);
-        policy.Validate();
+        var p = session.Parameters;
+        int b = policy.MaskBits(p.N);
+        double logQ = 0;
+        for (int j = 0; j <= ciphertext.Level; j++) logQ += Math.Log2(p.Q[j]);
+        if (b + Math.Log2(session.Parties) + 3 >= logQ || b > 125)
+            throw new InvalidOperationException($"Masks of 2^{b} bits from {session.Parties} parties need Q of about 2^{b + Math.Log2(session.Parties) + 3:F0} at level {ciphertext.Level}, which has 2^{logQ:F1}: refresh one level higher.");
+    }
+
+    private static (byte[] Digest, int Level, RnsPolynomial H0, RnsPolynomial H1) Shares(MultipartySession session, Ciphertext ciphertext, RefreshPolicy policy,
+        Func<RnsPolynomial, RnsPolynomial> multiplyFlooded, Func<RnsPolynomial, RnsPolynomial> multiply)
+    {
         var p = session.Parameters;
         var digest = ShareDigests.Ciphertext(ciphertext);
         int n = p.N, level = ciphertext.Level, top = p.MaxLevel;
         int b = policy.MaskBits(n);
-        double logQ = 0;
-        for (int j = 0; j <= level; j++) logQ += Math.Log2(p.Q[j]);
-        if (b + Math.Log2(session.Parties) + 3 >= logQ || b > 125)
-            throw new InvalidOperationException($"Masks of 2^{b} bits from {session.Parties} parties need Q of about 2^{b + Math.Log2(session.Parties) + 3:F0} at level {level}, which has 2^{logQ:F1}: refresh one level higher.");
         var ring = p.Ring;
         var mask = SampleMask(ring, n, top + 1, b);
         try
         {
-            var h0 = multiply(new RnsPolynomial(n, level + 1, ciphertext.Poly(1)));
+            var h0 = multiplyFlooded(new RnsPolynomial(n, level + 1, ciphertext.Poly(1)));
             ring.Add(h0.Data, mask.AsSpan(0, (level + 1) * n), h0.Data, 0, level + 1);
             var a = CommonA(session, digest);
             var h1 = multiply(a);
@@ -191,7 +213,7 @@ public static class CollectiveRefresh
         var p = session.Parameters;
         int limbs = p.MaxLevel + 1;
         var a = new RnsPolynomial(p.N, limbs);
-        using var prng = new Prng(session.Reference.Derive("refresh", BitConverter.ToUInt64(digest, 0)), "veil/mhe/refresh-a");
+        using var prng = new Prng(session.Reference.Derive("refresh/" + Convert.ToHexString(digest), 0), "veil/mhe/refresh-a");
         Samplers.Uniform(prng, p.Ring, a.Data, 0, limbs);
         return a;
     }

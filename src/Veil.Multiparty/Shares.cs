@@ -158,8 +158,10 @@ public static class ShareDigests
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData("veil/multiparty/ciphertext"u8);
         hash.AppendData(ciphertext.Parameters.Hash.Span);
-        hash.AppendData(BitConverter.GetBytes(ciphertext.Level));
-        hash.AppendData(BitConverter.GetBytes(ciphertext.Scale));
+        Span<byte> meta = stackalloc byte[12];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(meta, ciphertext.Level);
+        System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(meta[4..], ciphertext.Scale);
+        hash.AppendData(meta);
         hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ciphertext.Poly(1)));
         return hash.GetHashAndReset();
     }

@@ -76,16 +76,18 @@ public sealed class ThresholdNotMetException : InvalidOperationException
 public sealed class ThresholdParty : IDisposable
 {
     private readonly SecretPolynomial _share;
-    private readonly DecryptionBudget _budget;
+    private readonly DecryptionBudget _budget; // the party's own key-share budget: one count for every way s_i is used
 
-    private ThresholdParty(MultipartySession session, int index, int threshold, SecretPolynomial share, int budget)
+    private ThresholdParty(MultipartySession session, int index, int threshold, SecretPolynomial share, DecryptionBudget budget)
     {
         Session = session;
         Index = index;
         Threshold = threshold;
         _share = share;
-        _budget = new DecryptionBudget(budget);
+        _budget = budget;
     }
+
+    internal DecryptionBudget Budget => _budget;
 
     /// <summary>The session.</summary>
     public MultipartySession Session { get; }
@@ -96,13 +98,18 @@ public sealed class ThresholdParty : IDisposable
     /// <summary>Decryption shares this party will still make.</summary>
     public int DecryptionsRemaining => _budget.Remaining;
 
-    /// <summary>Party <paramref name="index"/>'s threshold share from the dealings of every party for it.</summary>
+    /// <summary>
+    /// <paramref name="self"/>'s threshold share from the dealings of every party for it. Its decryption shares count
+    /// against <paramref name="self"/>'s budget (saved with the party's state), so combining again does not reset it.
+    /// </summary>
     /// <exception cref="ShareMismatchException">A dealing for another party, session or threshold, a dealer twice, or a dealer missing.</exception>
-    public static ThresholdParty Combine(MultipartySession session, int index, IReadOnlyCollection<ThresholdDealing> dealings, int decryptionBudget = DecryptionBudget.DefaultLimit)
+    public static ThresholdParty Combine(MultipartyParty self, IReadOnlyCollection<ThresholdDealing> dealings)
     {
-        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(self);
         ArgumentNullException.ThrowIfNull(dealings);
-        session.CheckParty(index, nameof(index));
+        var session = self.Session;
+        int index = self.Index;
+        foreach (var d in dealings) ArgumentNullException.ThrowIfNull(d, nameof(dealings));
         var seen = new bool[session.Parties];
         int threshold = dealings.FirstOrDefault()?.Threshold ?? 0;
         foreach (var d in dealings)
@@ -114,7 +121,7 @@ public sealed class ThresholdParty : IDisposable
             seen[d.Dealer] = true;
         }
         if (seen.Any(x => !x)) throw new ShareMismatchException($"Dealings from {seen.Count(x => !x)} of {session.Parties} dealers are missing.");
-        return new ThresholdParty(session, index, threshold, SecretPolynomial.Sum(dealings.Select(d => d.Share).ToArray()), decryptionBudget);
+        return new ThresholdParty(session, index, threshold, SecretPolynomial.Sum(dealings.Select(d => d.Share).ToArray()), self.Budget);
     }
 
     /// <summary>This party's flooded share of decrypting <paramref name="ciphertext"/> with the parties <paramref name="active"/> (this one among them).</summary>
@@ -124,6 +131,7 @@ public sealed class ThresholdParty : IDisposable
     {
         var set = CheckSet(Session, Threshold, active);
         if (Array.IndexOf(set, Index) < 0) throw new ArgumentException($"Party {Index} is not in the set taking part.", nameof(active));
+        MultipartyParty.CheckCiphertext(Session, ciphertext);
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = MultipartyParty.CheckFlooding(Session, ciphertext, policy, _budget);
         var lambda = LagrangeAtZero(Session.Parameters, set, Index);

@@ -54,6 +54,8 @@ public sealed class SecretPolynomial : IDisposable
             }
             var shares = new SecretPolynomial[points.Count];
             var s = key.Ntt;
+            try
+            {
             for (int i = 0; i < points.Count; i++)
             {
                 var share = Allocate(p);
@@ -74,6 +76,12 @@ public sealed class SecretPolynomial : IDisposable
                 }
                 shares[i] = share;
             }
+            }
+            catch
+            {
+                foreach (var made in shares) made?.Dispose();
+                throw;
+            }
             return shares;
         }
         finally
@@ -87,15 +95,12 @@ public sealed class SecretPolynomial : IDisposable
     {
         ArgumentNullException.ThrowIfNull(terms);
         if (terms.Count == 0) ThrowHelper.Argument(nameof(terms), "Nothing to sum.");
+        foreach (var t in terms) ArgumentNullException.ThrowIfNull(t, nameof(terms));
         var p = terms[0].Parameters;
+        if (terms.Any(t => !t.Parameters.SameRingAs(p))) ThrowHelper.Argument(nameof(terms), "The terms belong to different parameters.");
         var result = Allocate(p);
         int limbs = p.Ring.LimbCount;
-        foreach (var t in terms)
-        {
-            ArgumentNullException.ThrowIfNull(t, nameof(terms));
-            if (!t.Parameters.SameRingAs(p)) ThrowHelper.Argument(nameof(terms), "The terms belong to different parameters.");
-            p.Ring.Add(result._ntt, t.Ntt, result._ntt, 0, limbs);
-        }
+        foreach (var t in terms) p.Ring.Add(result._ntt, t.Ntt, result._ntt, 0, limbs);
         return result;
     }
 
@@ -109,10 +114,17 @@ public sealed class SecretPolynomial : IDisposable
         return result;
     }
 
-    /// <summary>The bytes of the share for sealing (the caller wipes them); see <see cref="FromBytes"/>.</summary>
-    public byte[] ToBytes() => System.Runtime.InteropServices.MemoryMarshal.AsBytes(Ntt).ToArray();
+    /// <summary>The size of <see cref="CopyTo"/>'s output.</summary>
+    public int ByteCount => Parameters.Ring.LimbCount * Parameters.N * sizeof(ulong);
 
-    /// <summary>A share from <see cref="ToBytes"/>, every residue checked below its prime.</summary>
+    /// <summary>Writes the share into <paramref name="destination"/> (a pinned buffer the caller wipes) for sealing; see <see cref="FromBytes"/>.</summary>
+    public void CopyTo(Span<byte> destination)
+    {
+        if (destination.Length < ByteCount) ThrowHelper.Argument(nameof(destination), $"{ByteCount} bytes needed; got {destination.Length}.");
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(Ntt).CopyTo(destination);
+    }
+
+    /// <summary>A share from <see cref="CopyTo"/>, every residue checked below its prime.</summary>
     /// <exception cref="ArgumentException">Wrong length or a residue not below its prime.</exception>
     public static SecretPolynomial FromBytes(RlweParameters parameters, ReadOnlySpan<byte> bytes)
     {

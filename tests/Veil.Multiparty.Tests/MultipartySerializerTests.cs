@@ -58,7 +58,7 @@ public class MultipartySerializerTests
     {
         using var partner = new MultipartyParty(session, 0);
         var dealings = new[] { partner.DealThresholdShares(2)[1], party.DealThresholdShares(2)[1] };
-        using var threshold = ThresholdParty.Combine(session, 1, dealings);
+        using var threshold = ThresholdParty.Combine(party, dealings);
         return threshold.CreateDecryptionShare(ct, [0, 1], new FloodingPolicy(40, 8));
     }
 

@@ -154,12 +154,16 @@ public class MultipartyTests
         using var other = Setup(3, seed: 2);
         var foreign = other.Parties.Select(q => q.CreateDecryptionShare(a, policy)).ToArray();
         Assert.Throws<ShareMismatchException>(() => Collective.Decrypt(group.Session, a, [sharesA[0], sharesA[1], foreign[2]]));
-        // Round 2 computed from other round-1 sums.
+        // Round 2 computed from other round-1 sums (a second group of the same session).
+        using var twin = Setup(3);
         var r1 = Collective.RelinearizationRound1(group.Session, group.Parties.Select(q => q.CreateRelinearizationShare1()).ToArray());
-        var r1b = Collective.RelinearizationRound1(group.Session, group.Parties.Select(q => q.CreateRelinearizationShare1()).ToArray());
-        var r2 = group.Parties.Select(q => q.CreateRelinearizationShare2(r1b)).ToArray();
+        var r1b = Collective.RelinearizationRound1(group.Session, twin.Parties.Select(q => q.CreateRelinearizationShare1()).ToArray());
+        var r2 = twin.Parties.Select(q => q.CreateRelinearizationShare2(r1b)).ToArray();
         Assert.Throws<ShareMismatchException>(() => Collective.RelinearizationKey(group.Session, r1, r2));
-        Assert.Throws<InvalidOperationException>(() => group.Parties[0].CreateRelinearizationShare2(r1b)); // its u_i is gone
+        Assert.Throws<InvalidOperationException>(() => group.Parties[0].CreateRelinearizationShare2(r1b)); // round 2 is made once
+        // Key-generation shares are made once: asking again returns the same share, not a second sample.
+        Assert.Same(group.Parties[1].CreatePublicKeyShare(), group.Parties[1].CreatePublicKeyShare());
+        Assert.Same(group.Parties[1].CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N)), group.Parties[1].CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N)));
         Assert.Equal(1.0, encoder.Decode(Collective.Decrypt(group.Session, a, sharesA))[0], 1e-3);
     }
 

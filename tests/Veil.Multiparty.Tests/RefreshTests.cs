@@ -11,7 +11,7 @@ public class RefreshTests
     {
         var p = CkksParameters.Create(new CkksParametersLiteral { LogN = 14, LogQ = [60, 60, 45, 45, 45], LogP = [60], LogDefaultScale = 45 });
         var session = new MultipartySession(p.Ring, new byte[32], 3, "refresh");
-        var parties = Enumerable.Range(0, 3).Select(i => new MultipartyParty(session, i)).ToArray();
+        var parties = Enumerable.Range(0, 3).Select(i => new MultipartyParty(session, i, decryptionBudget: 16)).ToArray();
         try
         {
             var pk = Collective.PublicKey(session, parties.Select(q => q.CreatePublicKeyShare()).ToArray());
@@ -34,7 +34,8 @@ public class RefreshTests
             var got = encoder.Decode(Collective.Decrypt(session, again, parties.Select(q => q.CreateDecryptionShareUnflooded(again)).ToArray()));
             double worst = 0;
             for (int i = 0; i < p.Slots; i++) worst = Math.Max(worst, Math.Abs(got[i] - x[i] * y[i] * y[i]));
-            Assert.True(worst < 1e-6, $"worst error {worst}");
+            // Each refresh share is smudged at √(12·16)·2^20·4 = 2^25.8: about 2^-12 a slot at a 2^45 scale.
+            Assert.True(worst < 1e-2, $"worst error {worst}");
             // Too little room at level 0 for the masks: refused before anything is sent.
             Assert.Throws<InvalidOperationException>(() => CollectiveRefresh.CreateShare(parties[0], ev.DropToLevel(xy, 0), policy));
             // A share of another ciphertext is refused.
@@ -50,10 +51,10 @@ public class RefreshTests
     {
         var p = CkksParameters.Create(new CkksParametersLiteral { LogN = 14, LogQ = [60, 60, 45, 45, 45], LogP = [60], LogDefaultScale = 45 });
         var session = new MultipartySession(p.Ring, new byte[32], 5, "threshold refresh");
-        var parties = Enumerable.Range(0, 5).Select(i => new MultipartyParty(session, i)).ToArray();
+        var parties = Enumerable.Range(0, 5).Select(i => new MultipartyParty(session, i, decryptionBudget: 4)).ToArray();
         var pk = Collective.PublicKey(session, parties.Select(q => q.CreatePublicKeyShare()).ToArray());
         var dealings = parties.Select(q => q.DealThresholdShares(3)).ToArray();
-        var threshold = Enumerable.Range(0, 5).Select(j => ThresholdParty.Combine(session, j, dealings.Select(d => d[j]).ToArray(), decryptionBudget: 4)).ToArray();
+        var threshold = Enumerable.Range(0, 5).Select(j => ThresholdParty.Combine(parties[j], dealings.Select(d => d[j]).ToArray())).ToArray();
         try
         {
             var encoder = new CkksEncoder(p);

@@ -14,7 +14,7 @@ public class ThresholdTests
     {
         var p = Parameters.Value;
         var session = new MultipartySession(p.Ring, RandomNumberGenerator.GetBytes(32), n, "threshold");
-        var parties = Enumerable.Range(0, n).Select(i => new MultipartyParty(session, i)).ToArray();
+        var parties = Enumerable.Range(0, n).Select(i => new MultipartyParty(session, i, decryptionBudget: 64)).ToArray();
         var pk = Collective.PublicKey(session, parties.Select(q => q.CreatePublicKeyShare()).ToArray());
         var protector = new TestProtector();
         // Every dealer seals one dealing per recipient; each recipient opens its own and combines them.
@@ -26,10 +26,10 @@ public class ThresholdTests
         var threshold = Enumerable.Range(0, n).Select(j =>
         {
             var dealings = sealedFor[j].Select(b => MultipartySerializer.LoadThresholdDealing(b, session, protector)).ToArray();
-            try { return ThresholdParty.Combine(session, j, dealings, decryptionBudget: 64); }
+            try { return ThresholdParty.Combine(parties[j], dealings); }
             finally { foreach (var d in dealings) d.Dispose(); }
         }).ToArray();
-        foreach (var q in parties) q.Dispose(); // the n-of-n shares are no longer needed
+        foreach (var q in parties) q.Dispose(); // the n-of-n shares are no longer needed; their budgets live on in the threshold parties
         return (session, pk, threshold);
     }
 
@@ -91,9 +91,46 @@ public class ThresholdTests
             var dealing = new MultipartyParty(session, 0).DealThresholdShares(3)[1];
             var sealedDealing = MultipartySerializer.Save(dealing, new TestProtector());
             Assert.ThrowsAny<CryptographicException>(() => MultipartySerializer.LoadThresholdDealing(sealedDealing, session, new TestProtector()));
-            Assert.DoesNotContain(Convert.ToHexString(dealing.Share.ToBytes()[..32]), Convert.ToHexString(sealedDealing));
+            var clear = new byte[dealing.Share.ByteCount];
+            dealing.Share.CopyTo(clear);
+            Assert.DoesNotContain(Convert.ToHexString(clear[..32]), Convert.ToHexString(sealedDealing));
         }
         finally { foreach (var q in parties) q.Dispose(); }
+    }
+
+    [Fact]
+    public void SavedPartyState_KeepsItsBudgetAndRefusesASecondKeySample()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, new byte[32], 2, "state");
+        var protector = new TestProtector();
+        byte[] saved;
+        using (var party = new MultipartyParty(session, 1, decryptionBudget: 3))
+        {
+            party.CreatePublicKeyShare();
+            party.CreateRelinearizationShare1();
+            var ct = new Encryptor(p.Ring, new KeyGenerator(p.Ring).CreatePublicKey()).Encrypt(new CkksEncoder(p).Encode([1.0]));
+            party.CreateDecryptionShare(ct, new FloodingPolicy(40, 8));
+            saved = party.Save(protector);
+        }
+        using var loaded = MultipartyParty.Load(session, saved, protector);
+        Assert.Equal(1, loaded.Index);
+        Assert.Equal(2, loaded.DecryptionsRemaining);
+        Assert.Throws<InvalidOperationException>(() => loaded.CreatePublicKeyShare());
+        Assert.Throws<InvalidOperationException>(() => loaded.CreateRelinearizationShare1());
+        // Its ephemeral key came through: round 2 works once.
+        using var other = new MultipartyParty(session, 0);
+        var r1 = Collective.RelinearizationRound1(session, [other.CreateRelinearizationShare1(), MultipartySerializer.LoadRelinearizationShare1(MultipartySerializer.Save(RelinearizationShareOf(loaded)), session)]);
+        loaded.CreateRelinearizationShare2(r1);
+        Assert.ThrowsAny<CryptographicException>(() => MultipartyParty.Load(session, saved, new TestProtector()));
+        Assert.Throws<Veil.Serialization.VeilFormatException>(() => MultipartyParty.Load(new MultipartySession(p.Ring, new byte[32], 2, "another"), saved, protector));
+    }
+
+    // The loaded party cannot make its round-1 share again; for the sums, a stand-in of the right shape is enough.
+    private static RelinearizationShare1 RelinearizationShareOf(MultipartyParty party)
+    {
+        using var standIn = new MultipartyParty(party.Session, party.Index);
+        return standIn.CreateRelinearizationShare1();
     }
 
     private sealed class TestProtector : ISecretProtector
