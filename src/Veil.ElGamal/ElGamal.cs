@@ -99,7 +99,9 @@ public sealed class ElGamalPublicKey
 public sealed class ElGamalPrivateKey : IDisposable
 {
     private byte[] _scalar; // big-endian x, cleared on Dispose
-    private readonly ConcurrentDictionary<(long, long, int), DiscreteLogTable> _tables = new();
+    // Tables depend on (Min, BabySteps) only; a few are kept, so ranges chosen by requests cannot grow memory without bound.
+    private readonly ConcurrentDictionary<(long, int), Lazy<DiscreteLogTable>> _tables = new();
+    private const int MaxTables = 8;
 
     internal ElGamalPrivateKey(byte[] scalar, ElGamalPublicKey publicKey)
     {
@@ -113,7 +115,12 @@ public sealed class ElGamalPrivateKey : IDisposable
     internal BcInteger Scalar => new(1, _scalar ?? throw new ObjectDisposedException(nameof(ElGamalPrivateKey)));
     internal ReadOnlySpan<byte> ScalarBytes => _scalar ?? throw new ObjectDisposedException(nameof(ElGamalPrivateKey));
 
-    internal DiscreteLogTable Table(ElGamalRange range) => _tables.GetOrAdd((range.Min, range.Max, range.BabySteps), _ => new DiscreteLogTable(range));
+    internal DiscreteLogTable Table(ElGamalRange range)
+    {
+        var key = (range.Min, range.BabySteps);
+        if (!_tables.ContainsKey(key) && _tables.Count >= MaxTables) _tables.Clear();
+        return _tables.GetOrAdd(key, _ => new Lazy<DiscreteLogTable>(() => new DiscreteLogTable(range))).Value;
+    }
 
     /// <summary>m in <paramref name="range"/> (<see cref="ElGamalScheme.Decrypt"/>).</summary>
     public long Decrypt(ElGamalCiphertext ciphertext, ElGamalRange range) => ElGamalScheme.Decrypt(this, ciphertext, range);
@@ -160,15 +167,17 @@ public sealed record ElGamalRange
     /// <summary>The most entries a table may have (2^24, about 400 MB).</summary>
     public const int MaxBabySteps = 1 << 24;
 
-    /// <summary>[min, max] with a table of about √(range · 64) entries (at most 2^16 unless asked), so that a 2^20 range needs at most 16 giant steps.</summary>
+    /// <summary>[min, max] with a table of about √(range · 64) entries (at most 2^16 unless asked), so that a 2^20 range needs at most 128 giant steps.</summary>
     /// <exception cref="ArgumentOutOfRangeException">max &lt; min, or a range past 2^48 values.</exception>
     public ElGamalRange(long min, long max, int babySteps = 0)
     {
         if (max < min) throw new ArgumentOutOfRangeException(nameof(max), max, "max is below min.");
-        ulong size = (ulong)(max - min) + 1;
-        if (size > 1UL << 48) throw new ArgumentOutOfRangeException(nameof(max), max, "Ranges are at most 2^48 values (decryption time grows with the range).");
+        ulong span = unchecked((ulong)(max - min));
+        if (span >= 1UL << 48) throw new ArgumentOutOfRangeException(nameof(max), max, "Ranges are at most 2^48 values (decryption time grows with the range).");
+        ulong size = span + 1;
         if (babySteps < 0 || babySteps > MaxBabySteps) throw new ArgumentOutOfRangeException(nameof(babySteps), babySteps, $"Tables have 1 … {MaxBabySteps} entries (0 chooses).");
-        if (babySteps == 0) babySteps = (int)Math.Min(size, Math.Max(Math.Sqrt(size), Math.Min(1 << 16, Math.Sqrt(size * 64.0))));
+        // At most 2^16 entries unless asked: larger ranges take more giant steps instead of more memory.
+        if (babySteps == 0) babySteps = (int)Math.Min(size, Math.Min(1 << 16, Math.Max(Math.Sqrt(size), Math.Sqrt(size * 64.0))));
         Min = min;
         Max = max;
         BabySteps = (int)Math.Min((ulong)babySteps, size);

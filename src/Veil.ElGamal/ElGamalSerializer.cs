@@ -73,7 +73,9 @@ public static class ElGamalSerializer
         try
         {
             if (protector is not null && protector.IsProtected(data)) { opened = protector.Unprotect(data, PrivateKeyType); data = opened; }
-            var payload = VeilEnvelope.Unpack(data, PrivateKeyType, NoHash, default, limits, 33, out _, out _, sensitive: true);
+            var payload = VeilEnvelope.Unpack(data, PrivateKeyType, NoHash, default, limits, 33, out var decompressed, out _, sensitive: true);
+            try
+            {
             var r = new PayloadReader(payload);
             ReadCurve(ref r);
             var bytes = r.ReadBytes(32, "scalar").ToArray();
@@ -81,6 +83,8 @@ public static class ElGamalSerializer
             var x = new BcInteger(1, bytes);
             if (x.SignValue <= 0 || x.CompareTo(Curve.Order) >= 0) { CryptographicOperations.ZeroMemory(bytes); throw new VeilFormatException("scalar", "The private scalar is outside [1, q)."); }
             return new ElGamalPrivateKey(bytes, new ElGamalPublicKey(Curve.MultiplyG(x)));
+            }
+            finally { if (decompressed is not null) CryptographicOperations.ZeroMemory(decompressed); }
         }
         finally { if (opened is not null) CryptographicOperations.ZeroMemory(opened); }
     }

@@ -184,6 +184,8 @@ internal sealed class FmaMontgomery
         var acc = (double[])One.Clone();
         var entry = new double[n];
         var bits = e.ToByteArray(isUnsigned: true, isBigEndian: false);
+        try
+        {
         int windows = (exponentBits + w - 1) / w;
         for (int win = windows - 1; win >= 0; win--)
         {
@@ -196,13 +198,19 @@ internal sealed class FmaMontgomery
             }
             else if (digit != 0) Multiply(acc, table.AsSpan(digit * n, n), acc);
         }
-        var result = FromMontgomery(acc);
-        if (secretExponent)
-        {
-            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()));
-            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(acc.AsSpan()));
+        return FromMontgomery(acc);
         }
-        return result;
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bits);
+            if (secretExponent)
+            {
+                CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()));
+                CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(acc.AsSpan()));
+                CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry.AsSpan()));
+                CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(xm.AsSpan()));
+            }
+        }
     }
 
     /// <summary>entry = table[index], reading every entry (mask select on the bits, four limbs at a time).</summary>

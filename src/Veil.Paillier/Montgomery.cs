@@ -31,7 +31,8 @@ internal sealed unsafe class MontgomeryContext
         var r = BigInteger.One << (64 * Limbs);
         _r2 = ToLimbs(r * r % modulus, Limbs);
         _one = ToLimbs(r % modulus, Limbs);
-        Fma = allowFma && FmaMontgomery.IsSupported ? new FmaMontgomery(modulus) : null;
+        // The four-lane product's 64-bit accumulators hold up to about 680 limbs; beyond 512 the 64-bit product serves.
+        Fma = allowFma && FmaMontgomery.IsSupported && (modulus.GetBitLength() + 2 + 51) / 52 <= 512 ? new FmaMontgomery(modulus) : null;
     }
 
     /// <summary>The four-lane double-precision product for this modulus, where the processor has AVX2 and FMA.</summary>
@@ -156,6 +157,13 @@ internal sealed unsafe class MontgomeryContext
     public BigInteger Pow(BigInteger x, BigInteger e, int exponentBits, bool secretExponent)
     {
         if (Fma is not null) return Fma.Pow(x, e, exponentBits, secretExponent);
+        var bits = e.ToByteArray(isUnsigned: true, isBigEndian: false);
+        try { return Pow64(x, bits, exponentBits, secretExponent); }
+        finally { CryptographicOperations.ZeroMemory(bits); }
+    }
+
+    private BigInteger Pow64(BigInteger x, byte[] bits, int exponentBits, bool secretExponent)
+    {
         // The window that minimises table building plus one product per window (5 for the long secret exponents).
         int w = exponentBits <= 16 ? 1 : exponentBits <= 64 ? 3 : exponentBits <= 256 ? 4 : 5, size = 1 << w;
         int n = Limbs;
@@ -166,7 +174,6 @@ internal sealed unsafe class MontgomeryContext
         for (int i = 2; i < size; i++) Multiply(table.AsSpan((i - 1) * n, n), xm, table.AsSpan(i * n, n));
         var acc = (ulong[])_one.Clone();
         var entry = new ulong[n];
-        var bits = e.ToByteArray(isUnsigned: true, isBigEndian: false);
         int windows = (exponentBits + w - 1) / w;
         for (int win = windows - 1; win >= 0; win--)
         {
@@ -180,7 +187,12 @@ internal sealed unsafe class MontgomeryContext
             else if (digit != 0) Multiply(acc, table.AsSpan(digit * n, n), acc);
         }
         var result = FromMontgomery(acc);
-        if (secretExponent) { CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan())); }
+        if (secretExponent)
+        {
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()));
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(acc.AsSpan()));
+            CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry.AsSpan()));
+        }
         return result;
     }
 

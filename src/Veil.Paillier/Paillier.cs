@@ -131,6 +131,11 @@ public sealed class PaillierCiphertext
 }
 
 /// <summary>Paillier key generation, encryption, decryption and the additive operations.</summary>
+/// <remarks>Constant time covers the exponentiations with secret exponents (decryption, key generation's primality
+/// tests): the number of products and the table reads do not depend on the exponent. The BigInteger steps around them
+/// (reductions modulo p², the CRT recombination, the modular inverses made once per key) are ordinary and take time
+/// that depends on their values. A public key from a party you do not trust: encrypt with
+/// <see cref="PaillierScheme.EncryptStandard"/>, whose security does not rest on its h_s.</remarks>
 public static class PaillierScheme
 {
     /// <summary>The default and 128-bit key size.</summary>
@@ -308,6 +313,9 @@ internal static class Primes
 {
     private static readonly int[] Small = [.. Enumerable.Range(3, 2000).Where(IsSmallPrime)];
 
+    /// <summary>The odd primes below 17,400, for trial division of a received modulus.</summary>
+    public static readonly int[] SmallPrimes = [.. Enumerable.Range(3, 17_400).Where(IsSmallPrime)];
+
     private static bool IsSmallPrime(int x)
     {
         for (int d = 2; d * d <= x; d++) if (x % d == 0) return false;
@@ -317,10 +325,14 @@ internal static class Primes
     public static BigInteger RandomBits(int bits)
     {
         var bytes = RandomNumberGenerator.GetBytes((bits + 7) / 8 + 1);
-        bytes[^1] = 0;
-        int extra = bytes.Length * 8 - 8 - bits;
-        if (extra > 0) bytes[^2] &= (byte)(0xFF >> extra);
-        return new BigInteger(bytes);
+        try
+        {
+            bytes[^1] = 0;
+            int extra = bytes.Length * 8 - 8 - bits;
+            if (extra > 0) bytes[^2] &= (byte)(0xFF >> extra);
+            return new BigInteger(bytes);
+        }
+        finally { CryptographicOperations.ZeroMemory(bytes); }
     }
 
     public static BigInteger RandomBelow(BigInteger bound)

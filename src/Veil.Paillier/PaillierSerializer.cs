@@ -47,7 +47,7 @@ public static class PaillierSerializer
         var hs = ReadFixed(ref r, bits / 4, "hs");
         r.EnsureEnd("publicKey");
         CheckModulus(n, bits);
-        if (hs <= 1 || hs >= n * n || !BigInteger.GreatestCommonDivisor(hs, n).IsOne) throw new VeilFormatException("hs", "The DJN base is not a unit modulo n² other than 1.");
+        CheckBase(hs, n);
         return new PaillierPublicKey(n, hs);
     }
 
@@ -102,7 +102,16 @@ public static class PaillierSerializer
                     throw new VeilFormatException("factors", "p and q must be distinct and of half the key's bits each.");
                 if (!Primes.IsProbablePrime(p, 24) || !Primes.IsProbablePrime(q, 24)) throw new VeilFormatException("factors", "p or q is not prime.");
                 if (!BigInteger.GreatestCommonDivisor(n, (p - 1) * (q - 1)).IsOne) throw new VeilFormatException("factors", "gcd(n, φ(n)) ≠ 1.");
-                if (hs <= 1 || hs >= n * n || !BigInteger.GreatestCommonDivisor(hs, n).IsOne) throw new VeilFormatException("hs", "The DJN base is not a unit modulo n² other than 1.");
+                CheckBase(hs, n);
+                // The owner can check what an encryptor cannot: h_s is an n-th residue (order dividing p − 1 mod p², q − 1 mod q²)
+                // whose parts modulo p and q are not ±1 (elements of tiny order would let anyone read DJN ciphertexts).
+                var p2 = p * p;
+                var q2 = q * q;
+                if (!BigInteger.ModPow(hs, p - 1, p2).IsOne || !BigInteger.ModPow(hs, q - 1, q2).IsOne)
+                    throw new VeilFormatException("hs", "The DJN base is not an n-th residue modulo n².");
+                var hp = hs % p;
+                var hq = hs % q;
+                if (hp.IsOne || hp == p - 1 || hq.IsOne || hq == q - 1) throw new VeilFormatException("hs", "The DJN base has a part of order 1 or 2.");
                 return new PaillierPrivateKey(new PaillierPublicKey(n, hs), p, q);
             }
             finally { if (decompressed is not null) CryptographicOperations.ZeroMemory(decompressed); }
@@ -177,12 +186,37 @@ public static class PaillierSerializer
         return bits;
     }
 
+    // What a public key's holder can check of n without its factors: size, odd, no factor below 17,389, not prime, not a
+    // square. A full proof that n is a product of two large primes needs a zero-knowledge proof from the owner (not here).
     private static void CheckModulus(BigInteger n, int bits)
     {
         if (n.GetBitLength() != bits) throw new VeilFormatException("n", $"n has {n.GetBitLength()} bits, not the declared {bits}.");
         if (n.IsEven) throw new VeilFormatException("n", "n is even.");
-        foreach (int s in new[] { 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47 })
+        foreach (int s in Primes.SmallPrimes)
             if ((n % s).IsZero) throw new VeilFormatException("n", $"n has the small factor {s}.");
+        var root = Sqrt(n);
+        if (root * root == n) throw new VeilFormatException("n", "n is a square.");
+        if (Primes.IsProbablePrime(n, 8)) throw new VeilFormatException("n", "n is prime.");
+    }
+
+    // h_s must be a unit other than ±1 whose square is not 1 modulo n² (order 1 or 2 would expose DJN ciphertexts).
+    private static void CheckBase(BigInteger hs, BigInteger n)
+    {
+        var n2 = n * n;
+        if (hs <= 1 || hs >= n2 || !BigInteger.GreatestCommonDivisor(hs, n).IsOne) throw new VeilFormatException("hs", "The DJN base is not a unit modulo n² other than 1.");
+        if ((hs * hs % n2).IsOne) throw new VeilFormatException("hs", "The DJN base has order 2.");
+        if ((hs % n).IsOne) throw new VeilFormatException("hs", "The DJN base is 1 modulo n (it would add its exponent to the message).");
+    }
+
+    private static BigInteger Sqrt(BigInteger n)
+    {
+        var x = BigInteger.One << (int)((n.GetBitLength() + 1) / 2);
+        while (true)
+        {
+            var y = (x + n / x) >> 1;
+            if (y >= x) return x;
+            x = y;
+        }
     }
 
     private static void WriteFixed(ref PayloadWriter w, BigInteger value, int bytes)

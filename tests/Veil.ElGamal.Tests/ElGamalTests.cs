@@ -48,6 +48,8 @@ public class ElGamalTests
         Assert.Throws<ElGamalRangeException>(() => sk.Decrypt(pk.Encrypt(-1), new ElGamalRange(0, 1000)));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ElGamalRange(5, 4));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ElGamalRange(0, 1L << 50));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ElGamalRange(long.MinValue, long.MaxValue));
+        Assert.True(new ElGamalRange(0, (1L << 48) - 1).BabySteps <= 1 << 16);
     }
 
     [Fact]

@@ -82,6 +82,40 @@ public class PaillierRealAndFormatTests
     }
 
     [Fact]
+    public void Loaders_RefuseWeakBasesAndModuli_ThatWouldExposeCiphertexts()
+    {
+        var (pk, sk) = Keys.Value;
+        var n = pk.N;
+        byte[] WithPublic(BigInteger modulus, BigInteger hs)
+        {
+            var bytes = PaillierSerializer.Save(pk);
+            int field = pk.Bits / 8, start = bytes.Length - 3 * field;
+            modulus.ToByteArray(true, true).CopyTo(bytes.AsSpan(start + field - modulus.GetByteCount(true)));
+            bytes.AsSpan(start + field, 2 * field).Clear();
+            hs.ToByteArray(true, true).CopyTo(bytes.AsSpan(bytes.Length - hs.GetByteCount(true)));
+            return bytes;
+        }
+        // h_s = −1 (order 2: DJN ciphertexts become ±(1 + m·n), readable by anyone) and h_s = 1 + n (adds α to m).
+        Assert.Equal("hs", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPublicKey(WithPublic(n, n * n - 1), allowBelow128Bits: true)).Field);
+        Assert.Equal("hs", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPublicKey(WithPublic(n, n + 1), allowBelow128Bits: true)).Field);
+        // A prime n, a square, a small factor.
+        var prime = Primes.Random(2048);
+        Assert.Equal("n", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPublicKey(WithPublic(prime, 5), allowBelow128Bits: true)).Field);
+        var p1024 = Primes.Random(1024);
+        Assert.Equal("n", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPublicKey(WithPublic(p1024 * p1024, 5), allowBelow128Bits: true)).Field);
+        var smooth = 17_383 * Primes.Random(2034);
+        if (smooth.GetBitLength() == 2048)
+            Assert.Equal("n", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPublicKey(WithPublic(smooth, 5), allowBelow128Bits: true)).Field);
+        Assert.Equal(pk.N, PaillierSerializer.LoadPublicKey(PaillierSerializer.Save(pk), allowBelow128Bits: true).N);
+        // The private key's h_s must be an n-th residue.
+        var priv = PaillierSerializer.SaveUnprotected(sk);
+        int f = pk.Bits / 4;
+        (n + 1).ToByteArray(true, true).CopyTo(priv.AsSpan(priv.Length - f));
+        priv.AsSpan(priv.Length - f, f - (n + 1).GetByteCount(true)).Clear();
+        Assert.Equal("hs", Assert.Throws<VeilFormatException>(() => PaillierSerializer.LoadPrivateKey(priv, allowBelow128Bits: true)).Field);
+    }
+
+    [Fact]
     public void Loaders_RefuseThousandsOfMutatedInputs_WithTypedErrorsOnly()
     {
         var (pk, sk) = Keys.Value;

@@ -9,13 +9,17 @@ namespace Veil.Ml.Encrypted;
 /// </summary>
 public sealed class EncryptedGroupRows
 {
-    internal EncryptedGroupRows(int groups, Ciphertext[][] indicators, Ciphertext[]? values, int rows)
+    internal EncryptedGroupRows(int groups, Ciphertext[][] indicators, Ciphertext[]? values, int rows, long maxAbsValue)
     {
         Groups = groups;
         Indicators = indicators;
         Values = values;
         Rows = rows;
+        MaxAbsValue = maxAbsValue;
     }
+
+    /// <summary>A public bound on |value| (0 without values): with the row counts it bounds every total, so a sum that could wrap modulo t is refused.</summary>
+    public long MaxAbsValue { get; }
 
     /// <summary>The number of groups.</summary>
     public int Groups { get; }
@@ -37,11 +41,13 @@ public sealed record EncryptedGroupTotals(Ciphertext Counts, Ciphertext? Sums, i
 /// Exact count-by-group and sum-by-group on BFV (a histogram is a count by bucket): every party encrypts its own rows
 /// under the analyst's public key, an aggregator holding only public keys adds them, multiplies indicators by values
 /// (one ciphertext product), sums across slots and packs the totals into one ciphertext; the analyst decrypts the
-/// totals alone. Integers are exact modulo t: counts and sums must stay below t/2.
+/// totals. Integers are exact modulo t: a total that could reach t/2 is refused (OverflowException) from the public row
+/// counts and value bounds. The totals' noise is not flooded, so the analyst may learn slightly more than the totals
+/// about the parties' rows (BFV circuit privacy).
 /// </summary>
 public static class EncryptedGroupBy
 {
-    /// <summary>The rotations the aggregator's keys must cover (row rotations by powers of two, and the row swap).</summary>
+    /// <summary>The row rotations (powers of two) the aggregator's keys must cover; the keys need the row swap too (<c>rowSwap: true</c>).</summary>
     public static IReadOnlyList<int> RequiredRotations(BfvParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -64,7 +70,15 @@ public static class EncryptedGroupBy
         ArgumentNullException.ThrowIfNull(context);
         int slots = context.Parameters.N;
         if (groups < 1 || groups > slots) throw new ArgumentOutOfRangeException(nameof(groups), groups, $"1 … {slots} groups.");
+        if (groupOfRow.IsEmpty) throw new ArgumentException("A party encrypts at least one row.", nameof(groupOfRow));
         if (!values.IsEmpty && values.Length != groupOfRow.Length) throw new ArgumentException($"{values.Length} values for {groupOfRow.Length} rows.", nameof(values));
+        long half = (long)(context.Parameters.PlainModulus / 2);
+        long maxAbs = 0;
+        foreach (long v in values)
+        {
+            if (v <= -half || v >= half) throw new ArgumentOutOfRangeException(nameof(values), v, $"Values are integers in (−t/2, t/2) = (−{half}, {half}).");
+            maxAbs = Math.Max(maxAbs, Math.Abs(v));
+        }
         for (int i = 0; i < groupOfRow.Length; i++)
             if ((uint)groupOfRow[i] >= (uint)groups) throw new ArgumentException($"Row {i} is in group {groupOfRow[i]}, outside [0, {groups}).", nameof(groupOfRow));
         int chunks = (groupOfRow.Length + slots - 1) / slots;
@@ -89,7 +103,7 @@ public static class EncryptedGroupBy
                 valueCts[c] = context.Encrypt(slot);
             }
         }
-        return new EncryptedGroupRows(groups, indicators, valueCts, groupOfRow.Length);
+        return new EncryptedGroupRows(groups, indicators, valueCts, groupOfRow.Length, maxAbs);
     }
 
     /// <summary>The aggregator's work, on public keys only: every party's counts (and sums) by group, in one ciphertext each.</summary>
@@ -102,6 +116,12 @@ public static class EncryptedGroupBy
         int groups = parties[0].Groups;
         if (parties.Any(p => p.Groups != groups)) throw new ArgumentException("The parties encrypted different numbers of groups.", nameof(parties));
         if (sums && parties.Any(p => p.Values is null)) throw new ArgumentException("Sums need every party's values.", nameof(parties));
+        // Every total is exact only below t/2: counts are at most the rows, sums at most rows × the largest |value|.
+        double half = publicContext.Parameters.PlainModulus / 2.0;
+        double rows = parties.Sum(p => (double)p.Rows);
+        double sumBound = parties.Sum(p => (double)p.Rows * p.MaxAbsValue);
+        if (rows >= half || (sums && sumBound >= half))
+            throw new OverflowException($"A total could reach {(sums ? Math.Max(rows, sumBound) : rows):E2}, past t/2 = {half:E2}: it would wrap modulo t. Use a larger plaintext modulus or fewer rows.");
         var ev = publicContext.Evaluator;
         // Per group: the sum over chunks and parties of the indicators (and of indicator ⊙ value), before the slot sums.
         var countAcc = new Ciphertext?[groups];
@@ -170,8 +190,10 @@ public static class EncryptedGroupBy
 /// keyed by integers in [0, N), multiplies it by its values and presence flags and sums the slots; the client decrypts
 /// the value and whether the key exists. The server learns nothing about the key (it sees only ciphertexts).
 /// </summary>
-/// <remarks>The answer's noise is not flooded, so a client holding the key may learn more than the one value from
-/// it about the table (BFV circuit privacy); use it where the table is not more secret than the value it returns.</remarks>
+/// <remarks>Two limits, stated plainly: the server does not check that the query is one-hot, so a client may send any
+/// vector q and learn Σ q_i·value_i and Σ q_i·present_i (several presences packed in one answer, for instance); and the
+/// answer's noise is not flooded, so the key holder may learn more about the table from it (BFV circuit privacy). Use it
+/// where the table is not more secret than what such answers reveal.</remarks>
 public static class PrivateLookup
 {
     /// <summary>The client's query for <paramref name="key"/> ∈ [0, N).</summary>

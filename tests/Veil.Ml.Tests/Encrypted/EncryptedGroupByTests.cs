@@ -16,7 +16,7 @@ public class EncryptedGroupByTests
         const int groups = 5;
         int[] sizes = [9000, 300, 1]; // the first party fills more than one ciphertext of 8192 slots
         var partyGroups = sizes.Select(s => Enumerable.Range(0, s).Select(_ => rng.Next(groups)).ToArray()).ToArray();
-        var partyValues = sizes.Select(s => Enumerable.Range(0, s).Select(_ => (long)rng.Next(-1000, 100_000)).ToArray()).ToArray();
+        var partyValues = sizes.Select(s => Enumerable.Range(0, s).Select(_ => (long)rng.Next(-1000, 50_000)).ToArray()).ToArray();
         var encrypted = partyGroups.Select((g, p) => EncryptedGroupBy.Encrypt(pub, g, groups, partyValues[p])).ToArray();
         Assert.Equal(2, encrypted[0].Indicators.Count);
         var (counts, sums) = EncryptedGroupBy.Decrypt(analyst, EncryptedGroupBy.Aggregate(pub, encrypted, sums: true));
@@ -32,6 +32,12 @@ public class EncryptedGroupByTests
         // Only the totals come back: the packed ciphertext is zero past the groups.
         Assert.All(analyst.Decrypt(EncryptedGroupBy.Aggregate(pub, encrypted, sums: false).Counts)[groups..], v => Assert.Equal(0, v));
         Assert.Throws<ArgumentException>(() => EncryptedGroupBy.Encrypt(pub, [0, 5], groups));
+        Assert.Throws<ArgumentException>(() => EncryptedGroupBy.Encrypt(pub, [], groups));
+        long half = (long)(pub.Parameters.PlainModulus / 2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EncryptedGroupBy.Encrypt(pub, [0], groups, [half]));
+        // Two rows of values near t/3 could sum past t/2: refused before anything is computed, not returned wrapped.
+        var big = EncryptedGroupBy.Encrypt(pub, [0, 0], groups, [half * 2 / 3, half * 2 / 3]);
+        Assert.Throws<OverflowException>(() => EncryptedGroupBy.Aggregate(pub, [big], sums: true));
         Assert.Throws<ArgumentException>(() => EncryptedGroupBy.Aggregate(pub, [EncryptedGroupBy.Encrypt(pub, [0], groups)], sums: true));
     }
 
