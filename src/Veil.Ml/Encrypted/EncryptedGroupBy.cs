@@ -185,15 +185,20 @@ public static class EncryptedGroupBy
     }
 }
 
+/// <summary>The server's answer to a private lookup: every slot of <see cref="Value"/> holds the value at the key, every slot of <see cref="Present"/> 1 when the key exists.</summary>
+/// <param name="Value">The value ciphertext.</param>
+/// <param name="Present">The presence ciphertext.</param>
+public sealed record LookupAnswer(Ciphertext Value, Ciphertext Present);
+
 /// <summary>
 /// A private lookup on BFV: the client encrypts a one-hot selector of the key it wants; the server, holding a table
 /// keyed by integers in [0, N), multiplies it by its values and presence flags and sums the slots; the client decrypts
 /// the value and whether the key exists. The server learns nothing about the key (it sees only ciphertexts).
 /// </summary>
-/// <remarks>Two limits, stated plainly: the server does not check that the query is one-hot, so a client may send any
-/// vector q and learn Σ q_i·value_i and Σ q_i·present_i (several presences packed in one answer, for instance); and the
-/// answer's noise is not flooded, so the key holder may learn more about the table from it (BFV circuit privacy). Use it
-/// where the table is not more secret than what such answers reveal.</remarks>
+/// <remarks>The server cannot see whether the query is one-hot, so it makes any other query useless: it adds
+/// Σ r_i·q_i·(q_i − 1) + r'·(Σ q_i − 1) with fresh uniform r_i, r' mod t, which is 0 for a one-hot q and uniformly random
+/// otherwise (t is prime). The answer's noise is not flooded, so the key holder may still learn a little about the table
+/// from it (BFV circuit privacy).</remarks>
 public static class PrivateLookup
 {
     /// <summary>The client's query for <paramref name="key"/> ∈ [0, N).</summary>
@@ -206,13 +211,14 @@ public static class PrivateLookup
         return context.Encrypt(selector);
     }
 
-    /// <summary>The server's answer: slot 0 holds the value at the key, slot 1 holds 1 when the key exists, 0 otherwise.</summary>
-    /// <exception cref="ArgumentException">A table past N entries.</exception>
-    public static Ciphertext Answer(BfvContext publicContext, Ciphertext query, IReadOnlyDictionary<int, long> table)
+    /// <summary>The server's answer (one ciphertext product, two plaintext products and slot sums per part).</summary>
+    /// <exception cref="ArgumentException">A table past N entries, or a context that cannot batch.</exception>
+    public static LookupAnswer Answer(BfvContext publicContext, Ciphertext query, IReadOnlyDictionary<int, long> table)
     {
         ArgumentNullException.ThrowIfNull(publicContext);
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(table);
+        if (!publicContext.Parameters.SupportsBatching) throw new ArgumentException("A private lookup needs a batching plaintext modulus.", nameof(publicContext));
         int n = publicContext.Parameters.N;
         var values = new long[n];
         var present = new long[n];
@@ -224,18 +230,41 @@ public static class PrivateLookup
         }
         var ev = publicContext.Evaluator;
         var enc = publicContext.Encoder;
-        var value = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(query, enc.EncodeBatch(values), enc));
-        var found = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(query, enc.EncodeBatch(present), enc));
-        var slot0 = new long[n]; slot0[0] = 1;
-        var slot1 = new long[n]; slot1[1] = 1;
-        return ev.Add(ev.MultiplyPlain(value, enc.EncodeBatch(slot0), enc), ev.MultiplyPlain(found, enc.EncodeBatch(slot1), enc));
+        var minusOne = enc.EncodeBatch(Enumerable.Repeat(-1L, n).ToArray());
+        // q_i·(q_i − 1) in every slot (0 for a 0/1 selector) and Σ q_i − 1 (0 for a single 1).
+        var notBinary = ev.MultiplyRelinearize(query, ev.AddPlain(query, minusOne, enc));
+        var notSingle = ev.AddPlain(EncryptedGroupBy.SumAllSlots(publicContext, query), minusOne, enc);
+        Ciphertext Part(long[] column)
+        {
+            var sum = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(query, enc.EncodeBatch(column), enc));
+            var guard = EncryptedGroupBy.SumAllSlots(publicContext, ev.MultiplyPlain(notBinary, enc.EncodeBatch(RandomSlots(publicContext.Parameters.PlainModulus, n)), enc));
+            var single = ev.MultiplyScalar(notSingle, RandomSlots(publicContext.Parameters.PlainModulus, 1)[0]);
+            return ev.Add(ev.Add(sum, guard), single);
+        }
+        return new LookupAnswer(Part(values), Part(present));
     }
 
     /// <summary>The client's reading of the answer.</summary>
-    public static (bool Found, long Value) Read(BfvContext context, Ciphertext answer)
+    public static (bool Found, long Value) Read(BfvContext context, LookupAnswer answer)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var slots = context.Decrypt(answer);
-        return (slots[1] == 1, slots[0]);
+        ArgumentNullException.ThrowIfNull(answer);
+        return (context.Decrypt(answer.Present)[0] == 1, context.Decrypt(answer.Value)[0]);
+    }
+
+    // Uniform residues mod t (as signed values in (−t/2, t/2]) from the operating system's generator.
+    private static long[] RandomSlots(ulong t, int count)
+    {
+        var result = new long[count];
+        Span<byte> bytes = stackalloc byte[8];
+        ulong limit = ulong.MaxValue - ulong.MaxValue % t;
+        for (int i = 0; i < count; i++)
+        {
+            ulong x;
+            do { System.Security.Cryptography.RandomNumberGenerator.Fill(bytes); x = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes); } while (x >= limit);
+            ulong r = x % t;
+            result[i] = r > t / 2 ? (long)r - (long)t : (long)r;
+        }
+        return result;
     }
 }

@@ -54,6 +54,16 @@ public class EncryptedGroupByTests
             Assert.Equal(table.GetValueOrDefault(key), value);
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => PrivateLookup.Query(pub, 8192));
+        // A query that is not one-hot (two keys at once, or a key times 2) gets random answers, not a sum of the table.
+        var two = new long[8192]; two[0] = 1; two[1] = 1;
+        var doubled = new long[8192]; doubled[4095] = 2;
+        foreach (var crafted in new[] { two, doubled })
+        {
+            var (found, value) = PrivateLookup.Read(analyst, PrivateLookup.Answer(pub, pub.Encrypt(crafted), table));
+            long honest = crafted.Select((q, i) => q * table.GetValueOrDefault(i)).Sum();
+            Assert.NotEqual(honest, value);
+            _ = found;
+        }
         Assert.Throws<ArgumentException>(() => PrivateLookup.Answer(pub, PrivateLookup.Query(pub, 0), new Dictionary<int, long> { [9000] = 1 }));
     }
 
