@@ -108,7 +108,7 @@ public static class Collective
         {
             if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
             if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another ciphertext.");
-            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties or threshold.");
+            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set) || !s.RoundId.AsSpan().SequenceEqual(first.RoundId)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties, threshold or dealing round.");
             if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
         }
         if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");

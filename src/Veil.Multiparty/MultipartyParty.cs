@@ -215,12 +215,16 @@ public sealed class MultipartyParty : IDisposable
     /// (this one included), each to be sent sealed to its recipient.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A threshold outside [1, n].</exception>
-    public ThresholdDealing[] DealThresholdShares(int threshold)
+    /// <param name="threshold">t.</param>
+    /// <param name="round">A name for this dealing round, the same for every dealer (dealings of two rounds are refused together).</param>
+    public ThresholdDealing[] DealThresholdShares(int threshold, string round = "")
     {
+        ArgumentNullException.ThrowIfNull(round);
         if (threshold < 1 || threshold > Session.Parties) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, $"The threshold is 1 … {Session.Parties}.");
         var points = Enumerable.Range(1, Session.Parties).Select(x => (ulong)x).ToArray();
         var shares = SecretPolynomial.Share(_share, threshold, points);
-        return [.. shares.Select((s, j) => new ThresholdDealing(Session.Id, Index, j, threshold, s))];
+        var roundId = ThresholdParty.RoundIdFor(Session, threshold, round);
+        return [.. shares.Select((s, j) => new ThresholdDealing(Session.Id, roundId, Index, j, threshold, s))];
     }
 
     /// <summary>This party's flooded share of the decryption of <paramref name="ciphertext"/> (size 2, NTT form).</summary>

@@ -121,11 +121,12 @@ public static class MultipartySerializer
         ArgumentNullException.ThrowIfNull(protector);
         var secret = GC.AllocateArray<byte>(dealing.Share.ByteCount, pinned: true);
         dealing.Share.CopyTo(secret);
-        var payload = new byte[IdBytes + 6 + secret.Length];
+        var payload = new byte[2 * IdBytes + 6 + secret.Length];
         try
         {
             var w = new PayloadWriter(payload);
             w.WriteBytes(dealing.SessionId);
+            w.WriteBytes(dealing.RoundId);
             w.WriteUInt16((ushort)dealing.Dealer);
             w.WriteUInt16((ushort)dealing.Recipient);
             w.WriteUInt16((ushort)dealing.Threshold);
@@ -152,9 +153,10 @@ public static class MultipartySerializer
         var opened = protector.Unprotect(sealedBytes, ThresholdDealingType);
         try
         {
-            var payload = VeilEnvelope.Unpack(opened, ThresholdDealingType, session.Parameters.Hash.Span, default, limits, IdBytes + 6 + PolyBytes(session, Full(session)), out var decompressed, out _, sensitive: true);
+            var payload = VeilEnvelope.Unpack(opened, ThresholdDealingType, session.Parameters.Hash.Span, default, limits, 2 * IdBytes + 6 + PolyBytes(session, Full(session)), out var decompressed, out _, sensitive: true);
             var r = new PayloadReader(payload);
             var id = ReadSession(ref r, session);
+            var roundId = r.ReadBytes(IdBytes, "roundId").ToArray();
             int dealer = r.ReadUInt16("dealer"), recipient = r.ReadUInt16("recipient"), threshold = r.ReadUInt16("threshold");
             if (dealer >= session.Parties || recipient >= session.Parties) throw new VeilFormatException("party", "A dealer or recipient outside the session.");
             if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
@@ -164,7 +166,7 @@ public static class MultipartySerializer
             try { share = SecretPolynomial.FromBytes(session.Parameters, secret); }
             catch (ArgumentException e) { throw new VeilFormatException("share", e.Message, e); }
             if (decompressed is not null) System.Security.Cryptography.CryptographicOperations.ZeroMemory(decompressed);
-            return new ThresholdDealing(id, dealer, recipient, threshold, share);
+            return new ThresholdDealing(id, roundId, dealer, recipient, threshold, share);
         }
         finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened); }
     }
@@ -172,6 +174,7 @@ public static class MultipartySerializer
     /// <summary>Saves a threshold decryption share.</summary>
     public static byte[] Save(ThresholdDecryptionShare share) => Pack(ThresholdDecryptionShareType, share, w =>
     {
+        w.WriteBytes(share.RoundId);
         w.WriteUInt16((ushort)share.Threshold);
         w.WriteUInt32((uint)share.Active.Count);
         foreach (int a in share.Active) w.WriteUInt16((ushort)a);
@@ -183,7 +186,8 @@ public static class MultipartySerializer
     /// <summary>Loads a threshold decryption share.</summary>
     public static ThresholdDecryptionShare LoadThresholdDecryptionShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
     {
-        var r = Open(data, ThresholdDecryptionShareType, session, limits, 6 + 2 * session.Parties + IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var r = Open(data, ThresholdDecryptionShareType, session, limits, IdBytes + 6 + 2 * session.Parties + IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var roundId = r.ReadBytes(IdBytes, "roundId").ToArray();
         int threshold = r.ReadUInt16("threshold");
         if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
         int count = r.ReadCount("active", threshold, session.Parties);
@@ -199,7 +203,7 @@ public static class MultipartySerializer
         double flooding = ReadFlooding(ref r);
         var h = ReadPoly(ref r, session, level + 1, "h");
         r.EnsureEnd("thresholdDecryptionShare");
-        return new ThresholdDecryptionShare(session.Parameters, id, party, threshold, active, digest, level, h, flooding);
+        return new ThresholdDecryptionShare(session.Parameters, id, party, roundId, threshold, active, digest, level, h, flooding);
     }
 
     /// <summary>Saves a share or the round-1 sums.</summary>

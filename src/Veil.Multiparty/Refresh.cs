@@ -53,9 +53,10 @@ public sealed class RefreshShare : Share
 /// <summary>A threshold party's refresh share, naming the set of parties taking part.</summary>
 public sealed class ThresholdRefreshShare : Share
 {
-    internal ThresholdRefreshShare(RlweParameters parameters, byte[] sessionId, int party, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1)
+    internal ThresholdRefreshShare(RlweParameters parameters, byte[] sessionId, int party, byte[] roundId, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1)
         : base(parameters, sessionId, party)
     {
+        RoundId = roundId;
         Threshold = threshold;
         Active = active;
         CiphertextDigest = ciphertextDigest;
@@ -63,6 +64,8 @@ public sealed class ThresholdRefreshShare : Share
         H0 = h0;
         H1 = h1;
     }
+    /// <summary>The dealing round of the threshold shares used.</summary>
+    public byte[] RoundId { get; }
     /// <summary>t.</summary>
     public int Threshold { get; }
     /// <summary>The parties taking part, ascending.</summary>
@@ -113,7 +116,7 @@ public static class CollectiveRefresh
         double sigma = Math.Pow(2, MultipartyParty.CheckFlooding(session, ciphertext, policy.Flooding, party.Budget));
         using var weighted = party.Weighted(set);
         var (digest, level, h0, h1) = Shares(session, ciphertext, policy, x => SecretProducts.MultiplyAddNoise(weighted, x, sigma), x => SecretProducts.MultiplyAddNoise(weighted, x));
-        return new ThresholdRefreshShare(session.Parameters, session.Id, party.Index, party.Threshold, set, digest, level, h0, h1);
+        return new ThresholdRefreshShare(session.Parameters, session.Id, party.Index, party.RoundId, party.Threshold, set, digest, level, h0, h1);
     }
 
     /// <summary>The refreshed ciphertext from the threshold shares of a set of at least t parties.</summary>
@@ -133,7 +136,7 @@ public static class CollectiveRefresh
         {
             if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
             if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s refresh share belongs to another ciphertext.");
-            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties or threshold.");
+            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set) || !s.RoundId.AsSpan().SequenceEqual(first.RoundId)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties, threshold or dealing round.");
             if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
         }
         if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");

@@ -11,9 +11,10 @@ namespace Veil.Multiparty;
 /// </summary>
 public sealed class ThresholdDealing : IDisposable
 {
-    internal ThresholdDealing(byte[] sessionId, int dealer, int recipient, int threshold, SecretPolynomial share)
+    internal ThresholdDealing(byte[] sessionId, byte[] roundId, int dealer, int recipient, int threshold, SecretPolynomial share)
     {
         SessionId = sessionId;
+        RoundId = roundId;
         Dealer = dealer;
         Recipient = recipient;
         Threshold = threshold;
@@ -22,6 +23,8 @@ public sealed class ThresholdDealing : IDisposable
 
     /// <summary>The session.</summary>
     public byte[] SessionId { get; }
+    /// <summary>The dealing round (SHA-256 of the session, the threshold and the round's name): dealings of two rounds do not mix.</summary>
+    public byte[] RoundId { get; }
     /// <summary>The party that dealt it.</summary>
     public int Dealer { get; }
     /// <summary>The party it is for.</summary>
@@ -37,9 +40,10 @@ public sealed class ThresholdDealing : IDisposable
 /// <summary>A threshold decryption share: (λ_j·s'_j)·c_1 + z_j for the set of parties taking part, which it names.</summary>
 public sealed class ThresholdDecryptionShare : Share
 {
-    internal ThresholdDecryptionShare(RlweParameters parameters, byte[] sessionId, int party, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits)
+    internal ThresholdDecryptionShare(RlweParameters parameters, byte[] sessionId, int party, byte[] roundId, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits)
         : base(parameters, sessionId, party)
     {
+        RoundId = roundId;
         Threshold = threshold;
         Active = active;
         CiphertextDigest = ciphertextDigest;
@@ -47,6 +51,8 @@ public sealed class ThresholdDecryptionShare : Share
         H = h;
         FloodingBits = floodingBits;
     }
+    /// <summary>The dealing round of the threshold shares used.</summary>
+    public byte[] RoundId { get; }
     /// <summary>t.</summary>
     public int Threshold { get; }
     /// <summary>The parties taking part, ascending (the Lagrange coefficients depend on them).</summary>
@@ -78,8 +84,9 @@ public sealed class ThresholdParty : IDisposable
     private readonly SecretPolynomial _share;
     private readonly DecryptionBudget _budget; // the party's own key-share budget: one count for every way s_i is used
 
-    private ThresholdParty(MultipartySession session, int index, int threshold, SecretPolynomial share, DecryptionBudget budget)
+    private ThresholdParty(MultipartySession session, int index, int threshold, byte[] roundId, SecretPolynomial share, DecryptionBudget budget)
     {
+        RoundId = roundId;
         Session = session;
         Index = index;
         Threshold = threshold;
@@ -88,6 +95,9 @@ public sealed class ThresholdParty : IDisposable
     }
 
     internal DecryptionBudget Budget => _budget;
+
+    /// <summary>The dealing round this share comes from.</summary>
+    public byte[] RoundId { get; }
 
     /// <summary>The session.</summary>
     public MultipartySession Session { get; }
@@ -112,16 +122,18 @@ public sealed class ThresholdParty : IDisposable
         foreach (var d in dealings) ArgumentNullException.ThrowIfNull(d, nameof(dealings));
         var seen = new bool[session.Parties];
         int threshold = dealings.FirstOrDefault()?.Threshold ?? 0;
+        var roundId = dealings.FirstOrDefault()?.RoundId ?? [];
         foreach (var d in dealings)
         {
             if (!d.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Dealer {d.Dealer}'s dealing belongs to another session.");
             if (d.Recipient != index) throw new ShareMismatchException($"Dealer {d.Dealer}'s dealing is for party {d.Recipient}, not {index}.");
             if (d.Threshold != threshold) throw new ShareMismatchException("The dealings disagree on the threshold.");
+            if (!d.RoundId.AsSpan().SequenceEqual(roundId)) throw new ShareMismatchException($"Dealer {d.Dealer}'s dealing belongs to another dealing round.");
             if (d.Dealer < 0 || d.Dealer >= session.Parties || seen[d.Dealer]) throw new ShareMismatchException($"Dealer {d.Dealer} appears twice or is outside the session.");
             seen[d.Dealer] = true;
         }
         if (seen.Any(x => !x)) throw new ShareMismatchException($"Dealings from {seen.Count(x => !x)} of {session.Parties} dealers are missing.");
-        return new ThresholdParty(session, index, threshold, SecretPolynomial.Sum(dealings.Select(d => d.Share).ToArray()), self.Budget);
+        return new ThresholdParty(session, index, threshold, roundId, SecretPolynomial.Sum(dealings.Select(d => d.Share).ToArray()), self.Budget);
     }
 
     /// <summary>This party's flooded share of decrypting <paramref name="ciphertext"/> with the parties <paramref name="active"/> (this one among them).</summary>
@@ -138,11 +150,23 @@ public sealed class ThresholdParty : IDisposable
         using var weighted = _share.MultiplyScalar(lambda);
         var c1 = new RnsPolynomial(Session.Parameters.N, ciphertext.Level + 1, ciphertext.Poly(1));
         var h = SecretProducts.MultiplyAddNoise(weighted, c1, Math.Pow(2, sigmaBits));
-        return new ThresholdDecryptionShare(Session.Parameters, Session.Id, Index, Threshold, set, digest, ciphertext.Level, h, sigmaBits);
+        return new ThresholdDecryptionShare(Session.Parameters, Session.Id, Index, RoundId, Threshold, set, digest, ciphertext.Level, h, sigmaBits);
     }
 
     // λ_j·s'_j for the set (the caller disposes it).
     internal SecretPolynomial Weighted(int[] set) => _share.MultiplyScalar(LagrangeAtZero(Session.Parameters, set, Index));
+
+    internal static byte[] RoundIdFor(MultipartySession session, int threshold, string round)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData("veil/multiparty/dealing-round"u8);
+        hash.AppendData(session.Id);
+        Span<byte> t = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(t, threshold);
+        hash.AppendData(t);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(round));
+        return hash.GetHashAndReset();
+    }
 
     internal static int[] CheckSet(MultipartySession session, int threshold, IReadOnlyCollection<int> active)
     {

@@ -99,6 +99,29 @@ public class ThresholdTests
     }
 
     [Fact]
+    public void DealingsAndSharesOfTwoRounds_DoNotMix()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, new byte[32], 3, "rounds");
+        var parties = Enumerable.Range(0, 3).Select(i => new MultipartyParty(session, i)).ToArray();
+        try
+        {
+            var pk = Collective.PublicKey(session, parties.Select(q => q.CreatePublicKeyShare()).ToArray());
+            var first = parties.Select(q => q.DealThresholdShares(2, "2026-12")).ToArray();
+            var second = parties.Select(q => q.DealThresholdShares(2, "2027-01")).ToArray();
+            Assert.Throws<ShareMismatchException>(() => ThresholdParty.Combine(parties[0], [first[0][0], first[1][0], second[2][0]]));
+            using var a = ThresholdParty.Combine(parties[0], first.Select(d => d[0]).ToArray());
+            using var b = ThresholdParty.Combine(parties[1], second.Select(d => d[1]).ToArray());
+            var ct = new Encryptor(p.Ring, pk).Encrypt(new CkksEncoder(p).Encode([0.5]));
+            var policy = new FloodingPolicy(40, 8);
+            int[] set = [0, 1];
+            Assert.Throws<ShareMismatchException>(() => Collective.DecryptThreshold(session, ct, [a.CreateDecryptionShare(ct, set, policy), b.CreateDecryptionShare(ct, set, policy)]));
+            foreach (var d in first.Concat(second).SelectMany(x => x)) d.Dispose();
+        }
+        finally { foreach (var q in parties) q.Dispose(); }
+    }
+
+    [Fact]
     public void SavedPartyState_KeepsItsBudgetAndRefusesASecondKeySample()
     {
         var p = Parameters.Value;
