@@ -75,16 +75,19 @@ public static class Collective
     /// <summary>The decrypted plaintext c_0 + Σ h_i (NTT form, at the ciphertext's level and scale), flooded by every party.</summary>
     public static Plaintext Decrypt(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<DecryptionShare> shares)
     {
-        var digest = ShareDigests.Ciphertext(ciphertext);
-        Check(session, shares, "decryption");
-        foreach (var s in shares)
-            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level)
-                throw new ShareMismatchException($"Party {s.Party}'s decryption share belongs to another ciphertext.");
+        CheckCiphertextShares(session, ciphertext, shares, "decryption");
+        return WithFirstPart(session, ciphertext, shares.Select(s => s.H));
+    }
+
+    // c_0 + Σ h as a plaintext at the ciphertext's level and scale; the working sum (m + e) is cleared.
+    private static Plaintext WithFirstPart(MultipartySession session, Ciphertext ciphertext, IEnumerable<RnsPolynomial> parts)
+    {
         int limbs = ciphertext.Level + 1;
-        var sum = Sum(session, shares.Select(s => s.H), limbs);
+        var sum = Sum(session, parts, limbs);
         session.Parameters.Ring.Add(sum.Data, ciphertext.Poly(0), sum.Data, 0, limbs);
         var plaintext = new Plaintext(session.Parameters, ciphertext.Level, ciphertext.Scale);
         sum.Data.AsSpan(0, limbs * session.Parameters.N).CopyTo(plaintext.Data);
+        Array.Clear(sum.Data);
         return plaintext;
     }
 
@@ -95,6 +98,42 @@ public static class Collective
     /// <exception cref="ThresholdNotMetException">Fewer than t parties.</exception>
     /// <exception cref="ShareMismatchException">Shares of another ciphertext, session, set or threshold, or a sender twice.</exception>
     public static Plaintext DecryptThreshold(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<ThresholdDecryptionShare> shares)
+    {
+        CheckThresholdShares(session, ciphertext, shares, "decryption");
+        return WithFirstPart(session, ciphertext, shares.Select(s => s.H));
+    }
+
+    /// <summary>The ciphertext re-encrypted under <paramref name="recipient"/>: (c_0 + Σ h0_i, Σ h1_i).</summary>
+    public static Ciphertext SwitchToPublicKey(MultipartySession session, Ciphertext ciphertext, PublicKey recipient, IReadOnlyCollection<KeySwitchShare> shares)
+    {
+        var recipientDigest = ShareDigests.PublicKey(recipient);
+        CheckCiphertextShares(session, ciphertext, shares, "key-switching");
+        foreach (var s in shares)
+            if (!s.RecipientDigest.AsSpan().SequenceEqual(recipientDigest))
+                throw new ShareMismatchException($"Party {s.Party}'s key-switching share is for another recipient.");
+        int limbs = ciphertext.Level + 1;
+        var c0 = Sum(session, shares.Select(s => s.H0), limbs);
+        session.Parameters.Ring.Add(c0.Data, ciphertext.Poly(0), c0.Data, 0, limbs);
+        var c1 = Sum(session, shares.Select(s => s.H1), limbs);
+        return Ciphertext.FromPolynomials(session.Parameters, ciphertext.Scale, c0, c1);
+    }
+
+    /// <summary>Every party's share, of this session, made for this ciphertext at its level; returns the ciphertext's digest.</summary>
+    internal static byte[] CheckCiphertextShares<T>(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<T> shares, string what) where T : CiphertextShare
+    {
+        var digest = ShareDigests.Ciphertext(ciphertext);
+        Check(session, shares, what);
+        foreach (var s in shares)
+            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level)
+                throw new ShareMismatchException($"Party {s.Party}'s {what} share belongs to another ciphertext.");
+        return digest;
+    }
+
+    /// <summary>
+    /// Threshold shares of this session and ciphertext that name one dealing round, t and set T, exactly T's members each
+    /// once, and at least t of them; returns the ciphertext's digest.
+    /// </summary>
+    internal static byte[] CheckThresholdShares<T>(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<T> shares, string what) where T : ThresholdCiphertextShare
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(shares);
@@ -107,40 +146,13 @@ public static class Collective
         foreach (var s in shares)
         {
             if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
-            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another ciphertext.");
+            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s {what} share belongs to another ciphertext.");
             if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set) || !s.RoundId.AsSpan().SequenceEqual(first.RoundId)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties, threshold or dealing round.");
             if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
         }
         if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");
-        int limbs = ciphertext.Level + 1;
-        var sum = Sum(session, shares.Select(s => s.H), limbs);
-        session.Parameters.Ring.Add(sum.Data, ciphertext.Poly(0), sum.Data, 0, limbs);
-        var plaintext = new Plaintext(session.Parameters, ciphertext.Level, ciphertext.Scale);
-        sum.Data.AsSpan(0, limbs * session.Parameters.N).CopyTo(plaintext.Data);
-        return plaintext;
+        return digest;
     }
-
-    /// <summary>The ciphertext re-encrypted under <paramref name="recipient"/>: (c_0 + Σ h0_i, Σ h1_i).</summary>
-    public static Ciphertext SwitchToPublicKey(MultipartySession session, Ciphertext ciphertext, PublicKey recipient, IReadOnlyCollection<KeySwitchShare> shares)
-    {
-        var digest = ShareDigests.Ciphertext(ciphertext);
-        var recipientDigest = ShareDigests.PublicKey(recipient);
-        Check(session, shares, "key-switching");
-        foreach (var s in shares)
-        {
-            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level)
-                throw new ShareMismatchException($"Party {s.Party}'s key-switching share belongs to another ciphertext.");
-            if (!s.RecipientDigest.AsSpan().SequenceEqual(recipientDigest))
-                throw new ShareMismatchException($"Party {s.Party}'s key-switching share is for another recipient.");
-        }
-        int limbs = ciphertext.Level + 1;
-        var c0 = Sum(session, shares.Select(s => s.H0), limbs);
-        session.Parameters.Ring.Add(c0.Data, ciphertext.Poly(0), c0.Data, 0, limbs);
-        var c1 = Sum(session, shares.Select(s => s.H1), limbs);
-        return Ciphertext.FromPolynomials(session.Parameters, ciphertext.Scale, c0, c1);
-    }
-
-    internal static void CheckShares<T>(MultipartySession session, IReadOnlyCollection<T> shares, string what) where T : Share => Check(session, shares, what);
 
     private static void Check<T>(MultipartySession session, IReadOnlyCollection<T> shares, string what) where T : Share
     {

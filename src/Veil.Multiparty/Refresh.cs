@@ -31,19 +31,14 @@ public sealed record RefreshPolicy(double MessageBits, int StatisticalSecurity =
 }
 
 /// <summary>A party's refresh share: (s_i·c_1 + M_i + e, −s_i·a' − M_i + e') with a' from the reference string for this ciphertext.</summary>
-public sealed class RefreshShare : Share
+public sealed class RefreshShare : CiphertextShare
 {
-    internal RefreshShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1) : base(parameters, sessionId, party)
+    internal RefreshShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1)
+        : base(parameters, sessionId, party, ciphertextDigest, level)
     {
-        CiphertextDigest = ciphertextDigest;
-        Level = level;
         H0 = h0;
         H1 = h1;
     }
-    /// <summary>The ciphertext refreshed.</summary>
-    public byte[] CiphertextDigest { get; }
-    /// <summary>Its level.</summary>
-    public int Level { get; }
     /// <summary>The masked decryption part, over Q_level.</summary>
     public RnsPolynomial H0 { get; }
     /// <summary>The re-encryption part, over Q at the top level.</summary>
@@ -51,29 +46,14 @@ public sealed class RefreshShare : Share
 }
 
 /// <summary>A threshold party's refresh share, naming the set of parties taking part.</summary>
-public sealed class ThresholdRefreshShare : Share
+public sealed class ThresholdRefreshShare : ThresholdCiphertextShare
 {
     internal ThresholdRefreshShare(RlweParameters parameters, byte[] sessionId, int party, byte[] roundId, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h0, RnsPolynomial h1)
-        : base(parameters, sessionId, party)
+        : base(parameters, sessionId, party, roundId, threshold, active, ciphertextDigest, level)
     {
-        RoundId = roundId;
-        Threshold = threshold;
-        Active = active;
-        CiphertextDigest = ciphertextDigest;
-        Level = level;
         H0 = h0;
         H1 = h1;
     }
-    /// <summary>The dealing round of the threshold shares used.</summary>
-    public byte[] RoundId { get; }
-    /// <summary>t.</summary>
-    public int Threshold { get; }
-    /// <summary>The parties taking part, ascending.</summary>
-    public IReadOnlyList<int> Active { get; }
-    /// <summary>The ciphertext refreshed.</summary>
-    public byte[] CiphertextDigest { get; }
-    /// <summary>Its level.</summary>
-    public int Level { get; }
     /// <summary>The masked decryption part, over Q_level.</summary>
     public RnsPolynomial H0 { get; }
     /// <summary>The re-encryption part, over Q at the top level.</summary>
@@ -124,22 +104,7 @@ public static class CollectiveRefresh
     /// <exception cref="ShareMismatchException">Shares of another ciphertext, session, set or threshold, or a sender twice.</exception>
     public static Ciphertext CombineThreshold(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<ThresholdRefreshShare> shares)
     {
-        ArgumentNullException.ThrowIfNull(session);
-        ArgumentNullException.ThrowIfNull(shares);
-        var digest = ShareDigests.Ciphertext(ciphertext);
-        if (shares.Count == 0) throw new ThresholdNotMetException("No shares.");
-        foreach (var s in shares) ArgumentNullException.ThrowIfNull(s, nameof(shares));
-        var first = shares.First();
-        var set = ThresholdParty.CheckSet(session, first.Threshold, first.Active.ToArray());
-        var senders = new HashSet<int>();
-        foreach (var s in shares)
-        {
-            if (!s.SessionId.AsSpan().SequenceEqual(session.Id)) throw new ShareMismatchException($"Party {s.Party}'s share belongs to another session.");
-            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s refresh share belongs to another ciphertext.");
-            if (s.Threshold != first.Threshold || !s.Active.SequenceEqual(set) || !s.RoundId.AsSpan().SequenceEqual(first.RoundId)) throw new ShareMismatchException($"Party {s.Party}'s share was made for another set of parties, threshold or dealing round.");
-            if (!senders.Add(s.Party)) throw new ShareMismatchException($"Party {s.Party} sent two shares (a replay is not summed twice).");
-        }
-        if (!senders.SetEquals(set)) throw new ShareMismatchException($"The shares come from parties {string.Join(", ", senders.Order())} but name the set {string.Join(", ", set)}.");
+        var digest = Collective.CheckThresholdShares(session, ciphertext, shares, "refresh");
         return Lift(session, ciphertext, digest, shares.Select(s => s.H0), shares.Select(s => s.H1));
     }
 
@@ -179,11 +144,7 @@ public static class CollectiveRefresh
     /// <summary>The refreshed ciphertext at the top level: (lift(c_0 + Σ h0_i) + Σ h1_i, a').</summary>
     public static Ciphertext Combine(MultipartySession session, Ciphertext ciphertext, IReadOnlyCollection<RefreshShare> shares)
     {
-        ArgumentNullException.ThrowIfNull(session);
-        var digest = ShareDigests.Ciphertext(ciphertext);
-        Collective.CheckShares(session, shares, "refresh");
-        foreach (var s in shares)
-            if (!s.CiphertextDigest.AsSpan().SequenceEqual(digest) || s.Level != ciphertext.Level) throw new ShareMismatchException($"Party {s.Party}'s refresh share belongs to another ciphertext.");
+        var digest = Collective.CheckCiphertextShares(session, ciphertext, shares, "refresh");
         return Lift(session, ciphertext, digest, shares.Select(s => s.H0), shares.Select(s => s.H1));
     }
 

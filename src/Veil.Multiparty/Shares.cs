@@ -22,6 +22,40 @@ public abstract class Share
     public int Party { get; }
 }
 
+/// <summary>A share computed for one ciphertext: it names the ciphertext (digest) and its level.</summary>
+public abstract class CiphertextShare : Share
+{
+    private protected CiphertextShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level) : base(parameters, sessionId, party)
+    {
+        CiphertextDigest = ciphertextDigest;
+        Level = level;
+    }
+
+    /// <summary>The ciphertext it was made for (SHA-256 of its parameters, level, scale and c_1).</summary>
+    public byte[] CiphertextDigest { get; }
+    /// <summary>The ciphertext's level.</summary>
+    public int Level { get; }
+}
+
+/// <summary>A threshold share for one ciphertext: it also names its dealing round, t and the set of parties taking part.</summary>
+public abstract class ThresholdCiphertextShare : CiphertextShare
+{
+    private protected ThresholdCiphertextShare(RlweParameters parameters, byte[] sessionId, int party, byte[] roundId, int threshold, int[] active, byte[] ciphertextDigest, int level)
+        : base(parameters, sessionId, party, ciphertextDigest, level)
+    {
+        RoundId = roundId;
+        Threshold = threshold;
+        Active = active;
+    }
+
+    /// <summary>The dealing round of the threshold shares used.</summary>
+    public byte[] RoundId { get; }
+    /// <summary>t.</summary>
+    public int Threshold { get; }
+    /// <summary>The parties taking part, ascending (the Lagrange coefficients depend on them).</summary>
+    public IReadOnlyList<int> Active { get; }
+}
+
 /// <summary>A party's share of the collective public key: b_i = −a·s_i + e_i with a from the reference string.</summary>
 public sealed class PublicKeyShare : Share
 {
@@ -93,19 +127,14 @@ public sealed class GaloisKeyShare : Share
 }
 
 /// <summary>A party's decryption share of one ciphertext: h_i = s_i·c_1 + z_i, z_i flooding noise.</summary>
-public sealed class DecryptionShare : Share
+public sealed class DecryptionShare : CiphertextShare
 {
-    internal DecryptionShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits) : base(parameters, sessionId, party)
+    internal DecryptionShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits)
+        : base(parameters, sessionId, party, ciphertextDigest, level)
     {
-        CiphertextDigest = ciphertextDigest;
-        Level = level;
         H = h;
         FloodingBits = floodingBits;
     }
-    /// <summary>The ciphertext it decrypts (SHA-256 of its parameters, level, scale and c_1).</summary>
-    public byte[] CiphertextDigest { get; }
-    /// <summary>The ciphertext's level.</summary>
-    public int Level { get; }
     /// <summary>h_i over Q_level, NTT form.</summary>
     public RnsPolynomial H { get; }
     /// <summary>log2 of the flooding deviation the party added.</summary>
@@ -113,24 +142,18 @@ public sealed class DecryptionShare : Share
 }
 
 /// <summary>A party's share of re-encrypting a ciphertext to a recipient's public key (p_0, p_1): (s_i·c_1 + u_i·p_0 + z_i, u_i·p_1 + e_i).</summary>
-public sealed class KeySwitchShare : Share
+public sealed class KeySwitchShare : CiphertextShare
 {
     internal KeySwitchShare(RlweParameters parameters, byte[] sessionId, int party, byte[] ciphertextDigest, byte[] recipientDigest, int level, RnsPolynomial h0, RnsPolynomial h1, double floodingBits)
-        : base(parameters, sessionId, party)
+        : base(parameters, sessionId, party, ciphertextDigest, level)
     {
-        CiphertextDigest = ciphertextDigest;
         RecipientDigest = recipientDigest;
-        Level = level;
         H0 = h0;
         H1 = h1;
         FloodingBits = floodingBits;
     }
-    /// <summary>The ciphertext it re-encrypts.</summary>
-    public byte[] CiphertextDigest { get; }
     /// <summary>SHA-256 of the recipient's public key.</summary>
     public byte[] RecipientDigest { get; }
-    /// <summary>The ciphertext's level.</summary>
-    public int Level { get; }
     /// <summary>The first part, over Q_level.</summary>
     public RnsPolynomial H0 { get; }
     /// <summary>The second part, over Q_level.</summary>

@@ -38,29 +38,14 @@ public sealed class ThresholdDealing : IDisposable
 }
 
 /// <summary>A threshold decryption share: (λ_j·s'_j)·c_1 + z_j for the set of parties taking part, which it names.</summary>
-public sealed class ThresholdDecryptionShare : Share
+public sealed class ThresholdDecryptionShare : ThresholdCiphertextShare
 {
     internal ThresholdDecryptionShare(RlweParameters parameters, byte[] sessionId, int party, byte[] roundId, int threshold, int[] active, byte[] ciphertextDigest, int level, RnsPolynomial h, double floodingBits)
-        : base(parameters, sessionId, party)
+        : base(parameters, sessionId, party, roundId, threshold, active, ciphertextDigest, level)
     {
-        RoundId = roundId;
-        Threshold = threshold;
-        Active = active;
-        CiphertextDigest = ciphertextDigest;
-        Level = level;
         H = h;
         FloodingBits = floodingBits;
     }
-    /// <summary>The dealing round of the threshold shares used.</summary>
-    public byte[] RoundId { get; }
-    /// <summary>t.</summary>
-    public int Threshold { get; }
-    /// <summary>The parties taking part, ascending (the Lagrange coefficients depend on them).</summary>
-    public IReadOnlyList<int> Active { get; }
-    /// <summary>The ciphertext it decrypts.</summary>
-    public byte[] CiphertextDigest { get; }
-    /// <summary>The ciphertext's level.</summary>
-    public int Level { get; }
     /// <summary>The share over Q_level.</summary>
     public RnsPolynomial H { get; }
     /// <summary>log2 of the flooding deviation added.</summary>

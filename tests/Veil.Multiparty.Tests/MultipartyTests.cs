@@ -35,27 +35,9 @@ public class MultipartyTests
         return (Enumerable.Range(0, slots).Select(_ => rng.NextDouble() * 2 - 1).ToArray(), Enumerable.Range(0, slots).Select(_ => rng.NextDouble() * 2 - 1).ToArray());
     }
 
-    // x·y relinearized and rescaled, then rotated by one slot.
-    private static Ciphertext Compute(PublicKey pk, RelinearizationKey rlk, GaloisKeys gk, double[] x, double[] y)
-    {
-        var p = Parameters.Value;
-        var encoder = new CkksEncoder(p);
-        var encryptor = new Encryptor(p.Ring, pk);
-        var ev = new CkksEvaluator(p, rlk, gk);
-        var product = ev.Multiply(encryptor.Encrypt(encoder.Encode(x)), encryptor.Encrypt(encoder.Encode(y)));
-        ev.Relinearize(product, product);
-        ev.Rescale(product, product);
-        return ev.Rotate(product, 1);
-    }
+    private static Ciphertext Compute(PublicKey pk, RelinearizationKey rlk, GaloisKeys gk, double[] x, double[] y) => MultipartyPrecision.Compute(Parameters.Value, pk, rlk, gk, x, y);
 
-    // −log2 of the root-mean-square error over all slots: steadier than the worst slot for comparing two key sets.
-    private static double RmsBits(double[] got, double[] x, double[] y)
-    {
-        int n = x.Length;
-        double sum = 0;
-        for (int i = 0; i < n; i++) { double d = got[i] - x[(i + 1) % n] * y[(i + 1) % n]; sum += d * d; }
-        return -0.5 * Math.Log2(sum / n);
-    }
+    private static double RmsBits(double[] got, double[] x, double[] y) => MultipartyPrecision.RmsBits(got, x, y);
 
     private static double Bits(double[] got, double[] x, double[] y)
     {

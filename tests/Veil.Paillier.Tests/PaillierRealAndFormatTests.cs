@@ -1,3 +1,4 @@
+using Veil.Tests.Shared;
 using System.Numerics;
 using System.Security.Cryptography;
 using Veil.Serialization;
@@ -163,27 +164,5 @@ public class PaillierRealAndFormatTests
             default: for (int i = 0; i < 8; i++) b[rng.Next(b.Length)] = (byte)rng.Next(256); break;
         }
         return b;
-    }
-
-    private sealed class TestProtector : ISecretProtector
-    {
-        private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
-        public byte[] Protect(ReadOnlySpan<byte> secret, ObjectType type)
-        {
-            var result = new byte[4 + 12 + 16 + secret.Length];
-            "TPRO"u8.CopyTo(result);
-            RandomNumberGenerator.Fill(result.AsSpan(4, 12));
-            using var gcm = new AesGcm(_key, 16);
-            gcm.Encrypt(result.AsSpan(4, 12), secret, result.AsSpan(32), result.AsSpan(16, 16), BitConverter.GetBytes(type.Kind));
-            return result;
-        }
-        public byte[] Unprotect(ReadOnlySpan<byte> sealedBytes, ObjectType type)
-        {
-            var clear = new byte[sealedBytes.Length - 32];
-            using var gcm = new AesGcm(_key, 16);
-            gcm.Decrypt(sealedBytes.Slice(4, 12), sealedBytes[32..], sealedBytes.Slice(16, 16), clear, BitConverter.GetBytes(type.Kind));
-            return clear;
-        }
-        public bool IsProtected(ReadOnlySpan<byte> bytes) => bytes.Length > 32 && bytes[..4].SequenceEqual("TPRO"u8);
     }
 }
