@@ -40,7 +40,70 @@ public static class MultipartySerializer
     /// <summary>A session (parameters, reference seed, party count, label, and the scheme's scale).</summary>
     public static ObjectType SessionType { get; } = ObjectTypes.Register(Schemes.Multiparty, 12, "Session");
 
+    /// <summary>A refresh share.</summary>
+    public static ObjectType RefreshShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 13, "RefreshShare");
+    /// <summary>A threshold refresh share.</summary>
+    public static ObjectType ThresholdRefreshShareType { get; } = ObjectTypes.Register(Schemes.Multiparty, 14, "ThresholdRefreshShare");
+
     private const int IdBytes = 32;
+
+    /// <summary>Saves a refresh share (its decryption part over Q_level, its re-encryption part over Q).</summary>
+    public static byte[] Save(RefreshShare share) => Pack(RefreshShareType, share, w => { w.WriteBytes(share.CiphertextDigest); w.WriteUInt16((ushort)share.Level); }, [share.H0, share.H1]);
+
+    /// <summary>Loads a refresh share.</summary>
+    public static RefreshShare LoadRefreshShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, RefreshShareType, session, limits, IdBytes + 2 + 2 * PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
+        int level = ReadLevel(ref r, session);
+        var h0 = ReadPoly(ref r, session, level + 1, "h0");
+        var h1 = ReadPoly(ref r, session, session.Parameters.MaxLevel + 1, "h1");
+        r.EnsureEnd("refreshShare");
+        return new RefreshShare(session.Parameters, id, party, digest, level, h0, h1);
+    }
+
+    /// <summary>Saves a threshold refresh share.</summary>
+    public static byte[] Save(ThresholdRefreshShare share) => Pack(ThresholdRefreshShareType, share, w => { WriteThresholdHeader(w, share); }, [share.H0, share.H1]);
+
+    /// <summary>Loads a threshold refresh share.</summary>
+    public static ThresholdRefreshShare LoadThresholdRefreshShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
+    {
+        var r = Open(data, ThresholdRefreshShareType, session, limits, IdBytes + 6 + 2 * session.Parties + IdBytes + 2 + 2 * PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
+        var (roundId, threshold, active, digest, level) = ReadThresholdHeader(ref r, session, party);
+        var h0 = ReadPoly(ref r, session, level + 1, "h0");
+        var h1 = ReadPoly(ref r, session, session.Parameters.MaxLevel + 1, "h1");
+        r.EnsureEnd("thresholdRefreshShare");
+        return new ThresholdRefreshShare(session.Parameters, id, party, roundId, threshold, active, digest, level, h0, h1);
+    }
+
+    // Round id ‖ t ‖ set (count u32, then u16 each) ‖ ciphertext digest ‖ level.
+    private static void WriteThresholdHeader(PayloadWriterBox w, ThresholdCiphertextShare share)
+    {
+        w.WriteBytes(share.RoundId);
+        w.WriteUInt16((ushort)share.Threshold);
+        w.WriteUInt32((uint)share.Active.Count);
+        foreach (int a in share.Active) w.WriteUInt16((ushort)a);
+        w.WriteBytes(share.CiphertextDigest);
+        w.WriteUInt16((ushort)share.Level);
+    }
+
+    private static (byte[] RoundId, int Threshold, int[] Active, byte[] Digest, int Level) ReadThresholdHeader(ref PayloadReader r, MultipartySession session, int party)
+    {
+        var roundId = r.ReadBytes(IdBytes, "roundId").ToArray();
+        int threshold = r.ReadUInt16("threshold");
+        if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
+        int count = r.ReadCount("active", threshold, session.Parties);
+        var active = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            active[i] = r.ReadUInt16("active");
+            if (active[i] >= session.Parties || (i > 0 && active[i] <= active[i - 1])) throw new VeilFormatException("active", "The set of parties must be ascending, without repeats, inside the session.");
+        }
+        if (Array.IndexOf(active, party) < 0) throw new VeilFormatException("active", $"Party {party} is not in the set it names.");
+        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
+        int level = ReadLevel(ref r, session);
+        return (roundId, threshold, active, digest, level);
+    }
 
     /// <summary>The session's public description, with the CKKS scale its parties encode at (0 when none).</summary>
     public static byte[] Save(MultipartySession session, double logDefaultScale)
@@ -174,12 +237,7 @@ public static class MultipartySerializer
     /// <summary>Saves a threshold decryption share.</summary>
     public static byte[] Save(ThresholdDecryptionShare share) => Pack(ThresholdDecryptionShareType, share, w =>
     {
-        w.WriteBytes(share.RoundId);
-        w.WriteUInt16((ushort)share.Threshold);
-        w.WriteUInt32((uint)share.Active.Count);
-        foreach (int a in share.Active) w.WriteUInt16((ushort)a);
-        w.WriteBytes(share.CiphertextDigest);
-        w.WriteUInt16((ushort)share.Level);
+        WriteThresholdHeader(w, share);
         w.WriteDouble(share.FloodingBits);
     }, [share.H]);
 
@@ -187,19 +245,7 @@ public static class MultipartySerializer
     public static ThresholdDecryptionShare LoadThresholdDecryptionShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
     {
         var r = Open(data, ThresholdDecryptionShareType, session, limits, IdBytes + 6 + 2 * session.Parties + IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
-        var roundId = r.ReadBytes(IdBytes, "roundId").ToArray();
-        int threshold = r.ReadUInt16("threshold");
-        if (threshold < 1 || threshold > session.Parties) throw new VeilFormatException("threshold", $"Threshold {threshold} outside 1 … {session.Parties}.");
-        int count = r.ReadCount("active", threshold, session.Parties);
-        var active = new int[count];
-        for (int i = 0; i < count; i++)
-        {
-            active[i] = r.ReadUInt16("active");
-            if (active[i] >= session.Parties || (i > 0 && active[i] <= active[i - 1])) throw new VeilFormatException("active", "The set of parties must be ascending, without repeats, inside the session.");
-        }
-        if (Array.IndexOf(active, party) < 0) throw new VeilFormatException("active", $"Party {party} is not in the set it names.");
-        var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
-        int level = ReadLevel(ref r, session);
+        var (roundId, threshold, active, digest, level) = ReadThresholdHeader(ref r, session, party);
         double flooding = ReadFlooding(ref r);
         var h = ReadPoly(ref r, session, level + 1, "h");
         r.EnsureEnd("thresholdDecryptionShare");

@@ -53,6 +53,16 @@ public class MultipartySerializerTests
         finally { foreach (var q in parties) q.Dispose(); }
     }
 
+    private static readonly Veil.Tests.Shared.TestProtector Protector = new();
+
+    private static ThresholdRefreshShare ThresholdRefresh(MultipartySession session, MultipartyParty party, Ciphertext ct)
+    {
+        using var partner = new MultipartyParty(session, 0);
+        var dealings = new[] { partner.DealThresholdShares(2)[1], party.DealThresholdShares(2)[1] };
+        using var threshold = ThresholdParty.Combine(party, dealings);
+        return CollectiveRefresh.CreateShare(threshold, ct, [0, 1], new RefreshPolicy(1));
+    }
+
     // A 2-of-2 threshold share of party 1, from both parties' dealings.
     private static ThresholdDecryptionShare ThresholdShare(MultipartySession session, MultipartyParty party, Ciphertext ct)
     {
@@ -87,6 +97,10 @@ public class MultipartySerializerTests
             ("key-switch share", MultipartySerializer.Save(party.CreateKeySwitchShare(ct, recipient, new FloodingPolicy(40, 8))), b => MultipartySerializer.LoadKeySwitchShare(b, session)),
             ("threshold share", MultipartySerializer.Save(ThresholdShare(session, party, ct)), b => MultipartySerializer.LoadThresholdDecryptionShare(b, session)),
             ("session", MultipartySerializer.Save(session, 30), b => MultipartySerializer.LoadSession(b)),
+            ("refresh share", MultipartySerializer.Save(CollectiveRefresh.CreateShare(party, ct, new RefreshPolicy(1))), b => MultipartySerializer.LoadRefreshShare(b, session)),
+            ("threshold refresh share", MultipartySerializer.Save(ThresholdRefresh(session, party, ct)), b => MultipartySerializer.LoadThresholdRefreshShare(b, session)),
+            ("sealed dealing", MultipartySerializer.Save(party.DealThresholdShares(2)[0], Protector), b => MultipartySerializer.LoadThresholdDealing(b, session, Protector)),
+            ("sealed party state", party.Save(Protector), b => MultipartyParty.Load(session, b, Protector)),
             ("relinearization key", MultipartySerializer.Save(rlk), b => MultipartySerializer.LoadCollectiveRelinearizationKey(b, p.Ring)),
         };
         var rng = new Random(15);
@@ -107,6 +121,7 @@ public class MultipartySerializerTests
                 }
                 try { load(b); accepted++; }
                 catch (VeilFormatException) { }
+                catch (System.Security.Cryptography.CryptographicException) when (name.StartsWith("sealed", StringComparison.Ordinal)) { } // the seal refuses first
                 catch (Exception e) { Assert.Fail($"{name}: {e.GetType().Name} instead of VeilFormatException: {e.Message}"); }
             }
             // A flipped low bit of a residue can leave a valid residue: such a share loads, then spoils its sum.
