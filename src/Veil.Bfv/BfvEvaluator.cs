@@ -45,6 +45,7 @@ public class BfvEvaluator : RlweEvaluator
         CheckLevels(a.Level, b.Level, nameof(b));
         int size = a.Size + b.Size - 1;
         if (size > Ciphertext.MaxSize) throw new ArgumentException($"The product would have {size} polynomials; relinearize the operands first (at most {Ciphertext.MaxSize}).", nameof(b));
+        var key = KeyId.Combine(a.KeyId, b.KeyId, nameof(b));
         int level = a.Level, n = _parameters.N, k = level + 1;
         var tools = _parameters.Level(level);
         var q = _parameters.Ring.Ring;
@@ -86,6 +87,7 @@ public class BfvEvaluator : RlweEvaluator
             destination.Resize(level, size);
             Parallelism.For(size, MaxDegreeOfParallelism, index => ScaleAndRound(tensor.AsSpan(index * wide * n, wide * n), destination.Poly(index), tools, level));
             destination.Scale = 1.0;
+            SetKey(destination, key);
         }
         finally
         {

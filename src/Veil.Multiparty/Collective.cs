@@ -115,7 +115,8 @@ public static class Collective
         var c0 = Sum(session, shares.Select(s => s.H0), limbs);
         session.Parameters.Ring.Add(c0.Data, ciphertext.Poly(0), c0.Data, 0, limbs);
         var c1 = Sum(session, shares.Select(s => s.H1), limbs);
-        return Ciphertext.FromPolynomials(session.Parameters, ciphertext.Scale, c0, c1);
+        var switched = Ciphertext.FromPolynomials(session.Parameters, ciphertext.Scale, c0, c1);
+        return recipient.Id.IsNone ? switched : switched.Bind(recipient.Id); // it now decrypts under the recipient's key
     }
 
     /// <summary>Every party's share, of this session, made for this ciphertext at its level; returns the ciphertext's digest.</summary>

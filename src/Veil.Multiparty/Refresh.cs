@@ -168,7 +168,8 @@ public static class CollectiveRefresh
         foreach (var h in h1s) ring.Add(masked, h.Data, masked, 0, top + 1);
         var c0 = new RnsPolynomial(n, top + 1, masked);
         var c1 = CommonA(session, digest);
-        return Ciphertext.FromPolynomials(p, ciphertext.Scale, c0, c1);
+        var refreshed = Ciphertext.FromPolynomials(p, ciphertext.Scale, c0, c1);
+        return ciphertext.KeyId.IsNone ? refreshed : refreshed.Bind(ciphertext.KeyId); // same collective key, top level
     }
 
     // a' for this ciphertext: from the reference string and the ciphertext's digest, so no two refreshes share it.

@@ -28,6 +28,25 @@ public sealed class Ciphertext
     /// seed in its place. Any operation that changes c_1 clears it.
     /// </summary>
     public byte[]? Seed { get; internal set; }
+    /// <summary>
+    /// The key it decrypts under, set by encryption and carried through every operation (operands under different keys
+    /// are refused); <see cref="KeyId.None"/> for a ciphertext built from bare polynomials or read from an older file.
+    /// </summary>
+    public KeyId KeyId { get; internal set; }
+
+    /// <summary>
+    /// Binds an unbound ciphertext (from <see cref="FromPolynomials"/>, or read from a file without a key id) to a key,
+    /// for protocols that assemble ciphertexts from shares. A bound ciphertext is never rebound.
+    /// </summary>
+    /// <exception cref="ArgumentException">The id is <see cref="KeyId.None"/>.</exception>
+    /// <exception cref="KeyMismatchException">The ciphertext is already bound to another key.</exception>
+    public Ciphertext Bind(KeyId key)
+    {
+        if (key.IsNone) ThrowHelper.Argument(nameof(key), "Bind to a key id, not to none.");
+        KeyId.Check(KeyId, key, nameof(key), "the key it is being bound to");
+        KeyId = key;
+        return this;
+    }
 
     /// <summary>A zero ciphertext of the given shape.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Level or size out of range.</exception>
@@ -157,6 +176,7 @@ public sealed class Ciphertext
         Scale = source.Scale;
         IsNttForm = source.IsNttForm;
         Seed = source.Seed;
+        KeyId = source.KeyId;
     }
 
     /// <summary>A deep copy.</summary>

@@ -30,6 +30,7 @@ public sealed class Decryptor
 
     /// <summary>Decrypts into <paramref name="destination"/>.</summary>
     /// <exception cref="ArgumentException">The ciphertext or the destination belongs to other parameters, or the ciphertext is not in NTT form.</exception>
+    /// <exception cref="KeyMismatchException">The ciphertext is bound to another key.</exception>
     /// <remarks>Horner's rule: m = c_0 + s·(c_1 + s·(c_2 + …)); the work is the same for every key, so its timing shows nothing of s.</remarks>
     public void Decrypt(Ciphertext ciphertext, Plaintext destination)
     {
@@ -37,6 +38,7 @@ public sealed class Decryptor
         ArgumentNullException.ThrowIfNull(destination);
         if (!ciphertext.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(ciphertext), "The ciphertext belongs to other parameters.");
         if (!ciphertext.IsNttForm) ThrowHelper.Argument(nameof(ciphertext), "The ciphertext must be in NTT form.");
+        KeyId.Check(ciphertext.KeyId, _secretKey.Id, nameof(ciphertext), "this decryptor's secret key");
         if (!destination.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(destination), "The destination plaintext belongs to other parameters.");
         var ring = _parameters.Ring;
         int limbs = ciphertext.Level + 1;

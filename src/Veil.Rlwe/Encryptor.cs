@@ -65,6 +65,7 @@ public sealed class Encryptor
         destination.Resize(level, 2);
         destination.Scale = plaintext.Scale;
         destination.IsNttForm = true;
+        destination.KeyId = _publicKey?.Id ?? _secretKey!.Id;
         if (_publicKey is not null) EncryptZeroPublic(level, destination);
         else destination.Seed = EncryptZeroSymmetric(level, destination);
         var ring = _parameters.Ring;

@@ -87,7 +87,7 @@ public sealed class KeyGenerator
         ring.MulPointwise(a, SecretKey.Ntt, aS, 0, ring.LimbCount);
         ring.Sub(b, aS, b, 0, ring.LimbCount);
         SecretArrayPool<ulong>.Return(aS, len);
-        return new PublicKey(_parameters, b, a, seed);
+        return new PublicKey(_parameters, b, a, seed, SecretKey.Id);
     }
 
     /// <summary>Expands the uniform half a of a public key from its seed (shared by generation and loading).</summary>
@@ -235,6 +235,6 @@ public sealed class KeyGenerator
         {
             SecretArrayPool<ulong>.Return(sPrime, limbs * n); // wiped even when cancelled
         }
-        return new KeySwitchingKey(p, bs, @as, seed);
+        return new KeySwitchingKey(p, bs, @as, seed) { KeyId = SecretKey.Id };
     }
 }

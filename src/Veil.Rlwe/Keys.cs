@@ -23,6 +23,9 @@ public sealed class SecretKey : IDisposable
     /// </summary>
     public DecryptionBudget ReleaseBudget { get; }
 
+    /// <summary>The key's id, which every ciphertext encrypted under it (or under a public key made from it) carries.</summary>
+    public KeyId Id { get; }
+
     /// <param name="parameters">The parameters.</param>
     /// <param name="coefficients">The ternary coefficients, in an array the key takes over (pinned, so that no copy is left behind).</param>
     /// <param name="budget">The release budget; a fresh default one when null.</param>
@@ -31,6 +34,7 @@ public sealed class SecretKey : IDisposable
         Parameters = parameters;
         _coefficients = coefficients;
         ReleaseBudget = budget ?? new DecryptionBudget();
+        Id = KeyId.OfSecret(parameters, coefficients);
         var ring = parameters.Ring;
         _ntt = GC.AllocateArray<ulong>(ring.LimbCount * ring.N, pinned: true);
         Samplers.SmallToRns(coefficients, ring, _ntt, 0, ring.LimbCount);
@@ -144,13 +148,19 @@ public sealed class PublicKey
     internal ulong[] A { get; }
     /// <summary>The seed of a.</summary>
     public ReadOnlyMemory<byte> Seed { get; }
+    /// <summary>
+    /// The id of the secret behind it, stamped on every ciphertext it encrypts: its secret key's id when made from one,
+    /// a hash of b and the seed for a collective key, <see cref="KeyId.None"/> when read from a file that did not carry one.
+    /// </summary>
+    public KeyId Id { get; }
 
-    internal PublicKey(RlweParameters parameters, ulong[] b, ulong[] a, byte[] seed)
+    internal PublicKey(RlweParameters parameters, ulong[] b, ulong[] a, byte[] seed, KeyId id)
     {
         Parameters = parameters;
         B = b;
         A = a;
         Seed = seed;
+        Id = id;
     }
 
     /// <summary>
@@ -167,7 +177,7 @@ public sealed class PublicKey
         if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
         var a = new ulong[b.Data.Length];
         KeyGenerator.ExpandPublicA(parameters, seedOfA, a);
-        return new PublicKey(parameters, (ulong[])b.Data.Clone(), a, seedOfA.ToArray());
+        return new PublicKey(parameters, (ulong[])b.Data.Clone(), a, seedOfA.ToArray(), KeyId.OfPublic(parameters, b.Data, seedOfA));
     }
 
     /// <summary>A copy of b (NTT form over Q·P).</summary>
@@ -191,6 +201,11 @@ public sealed class KeySwitchingKey
     internal ulong[][] A { get; }
     /// <summary>Seed from which every a_i is expanded (domain "ksk", index i).</summary>
     public ReadOnlyMemory<byte> Seed { get; }
+    /// <summary>
+    /// The key its outputs decrypt under (s), set when generated; <see cref="KeyId.None"/> for a key loaded from a file
+    /// or assembled from shares, which the evaluator then cannot check.
+    /// </summary>
+    public KeyId KeyId { get; internal set; }
 
     /// <summary>
     /// 0 for a key held as generated. For a Galois key of element k, k: every limb of b_i and a_i is stored permuted by
@@ -294,7 +309,7 @@ public sealed class KeySwitchingKey
                 limb.CopyTo(temp);
                 for (int j = 0; j < n; j++) limb[perm[j]] = temp[j]; // scatter: σ_k⁻¹
             }
-        return new KeySwitchingKey(Parameters, B, A, (byte[])Seed.ToArray(), galoisElement);
+        return new KeySwitchingKey(Parameters, B, A, (byte[])Seed.ToArray(), galoisElement) { KeyId = KeyId };
     }
 
     /// <summary>b_i as generated (undoing the storage permutation), for serialization.</summary>
@@ -365,7 +380,7 @@ public sealed class GaloisKeys
             if (!key.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(keys), $"The key for element {element} belongs to other parameters.");
             if (key.Automorphism != 0) ThrowHelper.Argument(nameof(keys), $"The key for element {element} is already stored for an element; pass keys as generated.");
             // The keys are permuted in place when stored: take copies, so that the caller's keys stay usable.
-            copy[element] = new KeySwitchingKey(key.Parameters, key.B.Select(b => (ulong[])b.Clone()).ToArray(), key.A.Select(a => (ulong[])a.Clone()).ToArray(), key.Seed.ToArray());
+            copy[element] = new KeySwitchingKey(key.Parameters, key.B.Select(b => (ulong[])b.Clone()).ToArray(), key.A.Select(a => (ulong[])a.Clone()).ToArray(), key.Seed.ToArray()) { KeyId = key.KeyId };
         }
         return new GaloisKeys(parameters, copy);
     }

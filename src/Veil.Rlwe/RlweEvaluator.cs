@@ -139,9 +139,17 @@ public class RlweEvaluator
     private readonly ThreadLocal<Ciphertext> _scratch;
     private Ciphertext Scratch => _scratch.Value!;
 
-    private static void Finish(Ciphertext target, Ciphertext destination, double scale)
+    /// <summary>Stamps a result of a scheme's own operation with the key it decrypts under (see <see cref="KeyId.Combine"/>).</summary>
+    protected static void SetKey(Ciphertext result, KeyId key)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        result.KeyId = key;
+    }
+
+    private static void Finish(Ciphertext target, Ciphertext destination, double scale, KeyId key)
     {
         target.Scale = scale;
+        target.KeyId = key;
         target.IsNttForm = true;
         target.Seed = null;
         if (!ReferenceEquals(target, destination)) destination.CopyFrom(target);
@@ -168,6 +176,7 @@ public class RlweEvaluator
         Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
         CheckCompatible(a.Scale, b.Scale, nameof(a), nameof(b));
         CheckLevels(a.Level, b.Level, nameof(b));
+        var key = KeyId.Combine(a.KeyId, b.KeyId, nameof(b));
         int level = Math.Min(a.Level, b.Level), size = Math.Max(a.Size, b.Size);
         double scale = a.Scale;
         var t = Target(destination, level, size, elementwise: true, a, b);
@@ -185,7 +194,7 @@ public class RlweEvaluator
             else if (subtract) _rns.Negate(PolyAt(b, i, level), d, 0, limbs);
             else PolyAt(b, i, level).CopyTo(d);
         }
-        Finish(t, destination, scale);
+        Finish(t, destination, scale, key);
     }
 
     /// <summary>destination = ct + pt.</summary>
@@ -214,7 +223,7 @@ public class RlweEvaluator
         if (subtract) _rns.Sub(PolyAt(ct, 0, level), p, PolyAt(t, 0, level), 0, limbs);
         else _rns.Add(PolyAt(ct, 0, level), p, PolyAt(t, 0, level), 0, limbs);
         for (int i = 1; i < ct.Size; i++) if (!ReferenceEquals(t, ct)) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
-        Finish(t, destination, scale);
+        Finish(t, destination, scale, ct.KeyId);
     }
 
     /// <summary>destination = −ct.</summary>
@@ -223,7 +232,7 @@ public class RlweEvaluator
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
         for (int i = 0; i < ct.Size; i++) _rns.Negate(PolyAt(ct, i, ct.Level), PolyAt(t, i, ct.Level), 0, ct.Level + 1);
-        Finish(t, destination, ct.Scale);
+        Finish(t, destination, ct.Scale, ct.KeyId);
     }
 
     /// <summary>−ct, new ciphertext.</summary>
@@ -245,6 +254,7 @@ public class RlweEvaluator
         Check(a, nameof(a)); Check(b, nameof(b)); ArgumentNullException.ThrowIfNull(destination);
         int size = a.Size + b.Size - 1;
         if (size > Ciphertext.MaxSize) ThrowHelper.Argument(nameof(b), $"The product would have {size} polynomials; relinearize the operands first (at most {Ciphertext.MaxSize}).");
+        var key = KeyId.Combine(a.KeyId, b.KeyId, nameof(b));
         int level = Math.Min(a.Level, b.Level), limbs = level + 1;
         double scale = a.Scale * b.Scale;
         var t = Target(destination, level, size, elementwise: false, a, b);
@@ -252,7 +262,7 @@ public class RlweEvaluator
         for (int i = 0; i < a.Size; i++)
             for (int j = 0; j < b.Size; j++)
                 _rns.MulPointwiseAdd(PolyAt(a, i, level), PolyAt(b, j, level), PolyAt(t, i + j, level), 0, limbs);
-        Finish(t, destination, scale);
+        Finish(t, destination, scale, key);
     }
 
     /// <summary>a · b, new ciphertext.</summary>
@@ -274,7 +284,7 @@ public class RlweEvaluator
         var t = Target(destination, level, ct.Size, elementwise: true, ct);
         var p = pt.Data.AsSpan(0, limbs * _ring.N);
         for (int i = 0; i < ct.Size; i++) _rns.MulPointwise(PolyAt(ct, i, level), p, PolyAt(t, i, level), 0, limbs);
-        Finish(t, destination, scale);
+        Finish(t, destination, scale, ct.KeyId);
     }
 
     /// <summary>ct · pt, new ciphertext.</summary>
@@ -289,7 +299,7 @@ public class RlweEvaluator
         for (int j = 0; j < limbs; j++) scalars[j] = _rns.Moduli[j].FromSigned(value);
         var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
         for (int i = 0; i < ct.Size; i++) _rns.MulScalar(PolyAt(ct, i, ct.Level), scalars, PolyAt(t, i, ct.Level), 0, limbs);
-        Finish(t, destination, ct.Scale);
+        Finish(t, destination, ct.Scale, ct.KeyId);
     }
 
     /// <summary>ct · k, new ciphertext.</summary>
@@ -309,7 +319,7 @@ public class RlweEvaluator
         int limbs = ct.Level + 1;
         var t = Target(destination, ct.Level, ct.Size, elementwise: true, ct);
         for (int i = 0; i < ct.Size; i++) _rns.MulScalar(PolyAt(ct, i, ct.Level), residues[..limbs], PolyAt(t, i, ct.Level), 0, limbs);
-        Finish(t, destination, ct.Scale * scaleFactor);
+        Finish(t, destination, ct.Scale * scaleFactor, ct.KeyId);
     }
 
     /// <summary>accumulator += ct · r for a constant r given by its residues (one fused pass, no temporary).</summary>
@@ -336,7 +346,7 @@ public class RlweEvaluator
         var t = Target(destination, level, ct.Size, elementwise: true, ct);
         _rns.AddScalar(PolyAt(ct, 0, level), residues[..limbs], PolyAt(t, 0, level), 0, limbs);
         for (int i = 1; i < ct.Size; i++) if (!ReferenceEquals(t, ct)) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
-        Finish(t, destination, ct.Scale);
+        Finish(t, destination, ct.Scale, ct.KeyId);
     }
 
     private void CheckResidues(ReadOnlySpan<ulong> residues, int level)
@@ -363,6 +373,7 @@ public class RlweEvaluator
     {
         Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         if (_relinearizationKey is null) ThrowHelper.InvalidOperation("This evaluator has no relinearization key.");
+        KeyId.Check(ct.KeyId, _relinearizationKey.Key.KeyId, nameof(ct), "the relinearization key's secret");
         if (ct.Size == 2) { if (!ReferenceEquals(ct, destination)) destination.CopyFrom(ct); return; }
         int level = ct.Level, n = _ring.N, limbs = level + 1, len = limbs * n;
         double scale = ct.Scale;
@@ -378,7 +389,7 @@ public class RlweEvaluator
                 destination.Resize(level, 2);
                 _rns.Add(PolyAt(ct, 0, level), ks0.AsSpan(0, len), PolyAt(destination, 0, level), 0, limbs);
                 _rns.Add(PolyAt(ct, 1, level), ks1.AsSpan(0, len), PolyAt(destination, 1, level), 0, limbs);
-                Finish(destination, destination, scale);
+                Finish(destination, destination, scale, ct.KeyId);
                 return;
             }
             // Otherwise fold from the top in ct's own buffer when it is the destination, else in the destination's.
@@ -392,7 +403,7 @@ public class RlweEvaluator
                 _rns.Add(PolyAt(work, k - 1, level), ks1.AsSpan(0, len), PolyAt(work, k - 1, level), 0, limbs);
             }
             work.ShrinkTo(2);
-            Finish(work, work, scale);
+            Finish(work, work, scale, ct.KeyId);
         }
         finally
         {
@@ -432,7 +443,7 @@ public class RlweEvaluator
         {
             pool.Return(last);
         }
-        Finish(t, destination, scale);
+        Finish(t, destination, scale, ct.KeyId);
     }
 
     private readonly struct LastLimbToCoefficients(RnsRing rns, Ciphertext ct, int level, ulong[] last) : IParallelBody
@@ -488,7 +499,7 @@ public class RlweEvaluator
         if (level < 0 || level > ct.Level) ThrowHelper.OutOfRange(nameof(level), $"Level must be in [0, {ct.Level}]; got {level}.");
         var t = Target(destination, level, ct.Size, elementwise: true, ct);
         if (!ReferenceEquals(t, ct)) for (int i = 0; i < ct.Size; i++) PolyAt(ct, i, level).CopyTo(PolyAt(t, i, level));
-        Finish(t, destination, ct.Scale);
+        Finish(t, destination, ct.Scale, ct.KeyId);
     }
 
     /// <summary>ct at a lower level, new ciphertext.</summary>
@@ -591,9 +602,11 @@ public class RlweEvaluator
     /// <exception cref="InvalidOperationException">The evaluator holds no Galois keys.</exception>
     public void ApplyGalois(Ciphertext ct, ulong galoisElement, Ciphertext destination)
     {
+        Check(ct, nameof(ct)); ArgumentNullException.ThrowIfNull(destination);
         if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before rotating: the ciphertext has more than two polynomials.");
         if (_galoisKeys is null) ThrowHelper.InvalidOperation("This evaluator has no Galois keys.");
         var key = _galoisKeys[galoisElement];
+        KeyId.Check(ct.KeyId, key.KeyId, nameof(ct), "the Galois key's secret");
         int level = ct.Level;
         double scale = ct.Scale;
         // The Galois key is stored pre-permuted: decompose c1 as it is, permute only the two outputs (σ(c0) folded in).
@@ -609,7 +622,7 @@ public class RlweEvaluator
         {
             ArrayPool<ulong>.Shared.Return(ext);
         }
-        Finish(destination, destination, scale);
+        Finish(destination, destination, scale, ct.KeyId);
     }
 
     /// <summary>
@@ -657,6 +670,7 @@ public class RlweEvaluator
                 elements[i] = GaloisElements.ForRotation(s, n);
                 if (s != 0 && !_galoisKeys.Contains(elements[i]))
                     ThrowHelper.InvalidOperation($"Hoisted rotation by {steps[i]} needs its own Galois key (element {elements[i]}); generate keys for these steps.");
+                if (s != 0) KeyId.Check(ct.KeyId, _galoisKeys[elements[i]].KeyId, nameof(ct), "the Galois key's secret");
             }
             ext = KeySwitcher.DecomposeRented(_ring, level, PolyAt(ct, 1, level), MaxDegreeOfParallelism);
             var (outer, inner) = SplitThreads(steps.Count);
@@ -682,7 +696,7 @@ public class RlweEvaluator
             result.Resize(level, 2);
             KeySwitcher.SwitchDecomposedPermuted(ring, level, Ext, Evaluator._galoisKeys![Elements[i]], Elements[i], PolyMemory(Input, 0, level),
                 PolyMemory(result, 0, level), PolyMemory(result, 1, level), InnerParallelism);
-            Finish(result, result, Input.Scale);
+            Finish(result, result, Input.Scale, Input.KeyId);
         }
     }
 
@@ -724,6 +738,7 @@ public class RlweEvaluator
                 if (steps.Contains(s)) continue;
                 if (s != 0 && (_galoisKeys is null || !_galoisKeys.Contains(GaloisElements.ForRotation(s, n))))
                     ThrowHelper.InvalidOperation($"Rotation by {step} needs its own Galois key (element {GaloisElements.ForRotation(s, n)}); generate keys for these steps.");
+                if (s != 0) KeyId.Check(x.KeyId, _galoisKeys![GaloisElements.ForRotation(s, n)].KeyId, nameof(x), "the Galois key's secret");
                 steps.Add(s);
             }
         }
@@ -805,7 +820,7 @@ public class RlweEvaluator
                 destination.Resize(level, 2);
                 KeySwitcher.ModDown(ring, level, acc, 0, destination.Data, InnerParallelism);
                 KeySwitcher.ModDown(ring, level, acc, extLimbs * n, destination.Data, InnerParallelism, destination.PolyLength);
-                Finish(destination, destination, X.Scale * group[0].Weight.Scale);
+                Finish(destination, destination, X.Scale * group[0].Weight.Scale, X.KeyId);
             }
             finally
             {

@@ -223,6 +223,35 @@ public class BfvTests
     }
 
     [Fact]
+    public void CiphertextsUnderAnotherKey_AreRefused_InMemoryAndFromTheWire()
+    {
+        var ctx = Small.Value;
+        using var other = BfvContext.Create(ctx.Parameters, [1]); // same parameters, another secret
+        var mine = ctx.Encrypt([3, 4]);
+        var theirs = other.Encrypt([5, 6]);
+        var seeded = other.EncryptSymmetric([7]);
+        Assert.Throws<KeyMismatchException>(() => ctx.Decrypt(theirs));
+        Assert.Throws<KeyMismatchException>(() => ctx.Decrypt(seeded));
+        Assert.Throws<KeyMismatchException>(() => ctx.NoiseBudget(theirs));
+        Assert.Throws<KeyMismatchException>(() => ctx.Evaluator.Add(mine, theirs));
+        Assert.Throws<KeyMismatchException>(() => ctx.Evaluator.Multiply(mine, theirs));
+        Assert.Throws<KeyMismatchException>(() => ctx.Evaluator.Relinearize(other.Evaluator.Multiply(theirs, theirs)));
+        Assert.Throws<KeyMismatchException>(() => ctx.Evaluator.RotateRows(theirs, 1));
+        // Through the wire: the key id travels with the ciphertext, seeded or not.
+        foreach (var ct in new[] { theirs, seeded, other.Evaluator.Multiply(theirs, theirs) })
+        {
+            var loaded = RlweSerializer.LoadCiphertext(RlweSerializer.Save(ct), ctx.Parameters.Ring);
+            Assert.Throws<KeyMismatchException>(() => ctx.Decrypt(loaded));
+            Assert.Equal(other.Decrypt(ct), other.Decrypt(loaded));
+        }
+        // Products, relinearized and switched down, stay bound to their key and decrypt under it.
+        var product = ctx.Evaluator.MultiplyRelinearize(mine, mine);
+        var down = ctx.Evaluator.ModSwitchToNext(product);
+        Assert.Equal(mine.KeyId, down.KeyId);
+        Assert.Equal([9, 16], ctx.Decrypt(down)[..2]);
+    }
+
+    [Fact]
     public void OtherParameters_AndPublicContexts_AreRefused()
     {
         var ctx = Small.Value;

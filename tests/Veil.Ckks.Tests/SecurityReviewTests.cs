@@ -103,6 +103,20 @@ public class SecurityReviewTests
         RlweSerializer.LoadSecretKey(RlweSerializer.SaveUnprotected(key), p.Ring);
 
     [Fact]
+    public void Release_OfACiphertextUnderAnotherKey_IsRefused_BeforeAnyBudgetIsSpent()
+    {
+        var (p, keys, pk) = SetA.Value;
+        var other = new KeyGenerator(p.Ring);
+        var (cts, _) = TwoEncryptions(p, other.CreatePublicKey(), 1);
+        using var key = CloneKey(keys.SecretKey, p);
+        var release = new CkksReleaseDecryptor(p, key);
+        Assert.Throws<KeyMismatchException>(() => release.Decrypt(cts[0], 0, 4));
+        Assert.Equal(0, key.ReleaseBudget.Used);
+        var (mine, _) = TwoEncryptions(p, pk, 1);
+        Assert.Throws<KeyMismatchException>(() => new CkksEvaluator(p).Add(mine[0], cts[0]));
+    }
+
+    [Fact]
     public void Release_CountsAgainstTheKeysBudget_RefusesPastIt_AndTheCountTravelsWithTheKey()
     {
         var (p, keys, pk) = SetA.Value;

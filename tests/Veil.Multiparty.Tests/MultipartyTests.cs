@@ -109,7 +109,11 @@ public class MultipartyTests
         var encoder = new CkksEncoder(p);
         Assert.True(Bits(encoder.Decode(new Decryptor(p.Ring, recipient.SecretKey).Decrypt(switched)), x, y) > 5);
         var other = new KeyGenerator(p.Ring);
-        Assert.True(Bits(encoder.Decode(new Decryptor(p.Ring, other.SecretKey).Decrypt(switched)), x, y) < 1, "another key decrypted the switched ciphertext");
+        Assert.Equal(recipientPk.Id, switched.KeyId);
+        Assert.Throws<KeyMismatchException>(() => new Decryptor(p.Ring, other.SecretKey).Decrypt(switched));
+        // Stripped of its key id, it still decrypts to noise under another key: the key, not the label, protects it.
+        var unlabelled = Ciphertext.FromPolynomials(p.Ring, switched.Scale, switched.GetPolynomial(0), switched.GetPolynomial(1));
+        Assert.True(Bits(encoder.Decode(new Decryptor(p.Ring, other.SecretKey).Decrypt(unlabelled)), x, y) < 1, "another key decrypted the switched ciphertext");
         // A share made for another recipient is refused.
         var wrong = group.Parties.Select(q => q.CreateKeySwitchShare(ct, other.CreatePublicKey(), policy)).ToArray();
         Assert.Throws<ShareMismatchException>(() => Collective.SwitchToPublicKey(group.Session, ct, recipientPk, wrong));

@@ -39,7 +39,9 @@ public class KeysFromPolynomialsTests
         var ct = new Encryptor(P, collective).Encrypt(TestRings.Encode(P, P.MaxLevel, m, 1L << 20));
         // Decrypt with s = Σ s_i: c0 + c1·s_1 + c1·s_2 + c1·s_3, each party contributing c1·s_i.
         var c1Only = Ciphertext.FromPolynomials(P, 1.0, new RnsPolynomial(P.N, ct.Level + 1), ct.GetPolynomial(1));
-        var sum = new Decryptor(P, parties[0].SecretKey).Decrypt(ct).Data;
+        Assert.Throws<KeyMismatchException>(() => new Decryptor(P, parties[0].SecretKey).Decrypt(ct)); // no party's own key
+        var unbound = Ciphertext.FromPolynomials(P, 1.0, ct.GetPolynomial(0), ct.GetPolynomial(1));
+        var sum = new Decryptor(P, parties[0].SecretKey).Decrypt(unbound).Data;
         foreach (var party in parties.Skip(1))
         {
             var part = new Decryptor(P, party.SecretKey).Decrypt(c1Only).Data;

@@ -29,6 +29,8 @@ namespace Veil.Rlwe.Serialization;
 public static class RlweSerializer
 {
     private const int CiphertextMetadataBytes = 4 + sizeof(double);
+    // Ciphertext flags (byte 3): c_1 sent as its seed; a 16-byte key id follows the scale (files before key ids have 0 or 1).
+    private const byte SeededFlag = 1, KeyIdFlag = 2;
     private const int PlaintextMetadataBytes = 2 + sizeof(double);
     private const int SwitchingKeyPrefixBytes = sizeof(ushort) + Prng.SeedSize;
     /// <summary>Bytes of the tag that binds a version-2 key-switching key to its kind and Galois element.</summary>
@@ -189,16 +191,22 @@ public static class RlweSerializer
         ArgumentNullException.ThrowIfNull(ciphertext);
         CheckScale(ciphertext.Scale, nameof(ciphertext));
         var p = ciphertext.Parameters;
-        bool seeded = SeedStillValid(ciphertext);
+        bool seeded = SeedStillValid(ciphertext), bound = !ciphertext.KeyId.IsNone;
         int polys = seeded ? 1 : ciphertext.Size;
-        long length = CiphertextMetadataBytes + polys * PolyBytes(p, ciphertext.Level + 1) + (seeded ? Prng.SeedSize : 0);
+        long length = CiphertextMetadataBytes + (bound ? KeyId.Size : 0) + polys * PolyBytes(p, ciphertext.Level + 1) + (seeded ? Prng.SeedSize : 0);
         var payload = AllocatePayload(length);
         var w = new PayloadWriter(payload);
         w.WriteByte((byte)ciphertext.Level);
         w.WriteByte((byte)ciphertext.Size);
         w.WriteByte(ciphertext.IsNttForm ? (byte)1 : (byte)0);
-        w.WriteByte(seeded ? (byte)1 : (byte)0);
+        w.WriteByte((byte)((seeded ? SeededFlag : 0) | (bound ? KeyIdFlag : 0)));
         w.WriteDouble(ciphertext.Scale);
+        if (bound)
+        {
+            Span<byte> id = stackalloc byte[KeyId.Size];
+            ciphertext.KeyId.Write(id);
+            w.WriteBytes(id);
+        }
         for (int i = 0; i < polys; i++) w.WriteCoefficients(ciphertext.Poly(i));
         if (seeded) w.WriteBytes(ciphertext.Seed);
         w.EnsureFull();
@@ -215,7 +223,7 @@ public static class RlweSerializer
         return expanded.AsSpan().SequenceEqual(ciphertext.Poly(1));
     }
 
-    private static long MaxCiphertextBytes(RlweParameters p) => CiphertextMetadataBytes + Ciphertext.MaxSize * PolyBytes(p, p.MaxLevel + 1);
+    private static long MaxCiphertextBytes(RlweParameters p) => CiphertextMetadataBytes + KeyId.Size + Ciphertext.MaxSize * PolyBytes(p, p.MaxLevel + 1);
 
     private static Ciphertext ReadCiphertext(ReadOnlySpan<byte> payload, RlweParameters parameters)
     {
@@ -225,15 +233,20 @@ public static class RlweSerializer
         if (size < 2 || size > Ciphertext.MaxSize)
             throw new VeilFormatException("size", $"A ciphertext has 2 to {Ciphertext.MaxSize} polynomials; got {size}.");
         bool ntt = ReadFlag(ref r, "ntt");
-        bool seeded = ReadFlag(ref r, "seeded");
+        byte flags = r.ReadByte("flags");
+        if ((flags & ~(SeededFlag | KeyIdFlag)) != 0)
+            throw new VeilFormatException("flags", $"Ciphertext flags are 1 (seeded) and 2 (bound to a key); got {flags}.");
+        bool seeded = (flags & SeededFlag) != 0, bound = (flags & KeyIdFlag) != 0;
         if (seeded && size != 2)
             throw new VeilFormatException("seeded", $"Only a size-2 ciphertext can be seeded; this one has size {size}.");
         if (seeded && !ntt)
             throw new VeilFormatException("seeded", "A seeded ciphertext is in NTT form.");
         double scale = ReadScale(ref r);
         int polys = seeded ? 1 : size;
-        CheckPayloadLength(r.Length, () => CiphertextMetadataBytes + polys * PolyBytes(parameters, level + 1) + (seeded ? Prng.SeedSize : 0));
-        var ciphertext = new Ciphertext(parameters, level, size, scale) { IsNttForm = ntt };
+        CheckPayloadLength(r.Length, () => CiphertextMetadataBytes + (bound ? KeyId.Size : 0) + polys * PolyBytes(parameters, level + 1) + (seeded ? Prng.SeedSize : 0));
+        var key = bound ? KeyId.Read(r.ReadBytes(KeyId.Size, "keyId")) : KeyId.None;
+        if (bound && key.IsNone) throw new VeilFormatException("keyId", "The ciphertext is flagged as bound to a key, but its key id is zero.");
+        var ciphertext = new Ciphertext(parameters, level, size, scale) { IsNttForm = ntt, KeyId = key };
         for (int i = 0; i < polys; i++)
             r.ReadCoefficients(ciphertext.Poly(i), parameters.PrimeValues.AsSpan(0, level + 1), parameters.N, "coefficients");
         if (seeded)
@@ -432,28 +445,35 @@ public static class RlweSerializer
         ArgumentNullException.ThrowIfNull(publicKey);
         var p = publicKey.Parameters;
         CheckSeed(publicKey.Seed.Span, nameof(publicKey));
-        var payload = AllocatePayload(PolyBytes(p, p.Ring.LimbCount) + Prng.SeedSize);
+        var payload = AllocatePayload(PublicKeyBytes(p));
         var w = new PayloadWriter(payload);
         w.WriteCoefficients(publicKey.B);
         w.WriteBytes(publicKey.Seed.Span);
+        Span<byte> id = stackalloc byte[KeyId.Size];
+        publicKey.Id.Write(id); // zero when the key carries none
+        w.WriteBytes(id);
         w.EnsureFull();
         return payload;
     }
 
-    private static long PublicKeyBytes(RlweParameters p) => PolyBytes(p, p.Ring.LimbCount) + Prng.SeedSize;
+    /// <summary>b ‖ seed of a ‖ key id (16 bytes, zero for none); keys saved before key ids lack the id.</summary>
+    private static long PublicKeyBytes(RlweParameters p) => LegacyPublicKeyBytes(p) + KeyId.Size;
+    private static long LegacyPublicKeyBytes(RlweParameters p) => PolyBytes(p, p.Ring.LimbCount) + Prng.SeedSize;
 
     private static PublicKey ReadPublicKey(ReadOnlySpan<byte> payload, RlweParameters parameters)
     {
         var ring = parameters.Ring;
-        CheckPayloadLength(payload.Length, () => PublicKeyBytes(parameters));
+        bool withId = payload.Length != LegacyPublicKeyBytes(parameters);
+        if (withId) CheckPayloadLength(payload.Length, () => PublicKeyBytes(parameters));
         var r = new PayloadReader(payload);
         var b = new ulong[ring.LimbCount * ring.N];
         r.ReadCoefficients(b, parameters.PrimeValues, parameters.N, "coefficients");
         var seed = r.ReadBytes(Prng.SeedSize, "seed").ToArray();
+        var id = withId ? KeyId.Read(r.ReadBytes(KeyId.Size, "keyId")) : KeyId.None;
         r.EnsureEnd("payloadLength");
         var a = new ulong[b.Length];
         KeyGenerator.ExpandPublicA(parameters, seed, a);
-        return new PublicKey(parameters, b, a, seed);
+        return new PublicKey(parameters, b, a, seed, id);
     }
 
     // ------------------------------------------------------------------ KeySwitchingKey / RelinearizationKey

@@ -88,8 +88,8 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         Rejects("payloadLength", () => RlweSerializer.LoadCiphertext(new MemoryStream(hostile), P));
         Rejects("payloadLength", () => RlweSerializer.LoadCiphertext(new NonSeekableStream(hostile), P));
         // With the largest payload a ciphertext can have, the truncated stored bytes are found instead.
-        WriteU64(hostile, PayloadLengthOffset, 12 + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8);
-        WriteU64(hostile, StoredLengthOffset, 12 + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8 - 1);
+        WriteU64(hostile, PayloadLengthOffset, 12 + KeyId.Size + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8);
+        WriteU64(hostile, StoredLengthOffset, 12 + KeyId.Size + 5UL * (ulong)(P.MaxLevel + 1) * (ulong)P.N * 8 - 1);
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(hostile, P));
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(new MemoryStream(hostile), P));
         Rejects("storedLength", () => RlweSerializer.LoadCiphertext(new NonSeekableStream(hostile), P));
@@ -118,7 +118,7 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
     [Fact]
     public void Load_RejectsCoefficientAboveModulus()
     {
-        int n = P.N, first = VeilHeader.Size + 12;
+        int n = P.N, first = VeilHeader.Size + 12 + KeyId.Size;
         ulong q0 = P.Ring.Moduli[0].Value, q1 = P.Ring.Moduli[1].Value;
         Assert.True(q1 < q0);
         var bytes = CiphertextBytes();
@@ -248,8 +248,8 @@ public sealed class RlweSerializerRejectionTests(SerializationFixture fixture) :
         bytes[meta + 2] = 2;
         Rejects("ntt", () => RlweSerializer.LoadCiphertext(bytes, P));
         bytes = CiphertextBytes();
-        bytes[meta + 3] = 2;
-        Rejects("seeded", () => RlweSerializer.LoadCiphertext(bytes, P));
+        bytes[meta + 3] = 4;
+        Rejects("flags", () => RlweSerializer.LoadCiphertext(bytes, P));
         foreach (double scale in new[] { double.NaN, double.PositiveInfinity, 0.0, -1.0 })
         {
             bytes = CiphertextBytes();

@@ -248,7 +248,7 @@ public sealed class RlweSerializerRoundTripTests(SerializationFixture fixture) :
         Assert.Equal(P.Hash.ToArray(), bytes[16..48]);
         var info = VeilHeader.Read(bytes, RlweObjectTypes.Of(ObjectKind.Ciphertext));
         Assert.Equal(bytes.Length - VeilHeader.Size, info.StoredLength);
-        Assert.Equal(12 + 2 * (P.MaxLevel + 1) * P.N * 8, info.PayloadLength);
+        Assert.Equal(12 + KeyId.Size + 2 * (P.MaxLevel + 1) * P.N * 8, info.PayloadLength); // metadata, key id, c_0 and c_1
         Assert.Equal(Compression.ZLib, info.Compression);
         Assert.True(info.ContextHash.Span.SequenceEqual(P.Hash.Span));
         var paramBytes = RlweSerializer.Save(P);
