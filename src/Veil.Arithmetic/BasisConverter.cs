@@ -24,7 +24,9 @@ public sealed class BasisConverter
     private readonly ulong[] _productModTo; // A mod b_j
     private readonly double[] _inverseFrom; // 1 / a_i
     private readonly bool[] _sumFitsReduce;
-    private readonly bool _floatingPoint; // every source prime below 2^50 and the kernels available // whether Σ (a_i − 1)(b_j − 1) + k·b_j stays below b_j·2^64
+    private readonly bool _floatingPoint; // every source prime below 2^50 and the kernels available
+    // Every target below 2^50 too: Prepare leaves the t_i and the overshoot in the scratch as doubles, read as they are.
+    private readonly bool _doubleScratch;
 
     /// <summary>Precomputes the conversion constants.</summary>
     public BasisConverter(IReadOnlyList<Modulus> from, IReadOnlyList<Modulus> to)
@@ -38,6 +40,7 @@ public sealed class BasisConverter
         _productModTo = new ulong[_to.Length];
         _inverseFrom = _from.Select(a => 1.0 / a.Value).ToArray();
         _floatingPoint = FloatingPointModular.IsSupported && _from.All(a => a.BitCount <= FloatingPointModular.MaxBits);
+        _doubleScratch = _floatingPoint && _to.All(b => b.BitCount <= FloatingPointModular.MaxBits);
         _sumFitsReduce = _to.Select(b =>
         {
             var bound = _from.Aggregate(System.Numerics.BigInteger.Zero, (acc, a) => acc + (System.Numerics.BigInteger)(a.Value - 1) * (b.Value - 1))
@@ -142,6 +145,11 @@ public sealed class BasisConverter
         var overshoot = scratch.Slice(k * n, n);
         // −A mod b_j, added overshoot times inside the same accumulator: one reduction per coefficient.
         ulong minusA = m.Negate(aMod);
+        if (_doubleScratch && n % 4 == 0)
+        {
+            ConvertTargetPrepared(MemoryMarshal.Cast<ulong, double>(scratch), weights, d, m, minusA, k, n);
+            return;
+        }
         if (_floatingPoint && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
         {
             ConvertTargetFloatingPoint(scratch, weights, overshoot, d, m, minusA, k, n);
@@ -176,8 +184,12 @@ public sealed class BasisConverter
             var w = Vector256.Create((double)_hatInv[i]);
             var src = MemoryMarshal.Cast<ulong, Vector256<ulong>>(source.Slice(i * n, n));
             var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(scratch.Slice(i * n, n));
-            for (int v = 0; v < dst.Length; v++)
-                dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.MulMod(FloatingPointModular.ToDouble(src[v]), w, q, qInv));
+            if (_doubleScratch)
+                for (int v = 0; v < dst.Length; v++)
+                    dst[v] = FloatingPointModular.MulMod(FloatingPointModular.ToDouble(src[v]), w, q, qInv).AsUInt64();
+            else
+                for (int v = 0; v < dst.Length; v++)
+                    dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.MulMod(FloatingPointModular.ToDouble(src[v]), w, q, qInv));
         }
         // v_c = round(Σ t_i / a_i), four coefficients at a time.
         var overshoot = MemoryMarshal.Cast<ulong, Vector256<ulong>>(scratch.Slice(k * n, n));
@@ -186,10 +198,12 @@ public sealed class BasisConverter
             var f = Vector256<double>.Zero;
             for (int i = 0; i < k; i++)
             {
-                var t = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scratch), (nuint)(i * n + 4 * v)));
+                var raw = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scratch), (nuint)(i * n + 4 * v));
+                var t = _doubleScratch ? raw.AsDouble() : FloatingPointModular.ToDouble(raw);
                 f = Fma.MultiplyAdd(t, Vector256.Create(_inverseFrom[i]), f);
             }
-            overshoot[v] = FloatingPointModular.FromDouble(Avx.RoundToNearestInteger(f));
+            var rounded = Avx.RoundToNearestInteger(f);
+            overshoot[v] = _doubleScratch ? rounded.AsUInt64() : FloatingPointModular.FromDouble(rounded);
         }
     }
 
@@ -217,6 +231,56 @@ public sealed class BasisConverter
                 var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scratch), (nuint)(i * n + 4 * v)));
                 acc = Avx.Add(acc, FloatingPointModular.MulModLazy(x, w[i], q, qInv));
                 if (i % 3 == 1) acc = FloatingPointModular.ReduceExact(acc, q, qInv);
+            }
+            dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc, q, qInv));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ConvertTargetFloatingPoint"/> on a scratch that already holds doubles (the t_i, then the overshoot), two
+    /// vectors of four coefficients at a time so that their independent chains overlap. Each product is an exact integer
+    /// in (−b, b); after every third term the sum is brought back to [−b/2 − 1, b/2 + 1] by subtracting round(sum/b)·b
+    /// (exact: an FMA of integers below 2^53), so it never leaves (−3.5b, 3.5b) ⊂ (−2^52, 2^52); one full reduction at the end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConvertTargetPrepared(ReadOnlySpan<double> scratch, ReadOnlySpan<ulong> weights, Span<ulong> destination,
+        Modulus target, ulong minusA, int k, int n)
+    {
+        var q = Vector256.Create((double)target.Value);
+        var qInv = Vector256.Create(1.0 / target.Value);
+        var correction = Vector256.Create((double)minusA);
+        Span<Vector256<double>> w = stackalloc Vector256<double>[k];
+        for (int i = 0; i < k; i++) w[i] = Vector256.Create((double)weights[i]);
+        ref double src = ref MemoryMarshal.GetReference(scratch);
+        var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(destination[..n]);
+        int v = 0;
+        for (; v + 1 < dst.Length; v += 2)
+        {
+            nuint c0 = (nuint)(4 * v), c1 = c0 + 4, over = (nuint)(k * n);
+            var acc0 = FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, over + c0), correction, q, qInv);
+            var acc1 = FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, over + c1), correction, q, qInv);
+            for (int i = 0; i < k; i++)
+            {
+                nuint row = (nuint)(i * n);
+                acc0 = Avx.Add(acc0, FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, row + c0), w[i], q, qInv));
+                acc1 = Avx.Add(acc1, FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, row + c1), w[i], q, qInv));
+                if (i % 3 == 1)
+                {
+                    acc0 = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(acc0, qInv)), q, acc0);
+                    acc1 = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(acc1, qInv)), q, acc1);
+                }
+            }
+            dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc0, q, qInv));
+            dst[v + 1] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc1, q, qInv));
+        }
+        for (; v < dst.Length; v++)
+        {
+            nuint c0 = (nuint)(4 * v);
+            var acc = FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, (nuint)(k * n) + c0), correction, q, qInv);
+            for (int i = 0; i < k; i++)
+            {
+                acc = Avx.Add(acc, FloatingPointModular.MulModLazy(Vector256.LoadUnsafe(ref src, (nuint)(i * n) + c0), w[i], q, qInv));
+                if (i % 3 == 1) acc = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(acc, qInv)), q, acc);
             }
             dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc, q, qInv));
         }

@@ -176,6 +176,35 @@ public class BasisConverterTests
         }
     }
 
+    [Theory]
+    [InlineData(13, 20)] // thirteen 50-bit sources: four lazy reductions in each chain; five vectors, so one runs alone
+    [InlineData(2, 4)]
+    [InlineData(8, 4096)]
+    public void Convert_BelowFiftyBits_IsExact_ForAnyVectorCount(int sources, int n)
+    {
+        var from = PrimesOf(Enumerable.Repeat(50, sources).ToArray());
+        var to = PrimesOf(50, 49, 36).Where(p => !from.Contains(p)).ToArray();
+        BigInteger a = from.Aggregate(BigInteger.One, (acc, p) => acc * p);
+        var rng = new Random(sources * 1000 + n);
+        var src = new ulong[sources * n];
+        for (int i = 0; i < sources; i++)
+            for (int c = 0; c < n; c++) src[i * n + c] = c < 2 ? from[i] - 1 - (ulong)c : rng.NextBelow(from[i]); // A − 1, then random
+        var dst = new ulong[to.Length * n];
+        new BasisConverter(Moduli(from), Moduli(to)).Convert(src, dst, new ulong[(sources + 1) * n], n);
+        for (int c = 0; c < n; c++)
+        {
+            BigInteger x = 0;
+            for (int i = 0; i < sources; i++)
+            {
+                BigInteger hat = a / from[i];
+                x += src[i * n + c] * (BigInteger.ModPow(hat % from[i], from[i] - 2, from[i])) % from[i] * hat;
+            }
+            var expected = Centered(x % a, a);
+            for (int j = 0; j < to.Length; j++)
+                Assert.True(Mod(expected, to[j]) == dst[j * n + c], $"coefficient {c}, target {j}");
+        }
+    }
+
     [Fact]
     public void Convert_IgnoresStaleScratchAndDestinationContents()
     {
