@@ -64,28 +64,42 @@ public sealed partial class NttTable
         return (t2, t1);
     }
 
+    // Lazy reduction. MulModLazy(x, w) for |x| ≤ B·q (w < q < 2^50) is an exact integer of magnitude below
+    // (1/2 + 3B/8)·q: its quotient estimate is off by at most B/4 and its low part at most B·q/8. Centre brings an exact
+    // integer below 2^52 to [−q/2 − 1, q/2 + 1]. Forward: the sums are centred every second stage, so inputs stay below
+    // 1.9q and outputs below 3.1q. Inverse: x + y is centred every stage and (x − y)·w stays below 2q (the fixed point
+    // of Y = 1/2 + 3·2Y/8), so no value exceeds 4q < 2^52. A butterfly is then a product, two additions and on average
+    // one centring (forward) or exactly one (inverse), against a full reduction of all three before.
+
+    /// <summary>v − round(v/q)·q: an exact integer |v| &lt; 2^52 brought to [−q/2 − 1, q/2 + 1].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ForwardButterfly(ref Vector256<double> x, ref Vector256<double> y, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
+    private static Vector256<double> Centre(Vector256<double> v, Vector256<double> q, Vector256<double> qInv) =>
+        Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(v, qInv)), q, v);
+
+    /// <summary>(x, y) → (x + y·w, x − y·w), inputs below 1.9q in magnitude; outputs below 3.1q, or centred when <paramref name="reduce"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForwardButterfly(ref Vector256<double> x, ref Vector256<double> y, Vector256<double> w, Vector256<double> q, Vector256<double> qInv, bool reduce)
     {
-        var yv = FloatingPointModular.MulMod(y, w, q, qInv);
+        var yv = FloatingPointModular.MulModLazy(y, w, q, qInv);
         var sum = Avx.Add(x, yv);
         var diff = Avx.Subtract(x, yv);
-        x = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
-        y = Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q));
+        x = reduce ? Centre(sum, q, qInv) : sum;
+        y = reduce ? Centre(diff, q, qInv) : diff;
     }
 
+    /// <summary>(x, y) → (centred x + y, (x − y)·w), inputs below 2q in magnitude; y' below 2q.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void InverseButterfly(ref Vector256<double> x, ref Vector256<double> y, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
     {
         var sum = Avx.Add(x, y);
         var diff = Avx.Subtract(x, y);
-        x = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
-        y = FloatingPointModular.MulMod(Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q)), w, q, qInv);
+        x = Centre(sum, q, qInv);
+        y = FloatingPointModular.MulModLazy(diff, w, q, qInv);
     }
 
     /// <summary>Stage t = 2: butterflies (a_0, a_2), (a_1, a_3) in each group of four, two groups per step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StageT2(ref double a0, int n, double[] roots, Vector256<double> q, Vector256<double> qInv, bool inverse)
+    private static void StageT2(ref double a0, int n, double[] roots, Vector256<double> q, Vector256<double> qInv, bool inverse, bool reduce)
     {
         ref double r0 = ref MemoryMarshal.GetArrayDataReference(roots);
         for (int k = 0; k < n; k += 8)
@@ -95,7 +109,7 @@ public sealed partial class NttTable
             var x = Avx.Permute2x128(v0, v1, 0x20);
             var y = Avx.Permute2x128(v0, v1, 0x31);
             var w = Vector256.LoadUnsafe(ref r0, (nuint)(k >> 1));
-            if (inverse) InverseButterfly(ref x, ref y, w, q, qInv); else ForwardButterfly(ref x, ref y, w, q, qInv);
+            if (inverse) InverseButterfly(ref x, ref y, w, q, qInv); else ForwardButterfly(ref x, ref y, w, q, qInv, reduce);
             Avx.Permute2x128(x, y, 0x20).StoreUnsafe(ref a0, (nuint)k);
             Avx.Permute2x128(x, y, 0x31).StoreUnsafe(ref a0, (nuint)(k + 4));
         }
@@ -103,7 +117,7 @@ public sealed partial class NttTable
 
     /// <summary>Stage t = 1: butterflies on adjacent pairs, four pairs per step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StageT1(ref double a0, int n, double[] roots, Vector256<double> q, Vector256<double> qInv, bool inverse)
+    private static void StageT1(ref double a0, int n, double[] roots, Vector256<double> q, Vector256<double> qInv, bool inverse, bool reduce)
     {
         ref double r0 = ref MemoryMarshal.GetArrayDataReference(roots);
         for (int k = 0; k < n; k += 8)
@@ -113,9 +127,37 @@ public sealed partial class NttTable
             var x = Avx.UnpackLow(v0, v1);
             var y = Avx.UnpackHigh(v0, v1);
             var w = Vector256.LoadUnsafe(ref r0, (nuint)(k >> 1));
-            if (inverse) InverseButterfly(ref x, ref y, w, q, qInv); else ForwardButterfly(ref x, ref y, w, q, qInv);
+            if (inverse) InverseButterfly(ref x, ref y, w, q, qInv); else ForwardButterfly(ref x, ref y, w, q, qInv, reduce);
             Avx.UnpackLow(x, y).StoreUnsafe(ref a0, (nuint)k);
             Avx.UnpackHigh(x, y).StoreUnsafe(ref a0, (nuint)(k + 4));
+        }
+    }
+
+    /// <summary>The butterflies of one group of a stage with t ≥ 4 (x and y t words apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForwardGroup(ref double x, ref double y, int t, Vector256<double> w, Vector256<double> q, Vector256<double> qInv, bool reduce)
+    {
+        for (int j = 0; j < t; j += 4)
+        {
+            var xv = Vector256.LoadUnsafe(ref x, (nuint)j);
+            var yv = Vector256.LoadUnsafe(ref y, (nuint)j);
+            ForwardButterfly(ref xv, ref yv, w, q, qInv, reduce);
+            xv.StoreUnsafe(ref x, (nuint)j);
+            yv.StoreUnsafe(ref y, (nuint)j);
+        }
+    }
+
+    /// <summary>The inverse butterflies of one group of a stage with t ≥ 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InverseGroup(ref double x, ref double y, int t, Vector256<double> w, Vector256<double> q, Vector256<double> qInv)
+    {
+        for (int j = 0; j < t; j += 4)
+        {
+            var xv = Vector256.LoadUnsafe(ref x, (nuint)j);
+            var yv = Vector256.LoadUnsafe(ref y, (nuint)j);
+            InverseButterfly(ref xv, ref yv, w, q, qInv);
+            xv.StoreUnsafe(ref x, (nuint)j);
+            yv.StoreUnsafe(ref y, (nuint)j);
         }
     }
 
@@ -128,13 +170,20 @@ public sealed partial class NttTable
         for (int i = 0; i < d.Length; i++) d[i] = Avx.Subtract(Avx2.Or(d[i], magic).AsDouble(), m).AsUInt64();
     }
 
+    /// <summary>Exact integers of magnitude below 2^52 (at most 3.1q here), in place, to residues in [0, q).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FromDoubles(Span<ulong> values)
+    private static void FromDoubles(Span<ulong> values, Vector256<double> q, Vector256<double> qInv)
     {
         var d = MemoryMarshal.Cast<ulong, Vector256<ulong>>(values);
         var magic = Vector256.Create(MagicBits);
         var m = Vector256.Create(Magic);
-        for (int i = 0; i < d.Length; i++) d[i] = Avx2.Xor(Avx.Add(d[i].AsDouble(), m).AsUInt64(), magic);
+        for (int i = 0; i < d.Length; i++)
+        {
+            var r = Centre(d[i].AsDouble(), q, qInv);
+            r = Avx.Add(r, Avx.And(Avx.CompareLessThan(r, Vector256<double>.Zero), q));
+            r = Avx.Subtract(r, Avx.And(Avx.CompareGreaterThanOrEqual(r, q), q)); // q/2 + 1 ≥ q only for tiny q
+            d[i] = Avx2.Xor(Avx.Add(r, m).AsUInt64(), magic);
+        }
     }
 
     /// <summary>Forward transform on residues &lt; q &lt; 2^50, in place, output fully reduced.</summary>
@@ -147,11 +196,13 @@ public sealed partial class NttTable
         var q = Vector256.Create(qs);
         var qInv = Vector256.Create(1.0 / qs);
         var roots = _rootsD!;
-        int n = N, t = n;
+        int n = N, t = n, stage = 0;
         ref double a0 = ref MemoryMarshal.GetReference(a);
-        for (int m = 1; m < n; m <<= 1)
+        // Inputs in [0, q); outputs of an unreduced stage below 3q (then the next one centres them), of a reducing one ≤ q/2 + 1.
+        for (int m = 1; m < n; m <<= 1, stage++)
         {
             t >>= 1;
+            bool reduce = (stage & 1) == 1;
             if (t >= 4)
             {
                 for (int i = 0; i < m; i++)
@@ -159,20 +210,14 @@ public sealed partial class NttTable
                     var w = Vector256.Create(roots[m + i]);
                     ref double x = ref Unsafe.Add(ref a0, 2 * i * t);
                     ref double y = ref Unsafe.Add(ref x, t);
-                    for (int j = 0; j < t; j += 4)
-                    {
-                        var xv = Vector256.LoadUnsafe(ref x, (nuint)j);
-                        var yv = Vector256.LoadUnsafe(ref y, (nuint)j);
-                        ForwardButterfly(ref xv, ref yv, w, q, qInv);
-                        xv.StoreUnsafe(ref x, (nuint)j);
-                        yv.StoreUnsafe(ref y, (nuint)j);
-                    }
+                    if (reduce) ForwardGroup(ref x, ref y, t, w, q, qInv, reduce: true);
+                    else ForwardGroup(ref x, ref y, t, w, q, qInv, reduce: false);
                 }
             }
-            else if (t == 2) StageT2(ref a0, n, _fwdT2!, q, qInv, inverse: false);
-            else StageT1(ref a0, n, _fwdT1!, q, qInv, inverse: false);
+            else if (t == 2) StageT2(ref a0, n, _fwdT2!, q, qInv, inverse: false, reduce);
+            else StageT1(ref a0, n, _fwdT1!, q, qInv, inverse: false, reduce);
         }
-        FromDoubles(values);
+        FromDoubles(values, q, qInv);
     }
 
     /// <summary>Inverse transform on residues &lt; q &lt; 2^50, in place, N^-1 folded into the last stage.</summary>
@@ -196,21 +241,14 @@ public sealed partial class NttTable
                     var w = Vector256.Create(roots[m + i]);
                     ref double x = ref Unsafe.Add(ref a0, 2 * i * t);
                     ref double y = ref Unsafe.Add(ref x, t);
-                    for (int j = 0; j < t; j += 4)
-                    {
-                        var xv = Vector256.LoadUnsafe(ref x, (nuint)j);
-                        var yv = Vector256.LoadUnsafe(ref y, (nuint)j);
-                        InverseButterfly(ref xv, ref yv, w, q, qInv);
-                        xv.StoreUnsafe(ref x, (nuint)j);
-                        yv.StoreUnsafe(ref y, (nuint)j);
-                    }
+                    InverseGroup(ref x, ref y, t, w, q, qInv);
                 }
             }
-            else if (t == 2) StageT2(ref a0, n, _invT2!, q, qInv, inverse: true);
-            else StageT1(ref a0, n, _invT1!, q, qInv, inverse: true);
+            else if (t == 2) StageT2(ref a0, n, _invT2!, q, qInv, inverse: true, reduce: true);
+            else StageT1(ref a0, n, _invT1!, q, qInv, inverse: true, reduce: true);
             t <<= 1;
         }
-        // Last stage (m = 1, t = N/2) with N^-1 folded into both outputs.
+        // Last stage (m = 1, t = N/2) with N^-1 folded into both outputs: inputs below 2q, products below 1.5q.
         int half = n >> 1;
         var invN = Vector256.Create(_invND);
         var last = Vector256.Create(_lastInvRootD);
@@ -218,13 +256,9 @@ public sealed partial class NttTable
         {
             var xv = Vector256.LoadUnsafe(ref a0, (nuint)j);
             var yv = Vector256.LoadUnsafe(ref a0, (nuint)(j + half));
-            var sum = Avx.Add(xv, yv);
-            sum = Avx.Subtract(sum, Avx.And(Avx.CompareGreaterThanOrEqual(sum, q), q));
-            var diff = Avx.Subtract(xv, yv);
-            diff = Avx.Add(diff, Avx.And(Avx.CompareLessThan(diff, Vector256<double>.Zero), q));
-            FloatingPointModular.MulMod(sum, invN, q, qInv).StoreUnsafe(ref a0, (nuint)j);
-            FloatingPointModular.MulMod(diff, last, q, qInv).StoreUnsafe(ref a0, (nuint)(j + half));
+            FloatingPointModular.MulModLazy(Avx.Add(xv, yv), invN, q, qInv).StoreUnsafe(ref a0, (nuint)j);
+            FloatingPointModular.MulModLazy(Avx.Subtract(xv, yv), last, q, qInv).StoreUnsafe(ref a0, (nuint)(j + half));
         }
-        FromDoubles(values);
+        FromDoubles(values, q, qInv);
     }
 }

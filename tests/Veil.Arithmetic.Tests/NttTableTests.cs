@@ -152,6 +152,38 @@ public class NttTableTests
         }
     }
 
+    [Theory]
+    [InlineData(14, 50)] // the largest primes of the double-precision path, where its lazy bounds are tightest
+    [InlineData(15, 49)]
+    [InlineData(13, 36)]
+    public void LazyDoublePrecisionTransforms_AreExact_OnExtremeInputs_AtFullSize(int logN, int bits)
+    {
+        ulong q = TestData.Prime(bits, logN);
+        var table = new NttTable(new Modulus(q), logN);
+        Assert.True(table.UsesFloatingPoint || !System.Runtime.Intrinsics.X86.Fma.IsSupported);
+        var inputs = new[]
+        {
+            Enumerable.Repeat(q - 1, table.N).ToArray(),
+            Enumerable.Range(0, table.N).Select(i => i % 3 == 0 ? q - 1 : (ulong)(q / 2 + (ulong)(i & 1))).ToArray(),
+            RandomPoly(table.N, q, 21),
+        };
+        foreach (var a in inputs)
+        {
+            var f = (ulong[])a.Clone();
+            table.Forward(f);
+            foreach (int j in new[] { 0, 1, table.N / 2 + 3, table.N - 1 })
+                Assert.Equal(TestData.Evaluate(a, (ulong)BigInteger.ModPow(table.Psi, 2UL * (ulong)NttTable.ReverseBits(j, logN) + 1, q), q), f[j]);
+            Assert.All(f, v => Assert.True(v < q));
+            table.Inverse(f);
+            Assert.Equal(a, f);
+            var g = (ulong[])a.Clone();
+            table.Inverse(g); // the inverse of extreme inputs, checked through the forward transform
+            Assert.All(g, v => Assert.True(v < q));
+            table.Forward(g);
+            Assert.Equal(a, g);
+        }
+    }
+
     [Theory, MemberData(nameof(Tables))]
     public void ForwardAndInverse_OutputsAreFullyReduced(int logN, int bits)
     {
