@@ -386,8 +386,8 @@ public static class KeySwitcher
     internal static void InnerProduct(Modulus m, bool floatingPoint, ulong[] ext, int limb, int extLimbs, int digits, int n,
         ulong[][] keyB, ulong[][] keyA, int ringIndex, Span<ulong> out0, Span<ulong> out1, int lo, int hi)
     {
-        // The double-precision sum of `digits` terms in (−q, q) must stay exact (below 2^52).
-        if (floatingPoint && (ulong)digits * m.Value < 1UL << 51 && n % 4 == 0)
+        // The double-precision kernel centres its sum every fourth digit, so it holds any digit count for primes below 2^50.
+        if (floatingPoint && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
             InnerProductFloatingPoint(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, lo, hi);
         else if (SplitProductFits(m, digits) && n % 4 == 0)
             InnerProductSplit(m, ext, limb, extLimbs, digits, n, keyB, keyA, ringIndex, out0, out1, lo, hi);
@@ -529,9 +529,10 @@ public static class KeySwitcher
     private const int FloatBlock = 1024;
 
     /// <summary>
-    /// The same for primes below 2^50 in double precision (AVX2/FMA): each product reduced to (−q, q) without its final
-    /// correction, summed exactly (digits·q &lt; 2^53) in blocks of 1024 coefficients kept in L1 (so that each pass reads
-    /// three long runs instead of 3·digits interleaved streams, which the prefetchers follow badly), and the sum reduced once.
+    /// The same for primes below 2^50 in double precision (AVX2/FMA): each product reduced to (−0.875q, 0.875q) without its
+    /// final correction, summed exactly in blocks of 1024 coefficients kept in L1 (so that each pass reads three long runs
+    /// instead of 3·digits interleaved streams, which the prefetchers follow badly), the sum centred (v − round(v/q)·q)
+    /// after every fourth digit so that it stays below 4q &lt; 2^52 for any number of digits, and reduced once at the end.
     /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -556,7 +557,7 @@ public static class KeySwitcher
                 ref ulong xr = ref Unsafe.Add(ref extRef, (d * extLimbs + limb) * n + start);
                 ref ulong br = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyB[d]), ringIndex * n + start);
                 ref ulong ar = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(keyA[d]), ringIndex * n + start);
-                bool first = d == 0;
+                bool first = d == 0, centre = (d & 3) == 3 && d != digits - 1;
                 for (int c = 0; c < count; c += 4)
                 {
                     var x = FloatingPointModular.ToDouble(Vector256.LoadUnsafe(ref xr, (nuint)c));
@@ -566,6 +567,11 @@ public static class KeySwitcher
                     {
                         p0 = Avx.Add(p0, Vector256.LoadUnsafe(ref s0, (nuint)c));
                         p1 = Avx.Add(p1, Vector256.LoadUnsafe(ref s1, (nuint)c));
+                    }
+                    if (centre)
+                    {
+                        p0 = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(p0, qInv)), q, p0);
+                        p1 = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(p1, qInv)), q, p1);
                     }
                     p0.StoreUnsafe(ref s0, (nuint)c);
                     p1.StoreUnsafe(ref s1, (nuint)c);
