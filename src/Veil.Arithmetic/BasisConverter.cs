@@ -85,6 +85,24 @@ public sealed class BasisConverter
     }
 
     /// <summary>
+    /// <see cref="Convert"/> with each target limb j brought to NTT form by <paramref name="tables"/>[<paramref name="firstTable"/> + j]
+    /// right after it is written, while it is still in cache (one pass over the destination instead of two).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ConvertToNtt(ReadOnlySpan<ulong> source, Span<ulong> destination, Span<ulong> scratch, int n, IReadOnlyList<NttTable> tables, int firstTable = 0)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        if (firstTable < 0 || firstTable + _to.Length > tables.Count) ThrowHelper.Argument(nameof(tables), $"{_to.Length} tables are needed from index {firstTable}; {tables.Count} given.");
+        Prepare(source, scratch, n);
+        for (int j = 0; j < _to.Length; j++)
+        {
+            var limb = destination.Slice(j * n, n);
+            ConvertTarget(j, source, scratch, limb, n);
+            tables[firstTable + j].Forward(limb);
+        }
+    }
+
+    /// <summary>
     /// The part of <see cref="Convert"/> shared by all targets, written into <paramref name="scratch"/> ((|from| + 1)·N
     /// words; nothing with one source prime): after it, each target can be converted on its own, in any order or
     /// thread, with <see cref="ConvertTarget"/>.

@@ -77,10 +77,17 @@ public sealed class GadgetDecomposition
             input[..(qLimbs * n)].CopyTo(source);
             // 1. Coefficient form of every limb (needed by the basis conversion).
             Parallelism.For(qLimbs, maxDegreeOfParallelism, new InverseLimbs(_ring, source, coeff, n));
+            if (digits >= maxDegreeOfParallelism)
+            {
+                // 2. Per digit: its own limbs copied, each other limb converted straight into place and transformed
+                // while it is still in cache (one pass over the lifted digits instead of three).
+                Parallelism.For(digits, maxDegreeOfParallelism, new LiftAndTransformDigit(this, level, source, coeff, ext));
+                return ext;
+            }
             // 2. Digit d's own limbs copied, the others converted from its coefficients.
             Parallelism.For(digits, maxDegreeOfParallelism, new LiftDigit(this, level, source, coeff, ext));
-            // 3. Forward NTT of every converted limb, one (digit, target) pair per task so that the work splits evenly;
-            // digits have at most extLimbs − 1 targets, so task k is digit k / extLimbs, target k % extLimbs (if any).
+            // 3. Forward NTT of every converted limb, one (digit, target) pair per task so that the work splits evenly
+            // over more threads than digits; task k is digit k / extLimbs, target k % extLimbs (if any).
             Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, new ForwardTargets(this, level, ext));
             return ext;
         }
@@ -129,6 +136,36 @@ public sealed class GadgetDecomposition
             finally
             {
                 pool.Return(conv); pool.Return(scratch);
+            }
+        }
+    }
+
+    private readonly struct LiftAndTransformDigit(GadgetDecomposition gadget, int level, ulong[] source, ulong[] coeff, ulong[] ext) : IParallelBody
+    {
+        public void Invoke(int d)
+        {
+            int n = gadget._ring.N, qLimbs = level + 1, pLimbs = gadget.PCount, pStart = gadget.QCount, extLimbs = qLimbs + pLimbs;
+            int start = d * gadget.DigitSize, end = Math.Min(start + gadget.DigitSize, qLimbs);
+            var (converter, targets) = gadget.Lift(level, d);
+            var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
+            source.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
+            var digitCoefficients = coeff.AsSpan(start * n, (end - start) * n);
+            var scratch = ArrayPool<ulong>.Shared.Rent((end - start + 1) * n);
+            try
+            {
+                converter.Prepare(digitCoefficients, scratch, n);
+                for (int t = 0; t < targets.Length; t++)
+                {
+                    int ringIndex = targets[t];
+                    int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
+                    var limb = extD.Slice(extIndex * n, n);
+                    converter.ConvertTarget(t, digitCoefficients, scratch, limb, n);
+                    gadget._ring.Ntt[ringIndex].Forward(limb);
+                }
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(scratch);
             }
         }
     }

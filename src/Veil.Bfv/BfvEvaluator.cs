@@ -68,8 +68,7 @@ public class BfvEvaluator : RlweEvaluator
                     ct.Poly(i)[..(k * n)].CopyTo(coefficients);
                     q.Inverse(coefficients, 0, k);
                     var target = lifted.AsSpan(index * kb * n, kb * n);
-                    tools.QToAux.Convert(coefficients.AsSpan(0, k * n), target, scratch, n);
-                    aux.Forward(target, 0, kb);
+                    tools.QToAux.ConvertToNtt(coefficients.AsSpan(0, k * n), target, scratch, n, aux.Ntt);
                 }
                 finally { pool.Return(coefficients); pool.Return(scratch); }
             });
@@ -133,8 +132,7 @@ public class BfvEvaluator : RlweEvaluator
                 var xs = xAux.AsSpan(j * n, n);
                 for (int c = 0; c < n; c++) limb[c] = m.MulShoup(m.Sub(m.MulShoup(limb[c], tb, tbs), xs[c]), inv, invs);
             }
-            tools.AuxToQ.Convert(db, output[..(k * n)], scratch, n);
-            q.Forward(output, 0, k);
+            tools.AuxToQ.ConvertToNtt(db, output[..(k * n)], scratch, n, q.Ntt);
         }
         finally
         {
