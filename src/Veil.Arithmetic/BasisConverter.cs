@@ -108,20 +108,54 @@ public sealed class BasisConverter
     /// thread, with <see cref="ConvertTarget"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Prepare(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n)
+    public void Prepare(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n) => PrepareWeighted(source, scratch, n, _hatInv, _hatInvShoup);
+
+    /// <summary>
+    /// <see cref="Convert"/> of x_i = f_i·source_i mod a_i, the factors folded into the conversion's own first product
+    /// (no pass over the source): for instance [t·D]_A with f_i = t mod a_i.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one factor per source prime, or a factor not below its prime.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ConvertScaled(ReadOnlySpan<ulong> source, ReadOnlySpan<ulong> factors, Span<ulong> destination, Span<ulong> scratch, int n)
+    {
+        int k = _from.Length;
+        if (factors.Length != k) ThrowHelper.Argument(nameof(factors), $"One factor per source prime: {k} needed, {factors.Length} given.");
+        var weights = new ulong[k];
+        var shoup = new ulong[k];
+        for (int i = 0; i < k; i++)
+        {
+            if (factors[i] >= _from[i].Value) ThrowHelper.Argument(nameof(factors), $"Factor {i} is not below its prime {_from[i].Value}.");
+            weights[i] = _from[i].Mul(factors[i], _hatInv[i]);
+            shoup[i] = _from[i].ShoupPrecompute(weights[i]);
+        }
+        if (k == 1)
+        {
+            // One source prime: the conversion reads the residue itself, so the factor is applied to a copy.
+            var scaled = scratch[..n];
+            var m = _from[0];
+            for (int c = 0; c < n; c++) scaled[c] = m.MulShoup(source[c], weights[0], shoup[0]);
+            for (int j = 0; j < _to.Length; j++) ConvertTarget(j, scaled, scratch, destination.Slice(j * n, n), n);
+            return;
+        }
+        PrepareWeighted(source, scratch, n, weights, shoup);
+        for (int j = 0; j < _to.Length; j++) ConvertTarget(j, source, scratch, destination.Slice(j * n, n), n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PrepareWeighted(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n, ulong[] weights, ulong[] weightsShoup)
     {
         int k = _from.Length;
         if (k == 1) return;
         if (_floatingPoint && n % 4 == 0)
         {
-            PrepareFloatingPoint(source, scratch, n);
+            PrepareFloatingPoint(source, scratch, n, weights);
             return;
         }
         for (int i = 0; i < k; i++)
         {
             var m = _from[i];
             var s = source.Slice(i * n, n); var t = scratch.Slice(i * n, n);
-            for (int c = 0; c < n; c++) t[c] = m.MulShoup(s[c], _hatInv[i], _hatInvShoup[i]);
+            for (int c = 0; c < n; c++) t[c] = m.MulShoup(s[c], weights[i], weightsShoup[i]);
         }
         // v_c = round(Σ t_i / a_i): how many times A the plain sum overshoots the centered value.
         var overshoot = scratch.Slice(k * n, n);
@@ -192,14 +226,14 @@ public sealed class BasisConverter
 
     /// <summary><see cref="Prepare"/> four coefficients at a time in double precision (every source prime below 2^50).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PrepareFloatingPoint(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n)
+    private void PrepareFloatingPoint(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n, ulong[] weights)
     {
         int k = _from.Length;
         for (int i = 0; i < k; i++)
         {
             var q = Vector256.Create((double)_from[i].Value);
             var qInv = Vector256.Create(1.0 / _from[i].Value);
-            var w = Vector256.Create((double)_hatInv[i]);
+            var w = Vector256.Create((double)weights[i]);
             var src = MemoryMarshal.Cast<ulong, Vector256<ulong>>(source.Slice(i * n, n));
             var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(scratch.Slice(i * n, n));
             if (_doubleScratch)

@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Veil.Arithmetic;
 using Veil.Rlwe;
 
@@ -73,13 +76,18 @@ public class BfvEvaluator : RlweEvaluator
                 finally { pool.Return(coefficients); pool.Return(scratch); }
             });
             Span<ulong> Lifted(int index) => lifted.AsSpan(index * kb * n, kb * n);
-            var tensorSpan = tensor.AsSpan(0, size * wide * n);
-            tensorSpan.Clear();
             int bOffset = square ? 0 : a.Size;
+            // The first product into each output polynomial writes it (i = 0, or j = b.Size − 1 past b's size): no clearing.
             for (int i = 0; i < a.Size; i++)
                 for (int j = 0; j < b.Size; j++)
                 {
                     var d = tensor.AsSpan((i + j) * wide * n, wide * n);
+                    if (i == 0 || j == b.Size - 1 && i + j >= b.Size)
+                    {
+                        q.MulPointwise(a.Poly(i)[..(k * n)], b.Poly(j)[..(k * n)], d[..(k * n)], 0, k);
+                        aux.MulPointwise(Lifted(i), Lifted(bOffset + j), d[(k * n)..], 0, kb);
+                        continue;
+                    }
                     q.MulPointwiseAdd(a.Poly(i)[..(k * n)], b.Poly(j)[..(k * n)], d[..(k * n)], 0, k);
                     aux.MulPointwiseAdd(Lifted(i), Lifted(bOffset + j), d[(k * n)..], 0, kb);
                 }
@@ -105,38 +113,52 @@ public class BfvEvaluator : RlweEvaluator
         var aux = _parameters.AuxiliaryBasis;
         int kb = aux.LimbCount;
         var pool = ArrayPool<ulong>.Shared;
-        ulong[] x = pool.Rent(k * n), xAux = pool.Rent(kb * n), scratch = pool.Rent((Math.Max(k, kb) + 1) * n);
+        ulong[] xAux = pool.Rent(kb * n), scratch = pool.Rent((Math.Max(k, kb) + 1) * n);
         try
         {
             var dq = d[..(k * n)];
             var db = d.Slice(k * n, kb * n);
             q.Inverse(dq, 0, k);
             aux.Inverse(db, 0, kb);
-            // x = [t·D]_Q, its centered representative extended to B.
-            for (int i = 0; i < k; i++)
-            {
-                var m = q.Moduli[i];
-                ulong tq = tools.TModQ[i], tqs = m.ShoupPrecompute(tq);
-                var src = dq.Slice(i * n, n);
-                var dst = x.AsSpan(i * n, n);
-                for (int c = 0; c < n; c++) dst[c] = m.MulShoup(src[c], tq, tqs);
-            }
-            tools.QToAux.Convert(x.AsSpan(0, k * n), xAux.AsSpan(0, kb * n), scratch, n);
-            // y = (t·D − x)·Q^-1 in B: exact, since t·D − x is a multiple of Q.
+            // x = [t·D]_Q, its centered representative extended to B (t folded into the conversion's first product).
+            tools.QToAux.ConvertScaled(dq, tools.TModQ, xAux.AsSpan(0, kb * n), scratch, n);
+            // y = (t·D − x)·Q^-1 = D·(t·Q^-1) − x·Q^-1 in B: exact, since t·D − x is a multiple of Q.
             for (int j = 0; j < kb; j++)
             {
                 var m = aux.Moduli[j];
-                ulong tb = tools.TModAux[j], tbs = m.ShoupPrecompute(tb);
-                ulong inv = tools.InverseQModAux[j], invs = m.ShoupPrecompute(inv);
+                ulong inv = tools.InverseQModAux[j], alpha = m.Mul(tools.TModAux[j], inv);
                 var limb = db.Slice(j * n, n);
                 var xs = xAux.AsSpan(j * n, n);
-                for (int c = 0; c < n; c++) limb[c] = m.MulShoup(m.Sub(m.MulShoup(limb[c], tb, tbs), xs[c]), inv, invs);
+                if (FloatingPointModular.IsSupported && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
+                {
+                    ScaledDifference(limb, xs, m.Value, alpha, inv);
+                    continue;
+                }
+                ulong alphaShoup = m.ShoupPrecompute(alpha), invShoup = m.ShoupPrecompute(inv);
+                for (int c = 0; c < n; c++) limb[c] = m.Sub(m.MulShoup(limb[c], alpha, alphaShoup), m.MulShoup(xs[c], inv, invShoup));
             }
             tools.AuxToQ.ConvertToNtt(db, output[..(k * n)], scratch, n, q.Ntt);
         }
         finally
         {
-            pool.Return(x); pool.Return(xAux); pool.Return(scratch);
+            pool.Return(xAux); pool.Return(scratch);
+        }
+    }
+
+    /// <summary>d = d·α − x·β mod b, four lanes at a time in double precision (b below 2^50): two lazy products in (−b, b), one reduction.</summary>
+    private static void ScaledDifference(Span<ulong> d, ReadOnlySpan<ulong> x, ulong modulus, ulong alpha, ulong beta)
+    {
+        var q = Vector256.Create((double)modulus);
+        var qInv = Vector256.Create(1.0 / modulus);
+        var a = Vector256.Create((double)alpha);
+        var b = Vector256.Create((double)beta);
+        var dv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(d);
+        var xv = MemoryMarshal.Cast<ulong, Vector256<ulong>>(x[..d.Length]);
+        for (int i = 0; i < dv.Length; i++)
+        {
+            var r = Avx.Subtract(FloatingPointModular.MulModLazy(FloatingPointModular.ToDouble(dv[i]), a, q, qInv),
+                FloatingPointModular.MulModLazy(FloatingPointModular.ToDouble(xv[i]), b, q, qInv));
+            dv[i] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(r, q, qInv));
         }
     }
 
