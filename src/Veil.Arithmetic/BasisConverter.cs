@@ -182,7 +182,8 @@ public sealed class BasisConverter
             ulong a = _from[0].Value, halfA = a >> 1;
             if (FloatingPointModular.IsSupported && m.BitCount <= FloatingPointModular.MaxBits && n % 4 == 0)
             {
-                ConvertOneFloatingPoint(src, d, a, m, aMod);
+                if (a < 1UL << 52) ConvertOneSmallFloatingPoint(src, d, a, m);
+                else ConvertOneFloatingPoint(src, d, a, m, aMod);
                 return;
             }
             for (int c = 0; c < n; c++)
@@ -335,6 +336,30 @@ public sealed class BasisConverter
                 if (i % 3 == 1) acc = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(acc, qInv)), q, acc);
             }
             dst[v] = FloatingPointModular.FromDouble(FloatingPointModular.ReduceExact(acc, q, qInv));
+        }
+    }
+
+    /// <summary>
+    /// The one-source conversion when the source prime is below 2^52 too, so that the residue is an exact double:
+    /// x − a where x &gt; a/2 (a mask), then centred modulo b (|x_c| &lt; 2^51: round(x_c/b) is exact enough) and moved to [0, b).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ConvertOneSmallFloatingPoint(ReadOnlySpan<ulong> source, Span<ulong> destination, ulong a, Modulus target)
+    {
+        var q = Vector256.Create((double)target.Value);
+        var qInv = Vector256.Create(1.0 / target.Value);
+        var aD = Vector256.Create((double)a);
+        var half = Vector256.Create((double)(a >> 1));
+        var src = MemoryMarshal.Cast<ulong, Vector256<ulong>>(source);
+        var dst = MemoryMarshal.Cast<ulong, Vector256<ulong>>(destination);
+        for (int i = 0; i < dst.Length; i++)
+        {
+            var x = FloatingPointModular.ToDouble(src[i]);
+            x = Avx.Subtract(x, Avx.And(Avx.CompareGreaterThan(x, half), aD));
+            var r = Fma.MultiplyAddNegated(Avx.RoundToNearestInteger(Avx.Multiply(x, qInv)), q, x);
+            r = Avx.Add(r, Avx.And(Avx.CompareLessThan(r, Vector256<double>.Zero), q));
+            r = Avx.Subtract(r, Avx.And(Avx.CompareGreaterThanOrEqual(r, q), q));
+            dst[i] = FloatingPointModular.FromDouble(r);
         }
     }
 

@@ -66,6 +66,9 @@ public class BasisConverterTests
         { new[] { 61 }, new[] { 20, 40, 60 } },
         { new[] { 30 }, new[] { 29 } },
         { new[] { 60 }, new[] { 40, 49, 50, 51, 20 } },
+        // Key switching's digits at N = 16384 (49-bit primes) and BFV's: the source itself is an exact double.
+        { new[] { 49 }, new[] { 48, 50, 20 } },
+        { new[] { 50 }, new[] { 36, 49 } },
     };
 
     [Theory, MemberData(nameof(SingleSource))]
@@ -203,6 +206,29 @@ public class BasisConverterTests
             for (int j = 0; j < to.Length; j++)
                 Assert.True(Mod(expected, to[j]) == dst[j * n + c], $"coefficient {c}, target {j}");
         }
+    }
+
+    [Theory]
+    [InlineData(new[] { 50, 50, 50, 50 }, new[] { 49, 36 })]
+    [InlineData(new[] { 60, 40 }, new[] { 61, 30 })]
+    [InlineData(new[] { 44 }, new[] { 50, 61 })]
+    public void ConvertScaled_IsTheConversionOfTheScaledResidues(int[] fromBits, int[] toBits)
+    {
+        var from = PrimesOf(fromBits);
+        var to = PrimesOf(toBits).Where(p => !from.Contains(p)).ToArray();
+        var conv = new BasisConverter(Moduli(from), Moduli(to));
+        var src = SourceLimbs(from, 7);
+        var factors = from.Select((p, i) => i == 0 ? p - 1 : (ulong)(12345 + i) % p).ToArray();
+        var scaled = new ulong[src.Length];
+        for (int i = 0; i < from.Length; i++)
+            for (int c = 0; c < N; c++) scaled[i * N + c] = (ulong)((UInt128)src[i * N + c] * factors[i] % from[i]);
+        var expected = new ulong[to.Length * N];
+        conv.Convert(scaled, expected, new ulong[(from.Length + 1) * N], N);
+        var got = new ulong[to.Length * N];
+        conv.ConvertScaled(src, factors, got, new ulong[(from.Length + 1) * N], N);
+        Assert.Equal(expected, got);
+        Assert.Throws<ArgumentException>(() => conv.ConvertScaled(src, factors.Skip(1).ToArray(), got, new ulong[(from.Length + 1) * N], N));
+        Assert.Throws<ArgumentException>(() => conv.ConvertScaled(src, factors.Select(f => f + from[0]).ToArray(), got, new ulong[(from.Length + 1) * N], N));
     }
 
     [Fact]
