@@ -34,6 +34,23 @@ public sealed class RnsPolynomial
         IsNttForm = isNttForm;
     }
 
+    private RnsPolynomial(int n, int limbCount, ulong[] data)
+    {
+        N = n;
+        LimbCount = limbCount;
+        Data = data;
+    }
+
+    /// <summary>A polynomial over <paramref name="data"/> itself, not a copy: the caller hands the array over and stops using it.</summary>
+    /// <exception cref="ArgumentException">The data's length is not n·limbCount, or n is not a power of two.</exception>
+    public static RnsPolynomial Wrap(int n, int limbCount, ulong[] data, bool isNttForm = true)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (n < 1 || (n & (n - 1)) != 0) ThrowHelper.OutOfRange(nameof(n), "N must be a power of two.");
+        if (limbCount < 1 || (long)n * limbCount != data.Length) ThrowHelper.Argument(nameof(data), $"{n}·{limbCount} words are needed; got {data.Length}.");
+        return new RnsPolynomial(n, limbCount, data) { IsNttForm = isNttForm };
+    }
+
     /// <summary>Throws unless every limb i is reduced modulo <paramref name="moduli"/>[i] and the shape matches.</summary>
     /// <exception cref="ArgumentException">Another ring degree, another limb count, or a coefficient not below its prime.</exception>
     public void CheckReduced(IReadOnlyList<Modulus> moduli, int n, string paramName)

@@ -136,9 +136,9 @@ public sealed class MultipartyParty : IDisposable
     {
         if (_publicKeyShare is not null) return _publicKeyShare;
         RefuseSecondSample(_publicKeyMade, "public-key");
-        var key = Generator(_share).CreatePublicKey(Session.Reference.PublicKeySeed());
+        var b = Generator(_share).CreatePublicKeyB(Session.Reference.PublicKeySeed());
         _publicKeyMade = true;
-        return _publicKeyShare = new PublicKeyShare(Session.Parameters, Session.Id, Index, key.GetB());
+        return _publicKeyShare = new PublicKeyShare(Session.Parameters, Session.Id, Index, b);
     }
 
     private static void RefuseSecondSample(bool made, string what)
@@ -155,15 +155,9 @@ public sealed class MultipartyParty : IDisposable
         _ephemeral?.Dispose();
         _ephemeral = new KeyGenerator(Session.Parameters).SecretKey;
         _round1Made = true;
-        var h0Key = Generator(_ephemeral).CreateSwitchingKey(_share, Session.Reference.RelinearizationKeySeed());
-        int digits = h0Key.DigitCount;
-        var h0 = new RnsPolynomial[digits];
-        var h1 = new RnsPolynomial[digits];
-        for (int j = 0; j < digits; j++)
-        {
-            h0[j] = h0Key.GetB(j);
-            h1[j] = SecretProducts.MultiplyAddNoise(_share, h0Key.GetA(j));
-        }
+        var (h0, a) = Generator(_ephemeral).CreateSwitchingKeyParts(_share, Session.Reference.RelinearizationKeySeed());
+        var h1 = new RnsPolynomial[h0.Length];
+        for (int j = 0; j < h0.Length; j++) h1[j] = SecretProducts.MultiplyAddNoise(_share, a[j]);
         return _round1Share = new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
     }
 
@@ -203,9 +197,7 @@ public sealed class MultipartyParty : IDisposable
     {
         if (_galoisShares.TryGetValue(galoisElement, out var made)) return made;
         RefuseSecondSample(_galoisMade.Contains(galoisElement), $"Galois-key ({galoisElement})");
-        var key = Generator(_share).CreateGaloisKeys([galoisElement], Session.Reference)[galoisElement];
-        var b = new RnsPolynomial[key.DigitCount];
-        for (int j = 0; j < b.Length; j++) b[j] = key.GetB(j);
+        var b = Generator(_share).CreateGaloisKeyB(galoisElement, Session.Reference.GaloisKeySeed(galoisElement));
         _galoisMade.Add(galoisElement);
         return _galoisShares[galoisElement] = new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
     }

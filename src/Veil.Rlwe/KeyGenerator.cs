@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Veil.Arithmetic;
 using Veil.Arithmetic.Sampling;
@@ -82,11 +83,7 @@ public sealed class KeyGenerator
         var a = new ulong[len];
         ExpandPublicA(_parameters, seed, a);
         var b = new ulong[len];
-        SampleErrorNtt(_parameters, b);
-        var aS = SecretArrayPool<ulong>.Rent(len); // a·s with the public a gives s: scratch that is wiped
-        ring.MulPointwise(a, SecretKey.Ntt, aS, 0, ring.LimbCount);
-        ring.Sub(b, aS, b, 0, ring.LimbCount);
-        SecretArrayPool<ulong>.Return(aS, len);
+        MinusASPlusError(a, b);
         return new PublicKey(_parameters, b, a, seed, SecretKey.Id);
     }
 
@@ -195,6 +192,85 @@ public sealed class KeyGenerator
     /// <exception cref="ArgumentException">s' is shorter than Q·P, or the seed is not 32 bytes.</exception>
     public KeySwitchingKey CreateSwitchingKey(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA)
     {
+        var (bs, @as) = SwitchingKeyParts(sPrimeNtt, seedOfA, keepA: true);
+        return new KeySwitchingKey(_parameters, bs, @as!, seedOfA.ToArray()) { KeyId = SecretKey.Id };
+    }
+
+    /// <summary>
+    /// The parts (b_i, a_i) of the key switching from <paramref name="target"/> to this generator's key, handed over
+    /// without copies: for protocols that send the b_i and use the a_i (round 1 of the collective relinearization key).
+    /// </summary>
+    /// <exception cref="ArgumentException">The target belongs to other parameters, or the seed is not 32 bytes.</exception>
+    public (RnsPolynomial[] B, RnsPolynomial[] A) CreateSwitchingKeyParts(SecretKey target, ReadOnlySpan<byte> seedOfA)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!target.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(target), "The target key belongs to other parameters.");
+        var (bs, @as) = SwitchingKeyParts(target.Ntt, seedOfA, keepA: true);
+        return (Wrap(bs), Wrap(@as!));
+    }
+
+    /// <summary>
+    /// The b_i = −a_i·s + e_i + P·g_i·σ_k(s) of the Galois key for element k with the a_i expanded from
+    /// <paramref name="seedOfA"/>, without the a_i: a party's share of a collective Galois key, whose a_i every party
+    /// derives from the reference string.
+    /// </summary>
+    /// <exception cref="ArgumentException">The element is even or not below 2N, or the seed is not 32 bytes.</exception>
+    public RnsPolynomial[] CreateGaloisKeyB(ulong galoisElement, ReadOnlySpan<byte> seedOfA)
+    {
+        var perm = _parameters.SharedGaloisPermutation(galoisElement); // validates the element
+        var ring = _parameters.Ring;
+        int len = ring.LimbCount * ring.N;
+        var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
+        try
+        {
+            KeySwitcher.Gather(SecretKey.Ntt, permuted, perm, ring.LimbCount);
+            return Wrap(SwitchingKeyParts(permuted.AsSpan(0, len), seedOfA, keepA: false).B);
+        }
+        finally
+        {
+            SecretArrayPool<ulong>.Return(permuted, len);
+        }
+    }
+
+    /// <summary>b = −a·s + e over Q·P for the a expanded from <paramref name="seedOfA"/>, without a: a party's share of a collective public key.</summary>
+    /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    public RnsPolynomial CreatePublicKeyB(ReadOnlySpan<byte> seedOfA)
+    {
+        if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
+        var ring = _parameters.Ring;
+        int len = ring.LimbCount * ring.N;
+        var a = ArrayPool<ulong>.Shared.Rent(len); // public: the shared pool is fine
+        try
+        {
+            ExpandPublicA(_parameters, seedOfA, a.AsSpan(0, len));
+            var b = GC.AllocateUninitializedArray<ulong>(len); // every word written below
+            MinusASPlusError(a.AsSpan(0, len), b);
+            return RnsPolynomial.Wrap(ring.N, ring.LimbCount, b);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(a);
+        }
+    }
+
+    private RnsPolynomial[] Wrap(ulong[][] polys) =>
+        [.. polys.Select(p => RnsPolynomial.Wrap(_parameters.N, _parameters.Ring.LimbCount, p))];
+
+    /// <summary>b = −a·s + e (NTT form over Q·P), b fully overwritten.</summary>
+    private void MinusASPlusError(ReadOnlySpan<ulong> a, Span<ulong> b)
+    {
+        var ring = _parameters.Ring;
+        int limbs = ring.LimbCount, len = limbs * ring.N;
+        SampleErrorNtt(_parameters, b);
+        var aS = SecretArrayPool<ulong>.Rent(len); // a·s with the public a gives s: scratch that is wiped
+        ring.MulPointwise(a, SecretKey.Ntt, aS, 0, limbs);
+        ring.Sub(b, aS, b, 0, limbs);
+        SecretArrayPool<ulong>.Return(aS, len);
+    }
+
+    /// <summary>The b_i (and, when <paramref name="keepA"/>, the a_i) of the key switching from s' to s.</summary>
+    private (ulong[][] B, ulong[][]? A) SwitchingKeyParts(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA, bool keepA)
+    {
         var p = _parameters;
         var ring = p.Ring;
         int n = ring.N, limbs = ring.LimbCount, digits = p.MaxDigitCount;
@@ -202,39 +278,43 @@ public sealed class KeyGenerator
         if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
         var seed = seedOfA.ToArray();
         var bs = new ulong[digits][];
-        var @as = new ulong[digits][];
-        var secret = SecretKey;
+        var @as = keepA ? new ulong[digits][] : null;
         var sPrime = SecretArrayPool<ulong>.Rent(limbs * n);
         sPrimeNtt[..(limbs * n)].CopyTo(sPrime);
         try
         {
             Parallelism.For(digits, MaxDegreeOfParallelism, i =>
             {
-                var a = KeySwitchingKey.ExpandA(p, seed, i);
-                var b = new ulong[limbs * n];
-                SampleErrorNtt(p, b);
-                var aS = SecretArrayPool<ulong>.Rent(limbs * n);
-                ring.MulPointwise(a, secret.Ntt, aS, 0, limbs);
-                ring.Sub(b, aS, b, 0, limbs);
-                SecretArrayPool<ulong>.Return(aS, limbs * n);
-                // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
-                int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
-                for (int j = start; j < end; j++)
+                ulong[]? pooled = keepA ? null : ArrayPool<ulong>.Shared.Rent(limbs * n);
+                var a = keepA ? new ulong[limbs * n] : pooled!;
+                try
                 {
-                    var m = ring.Moduli[j];
-                    ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
-                    var bl = b.AsSpan(j * n, n);
-                    var sl = sPrime.AsSpan(j * n, n);
-                    for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
+                    KeySwitchingKey.ExpandA(p, seed, i, a.AsSpan(0, limbs * n));
+                    var b = GC.AllocateUninitializedArray<ulong>(limbs * n); // every word written below
+                    MinusASPlusError(a.AsSpan(0, limbs * n), b);
+                    // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
+                    int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
+                    for (int j = start; j < end; j++)
+                    {
+                        var m = ring.Moduli[j];
+                        ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
+                        var bl = b.AsSpan(j * n, n);
+                        var sl = sPrime.AsSpan(j * n, n);
+                        for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
+                    }
+                    bs[i] = b;
+                    if (keepA) @as![i] = a;
                 }
-                bs[i] = b;
-                @as[i] = a;
+                finally
+                {
+                    if (pooled is not null) ArrayPool<ulong>.Shared.Return(pooled);
+                }
             }, Cancellation);
         }
         finally
         {
             SecretArrayPool<ulong>.Return(sPrime, limbs * n); // wiped even when cancelled
         }
-        return new KeySwitchingKey(p, bs, @as, seed) { KeyId = SecretKey.Id };
+        return (bs, @as);
     }
 }

@@ -326,11 +326,16 @@ public sealed class KeySwitchingKey
     /// <summary>Expands a_i for digit i from a seed (shared by key generation and loading).</summary>
     internal static ulong[] ExpandA(RlweParameters parameters, ReadOnlySpan<byte> seed, int digit)
     {
-        var ring = parameters.Ring;
-        var a = new ulong[ring.LimbCount * ring.N];
-        using var prng = new Prng(seed, "veil/ksk/a", digit);
-        Samplers.Uniform(prng, ring, a, 0, ring.LimbCount);
+        var a = new ulong[parameters.Ring.LimbCount * parameters.Ring.N];
+        ExpandA(parameters, seed, digit, a);
         return a;
+    }
+
+    /// <summary>The same into <paramref name="destination"/> (|Q·P|·N words).</summary>
+    internal static void ExpandA(RlweParameters parameters, ReadOnlySpan<byte> seed, int digit, Span<ulong> destination)
+    {
+        using var prng = new Prng(seed, "veil/ksk/a", digit);
+        Samplers.Uniform(prng, parameters.Ring, destination, 0, parameters.Ring.LimbCount);
     }
 }
 
