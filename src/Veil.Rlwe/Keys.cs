@@ -168,7 +168,13 @@ public sealed class PublicKey
     /// parties' shares b_i = −a·s_i + e_i of a collective key, a expanded from the common reference string.
     /// </summary>
     /// <exception cref="ArgumentException">b has another shape, is not in NTT form or not reduced, or the seed is not 32 bytes.</exception>
-    public static PublicKey FromPolynomial(RlweParameters parameters, RnsPolynomial b, ReadOnlySpan<byte> seedOfA)
+    public static PublicKey FromPolynomial(RlweParameters parameters, RnsPolynomial b, ReadOnlySpan<byte> seedOfA) => FromPolynomial(parameters, b, seedOfA, KeyId.None);
+
+    /// <summary>
+    /// The same, carrying <paramref name="id"/> (a secret key's <see cref="SecretKey.Id"/>, when one secret stands behind
+    /// b), or, for <see cref="KeyId.None"/>, the id derived from b and the seed as for a collective key.
+    /// </summary>
+    public static PublicKey FromPolynomial(RlweParameters parameters, RnsPolynomial b, ReadOnlySpan<byte> seedOfA, KeyId id)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(b);
@@ -177,7 +183,7 @@ public sealed class PublicKey
         if (seedOfA.Length != Prng.SeedSize) ThrowHelper.Argument(nameof(seedOfA), $"A seed is {Prng.SeedSize} bytes; got {seedOfA.Length}.");
         var a = new ulong[b.Data.Length];
         KeyGenerator.ExpandPublicA(parameters, seedOfA, a);
-        return new PublicKey(parameters, (ulong[])b.Data.Clone(), a, seedOfA.ToArray(), KeyId.OfPublic(parameters, b.Data, seedOfA));
+        return new PublicKey(parameters, (ulong[])b.Data.Clone(), a, seedOfA.ToArray(), id.IsNone ? KeyId.OfPublic(parameters, b.Data, seedOfA) : id);
     }
 
     /// <summary>A copy of b (NTT form over Q·P).</summary>

@@ -75,6 +75,34 @@ public class KeysFromPolynomialsTests
     }
 
     [Fact]
+    public void KeyParts_MadeWithoutTheirUniformHalf_WorkAsTheWholeKeys()
+    {
+        var crs = CommonReferenceString.Create();
+        var keys = new KeyGenerator(P);
+        var decryptor = new Decryptor(P, keys.SecretKey);
+        var m = TestRings.SmallMessage(P.N, 1000, 3);
+        // Public key from b alone (a from the seed): encrypts under s.
+        var pk = PublicKey.FromPolynomial(P, keys.CreatePublicKeyB(crs.PublicKeySeed()), crs.PublicKeySeed(), keys.SecretKey.Id);
+        var fresh = new Encryptor(P, pk).Encrypt(TestRings.Encode(P, P.MaxLevel, m, 1L << 20));
+        Assert.True(TestRings.MaxDistance(TestRings.Scaled(m, 1L << 20), TestRings.DecodeCentered(P, fresh.Level, decryptor.Decrypt(fresh).Data)) < 1 << 14);
+        // Galois key from its b_i alone: rotates as the generated key does.
+        ulong k = GaloisElements.ForRotation(1, P.N);
+        var b = keys.CreateGaloisKeyB(k, crs.GaloisKeySeed(k));
+        var rebuilt = GaloisKeys.FromKeys(P, new Dictionary<ulong, KeySwitchingKey> { [k] = KeySwitchingKey.FromPolynomials(P, b, crs.GaloisKeySeed(k)) });
+        var rotated = new Ciphertext(P, fresh.Level);
+        new RlweEvaluator(P, null, rebuilt).ApplyGalois(fresh, k, rotated);
+        var expected = TestRings.Automorphism(TestRings.Scaled(m, 1L << 20), k);
+        Assert.True(TestRings.MaxDistance(expected, TestRings.DecodeCentered(P, rotated.Level, decryptor.Decrypt(rotated).Data)) < 1 << 16);
+        Assert.Throws<ArgumentException>(() => keys.CreateGaloisKeyB(4, crs.GaloisKeySeed(4)));
+        // Switching-key parts: b_i + a_i·s ≈ P·g_i·target, the a_i those of the seed.
+        using var target = new KeyGenerator(P).SecretKey;
+        var (bs, @as) = keys.CreateSwitchingKeyParts(target, crs.RelinearizationKeySeed());
+        var seeded = KeySwitchingKey.FromPolynomials(P, bs, crs.RelinearizationKeySeed());
+        for (int j = 0; j < bs.Length; j++) Assert.Equal(seeded.GetA(j).Data, @as[j].Data);
+        Assert.Throws<ArgumentException>(() => RnsPolynomial.Wrap(P.N, 2, new ulong[P.N]));
+    }
+
+    [Fact]
     public void SecretKey_FromCoefficients_RefusesNonTernary()
     {
         var s = new sbyte[P.N];
