@@ -1,0 +1,86 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Veil.Mpc;
+
+/// <summary>What a frame carries.</summary>
+public enum FrameType : byte
+{
+    /// <summary>A party's share of values being opened.</summary>
+    Open = 1,
+    /// <summary>A party's request to the dealer (kind and shape of the correlated randomness).</summary>
+    Request = 2,
+    /// <summary>The dealer's answer: this party's shares of the requested randomness.</summary>
+    Dealt = 3,
+}
+
+/// <summary>A frame that another party sent and this one refused; <see cref="Field"/> names what is wrong.</summary>
+public sealed class MpcProtocolException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public MpcProtocolException(string field, string message) : base(message) => Field = field;
+    /// <summary>The field that was wrong ("magic", "session", "round", "length", …).</summary>
+    public string Field { get; }
+}
+
+/// <summary>
+/// The frame every MPC message travels in, little-endian: magic "VMPC" ‖ version u8 (1) ‖ type u8 ‖ reserved u16 (0) ‖
+/// session (16) ‖ round u32 ‖ payload length u32 ‖ payload. A reader checks every field against what it expects (type,
+/// session, round, the exact length, a size limit) before it looks at the payload, so a replayed, foreign or truncated
+/// frame is refused by name.
+/// </summary>
+public static class MpcFrame
+{
+    /// <summary>Header size.</summary>
+    public const int HeaderSize = 32;
+    /// <summary>The largest payload accepted by default: 64 MiB.</summary>
+    public const int DefaultMaxPayload = 64 << 20;
+    private const byte Version = 1;
+    private static ReadOnlySpan<byte> Magic => "VMPC"u8;
+
+    /// <summary>A frame of <paramref name="payload"/>.</summary>
+    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, ReadOnlySpan<byte> payload)
+    {
+        if (session.Length != MpcSession.IdSize) throw new ArgumentException($"A session id is {MpcSession.IdSize} bytes.", nameof(session));
+        var frame = new byte[HeaderSize + payload.Length];
+        Magic.CopyTo(frame);
+        frame[4] = Version;
+        frame[5] = (byte)type;
+        session.CopyTo(frame.AsSpan(8));
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(24), round);
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(28), (uint)payload.Length);
+        payload.CopyTo(frame.AsSpan(HeaderSize));
+        return frame;
+    }
+
+    /// <summary>A frame of elements of Z_2^64.</summary>
+    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, ReadOnlySpan<ulong> values) =>
+        Write(type, session, round, MemoryMarshal.AsBytes(values));
+
+    /// <summary>The payload of a frame, after checking every header field.</summary>
+    /// <exception cref="MpcProtocolException">A field is wrong; <see cref="MpcProtocolException.Field"/> names it.</exception>
+    public static ReadOnlySpan<byte> Read(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int maxPayload = DefaultMaxPayload)
+    {
+        if (frame.Length < HeaderSize) throw new MpcProtocolException("length", $"A frame is at least {HeaderSize} bytes; got {frame.Length}.");
+        if (!frame[..4].SequenceEqual(Magic)) throw new MpcProtocolException("magic", "Not an MPC frame (magic).");
+        if (frame[4] != Version) throw new MpcProtocolException("version", $"Frame version {frame[4]} is not supported (expected {Version}).");
+        if (frame[5] != (byte)expectedType) throw new MpcProtocolException("type", $"Expected a {expectedType} frame; got type {frame[5]}.");
+        if (frame[6] != 0 || frame[7] != 0) throw new MpcProtocolException("reserved", "Reserved header bytes must be zero.");
+        if (!frame.Slice(8, MpcSession.IdSize).SequenceEqual(session)) throw new MpcProtocolException("session", "The frame belongs to another session.");
+        uint r = BinaryPrimitives.ReadUInt32LittleEndian(frame[24..]);
+        if (r != round) throw new MpcProtocolException("round", $"The frame is for round {r}; this party is at round {round} (a replayed or out-of-order message).");
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(frame[28..]);
+        if (length > (uint)maxPayload) throw new MpcProtocolException("length", $"The frame declares {length} bytes; at most {maxPayload} are accepted.");
+        if (length != frame.Length - HeaderSize) throw new MpcProtocolException("length", $"The frame declares {length} bytes but carries {frame.Length - HeaderSize}.");
+        return frame[HeaderSize..];
+    }
+
+    /// <summary>The payload as exactly <paramref name="count"/> elements of Z_2^64.</summary>
+    /// <exception cref="MpcProtocolException">A header field is wrong, or the payload is not <paramref name="count"/> elements.</exception>
+    public static ulong[] ReadValues(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int count)
+    {
+        var payload = Read(frame, expectedType, session, round, checked(count * sizeof(ulong)));
+        if (payload.Length != count * sizeof(ulong)) throw new MpcProtocolException("length", $"Expected {count} elements ({count * sizeof(ulong)} bytes); got {payload.Length} bytes.");
+        return MemoryMarshal.Cast<byte, ulong>(payload).ToArray();
+    }
+}

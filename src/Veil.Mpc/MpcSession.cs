@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+
+namespace Veil.Mpc;
+
+/// <summary>
+/// One party of an additive-sharing computation: its number, its channels to the other parties (and to a dealer, when
+/// one serves correlated randomness), and the session and round every frame is checked against. Operations that
+/// communicate advance the round; all parties must call the same operations in the same order.
+/// </summary>
+/// <remarks>
+/// Semi-honest: a party that follows the protocol learns only what is opened. A party that sends a malformed,
+/// foreign or replayed frame, or closes its channel, makes the others stop with <see cref="MpcProtocolException"/>:
+/// nothing after the failed round is computed, so no partial result is released. A malicious party can still add an
+/// error to what it sends (detecting that needs MAC-checked shares, not implemented).
+/// </remarks>
+public sealed class MpcSession
+{
+    /// <summary>Size of a session id.</summary>
+    public const int IdSize = 16;
+    /// <summary>The most parties a session takes.</summary>
+    public const int MaxParties = 16;
+
+    private readonly byte[] _id;
+    private readonly IMpcChannel?[] _peers;
+    private readonly IMpcChannel? _dealer;
+    private uint _round, _dealerRound;
+
+    /// <summary>A party of a session.</summary>
+    /// <param name="id">The session id (16 bytes), the same for every party (and the dealer).</param>
+    /// <param name="party">This party's number, 0 … n − 1.</param>
+    /// <param name="peers">Channel j to party j (null at this party's own place); n = its length.</param>
+    /// <param name="dealer">The channel to a dealer of triples and truncation pairs, if one is used.</param>
+    /// <exception cref="ArgumentException">A wrong id size, party number, or a missing channel.</exception>
+    public MpcSession(ReadOnlySpan<byte> id, int party, IReadOnlyList<IMpcChannel?> peers, IMpcChannel? dealer = null)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        if (id.Length != IdSize) throw new ArgumentException($"A session id is {IdSize} bytes; got {id.Length}.", nameof(id));
+        if (peers.Count < 2 || peers.Count > MaxParties) throw new ArgumentException($"2 … {MaxParties} parties; got {peers.Count}.", nameof(peers));
+        if (party < 0 || party >= peers.Count) throw new ArgumentOutOfRangeException(nameof(party), party, $"A party number is 0 … {peers.Count - 1}.");
+        for (int j = 0; j < peers.Count; j++)
+            if (j != party && peers[j] is null) throw new ArgumentException($"No channel to party {j}.", nameof(peers));
+        _id = id.ToArray();
+        Party = party;
+        _peers = [.. peers];
+        _dealer = dealer;
+    }
+
+    /// <summary>A fresh random session id.</summary>
+    public static byte[] NewId() => RandomNumberGenerator.GetBytes(IdSize);
+
+    /// <summary>This party's number.</summary>
+    public int Party { get; }
+    /// <summary>The number of parties.</summary>
+    public int Parties => _peers.Length;
+    /// <summary>The session id.</summary>
+    public ReadOnlySpan<byte> Id => _id;
+    /// <summary>Rounds of communication so far (openings).</summary>
+    public uint Rounds => _round;
+    /// <summary>Bytes this party has sent to other parties (frames included).</summary>
+    public long BytesSent { get; private set; }
+
+    /// <summary>
+    /// Opens shared values: sends this party's share to every other party and sums all shares (one round, (n − 1)·8·len
+    /// bytes sent per party).
+    /// </summary>
+    /// <exception cref="MpcProtocolException">A party sent a bad frame or closed its channel.</exception>
+    public async Task<ulong[]> OpenAsync(ulong[] share, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        uint round = _round++;
+        var frame = MpcFrame.Write(FrameType.Open, _id, round, share.AsSpan());
+        var receives = new Task<byte[]>[Parties];
+        var sends = new List<Task>();
+        for (int j = 0; j < Parties; j++)
+        {
+            if (j == Party) continue;
+            receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
+            sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
+            BytesSent += frame.Length;
+        }
+        await Task.WhenAll(sends).ConfigureAwait(false);
+        var sum = (ulong[])share.Clone();
+        for (int j = 0; j < Parties; j++)
+        {
+            if (j == Party) continue;
+            var values = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Open, _id, round, share.Length);
+            for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
+        }
+        return sum;
+    }
+
+    /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
+    internal async Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
+    {
+        var dealer = _dealer ?? throw new InvalidOperationException("This session has no dealer: pass its channel, or use another source of triples.");
+        uint round = _dealerRound++;
+        Span<byte> request = stackalloc byte[DealRequest.Size];
+        new DealRequest(kind, m, k, n).Write(request);
+        await dealer.SendAsync(MpcFrame.Write(FrameType.Request, _id, round, request), cancellationToken).ConfigureAwait(false);
+        return MpcFrame.ReadValues(await dealer.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Dealt, _id, round, count);
+    }
+}
+
+/// <summary>What a dealer is asked for.</summary>
+public enum DealKind : byte
+{
+    /// <summary>m elementwise triples (a, b, a·b).</summary>
+    Triples = 1,
+    /// <summary>One matrix triple: A (m×k), B (k×n), C = A·B.</summary>
+    MatrixTriple = 2,
+    /// <summary>m truncation pairs (r, r &gt;&gt; f) for f = k.</summary>
+    TruncationPairs = 3,
+}
+
+/// <summary>A request to the dealer: kind u8 ‖ m u32 ‖ k u32 ‖ n u32.</summary>
+internal readonly record struct DealRequest(DealKind Kind, int M, int K, int N)
+{
+    public const int Size = 13;
+    /// <summary>The most elements one request may ask for (each party's answer stays below the frame limit).</summary>
+    public const long MaxElements = MpcFrame.DefaultMaxPayload / sizeof(ulong) / 3;
+
+    public void Write(Span<byte> destination)
+    {
+        destination[0] = (byte)Kind;
+        BinaryPrimitives.WriteInt32LittleEndian(destination[1..], M);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[5..], K);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[9..], N);
+    }
+
+    /// <exception cref="MpcProtocolException">Not a request of a known kind and a bounded shape.</exception>
+    public static DealRequest Read(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length != Size) throw new MpcProtocolException("length", $"A dealer request is {Size} bytes; got {payload.Length}.");
+        var kind = (DealKind)payload[0];
+        int m = BinaryPrimitives.ReadInt32LittleEndian(payload[1..]), k = BinaryPrimitives.ReadInt32LittleEndian(payload[5..]), n = BinaryPrimitives.ReadInt32LittleEndian(payload[9..]);
+        var request = new DealRequest(kind, m, k, n);
+        if (!Enum.IsDefined(kind)) throw new MpcProtocolException("kind", $"Unknown request kind {payload[0]}.");
+        if (m < 1 || k < 0 || n < 0 || (kind == DealKind.MatrixTriple && (k < 1 || n < 1)) || (kind == DealKind.TruncationPairs && (k < 1 || k > 62)))
+            throw new MpcProtocolException("shape", $"A {kind} request of shape ({m}, {k}, {n}) is not valid.");
+        if (request.Elements > MaxElements) throw new MpcProtocolException("shape", $"The request asks for {request.Elements} elements; at most {MaxElements}.");
+        return request;
+    }
+
+    /// <summary>Elements of a party's answer.</summary>
+    public long Elements => Kind switch
+    {
+        DealKind.Triples => 3L * M,
+        DealKind.MatrixTriple => (long)M * K + (long)K * N + (long)M * N,
+        _ => 2L * M,
+    };
+}

@@ -1,0 +1,117 @@
+namespace Veil.Mpc.Tests;
+
+public class SecureArithmeticTests
+{
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void Sharing_Reconstructs_AndNoShareIsTheValue(int parties)
+    {
+        var x = Harness.Random(200, parties);
+        var shares = Sharing.Split(x, parties);
+        Assert.Equal(x, Sharing.Reconstruct(shares));
+        // Each share alone is uniform: it matches the secret in at most a handful of the 200 places (by chance, 200/2^64).
+        foreach (var s in shares) Assert.True(s.Zip(x).Count(p => p.First == p.Second) <= 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sharing.Split(x, 1));
+        Assert.Throws<ArgumentException>(() => Sharing.Reconstruct([new ulong[2], new ulong[3]]));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Products_AndLinearOperations_MatchPlaintextModulo2To64(int parties)
+    {
+        var x = Harness.Random(300, 1);
+        var y = Harness.Random(300, 2);
+        var xs = Sharing.Split(x, parties);
+        var ys = Sharing.Split(y, parties);
+        var c = Harness.Random(300, 3);
+        var results = await Harness.Run(parties, async s =>
+        {
+            var xi = xs[s.Party];
+            var yi = ys[s.Party];
+            var product = await SecureArithmetic.MultiplyAsync(s, xi, yi);
+            var affine = SecureArithmetic.AddPublic(s, SecureArithmetic.MultiplyPublic(SecureArithmetic.Subtract(xi, yi), 7), c);
+            var opened = await s.OpenAsync(product);
+            var openedAffine = await s.OpenAsync(affine);
+            Assert.Equal(3u, s.Rounds); // one round for the product, one per opening
+            return (opened, openedAffine);
+        });
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(unchecked(x[i] * y[i]), results[0].opened[i]);
+            Assert.Equal(unchecked((x[i] - y[i]) * 7 + c[i]), results[0].openedAffine[i]);
+        }
+        Assert.All(results, r => Assert.Equal(results[0].opened, r.opened));
+    }
+
+    [Theory]
+    [InlineData(2, 3, 4, 2)]
+    [InlineData(3, 5, 7, 3)]
+    [InlineData(2, 1, 1, 1)]
+    public async Task MatrixProducts_MatchPlaintext(int parties, int m, int k, int n)
+    {
+        var x = Harness.Random(m * k, 4);
+        var y = Harness.Random(k * n, 5);
+        var xs = Sharing.Split(x, parties);
+        var ys = Sharing.Split(y, parties);
+        var results = await Harness.Run(parties, async s => await s.OpenAsync(await SecureArithmetic.MatrixMultiplyAsync(s, xs[s.Party], ys[s.Party], m, k, n)));
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                ulong expected = 0;
+                for (int t = 0; t < k; t++) expected += x[i * k + t] * y[t * n + j];
+                Assert.Equal(expected, results[0][i * n + j]);
+            }
+        await Assert.ThrowsAsync<ArgumentException>(() => Harness.Run(parties, s => SecureArithmetic.MatrixMultiplyAsync(s, xs[s.Party], ys[s.Party], m + 1, k, n)));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task FixedPointProducts_AreWithinTwoUnitsOfTheLastPlace(int parties)
+    {
+        var format = FixedPointFormat.Default;
+        var rng = new Random(parties);
+        var a = Enumerable.Range(0, 500).Select(i => i switch { 0 => 0.0, 1 => -255.9, 2 => 255.9, 3 => -1e-5, _ => (rng.NextDouble() - 0.5) * 30 }).ToArray();
+        var b = Enumerable.Range(0, 500).Select(i => i switch { 0 => 3.0, 1 => 0.99, 2 => -0.99, 3 => 2.0, _ => (rng.NextDouble() - 0.5) * 30 }).ToArray();
+        var xs = Sharing.Split(format.Encode(a), parties);
+        var ys = Sharing.Split(format.Encode(b), parties);
+        var results = await Harness.Run(parties, async s => format.Decode(await s.OpenAsync(await SecureArithmetic.MultiplyFixedAsync(s, xs[s.Party], ys[s.Party], format))));
+        double ulp = 1.0 / format.Scale;
+        for (int i = 0; i < a.Length; i++)
+        {
+            // Encoding rounds each input by half an ulp; the truncation adds at most one.
+            double bound = 0.5 * ulp * (Math.Abs(a[i]) + Math.Abs(b[i])) + 2 * ulp;
+            Assert.True(Math.Abs(results[0][i] - a[i] * b[i]) <= bound, $"{a[i]}·{b[i]} = {a[i] * b[i]}, got {results[0][i]}");
+        }
+    }
+
+    [Fact]
+    public async Task DealerTruncation_MatchesFloorDivision_ForSignedValues_AndLocalTruncationNeedsTwoParties()
+    {
+        var values = Enumerable.Range(-1000, 2001).Select(v => unchecked((ulong)(long)(v * 977L))).ToArray();
+        var shares = Sharing.Split(values, 3);
+        var results = await Harness.Run(3, async s => await s.OpenAsync(await SecureArithmetic.TruncateAsync(s, shares[s.Party], 5, 30)));
+        for (int i = 0; i < values.Length; i++)
+        {
+            long exact = (long)values[i] >> 5, got = (long)results[0][i];
+            Assert.InRange(got - exact, 0, 1);
+        }
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Harness.Run(3, s => Task.FromResult(SecureArithmetic.TruncateLocal(s, shares[s.Party], 5))));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(3, s => SecureArithmetic.TruncateAsync(s, shares[s.Party], 5, 4)));
+    }
+
+    [Fact]
+    public void FixedPoint_EncodesAndDecodes_AndRefusesOutOfRange()
+    {
+        var f = FixedPointFormat.Default;
+        foreach (double x in new[] { 0.0, 1.0, -1.0, 255.99, -255.99, 1.0 / 65536, -3.14159 })
+            Assert.Equal(x, f.Decode(f.Encode(x)), 1.0 / 65536);
+        Assert.Throws<OverflowException>(() => f.Encode(256));
+        Assert.Throws<OverflowException>(() => f.Encode(double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FixedPointFormat(20, 11));
+        Assert.Equal(48, f.ProductBits);
+    }
+}
