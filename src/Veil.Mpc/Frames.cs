@@ -12,6 +12,8 @@ public enum FrameType : byte
     Request = 2,
     /// <summary>The dealer's answer: this party's shares of the requested randomness.</summary>
     Dealt = 3,
+    /// <summary>A message of a two-party subprotocol (keys and ciphertexts of the Paillier triples).</summary>
+    Exchange = 4,
 }
 
 /// <summary>A frame that another party sent and this one refused; <see cref="Field"/> names what is wrong.</summary>

@@ -91,14 +91,39 @@ public sealed class MpcSession
         return sum;
     }
 
+    /// <summary>Where <see cref="SecureArithmetic.MultiplyAsync"/> takes its Beaver triples: the dealer by default.</summary>
+    public ITripleSource Triples { get; init; } = DealerTriples.Instance;
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> to the one other party of a two-party session and returns what it sent in the
+    /// same round (one round), refusing a payload over <paramref name="maxPayload"/> bytes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">More than two parties.</exception>
+    /// <exception cref="MpcProtocolException">The other party sent a bad frame or closed its channel.</exception>
+    public async Task<byte[]> ExchangeAsync(byte[] payload, int maxPayload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        if (Parties != 2) throw new InvalidOperationException("An exchange is between the two parties of a two-party session.");
+        var peer = _peers[1 - Party]!;
+        uint round = _round++;
+        var frame = MpcFrame.Write(FrameType.Exchange, _id, round, payload);
+        var receive = peer.ReceiveAsync(cancellationToken).AsTask();
+        await peer.SendAsync(frame, cancellationToken).ConfigureAwait(false);
+        BytesSent += frame.Length;
+        return MpcFrame.Read(await receive.ConfigureAwait(false), FrameType.Exchange, _id, round, maxPayload).ToArray();
+    }
+
     /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
     internal async Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
     {
         var dealer = _dealer ?? throw new InvalidOperationException("This session has no dealer: pass its channel, or use another source of triples.");
+        var request = new DealRequest(kind, m, k, n);
+        if (request.Elements > DealRequest.MaxElements)
+            throw new ArgumentOutOfRangeException(nameof(m), $"{request.Elements} elements of correlated randomness in one request; at most {DealRequest.MaxElements}: split the operation.");
         uint round = _dealerRound++;
-        Span<byte> request = stackalloc byte[DealRequest.Size];
-        new DealRequest(kind, m, k, n).Write(request);
-        await dealer.SendAsync(MpcFrame.Write(FrameType.Request, _id, round, request), cancellationToken).ConfigureAwait(false);
+        var bytes = new byte[DealRequest.Size];
+        request.Write(bytes);
+        await dealer.SendAsync(MpcFrame.Write(FrameType.Request, _id, round, bytes), cancellationToken).ConfigureAwait(false);
         return MpcFrame.ReadValues(await dealer.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Dealt, _id, round, count);
     }
 }

@@ -59,7 +59,7 @@ public static class SecureArithmetic
         ArgumentNullException.ThrowIfNull(y);
         CheckLengths(x.Length, y.Length);
         int len = x.Length;
-        var t = await session.DealAsync(DealKind.Triples, len, 0, 0, 3 * len, cancellationToken).ConfigureAwait(false);
+        var t = await session.Triples.TriplesAsync(session, len, cancellationToken).ConfigureAwait(false);
         var masked = new ulong[2 * len];
         for (int i = 0; i < len; i++)
         {

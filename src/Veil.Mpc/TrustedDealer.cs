@@ -24,10 +24,21 @@ public sealed class TrustedDealer
     public long ElementsDealt { get; private set; }
 
     /// <summary>
-    /// Serves requests until every party has closed its channel (returns normally) or one sends a bad request, or
-    /// requests differ between parties (throws <see cref="MpcProtocolException"/>, dealing nothing for that round).
+    /// Serves requests until party 0 closes its channel (returns normally) or a party sends a bad request, or requests
+    /// differ between parties (throws <see cref="MpcProtocolException"/>, dealing nothing for that round, and closes
+    /// every channel that can be closed, so that the parties stop instead of waiting).
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        try { await ServeAsync(cancellationToken).ConfigureAwait(false); }
+        catch
+        {
+            foreach (var c in _parties) (c as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    private async Task ServeAsync(CancellationToken cancellationToken)
     {
         for (uint round = 0; ; round++)
         {

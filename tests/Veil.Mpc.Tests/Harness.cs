@@ -3,7 +3,7 @@ namespace Veil.Mpc.Tests;
 /// <summary>Runs the same program on n parties and a dealer, each on its own task, over in-process channels.</summary>
 internal static class Harness
 {
-    public static async Task<T[]> Run<T>(int parties, Func<MpcSession, Task<T>> program, Func<int, IMpcChannel, IMpcChannel>? wrap = null)
+    public static async Task<T[]> Run<T>(int parties, Func<MpcSession, Task<T>> program, Func<int, IMpcChannel, IMpcChannel>? wrap = null, Func<int, ITripleSource>? triples = null)
     {
         var id = MpcSession.NewId();
         var mesh = InProcessNetwork.Create(parties);
@@ -21,7 +21,7 @@ internal static class Harness
         });
         var runs = Enumerable.Range(0, parties).Select(i => Task.Run(async () =>
         {
-            try { return await program(new MpcSession(id, i, mesh[i], toDealer[i].B)); }
+            try { return await program(new MpcSession(id, i, mesh[i], toDealer[i].B) { Triples = triples?.Invoke(i) ?? DealerTriples.Instance }); }
             finally
             {
                 (toDealer[i].B as IDisposable)?.Dispose();

@@ -104,6 +104,14 @@ public class SecureArithmeticTests
     }
 
     [Fact]
+    public async Task ARequestPastTheFrameLimit_IsRefusedBeforeAnythingIsSent()
+    {
+        var big = new ulong[1_000_000]; // 3M triple elements per party: above one frame
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(2, s => SecureArithmetic.MultiplyAsync(s, big, big)));
+        Assert.Contains("split", e.Message);
+    }
+
+    [Fact]
     public void FixedPoint_EncodesAndDecodes_AndRefusesOutOfRange()
     {
         var f = FixedPointFormat.Default;
@@ -113,5 +121,42 @@ public class SecureArithmeticTests
         Assert.Throws<OverflowException>(() => f.Encode(double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => new FixedPointFormat(20, 11));
         Assert.Equal(48, f.ProductBits);
+    }
+}
+
+public class PaillierTripleTests
+{
+    // 2048-bit keys keep the test fast (explicitly below 128-bit, as Veil.Paillier requires): 12 slots per answer.
+    private static readonly Lazy<PaillierTriples[]> Sources = new(() =>
+        [PaillierTriples.Generate(2048, allowBelow128Bits: true), PaillierTriples.Generate(2048, allowBelow128Bits: true)]);
+
+    [Fact]
+    public async Task TriplesWithoutADealer_AreValid_AndDriveProducts()
+    {
+        var sources = Sources.Value;
+        const int count = 30; // three packed answers per direction, the last one partly filled
+        var triples = await Harness.Run(2, s => sources[s.Party].TriplesAsync(s, count));
+        var a = Sharing.Reconstruct([triples[0][..count], triples[1][..count]]);
+        var b = Sharing.Reconstruct([triples[0][count..(2 * count)], triples[1][count..(2 * count)]]);
+        var c = Sharing.Reconstruct([triples[0][(2 * count)..], triples[1][(2 * count)..]]);
+        for (int j = 0; j < count; j++) Assert.Equal(unchecked(a[j] * b[j]), c[j]);
+        Assert.Equal(12, PaillierTriples.SlotsPerCiphertext(2048));
+        Assert.Equal(18, PaillierTriples.SlotsPerCiphertext(3072));
+        // A product whose triple came from Paillier, not from the dealer.
+        var x = Harness.Random(20, 8);
+        var y = Harness.Random(20, 9);
+        var xs = Sharing.Split(x, 2);
+        var ys = Sharing.Split(y, 2);
+        var z = await Harness.Run(2, async s => await s.OpenAsync(await SecureArithmetic.MultiplyAsync(s, xs[s.Party], ys[s.Party])), triples: i => sources[i]);
+        for (int j = 0; j < x.Length; j++) Assert.Equal(unchecked(x[j] * y[j]), z[0][j]);
+    }
+
+    [Fact]
+    public async Task AKeyBelow128Bits_IsRefusedUnlessTheReceiverOptsOut()
+    {
+        var weak = Sources.Value[0];
+        var strict = PaillierTriples.Generate(); // 3072 bits, refuses the other's 2048-bit key
+        var e = await Assert.ThrowsAsync<MpcProtocolException>(() => Harness.Run(2, s => (s.Party == 0 ? strict : weak).TriplesAsync(s, 1)));
+        Assert.Equal("paillierKey", e.Field);
     }
 }
