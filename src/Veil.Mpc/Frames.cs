@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 
 namespace Veil.Mpc;
 
@@ -26,10 +25,10 @@ public sealed class MpcProtocolException : Exception
 }
 
 /// <summary>
-/// The frame every MPC message travels in, little-endian: magic "VMPC" ‖ version u8 (1) ‖ type u8 ‖ reserved u16 (0) ‖
-/// session (16) ‖ round u32 ‖ payload length u32 ‖ payload. A reader checks every field against what it expects (type,
-/// session, round, the exact length, a size limit) before it looks at the payload, so a replayed, foreign or truncated
-/// frame is refused by name.
+/// The frame every MPC message travels in, little-endian: magic "VMPC" ‖ version u8 (2) ‖ type u8 ‖ sender u8 ‖
+/// receiver u8 ‖ session (16) ‖ round u32 ‖ payload length u32 ‖ payload. A reader checks every field against what it
+/// expects (type, sender, receiver, session, round, the exact length, a size limit) before it looks at the payload, so
+/// a replayed, reflected, misrouted, foreign or truncated frame is refused by name. The dealer is party 255.
 /// </summary>
 public static class MpcFrame
 {
@@ -37,17 +36,23 @@ public static class MpcFrame
     public const int HeaderSize = 32;
     /// <summary>The largest payload accepted by default: 64 MiB.</summary>
     public const int DefaultMaxPayload = 64 << 20;
-    private const byte Version = 1;
+    /// <summary>The sender or receiver number of the dealer.</summary>
+    public const byte Dealer = 255;
+    private const byte Version = 2;
     private static ReadOnlySpan<byte> Magic => "VMPC"u8;
 
-    /// <summary>A frame of <paramref name="payload"/>.</summary>
-    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, ReadOnlySpan<byte> payload)
+    /// <summary>A frame of <paramref name="payload"/> from party <paramref name="from"/> to party <paramref name="to"/>.</summary>
+    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, int from, int to, ReadOnlySpan<byte> payload)
     {
         if (session.Length != MpcSession.IdSize) throw new ArgumentException($"A session id is {MpcSession.IdSize} bytes.", nameof(session));
+        CheckParty(from, nameof(from));
+        CheckParty(to, nameof(to));
         var frame = new byte[HeaderSize + payload.Length];
         Magic.CopyTo(frame);
         frame[4] = Version;
         frame[5] = (byte)type;
+        frame[6] = (byte)from;
+        frame[7] = (byte)to;
         session.CopyTo(frame.AsSpan(8));
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(24), round);
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(28), (uint)payload.Length);
@@ -55,19 +60,26 @@ public static class MpcFrame
         return frame;
     }
 
-    /// <summary>A frame of elements of Z_2^64.</summary>
-    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, ReadOnlySpan<ulong> values) =>
-        Write(type, session, round, MemoryMarshal.AsBytes(values));
+    /// <summary>A frame of elements of Z_2^64 (each little-endian).</summary>
+    public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, int from, int to, ReadOnlySpan<ulong> values)
+    {
+        var bytes = new byte[checked(values.Length * sizeof(ulong))];
+        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(8 * i), values[i]);
+        return Write(type, session, round, from, to, bytes);
+    }
 
     /// <summary>The payload of a frame, after checking every header field.</summary>
     /// <exception cref="MpcProtocolException">A field is wrong; <see cref="MpcProtocolException.Field"/> names it.</exception>
-    public static ReadOnlySpan<byte> Read(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int maxPayload = DefaultMaxPayload)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxPayload"/> is negative.</exception>
+    public static ReadOnlySpan<byte> Read(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int from, int to, int maxPayload = DefaultMaxPayload)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxPayload);
         if (frame.Length < HeaderSize) throw new MpcProtocolException("length", $"A frame is at least {HeaderSize} bytes; got {frame.Length}.");
         if (!frame[..4].SequenceEqual(Magic)) throw new MpcProtocolException("magic", "Not an MPC frame (magic).");
         if (frame[4] != Version) throw new MpcProtocolException("version", $"Frame version {frame[4]} is not supported (expected {Version}).");
         if (frame[5] != (byte)expectedType) throw new MpcProtocolException("type", $"Expected a {expectedType} frame; got type {frame[5]}.");
-        if (frame[6] != 0 || frame[7] != 0) throw new MpcProtocolException("reserved", "Reserved header bytes must be zero.");
+        if (frame[6] != from) throw new MpcProtocolException("sender", $"Expected a frame from party {from}; it says {frame[6]}.");
+        if (frame[7] != to) throw new MpcProtocolException("receiver", $"The frame is addressed to party {frame[7]}, not to {to} (reflected or misrouted).");
         if (!frame.Slice(8, MpcSession.IdSize).SequenceEqual(session)) throw new MpcProtocolException("session", "The frame belongs to another session.");
         uint r = BinaryPrimitives.ReadUInt32LittleEndian(frame[24..]);
         if (r != round) throw new MpcProtocolException("round", $"The frame is for round {r}; this party is at round {round} (a replayed or out-of-order message).");
@@ -79,10 +91,17 @@ public static class MpcFrame
 
     /// <summary>The payload as exactly <paramref name="count"/> elements of Z_2^64.</summary>
     /// <exception cref="MpcProtocolException">A header field is wrong, or the payload is not <paramref name="count"/> elements.</exception>
-    public static ulong[] ReadValues(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int count)
+    public static ulong[] ReadValues(ReadOnlySpan<byte> frame, FrameType expectedType, ReadOnlySpan<byte> session, uint round, int from, int to, int count)
     {
-        var payload = Read(frame, expectedType, session, round, checked(count * sizeof(ulong)));
+        var payload = Read(frame, expectedType, session, round, from, to, checked(count * sizeof(ulong)));
         if (payload.Length != count * sizeof(ulong)) throw new MpcProtocolException("length", $"Expected {count} elements ({count * sizeof(ulong)} bytes); got {payload.Length} bytes.");
-        return MemoryMarshal.Cast<byte, ulong>(payload).ToArray();
+        var values = new ulong[count];
+        for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadUInt64LittleEndian(payload[(8 * i)..]);
+        return values;
+    }
+
+    private static void CheckParty(int party, string name)
+    {
+        if ((party < 0 || party >= MpcSession.MaxParties) && party != Dealer) throw new ArgumentOutOfRangeException(name, party, $"A party is 0 … {MpcSession.MaxParties - 1}, or {Dealer} for the dealer.");
     }
 }

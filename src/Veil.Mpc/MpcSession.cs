@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace Veil.Mpc;
@@ -66,29 +65,33 @@ public sealed class MpcSession
     /// bytes sent per party).
     /// </summary>
     /// <exception cref="MpcProtocolException">A party sent a bad frame or closed its channel.</exception>
-    public async Task<ulong[]> OpenAsync(ulong[] share, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">An earlier operation of this session failed.</exception>
+    public Task<ulong[]> OpenAsync(ulong[] share, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(share);
-        uint round = _round++;
-        var frame = MpcFrame.Write(FrameType.Open, _id, round, share.AsSpan());
-        var receives = new Task<byte[]>[Parties];
-        var sends = new List<Task>();
-        for (int j = 0; j < Parties; j++)
+        return Guarded(async () =>
         {
-            if (j == Party) continue;
-            receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
-            sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
-            BytesSent += frame.Length;
-        }
-        await Task.WhenAll(sends).ConfigureAwait(false);
-        var sum = (ulong[])share.Clone();
-        for (int j = 0; j < Parties; j++)
-        {
-            if (j == Party) continue;
-            var values = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Open, _id, round, share.Length);
-            for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
-        }
-        return sum;
+            uint round = _round++;
+            var receives = new Task<byte[]>[Parties];
+            var sends = new List<Task>();
+            for (int j = 0; j < Parties; j++)
+            {
+                if (j == Party) continue;
+                var frame = MpcFrame.Write(FrameType.Open, _id, round, Party, j, share.AsSpan());
+                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
+                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
+                BytesSent += frame.Length;
+            }
+            await Task.WhenAll(sends).ConfigureAwait(false);
+            var sum = (ulong[])share.Clone();
+            for (int j = 0; j < Parties; j++)
+            {
+                if (j == Party) continue;
+                var values = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Open, _id, round, j, Party, share.Length);
+                for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
+            }
+            return sum;
+        });
     }
 
     /// <summary>Where <see cref="SecureArithmetic.MultiplyAsync"/> takes its Beaver triples: the dealer by default.</summary>
@@ -98,33 +101,63 @@ public sealed class MpcSession
     /// Sends <paramref name="payload"/> to the one other party of a two-party session and returns what it sent in the
     /// same round (one round), refusing a payload over <paramref name="maxPayload"/> bytes.
     /// </summary>
-    /// <exception cref="InvalidOperationException">More than two parties.</exception>
+    /// <exception cref="InvalidOperationException">More than two parties, or an earlier operation failed.</exception>
     /// <exception cref="MpcProtocolException">The other party sent a bad frame or closed its channel.</exception>
-    public async Task<byte[]> ExchangeAsync(byte[] payload, int maxPayload, CancellationToken cancellationToken = default)
+    public Task<byte[]> ExchangeAsync(byte[] payload, int maxPayload, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxPayload);
         if (Parties != 2) throw new InvalidOperationException("An exchange is between the two parties of a two-party session.");
-        var peer = _peers[1 - Party]!;
-        uint round = _round++;
-        var frame = MpcFrame.Write(FrameType.Exchange, _id, round, payload);
-        var receive = peer.ReceiveAsync(cancellationToken).AsTask();
-        await peer.SendAsync(frame, cancellationToken).ConfigureAwait(false);
-        BytesSent += frame.Length;
-        return MpcFrame.Read(await receive.ConfigureAwait(false), FrameType.Exchange, _id, round, maxPayload).ToArray();
+        return Guarded(async () =>
+        {
+            int other = 1 - Party;
+            var peer = _peers[other]!;
+            uint round = _round++;
+            var frame = MpcFrame.Write(FrameType.Exchange, _id, round, Party, other, payload);
+            var receive = peer.ReceiveAsync(cancellationToken).AsTask();
+            await peer.SendAsync(frame, cancellationToken).ConfigureAwait(false);
+            BytesSent += frame.Length;
+            return MpcFrame.Read(await receive.ConfigureAwait(false), FrameType.Exchange, _id, round, other, Party, maxPayload).ToArray();
+        });
     }
 
     /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
-    internal async Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
+    internal Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
     {
         var dealer = _dealer ?? throw new InvalidOperationException("This session has no dealer: pass its channel, or use another source of triples.");
         var request = new DealRequest(kind, m, k, n);
         if (request.Elements > DealRequest.MaxElements)
             throw new ArgumentOutOfRangeException(nameof(m), $"{request.Elements} elements of correlated randomness in one request; at most {DealRequest.MaxElements}: split the operation.");
-        uint round = _dealerRound++;
-        var bytes = new byte[DealRequest.Size];
-        request.Write(bytes);
-        await dealer.SendAsync(MpcFrame.Write(FrameType.Request, _id, round, bytes), cancellationToken).ConfigureAwait(false);
-        return MpcFrame.ReadValues(await dealer.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Dealt, _id, round, count);
+        return Guarded(async () =>
+        {
+            uint round = _dealerRound++;
+            var bytes = new byte[DealRequest.Size];
+            request.Write(bytes);
+            await dealer.SendAsync(MpcFrame.Write(FrameType.Request, _id, round, Party, MpcFrame.Dealer, bytes), cancellationToken).ConfigureAwait(false);
+            return MpcFrame.ReadValues(await dealer.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Dealt, _id, round, MpcFrame.Dealer, Party, count);
+        });
+    }
+
+    // Operations of a session run one at a time, and a failed one ends it: reads it started may still be pending on
+    // the channels, so a later round could consume the wrong frames.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private string? _failure;
+
+    private async Task<T> Guarded<T>(Func<Task<T>> operation)
+    {
+        if (!await _gate.WaitAsync(0).ConfigureAwait(false))
+            throw new InvalidOperationException("Another operation of this session is running: every party must run its operations in the same order, one at a time.");
+        try
+        {
+            if (_failure is not null) throw new InvalidOperationException($"This session stopped after an error ({_failure}); start a new one.");
+            try { return await operation().ConfigureAwait(false); }
+            catch (Exception e) // cancellation too: its reads may still be pending
+            {
+                _failure = e.Message;
+                throw;
+            }
+        }
+        finally { _gate.Release(); }
     }
 }
 
@@ -135,7 +168,7 @@ public enum DealKind : byte
     Triples = 1,
     /// <summary>One matrix triple: A (m×k), B (k×n), C = A·B.</summary>
     MatrixTriple = 2,
-    /// <summary>m truncation pairs (r, r &gt;&gt; f) for f = k.</summary>
+    /// <summary>m truncation triples (r, r &gt;&gt; f, msb(r)) for f = k.</summary>
     TruncationPairs = 3,
 }
 
@@ -173,6 +206,6 @@ internal readonly record struct DealRequest(DealKind Kind, int M, int K, int N)
     {
         DealKind.Triples => 3L * M,
         DealKind.MatrixTriple => (long)M * K + (long)K * N + (long)M * N,
-        _ => 2L * M,
+        _ => 3L * M,
     };
 }

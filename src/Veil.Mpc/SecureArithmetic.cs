@@ -8,9 +8,9 @@ namespace Veil.Mpc;
 /// Cost per operation (n parties, L elements; rounds / bytes sent per party): add, subtract, public add or multiply —
 /// 0 / 0; <see cref="MultiplyAsync"/> — 1 / 2·(n − 1)·8L (+ the dealer's 3·8L per party);
 /// <see cref="MatrixMultiplyAsync"/> (m×k by k×n) — 1 / (n − 1)·8·(mk + kn); <see cref="TruncateLocal"/> (two parties)
-/// — 0 / 0; <see cref="TruncateAsync"/> — 1 / (n − 1)·8L (+ the dealer's 2·8L). Both truncations are probabilistic
-/// (SecureML; ABY3's truncation pair): the result is ⌊x/2^f⌋ or one more, except with probability at most
-/// 2^(k + 1 − 64) for |x| &lt; 2^k, when it is off by about 2^(64 − f).
+/// — 0 / 0; <see cref="TruncateAsync"/> — 1 / (n − 1)·8L (+ the dealer's 3·8L). Both give ⌊x/2^f⌋ or one more. The
+/// dealer's is exact in that sense for |x| &lt; 2^k (it corrects the wrap with the top bit of its mask); the local one
+/// (SecureML) is off by about 2^(64 − f) with probability about |x|/2^63 (2^−23 for a product of 2^40).
 /// </remarks>
 public static class SecureArithmetic
 {
@@ -59,6 +59,7 @@ public static class SecureArithmetic
         ArgumentNullException.ThrowIfNull(y);
         CheckLengths(x.Length, y.Length);
         int len = x.Length;
+        if (len == 0) return [];
         var t = await session.Triples.TriplesAsync(session, len, cancellationToken).ConfigureAwait(false);
         var masked = new ulong[2 * len];
         for (int i = 0; i < len; i++)
@@ -120,8 +121,10 @@ public static class SecureArithmetic
     }
 
     /// <summary>
-    /// ⌊x/2^f⌋ (or one more) for any number of parties with truncation pairs (r, r &gt;&gt; f) from the dealer: open
-    /// c = x + 2^k + r, result c &gt;&gt; f − r &gt;&gt; f − 2^(k − f), for |x| &lt; 2^k.
+    /// ⌊x/2^f⌋ (or one more) for any number of parties and |x| &lt; 2^k, with truncation triples (r, r &gt;&gt; f, msb r)
+    /// from the dealer: open c = x + 2^k + r and take c &gt;&gt; f − r &gt;&gt; f − 2^(k − f), adding 2^(64 − f) where the sum
+    /// wrapped — which is exactly where msb r = 1 and msb c = 0, since x + 2^k &lt; 2^63 — so the result is exact up to
+    /// the carry of the low bits. A value past the bound gives a wrong result silently: the bound is the caller's promise.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">f outside [1, 62] or k not in [f, 62].</exception>
     public static async Task<ulong[]> TruncateAsync(MpcSession session, ulong[] x, int fractionalBits, int magnitudeBits, CancellationToken cancellationToken = default)
@@ -130,15 +133,29 @@ public static class SecureArithmetic
         ArgumentNullException.ThrowIfNull(x);
         CheckShift(fractionalBits);
         if (magnitudeBits < fractionalBits || magnitudeBits > 62) throw new ArgumentOutOfRangeException(nameof(magnitudeBits), magnitudeBits, $"The magnitude bound is {fractionalBits} … 62 bits.");
+        if (x.Length == 0) return [];
         int len = x.Length;
-        var pairs = await session.DealAsync(DealKind.TruncationPairs, len, fractionalBits, 0, 2 * len, cancellationToken).ConfigureAwait(false);
+        var r = await session.DealAsync(DealKind.TruncationPairs, len, fractionalBits, 0, 3 * len, cancellationToken).ConfigureAwait(false);
         ulong offset = 1UL << magnitudeBits;
         var masked = new ulong[len];
-        for (int i = 0; i < len; i++) masked[i] = x[i] + pairs[i] + (session.Party == 0 ? offset : 0);
+        for (int i = 0; i < len; i++) masked[i] = x[i] + r[i] + (session.Party == 0 ? offset : 0);
         var c = await session.OpenAsync(masked, cancellationToken).ConfigureAwait(false);
+        return TruncationShares(session.Party, c, r, fractionalBits, magnitudeBits);
+    }
+
+    /// <summary>A party's share of the truncation from the opened c and its shares (r, r &gt;&gt; f, msb r), laid out as dealt.</summary>
+    internal static ulong[] TruncationShares(int party, ReadOnlySpan<ulong> c, ReadOnlySpan<ulong> r, int fractionalBits, int magnitudeBits)
+    {
+        int len = c.Length, f = fractionalBits;
+        ulong offsetShifted = 1UL << (magnitudeBits - f), wrapUnit = 1UL << (64 - f);
         var z = new ulong[len];
         for (int i = 0; i < len; i++)
-            z[i] = (session.Party == 0 ? (c[i] >> fractionalBits) - (offset >> fractionalBits) : 0) - pairs[len + i];
+        {
+            ulong share = 0UL - r[len + i];
+            if (party == 0) share += (c[i] >> f) - offsetShifted;
+            if (c[i] >> 63 == 0) share += wrapUnit * r[2 * len + i]; // the wrap term msb(r)·(1 − msb(c)), linear in the shares of msb(r)
+            z[i] = share;
+        }
         return z;
     }
 

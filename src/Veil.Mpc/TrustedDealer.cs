@@ -25,16 +25,15 @@ public sealed class TrustedDealer
 
     /// <summary>
     /// Serves requests until party 0 closes its channel (returns normally) or a party sends a bad request, or requests
-    /// differ between parties (throws <see cref="MpcProtocolException"/>, dealing nothing for that round, and closes
-    /// every channel that can be closed, so that the parties stop instead of waiting).
+    /// differ between parties (throws <see cref="MpcProtocolException"/>, dealing nothing for that round). Either way it
+    /// then closes every channel that can be closed, so that no party waits for it.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
         try { await ServeAsync(cancellationToken).ConfigureAwait(false); }
-        catch
+        finally
         {
-            foreach (var c in _parties) (c as IDisposable)?.Dispose();
-            throw;
+            foreach (var c in _parties) (c as IDisposable)?.Dispose(); // on every exit: no party is left waiting
         }
     }
 
@@ -48,13 +47,18 @@ public sealed class TrustedDealer
                 byte[] frame;
                 try { frame = await _parties[i].ReceiveAsync(cancellationToken).ConfigureAwait(false); }
                 catch (MpcProtocolException e) when (e.Field == "closed" && i == 0) { return; } // the computation is over
-                requests[i] = DealRequest.Read(MpcFrame.Read(frame, FrameType.Request, _id, round, DealRequest.Size));
+                requests[i] = DealRequest.Read(MpcFrame.Read(frame, FrameType.Request, _id, round, i, MpcFrame.Dealer, DealRequest.Size));
                 if (requests[i] != requests[0])
                     throw new MpcProtocolException("request", $"Party {i} asked for {requests[i]} in round {round}, party 0 for {requests[0]}: the parties are out of step.");
             }
-            var shares = Sharing.Split(Deal(requests[0]), _parties.Length);
+            var values = Deal(requests[0]);
+            var shares = Sharing.Split(values, _parties.Length);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
             for (int i = 0; i < _parties.Length; i++)
-                await _parties[i].SendAsync(MpcFrame.Write(FrameType.Dealt, _id, round, shares[i].AsSpan()), cancellationToken).ConfigureAwait(false);
+            {
+                await _parties[i].SendAsync(MpcFrame.Write(FrameType.Dealt, _id, round, MpcFrame.Dealer, i, shares[i].AsSpan()), cancellationToken).ConfigureAwait(false);
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(shares[i].AsSpan()));
+            }
             ElementsDealt += shares[0].Length * (long)_parties.Length;
         }
     }
@@ -82,8 +86,13 @@ public sealed class TrustedDealer
             }
             default:
             {
-                var v = Sharing.Random(2 * m);
-                for (int i = 0; i < m; i++) v[m + i] = v[i] >> k;
+                // r, r >> f, and the top bit of r (which, with the opened value's, tells whether x + 2^k + r wrapped).
+                var v = Sharing.Random(3 * m);
+                for (int i = 0; i < m; i++)
+                {
+                    v[m + i] = v[i] >> k;
+                    v[2 * m + i] = v[i] >> 63;
+                }
                 return v;
             }
         }

@@ -4,13 +4,14 @@ public class FrameTests
 {
     private static readonly byte[] Session = MpcSession.NewId();
 
-    private static byte[] Frame() => MpcFrame.Write(FrameType.Open, Session, 7, new ulong[] { 1, 2, 3 }.AsSpan());
+    private static byte[] Frame() => MpcFrame.Write(FrameType.Open, Session, 7, 1, 0, new ulong[] { 1, 2, 3 }.AsSpan());
 
     [Theory]
     [InlineData(0, "magic")]
     [InlineData(4, "version")]
     [InlineData(5, "type")]
-    [InlineData(6, "reserved")]
+    [InlineData(6, "sender")]
+    [InlineData(7, "receiver")]
     [InlineData(10, "session")]
     [InlineData(24, "round")]
     [InlineData(28, "length")]
@@ -18,20 +19,22 @@ public class FrameTests
     {
         var frame = Frame();
         frame[offset] ^= 0x40;
-        var e = Assert.Throws<MpcProtocolException>(() => MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 3));
+        var e = Assert.Throws<MpcProtocolException>(() => MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 1, 0, 3));
         Assert.Equal(field, e.Field);
-        Assert.Equal([1UL, 2, 3], MpcFrame.ReadValues(Frame(), FrameType.Open, Session, 7, 3));
+        Assert.Equal([1UL, 2, 3], MpcFrame.ReadValues(Frame(), FrameType.Open, Session, 7, 1, 0, 3));
     }
 
     [Fact]
     public void TruncatedOversizedAndMiscountedFrames_AreRefused()
     {
         var frame = Frame();
-        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame.AsSpan(0, 20), FrameType.Open, Session, 7)).Field);
-        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame.AsSpan(0, frame.Length - 1), FrameType.Open, Session, 7)).Field);
-        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 7, maxPayload: 16)).Field);
-        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 4)).Field);
-        Assert.Equal("round", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 8)).Field); // replayed into a later round
+        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame.AsSpan(0, 20), FrameType.Open, Session, 7, 1, 0)).Field);
+        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame.AsSpan(0, frame.Length - 1), FrameType.Open, Session, 7, 1, 0)).Field);
+        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 7, 1, 0, maxPayload: 16)).Field);
+        Assert.Equal("length", Assert.Throws<MpcProtocolException>(() => MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 1, 0, 4)).Field);
+        Assert.Equal("round", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 8, 1, 0)).Field); // replayed into a later round
+        Assert.Equal("sender", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 7, 0, 1)).Field); // reflected back to its sender
+        Assert.Equal("receiver", Assert.Throws<MpcProtocolException>(() => MpcFrame.Read(frame, FrameType.Open, Session, 7, 1, 2)).Field); // misrouted to another party
     }
 
     [Fact]
@@ -45,7 +48,7 @@ public class FrameTests
             var frame = (byte[])original.Clone();
             if (trial % 3 == 0) frame = frame.AsSpan(0, rng.Next(frame.Length)).ToArray();
             else for (int k = rng.Next(1, 4); k > 0; k--) frame[rng.Next(frame.Length)] = (byte)rng.Next(256);
-            try { MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 3); }
+            try { MpcFrame.ReadValues(frame, FrameType.Open, Session, 7, 1, 0, 3); }
             catch (MpcProtocolException) { refused++; }
         }
         Assert.True(refused > 2000, $"only {refused} of 3000 mutations refused"); // changes inside the payload are values, not errors
@@ -73,15 +76,42 @@ public class FrameTests
     }
 
     [Fact]
-    public async Task PartiesOutOfStep_AreStoppedByTheDealer()
+    public async Task PartiesOutOfStep_AreStoppedByTheDealer_AndNoneWaits()
     {
-        var shares = Sharing.Split(new ulong[] { 1, 2, 3 }, 2);
-        await Assert.ThrowsAsync<MpcProtocolException>(() => Harness.Run(2, s =>
-            SecureArithmetic.MultiplyAsync(s, shares[s.Party][..(s.Party + 2)], shares[s.Party][..(s.Party + 2)]).WaitAsync(TimeSpan.FromSeconds(5))));
+        var id = MpcSession.NewId();
+        var mesh = InProcessNetwork.Create(2);
+        var toDealer = new[] { InProcessNetwork.Pair(), InProcessNetwork.Pair() };
+        var dealer = new TrustedDealer(id, [toDealer[0].A, toDealer[1].A]);
+        var dealing = dealer.RunAsync();
+        var parties = Enumerable.Range(0, 2).Select(i => Task.Run(() =>
+            SecureArithmetic.MultiplyAsync(new MpcSession(id, i, mesh[i], toDealer[i].B), new ulong[i + 2], new ulong[i + 2]))).ToArray();
+        var e = await Assert.ThrowsAsync<MpcProtocolException>(() => dealing);
+        Assert.Equal("request", e.Field);
+        foreach (var p in parties) // the dealer closed its channels: both parties stop instead of waiting
+            Assert.Equal("closed", (await Assert.ThrowsAsync<MpcProtocolException>(() => p.WaitAsync(TimeSpan.FromSeconds(10)))).Field);
     }
 
-    private sealed class Corrupting(IMpcChannel inner) : IMpcChannel
+    [Fact]
+    public async Task ASessionThatFailed_RefusesFurtherOperations()
     {
+        var shares = Sharing.Split(new ulong[] { 5, 6 }, 2);
+        var results = await Harness.Run(2, async s =>
+        {
+            if (s.Party == 0)
+            {
+                var first = await Assert.ThrowsAsync<MpcProtocolException>(() => s.OpenAsync(shares[0]));
+                await Assert.ThrowsAsync<InvalidOperationException>(() => s.OpenAsync(shares[0]));
+                return first.Field;
+            }
+            await s.OpenAsync(shares[1]); // its frame arrives corrupted; party 0's arrives intact
+            return "sent";
+        }, wrap: (from, channel) => from == 1 ? new Corrupting(channel) : channel);
+        Assert.Equal("magic", results[0]);
+    }
+
+    private sealed class Corrupting(IMpcChannel inner) : IMpcChannel, IDisposable
+    {
+        public void Dispose() => (inner as IDisposable)?.Dispose();
         public ValueTask SendAsync(byte[] frame, CancellationToken cancellationToken = default)
         {
             var copy = (byte[])frame.Clone();

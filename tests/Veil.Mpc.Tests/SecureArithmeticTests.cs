@@ -104,6 +104,37 @@ public class SecureArithmeticTests
     }
 
     [Fact]
+    public void DealerTruncation_CorrectsTheWrap_WhenTheMaskIsNearTheTop()
+    {
+        // Masks chosen so that x + 2^k + r wraps past 2^64 (and some that do not), split into two parties' shares.
+        const int f = 8, k = 20;
+        var rng = new Random(5);
+        foreach (long x in new long[] { 0, 1, -1, 123_456, -123_456, (1L << 20) - 1, -(1L << 20) + 1 })
+            foreach (ulong r in new ulong[] { ulong.MaxValue, ulong.MaxValue - 5, (1UL << 63) + 7, 1UL << 63, 12345, 0 })
+            {
+                ulong c = unchecked((ulong)x + (1UL << k) + r);
+                var dealt = new[] { r, r >> f, r >> 63 };
+                var s0 = new ulong[3];
+                for (int i = 0; i < 3; i++) s0[i] = (ulong)rng.NextInt64() * 2;
+                var s1 = dealt.Select((v, i) => v - s0[i]).ToArray();
+                var z = SecureArithmetic.TruncationShares(0, [c], s0, f, k)[0] + SecureArithmetic.TruncationShares(1, [c], s1, f, k)[0];
+                Assert.InRange((long)z - (x >> f), 0, 1);
+            }
+    }
+
+    [Fact]
+    public async Task EmptyOperands_NeedNoCommunication()
+    {
+        var results = await Harness.Run(2, async s =>
+        {
+            var product = await SecureArithmetic.MultiplyAsync(s, [], []);
+            var truncated = await SecureArithmetic.TruncateAsync(s, [], 8, 20);
+            return (product.Length + truncated.Length, s.Rounds);
+        });
+        Assert.All(results, r => Assert.Equal((0, 0u), r));
+    }
+
+    [Fact]
     public async Task ARequestPastTheFrameLimit_IsRefusedBeforeAnythingIsSent()
     {
         var big = new ulong[1_000_000]; // 3M triple elements per party: above one frame
@@ -126,14 +157,21 @@ public class SecureArithmeticTests
 
 public class PaillierTripleTests
 {
-    // 2048-bit keys keep the test fast (explicitly below 128-bit, as Veil.Paillier requires): 12 slots per answer.
-    private static readonly Lazy<PaillierTriples[]> Sources = new(() =>
-        [PaillierTriples.Generate(2048, allowBelow128Bits: true), PaillierTriples.Generate(2048, allowBelow128Bits: true)]);
+    [Fact]
+    public void SelfCheck_MultipliesWithDealerFreeTriples_WithinTheFixedPointError()
+    {
+        var report = MpcSelfCheck.Run(elements: 20);
+        Assert.True(report.WorstError <= 20 * 0.5 / 65536 * 2 + 2.0 / 65536, $"worst error {report.WorstError}");
+        Assert.Equal(4u, report.Rounds); // key exchange, the triples' two rounds, the product's opening
+        Assert.True(report.PaillierTriplesPerSecond > 0 && report.DealerTriplesPerSecond > report.PaillierTriplesPerSecond);
+    }
+
+    // 2048-bit keys keep the tests fast (explicitly below 128-bit, as Veil.Paillier requires): 12 slots per answer.
 
     [Fact]
     public async Task TriplesWithoutADealer_AreValid_AndDriveProducts()
     {
-        var sources = Sources.Value;
+        var sources = new[] { PaillierTriples.Generate(2048, allowBelow128Bits: true), PaillierTriples.Generate(2048, allowBelow128Bits: true) };
         const int count = 30; // three packed answers per direction, the last one partly filled
         var triples = await Harness.Run(2, s => sources[s.Party].TriplesAsync(s, count));
         var a = Sharing.Reconstruct([triples[0][..count], triples[1][..count]]);
@@ -152,10 +190,25 @@ public class PaillierTripleTests
     }
 
     [Fact]
+    public async Task KeysOfDifferentSizes_PackForTheReceiversKey()
+    {
+        // 12 slots under a 2048-bit key, 18 under 3072: each party packs its answers for the other's key.
+        var sources = new[] { PaillierTriples.Generate(2048, allowBelow128Bits: true), new PaillierTriples(Strong.Value.PublicKey, Strong.Value.PrivateKey, acceptPeerBelow128Bits: true) };
+        const int count = 40;
+        var triples = await Harness.Run(2, s => sources[s.Party].TriplesAsync(s, count));
+        var a = Sharing.Reconstruct([triples[0][..count], triples[1][..count]]);
+        var b = Sharing.Reconstruct([triples[0][count..(2 * count)], triples[1][count..(2 * count)]]);
+        var c = Sharing.Reconstruct([triples[0][(2 * count)..], triples[1][(2 * count)..]]);
+        for (int j = 0; j < count; j++) Assert.Equal(unchecked(a[j] * b[j]), c[j]);
+    }
+
+    private static readonly Lazy<(Veil.Paillier.PaillierPublicKey PublicKey, Veil.Paillier.PaillierPrivateKey PrivateKey)> Strong = new(() => Veil.Paillier.PaillierScheme.GenerateKeys());
+
+    [Fact]
     public async Task AKeyBelow128Bits_IsRefusedUnlessTheReceiverOptsOut()
     {
-        var weak = Sources.Value[0];
-        var strict = PaillierTriples.Generate(); // 3072 bits, refuses the other's 2048-bit key
+        var weak = PaillierTriples.Generate(2048, allowBelow128Bits: true);
+        var strict = new PaillierTriples(Strong.Value.PublicKey, Strong.Value.PrivateKey); // 3072 bits, refuses the other's 2048-bit key
         var e = await Assert.ThrowsAsync<MpcProtocolException>(() => Harness.Run(2, s => (s.Party == 0 ? strict : weak).TriplesAsync(s, 1)));
         Assert.Equal("paillierKey", e.Field);
     }
