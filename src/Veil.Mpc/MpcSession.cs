@@ -170,6 +170,8 @@ public enum DealKind : byte
     MatrixTriple = 2,
     /// <summary>m truncation triples (r, r &gt;&gt; f, msb(r)) for f = k.</summary>
     TruncationPairs = 3,
+    /// <summary>m masks r with shares of their 64 bits (r ‖ bits of element 0 ‖ bits of element 1 …).</summary>
+    BitMasks = 4,
 }
 
 /// <summary>A request to the dealer: kind u8 ‖ m u32 ‖ k u32 ‖ n u32.</summary>
@@ -195,7 +197,8 @@ internal readonly record struct DealRequest(DealKind Kind, int M, int K, int N)
         int m = BinaryPrimitives.ReadInt32LittleEndian(payload[1..]), k = BinaryPrimitives.ReadInt32LittleEndian(payload[5..]), n = BinaryPrimitives.ReadInt32LittleEndian(payload[9..]);
         var request = new DealRequest(kind, m, k, n);
         if (!Enum.IsDefined(kind)) throw new MpcProtocolException("kind", $"Unknown request kind {payload[0]}.");
-        if (m < 1 || k < 0 || n < 0 || (kind == DealKind.MatrixTriple && (k < 1 || n < 1)) || (kind == DealKind.TruncationPairs && (k < 1 || k > 62)))
+        if (m < 1 || k < 0 || n < 0 || (kind == DealKind.MatrixTriple && (k < 1 || n < 1)) || (kind == DealKind.TruncationPairs && (k < 1 || k > 62))
+            || (kind is DealKind.Triples or DealKind.BitMasks && (k != 0 || n != 0)))
             throw new MpcProtocolException("shape", $"A {kind} request of shape ({m}, {k}, {n}) is not valid.");
         if (request.Elements > MaxElements) throw new MpcProtocolException("shape", $"The request asks for {request.Elements} elements; at most {MaxElements}.");
         return request;
@@ -206,6 +209,7 @@ internal readonly record struct DealRequest(DealKind Kind, int M, int K, int N)
     {
         DealKind.Triples => 3L * M,
         DealKind.MatrixTriple => (long)M * K + (long)K * N + (long)M * N,
+        DealKind.BitMasks => 65L * M,
         _ => 3L * M,
     };
 }

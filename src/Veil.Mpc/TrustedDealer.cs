@@ -84,6 +84,14 @@ public sealed class TrustedDealer
                 MatrixOps.Multiply(a, b, c, m, k, n);
                 return v;
             }
+            case DealKind.BitMasks:
+            {
+                var v = new ulong[65 * m];
+                Sharing.Random(m).CopyTo(v, 0);
+                for (int e = 0; e < m; e++)
+                    for (int i = 0; i < 64; i++) v[m + 64 * e + i] = (v[e] >> i) & 1;
+                return v;
+            }
             default:
             {
                 // r, r >> f, and the top bit of r (which, with the opened value's, tells whether x + 2^k + r wrapped).

@@ -1,0 +1,98 @@
+namespace Veil.Mpc;
+
+/// <summary>
+/// Comparison on additive shares with the dealer's bit-decomposed masks: the sign of x (x &lt; 0 as a signed 64-bit
+/// value), and from it ReLU. Results are shares of 0 or 1 in Z_2^64 (or of x and 0), usable in further arithmetic.
+/// </summary>
+/// <remarks>
+/// <para>Sign: the dealer gives r with shares of its bits; c = x + r is opened; with c′, r′ the low 63 bits,
+/// msb(x) = c_63 ⊕ r_63 ⊕ [c′ &lt; r′], and [c′ &lt; r′] = Σ_i (1 − c_i)·r_i·Π_(j&gt;i) [c_j = r_j] for the public c
+/// (the terms are exclusive). The suffix products are computed by doubling (Kogge–Stone, 6 rounds), then one round for
+/// r_i·P_i and one for the last XOR of two shared bits.</para>
+/// <para>Cost per element: 9 rounds (one opening and 8 rounds of products, all elements together), 379 Beaver triples
+/// and a mask of 65 elements from the dealer; bytes sent per party (n − 1)·8·(1 + 2·379). ReLU adds one round and one
+/// triple. Exact: no probability of error.</para>
+/// </remarks>
+public static class SecureComparison
+{
+    private const int LowBits = 63;
+
+    /// <summary>Shares of [x &lt; 0] (x read as a signed 64-bit integer; for fixed point, the sign of the real).</summary>
+    /// <exception cref="MpcProtocolException">A party or the dealer sent a bad frame, or one closed its channel.</exception>
+    public static async Task<ulong[]> IsNegativeAsync(MpcSession session, ulong[] x, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(x);
+        int len = x.Length;
+        if (len == 0) return [];
+        ulong one = session.Party == 0 ? 1UL : 0UL; // shares of the constant 1
+        var dealt = await session.DealAsync(DealKind.BitMasks, len, 0, 0, 65 * len, cancellationToken).ConfigureAwait(false);
+        ulong Bit(int e, int i) => dealt[len + 64 * e + i];
+        var masked = new ulong[len];
+        for (int e = 0; e < len; e++) masked[e] = x[e] + dealt[e];
+        var c = await session.OpenAsync(masked, cancellationToken).ConfigureAwait(false);
+        // q_(e,j) = [c_j = r_j]: r_j where c_j = 1, 1 − r_j where c_j = 0 (linear, c is public).
+        var q = new ulong[len * LowBits];
+        for (int e = 0; e < len; e++)
+            for (int j = 0; j < LowBits; j++)
+                q[e * LowBits + j] = ((c[e] >> j) & 1) == 1 ? Bit(e, j) : one - Bit(e, j);
+        // Suffix products by doubling: after the step of distance d, q_j = Π over [j, j + 2d) ∩ [0, 63).
+        for (int d = 1; d < LowBits; d <<= 1)
+        {
+            int per = LowBits - d;
+            var lhs = new ulong[len * per];
+            var rhs = new ulong[len * per];
+            for (int e = 0; e < len; e++)
+                for (int j = 0; j < per; j++)
+                {
+                    lhs[e * per + j] = q[e * LowBits + j];
+                    rhs[e * per + j] = q[e * LowBits + j + d];
+                }
+            var products = await SecureArithmetic.MultiplyAsync(session, lhs, rhs, cancellationToken).ConfigureAwait(false);
+            for (int e = 0; e < len; e++)
+                for (int j = 0; j < per; j++) q[e * LowBits + j] = products[e * per + j];
+        }
+        // r_i · P_i with P_i = Π_(j>i) [c_j = r_j] = q_(i+1) (and 1 for the top low bit).
+        var bits = new ulong[len * LowBits];
+        var prefixes = new ulong[len * LowBits];
+        for (int e = 0; e < len; e++)
+            for (int i = 0; i < LowBits; i++)
+            {
+                bits[e * LowBits + i] = Bit(e, i);
+                prefixes[e * LowBits + i] = i + 1 < LowBits ? q[e * LowBits + i + 1] : one;
+            }
+        var terms = await SecureArithmetic.MultiplyAsync(session, bits, prefixes, cancellationToken).ConfigureAwait(false);
+        var borrow = new ulong[len];
+        var top = new ulong[len];
+        for (int e = 0; e < len; e++)
+        {
+            ulong sum = 0;
+            for (int i = 0; i < LowBits; i++) if (((c[e] >> i) & 1) == 0) sum += terms[e * LowBits + i];
+            borrow[e] = sum;
+            top[e] = Bit(e, 63);
+        }
+        // r_63 ⊕ borrow = r_63 + borrow − 2·r_63·borrow, then ⊕ the public c_63.
+        var both = await SecureArithmetic.MultiplyAsync(session, top, borrow, cancellationToken).ConfigureAwait(false);
+        var sign = new ulong[len];
+        for (int e = 0; e < len; e++)
+        {
+            ulong y = top[e] + borrow[e] - 2 * both[e];
+            sign[e] = (c[e] >> 63) == 1 ? one - y : y;
+        }
+        return sign;
+    }
+
+    /// <summary>Shares of max(x, 0) (signed), exactly: x·(1 − [x &lt; 0]); no truncation, so a fixed-point x keeps its scale.</summary>
+    public static async Task<ulong[]> ReluAsync(MpcSession session, ulong[] x, CancellationToken cancellationToken = default)
+    {
+        var negative = await IsNegativeAsync(session, x, cancellationToken).ConfigureAwait(false);
+        ulong one = session.Party == 0 ? 1UL : 0UL;
+        var keep = new ulong[negative.Length];
+        for (int e = 0; e < keep.Length; e++) keep[e] = one - negative[e];
+        return await SecureArithmetic.MultiplyAsync(session, x, keep, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Shares of [x &lt; y] (signed; x − y must not overflow: |x − y| &lt; 2^63).</summary>
+    public static Task<ulong[]> LessThanAsync(MpcSession session, ulong[] x, ulong[] y, CancellationToken cancellationToken = default) =>
+        IsNegativeAsync(session, SecureArithmetic.Subtract(x, y), cancellationToken);
+}

@@ -1,0 +1,49 @@
+namespace Veil.Mpc.Tests;
+
+public class SecureComparisonTests
+{
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Sign_AndRelu_MatchPlaintext_OnEdgeAndRandomValues(int parties)
+    {
+        var x = Harness.Random(120, 31 + parties);
+        ulong[] edges = [0, 1, ulong.MaxValue, 1UL << 63, (1UL << 63) - 1, (1UL << 62), unchecked((ulong)-(1L << 62)), 2, ulong.MaxValue - 1];
+        edges.CopyTo(x, 0);
+        var shares = Sharing.Split(x, parties);
+        var results = await Harness.Run(parties, async s =>
+        {
+            var sign = await s.OpenAsync(await SecureComparison.IsNegativeAsync(s, shares[s.Party]));
+            var relu = await s.OpenAsync(await SecureComparison.ReluAsync(s, shares[s.Party]));
+            return (sign, relu);
+        });
+        for (int i = 0; i < x.Length; i++)
+        {
+            long v = (long)x[i];
+            Assert.Equal(v < 0 ? 1UL : 0UL, results[0].sign[i]);
+            Assert.Equal(v < 0 ? 0UL : x[i], results[0].relu[i]);
+        }
+    }
+
+    [Fact]
+    public async Task FixedPointComparisons_AndReluOfReals_AreExact()
+    {
+        var f = FixedPointFormat.Default;
+        double[] a = [-3.5, -1e-4, 0, 1e-4, 2.25, 200, -200];
+        double[] b = [-3.4, 0, 0, 0, 2.25, 199.99, -200.01];
+        var xs = Sharing.Split(f.Encode(a), 2);
+        var ys = Sharing.Split(f.Encode(b), 2);
+        var results = await Harness.Run(2, async s =>
+        {
+            var lt = await s.OpenAsync(await SecureComparison.LessThanAsync(s, xs[s.Party], ys[s.Party]));
+            var relu = f.Decode(await s.OpenAsync(await SecureComparison.ReluAsync(s, xs[s.Party])));
+            return (lt, relu, s.Rounds);
+        });
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(f.Encode(a[i]) != f.Encode(b[i]) && (long)f.Encode(a[i]) < (long)f.Encode(b[i]) ? 1UL : 0UL, results[0].lt[i]);
+            Assert.Equal(Math.Max(f.Decode(f.Encode(a[i])), 0), results[0].relu[i]);
+        }
+        Assert.Equal(2 * 9 + 1 + 2u, results[0].Rounds); // two signs of 9 rounds, the ReLU's product, two openings
+    }
+}
