@@ -150,7 +150,9 @@ public class MultipartyTests
         // Key-generation shares are made once: asking again returns the same share, not a second sample.
         Assert.Same(group.Parties[1].CreatePublicKeyShare(), group.Parties[1].CreatePublicKeyShare());
         Assert.Same(group.Parties[1].CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N)), group.Parties[1].CreateGaloisKeyShare(GaloisElements.ForRotation(1, p.N)));
-        Assert.Equal(1.0, encoder.Decode(Collective.Decrypt(group.Session, a, sharesA))[0], 1e-3);
+        // The flooded result: 3 parties' noise of 2^σ each, seen in a slot with deviation 2^σ·√3·√(N/2)/Δ (3.7e-4 here); six deviations.
+        double slotDeviation = Math.Pow(2, policy.SigmaBits(16)) * Math.Sqrt(3) * Math.Sqrt(p.N / 2.0) / Math.Pow(2, 50);
+        Assert.Equal(1.0, encoder.Decode(Collective.Decrypt(group.Session, a, sharesA))[0], 6 * slotDeviation);
     }
 
     [Fact]
