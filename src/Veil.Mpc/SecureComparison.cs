@@ -92,6 +92,55 @@ public static class SecureComparison
         return await SecureArithmetic.MultiplyAsync(session, x, keep, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The largest of <paramref name="values"/> (signed; differences must not overflow) and a one-hot vector of its
+    /// position (the first one on ties), by a tournament: each level compares all its pairs at once and selects value
+    /// and index with one product round, so ⌈log2 n⌉ levels of 10 rounds each.
+    /// </summary>
+    /// <exception cref="ArgumentException">No values.</exception>
+    public static async Task<(ulong[] Max, ulong[] OneHot)> ArgmaxAsync(MpcSession session, ulong[] values, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(values);
+        int n = values.Length;
+        if (n == 0) throw new ArgumentException("No values.", nameof(values));
+        ulong one = session.Party == 0 ? 1UL : 0UL;
+        // Candidates in position order: each a value and the shares of its one-hot position.
+        var v = new List<ulong>(values);
+        var idx = new List<ulong[]>(Enumerable.Range(0, n).Select(i => { var h = new ulong[n]; h[i] = one; return h; }));
+        while (v.Count > 1)
+        {
+            int pairs = v.Count / 2;
+            var a = new ulong[pairs];
+            var b = new ulong[pairs];
+            for (int p = 0; p < pairs; p++) { a[p] = v[2 * p]; b[p] = v[2 * p + 1]; }
+            var less = await LessThanAsync(session, a, b, cancellationToken).ConfigureAwait(false); // [a < b]: take b
+            // One product round for the values and the positions: (b − a)·[a < b] and (I_b − I_a)·[a < b].
+            var lhs = new ulong[pairs * (1 + n)];
+            var rhs = new ulong[pairs * (1 + n)];
+            for (int p = 0; p < pairs; p++)
+            {
+                lhs[p * (1 + n)] = b[p] - a[p];
+                for (int i = 0; i < n; i++) lhs[p * (1 + n) + 1 + i] = idx[2 * p + 1][i] - idx[2 * p][i];
+                for (int i = 0; i <= n; i++) rhs[p * (1 + n) + i] = less[p];
+            }
+            var chosen = await SecureArithmetic.MultiplyAsync(session, lhs, rhs, cancellationToken).ConfigureAwait(false);
+            var nextV = new List<ulong>();
+            var nextI = new List<ulong[]>();
+            for (int p = 0; p < pairs; p++)
+            {
+                nextV.Add(a[p] + chosen[p * (1 + n)]);
+                var h = new ulong[n];
+                for (int i = 0; i < n; i++) h[i] = idx[2 * p][i] + chosen[p * (1 + n) + 1 + i];
+                nextI.Add(h);
+            }
+            if (v.Count % 2 == 1) { nextV.Add(v[^1]); nextI.Add(idx[^1]); } // the odd one waits for the next level
+            v = nextV;
+            idx = nextI;
+        }
+        return ([v[0]], idx[0]);
+    }
+
     /// <summary>Shares of [x &lt; y] (signed; x − y must not overflow: |x − y| &lt; 2^63).</summary>
     public static Task<ulong[]> LessThanAsync(MpcSession session, ulong[] x, ulong[] y, CancellationToken cancellationToken = default) =>
         IsNegativeAsync(session, SecureArithmetic.Subtract(x, y), cancellationToken);

@@ -47,3 +47,28 @@ public class SecureComparisonTests
         Assert.Equal(2 * 9 + 1 + 2u, results[0].Rounds); // two signs of 9 rounds, the ReLU's product, two openings
     }
 }
+
+public class ArgmaxTests
+{
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(2, 7)]
+    [InlineData(3, 10)]
+    [InlineData(2, 16)]
+    public async Task Argmax_FindsTheFirstLargest_OfSignedValues(int parties, int n)
+    {
+        var rng = new Random(n * 10 + parties);
+        var x = Enumerable.Range(0, n).Select(_ => unchecked((ulong)(long)rng.Next(-50, 50))).ToArray();
+        if (n > 3) x[n - 1] = x[1] = unchecked((ulong)60L); // a tie: the first one wins
+        var shares = Sharing.Split(x, parties);
+        var results = await Harness.Run(parties, async s =>
+        {
+            var (max, oneHot) = await SecureComparison.ArgmaxAsync(s, shares[s.Party]);
+            return (await s.OpenAsync(max), await s.OpenAsync(oneHot));
+        });
+        long best = x.Max(v => (long)v);
+        int first = Array.FindIndex(x, v => (long)v == best);
+        Assert.Equal(best, (long)results[0].Item1[0]);
+        for (int i = 0; i < n; i++) Assert.Equal(i == first ? 1UL : 0UL, results[0].Item2[i]);
+    }
+}
