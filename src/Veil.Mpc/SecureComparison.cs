@@ -141,6 +141,36 @@ public static class SecureComparison
         return ([v[0]], idx[0]);
     }
 
+    /// <summary>
+    /// The <paramref name="k"/> largest of <paramref name="values"/> in descending order (the first on ties) and the one-hot
+    /// position of each: k argmaxes, each found value replaced by −2^62 before the next (one product round), so
+    /// k·(10·⌈log2 n⌉ + 1) rounds. Values must lie in (−2^62, 2^62).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">k is not in [1, n].</exception>
+    public static async Task<(ulong[] Values, ulong[][] OneHot)> TopKAsync(MpcSession session, ulong[] values, int k, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(values);
+        if (k < 1 || k > values.Length) throw new ArgumentOutOfRangeException(nameof(k), k, $"k is 1 … {values.Length}.");
+        ulong floor = session.Party == 0 ? unchecked((ulong)(-(1L << 62))) : 0UL; // shares of −2^62
+        var current = (ulong[])values.Clone();
+        var top = new ulong[k];
+        var positions = new ulong[k][];
+        for (int t = 0; t < k; t++)
+        {
+            var (max, oneHot) = await ArgmaxAsync(session, current, cancellationToken).ConfigureAwait(false);
+            top[t] = max[0];
+            positions[t] = oneHot;
+            if (t == k - 1) break;
+            // v_i ← v_i + onehot_i·(−2^62 − v_i): only the found position changes.
+            var gap = new ulong[current.Length];
+            for (int i = 0; i < gap.Length; i++) gap[i] = floor - current[i];
+            var change = await SecureArithmetic.MultiplyAsync(session, oneHot, gap, cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < current.Length; i++) current[i] += change[i];
+        }
+        return (top, positions);
+    }
+
     /// <summary>Shares of [x &lt; y] (signed; x − y must not overflow: |x − y| &lt; 2^63).</summary>
     public static Task<ulong[]> LessThanAsync(MpcSession session, ulong[] x, ulong[] y, CancellationToken cancellationToken = default) =>
         IsNegativeAsync(session, SecureArithmetic.Subtract(x, y), cancellationToken);

@@ -72,3 +72,33 @@ public class ArgmaxTests
         for (int i = 0; i < n; i++) Assert.Equal(i == first ? 1UL : 0UL, results[0].Item2[i]);
     }
 }
+
+public class TopKTests
+{
+    [Theory]
+    [InlineData(2, 9, 3)]
+    [InlineData(3, 6, 6)]
+    [InlineData(2, 5, 1)]
+    public async Task TopK_ReturnsTheKLargest_InOrder_WithTheirPositions(int parties, int n, int k)
+    {
+        var rng = new Random(n + k);
+        var x = Enumerable.Range(0, n).Select(_ => unchecked((ulong)(long)rng.Next(-1000, 1000))).ToArray();
+        x[n / 2] = x[0]; // a tie
+        var shares = Sharing.Split(x, parties);
+        var results = await Harness.Run(parties, async s =>
+        {
+            var (top, oneHot) = await SecureComparison.TopKAsync(s, shares[s.Party], k);
+            var positions = new List<ulong[]>();
+            foreach (var h in oneHot) positions.Add(await s.OpenAsync(h));
+            return (await s.OpenAsync(top), positions);
+        });
+        // Plaintext twin: stable sort by value descending (the first on ties).
+        var expected = x.Select((v, i) => (Value: (long)v, Index: i)).OrderByDescending(p => p.Value).ThenBy(p => p.Index).Take(k).ToArray();
+        for (int t = 0; t < k; t++)
+        {
+            Assert.Equal(expected[t].Value, (long)results[0].Item1[t]);
+            for (int i = 0; i < n; i++) Assert.Equal(i == expected[t].Index ? 1UL : 0UL, results[0].positions[t][i]);
+        }
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(parties, s => SecureComparison.TopKAsync(s, shares[s.Party], n + 1)));
+    }
+}
