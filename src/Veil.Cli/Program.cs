@@ -384,7 +384,14 @@ namespace Veil.Cli
             var multiparty = new Command("multiparty", "Multiparty key generation and decryption per party: time and bytes at N = 2^14 and 2^15, beside Lattigo's mhe.") { mReps, mParties, mOut, mJson };
             multiparty.SetAction(r => BenchMultipartyCommand.Run(r.GetValue(mReps), r.GetValue(mParties)!, r.GetValue(mJson), r.GetValue(mOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty };
+            var cReps = Int("--reps", "Repetitions per workload.", 3, 1, 1000);
+            var cBits = Int("--paillier-bits", "Paillier key size of the dealer-free triples (below 3072 is an explicit opt-out of 128-bit security).", 3072, 2048, 4096);
+            var cOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var cJson = Json();
+            var mpc = new Command("mpc", "Secret-sharing MPC: triples (dealer and Paillier), fixed-point products, comparisons and argmax per second.") { cReps, cBits, cOut, cJson };
+            mpc.SetAction(r => BenchMpcCommand.Run(r.GetValue(cReps), r.GetValue(cBits), r.GetValue(cJson), r.GetValue(cOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc };
         }
     }
 }

@@ -31,7 +31,7 @@ public static class MpcSelfCheck
         var ys = Sharing.Split(format.Encode(y), 2);
         var sources = new[] { PaillierTriples.Generate(), PaillierTriples.Generate() };
         var sw = Stopwatch.StartNew();
-        var results = RunParties(2, triples: i => sources[i], async s =>
+        var results = InProcessRun.Parties(2, triples: i => sources[i], async s =>
         {
             var product = await SecureArithmetic.MultiplyFixedAsync(s, xs[s.Party], ys[s.Party], format).ConfigureAwait(false);
             uint rounds = s.Rounds; // the product's; opening the result for the check is not part of it
@@ -44,12 +44,16 @@ public static class MpcSelfCheck
         for (int i = 0; i < elements; i++) worst = Math.Max(worst, Math.Abs(results[0].Values[i] - x[i] * y[i]));
         const int dealt = 200_000;
         sw.Restart();
-        RunParties(2, triples: _ => DealerTriples.Instance, s => DealerTriples.Instance.TriplesAsync(s, dealt));
+        InProcessRun.Parties(2, triples: _ => DealerTriples.Instance, s => DealerTriples.Instance.TriplesAsync(s, dealt));
         double dealerRate = dealt / sw.Elapsed.TotalSeconds;
         return new MpcSelfCheckReport(elements, worst, paillierRate, dealerRate, results[0].Rounds, results[0].BytesSent, total.Elapsed.TotalSeconds);
     }
+}
 
-    private static T[] RunParties<T>(int parties, Func<int, ITripleSource> triples, Func<MpcSession, Task<T>> program)
+/// <summary>Runs one program on n parties and a dealer in this process, each on its own task (self-checks and benchmarks).</summary>
+internal static class InProcessRun
+{
+    public static T[] Parties<T>(int parties, Func<int, ITripleSource> triples, Func<MpcSession, Task<T>> program)
     {
         var id = MpcSession.NewId();
         var mesh = InProcessNetwork.Create(parties);

@@ -16,6 +16,7 @@ public class CommandLineTests
     [InlineData("bench", "ckks", "--help")]
     [InlineData("bench", "ml", "--help")]
     [InlineData("bench", "scaling", "--help")]
+    [InlineData("bench", "mpc", "--help")]
     [InlineData("keys", "init", "--help")]
     [InlineData("keys", "rotate", "--help")]
     [InlineData("keys", "wrap-for", "--help")]

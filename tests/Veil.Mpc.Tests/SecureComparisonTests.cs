@@ -102,3 +102,19 @@ public class TopKTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(parties, s => SecureComparison.TopKAsync(s, shares[s.Party], n + 1)));
     }
 }
+
+public class MpcBenchmarkTests
+{
+    [Fact]
+    public void Benchmark_ReportsEveryWorkload_WithItsRoundCount()
+    {
+        var results = MpcBenchmark.Run(reps: 1, paillierBits: 2048);
+        Assert.Equal(8, results.Count);
+        Assert.All(results, r => Assert.True(r.PerSecond > 0 && r.MedianSeconds > 0, r.Name));
+        Assert.Equal(9u, results.First(r => r.Name.StartsWith("comparisons", StringComparison.Ordinal)).Rounds);
+        Assert.Equal(60u, results.First(r => r.Name.StartsWith("argmax", StringComparison.Ordinal)).Rounds); // 6 levels of 10
+        Assert.Equal(1u, results.First(r => r.Name.StartsWith("fixed-point", StringComparison.Ordinal) && r.Parties == 2).Rounds); // local truncation
+        Assert.Equal(2u, results.First(r => r.Name.StartsWith("fixed-point", StringComparison.Ordinal) && r.Parties == 3).Rounds); // + the dealer's truncation
+        Assert.Equal(6_072L * 10_000 + 32 * 9, results.First(r => r.Name.StartsWith("comparisons", StringComparison.Ordinal) && r.Parties == 2).BytesPerParty); // 8·(1 + 2·379) a value, 32 bytes a frame, 9 frames
+    }
+}
