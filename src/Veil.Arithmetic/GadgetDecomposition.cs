@@ -77,18 +77,13 @@ public sealed class GadgetDecomposition
             input[..(qLimbs * n)].CopyTo(source);
             // 1. Coefficient form of every limb (needed by the basis conversion).
             Parallelism.For(qLimbs, maxDegreeOfParallelism, new InverseLimbs(_ring, source, coeff, n));
-            if (digits >= maxDegreeOfParallelism)
-            {
-                // 2. Per digit: its own limbs copied, each other limb converted straight into place and transformed
-                // while it is still in cache (one pass over the lifted digits instead of three).
-                Parallelism.For(digits, maxDegreeOfParallelism, new LiftAndTransformDigit(this, level, source, coeff, ext));
-                return ext;
-            }
-            // 2. Digit d's own limbs copied, the others converted from its coefficients.
-            Parallelism.For(digits, maxDegreeOfParallelism, new LiftDigit(this, level, source, coeff, ext));
-            // 3. Forward NTT of every converted limb, one (digit, target) pair per task so that the work splits evenly
-            // over more threads than digits; task k is digit k / extLimbs, target k % extLimbs (if any).
-            Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, new ForwardTargets(this, level, ext));
+            // 2. Per digit: its own limbs copied, each other limb converted straight into place and, when there are at
+            // least as many digits as threads, transformed while it is still in cache.
+            bool fused = digits >= maxDegreeOfParallelism;
+            Parallelism.For(digits, maxDegreeOfParallelism, new LiftDigit(this, level, source, coeff, ext, transform: fused));
+            // 3. Otherwise the forward NTTs split by (digit, target) pair, so that more threads than digits share them;
+            // task k is digit k / extLimbs, target k % extLimbs (if any).
+            if (!fused) Parallelism.For(digits * extLimbs, maxDegreeOfParallelism, new ForwardTargets(this, level, ext));
             return ext;
         }
         catch
@@ -112,39 +107,15 @@ public sealed class GadgetDecomposition
         }
     }
 
-    private readonly struct LiftDigit(GadgetDecomposition gadget, int level, ulong[] source, ulong[] coeff, ulong[] ext) : IParallelBody
+    /// <summary>
+    /// Digit d: its own limbs copied, each other limb converted straight into place from the digit's coefficients, and,
+    /// with <paramref name="transform"/>, brought to NTT form while it is still in cache (else a later pass does it).
+    /// </summary>
+    private readonly struct LiftDigit(GadgetDecomposition gadget, int level, ulong[] source, ulong[] coeff, ulong[] ext, bool transform) : IParallelBody
     {
         public void Invoke(int d)
         {
-            int n = gadget._ring.N, qLimbs = level + 1, pLimbs = gadget.PCount, pStart = gadget.QCount, extLimbs = qLimbs + pLimbs;
-            int start = d * gadget.DigitSize, end = Math.Min(start + gadget.DigitSize, qLimbs);
-            var (converter, targets) = gadget.Lift(level, d);
-            var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
-            source.AsSpan(start * n, (end - start) * n).CopyTo(extD.Slice(start * n));
-            var pool = ArrayPool<ulong>.Shared;
-            ulong[] conv = pool.Rent(targets.Length * n), scratch = pool.Rent((pLimbs + 1) * n);
-            try
-            {
-                converter.Convert(coeff.AsSpan(start * n, (end - start) * n), conv, scratch, n);
-                for (int t = 0; t < targets.Length; t++)
-                {
-                    int ringIndex = targets[t];
-                    int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
-                    conv.AsSpan(t * n, n).CopyTo(extD.Slice(extIndex * n, n));
-                }
-            }
-            finally
-            {
-                pool.Return(conv); pool.Return(scratch);
-            }
-        }
-    }
-
-    private readonly struct LiftAndTransformDigit(GadgetDecomposition gadget, int level, ulong[] source, ulong[] coeff, ulong[] ext) : IParallelBody
-    {
-        public void Invoke(int d)
-        {
-            int n = gadget._ring.N, qLimbs = level + 1, pLimbs = gadget.PCount, pStart = gadget.QCount, extLimbs = qLimbs + pLimbs;
+            int n = gadget._ring.N, qLimbs = level + 1, pStart = gadget.QCount, extLimbs = qLimbs + gadget.PCount;
             int start = d * gadget.DigitSize, end = Math.Min(start + gadget.DigitSize, qLimbs);
             var (converter, targets) = gadget.Lift(level, d);
             var extD = ext.AsSpan(d * extLimbs * n, extLimbs * n);
@@ -160,7 +131,7 @@ public sealed class GadgetDecomposition
                     int extIndex = ringIndex >= pStart ? qLimbs + (ringIndex - pStart) : ringIndex;
                     var limb = extD.Slice(extIndex * n, n);
                     converter.ConvertTarget(t, digitCoefficients, scratch, limb, n);
-                    gadget._ring.Ntt[ringIndex].Forward(limb);
+                    if (transform) gadget._ring.Ntt[ringIndex].Forward(limb);
                 }
             }
             finally
