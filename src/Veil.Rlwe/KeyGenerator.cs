@@ -136,19 +136,8 @@ public sealed class KeyGenerator
         int done = 0;
         Parallelism.For(elements.Length, MaxDegreeOfParallelism, idx =>
         {
-            var perm = _parameters.SharedGaloisPermutation(elements[idx]);
-            var sk = SecretKey.Ntt;
-            int len = ring.LimbCount * ring.N;
-            var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
-            try
-            {
-                KeySwitcher.Gather(sk, permuted, perm, ring.LimbCount);
-                keys[idx] = CreateSwitchingKey(permuted.AsSpan(0, len), reference?.GaloisKeySeed(elements[idx]) ?? Prng.NewSeed());
-            }
-            finally
-            {
-                SecretArrayPool<ulong>.Return(permuted, len);
-            }
+            var seed = reference?.GaloisKeySeed(elements[idx]) ?? Prng.NewSeed();
+            keys[idx] = WithGaloisSecret(elements[idx], sigma => CreateSwitchingKey(sigma, seed));
             Progress?.Report((double)Interlocked.Increment(ref done) / elements.Length);
         }, Cancellation);
         var dict = new Dictionary<ulong, KeySwitchingKey>();
@@ -217,14 +206,23 @@ public sealed class KeyGenerator
     /// <exception cref="ArgumentException">The element is even or not below 2N, or the seed is not 32 bytes.</exception>
     public RnsPolynomial[] CreateGaloisKeyB(ulong galoisElement, ReadOnlySpan<byte> seedOfA)
     {
+        var seed = seedOfA.ToArray();
+        return WithGaloisSecret(galoisElement, sigma => Wrap(SwitchingKeyParts(sigma, seed, keepA: false).B));
+    }
+
+    private delegate T SecretUse<T>(ReadOnlySpan<ulong> secret);
+
+    /// <summary>Runs <paramref name="use"/> on σ_k(s) (NTT form over Q·P) in pinned scratch that is wiped afterwards.</summary>
+    private T WithGaloisSecret<T>(ulong galoisElement, SecretUse<T> use)
+    {
         var perm = _parameters.SharedGaloisPermutation(galoisElement); // validates the element
         var ring = _parameters.Ring;
         int len = ring.LimbCount * ring.N;
-        var permuted = SecretArrayPool<ulong>.Rent(len); // σ(s): scratch, wiped and returned
+        var permuted = SecretArrayPool<ulong>.Rent(len);
         try
         {
             KeySwitcher.Gather(SecretKey.Ntt, permuted, perm, ring.LimbCount);
-            return Wrap(SwitchingKeyParts(permuted.AsSpan(0, len), seedOfA, keepA: false).B);
+            return use(permuted.AsSpan(0, len));
         }
         finally
         {
