@@ -63,6 +63,7 @@ public static class MpcFrame
     /// <summary>A frame of elements of Z_2^64 (each little-endian).</summary>
     public static byte[] Write(FrameType type, ReadOnlySpan<byte> session, uint round, int from, int to, ReadOnlySpan<ulong> values)
     {
+        if (BitConverter.IsLittleEndian) return Write(type, session, round, from, to, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
         var bytes = new byte[checked(values.Length * sizeof(ulong))];
         for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(8 * i), values[i]);
         return Write(type, session, round, from, to, bytes);
@@ -95,6 +96,7 @@ public static class MpcFrame
     {
         var payload = Read(frame, expectedType, session, round, from, to, checked(count * sizeof(ulong)));
         if (payload.Length != count * sizeof(ulong)) throw new MpcProtocolException("length", $"Expected {count} elements ({count * sizeof(ulong)} bytes); got {payload.Length} bytes.");
+        if (BitConverter.IsLittleEndian) return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(payload).ToArray();
         var values = new ulong[count];
         for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadUInt64LittleEndian(payload[(8 * i)..]);
         return values;

@@ -5,7 +5,7 @@ namespace Veil.Mpc;
 /// <summary>A reliable, ordered channel of frames to one other party (a socket, a TLS stream, or in-process).</summary>
 public interface IMpcChannel
 {
-    /// <summary>Sends one frame.</summary>
+    /// <summary>Sends one frame; once the returned task completes the channel holds no reference to it (the caller may wipe it).</summary>
     ValueTask SendAsync(byte[] frame, CancellationToken cancellationToken = default);
     /// <summary>Receives the next frame.</summary>
     /// <exception cref="MpcProtocolException">The other side closed the channel ("closed").</exception>

@@ -56,8 +56,10 @@ public sealed class TrustedDealer
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
             for (int i = 0; i < _parties.Length; i++)
             {
-                await _parties[i].SendAsync(MpcFrame.Write(FrameType.Dealt, _id, round, MpcFrame.Dealer, i, shares[i].AsSpan()), cancellationToken).ConfigureAwait(false);
+                var frame = MpcFrame.Write(FrameType.Dealt, _id, round, MpcFrame.Dealer, i, shares[i].AsSpan());
                 System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(shares[i].AsSpan()));
+                try { await _parties[i].SendAsync(frame, cancellationToken).ConfigureAwait(false); }
+                finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(frame); } // a channel sends (or copies) before returning
             }
             ElementsDealt += shares[0].Length * (long)_parties.Length;
         }

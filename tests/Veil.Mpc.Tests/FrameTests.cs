@@ -55,6 +55,48 @@ public class FrameTests
     }
 
     [Fact]
+    public void MutatedDealerRequests_GiveOnlyTypedErrors()
+    {
+        var rng = new Random(12);
+        var valid = new byte[DealRequest.Size];
+        new DealRequest(DealKind.MatrixTriple, 3, 4, 5).Write(valid);
+        int refused = 0;
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            var bytes = trial % 2 == 0 ? (byte[])valid.Clone() : new byte[rng.Next(0, 20)];
+            if (trial % 2 == 0) for (int k = rng.Next(1, 4); k > 0; k--) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            else rng.NextBytes(bytes);
+            try
+            {
+                var r = DealRequest.Read(bytes);
+                Assert.InRange(r.Elements, 1, DealRequest.MaxElements); // whatever is accepted is bounded
+            }
+            catch (MpcProtocolException) { refused++; }
+        }
+        Assert.True(refused > 1500, $"only {refused} of 3000 refused");
+    }
+
+    [Fact]
+    public async Task RandomByteStreams_GiveFramesOrTypedErrors_NeverLargeAllocations()
+    {
+        var rng = new Random(13);
+        for (int trial = 0; trial < 1000; trial++)
+        {
+            var bytes = new byte[rng.Next(0, 200)];
+            rng.NextBytes(bytes);
+            if (trial % 3 == 0 && bytes.Length >= 4) System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, (uint)rng.Next(0, 300));
+            var channel = new StreamMpcChannel(new MemoryStream(bytes), maxFrame: 1024);
+            try
+            {
+                var frame = await channel.ReceiveAsync();
+                Assert.InRange(frame.Length, MpcFrame.HeaderSize, 1024);
+                try { MpcFrame.Read(frame, FrameType.Open, Session, 7, 1, 0); } catch (MpcProtocolException) { }
+            }
+            catch (MpcProtocolException e) { Assert.Contains(e.Field, new[] { "closed", "length" }); }
+        }
+    }
+
+    [Fact]
     public async Task APartySendingGarbage_StopsTheOthersWithATypedError()
     {
         var shares = Sharing.Split(new ulong[] { 5, 6 }, 3);
