@@ -162,8 +162,11 @@ public sealed class PaillierTriples : ITripleSource
 
     private static byte[] Pack(PaillierCiphertext[] ciphertexts)
     {
-        var parts = ciphertexts.Select(PaillierSerializer.Save).ToArray();
-        return [.. parts.SelectMany(p => p)];
+        // Every saved ciphertext of one key has the same size: one array, filled part by part.
+        int size = ciphertexts.Length == 0 ? 0 : CiphertextBytes(ciphertexts[0].Key);
+        var packed = new byte[checked(ciphertexts.Length * size)];
+        for (int j = 0; j < ciphertexts.Length; j++) PaillierSerializer.Save(ciphertexts[j]).CopyTo(packed, j * size);
+        return packed;
     }
 
     private static PaillierCiphertext[] LoadCiphertexts(byte[] payload, PaillierPublicKey key, int count)
