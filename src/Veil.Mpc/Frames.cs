@@ -13,6 +13,8 @@ public enum FrameType : byte
     Dealt = 3,
     /// <summary>A message of a two-party subprotocol (keys and ciphertexts of the Paillier triples).</summary>
     Exchange = 4,
+    /// <summary>A party's private input, split: the share addressed to the receiver.</summary>
+    Input = 5,
 }
 
 /// <summary>A frame that another party sent and this one refused; <see cref="Field"/> names what is wrong.</summary>

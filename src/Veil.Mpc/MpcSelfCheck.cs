@@ -50,9 +50,11 @@ public static class MpcSelfCheck
     }
 }
 
-/// <summary>Runs one program on n parties and a dealer in this process, each on its own task (self-checks and benchmarks).</summary>
-internal static class InProcessRun
+/// <summary>Runs one program on n parties and a dealer in this process, each on its own task (self-checks, benchmarks, single-machine runs).</summary>
+public static class InProcessRun
 {
+    /// <summary>Runs <paramref name="program"/> as every party (triples from <paramref name="triples"/>, a dealer serving them) and returns each party's result.</summary>
+    /// <exception cref="AggregateException">A party failed (the others stop when its channels close).</exception>
     public static T[] Parties<T>(int parties, Func<int, ITripleSource> triples, Func<MpcSession, Task<T>> program)
     {
         var id = MpcSession.NewId();

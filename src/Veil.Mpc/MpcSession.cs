@@ -94,6 +94,43 @@ public sealed class MpcSession
         });
     }
 
+    /// <summary>
+    /// Secret-shares every party's private input in one round: this party splits <paramref name="own"/> and sends each
+    /// other party one share; result[p] is this party's share of party p's input, of <paramref name="lengths"/>[p]
+    /// elements (public: every party passes the same lengths). Bytes sent per party: (n − 1)·8·|own|.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths are not one per party, or <paramref name="own"/> does not have this party's length.</exception>
+    /// <exception cref="MpcProtocolException">A party sent a bad frame or closed its channel.</exception>
+    public Task<ulong[][]> ShareInputsAsync(ulong[] own, IReadOnlyList<int> lengths, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(own);
+        ArgumentNullException.ThrowIfNull(lengths);
+        if (lengths.Count != Parties || lengths.Any(l => l < 0)) throw new ArgumentException($"One non-negative input length per party ({Parties}).", nameof(lengths));
+        if (own.Length != lengths[Party]) throw new ArgumentException($"This party's input has {own.Length} elements; the lengths say {lengths[Party]}.", nameof(own));
+        return Guarded(async () =>
+        {
+            uint round = _round++;
+            var split = Sharing.Split(own, Parties);
+            var receives = new Task<byte[]>[Parties];
+            var sends = new List<Task>();
+            for (int j = 0; j < Parties; j++)
+            {
+                if (j == Party) continue;
+                var frame = MpcFrame.Write(FrameType.Input, _id, round, Party, j, split[j].AsSpan());
+                Array.Clear(split[j]);
+                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
+                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
+                BytesSent += frame.Length;
+            }
+            await Task.WhenAll(sends).ConfigureAwait(false);
+            var result = new ulong[Parties][];
+            result[Party] = split[Party];
+            for (int j = 0; j < Parties; j++)
+                if (j != Party) result[j] = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Input, _id, round, j, Party, lengths[j]);
+            return result;
+        });
+    }
+
     /// <summary>Where <see cref="SecureArithmetic.MultiplyAsync"/> takes its Beaver triples: the dealer by default.</summary>
     public ITripleSource Triples { get; init; } = DealerTriples.Instance;
 

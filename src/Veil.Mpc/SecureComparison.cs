@@ -94,72 +94,108 @@ public static class SecureComparison
 
     /// <summary>
     /// The largest of <paramref name="values"/> (signed; differences must not overflow) and a one-hot vector of its
-    /// position (the first one on ties), by a tournament: each level compares all its pairs at once and selects value
-    /// and index with one product round, so ⌈log2 n⌉ levels of 10 rounds each.
+    /// position (the first one on ties): <see cref="ArgmaxRowsAsync"/> on one row.
     /// </summary>
     /// <exception cref="ArgumentException">No values.</exception>
-    public static async Task<(ulong[] Max, ulong[] OneHot)> ArgmaxAsync(MpcSession session, ulong[] values, CancellationToken cancellationToken = default)
+    public static Task<(ulong[] Max, ulong[] OneHot)> ArgmaxAsync(MpcSession session, ulong[] values, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(values);
-        int n = values.Length;
-        if (n == 0) throw new ArgumentException("No values.", nameof(values));
-        ulong one = session.Party == 0 ? 1UL : 0UL;
-        // Candidates in position order: each a value and the shares of its one-hot position.
-        var v = new List<ulong>(values);
-        var idx = new List<ulong[]>(Enumerable.Range(0, n).Select(i => { var h = new ulong[n]; h[i] = one; return h; }));
-        while (v.Count > 1)
-        {
-            int pairs = v.Count / 2;
-            var a = new ulong[pairs];
-            var b = new ulong[pairs];
-            for (int p = 0; p < pairs; p++) { a[p] = v[2 * p]; b[p] = v[2 * p + 1]; }
-            var less = await LessThanAsync(session, a, b, cancellationToken).ConfigureAwait(false); // [a < b]: take b
-            // One product round for the values and the positions: (b − a)·[a < b] and (I_b − I_a)·[a < b].
-            var lhs = new ulong[pairs * (1 + n)];
-            var rhs = new ulong[pairs * (1 + n)];
-            for (int p = 0; p < pairs; p++)
-            {
-                lhs[p * (1 + n)] = b[p] - a[p];
-                for (int i = 0; i < n; i++) lhs[p * (1 + n) + 1 + i] = idx[2 * p + 1][i] - idx[2 * p][i];
-                for (int i = 0; i <= n; i++) rhs[p * (1 + n) + i] = less[p];
-            }
-            var chosen = await SecureArithmetic.MultiplyAsync(session, lhs, rhs, cancellationToken).ConfigureAwait(false);
-            var nextV = new List<ulong>();
-            var nextI = new List<ulong[]>();
-            for (int p = 0; p < pairs; p++)
-            {
-                nextV.Add(a[p] + chosen[p * (1 + n)]);
-                var h = new ulong[n];
-                for (int i = 0; i < n; i++) h[i] = idx[2 * p][i] + chosen[p * (1 + n) + 1 + i];
-                nextI.Add(h);
-            }
-            if (v.Count % 2 == 1) { nextV.Add(v[^1]); nextI.Add(idx[^1]); } // the odd one waits for the next level
-            v = nextV;
-            idx = nextI;
-        }
-        return ([v[0]], idx[0]);
+        return ArgmaxRowsAsync(session, values, 1, values.Length, cancellationToken);
     }
 
     /// <summary>
-    /// The <paramref name="k"/> largest of <paramref name="values"/> in descending order (the first on ties) and the one-hot
-    /// position of each: k argmaxes, each found value replaced by −2^62 before the next (one product round), so
-    /// k·(10·⌈log2 n⌉ + 1) rounds. Values must lie in (−2^62, 2^62).
+    /// For each row of a rows × n matrix (row-major), its largest value and the one-hot position of it (the first on
+    /// ties), all rows at once, by a tournament: each level compares all its pairs in one comparison and, in one product
+    /// round, selects the larger value and multiplies each leaf's indicator by its side's outcome, so ⌈log2 n⌉ levels of
+    /// 10 rounds; per row about n comparisons and n·⌈log2 n⌉ more triples.
+    /// </summary>
+    /// <exception cref="ArgumentException">No values, or a shape that does not match the length.</exception>
+    public static async Task<(ulong[] Max, ulong[] OneHot)> ArgmaxRowsAsync(MpcSession session, ulong[] values, int rows, int n, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(values);
+        if (rows < 1 || n < 1 || values.Length != (long)rows * n) throw new ArgumentException(n < 1 || values.Length == 0 ? "No values." : $"{values.Length} values are not {rows} rows of {n}.", nameof(values));
+        ulong one = session.Party == 0 ? 1UL : 0UL;
+        // Node j of the current level covers leaves [j·span, (j + 1)·span) ∩ [0, n); nodes merge in order, an odd last one waits.
+        var v = (ulong[])values.Clone();
+        var indicator = new ulong[rows * n];
+        Array.Fill(indicator, one);
+        int count = n, span = 1;
+        while (count > 1)
+        {
+            int pairs = count / 2, leaves = Math.Min(n, 2 * pairs * span);
+            var a = new ulong[rows * pairs];
+            var b = new ulong[rows * pairs];
+            for (int r = 0; r < rows; r++)
+                for (int p = 0; p < pairs; p++) { a[r * pairs + p] = v[r * count + 2 * p]; b[r * pairs + p] = v[r * count + 2 * p + 1]; }
+            var less = await LessThanAsync(session, a, b, cancellationToken).ConfigureAwait(false); // [a < b]: take b
+            // One product round: (b − a)·[a < b] per pair, and each paired leaf's indicator times its side's outcome.
+            int per = pairs + leaves;
+            var lhs = new ulong[rows * per];
+            var rhs = new ulong[rows * per];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int p = 0; p < pairs; p++)
+                {
+                    lhs[r * per + p] = b[r * pairs + p] - a[r * pairs + p];
+                    rhs[r * per + p] = less[r * pairs + p];
+                }
+                for (int i = 0; i < leaves; i++)
+                {
+                    int node = i / span;
+                    ulong right = less[r * pairs + node / 2];
+                    lhs[r * per + pairs + i] = indicator[r * n + i];
+                    rhs[r * per + pairs + i] = node % 2 == 1 ? right : one - right;
+                }
+            }
+            var products = await SecureArithmetic.MultiplyAsync(session, lhs, rhs, cancellationToken).ConfigureAwait(false);
+            int next = pairs + count % 2;
+            var nv = new ulong[rows * next];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int p = 0; p < pairs; p++) nv[r * next + p] = a[r * pairs + p] + products[r * per + p];
+                if (count % 2 == 1) nv[r * next + pairs] = v[r * count + count - 1];
+                for (int i = 0; i < leaves; i++) indicator[r * n + i] = products[r * per + pairs + i];
+            }
+            v = nv;
+            count = next;
+            span *= 2;
+        }
+        return (v, indicator);
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> largest of <paramref name="values"/> in descending order (the first on ties) and the
+    /// one-hot position of each: <see cref="TopKRowsAsync"/> on one row.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">k is not in [1, n].</exception>
     public static async Task<(ulong[] Values, ulong[][] OneHot)> TopKAsync(MpcSession session, ulong[] values, int k, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(values);
+        var (top, oneHot) = await TopKRowsAsync(session, values, 1, values.Length, k, cancellationToken).ConfigureAwait(false);
+        return (top, oneHot);
+    }
+
+    /// <summary>
+    /// For each row of a rows × n matrix, its <paramref name="k"/> largest values in descending order (the first on ties)
+    /// and their one-hot positions: k argmaxes, each found value replaced by −2^62 before the next (one product round),
+    /// so k·(10·⌈log2 n⌉ + 1) − 1 rounds. Values must lie in (−2^62, 2^62). Values[t·rows + r] is row r's t-th;
+    /// OneHot[t] is rows × n.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">k is not in [1, n].</exception>
+    public static async Task<(ulong[] Values, ulong[][] OneHot)> TopKRowsAsync(MpcSession session, ulong[] values, int rows, int n, int k, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(values);
-        if (k < 1 || k > values.Length) throw new ArgumentOutOfRangeException(nameof(k), k, $"k is 1 … {values.Length}.");
+        if (k < 1 || k > n) throw new ArgumentOutOfRangeException(nameof(k), k, $"k is 1 … {n}.");
         ulong floor = session.Party == 0 ? unchecked((ulong)(-(1L << 62))) : 0UL; // shares of −2^62
         var current = (ulong[])values.Clone();
-        var top = new ulong[k];
+        var top = new ulong[k * rows];
         var positions = new ulong[k][];
         for (int t = 0; t < k; t++)
         {
-            var (max, oneHot) = await ArgmaxAsync(session, current, cancellationToken).ConfigureAwait(false);
-            top[t] = max[0];
+            var (max, oneHot) = await ArgmaxRowsAsync(session, current, rows, n, cancellationToken).ConfigureAwait(false);
+            max.CopyTo(top, t * rows);
             positions[t] = oneHot;
             if (t == k - 1) break;
             // v_i ← v_i + onehot_i·(−2^62 − v_i): only the found position changes.

@@ -103,6 +103,44 @@ public class TopKTests
     }
 }
 
+public class TopKRowsTests
+{
+    [Theory]
+    [InlineData(2, 5, 13, 4)]
+    [InlineData(3, 3, 8, 8)]
+    public async Task EveryRow_GetsItsOwnTopK_InOneBatch(int parties, int rows, int n, int k)
+    {
+        var rng = new Random(rows * n + k);
+        var x = Enumerable.Range(0, rows * n).Select(_ => unchecked((ulong)(long)rng.Next(-40, 40))).ToArray(); // many ties
+        var shares = Sharing.Split(x, parties);
+        var results = await Harness.Run(parties, async s =>
+        {
+            var (top, oneHot) = await SecureComparison.TopKRowsAsync(s, shares[s.Party], rows, n, k);
+            var positions = new List<ulong[]>();
+            foreach (var h in oneHot) positions.Add(await s.OpenAsync(h));
+            return (await s.OpenAsync(top), positions, s.Rounds);
+        });
+        int levels = (int)Math.Ceiling(Math.Log2(n));
+        Assert.Equal((uint)(k * (10 * levels + 1) - 1 + 1 + k), results[0].Rounds); // the top-k, then k + 1 openings
+        for (int r = 0; r < rows; r++)
+        {
+            var expected = Enumerable.Range(0, n).Select(i => (Value: (long)x[r * n + i], Index: i)).OrderByDescending(p => p.Value).ThenBy(p => p.Index).Take(k).ToArray();
+            for (int t = 0; t < k; t++)
+            {
+                Assert.Equal(expected[t].Value, (long)results[0].Item1[t * rows + r]);
+                for (int i = 0; i < n; i++) Assert.Equal(i == expected[t].Index ? 1UL : 0UL, results[0].positions[t][r * n + i]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AShapeThatDoesNotMatchTheValues_IsRefused()
+    {
+        var shares = Sharing.Split(new ulong[10], 2);
+        await Assert.ThrowsAsync<ArgumentException>(() => Harness.Run(2, s => SecureComparison.ArgmaxRowsAsync(s, shares[s.Party], 3, 3)));
+    }
+}
+
 public class MpcBenchmarkTests
 {
     [Fact]
