@@ -95,6 +95,36 @@ public sealed class MpcSession
     }
 
     /// <summary>
+    /// Opens shared values to <paramref name="receiver"/> only: the others send it their shares (one round) and get null;
+    /// the receiver gets the values. Bytes sent by each other party: 8·len.
+    /// </summary>
+    /// <exception cref="MpcProtocolException">A party sent a bad frame or closed its channel.</exception>
+    public Task<ulong[]?> RevealToAsync(int receiver, ulong[] share, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(share);
+        if (receiver < 0 || receiver >= Parties) throw new ArgumentOutOfRangeException(nameof(receiver), receiver, $"A party number is 0 … {Parties - 1}.");
+        return Guarded<ulong[]?>(async () =>
+        {
+            uint round = _round++;
+            if (Party != receiver)
+            {
+                var frame = MpcFrame.Write(FrameType.Open, _id, round, Party, receiver, share.AsSpan());
+                await _peers[receiver]!.SendAsync(frame, cancellationToken).ConfigureAwait(false);
+                BytesSent += frame.Length;
+                return null;
+            }
+            var sum = (ulong[])share.Clone();
+            for (int j = 0; j < Parties; j++)
+            {
+                if (j == Party) continue;
+                var values = MpcFrame.ReadValues(await _peers[j]!.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Open, _id, round, j, Party, share.Length);
+                for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
+            }
+            return sum;
+        });
+    }
+
+    /// <summary>
     /// Secret-shares every party's private input in one round: this party splits <paramref name="own"/> and sends each
     /// other party one share; result[p] is this party's share of party p's input, of <paramref name="lengths"/>[p]
     /// elements (public: every party passes the same lengths). Bytes sent per party: (n − 1)·8·|own|.

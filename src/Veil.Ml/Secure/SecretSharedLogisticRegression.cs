@@ -34,10 +34,6 @@ public static class SecretSharedLogisticRegression
     /// <summary>Standardized features are clipped to ±8 deviations.</summary>
     public const double ClipBound = 8;
 
-    // Pooled sums are opened at this scale in 64 bits; each party's below 2^35, so 16 of them cannot wrap.
-    private const int SumFractionalBits = 24, MaxSumBits = 35;
-    private static readonly double MaxSum = Math.ScaleB(1, MaxSumBits);
-
     /// <summary>One party's side: its own rows and 0/1 labels in, the jointly trained model out (the same at every party).</summary>
     /// <exception cref="ArgumentException">Rows are ragged, not finite, or labels are not 0 or 1.</exception>
     /// <exception cref="MpcProtocolException">Another party or the dealer sent a bad frame or disconnected.</exception>
@@ -48,26 +44,10 @@ public static class SecretSharedLogisticRegression
         Check(rows, labels, features);
         options ??= new SecureLogisticRegressionOptions();
         var format = options.Format;
-        int n = session.Parties;
-        // Row counts are public to the group.
-        var counts = new ulong[n];
-        counts[session.Party] = (ulong)rows.Length;
-        var opened = await session.OpenAsync(counts, cancellationToken).ConfigureAwait(false);
-        var lengths = opened.Select(c => c > int.MaxValue / (ulong)(features + 1) ? throw new MpcProtocolException("count", $"A party announced {c} rows.") : (int)c).ToArray();
+        var lengths = await PooledStandardization.CountsAsync(session, rows.Length, features + 1, cancellationToken).ConfigureAwait(false);
         int total = lengths.Sum();
         if (total == 0) throw new MpcProtocolException("count", "No party has a row.");
-        // Pooled Σx, then pooled Σ(x − μ)² (two passes, as the twin's standardizer: no cancellation), each party's
-        // sums shared first so that only the totals are opened.
-        var sums = new double[features];
-        foreach (var row in rows)
-            for (int j = 0; j < features; j++) sums[j] += row[j];
-        var means = (await PooledSumsAsync(session, sums, cancellationToken).ConfigureAwait(false)).Select(v => v / total).ToArray();
-        var squares = new double[features];
-        foreach (var row in rows)
-            for (int j = 0; j < features; j++) squares[j] += (row[j] - means[j]) * (row[j] - means[j]);
-        var scales = (await PooledSumsAsync(session, squares, cancellationToken).ConfigureAwait(false))
-            .Select(v => v / total > 0 ? Math.Sqrt(v / total) : 1).ToArray();
-        var standardizer = Standardizer.FromStatistics(means, scales);
+        var standardizer = await PooledStandardization.FitAsync(session, rows, features, total, cancellationToken).ConfigureAwait(false);
         // Each party's standardized rows and labels, shared; the pooled matrix is their concatenation in party order.
         var own = new ulong[rows.Length * (features + 1)];
         var z = Prepare(standardizer, rows);
@@ -124,19 +104,7 @@ public static class SecretSharedLogisticRegression
     }
 
     /// <summary>Rows standardized and clipped to ±<see cref="ClipBound"/>.</summary>
-    internal static double[][] Prepare(Standardizer standardizer, double[][] rows) =>
-        [.. standardizer.Transform(rows).Select(r => r.Select(v => Math.Clamp(v, -ClipBound, ClipBound)).ToArray())];
-
-    /// <summary>Σ over parties of their vectors: each shares its own, the shares are added, only the total is opened (two rounds).</summary>
-    private static async Task<double[]> PooledSumsAsync(MpcSession session, double[] own, CancellationToken cancellationToken)
-    {
-        if (own.Any(v => !(Math.Abs(v) < MaxSum)))
-            throw new ArgumentException($"A column sum of this party's rows reaches 2^{MaxSumBits}: too large to pool at 2^−{SumFractionalBits} resolution; rescale the features.", "rows");
-        var encoded = own.Select(v => unchecked((ulong)(long)Math.Round(Math.ScaleB(v, SumFractionalBits)))).ToArray();
-        var shares = await session.ShareInputsAsync(encoded, [.. Enumerable.Repeat(own.Length, session.Parties)], cancellationToken).ConfigureAwait(false);
-        var total = await session.OpenAsync(Sharing.Reconstruct(shares), cancellationToken).ConfigureAwait(false);
-        return [.. total.Select(v => Math.ScaleB((double)unchecked((long)v), -SumFractionalBits))];
-    }
+    internal static double[][] Prepare(Standardizer standardizer, double[][] rows) => PooledStandardization.Prepare(standardizer, rows, ClipBound);
 
     private static void Check(double[][] rows, double[] labels, int features)
     {
