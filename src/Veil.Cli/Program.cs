@@ -88,6 +88,7 @@ namespace Veil.Cli
             root.Subcommands.Add(Unprotect());
             root.Subcommands.Add(Audit());
             root.Subcommands.Add(Multiparty());
+            root.Subcommands.Add(Mpc());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -318,6 +319,36 @@ namespace Veil.Cli
             decrypt.SetAction(r => MultipartyCommands.Decrypt(r.GetValue(dDir)!, r.GetValue(dIn)!, r.GetValue(dCount), r.GetValue(dJson)));
 
             return new Command("multiparty", "Keys no single party holds: collective keys and decryption across separate processes.") { init, join, round2, combine, encrypt, square, share, decrypt };
+        }
+
+        private static Command Mpc()
+        {
+            var parties = Int("--parties", "Parties (separate processes).", 2, 2, 3);
+            var dealer = new Option<bool>("--dealer") { Description = "Beaver triples and comparison masks from a dealer process (the default)." };
+            var he = new Option<bool>("--he-triples") { Description = "No dealer: the two parties make their triples by Paillier (products only)." };
+            var iterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
+            var inProcess = new Option<bool>("--in-process") { Description = "All parties in this process over in-process channels (no sockets)." };
+            var json = Json();
+            var demo = new Command("demo", "Parties as separate processes over mutual TLS on loopback: logistic regression on shared rows and exact KNN, next to the plaintext twins.")
+                { parties, dealer, he, iterations, inProcess, json };
+            var demoFault = new Option<string?>("--fault") { Description = "Fault injection for tests: the last party sends 'garbage' or 'disconnect's to party 0.", Hidden = true };
+            demoFault.AcceptOnlyFromAmong("garbage", "disconnect");
+            demo.Options.Add(demoFault);
+            demo.SetAction(r => MpcCommands.Demo(r.GetValue(parties), r.GetValue(dealer), r.GetValue(he), r.GetValue(iterations), r.GetValue(inProcess), r.GetValue(json), r.GetValue(demoFault)));
+
+            var role = Int("--role", "Party number, or 255 for the dealer.", 0, 0, 255);
+            var nParties = Int("--parties", "Parties in the group.", 2, 2, 16);
+            var nDealer = new Option<bool>("--dealer") { Description = "The group has a dealer." };
+            var nHe = new Option<bool>("--he-triples") { Description = "Triples by Paillier between the two parties." };
+            var nIterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
+            var fault = new Option<string?>("--fault") { Description = "Fault injection for tests: 'garbage' or 'disconnect' on the channel to party 0, after --fault-after frames." };
+            fault.AcceptOnlyFromAmong("garbage", "disconnect");
+            var faultAfter = Int("--fault-after", "Frames sent faithfully before the fault.", 5, 0, 1_000_000);
+            var node = new Command("node", "One node of 'veil mpc demo' (started by it): announces its key, reads the plan on stdin, runs, prints JSON.")
+                { role, nParties, nDealer, nHe, nIterations, fault, faultAfter };
+            node.Hidden = true;
+            node.SetAction(r => MpcCommands.Node(r.GetValue(role), r.GetValue(nParties), r.GetValue(nDealer), r.GetValue(nHe), r.GetValue(nIterations), r.GetValue(fault), r.GetValue(faultAfter)));
+            return new Command("mpc", "Secure multiparty computation by secret sharing.") { demo, node };
         }
 
         private static Command Bench()

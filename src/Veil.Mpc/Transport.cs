@@ -58,3 +58,43 @@ public static class InProcessNetwork
         public void Dispose() => writer.TryComplete();
     }
 }
+
+/// <summary>How <see cref="FaultyChannel"/> misbehaves.</summary>
+public enum ChannelFault
+{
+    /// <summary>Replaces a frame by bytes that are not a frame (random, same length).</summary>
+    Garbage = 1,
+    /// <summary>Closes the channel instead of sending.</summary>
+    Disconnect = 2,
+}
+
+/// <summary>
+/// A channel that behaves until it has sent <see cref="AfterFrames"/> frames and then misbehaves once as told: the
+/// fault injection of the tests that check that the other parties stop with a clear error and release nothing.
+/// </summary>
+public sealed class FaultyChannel(IMpcChannel inner, ChannelFault fault, int afterFrames) : IMpcChannel, IDisposable
+{
+    private int _sent;
+
+    /// <summary>Frames sent faithfully before the fault.</summary>
+    public int AfterFrames { get; } = afterFrames;
+
+    /// <inheritdoc/>
+    public async ValueTask SendAsync(byte[] frame, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (_sent++ != AfterFrames) { await inner.SendAsync(frame, cancellationToken).ConfigureAwait(false); return; }
+        if (fault == ChannelFault.Disconnect)
+        {
+            Dispose();
+            throw new MpcProtocolException("closed", "This party closed its channel (injected fault).");
+        }
+        await inner.SendAsync(System.Security.Cryptography.RandomNumberGenerator.GetBytes(frame.Length), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<byte[]> ReceiveAsync(CancellationToken cancellationToken = default) => inner.ReceiveAsync(cancellationToken);
+
+    /// <summary>Closes the inner channel.</summary>
+    public void Dispose() => (inner as IDisposable)?.Dispose();
+}

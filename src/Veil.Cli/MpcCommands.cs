@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Veil.Ml.Secure;
+using Veil.Mpc;
+
+namespace Veil.Cli;
+
+/// <summary>veil mpc demo and its nodes: each command parses, calls Veil.Mpc / Veil.Ml.Secure and prints.</summary>
+internal static class MpcCommands
+{
+    public static int Demo(int parties, bool dealer, bool he, int iterations, bool inProcess, bool json, string? fault = null)
+    {
+        if (dealer && he) throw new UsageException("--dealer and --he-triples exclude each other.");
+        if (he && parties != 2) throw new UsageException("--he-triples is for two parties (Paillier triples are made pairwise).");
+        var options = new MpcDemoOptions(HeTriples: he, Iterations: iterations);
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<MpcWorkloadReport> reports;
+        if (fault is not null && inProcess) throw new UsageException("--fault needs separate processes.");
+        if (inProcess) reports = [.. MpcDemo.RunInProcess(parties, options).SelectMany(r => r)];
+        else
+        {
+            var nodes = MpcProcessGroup.RunAsync(parties, dealer: !he, role => NodeStart(role, parties, !he, he, iterations, role == parties - 1 ? fault : null), TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
+            var failed = nodes.Where(n => n.ExitCode != 0).ToList();
+            if (failed.Count > 0)
+                throw new InvalidOperationException("the MPC group stopped, no result released: " + string.Join("; ", failed.Select(n => $"{Name(n.Role)} exited {n.ExitCode}: {Last(n.Errors)}")));
+            reports = [.. nodes.Where(n => n.Role != MpcFrame.Dealer).SelectMany(n => JsonSerializer.Deserialize<MpcWorkloadReport[]>(n.Result ?? "[]", MpcProcessGroup.Json) ?? [])];
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        var twin = he ? null : MpcDemo.Twin(options);
+        var rows = reports.GroupBy(r => r.Workload).Select(g =>
+        {
+            var scored = g.FirstOrDefault(r => r.Score is not null) ?? g.First();
+            double? plain = g.Key switch { "logistic" => twin?.LogisticAccuracy, "knn" => twin?.KnnAccuracy, _ => null };
+            bool? equal = g.Key == "knn" && twin is not null ? scored.Predictions?.SequenceEqual(twin.KnnPredictions) : null;
+            return new
+            {
+                workload = g.Key, items = scored.Items, score = scored.Score, plaintext = plain, equal_predictions = equal,
+                seconds = g.Max(r => r.Seconds), rounds = g.Max(r => r.Rounds), bytes_per_party = g.OrderBy(r => r.Party).Select(r => r.BytesSent).ToArray(),
+            };
+        }).ToList();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows }));
+            return 0;
+        }
+        var table = new Table().Title($"Secret-sharing MPC: {parties} parties {(inProcess ? "in one process" : "as separate processes over mutual TLS on loopback")}, triples from {(he ? "Paillier between the parties (no dealer)" : "a dealer process")}")
+            .AddColumns("workload", "items", "secure", "plaintext twin", "equal", "seconds", "rounds", "MiB sent per party");
+        foreach (var r in rows)
+        {
+            string Score(double? v) => v is null ? "-" : r.workload == "products" ? $"worst error {v:E1}" : $"{v:P2}";
+            table.AddRow(r.workload switch { "logistic" => "logistic regression, breast cancer (train)", "knn" => $"exact KNN k = {options.K}, iris (queries)", _ => "fixed-point products" },
+                r.items.ToString(CultureInfo.InvariantCulture), Score(r.score), Score(r.plaintext), r.equal_predictions is null ? "-" : r.equal_predictions.Value ? "yes" : "NO",
+                r.seconds.ToString("F1", CultureInfo.InvariantCulture), r.rounds.ToString(CultureInfo.InvariantCulture),
+                string.Join(" / ", r.bytes_per_party.Select(b => (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture))));
+        }
+        AnsiConsole.Write(table);
+        Console.WriteLine($"total {seconds:F1} s");
+        return 0;
+    }
+
+    public static int Node(int role, int parties, bool dealer, bool he, int iterations, string? fault = null, int faultAfter = 5)
+    {
+        try
+        {
+            if (role == MpcFrame.Dealer)
+            {
+                MpcNodeHost.RunDealerAsync(parties, Console.In, Console.Out).GetAwaiter().GetResult();
+                Console.WriteLine("{}");
+                return 0;
+            }
+            var triples = he ? PaillierTriples.Generate() : null;
+            var reports = MpcNodeHost.RunPartyAsync(role, parties, dealer, Console.In, Console.Out,
+                s => MpcDemo.RunPartyAsync(s, new MpcDemoOptions(HeTriples: he, Iterations: iterations)), triples,
+                fault is null ? null : (peer, channel) => peer == 0 ? new FaultyChannel(channel, fault == "garbage" ? ChannelFault.Garbage : ChannelFault.Disconnect, faultAfter) : channel)
+                .GetAwaiter().GetResult();
+            Console.WriteLine(JsonSerializer.Serialize(reports, MpcProcessGroup.Json));
+            return 0;
+        }
+        catch (MpcProtocolException e)
+        {
+            Console.Error.WriteLine($"veil mpc node {role}: {e.Field}: {e.Message}");
+            return CommandLine.FailureExit;
+        }
+    }
+
+    private static ProcessStartInfo NodeStart(int role, int parties, bool dealer, bool he, int iterations, string? fault)
+    {
+        string self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self);
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(MpcCommands).Assembly.Location);
+        foreach (var a in new[] { "mpc", "node", "--role", role.ToString(CultureInfo.InvariantCulture), "--parties", parties.ToString(CultureInfo.InvariantCulture),
+            "--iterations", iterations.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
+        if (dealer) start.ArgumentList.Add("--dealer");
+        if (he) start.ArgumentList.Add("--he-triples");
+        if (fault is not null) { start.ArgumentList.Add("--fault"); start.ArgumentList.Add(fault); }
+        return start;
+    }
+
+    private static string Name(int role) => role == MpcFrame.Dealer ? "the dealer" : $"party {role}";
+
+    private static string Last(string errors) => errors.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "(no error output)";
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Veil.Ml.Data;
+using Veil.Mpc;
+
+namespace Veil.Ml.Secure;
+
+/// <summary>Settings of <see cref="MpcDemo"/>, the same at every party.</summary>
+/// <param name="HeTriples">Two parties making their Beaver triples by Paillier instead of asking a dealer.</param>
+/// <param name="Iterations">Gradient steps of the logistic regression.</param>
+/// <param name="K">Neighbours of the KNN vote.</param>
+/// <param name="Seed">The train/test split.</param>
+public sealed record MpcDemoOptions(bool HeTriples = false, int Iterations = 30, int K = 5, int Seed = 7);
+
+/// <summary>One workload as one party saw it.</summary>
+/// <param name="Workload">"logistic", "knn" or "products".</param>
+/// <param name="Party">The party.</param>
+/// <param name="Score">Test accuracy (logistic, knn: at the querier) or the worst absolute error (products); null where this party does not learn it.</param>
+/// <param name="Items">Rows trained on, queries classified, or products computed.</param>
+/// <param name="Predictions">The querier's predicted classes (knn), to compare with the twin.</param>
+/// <param name="Rounds">Rounds of this workload.</param>
+/// <param name="BytesSent">Bytes this party sent to the other parties in it.</param>
+/// <param name="Seconds">Wall time of it at this party.</param>
+public sealed record MpcWorkloadReport(string Workload, int Party, double? Score, int Items, int[]? Predictions, uint Rounds, long BytesSent, double Seconds);
+
+/// <summary>The plaintext twins of the demo's workloads.</summary>
+/// <param name="LogisticAccuracy">Test accuracy of the twin logistic regression.</param>
+/// <param name="KnnPredictions">The twin KNN's classes for the test queries.</param>
+/// <param name="KnnAccuracy">Their accuracy.</param>
+public sealed record MpcDemoTwin(double LogisticAccuracy, int[] KnnPredictions, double KnnAccuracy);
+
+/// <summary>
+/// The MPC part of the main job, the same at every party (in one process or in separate ones): hospitals hold blocks of
+/// the breast-cancer training rows and train a logistic regression together (<see cref="SecretSharedLogisticRegression"/>),
+/// then hold blocks of iris and answer the last party's queries by exact KNN (<see cref="SecretSharedKnn"/>). Each
+/// party loads the shipped data and keeps only its block, standing in for its own records. With HE triples (two
+/// parties, no dealer) the workload is fixed-point products of the parties' private vectors: the triples Paillier
+/// makes (about 100 a second) are too few for the comparisons of training or KNN (about 400 triples each).
+/// </summary>
+public static class MpcDemo
+{
+    /// <summary>Products of the HE-triples workload.</summary>
+    public const int HeProducts = 64;
+
+    /// <summary>Runs this party's side of every workload.</summary>
+    public static async Task<IReadOnlyList<MpcWorkloadReport>> RunPartyAsync(MpcSession session, MpcDemoOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(options);
+        var reports = new List<MpcWorkloadReport>();
+        int parties = session.Parties, me = session.Party;
+        if (options.HeTriples)
+        {
+            var format = FixedPointFormat.Default;
+            var (x, y) = ProductInputs(options.Seed);
+            // Party 0 holds x, party 1 holds y: each shares its own vector, then the products use triples made between them.
+            var clock = Stopwatch.StartNew();
+            var (rounds, bytes) = (session.Rounds, session.BytesSent);
+            var shares = await session.ShareInputsAsync(format.Encode(me == 0 ? x : y), [HeProducts, HeProducts], cancellationToken).ConfigureAwait(false);
+            var product = await SecureArithmetic.MultiplyFixedAsync(session, shares[0], shares[1], format, cancellationToken).ConfigureAwait(false);
+            var opened = format.Decode(await session.OpenAsync(product, cancellationToken).ConfigureAwait(false));
+            double worst = opened.Select((v, i) => Math.Abs(v - x[i] * y[i])).Max();
+            reports.Add(new MpcWorkloadReport("products", me, worst, HeProducts, null, session.Rounds - rounds, session.BytesSent - bytes, clock.Elapsed.TotalSeconds));
+            return reports;
+        }
+        {
+            var (train, test) = LogisticData(options.Seed);
+            var (rows, labels) = Block(train, me, parties);
+            var clock = Stopwatch.StartNew();
+            var (rounds, bytes) = (session.Rounds, session.BytesSent);
+            var model = await SecretSharedLogisticRegression.TrainPartyAsync(session, rows, labels, train.Columns,
+                new SecureLogisticRegressionOptions { Iterations = options.Iterations }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            double accuracy = Metrics.Accuracy(test.Targets, model.Predict(test.Features));
+            reports.Add(new MpcWorkloadReport("logistic", me, accuracy, train.Rows, null, session.Rounds - rounds, session.BytesSent - bytes, clock.Elapsed.TotalSeconds));
+        }
+        {
+            var (train, test) = KnnData(options.Seed);
+            var (rows, labels) = Block(train, me, parties);
+            int querier = parties - 1;
+            var clock = Stopwatch.StartNew();
+            var (rounds, bytes) = (session.Rounds, session.BytesSent);
+            var result = await SecretSharedKnn.ClassifyPartyAsync(session, rows, labels, train.Columns, train.ClassCount, options.K, querier,
+                me == querier ? test.Features : null, cancellationToken: cancellationToken).ConfigureAwait(false);
+            double? accuracy = result.Predictions is null ? null : Metrics.Accuracy(test.Targets, [.. result.Predictions.Select(c => (double)c)]);
+            reports.Add(new MpcWorkloadReport("knn", me, accuracy, test.Rows, result.Predictions, session.Rounds - rounds, session.BytesSent - bytes, clock.Elapsed.TotalSeconds));
+        }
+        return reports;
+    }
+
+    /// <summary>The plaintext twins (pooled data in the clear, the same steps).</summary>
+    public static MpcDemoTwin Twin(MpcDemoOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var (train, test) = LogisticData(options.Seed);
+        var logistic = SecretSharedLogisticRegression.TrainPlaintext(train.Features, train.Targets, new SecureLogisticRegressionOptions { Iterations = options.Iterations });
+        var (kTrain, kTest) = KnnData(options.Seed);
+        var knn = SecretSharedKnn.ClassifyPlaintext(kTrain.Features, kTrain.Targets, kTrain.ClassCount, options.K, kTest.Features);
+        return new MpcDemoTwin(Metrics.Accuracy(test.Targets, logistic.Predict(test.Features)), knn, Metrics.Accuracy(kTest.Targets, [.. knn.Select(c => (double)c)]));
+    }
+
+    /// <summary>Every party in this process (tasks over in-process channels, a dealer unless HE triples are asked for).</summary>
+    public static IReadOnlyList<MpcWorkloadReport>[] RunInProcess(int parties, MpcDemoOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.HeTriples && parties != 2) throw new ArgumentOutOfRangeException(nameof(parties), parties, "HE triples are made between two parties.");
+        var sources = options.HeTriples ? Enumerable.Range(0, 2).Select(_ => (ITripleSource)PaillierTriples.Generate()).ToArray() : null;
+        return InProcessRun.Parties(parties, i => sources?[i] ?? DealerTriples.Instance, s => RunPartyAsync(s, options));
+    }
+
+    private static (double[] X, double[] Y) ProductInputs(int seed)
+    {
+        var rng = new Random(seed);
+        return ([.. Enumerable.Range(0, HeProducts).Select(_ => (rng.NextDouble() - 0.5) * 20)], [.. Enumerable.Range(0, HeProducts).Select(_ => (rng.NextDouble() - 0.5) * 20)]);
+    }
+
+    private static (Dataset Train, Dataset Test) LogisticData(int seed) => DataSplit.TrainTest(BuiltinDatasets.BreastCancer(), 0.2, seed, stratify: true);
+
+    private static (Dataset Train, Dataset Test) KnnData(int seed) => DataSplit.TrainTest(BuiltinDatasets.Iris(), 0.2, seed, stratify: true);
+
+    private static (double[][] Rows, double[] Labels) Block(Dataset train, int party, int parties)
+    {
+        int from = train.Rows * party / parties, to = train.Rows * (party + 1) / parties;
+        return (train.Features[from..to], train.Targets[from..to]);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text.Json;
+
+namespace Veil.Cli.Tests;
+
+/// <summary>
+/// Parties (and the dealer) as separate OS processes over mutual TLS on loopback: each makes its own key, the launcher
+/// relays only pins and ports, and the results match the plaintext twins; a party that misbehaves stops the group.
+/// </summary>
+public class MpcProcessTests
+{
+    [Theory]
+    [InlineData(2, 30)]
+    [InlineData(3, 8)]
+    public void PartiesAsProcesses_TrainAndClassify_AsThePlaintextTwins(int parties, int iterations)
+    {
+        using var dir = new ScratchDirectory();
+        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "mpc", "demo", "--parties", $"{parties}", "--iterations", $"{iterations}", "--json"));
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("processes").GetBoolean());
+        var workloads = root.GetProperty("workloads").EnumerateArray().ToDictionary(w => w.GetProperty("workload").GetString()!);
+        var logistic = workloads["logistic"];
+        Assert.True(Math.Abs(logistic.GetProperty("score").GetDouble() - logistic.GetProperty("plaintext").GetDouble()) <= 0.01, logistic.ToString());
+        Assert.Equal(455, logistic.GetProperty("items").GetInt32());
+        var knn = workloads["knn"];
+        Assert.True(knn.GetProperty("equal_predictions").GetBoolean(), knn.ToString());
+        Assert.Equal(parties, knn.GetProperty("bytes_per_party").GetArrayLength());
+        Assert.All(knn.GetProperty("bytes_per_party").EnumerateArray(), b => Assert.True(b.GetInt64() > 0));
+    }
+
+    [Fact]
+    public void TwoParties_WithoutADealer_MultiplyWithPaillierTriples()
+    {
+        using var dir = new ScratchDirectory();
+        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "mpc", "demo", "--he-triples", "--json"));
+        var products = doc.RootElement.GetProperty("workloads")[0];
+        Assert.Equal("products", products.GetProperty("workload").GetString());
+        Assert.InRange(products.GetProperty("score").GetDouble(), 0, 1e-3); // fixed point, f = 16, values below 10
+    }
+
+    [Theory]
+    [InlineData("garbage", "magic")]
+    [InlineData("disconnect", "closed")]
+    public void APartyThatMisbehaves_StopsTheGroup_AndNothingIsReleased(string fault, string field)
+    {
+        using var dir = new ScratchDirectory();
+        var result = VeilProcess.Run(dir.Path, "mpc", "demo", "--parties", "3", "--iterations", "2", "--fault", fault, "--json");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.Stdout.Trim()); // no table, no JSON: no partial result
+        Assert.Contains("no result released", result.Stderr);
+        Assert.Contains($"party 0 exited 1: veil mpc node 0: {field}", result.Stderr);
+    }
+
+    [Fact]
+    public void HeTriples_ForThreeParties_IsAUsageError()
+    {
+        using var dir = new ScratchDirectory();
+        Assert.Equal(2, VeilProcess.Run(dir.Path, "mpc", "demo", "--parties", "3", "--he-triples").ExitCode);
+    }
+}
