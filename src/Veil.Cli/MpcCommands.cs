@@ -29,31 +29,21 @@ internal static class MpcCommands
         }
         double seconds = clock.Elapsed.TotalSeconds;
         var twin = he ? null : MpcDemo.Twin(options);
-        var rows = reports.GroupBy(r => r.Workload).Select(g =>
-        {
-            var scored = g.FirstOrDefault(r => r.Score is not null) ?? g.First();
-            double? plain = g.Key switch { "logistic" => twin?.LogisticAccuracy, "knn" => twin?.KnnAccuracy, _ => null };
-            bool? equal = g.Key == "knn" && twin is not null ? scored.Predictions?.SequenceEqual(twin.KnnPredictions) : null;
-            return new
-            {
-                workload = g.Key, items = scored.Items, score = scored.Score, plaintext = plain, equal_predictions = equal,
-                seconds = g.Max(r => r.Seconds), rounds = g.Max(r => r.Rounds), bytes_per_party = g.OrderBy(r => r.Party).Select(r => r.BytesSent).ToArray(),
-            };
-        }).ToList();
+        var rows = MpcDemo.Summarize(reports, twin);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows }));
+            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows }, MpcProcessGroup.Json));
             return 0;
         }
         var table = new Table().Title($"Secret-sharing MPC: {parties} parties {(inProcess ? "in one process" : "as separate processes over mutual TLS on loopback")}, triples from {(he ? "Paillier between the parties (no dealer)" : "a dealer process")}")
             .AddColumns("workload", "items", "secure", "plaintext twin", "equal", "seconds", "rounds", "MiB sent per party");
         foreach (var r in rows)
         {
-            string Score(double? v) => v is null ? "-" : r.workload == "products" ? $"worst error {v:E1}" : $"{v:P2}";
-            table.AddRow(r.workload switch { "logistic" => "logistic regression, breast cancer (train)", "knn" => $"exact KNN k = {options.K}, iris (queries)", _ => "fixed-point products" },
-                r.items.ToString(CultureInfo.InvariantCulture), Score(r.score), Score(r.plaintext), r.equal_predictions is null ? "-" : r.equal_predictions.Value ? "yes" : "NO",
-                r.seconds.ToString("F1", CultureInfo.InvariantCulture), r.rounds.ToString(CultureInfo.InvariantCulture),
-                string.Join(" / ", r.bytes_per_party.Select(b => (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture))));
+            string Score(double? v) => v is null ? "-" : r.Workload == "products" ? $"worst error {v:E1}" : $"{v:P2}";
+            table.AddRow(r.Workload switch { "logistic" => "logistic regression, breast cancer (train)", "knn" => $"exact KNN k = {options.K}, iris (queries)", _ => "fixed-point products" },
+                r.Items.ToString(CultureInfo.InvariantCulture), Score(r.Score), Score(r.Plaintext), r.EqualPredictions is null ? "-" : r.EqualPredictions.Value ? "yes" : "NO",
+                r.Seconds.ToString("F1", CultureInfo.InvariantCulture), r.Rounds.ToString(CultureInfo.InvariantCulture),
+                string.Join(" / ", r.BytesPerParty.Select(b => (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture))));
         }
         AnsiConsole.Write(table);
         Console.WriteLine($"total {seconds:F1} s");

@@ -22,6 +22,17 @@ public sealed record MpcDemoOptions(bool HeTriples = false, int Iterations = 30,
 /// <param name="Seconds">Wall time of it at this party.</param>
 public sealed record MpcWorkloadReport(string Workload, int Party, double? Score, int Items, int[]? Predictions, uint Rounds, long BytesSent, double Seconds);
 
+/// <summary>One workload across its parties, next to its plaintext twin.</summary>
+/// <param name="Workload">"logistic", "knn" or "products".</param>
+/// <param name="Items">Rows, queries or products.</param>
+/// <param name="Score">The secure result's accuracy (or worst error for products).</param>
+/// <param name="Plaintext">The twin's accuracy, where there is a twin.</param>
+/// <param name="EqualPredictions">For KNN: whether every predicted class equals the twin's.</param>
+/// <param name="Seconds">The slowest party's wall time.</param>
+/// <param name="Rounds">Rounds.</param>
+/// <param name="BytesPerParty">Bytes each party sent, in party order.</param>
+public sealed record MpcWorkloadSummary(string Workload, int Items, double? Score, double? Plaintext, bool? EqualPredictions, double Seconds, uint Rounds, long[] BytesPerParty);
+
 /// <summary>The plaintext twins of the demo's workloads.</summary>
 /// <param name="LogisticAccuracy">Test accuracy of the twin logistic regression.</param>
 /// <param name="KnnPredictions">The twin KNN's classes for the test queries.</param>
@@ -95,6 +106,19 @@ public static class MpcDemo
         var (kTrain, kTest) = KnnData(options.Seed);
         var knn = SecretSharedKnn.ClassifyPlaintext(kTrain.Features, kTrain.Targets, kTrain.ClassCount, options.K, kTest.Features);
         return new MpcDemoTwin(Metrics.Accuracy(test.Targets, logistic.Predict(test.Features)), knn, Metrics.Accuracy(kTest.Targets, [.. knn.Select(c => (double)c)]));
+    }
+
+    /// <summary>Each workload's reports from every party gathered, beside the twin (null for the HE-triples products, which have none).</summary>
+    public static IReadOnlyList<MpcWorkloadSummary> Summarize(IEnumerable<MpcWorkloadReport> reports, MpcDemoTwin? twin)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        return [.. reports.GroupBy(r => r.Workload).Select(g =>
+        {
+            var scored = g.FirstOrDefault(r => r.Score is not null) ?? g.First();
+            double? plain = g.Key switch { "logistic" => twin?.LogisticAccuracy, "knn" => twin?.KnnAccuracy, _ => null };
+            bool? equal = g.Key == "knn" && twin is not null ? scored.Predictions?.SequenceEqual(twin.KnnPredictions) ?? false : null;
+            return new MpcWorkloadSummary(g.Key, scored.Items, scored.Score, plain, equal, g.Max(r => r.Seconds), g.Max(r => r.Rounds), [.. g.OrderBy(r => r.Party).Select(r => r.BytesSent)]);
+        })];
     }
 
     /// <summary>Every party in this process (tasks over in-process channels, a dealer unless HE triples are asked for).</summary>
