@@ -34,6 +34,8 @@ public static class MpcBenchmark
                 (s, n) => SecureArithmetic.MultiplyFixedAsync(s, Mask(x[s.Party], n), Mask(x[s.Party], n), format)));
             results.Add(Measure("comparisons (sign, dealer)", parties, 10_000, reps, null, (s, n) => SecureComparison.IsNegativeAsync(s, x[s.Party][..n])));
             results.Add(Measure("argmax of 64 values (dealer)", parties, 64, reps, null, async (s, n) => (await SecureComparison.ArgmaxAsync(s, x[s.Party][..n]).ConfigureAwait(false)).OneHot));
+            var reals = Sharing.Split(format.Encode([.. Enumerable.Range(0, 2_000).Select(i => (i - 1000) / 50.0)]), parties);
+            results.Add(Measure("sigmoids (dealer)", parties, 2_000, reps, null, (s, n) => SecureMath.SigmoidAsync(s, reals[s.Party][..n], format)));
         }
         return results;
     }
