@@ -73,7 +73,7 @@ public sealed class MpcNode : IDisposable
     /// Builds this node's channels from the plan: result[j] for party j (null for itself), and the dealer's channel
     /// (for a party of a group with a dealer) as <c>Dealer</c>. Every handshake is mutual TLS against the plan's pins.
     /// </summary>
-    /// <exception cref="MpcProtocolException">A peer is missing from the plan ("plan") or a handshake failed ("tls").</exception>
+    /// <exception cref="MpcProtocolException">A peer is missing from the plan ("plan"), does not answer ("connect") or a handshake failed ("tls").</exception>
     public async Task<(IMpcChannel?[] Peers, IMpcChannel? Dealer)> ConnectAsync(MpcPlan plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -94,7 +94,14 @@ public sealed class MpcNode : IDisposable
                 else lock (peers) peers[role] = channel;
             }, cancellationToken));
         }
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        try { await Task.WhenAll(tasks).ConfigureAwait(false); }
+        catch
+        {
+            // The channels already open are closed, so the peers on them stop too.
+            foreach (var c in peers) (c as IDisposable)?.Dispose();
+            (dealerChannel as IDisposable)?.Dispose();
+            throw;
+        }
         return (peers, dealerChannel);
     }
 

@@ -98,12 +98,17 @@ public static class MpcTls
     }
 
     /// <summary>Connects to a party at <paramref name="endpoint"/> and completes the handshake.</summary>
-    /// <exception cref="MpcProtocolException">The handshake failed ("tls").</exception>
+    /// <exception cref="MpcProtocolException">Nothing listens there ("connect") or the handshake failed ("tls").</exception>
     public static async Task<StreamMpcChannel> ConnectAsync(IPEndPoint endpoint, X509Certificate2 certificate, IReadOnlyCollection<string> peerPins, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var client = new TcpClient(endpoint.AddressFamily) { NoDelay = true };
-        await client.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        try { await client.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false); }
+        catch (SocketException e)
+        {
+            client.Dispose();
+            throw new MpcProtocolException("connect", $"No party answers at {endpoint}: {e.Message}");
+        }
         var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
         try { await tls.AuthenticateAsClientAsync(Tls.ClientOptions(endpoint.Address.ToString(), peerPins, certificate), cancellationToken).ConfigureAwait(false); }
         catch (Exception e) when (e is AuthenticationException or IOException)

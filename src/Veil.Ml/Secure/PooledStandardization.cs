@@ -34,12 +34,14 @@ internal static class PooledStandardization
         rows.Length == 0 ? [] : [.. standardizer.Transform(rows).Select(r => r.Select(v => Math.Clamp(v, -clip, clip)).ToArray())];
 
     /// <summary>Each party's row count, opened (counts are public to the group).</summary>
+    /// <exception cref="MpcProtocolException">A party announced more rows than one frame carries ("count").</exception>
     public static async Task<int[]> CountsAsync(MpcSession session, int own, int rowWidth, CancellationToken cancellationToken)
     {
         var counts = new ulong[session.Parties];
         counts[session.Party] = (ulong)own;
         var opened = await session.OpenAsync(counts, cancellationToken).ConfigureAwait(false);
-        ulong limit = (ulong)(int.MaxValue / Math.Max(1, rowWidth) / session.Parties);
+        // Each party's block travels in one frame, so a count past what a frame holds is refused before anything is allocated for it.
+        ulong limit = (ulong)(MpcFrame.DefaultMaxPayload / sizeof(ulong) / Math.Max(1, rowWidth));
         return [.. opened.Select(c => c > limit ? throw new MpcProtocolException("count", $"A party announced {c} rows; at most {limit}.") : (int)c)];
     }
 

@@ -1,0 +1,80 @@
+using System.Text;
+
+namespace Veil.Mpc.Tests;
+
+public class ProcessGroupTests
+{
+    private static string ValidPlan(int port) =>
+        "{\"session\":\"" + Convert.ToHexString(new byte[16]) + "\",\"peers\":{\"0\":{\"pin\":\"" + new string('A', 44) + "\",\"port\":" + port + "}}}";
+
+    private static async Task<Exception?> RunWithPlan(string plan)
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            // Party 1 of 2 without a dealer only connects (to party 0), so a bad plan fails fast instead of waiting to accept.
+            await MpcNodeHost.RunPartyAsync(1, 2, dealer: false, new StringReader(plan + "\n"), TextWriter.Null, _ => Task.FromResult(0), cancellationToken: cancel.Token);
+            return null;
+        }
+        catch (Exception e) { return e; }
+    }
+
+    [Fact]
+    public async Task MutatedPlans_GiveTypedErrors_AndNeverRunTheProgram()
+    {
+        var rng = new Random(17);
+        string valid = ValidPlan(1); // nothing listens on port 1
+        var cases = new List<string> { "", "{}", "null", "[]", "{\"session\":\"00\",\"peers\":{}}", valid.Replace("\"0\"", "\"7\""), valid.Replace("00000000", "zz000000"),
+            new string('{', 70_000), valid.Replace("\"port\":1", "\"port\":70000"), valid.Replace("\"port\":1", "\"port\":-1") };
+        for (int i = 0; i < 120; i++)
+        {
+            var bytes = Encoding.UTF8.GetBytes(valid);
+            int edits = 1 + rng.Next(4);
+            for (int e = 0; e < edits; e++) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(32, 127);
+            cases.Add(rng.Next(5) == 0 ? Encoding.UTF8.GetString(bytes)[..rng.Next(bytes.Length)] : Encoding.UTF8.GetString(bytes));
+        }
+        foreach (var plan in cases)
+        {
+            var error = await RunWithPlan(plan);
+            Assert.True(error is MpcProtocolException or OperationCanceledException, $"plan {plan[..Math.Min(plan.Length, 120)]}: {error?.GetType().Name}: {error?.Message}");
+        }
+    }
+
+    [Fact]
+    public async Task APlanWithNoOneListening_IsAConnectError()
+    {
+        var error = Assert.IsType<MpcProtocolException>(await RunWithPlan(ValidPlan(1)));
+        Assert.Equal("connect", error.Field);
+    }
+
+    [Fact]
+    public async Task TwoNodes_BuildTheirMesh_FromEachOthersHellos_AndRefuseAWrongPin()
+    {
+        using var zero = MpcNode.Listen(0, 2, dealer: false);
+        using var one = MpcNode.Listen(1, 2, dealer: false);
+        using var stranger = MpcNode.Listen(1, 2, dealer: false);
+        string session = Convert.ToHexString(MpcSession.NewId());
+        var planZero = new MpcPlan(session, new() { [1] = new MpcPeer(one.Hello.Pin, 0) });
+        var planOne = new MpcPlan(session, new() { [0] = new MpcPeer(zero.Hello.Pin, zero.Hello.Ports[1]) });
+        var connecting = new[] { zero.ConnectAsync(planZero), one.ConnectAsync(planOne) };
+        var meshes = await Task.WhenAll(connecting);
+        var (a, b) = (meshes[0], meshes[1]);
+        var id = Convert.FromHexString(session);
+        var x = Sharing.Split([5, 7], 2);
+        var sessions = new[] { new MpcSession(id, 0, a.Peers, null), new MpcSession(id, 1, b.Peers, null) };
+        var opened = await Task.WhenAll(sessions.Select(s => s.OpenAsync(x[s.Party])));
+        Assert.Equal([5UL, 7], opened[0]);
+        foreach (var c in a.Peers.Concat(b.Peers)) (c as IDisposable)?.Dispose();
+
+        // A node whose key is not the pinned one is refused in the handshake.
+        using var zero2 = MpcNode.Listen(0, 2, dealer: false);
+        var accept = zero2.ConnectAsync(new MpcPlan(session, new() { [1] = new MpcPeer(one.Hello.Pin, 0) }));
+        var intruder = stranger.ConnectAsync(new MpcPlan(session, new() { [0] = new MpcPeer(zero2.Hello.Pin, zero2.Hello.Ports[1]) }));
+        var refused = await Assert.ThrowsAsync<MpcProtocolException>(() => accept);
+        Assert.Equal("tls", refused.Field);
+        // Under TLS 1.3 the client finishes its side before the server judges its certificate; its first read finds the connection closed.
+        var (intruderPeers, _) = await intruder;
+        Assert.Equal("closed", (await Assert.ThrowsAsync<MpcProtocolException>(async () => await intruderPeers[0]!.ReceiveAsync())).Field);
+        (intruderPeers[0] as IDisposable)?.Dispose();
+    }
+}
