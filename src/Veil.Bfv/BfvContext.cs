@@ -66,6 +66,55 @@ public sealed class BfvContext : IDisposable
     /// <summary>The same keys without the secret key, for the computing party.</summary>
     public BfvContext ToPublic() => new(Parameters, PublicKey, RelinearizationKey, GaloisKeys, null);
 
+    /// <summary>A public context from another party's public key alone (no evaluation keys): it encrypts and computes linear functions, never decrypts.</summary>
+    /// <exception cref="ArgumentException">The key belongs to other parameters.</exception>
+    public static BfvContext FromPublicKey(BfvParameters parameters, PublicKey publicKey)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(publicKey);
+        return new BfvContext(parameters, publicKey, null, null, null);
+    }
+
+    /// <summary>
+    /// Circuit privacy for a result that goes back to the key owner: adds a fresh public-key encryption of zero (so c_1
+    /// no longer follows from the owner's own encryption randomness) and a uniform noise in [−2^b, 2^b) to c_0, which
+    /// hides the computation's noise (and so the operands that shaped it) statistically when b exceeds its size by the
+    /// statistical parameter (40 bits). Costs b + 1 bits of the noise budget.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">b outside [1, 120].</exception>
+    /// <exception cref="ArgumentException">Not a two-component ciphertext of these parameters.</exception>
+    public Ciphertext Rerandomize(Ciphertext ciphertext, int floodBits)
+    {
+        ArgumentNullException.ThrowIfNull(ciphertext);
+        if (floodBits < 1 || floodBits > 120) throw new ArgumentOutOfRangeException(nameof(floodBits), floodBits, "The flooding noise is 1 … 120 bits.");
+        if (ciphertext.Size != 2) throw new ArgumentException($"A ciphertext of {ciphertext.Size} components: relinearize first.", nameof(ciphertext));
+        var zero = _encryptor.Encrypt(Encoder.ScaledForEncryption(new BfvPlaintext(Parameters, new ulong[Parameters.N]), ciphertext.Level));
+        var result = Evaluator.Add(ciphertext, zero);
+        var ring = Parameters.Ring.Ring;
+        int n = Parameters.N;
+        var noise = new Int128[n];
+        var raw = new byte[16 * n];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(raw);
+        var mask = (UInt128.One << (floodBits + 1)) - 1;
+        for (int c = 0; c < n; c++) // uniform in [−2^b, 2^b)
+            noise[c] = (Int128)(System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(raw.AsSpan(16 * c)) & mask) - (Int128.One << floodBits);
+        Array.Clear(raw);
+        var flood = new Plaintext(Parameters.Ring, result.Level, 1.0, isNttForm: result.IsNttForm);
+        for (int i = 0; i <= result.Level; i++)
+        {
+            var q = ring.Moduli[i];
+            var limb = flood.Limb(i);
+            for (int c = 0; c < n; c++)
+            {
+                ulong r = (ulong)(Int128.Abs(noise[c]) % q.Value);
+                limb[c] = noise[c] >= 0 ? r : q.Sub(0, r);
+            }
+            if (result.IsNttForm) ring.Ntt[i].Forward(limb);
+        }
+        Array.Clear(noise);
+        return Evaluator.AddPlain(result, flood);
+    }
+
     /// <summary>Encrypts a plaintext (public-key encryption at the top level).</summary>
     public Ciphertext Encrypt(BfvPlaintext plaintext) => _encryptor.Encrypt(Encoder.ScaledForEncryption(plaintext, Parameters.MaxLevel));
 
