@@ -32,7 +32,8 @@ internal static class MpcCommands
         var rows = MpcDemo.Summarize(reports, twin);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows }, MpcProcessGroup.Json));
+            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows,
+                hybrid_twins = twin?.Hybrid.ToDictionary(h => h.Key, h => new { accuracy = h.Value.Accuracy, float_agreement = h.Value.FloatAgreement }) }, MpcProcessGroup.Json));
             return 0;
         }
         var table = new Table().Title($"Secret-sharing MPC: {parties} parties {(inProcess ? "in one process" : "as separate processes over mutual TLS on loopback")}, triples from {(he ? "Paillier between the parties (no dealer)" : "a dealer process")}")
@@ -40,12 +41,22 @@ internal static class MpcCommands
         foreach (var r in rows)
         {
             string Score(double? v) => v is null ? "-" : r.Workload == "products" ? $"worst error {v:E1}" : $"{v:P2}";
-            table.AddRow(r.Workload switch { "logistic" => "logistic regression, breast cancer (train)", "knn" => $"exact KNN k = {options.K}, iris (queries)", _ => "fixed-point products" },
+            table.AddRow(r.Workload switch
+                {
+                    "logistic" => "logistic regression, breast cancer (train)", "knn" => $"exact KNN k = {options.K}, iris (queries)",
+                    "hybrid-digits" => "HE + MPC ReLU network, digits (images)", "hybrid-digits-latency" => "the same, one image (latency)",
+                    "hybrid-fashion" => "HE + MPC ReLU network, Fashion-MNIST (images)", _ => "fixed-point products",
+                },
                 r.Items.ToString(CultureInfo.InvariantCulture), Score(r.Score), Score(r.Plaintext), r.EqualPredictions is null ? "-" : r.EqualPredictions.Value ? "yes" : "NO",
                 r.Seconds.ToString("F1", CultureInfo.InvariantCulture), r.Rounds.ToString(CultureInfo.InvariantCulture),
                 string.Join(" / ", r.BytesPerParty.Select(b => (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture))));
         }
         AnsiConsole.Write(table);
+        foreach (var r in rows.Where(r => r.Workload.StartsWith("hybrid", StringComparison.Ordinal)))
+        {
+            string agreement = twin is not null && twin.Hybrid.TryGetValue(r.Workload, out var h) ? $"; the quantized twin agrees with the float network on {h.FloatAgreement} of {r.Items}" : "";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Workload}: {1000 * r.Seconds / r.Items:F0} ms an image at the client ({r.Items} image{(r.Items == 1 ? "" : "s")} in one batch){agreement}"));
+        }
         Console.WriteLine($"total {seconds:F1} s");
         return 0;
     }

@@ -25,6 +25,10 @@ public class MpcProcessTests
         Assert.True(knn.GetProperty("equal_predictions").GetBoolean(), knn.ToString());
         Assert.Equal(parties, knn.GetProperty("bytes_per_party").GetArrayLength());
         Assert.All(knn.GetProperty("bytes_per_party").EnumerateArray(), b => Assert.True(b.GetInt64() > 0));
+        // Two parties also run the hybrid HE + MPC inference (client and server): equal to the quantized twin.
+        Assert.Equal(parties == 2, workloads.ContainsKey("hybrid-digits"));
+        foreach (var (name, w) in workloads.Where(w => w.Key.StartsWith("hybrid", StringComparison.Ordinal)))
+            Assert.True(w.GetProperty("equal_predictions").GetBoolean(), $"{name}: {w}");
     }
 
     [Fact]

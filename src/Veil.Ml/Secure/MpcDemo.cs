@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Veil.Ml.Data;
+using Veil.Ml.Models;
 using Veil.Mpc;
 
 namespace Veil.Ml.Secure;
@@ -9,7 +10,9 @@ namespace Veil.Ml.Secure;
 /// <param name="Iterations">Gradient steps of the logistic regression.</param>
 /// <param name="K">Neighbours of the KNN vote.</param>
 /// <param name="Seed">The train/test split.</param>
-public sealed record MpcDemoOptions(bool HeTriples = false, int Iterations = 30, int K = 5, int Seed = 7);
+/// <param name="DigitsImages">Test images of the hybrid inference on digits (two parties).</param>
+/// <param name="FashionImages">Test images of the hybrid inference on Fashion-MNIST (two parties, when installed).</param>
+public sealed record MpcDemoOptions(bool HeTriples = false, int Iterations = 30, int K = 5, int Seed = 7, int DigitsImages = 100, int FashionImages = 40);
 
 /// <summary>One workload as one party saw it.</summary>
 /// <param name="Workload">"logistic", "knn" or "products".</param>
@@ -37,7 +40,8 @@ public sealed record MpcWorkloadSummary(string Workload, int Items, double? Scor
 /// <param name="LogisticAccuracy">Test accuracy of the twin logistic regression.</param>
 /// <param name="KnnPredictions">The twin KNN's classes for the test queries.</param>
 /// <param name="KnnAccuracy">Their accuracy.</param>
-public sealed record MpcDemoTwin(double LogisticAccuracy, int[] KnnPredictions, double KnnAccuracy);
+/// <param name="Hybrid">Per hybrid workload: the quantized network's classes (the twin), their accuracy, and how many equal the float network's.</param>
+public sealed record MpcDemoTwin(double LogisticAccuracy, int[] KnnPredictions, double KnnAccuracy, IReadOnlyDictionary<string, (int[] Predictions, double Accuracy, int FloatAgreement)> Hybrid);
 
 /// <summary>
 /// The MPC part of the main job, the same at every party (in one process or in separate ones): hospitals hold blocks of
@@ -94,6 +98,19 @@ public static class MpcDemo
             double? accuracy = result.Predictions is null ? null : Metrics.Accuracy(test.Targets, [.. result.Predictions.Select(c => (double)c)]);
             reports.Add(new MpcWorkloadReport("knn", me, accuracy, test.Rows, result.Predictions, session.Rounds - rounds, session.BytesSent - bytes, clock.Elapsed.TotalSeconds));
         }
+        if (parties == 2)
+            foreach (var (name, model, images, labels) in HybridWorkloads(options))
+            {
+                // Party 0 is the client with the images, party 1 the server with the network (trained on its own data).
+                var quantized = me == 1 ? new QuantizedReluMlp(model) : null;
+                var clock = Stopwatch.StartNew();
+                var (rounds, bytes) = (session.Rounds, session.BytesSent);
+                int[]? predictions = null;
+                if (me == 0) predictions = (await HybridReluInference.ClientAsync(session, images, cancellationToken).ConfigureAwait(false)).Predictions;
+                else await HybridReluInference.ServerAsync(session, quantized!, cancellationToken).ConfigureAwait(false);
+                double? accuracy = predictions is null ? null : Metrics.Accuracy(labels, [.. predictions.Select(c => (double)c)]);
+                reports.Add(new MpcWorkloadReport(name, me, accuracy, images.Length, predictions, session.Rounds - rounds, session.BytesSent - bytes, clock.Elapsed.TotalSeconds));
+            }
         return reports;
     }
 
@@ -105,7 +122,14 @@ public static class MpcDemo
         var logistic = SecretSharedLogisticRegression.TrainPlaintext(train.Features, train.Targets, new SecureLogisticRegressionOptions { Iterations = options.Iterations });
         var (kTrain, kTest) = KnnData(options.Seed);
         var knn = SecretSharedKnn.ClassifyPlaintext(kTrain.Features, kTrain.Targets, kTrain.ClassCount, options.K, kTest.Features);
-        return new MpcDemoTwin(Metrics.Accuracy(test.Targets, logistic.Predict(test.Features)), knn, Metrics.Accuracy(kTest.Targets, [.. knn.Select(c => (double)c)]));
+        var hybrid = new Dictionary<string, (int[], double, int)>();
+        foreach (var (name, model, images, labels) in HybridWorkloads(options))
+        {
+            var predictions = new QuantizedReluMlp(model).Predict(images);
+            var floats = model.Predict(images);
+            hybrid[name] = (predictions, Metrics.Accuracy(labels, [.. predictions.Select(c => (double)c)]), predictions.Zip(floats).Count(p => p.First == p.Second));
+        }
+        return new MpcDemoTwin(Metrics.Accuracy(test.Targets, logistic.Predict(test.Features)), knn, Metrics.Accuracy(kTest.Targets, [.. knn.Select(c => (double)c)]), hybrid);
     }
 
     /// <summary>Each workload's reports from every party gathered, beside the twin (null for the HE-triples products, which have none).</summary>
@@ -115,8 +139,9 @@ public static class MpcDemo
         return [.. reports.GroupBy(r => r.Workload).Select(g =>
         {
             var scored = g.FirstOrDefault(r => r.Score is not null) ?? g.First();
-            double? plain = g.Key switch { "logistic" => twin?.LogisticAccuracy, "knn" => twin?.KnnAccuracy, _ => null };
-            bool? equal = g.Key == "knn" && twin is not null ? scored.Predictions?.SequenceEqual(twin.KnnPredictions) ?? false : null;
+            double? plain = g.Key switch { "logistic" => twin?.LogisticAccuracy, "knn" => twin?.KnnAccuracy, _ => twin?.Hybrid.TryGetValue(g.Key, out var h) == true ? h.Accuracy : null };
+            int[]? expected = g.Key == "knn" ? twin?.KnnPredictions : twin?.Hybrid.TryGetValue(g.Key, out var hp) == true ? hp.Predictions : null;
+            bool? equal = expected is null ? null : scored.Predictions?.SequenceEqual(expected) ?? false;
             return new MpcWorkloadSummary(g.Key, scored.Items, scored.Score, plain, equal, g.Max(r => r.Seconds), g.Max(r => r.Rounds), [.. g.OrderBy(r => r.Party).Select(r => r.BytesSent)]);
         })];
     }
@@ -131,8 +156,8 @@ public static class MpcDemo
     }
 
     /// <summary>
-    /// Median wall time of the whole demo (training and KNN, every party in this process with a dealer) against its
-    /// plaintext twins, over <paramref name="reps"/> runs: the slowdown of MPC over the same work in the clear.
+    /// Median wall time of the whole demo (training, KNN and for two parties the hybrid inferences, every party in this
+    /// process with a dealer) against its plaintext twins (which include training the ReLU networks), over <paramref name="reps"/> runs: the slowdown of MPC over the same work in the clear.
     /// </summary>
     public static (double SecureSeconds, double PlaintextSeconds) Benchmark(int parties, int reps, MpcDemoOptions? options = null)
     {
@@ -151,6 +176,29 @@ public static class MpcDemo
         }
         static double Median(double[] v) { Array.Sort(v); return v.Length % 2 == 1 ? v[v.Length / 2] : 0.5 * (v[v.Length / 2 - 1] + v[v.Length / 2]); }
         return (Median(secure), Median(plain));
+    }
+
+    /// <summary>
+    /// The hybrid workloads: ReLU networks trained (deterministically) on digits (64-32-10, pixels/16) and, when installed,
+    /// Fashion-MNIST (784-64-10 on 6,000 training images), each with its test images; a one-image digits run for latency.
+    /// </summary>
+    public static IEnumerable<(string Name, ReluMlp Model, double[][] Images, double[] Labels)> HybridWorkloads(MpcDemoOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.DigitsImages > 0)
+        {
+            var (train, test) = DataSplit.TrainTest(BuiltinDatasets.Digits(), 0.2, options.Seed, stratify: true);
+            double[][] Scale(double[][] rows) => [.. rows.Select(r => r.Select(v => v / 16).ToArray())];
+            var model = ReluMlp.Train(Scale(train.Features), train.Targets, hidden: 32, epochs: 15, seed: options.Seed);
+            int count = Math.Min(options.DigitsImages, test.Rows);
+            yield return ("hybrid-digits", model, Scale(test.Features[..count]), test.Targets[..count]);
+            yield return ("hybrid-digits-latency", model, Scale(test.Features[..1]), test.Targets[..1]);
+        }
+        if (options.FashionImages > 0 && FashionMnist.IsInstalled())
+        {
+            var (train, test) = FashionMnist.Load(maxTrain: 6000, maxTest: options.FashionImages);
+            yield return ("hybrid-fashion", ReluMlp.Train(train.Features, train.Targets, hidden: 64, epochs: 4, seed: options.Seed), test.Features, test.Targets);
+        }
     }
 
     private static (double[] X, double[] Y) ProductInputs(int seed)
