@@ -10,18 +10,18 @@ namespace Veil.Cli;
 /// <summary>veil mpc demo and its nodes: each command parses, calls Veil.Mpc / Veil.Ml.Secure and prints.</summary>
 internal static class MpcCommands
 {
-    public static int Demo(int parties, bool dealer, bool he, int iterations, bool inProcess, bool json, string? fault = null)
+    public static int Demo(int parties, bool dealer, bool he, int iterations, bool inProcess, bool json, string? fault = null, int digitsImages = 100, int fashionImages = 40)
     {
         if (dealer && he) throw new UsageException("--dealer and --he-triples exclude each other.");
         if (he && parties != 2) throw new UsageException("--he-triples is for two parties (Paillier triples are made pairwise).");
-        var options = new MpcDemoOptions(HeTriples: he, Iterations: iterations);
+        var options = new MpcDemoOptions(HeTriples: he, Iterations: iterations, DigitsImages: digitsImages, FashionImages: fashionImages);
         var clock = Stopwatch.StartNew();
         IReadOnlyList<MpcWorkloadReport> reports;
         if (fault is not null && inProcess) throw new UsageException("--fault needs separate processes.");
         if (inProcess) reports = [.. MpcDemo.RunInProcess(parties, options).SelectMany(r => r)];
         else
         {
-            var nodes = MpcProcessGroup.RunAsync(parties, dealer: !he, role => NodeStart(role, parties, !he, he, iterations, role == parties - 1 ? fault : null), TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
+            var nodes = MpcProcessGroup.RunAsync(parties, dealer: !he, role => NodeStart(role, parties, !he, he, iterations, role == parties - 1 ? fault : null, digitsImages, fashionImages), TimeSpan.FromMinutes(10)).GetAwaiter().GetResult();
             var failed = nodes.Where(n => n.ExitCode != 0).ToList();
             if (failed.Count > 0)
                 throw new InvalidOperationException("the MPC group stopped, no result released: " + string.Join("; ", failed.Select(n => $"{Name(n.Role)} exited {n.ExitCode}: {Last(n.Errors)}")));
@@ -61,7 +61,7 @@ internal static class MpcCommands
         return 0;
     }
 
-    public static int Node(int role, int parties, bool dealer, bool he, int iterations, string? fault = null, int faultAfter = 5)
+    public static int Node(int role, int parties, bool dealer, bool he, int iterations, string? fault = null, int faultAfter = 5, int digitsImages = 100, int fashionImages = 40)
     {
         try
         {
@@ -73,7 +73,7 @@ internal static class MpcCommands
             }
             var triples = he ? PaillierTriples.Generate() : null;
             var reports = MpcNodeHost.RunPartyAsync(role, parties, dealer, Console.In, Console.Out,
-                s => MpcDemo.RunPartyAsync(s, new MpcDemoOptions(HeTriples: he, Iterations: iterations)), triples,
+                s => MpcDemo.RunPartyAsync(s, new MpcDemoOptions(HeTriples: he, Iterations: iterations, DigitsImages: digitsImages, FashionImages: fashionImages)), triples,
                 fault is null ? null : (peer, channel) => peer == 0 ? new FaultyChannel(channel, fault == "garbage" ? ChannelFault.Garbage : ChannelFault.Disconnect, faultAfter) : channel)
                 .GetAwaiter().GetResult();
             Console.WriteLine(JsonSerializer.Serialize(reports, MpcProcessGroup.Json));
@@ -86,13 +86,14 @@ internal static class MpcCommands
         }
     }
 
-    private static ProcessStartInfo NodeStart(int role, int parties, bool dealer, bool he, int iterations, string? fault)
+    private static ProcessStartInfo NodeStart(int role, int parties, bool dealer, bool he, int iterations, string? fault, int digitsImages, int fashionImages)
     {
         string self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self);
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(MpcCommands).Assembly.Location);
         foreach (var a in new[] { "mpc", "node", "--role", role.ToString(CultureInfo.InvariantCulture), "--parties", parties.ToString(CultureInfo.InvariantCulture),
-            "--iterations", iterations.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
+            "--iterations", iterations.ToString(CultureInfo.InvariantCulture), "--digits-images", digitsImages.ToString(CultureInfo.InvariantCulture),
+            "--fashion-images", fashionImages.ToString(CultureInfo.InvariantCulture) }) start.ArgumentList.Add(a);
         if (dealer) start.ArgumentList.Add("--dealer");
         if (he) start.ArgumentList.Add("--he-triples");
         if (fault is not null) { start.ArgumentList.Add("--fault"); start.ArgumentList.Add(fault); }

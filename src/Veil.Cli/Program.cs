@@ -328,26 +328,32 @@ namespace Veil.Cli
             var he = new Option<bool>("--he-triples") { Description = "No dealer: the two parties make their triples by Paillier (products only)." };
             var iterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
             var inProcess = new Option<bool>("--in-process") { Description = "All parties in this process over in-process channels (no sockets)." };
+            var digits = Int("--digits-images", "Digits test images of the hybrid inference (two parties; 0 skips it).", 100, 0, 360);
+            var fashion = Int("--fashion-images", "Fashion-MNIST test images of the hybrid inference (two parties, when installed; 0 skips it).", 40, 0, 10_000);
             var json = Json();
             var demo = new Command("demo", "Parties as separate processes over mutual TLS on loopback: logistic regression on shared rows and exact KNN, next to the plaintext twins.")
-                { parties, dealer, he, iterations, inProcess, json };
+                { parties, dealer, he, iterations, inProcess, digits, fashion, json };
             var demoFault = new Option<string?>("--fault") { Description = "Fault injection for tests: the last party sends 'garbage' or 'disconnect's to party 0.", Hidden = true };
             demoFault.AcceptOnlyFromAmong("garbage", "disconnect");
             demo.Options.Add(demoFault);
-            demo.SetAction(r => MpcCommands.Demo(r.GetValue(parties), r.GetValue(dealer), r.GetValue(he), r.GetValue(iterations), r.GetValue(inProcess), r.GetValue(json), r.GetValue(demoFault)));
+            demo.SetAction(r => MpcCommands.Demo(r.GetValue(parties), r.GetValue(dealer), r.GetValue(he), r.GetValue(iterations), r.GetValue(inProcess), r.GetValue(json), r.GetValue(demoFault),
+                r.GetValue(digits), r.GetValue(fashion)));
 
             var role = Int("--role", "Party number, or 255 for the dealer.", 0, 0, 255);
             var nParties = Int("--parties", "Parties in the group.", 2, 2, 16);
             var nDealer = new Option<bool>("--dealer") { Description = "The group has a dealer." };
             var nHe = new Option<bool>("--he-triples") { Description = "Triples by Paillier between the two parties." };
             var nIterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
+            var nDigits = Int("--digits-images", "Digits images of the hybrid inference.", 100, 0, 360);
+            var nFashion = Int("--fashion-images", "Fashion-MNIST images of the hybrid inference.", 40, 0, 10_000);
             var fault = new Option<string?>("--fault") { Description = "Fault injection for tests: 'garbage' or 'disconnect' on the channel to party 0, after --fault-after frames." };
             fault.AcceptOnlyFromAmong("garbage", "disconnect");
             var faultAfter = Int("--fault-after", "Frames sent faithfully before the fault.", 5, 0, 1_000_000);
             var node = new Command("node", "One node of 'veil mpc demo' (started by it): announces its key, reads the plan on stdin, runs, prints JSON.")
-                { role, nParties, nDealer, nHe, nIterations, fault, faultAfter };
+                { role, nParties, nDealer, nHe, nIterations, nDigits, nFashion, fault, faultAfter };
             node.Hidden = true;
-            node.SetAction(r => MpcCommands.Node(r.GetValue(role), r.GetValue(nParties), r.GetValue(nDealer), r.GetValue(nHe), r.GetValue(nIterations), r.GetValue(fault), r.GetValue(faultAfter)));
+            node.SetAction(r => MpcCommands.Node(r.GetValue(role), r.GetValue(nParties), r.GetValue(nDealer), r.GetValue(nHe), r.GetValue(nIterations), r.GetValue(fault), r.GetValue(faultAfter),
+                r.GetValue(nDigits), r.GetValue(nFashion)));
             return new Command("mpc", "Secure multiparty computation by secret sharing.") { demo, node };
         }
 

@@ -189,12 +189,31 @@ public sealed class MpcSession
     }
 
     /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
-    internal Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
+    /// <remarks>Elementwise kinds (triples, truncation pairs, bit masks) past one request's limit are asked for in chunks and reassembled in the dealt layout.</remarks>
+    internal async Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)
+    {
+        var request = new DealRequest(kind, m, k, n);
+        if (request.Elements <= DealRequest.MaxElements || kind == DealKind.MatrixTriple)
+            return await DealOnceAsync(request, count, cancellationToken).ConfigureAwait(false);
+        int head = kind == DealKind.BitMasks ? 1 : 3, tail = kind == DealKind.BitMasks ? 64 : 0; // per element: head parts of one value, then a block of tail values
+        int chunk = (int)(DealRequest.MaxElements / (head + tail));
+        var result = new ulong[count];
+        for (int from = 0; from < m; from += chunk)
+        {
+            int size = Math.Min(chunk, m - from);
+            var part = await DealOnceAsync(new DealRequest(kind, size, k, n), (head + tail) * size, cancellationToken).ConfigureAwait(false);
+            for (int h = 0; h < head; h++) Array.Copy(part, h * size, result, h * m + from, size);
+            if (tail > 0) Array.Copy(part, head * size, result, head * m + (long)tail * from, (long)tail * size);
+            Array.Clear(part);
+        }
+        return result;
+    }
+
+    private Task<ulong[]> DealOnceAsync(DealRequest request, int count, CancellationToken cancellationToken)
     {
         var dealer = _dealer ?? throw new InvalidOperationException("This session has no dealer: pass its channel, or use another source of triples.");
-        var request = new DealRequest(kind, m, k, n);
         if (request.Elements > DealRequest.MaxElements)
-            throw new ArgumentOutOfRangeException(nameof(m), $"{request.Elements} elements of correlated randomness in one request; at most {DealRequest.MaxElements}: split the operation.");
+            throw new ArgumentOutOfRangeException(nameof(request), $"{request.Elements} elements of correlated randomness in one request; at most {DealRequest.MaxElements}: split the operation.");
         return Guarded(async () =>
         {
             uint round = _dealerRound++;

@@ -135,10 +135,21 @@ public class SecureArithmeticTests
     }
 
     [Fact]
-    public async Task ARequestPastTheFrameLimit_IsRefusedBeforeAnythingIsSent()
+    public async Task AProductPastOneDealerRequest_IsDealtInChunks()
     {
-        var big = new ulong[1_000_000]; // 3M triple elements per party: above one frame
-        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(2, s => SecureArithmetic.MultiplyAsync(s, big, big)));
+        var x = Harness.Random(1_000_000, 8); // 3M triple elements per party: above one frame, so dealt in chunks
+        var y = Harness.Random(1_000_000, 9);
+        var xs = Sharing.Split(x, 2);
+        var ys = Sharing.Split(y, 2);
+        var z = (await Harness.Run(2, async s => await s.OpenAsync(await SecureArithmetic.MultiplyAsync(s, xs[s.Party], ys[s.Party]))))[0];
+        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] * y[i], z[i]);
+    }
+
+    [Fact]
+    public async Task AMatrixTriplePastTheFrameLimit_IsRefusedBeforeAnythingIsSent()
+    {
+        var big = new ulong[1000 * 1000]; // A, B and C of 10^6 elements each: one matrix triple cannot be split
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Harness.Run(2, s => SecureArithmetic.MatrixMultiplyAsync(s, big, big, 1000, 1000, 1000)));
         Assert.Contains("split", e.Message);
     }
 

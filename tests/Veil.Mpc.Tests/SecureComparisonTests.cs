@@ -103,6 +103,21 @@ public class TopKTests
     }
 }
 
+public class LargeRequestTests
+{
+    [Fact]
+    public async Task AComparisonPastOneDealerRequest_IsDealtInChunks_AndStaysExact()
+    {
+        // 45,000 signs: their bit masks (65 each) and their first doubling round's triples (62 each) both pass one request's limit.
+        int count = 45_000;
+        Assert.True(65L * count > DealRequest.MaxElements && 3L * 62 * count > DealRequest.MaxElements);
+        var x = Harness.Random(count, 5);
+        var shares = Sharing.Split(x, 2);
+        var sign = (await Harness.Run(2, async s => await s.OpenAsync(await SecureComparison.IsNegativeAsync(s, shares[s.Party]))))[0];
+        for (int i = 0; i < count; i++) Assert.Equal((long)x[i] < 0 ? 1UL : 0UL, sign[i]);
+    }
+}
+
 public class TopKRowsTests
 {
     [Theory]
