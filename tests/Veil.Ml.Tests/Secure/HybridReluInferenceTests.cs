@@ -66,3 +66,41 @@ public class HybridReluInferenceTests
         Assert.Contains(all, x => x is MpcProtocolException { Field: "shape" } || x is MpcProtocolException { Field: "closed" });
     }
 }
+
+public class HybridReluInferenceFuzzTests
+{
+    [Fact]
+    public void AServerThatAnswersWithMangledCiphertexts_GetsATypedRefusal_NeverAPrediction()
+    {
+        var rng = new Random(23);
+        var images = new[] { new double[] { 0.25, 0.5 } };
+        for (int trial = 0; trial < 24; trial++)
+        {
+            int mode = trial % 4;
+            var results = Record.Exception(() => InProcessRun.Parties(2, _ => DealerTriples.Instance, async s =>
+            {
+                if (s.Party == 0) return (await HybridReluInference.ClientAsync(s, images)).Predictions.Length;
+                // A server that speaks the first round correctly and then answers the ciphertexts with mangled bytes.
+                var shape = new byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(shape, 3);
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(shape.AsSpan(4), 2);
+                var hello = await s.ExchangeAsync(shape, 4 << 20);
+                var upload = await s.ExchangeAsync([], 64 << 20);
+                byte[] answer = mode switch
+                {
+                    0 => upload,                                        // the client's own ciphertext echoed: wrong count for one block? still one
+                    1 => upload[..(upload.Length / 2)],                 // truncated
+                    2 => [.. upload.Select((b, i) => i > 8 && rng.Next(50) == 0 ? (byte)rng.Next(256) : b)], // bytes flipped
+                    _ => [1, 0, 0, 0, 255, 255, 255, 127],              // a length past the end
+                };
+                await s.ExchangeAsync(answer, 0);
+                return -1;
+            }));
+            Assert.NotNull(results);
+            var all = (results as AggregateException)?.Flatten().InnerExceptions ?? [results];
+            // The client refuses with a typed protocol error, or (an echoed ciphertext decrypts to noise) the later rounds stop with the server gone.
+            Assert.Contains(all, e => e is MpcProtocolException);
+            Assert.DoesNotContain(all, e => e is NullReferenceException or IndexOutOfRangeException or OverflowException);
+        }
+    }
+}
