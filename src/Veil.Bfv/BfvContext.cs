@@ -133,6 +133,15 @@ public sealed class BfvContext : IDisposable
         return _symmetricEncryptor.Encrypt(Encoder.ScaledForEncryption(Encoder.EncodeBatch(values), Parameters.MaxLevel));
     }
 
+    /// <summary>Encrypts a plaintext (batch or coefficient encoded) under the secret key: the seeded, half-size form of <see cref="EncryptSymmetric(ReadOnlySpan{long})"/>.</summary>
+    /// <exception cref="InvalidOperationException">A public context.</exception>
+    public Ciphertext EncryptSymmetric(BfvPlaintext plaintext)
+    {
+        if (_secretKey is null) throw new InvalidOperationException("This is a public context: it holds no secret key.");
+        _symmetricEncryptor ??= new Encryptor(Parameters.Ring, _secretKey);
+        return _symmetricEncryptor.Encrypt(Encoder.ScaledForEncryption(plaintext, Parameters.MaxLevel));
+    }
+
     private Encryptor? _symmetricEncryptor;
 
     private BfvDecryptor Decryptor => _decryptor ?? throw new InvalidOperationException("This is a public context: it holds no secret key.");

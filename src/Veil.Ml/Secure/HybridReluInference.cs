@@ -121,7 +121,7 @@ public sealed record HybridClientReport(int[] Predictions, double Seconds, doubl
 /// </summary>
 /// <remarks>
 /// <para>Linear layers (Cheetah-style coefficient packing, no rotations and no evaluation keys): the client encrypts
-/// x as the polynomial Σ x_j X^j under its own BFV key (t = 2^48, N = 2^13, 128-bit); the server multiplies by a
+/// x as the polynomial Σ x_j X^j under its own BFV secret key (seeded, half-size ciphertexts) (t = 2^48, N = 2^13, 128-bit); the server multiplies by a
 /// plaintext holding R rows of W reversed, W_ij at X^(i·n + n − 1 − j), so that coefficient i·n + n − 1 of the product
 /// is (W·x)_i (R = N/n − 1 rows per product, no wrap-around); it adds the bias and a uniform mask mod t to every
 /// coefficient and re-randomizes (a fresh encryption of zero and 80 bits of flooding noise, so nothing of W shows in the
@@ -226,7 +226,7 @@ public static class HybridReluInference
         {
             int count = Math.Min(batch, rows.Length - start);
             he.Start();
-            var cts = Enumerable.Range(start, count).Select(i => RlweSerializer.Save(keys.Encrypt(keys.Encoder.EncodeCoefficients(rows[i])))).ToList();
+            var cts = Enumerable.Range(start, count).Select(i => RlweSerializer.Save(keys.EncryptSymmetric(keys.Encoder.EncodeCoefficients(rows[i])))).ToList(); // seeded c_1: half the upload
             he.Stop();
             await session.ExchangeAsync(Pack(cts), 0, cancellationToken).ConfigureAwait(false); // the server sends nothing in this round
             var answer = await session.ExchangeAsync([], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
