@@ -30,8 +30,8 @@ public sealed class BfvContext : IDisposable
         if (sk is not null) _decryptor = new BfvDecryptor(parameters, sk);
     }
 
-    /// <summary>Makes keys: secret, public, relinearization, and Galois keys for the row rotations given (and the row swap when asked).</summary>
-    public static BfvContext Create(BfvParameters parameters, IEnumerable<int>? rotations = null, bool rowSwap = false)
+    /// <summary>Makes keys: secret, public, relinearization (unless <paramref name="relinearization"/> is false: for linear work only), and Galois keys for the row rotations given (and the row swap when asked).</summary>
+    public static BfvContext Create(BfvParameters parameters, IEnumerable<int>? rotations = null, bool rowSwap = false, bool relinearization = true)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var keygen = new KeyGenerator(parameters.Ring);
@@ -39,7 +39,7 @@ public sealed class BfvContext : IDisposable
         {
             var steps = rotations?.Distinct().ToArray() ?? [];
             var gk = steps.Length > 0 || rowSwap ? keygen.CreateRotationKeys(steps, includeConjugation: rowSwap) : null;
-            return new BfvContext(parameters, keygen.CreatePublicKey(), keygen.CreateRelinearizationKey(), gk, keygen.SecretKey);
+            return new BfvContext(parameters, keygen.CreatePublicKey(), relinearization ? keygen.CreateRelinearizationKey() : null, gk, keygen.SecretKey);
         }
         catch
         {

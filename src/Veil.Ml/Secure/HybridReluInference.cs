@@ -161,7 +161,7 @@ public static class HybridReluInference
         var clock = Stopwatch.StartNew();
         var he = new Stopwatch();
         var parameters = Parameters;
-        using var keys = BfvContext.Create(parameters);
+        using var keys = BfvContext.Create(parameters, relinearization: false); // linear layers only: no evaluation keys at all
         var shape = await session.ExchangeAsync(Header(images.Length, images[0].Length, RlweSerializer.Save(keys.PublicKey)), 8, cancellationToken).ConfigureAwait(false);
         if (shape.Length != 8) throw new MpcProtocolException("shape", $"The server's answer is {shape.Length} bytes, not 8.");
         int hidden = BinaryPrimitives.ReadInt32LittleEndian(shape), classes = BinaryPrimitives.ReadInt32LittleEndian(shape.AsSpan(4));
