@@ -13,7 +13,7 @@ internal static class MpcCommands
     public static int Demo(int parties, bool dealer, bool he, int iterations, bool inProcess, bool json, string? fault = null, int digitsImages = 100, int fashionImages = 40)
     {
         if (dealer && he) throw new UsageException("--dealer and --he-triples exclude each other.");
-        if (he && parties != 2) throw new UsageException("--he-triples is for two parties (Paillier triples are made pairwise).");
+        if (he && parties != 2) throw new UsageException("--he-triples is for two parties (BFV triples are made pairwise).");
         var options = new MpcDemoOptions(HeTriples: he, Iterations: iterations, DigitsImages: digitsImages, FashionImages: fashionImages);
         var clock = Stopwatch.StartNew();
         IReadOnlyList<MpcWorkloadReport> reports;
@@ -28,15 +28,15 @@ internal static class MpcCommands
             reports = [.. nodes.Where(n => n.Role != MpcFrame.Dealer).SelectMany(n => JsonSerializer.Deserialize<MpcWorkloadReport[]>(n.Result ?? "[]", MpcProcessGroup.Json) ?? [])];
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        var twin = he ? null : MpcDemo.Twin(options);
+        var twin = MpcDemo.Twin(options);
         var rows = MpcDemo.Summarize(reports, twin);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "paillier" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows,
+            Console.WriteLine(JsonSerializer.Serialize(new { parties, triples = he ? "bfv" : "dealer", processes = !inProcess, transport = inProcess ? "in-process" : "mutual TLS on loopback", seconds, workloads = rows,
                 hybrid_twins = twin?.Hybrid.ToDictionary(h => h.Key, h => new { accuracy = h.Value.Accuracy, float_agreement = h.Value.FloatAgreement }) }, MpcProcessGroup.Json));
             return 0;
         }
-        var table = new Table().Title($"Secret-sharing MPC: {parties} parties {(inProcess ? "in one process" : "as separate processes over mutual TLS on loopback")}, triples from {(he ? "Paillier between the parties (no dealer)" : "a dealer process")}")
+        var table = new Table().Title($"Secret-sharing MPC: {parties} parties {(inProcess ? "in one process" : "as separate processes over mutual TLS on loopback")}, triples from {(he ? "BFV between the parties (no dealer)" : "a dealer process")}")
             .AddColumns("workload", "items", "secure", "plaintext twin", "equal", "seconds", "rounds", "MiB sent per party");
         foreach (var r in rows)
         {
@@ -71,7 +71,7 @@ internal static class MpcCommands
                 Console.WriteLine("{}");
                 return 0;
             }
-            var triples = he ? PaillierTriples.Generate() : null;
+            var triples = he ? new BfvTriples() : null;
             var reports = MpcNodeHost.RunPartyAsync(role, parties, dealer, Console.In, Console.Out,
                 s => MpcDemo.RunPartyAsync(s, new MpcDemoOptions(HeTriples: he, Iterations: iterations, DigitsImages: digitsImages, FashionImages: fashionImages)), triples,
                 fault is null ? null : (peer, channel) => peer == 0 ? new FaultyChannel(channel, fault == "garbage" ? ChannelFault.Garbage : ChannelFault.Disconnect, faultAfter) : channel)

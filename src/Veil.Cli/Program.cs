@@ -325,7 +325,7 @@ namespace Veil.Cli
         {
             var parties = Int("--parties", "Parties (separate processes).", 2, 2, 3);
             var dealer = new Option<bool>("--dealer") { Description = "Beaver triples and comparison masks from a dealer process (the default)." };
-            var he = new Option<bool>("--he-triples") { Description = "No dealer: the two parties make their triples by Paillier (products only)." };
+            var he = new Option<bool>("--he-triples") { Description = "No dealer: the two parties make their triples and comparison masks with BFV (workloads cut to size)." };
             var iterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
             var inProcess = new Option<bool>("--in-process") { Description = "All parties in this process over in-process channels (no sockets)." };
             var digits = Int("--digits-images", "Digits test images of the hybrid inference (two parties; 0 skips it).", 100, 0, 360);
@@ -342,7 +342,7 @@ namespace Veil.Cli
             var role = Int("--role", "Party number, or 255 for the dealer.", 0, 0, 255);
             var nParties = Int("--parties", "Parties in the group.", 2, 2, 16);
             var nDealer = new Option<bool>("--dealer") { Description = "The group has a dealer." };
-            var nHe = new Option<bool>("--he-triples") { Description = "Triples by Paillier between the two parties." };
+            var nHe = new Option<bool>("--he-triples") { Description = "Triples and masks by BFV between the two parties." };
             var nIterations = Int("--iterations", "Gradient steps of the logistic regression.", 30, 1, 500);
             var nDigits = Int("--digits-images", "Digits images of the hybrid inference.", 100, 0, 360);
             var nFashion = Int("--fashion-images", "Fashion-MNIST images of the hybrid inference.", 40, 0, 10_000);

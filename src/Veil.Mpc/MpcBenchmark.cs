@@ -27,6 +27,11 @@ public static class MpcBenchmark
         results.Add(Measure("dealer triples", 2, 200_000, reps, null, (s, n) => DealerTriples.Instance.TriplesAsync(s, n)));
         var sources = new[] { PaillierTriples.Generate(paillierBits, paillierBits < 3072), PaillierTriples.Generate(paillierBits, paillierBits < 3072) };
         results.Add(Measure($"Paillier triples ({paillierBits}-bit keys, no dealer)", 2, 180, reps, i => sources[i], (s, n) => sources[s.Party].TriplesAsync(s, n)));
+        // A fresh source per run: the first call of a session also sends party 0's keys (counted here).
+        results.Add(Measure("BFV triples (N = 2^13, 4 CRT primes, no dealer)", 2, 65_536, reps, null, (s, n) => new BfvTriples().TriplesAsync(s, n)));
+        var bfvSources = new[] { new BfvTriples(), new BfvTriples() };
+        var signs = Sharing.Split(Sharing.Random(2_000), 2);
+        results.Add(Measure("comparisons (sign, BFV triples and masks, no dealer)", 2, 2_000, reps, i => bfvSources[i], (s, n) => SecureComparison.IsNegativeAsync(s, signs[s.Party][..n])));
         foreach (int parties in new[] { 2, 3 })
         {
             var x = Sharing.Split(Sharing.Random(100_000), parties);

@@ -88,6 +88,25 @@ public static class SecureArithmetic
         if (m < 1 || k < 1 || n < 1 || x.Length != (long)m * k || y.Length != (long)k * n)
             throw new ArgumentException($"X must be {m}×{k} and Y {k}×{n}; got {x.Length} and {y.Length} elements.", nameof(y));
         int mk = m * k, kn = k * n;
+        if (session.Triples is not DealerTriples)
+        {
+            // Without a dealer there are no matrix triples: m·k·n elementwise products, summed (one round, more bytes).
+            var lhs = new ulong[(long)m * k * n];
+            var rhs = new ulong[lhs.Length];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    for (int l = 0; l < k; l++)
+                    {
+                        long at = ((long)i * n + j) * k + l;
+                        lhs[at] = x[i * k + l];
+                        rhs[at] = y[l * n + j];
+                    }
+            var products = await MultiplyAsync(session, lhs, rhs, cancellationToken).ConfigureAwait(false);
+            var sums = new ulong[m * n];
+            for (int i = 0; i < m * n; i++)
+                for (int l = 0; l < k; l++) sums[i] += products[(long)i * k + l];
+            return sums;
+        }
         var t = await session.DealAsync(DealKind.MatrixTriple, m, k, n, mk + kn + m * n, cancellationToken).ConfigureAwait(false);
         var a = t.AsMemory(0, mk);
         var b = t.AsMemory(mk, kn);

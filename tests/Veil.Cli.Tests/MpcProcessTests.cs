@@ -32,13 +32,17 @@ public class MpcProcessTests
     }
 
     [Fact]
-    public void TwoParties_WithoutADealer_MultiplyWithPaillierTriples()
+    public void TwoParties_WithoutADealer_TrainAndInfer_WithBfvTriplesAndMasks()
     {
         using var dir = new ScratchDirectory();
-        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "mpc", "demo", "--he-triples", "--json"));
-        var products = doc.RootElement.GetProperty("workloads")[0];
-        Assert.Equal("products", products.GetProperty("workload").GetString());
-        Assert.InRange(products.GetProperty("score").GetDouble(), 0, 1e-3); // fixed point, f = 16, values below 10
+        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "mpc", "demo", "--he-triples", "--fashion-images", "0", "--json"));
+        Assert.Equal("bfv", doc.RootElement.GetProperty("triples").GetString());
+        var workloads = doc.RootElement.GetProperty("workloads").EnumerateArray().ToDictionary(w => w.GetProperty("workload").GetString()!);
+        Assert.InRange(workloads["products"].GetProperty("score").GetDouble(), 0, 1e-3); // fixed point, f = 16, values below 10
+        var logistic = workloads["logistic"];
+        Assert.True(Math.Abs(logistic.GetProperty("score").GetDouble() - logistic.GetProperty("plaintext").GetDouble()) <= 0.01, logistic.ToString());
+        Assert.True(workloads["knn"].GetProperty("equal_predictions").GetBoolean());
+        Assert.True(workloads["hybrid-digits"].GetProperty("equal_predictions").GetBoolean());
     }
 
     [Theory]

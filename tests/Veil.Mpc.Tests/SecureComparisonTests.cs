@@ -162,7 +162,7 @@ public class MpcBenchmarkTests
     public void Benchmark_ReportsEveryWorkload_WithItsRoundCount()
     {
         var results = MpcBenchmark.Run(reps: 1, paillierBits: 2048);
-        Assert.Equal(10, results.Count);
+        Assert.Equal(12, results.Count);
         Assert.Equal(29u, results.First(r => r.Name.StartsWith("sigmoids", StringComparison.Ordinal) && r.Parties == 2).Rounds);
         Assert.All(results, r => Assert.True(r.PerSecond > 0 && r.MedianSeconds > 0, r.Name));
         Assert.Equal(9u, results.First(r => r.Name.StartsWith("comparisons", StringComparison.Ordinal)).Rounds);
