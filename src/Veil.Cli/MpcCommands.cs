@@ -13,7 +13,6 @@ internal static class MpcCommands
     public static int Demo(int parties, bool dealer, bool he, int iterations, bool inProcess, bool json, string? fault = null, int digitsImages = 100, int fashionImages = 40)
     {
         if (dealer && he) throw new UsageException("--dealer and --he-triples exclude each other.");
-        if (he && parties != 2) throw new UsageException("--he-triples is for two parties (BFV triples are made pairwise).");
         var options = new MpcDemoOptions(HeTriples: he, Iterations: iterations, DigitsImages: digitsImages, FashionImages: fashionImages);
         var clock = Stopwatch.StartNew();
         IReadOnlyList<MpcWorkloadReport> reports;

@@ -16,24 +16,29 @@ public interface IBitMaskSource
 }
 
 /// <summary>
-/// Beaver triples and comparison masks made by two parties with BFV, no dealer (the SIMD form of the homomorphic
-/// preprocessing: MP-SPDZ's semi-honest LowGear idea over Z_2^64 by CRT). Party 0 encrypts its vector x slot-wise under
-/// its own keys modulo four 50-bit batching primes; party 1 multiplies by its y, adds a mask ρ uniform in [0, 2^168),
-/// re-randomizes (a fresh encryption of zero and 107 bits of flooding) and returns; party 0 decrypts, recombines
-/// x·y + ρ over the integers by CRT (the primes' product, 2^200, exceeds it) and keeps it mod 2^64; party 1 keeps −ρ.
+/// Beaver triples, comparison masks and truncation pairs made by the parties themselves with BFV, no dealer (the SIMD
+/// form of the homomorphic preprocessing: MP-SPDZ's semi-honest LowGear idea, over Z_2^64 by CRT), for 2 … 16
+/// parties. The building block is a pairwise product: party i encrypts its vector x slot-wise under its own keys modulo
+/// four 50-bit batching primes; party j multiplies by its y, adds a mask ρ uniform in [0, 2^168), re-randomizes (a fresh
+/// encryption of zero and 107 bits of flooding) and returns it; i decrypts, recombines x·y + ρ over the integers by CRT
+/// (the primes' product, 2^200, exceeds it) and keeps it mod 2^64; j keeps −ρ. Every ordered pair runs at once.
 /// </summary>
 /// <remarks>
-/// <para>A triple's cross terms a_0·b_1 and b_0·a_1 are one such product of length 2L; a shared bit is u ⊕ v =
-/// u + v − 2uv for party 0's u and party 1's v (one product per bit, 64 per mask). Two rounds per call (and one more in
-/// a session's first call, for party 0's public keys). Parameters: N = 2^13, Q of 60 + 60 + 55 bits, P of 40 (128-bit),
-/// Δ = 2^125 above the 2^107 of flooding.</para>
-/// <para>Security (semi-honest): party 1 sees only ciphertexts under party 0's key; party 0 sees x·y + ρ, 40-bit
-/// statistically close to uniform, in a ciphertext whose noise is flooded (so nothing of y shows in it).</para>
+/// <para>Triples: c = Σ_i a_i·b_i + Σ_(i≠j) a_i·b_j, every cross term one pairwise product (2 rounds for all). Masks:
+/// each party's random bits u_p; the shared bit u_0 ⊕ … ⊕ u_(n−1) is built party by party, b ← b + u_p − 2·b·u_p, the
+/// product of the shared b with p's own u_p being pairwise products (2·(n − 1) rounds). Truncation pairs (r, r ≫ f,
+/// msb r) are linear in a mask's bits. The first call of a session also sends every party's public keys (one round).
+/// Parameters: N = 2^13, Q of 60 + 60 + 55 bits, P of 40 (128-bit), Δ = 2^125 above the 2^107 of flooding.</para>
+/// <para>Security (semi-honest, any number of corrupted parties short of all): a multiplier sees only ciphertexts under
+/// the encryptor's key; the encryptor sees x·y + ρ, 40-bit statistically close to uniform, in a ciphertext whose noise
+/// is flooded (so nothing of y shows in it).</para>
 /// </remarks>
 public sealed class BfvTriples : ITripleSource, IBitMaskSource
 {
-    /// <summary>Most triples (or masks · 32) per call.</summary>
+    /// <summary>Most triples (or masks) per call.</summary>
     public const int MaxCount = 1 << 24;
+    /// <summary>Products per exchange: 16 ciphertexts a prime, the answers about 26 MB (below the 64 MiB frame limit).</summary>
+    public const int ProductsPerExchange = 1 << 17;
     private const int FloodBits = 107, StatisticalBits = 40;
     private static readonly Lazy<BfvParameters[]> Sets = new(() =>
     {
@@ -42,7 +47,8 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
     });
     private static readonly Lazy<Garner> Crt = new(() => new Garner([.. Sets.Value.Select(p => p.PlainModulus)]));
 
-    private readonly ConditionalWeakTable<MpcSession, BfvContext[]> _contexts = new();
+    // Per session: this party's own keys (index = own party) and the others' public contexts.
+    private readonly ConditionalWeakTable<MpcSession, BfvContext[][]> _contexts = new();
 
     /// <summary>The four parameter sets (one per CRT prime).</summary>
     public static IReadOnlyList<BfvParameters> Parameters => Sets.Value;
@@ -56,12 +62,14 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         Check(session, count);
         var a = Sharing.Random(count);
         var b = Sharing.Random(count);
-        // Party 0 gives (a_0 ‖ b_0), party 1 (b_1 ‖ a_1): the product's shares are those of a_0·b_1 ‖ b_0·a_1.
-        var operand = session.Party == 0 ? [.. a, .. b] : (ulong[])[.. b, .. a];
-        var cross = await CrossProductAsync(session, operand, cancellationToken).ConfigureAwait(false);
+        var (asEncryptor, asMultiplier) = await PairwiseAsync(session, _ => true, _ => true, a, b, count, cancellationToken).ConfigureAwait(false);
         var c = new ulong[count];
-        for (int j = 0; j < count; j++) c[j] = a[j] * b[j] + cross[j] + cross[count + j];
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(cross.AsSpan()));
+        for (int j = 0; j < count; j++) c[j] = a[j] * b[j];
+        foreach (var part in asEncryptor.Concat(asMultiplier).Where(p => p is not null))
+        {
+            for (int j = 0; j < count; j++) c[j] += part![j];
+            Array.Clear(part!);
+        }
         return [.. a, .. b, .. c];
     }
 
@@ -69,144 +77,180 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
     public async Task<ulong[]> BitMasksAsync(MpcSession session, int count, CancellationToken cancellationToken = default)
     {
         Check(session, count);
-        // Each party's own random bits; the shared bit is u ⊕ v = u + v − 2·uv.
+        int n = session.Parties, me = session.Party, len = 64 * count;
+        // This party's own random bits.
         var raw = Sharing.Random(count);
-        var bits = new ulong[64 * count];
+        var own = new ulong[len];
         for (int e = 0; e < count; e++)
-            for (int j = 0; j < 64; j++) bits[64 * e + j] = (raw[e] >> j) & 1;
-        var uv = await CrossProductAsync(session, bits, cancellationToken).ConfigureAwait(false);
+            for (int j = 0; j < 64; j++) own[64 * e + j] = (raw[e] >> j) & 1;
+        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
+        // b = u_0, held by party 0; then b ← b + u_p − 2·b·u_p for p = 1 … n − 1, b·u_p = Σ_i b_i·u_p (i ≠ p by pairwise products, b_p·u_p locally).
+        var b = me == 0 ? (ulong[])own.Clone() : new ulong[len];
+        for (int p = 1; p < n; p++)
+        {
+            int mult = p;
+            var (asEncryptor, asMultiplier) = await PairwiseAsync(session, i => i < mult, j => j == mult, me < p ? b : null, me == p ? own : null, len, cancellationToken).ConfigureAwait(false);
+            var product = new ulong[len];
+            if (me == p) for (int i = 0; i < len; i++) product[i] = b[i] * own[i];
+            foreach (var part in asEncryptor.Concat(asMultiplier).Where(x => x is not null))
+                for (int i = 0; i < len; i++) product[i] += part![i];
+            for (int i = 0; i < len; i++) b[i] = b[i] + (me == p ? own[i] : 0) - 2 * product[i];
+            Array.Clear(product);
+        }
+        Array.Clear(own);
         var result = new ulong[65 * count];
         for (int e = 0; e < count; e++)
         {
             ulong r = 0;
             for (int j = 0; j < 64; j++)
             {
-                ulong share = bits[64 * e + j] - 2 * uv[64 * e + j];
-                result[count + 64 * e + j] = share;
-                r += share << j;
+                result[count + 64 * e + j] = b[64 * e + j];
+                r += b[64 * e + j] << j;
             }
             result[e] = r;
         }
-        CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
-        Array.Clear(bits);
+        Array.Clear(b);
         return result;
     }
 
-    /// <summary>Products per exchange: 16 ciphertexts a prime, the answers about 26 MB (below the 64 MiB frame limit).</summary>
-    public const int ProductsPerExchange = 1 << 17;
-
-    /// <summary>Shares of x ⊙ y mod 2^64 for party 0's x and party 1's y (this party passes its own vector; every 2^17 products take two rounds).</summary>
-    public async Task<ulong[]> CrossProductAsync(MpcSession session, ulong[] own, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Every ordered pair (i, j), i ≠ j, with i an encryptor and j a multiplier (the predicates, the same at every party),
+    /// multiplies i's vector by j's: result AsEncryptor[j] is this party's share x_me·y_j + ρ, AsMultiplier[i] its −ρ for
+    /// x_i·y_me (null where the pair does not run). Two rounds per 2^17 elements; every party runs them, roles or not.
+    /// </summary>
+    public async Task<(ulong[]?[] AsEncryptor, ulong[]?[] AsMultiplier)> PairwiseAsync(MpcSession session, Func<int, bool> isEncryptor, Func<int, bool> isMultiplier,
+        ulong[]? encrypt, ulong[]? multiply, int length, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(session);
-        ArgumentNullException.ThrowIfNull(own);
-        if (session.Parties != 2) throw new InvalidOperationException("BFV triples are made between two parties.");
-        if (own.Length <= ProductsPerExchange) return await CrossProductOnceAsync(session, own, cancellationToken).ConfigureAwait(false);
-        var result = new ulong[own.Length];
-        for (int from = 0; from < own.Length; from += ProductsPerExchange)
+        ArgumentNullException.ThrowIfNull(isEncryptor);
+        ArgumentNullException.ThrowIfNull(isMultiplier);
+        int n = session.Parties, me = session.Party;
+        if (isEncryptor(me) != (encrypt is not null) || isMultiplier(me) != (multiply is not null)) throw new ArgumentException("A party passes the vectors of exactly the roles it has.");
+        if ((encrypt is not null && encrypt.Length != length) || (multiply is not null && multiply.Length != length)) throw new ArgumentException($"The vectors have {length} elements (public: every party passes the same length).");
+        var contexts = await ContextsAsync(session, cancellationToken).ConfigureAwait(false);
+        var asEncryptor = new ulong[]?[n];
+        var asMultiplier = new ulong[]?[n];
+        for (int j = 0; j < n; j++)
         {
-            var part = await CrossProductOnceAsync(session, own[from..Math.Min(own.Length, from + ProductsPerExchange)], cancellationToken).ConfigureAwait(false);
-            part.CopyTo(result, from);
+            if (j == me) continue;
+            if (isEncryptor(me) && isMultiplier(j)) asEncryptor[j] = new ulong[length];
+            if (isEncryptor(j) && isMultiplier(me)) asMultiplier[j] = new ulong[length];
         }
-        return result;
+        for (int from = 0; from < length; from += ProductsPerExchange)
+        {
+            int size = Math.Min(ProductsPerExchange, length - from);
+            await PairwiseOnceAsync(session, contexts, isEncryptor, isMultiplier, encrypt?[from..(from + size)], multiply?[from..(from + size)], size, from, asEncryptor, asMultiplier, cancellationToken).ConfigureAwait(false);
+        }
+        return (asEncryptor, asMultiplier);
     }
 
-    private async Task<ulong[]> CrossProductOnceAsync(MpcSession session, ulong[] own, CancellationToken cancellationToken)
+    private static async Task PairwiseOnceAsync(MpcSession session, BfvContext[][] contexts, Func<int, bool> isEncryptor, Func<int, bool> isMultiplier,
+        ulong[]? x, ulong[]? y, int size, int offset, ulong[]?[] asEncryptor, ulong[]?[] asMultiplier, CancellationToken cancellationToken)
     {
         var sets = Sets.Value;
-        int slots = Slots, chunks = (own.Length + slots - 1) / slots, primes = sets.Length;
-        var contexts = await ContextsAsync(session, cancellationToken).ConfigureAwait(false);
-        if (session.Party == 0)
+        int n = session.Parties, me = session.Party, slots = Slots, chunks = (size + slots - 1) / slots, primes = sets.Length, items = chunks * primes;
+        bool anyMultiplierElse = Enumerable.Range(0, n).Any(j => j != me && isMultiplier(j));
+        // Round 1: an encryptor sends Enc_me(x mod t_k), seeded, to every multiplier (the same ciphertexts to each).
+        byte[] request = [];
+        if (x is not null && anyMultiplierElse)
         {
-            // Round 1: Enc(x mod t_k) per chunk and prime, seeded (half size).
-            var upload = new byte[chunks * primes][];
-            Parallel.For(0, chunks * primes, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            var upload = new byte[items][];
+            var own = contexts[me];
+            Parallel.For(0, items, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 int chunk = i / primes, k = i % primes;
-                var values = Slice(own, chunk, slots).Select(v => v % sets[k].PlainModulus).ToArray();
-                upload[i] = RlweSerializer.Save(contexts[k].EncryptSymmetric(contexts[k].Encoder.EncodeBatch(values)));
+                var values = x.Skip(chunk * slots).Take(slots).Select(v => v % sets[k].PlainModulus).ToArray();
+                upload[i] = RlweSerializer.Save(own[k].EncryptSymmetric(own[k].Encoder.EncodeBatch(values)));
             });
-            await session.ExchangeAsync(Pack(upload), 0, cancellationToken).ConfigureAwait(false);
-            // Round 2: the answers, decrypted and recombined by CRT.
-            var answers = Unpack(await session.ExchangeAsync([], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false), chunks * primes);
-            var residues = new ulong[primes][];
-            for (int k = 0; k < primes; k++) residues[k] = new ulong[own.Length];
-            Parallel.For(0, chunks * primes, new ParallelOptions { CancellationToken = cancellationToken }, i =>
-            {
-                int chunk = i / primes, k = i % primes;
-                Ciphertext ct;
-                try { ct = RlweSerializer.LoadCiphertext(answers[i], sets[k].Ring); }
-                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("ciphertext", $"Answer {i} from the other party does not load: {e.Message}"); }
-                var decoded = contexts[k].DecryptUnsigned(ct);
-                int from = chunk * slots, length = Math.Min(slots, own.Length - from);
-                Array.Copy(decoded, 0, residues[k], from, length);
-            });
-            var crt = Crt.Value;
-            var shares = new ulong[own.Length];
-            for (int j = 0; j < own.Length; j++) shares[j] = crt.Low64(residues[0][j], residues[1][j], residues[2][j], residues[3][j]);
-            return shares;
+            request = Pack(upload);
         }
-        else
+        var requests = await session.ExchangeAllAsync([.. Enumerable.Range(0, n).Select(j => j != me && isMultiplier(j) ? request : [])], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
+        // Round 2: a multiplier answers every encryptor's ciphertexts with Enc_i(x_i·y + ρ) and keeps −ρ.
+        var answers = new byte[n][];
+        for (int i = 0; i < n; i++)
         {
-            var request = Unpack(await session.ExchangeAsync([], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false), chunks * primes);
-            // ρ = hi·2^64 + lo uniform in [0, 2^168); this party keeps −lo.
-            var lo = Sharing.Random(own.Length);
-            var hi = new UInt128[own.Length];
-            var raw = new byte[16 * own.Length];
+            answers[i] = [];
+            if (i == me || !isEncryptor(i) || y is null) continue;
+            var cts = Unpack(requests[i], items);
+            var lo = Sharing.Random(size);
+            var hi = new UInt128[size];
+            var raw = new byte[16 * size];
             RandomNumberGenerator.Fill(raw);
             var hiMask = (UInt128.One << (64 + StatisticalBits)) - 1;
-            for (int j = 0; j < own.Length; j++) hi[j] = BinaryPrimitives.ReadUInt128LittleEndian(raw.AsSpan(16 * j)) & hiMask;
+            for (int j = 0; j < size; j++) hi[j] = BinaryPrimitives.ReadUInt128LittleEndian(raw.AsSpan(16 * j)) & hiMask;
             Array.Clear(raw);
-            var answers = new byte[chunks * primes][];
-            Parallel.For(0, chunks * primes, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            var peer = contexts[i];
+            var back = new byte[items][];
+            Parallel.For(0, items, new ParallelOptions { CancellationToken = cancellationToken }, q =>
             {
-                int chunk = i / primes, k = i % primes;
+                int chunk = q / primes, k = q % primes;
                 ulong t = sets[k].PlainModulus, twoTo64 = (ulong)((UInt128.One << 64) % t);
-                var ctx = contexts[k];
-                Ciphertext x;
-                try { x = RlweSerializer.LoadCiphertext(request[i], sets[k].Ring); }
-                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("ciphertext", $"Ciphertext {i} from the other party does not load: {e.Message}"); }
-                if (x.Size != 2 || x.Level != sets[k].MaxLevel) throw new MpcProtocolException("ciphertext", $"Ciphertext {i} from the other party is not a fresh encryption.");
-                int from = chunk * slots, length = Math.Min(slots, own.Length - from);
-                var y = new ulong[length];
+                Ciphertext ct;
+                try { ct = RlweSerializer.LoadCiphertext(cts[q], sets[k].Ring); }
+                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("ciphertext", $"Ciphertext {q} from party {i} does not load: {e.Message}"); }
+                if (ct.Size != 2 || ct.Level != sets[k].MaxLevel) throw new MpcProtocolException("ciphertext", $"Ciphertext {q} from party {i} is not a fresh encryption.");
+                int from = chunk * slots, length = Math.Min(slots, size - from);
+                var yk = new ulong[length];
                 var rho = new ulong[length];
                 for (int j = 0; j < length; j++)
                 {
-                    y[j] = own[from + j] % t;
+                    yk[j] = y[from + j] % t;
                     rho[j] = (ulong)(((hi[from + j] % t) * twoTo64 + lo[from + j] % t) % t);
                 }
-                var product = ctx.Evaluator.MultiplyPlain(x, ctx.Encoder.EncodeBatch(y), ctx.Encoder);
+                var ctx = peer[k];
+                var product = ctx.Evaluator.MultiplyPlain(ct, ctx.Encoder.EncodeBatch(yk), ctx.Encoder);
                 product = ctx.Evaluator.AddPlain(product, ctx.Encoder.EncodeBatch(rho), ctx.Encoder);
-                answers[i] = RlweSerializer.Save(ctx.Rerandomize(product, FloodBits));
+                back[q] = RlweSerializer.Save(ctx.Rerandomize(product, FloodBits));
                 Array.Clear(rho);
             });
-            await session.ExchangeAsync(Pack(answers), 0, cancellationToken).ConfigureAwait(false);
             Array.Clear(hi);
-            var shares = new ulong[own.Length];
-            for (int j = 0; j < own.Length; j++) shares[j] = 0UL - lo[j];
+            for (int j = 0; j < size; j++) asMultiplier[i]![offset + j] = 0UL - lo[j];
             Array.Clear(lo);
-            return shares;
+            answers[i] = Pack(back);
+        }
+        var replies = await session.ExchangeAllAsync(answers, MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
+        if (x is null) return;
+        var crt = Crt.Value;
+        var mine = contexts[me];
+        for (int j = 0; j < n; j++)
+        {
+            if (j == me || !isMultiplier(j)) continue;
+            var cts = Unpack(replies[j], items);
+            var residues = new ulong[primes][];
+            for (int k = 0; k < primes; k++) residues[k] = new ulong[size];
+            Parallel.For(0, items, new ParallelOptions { CancellationToken = cancellationToken }, q =>
+            {
+                int chunk = q / primes, k = q % primes;
+                Ciphertext ct;
+                try { ct = RlweSerializer.LoadCiphertext(cts[q], sets[k].Ring); }
+                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("ciphertext", $"Answer {q} from party {j} does not load: {e.Message}"); }
+                var decoded = mine[k].DecryptUnsigned(ct);
+                int from = chunk * slots;
+                Array.Copy(decoded, 0, residues[k], from, Math.Min(slots, size - from));
+            });
+            for (int e = 0; e < size; e++) asEncryptor[j]![offset + e] = crt.Low64(residues[0][e], residues[1][e], residues[2][e], residues[3][e]);
         }
     }
 
-    private async Task<BfvContext[]> ContextsAsync(MpcSession session, CancellationToken cancellationToken)
+    private async Task<BfvContext[][]> ContextsAsync(MpcSession session, CancellationToken cancellationToken)
     {
         if (_contexts.TryGetValue(session, out var known)) return known;
         var sets = Sets.Value;
-        BfvContext[] contexts;
-        if (session.Party == 0)
+        int n = session.Parties, me = session.Party;
+        var own = sets.Select(p => BfvContext.Create(p, relinearization: false)).ToArray();
+        var mine = Pack([.. own.Select(c => RlweSerializer.Save(c.PublicKey))]);
+        var keys = await session.ExchangeAllAsync([.. Enumerable.Range(0, n).Select(j => j == me ? [] : mine)], 16 << 20, cancellationToken).ConfigureAwait(false);
+        var contexts = new BfvContext[n][];
+        contexts[me] = own;
+        for (int j = 0; j < n; j++)
         {
-            contexts = [.. sets.Select(p => BfvContext.Create(p, relinearization: false))];
-            await session.ExchangeAsync(Pack([.. contexts.Select(c => RlweSerializer.Save(c.PublicKey))]), 0, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            var keys = Unpack(await session.ExchangeAsync([], 16 << 20, cancellationToken).ConfigureAwait(false), sets.Length);
-            contexts = new BfvContext[sets.Length];
+            if (j == me) continue;
+            var parts = Unpack(keys[j], sets.Length);
+            contexts[j] = new BfvContext[sets.Length];
             for (int k = 0; k < sets.Length; k++)
             {
-                try { contexts[k] = BfvContext.FromPublicKey(sets[k], RlweSerializer.LoadPublicKey(keys[k], sets[k].Ring)); }
-                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("bfvKey", $"The other party's BFV key {k} is refused: {e.Message}"); }
+                try { contexts[j][k] = BfvContext.FromPublicKey(sets[k], RlweSerializer.LoadPublicKey(parts[k], sets[k].Ring)); }
+                catch (Exception e) when (e is FormatException or ArgumentException) { throw new MpcProtocolException("bfvKey", $"Party {j}'s BFV key {k} is refused: {e.Message}"); }
             }
         }
         _contexts.AddOrUpdate(session, contexts);
@@ -216,11 +260,8 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
     private static void Check(MpcSession session, int count)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (session.Parties != 2) throw new InvalidOperationException("BFV triples are made between two parties.");
         if (count < 1 || count > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), count, $"1 … {MaxCount} per call.");
     }
-
-    private static IEnumerable<ulong> Slice(ulong[] values, int chunk, int slots) => values.Skip(chunk * slots).Take(slots);
 
     private static byte[] Pack(IReadOnlyList<byte[]> items)
     {

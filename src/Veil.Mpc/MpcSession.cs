@@ -188,6 +188,40 @@ public sealed class MpcSession
         });
     }
 
+    /// <summary>
+    /// One round in which this party sends <paramref name="payloads"/>[j] to every other party j (empty for none) and
+    /// returns what each sent it (result[own] is empty), refusing a payload over <paramref name="maxPayload"/> bytes:
+    /// the pairwise subprotocols of any number of parties (keys and ciphertexts of the BFV triples).
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one payload per party.</exception>
+    /// <exception cref="MpcProtocolException">A party sent a bad frame or closed its channel.</exception>
+    public Task<byte[][]> ExchangeAllAsync(IReadOnlyList<byte[]> payloads, int maxPayload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payloads);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxPayload);
+        if (payloads.Count != Parties || payloads.Any(p => p is null)) throw new ArgumentException($"One payload per party ({Parties}); an empty one for none.", nameof(payloads));
+        return Guarded(async () =>
+        {
+            uint round = _round++;
+            var receives = new Task<byte[]>[Parties];
+            var sends = new List<Task>();
+            for (int j = 0; j < Parties; j++)
+            {
+                if (j == Party) continue;
+                var frame = MpcFrame.Write(FrameType.Exchange, _id, round, Party, j, payloads[j]);
+                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
+                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
+                BytesSent += frame.Length;
+            }
+            await Task.WhenAll(sends).ConfigureAwait(false);
+            var result = new byte[Parties][];
+            result[Party] = [];
+            for (int j = 0; j < Parties; j++)
+                if (j != Party) result[j] = MpcFrame.Read(await receives[j].ConfigureAwait(false), FrameType.Exchange, _id, round, j, Party, maxPayload).ToArray();
+            return result;
+        });
+    }
+
     /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
     /// <remarks>Elementwise kinds (triples, truncation pairs, bit masks) past one request's limit are asked for in chunks and reassembled in the dealt layout.</remarks>
     internal async Task<ulong[]> DealAsync(DealKind kind, int m, int k, int n, int count, CancellationToken cancellationToken)

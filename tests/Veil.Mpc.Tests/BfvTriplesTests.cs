@@ -2,19 +2,21 @@ namespace Veil.Mpc.Tests;
 
 public class BfvTriplesTests
 {
-    [Fact]
-    public async Task Triples_AndMasks_MadeWithoutADealer_AreCorrect()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Triples_AndMasks_MadeWithoutADealer_AreCorrect(int parties)
     {
-        var sources = new[] { new BfvTriples(), new BfvTriples() };
-        var results = await Harness.Run(2, async s =>
+        var sources = Enumerable.Range(0, parties).Select(_ => new BfvTriples()).ToArray();
+        var results = await Harness.Run(parties, async s =>
         {
             var triples = await sources[s.Party].TriplesAsync(s, 10_000);
             var masks = await sources[s.Party].BitMasksAsync(s, 300);
             return (triples, masks, s.Rounds);
         }, triples: i => sources[i]);
-        var t = Sharing.Reconstruct([results[0].triples, results[1].triples]);
+        var t = Sharing.Reconstruct([.. results.Select(r => r.triples)]);
         for (int j = 0; j < 10_000; j++) Assert.Equal(t[j] * t[10_000 + j], t[20_000 + j]);
-        var m = Sharing.Reconstruct([results[0].masks, results[1].masks]);
+        var m = Sharing.Reconstruct([.. results.Select(r => r.masks)]);
         for (int e = 0; e < 300; e++)
         {
             ulong r = 0;
@@ -25,30 +27,37 @@ public class BfvTriplesTests
             }
             Assert.Equal(m[e], r);
         }
-        Assert.Equal(1u + 2 + 2, results[0].Rounds); // the keys once, then two rounds per call
+        Assert.Equal(1u + 2 + 2 * (uint)(parties - 1), results[0].Rounds); // the keys once, two rounds for the triples, two per party after the first for the masks
         Assert.NotEqual(results[0].triples[..10_000], results[1].triples[..10_000]); // the parties' own random shares
     }
 
-    [Fact]
-    public async Task Comparisons_Products_AndMatrixProducts_RunWithNoDealerAtAll()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Comparisons_Products_MatrixProducts_AndTruncation_RunWithNoDealerAtAll(int parties)
     {
-        var sources = new[] { new BfvTriples(), new BfvTriples() };
+        var sources = Enumerable.Range(0, parties).Select(_ => new BfvTriples()).ToArray();
         var x = Harness.Random(200, 41);
         var y = Harness.Random(200, 42);
-        var xs = Sharing.Split(x, 2);
-        var ys = Sharing.Split(y, 2);
+        var xs = Sharing.Split(x, parties);
+        var ys = Sharing.Split(y, parties);
+        var f = FixedPointFormat.Default;
+        double[] reals = [-3.75, 2.5, 100.125, -0.0625];
+        var products = Sharing.Split([.. reals.Select(v => f.Encode(v) * f.Encode(1.5))], parties); // 2f fractional bits, to truncate
         var id = MpcSession.NewId();
-        var mesh = InProcessNetwork.Create(2);
+        var mesh = InProcessNetwork.Create(parties);
         // No dealer channel: anything that asked the dealer would fail.
-        var runs = Enumerable.Range(0, 2).Select(i => Task.Run(async () =>
+        var runs = Enumerable.Range(0, parties).Select(i => Task.Run(async () =>
         {
             var s = new MpcSession(id, i, mesh[i], null) { Triples = sources[i] };
             var sign = await s.OpenAsync(await SecureComparison.IsNegativeAsync(s, xs[i]));
             var product = await s.OpenAsync(await SecureArithmetic.MultiplyAsync(s, xs[i], ys[i]));
             var matrix = await s.OpenAsync(await SecureArithmetic.MatrixMultiplyAsync(s, xs[i][..60], ys[i][..40], 6, 10, 4));
-            return (sign, product, matrix);
+            var truncated = await s.OpenAsync(await SecureArithmetic.TruncateAsync(s, products[i], f.FractionalBits, f.ProductBits));
+            return (sign, product, matrix, truncated);
         })).ToArray();
         var r = (await Task.WhenAll(runs))[0];
+        for (int j = 0; j < reals.Length; j++) Assert.Equal(reals[j] * 1.5, f.Decode(r.truncated[j]), 1.0 / 32768);
         for (int j = 0; j < 200; j++)
         {
             Assert.Equal((long)x[j] < 0 ? 1UL : 0UL, r.sign[j]);

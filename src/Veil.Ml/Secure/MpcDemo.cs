@@ -6,7 +6,7 @@ using Veil.Mpc;
 namespace Veil.Ml.Secure;
 
 /// <summary>Settings of <see cref="MpcDemo"/>, the same at every party.</summary>
-/// <param name="HeTriples">Two parties making their triples and comparison masks with BFV instead of asking a dealer
+/// <param name="HeTriples">The parties making their triples and comparison masks with BFV instead of asking a dealer
 /// (no dealer at all; the workloads are cut to fit: see <see cref="MpcDemo.Effective"/>).</param>
 /// <param name="Iterations">Gradient steps of the logistic regression.</param>
 /// <param name="K">Neighbours of the KNN vote.</param>
@@ -50,7 +50,7 @@ public sealed record MpcDemoTwin(double LogisticAccuracy, int[] KnnPredictions, 
 /// the breast-cancer training rows and train a logistic regression together (<see cref="SecretSharedLogisticRegression"/>),
 /// then hold blocks of iris and answer the last party's queries by exact KNN (<see cref="SecretSharedKnn"/>). Each
 /// party loads the shipped data and keeps only its block, standing in for its own records. With HE triples (two
-/// parties, no dealer at all: BFV-made triples and comparison masks) the same workloads run, cut to size.
+/// or three parties, no dealer at all: BFV-made triples and comparison masks) the same workloads run, cut to size.
 /// </summary>
 public static class MpcDemo
 {
@@ -85,7 +85,8 @@ public static class MpcDemo
             // Party 0 holds x, party 1 holds y: each shares its own vector, then the products use triples made between them.
             var clock = Stopwatch.StartNew();
             var (rounds, bytes) = (session.Rounds, session.BytesSent);
-            var shares = await session.ShareInputsAsync(format.Encode(me == 0 ? x : y), [HeProducts, HeProducts], cancellationToken).ConfigureAwait(false);
+            var lengths = Enumerable.Range(0, parties).Select(p => p < 2 ? HeProducts : 0).ToArray();
+            var shares = await session.ShareInputsAsync(me == 0 ? format.Encode(x) : me == 1 ? format.Encode(y) : [], lengths, cancellationToken).ConfigureAwait(false);
             var product = await SecureArithmetic.MultiplyFixedAsync(session, shares[0], shares[1], format, cancellationToken).ConfigureAwait(false);
             var opened = format.Decode(await session.OpenAsync(product, cancellationToken).ConfigureAwait(false));
             double worst = opened.Select((v, i) => Math.Abs(v - x[i] * y[i])).Max();
@@ -165,8 +166,7 @@ public static class MpcDemo
     public static IReadOnlyList<MpcWorkloadReport>[] RunInProcess(int parties, MpcDemoOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.HeTriples && parties != 2) throw new ArgumentOutOfRangeException(nameof(parties), parties, "HE triples are made between two parties.");
-        var sources = options.HeTriples ? Enumerable.Range(0, 2).Select(_ => (ITripleSource)new BfvTriples()).ToArray() : null;
+        var sources = options.HeTriples ? Enumerable.Range(0, parties).Select(_ => (ITripleSource)new BfvTriples()).ToArray() : null;
         return InProcessRun.Parties(parties, i => sources?[i] ?? DealerTriples.Instance, s => RunPartyAsync(s, options));
     }
 
