@@ -78,40 +78,62 @@ public sealed class BfvContext : IDisposable
     /// <summary>
     /// Circuit privacy for a result that goes back to the key owner: adds a fresh public-key encryption of zero (so c_1
     /// no longer follows from the owner's own encryption randomness) and a uniform noise in [−2^b, 2^b) to c_0, which
-    /// hides the computation's noise (and so the operands that shaped it) statistically when b exceeds its size by the
-    /// statistical parameter (40 bits). Costs b + 1 bits of the noise budget.
+    /// hides the computation's noise (and so the operands that shaped it) statistically when 2^b exceeds that noise's
+    /// bound by 2^40 times N times the number of ciphertexts released (smudging). Size the bound with the plaintext
+    /// product's term (Q mod t)·⌊m·y/t⌋, up to (Q mod t)·N·t/2 for a uniform m and |y| ≤ t/2, not only e·y. Costs b + 1
+    /// bits of the noise budget.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">b outside [1, 120].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">b outside [1, 190].</exception>
     /// <exception cref="ArgumentException">Not a two-component ciphertext of these parameters.</exception>
     public Ciphertext Rerandomize(Ciphertext ciphertext, int floodBits)
     {
         ArgumentNullException.ThrowIfNull(ciphertext);
-        if (floodBits < 1 || floodBits > 120) throw new ArgumentOutOfRangeException(nameof(floodBits), floodBits, "The flooding noise is 1 … 120 bits.");
+        if (floodBits < 1 || floodBits > 190) throw new ArgumentOutOfRangeException(nameof(floodBits), floodBits, "The flooding noise is 1 … 190 bits.");
         if (ciphertext.Size != 2) throw new ArgumentException($"A ciphertext of {ciphertext.Size} components: relinearize first.", nameof(ciphertext));
+        double room = Parameters.Ring.Q.Take(ciphertext.Level + 1).Sum(q => Math.Log2(q)) - Math.Log2(Parameters.PlainModulus) - 1;
+        if (floodBits + 2 >= room) throw new ArgumentOutOfRangeException(nameof(floodBits), floodBits, $"2^{floodBits} of flooding does not fit below Δ/2 = 2^{room:F1} at level {ciphertext.Level}.");
         var zero = _encryptor.Encrypt(Encoder.ScaledForEncryption(new BfvPlaintext(Parameters, new ulong[Parameters.N]), ciphertext.Level));
         var result = Evaluator.Add(ciphertext, zero);
         var ring = Parameters.Ring.Ring;
         int n = Parameters.N;
-        var noise = new Int128[n];
-        var raw = new byte[16 * n];
+        // Uniform in [−2^b, 2^b) as hi·2^64 + lo: hi uniform in [−2^(b−64), 2^(b−64)) (or 0 … below 2^64), lo uniform 64-bit.
+        var hi = new Int128[n];
+        var lo = new ulong[n];
+        var raw = new byte[24 * n];
         System.Security.Cryptography.RandomNumberGenerator.Fill(raw);
-        var mask = (UInt128.One << (floodBits + 1)) - 1;
-        for (int c = 0; c < n; c++) // uniform in [−2^b, 2^b)
-            noise[c] = (Int128)(System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(raw.AsSpan(16 * c)) & mask) - (Int128.One << floodBits);
+        for (int c = 0; c < n; c++)
+        {
+            var r = System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(raw.AsSpan(24 * c));
+            ulong low = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(24 * c + 16));
+            if (floodBits >= 64)
+            {
+                hi[c] = (Int128)(r & ((UInt128.One << (floodBits - 63)) - 1)) - (Int128.One << (floodBits - 64));
+                lo[c] = low;
+            }
+            else
+            {
+                long v = (long)(low & ((2UL << floodBits) - 1)) - (1L << floodBits);
+                hi[c] = v < 0 ? -1 : 0;
+                lo[c] = unchecked((ulong)v);
+            }
+        }
         Array.Clear(raw);
         var flood = new Plaintext(Parameters.Ring, result.Level, 1.0, isNttForm: result.IsNttForm);
         for (int i = 0; i <= result.Level; i++)
         {
             var q = ring.Moduli[i];
+            ulong pow64 = (ulong)((UInt128.One << 64) % q.Value);
             var limb = flood.Limb(i);
             for (int c = 0; c < n; c++)
             {
-                ulong r = (ulong)(Int128.Abs(noise[c]) % q.Value);
-                limb[c] = noise[c] >= 0 ? r : q.Sub(0, r);
+                // (hi·2^64 + lo) mod q, hi reduced into [0, q) first.
+                ulong h = hi[c] >= 0 ? (ulong)(hi[c] % q.Value) : (ulong)((q.Value - (ulong)(-hi[c] % q.Value)) % q.Value);
+                limb[c] = (ulong)(((UInt128)h * pow64 + lo[c] % q.Value) % q.Value);
             }
             if (result.IsNttForm) ring.Ntt[i].Forward(limb);
         }
-        Array.Clear(noise);
+        Array.Clear(hi);
+        Array.Clear(lo);
         return Evaluator.AddPlain(result, flood);
     }
 

@@ -138,7 +138,11 @@ public sealed class BfvEncoder
 
     private long Centered(ulong v) => v > _parameters.PlainModulus / 2 ? -(long)(_parameters.PlainModulus - v) : (long)v;
 
-    /// <summary>Δ·m over Q_level in NTT form: what encryption and plaintext addition use.</summary>
+    /// <summary>
+    /// round(Q·m/t) over Q_level in NTT form, what encryption and plaintext addition use: Δ·m plus the rounded share
+    /// ⌊((Q mod t)·m + ⌊t/2⌋)/t⌋ of the remainder (SEAL's scaling). With plain Δ·m a plaintext product would carry an
+    /// extra noise (Q mod t)·⌊m·y/t⌋ that depends on the other operand; with rounding it is (e + δ)·y, |δ| ≤ ½.
+    /// </summary>
     public Plaintext ScaledForEncryption(BfvPlaintext plaintext, int level)
     {
         Check(plaintext);
@@ -146,16 +150,20 @@ public sealed class BfvEncoder
         var tools = _parameters.Level(level);
         var ring = _parameters.Ring.Ring;
         int n = _parameters.N;
+        ulong t = _parameters.PlainModulus, rem = tools.QModT, half = t / 2;
         var result = new Plaintext(_parameters.Ring, level, 1.0, isNttForm: true);
         var m = plaintext.Coefficients;
+        var carry = new ulong[n];
+        for (int c = 0; c < n; c++) carry[c] = (ulong)(((UInt128)rem * m[c] + half) / t);
         Parallelism.For(level + 1, Environment.ProcessorCount, i =>
         {
             var q = ring.Moduli[i];
             ulong delta = tools.DeltaModQ[i], deltaShoup = q.ShoupPrecompute(delta);
             var limb = result.Data.AsSpan(i * n, n);
-            for (int c = 0; c < n; c++) limb[c] = q.MulShoup(q.Reduce(m[c]), delta, deltaShoup);
+            for (int c = 0; c < n; c++) limb[c] = q.Add(q.MulShoup(q.Reduce(m[c]), delta, deltaShoup), q.Reduce(carry[c]));
             ring.Ntt[i].Forward(limb);
         });
+        Array.Clear(carry);
         return result;
     }
 

@@ -173,6 +173,7 @@ public sealed class BfvParameters
             InverseQModAux = [.. aux.Select(m => m.Inverse((ulong)(Q % m.Value)))];
             TModAux = [.. aux.Select(m => m.Reduce(t))];
             Modulus = Q;
+            QModT = (ulong)(Q % t);
         }
 
         /// <summary>a^-1 mod m by the extended Euclidean algorithm (t may be composite; Q and γ are coprime to it).</summary>
@@ -190,6 +191,8 @@ public sealed class BfvParameters
         }
 
         public BigInteger Modulus { get; }
+        /// <summary>Q_ℓ mod t: the remainder that rounded scaling spreads over t (SEAL's Δ·m + ⌊((Q mod t)·m + ⌊t/2⌋)/t⌋).</summary>
+        public ulong QModT { get; }
         public ulong[] DeltaModQ { get; }
         public ulong[] TModQ { get; }
         public ulong[] GammaTModQ { get; }

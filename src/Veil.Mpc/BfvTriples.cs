@@ -19,30 +19,38 @@ public interface IBitMaskSource
 /// Beaver triples, comparison masks and truncation pairs made by the parties themselves with BFV, no dealer (the SIMD
 /// form of the homomorphic preprocessing: MP-SPDZ's semi-honest LowGear idea, over Z_2^64 by CRT), for 2 … 16
 /// parties. The building block is a pairwise product: party i encrypts its vector x slot-wise under its own keys modulo
-/// four 50-bit batching primes; party j multiplies by its y, adds a mask ρ uniform in [0, 2^168), re-randomizes (a fresh
-/// encryption of zero and 107 bits of flooding) and returns it; i decrypts, recombines x·y + ρ over the integers by CRT
-/// (the primes' product, 2^200, exceeds it) and keeps it mod 2^64; j keeps −ρ. Every ordered pair runs at once.
+/// eight 25-bit batching primes; party j multiplies by its y, adds a mask ρ uniform in [0, 2^198), re-randomizes (a fresh
+/// encryption of zero and 126 bits of flooding, above the product's noise N·(|e| + 1)·t/2 ≈ 2^41.5 by 2^40·N·2^30 —
+/// BFV's rounded scaling keeps that noise free of the (Q mod t) term that would otherwise carry y) and returns it; i
+/// decrypts, recombines x·y + ρ over the integers by CRT (the primes' product, 2^199.9, exceeds it) and keeps it mod
+/// 2^64; j keeps −ρ. Every ordered pair runs at once.
 /// </summary>
 /// <remarks>
 /// <para>Triples: c = Σ_i a_i·b_i + Σ_(i≠j) a_i·b_j, every cross term one pairwise product (2 rounds for all). Masks:
 /// each party's random bits u_p; the shared bit u_0 ⊕ … ⊕ u_(n−1) is built party by party, b ← b + u_p − 2·b·u_p, the
 /// product of the shared b with p's own u_p being pairwise products (2·(n − 1) rounds). Truncation pairs (r, r ≫ f,
 /// msb r) are linear in a mask's bits. The first call of a session also sends every party's public keys (one round).
-/// Parameters: N = 2^13, Q of 60 + 60 + 55 bits, P of 40 (128-bit), Δ = 2^125 above the 2^107 of flooding.</para>
+/// Parameters: N = 2^13, Q of 60 + 60 + 55 bits, P of 40 (128-bit), Δ = 2^150 above the 2^126 of flooding.</para>
 /// <para>Security (semi-honest, any number of corrupted parties short of all): a multiplier sees only ciphertexts under
-/// the encryptor's key; the encryptor sees x·y + ρ, 40-bit statistically close to uniform, in a ciphertext whose noise
-/// is flooded (so nothing of y shows in it).</para>
+/// the encryptor's key; the encryptor sees x·y + ρ, statistically close to uniform (2^−40 over 2^30 elements), in a
+/// ciphertext whose noise is flooded (so nothing of y shows in it). An actively malicious encryptor could plant a large
+/// noise e and read y through e·y: resisting that needs proofs of bounded noise (LowGear's ZK proofs), not done.</para>
 /// </remarks>
 public sealed class BfvTriples : ITripleSource, IBitMaskSource
 {
     /// <summary>Most triples (or masks) per call.</summary>
     public const int MaxCount = 1 << 24;
-    /// <summary>Products per exchange: 16 ciphertexts a prime, the answers about 26 MB (below the 64 MiB frame limit).</summary>
-    public const int ProductsPerExchange = 1 << 17;
-    private const int FloodBits = 107, StatisticalBits = 40;
+    /// <summary>Products per exchange: 8 ciphertexts a prime, the answers about 25 MB (below the 64 MiB frame limit).</summary>
+    public const int ProductsPerExchange = 1 << 16;
+    // With rounded scaling the product's noise is (e + δ)·y, at most N·(|e| + 1)·t/2 ≈ 2^41.5 for 25-bit t; 2^126 of
+    // flooding hides it to 2^−40 over the 2^13 coefficients of up to 2^30 ciphertexts under one key; Δ = 2^150 leaves
+    // room. ρ < 2^198 masks x·y < 2^128 to 2^−40 over 2^30 elements; eight primes make 2^199.9 > x·y + ρ.
+    private const int FloodBits = 126, StatisticalBits = 70, PlainBits = 25, CrtPrimes = 8;
     private static readonly Lazy<BfvParameters[]> Sets = new(() =>
     {
-        var primes = Primes.NttPrimes(50, 13, 4);
+        var primes = Primes.NttPrimes(PlainBits, 13, CrtPrimes);
+        double bits = primes.Sum(p => Math.Log2(p));
+        if (bits < 128 + StatisticalBits + 1) throw new InvalidOperationException($"The CRT primes hold {bits:F1} bits; x·y + ρ needs {128 + StatisticalBits + 1}.");
         return [.. primes.Select(t => BfvParameters.Create(13, [60, 60, 55], [40], t))];
     });
     private static readonly Lazy<Garner> Crt = new(() => new Garner([.. Sets.Value.Select(p => p.PlainModulus)]));
@@ -50,7 +58,7 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
     // Per session: this party's own keys (index = own party) and the others' public contexts.
     private readonly ConditionalWeakTable<MpcSession, BfvContext[][]> _contexts = new();
 
-    /// <summary>The four parameter sets (one per CRT prime).</summary>
+    /// <summary>The eight parameter sets (one per CRT prime).</summary>
     public static IReadOnlyList<BfvParameters> Parameters => Sets.Value;
 
     /// <summary>Slots per ciphertext.</summary>
@@ -228,7 +236,12 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
                 int from = chunk * slots;
                 Array.Copy(decoded, 0, residues[k], from, Math.Min(slots, size - from));
             });
-            for (int e = 0; e < size; e++) asEncryptor[j]![offset + e] = crt.Low64(residues[0][e], residues[1][e], residues[2][e], residues[3][e]);
+            var column = new ulong[primes];
+            for (int e = 0; e < size; e++)
+            {
+                for (int k = 0; k < primes; k++) column[k] = residues[k][e];
+                asEncryptor[j]![offset + e] = crt.Low64(column);
+            }
         }
     }
 
@@ -294,39 +307,50 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         return items;
     }
 
-    /// <summary>Garner's mixed-radix CRT for four moduli, returning the integer mod 2^64.</summary>
+    /// <summary>Garner's mixed-radix CRT for moduli below 2^31, returning the integer mod 2^64.</summary>
     private sealed class Garner
     {
-        private readonly ulong _t1, _t2, _t3, _t4, _c12, _c123, _c1234, _t12mod3, _t12mod4, _t123mod4, _t12, _t123;
+        private readonly ulong[] _t;
+        private readonly ulong[] _inverse;     // (t_0 ⋯ t_(k−1))^−1 mod t_k
+        private readonly ulong[][] _prefix;    // prefix[k][i] = t_0 ⋯ t_(i−1) mod t_k
+        private readonly ulong[] _prefix64;    // t_0 ⋯ t_(k−1) mod 2^64
 
         public Garner(ulong[] t)
         {
-            (_t1, _t2, _t3, _t4) = (t[0], t[1], t[2], t[3]);
-            _c12 = Inverse(_t1 % _t2, _t2);
-            _t12mod3 = (ulong)((UInt128)_t1 * _t2 % _t3);
-            _c123 = Inverse(_t12mod3, _t3);
-            _t12mod4 = (ulong)((UInt128)_t1 * _t2 % _t4);
-            _t123mod4 = (ulong)((UInt128)_t12mod4 * _t3 % _t4);
-            _c1234 = Inverse(_t123mod4, _t4);
-            _t12 = _t1 * _t2;
-            _t123 = _t12 * _t3;
+            if (t.Any(m => m >= 1UL << 31)) throw new ArgumentException("Moduli below 2^31.", nameof(t));
+            _t = t;
+            int k = t.Length;
+            _prefix = new ulong[k][];
+            _inverse = new ulong[k];
+            _prefix64 = new ulong[k];
+            ulong p64 = 1;
+            for (int j = 0; j < k; j++)
+            {
+                _prefix64[j] = p64;
+                p64 = unchecked(p64 * t[j]);
+                _prefix[j] = new ulong[j + 1];
+                ulong p = 1 % t[j];
+                for (int i = 0; i <= j; i++)
+                {
+                    _prefix[j][i] = p;
+                    if (i < j) p = p * (t[i] % t[j]) % t[j];
+                }
+                _inverse[j] = j == 0 ? 1 : (ulong)System.Numerics.BigInteger.ModPow(_prefix[j][j], t[j] - 2, t[j]); // t_j prime
+            }
         }
 
-        public ulong Low64(ulong x1, ulong x2, ulong x3, ulong x4)
+        public ulong Low64(ReadOnlySpan<ulong> x)
         {
-            ulong v1 = x1;
-            ulong v2 = MulMod(Sub(x2, v1 % _t2, _t2), _c12, _t2);
-            ulong partial3 = (ulong)(((UInt128)v2 * _t1 + v1) % _t3);
-            ulong v3 = MulMod(Sub(x3, partial3, _t3), _c123, _t3);
-            ulong partial4 = (ulong)((((UInt128)v2 * _t1 + v1) % _t4 + (UInt128)v3 * _t12mod4) % _t4);
-            ulong v4 = MulMod(Sub(x4, partial4, _t4), _c1234, _t4);
-            return unchecked(v1 + v2 * _t1 + v3 * _t12 + v4 * _t123);
+            Span<ulong> v = stackalloc ulong[_t.Length];
+            ulong result = 0;
+            for (int j = 0; j < _t.Length; j++)
+            {
+                ulong m = _t[j], partial = 0;
+                for (int i = 0; i < j; i++) partial = (partial + v[i] % m * _prefix[j][i]) % m;
+                v[j] = (x[j] % m + m - partial) % m * _inverse[j] % m;
+                result = unchecked(result + v[j] * _prefix64[j]);
+            }
+            return result;
         }
-
-        private static ulong Sub(ulong a, ulong b, ulong m) => a >= b ? a - b : a + m - b;
-
-        private static ulong MulMod(ulong a, ulong b, ulong m) => (ulong)((UInt128)a * b % m);
-
-        private static ulong Inverse(ulong a, ulong m) => (ulong)System.Numerics.BigInteger.ModPow(a, m - 2, m); // m prime
     }
 }

@@ -166,7 +166,7 @@ public class MpcBenchmarkTests
         Assert.Equal(29u, results.First(r => r.Name.StartsWith("sigmoids", StringComparison.Ordinal) && r.Parties == 2).Rounds);
         Assert.All(results, r => Assert.True(r.PerSecond > 0 && r.MedianSeconds > 0, r.Name));
         Assert.Equal(9u, results.First(r => r.Name.StartsWith("comparisons (sign, dealer)", StringComparison.Ordinal)).Rounds);
-        // Without a dealer: the keys, two rounds of mask bits, then the 9 rounds whose 8 product rounds each take two more for their triples.
+        // Without a dealer (1,000 signs: every product round's triples in one exchange): the keys, two rounds of mask bits, then the 9 rounds whose 8 product rounds each take two more for their triples.
         Assert.Equal(1u + 2 + 9 + 8 * 2, results.First(r => r.Name.StartsWith("comparisons (sign, BFV", StringComparison.Ordinal)).Rounds);
         Assert.Equal(60u, results.First(r => r.Name.StartsWith("argmax", StringComparison.Ordinal)).Rounds); // 6 levels of 10
         Assert.Equal(1u, results.First(r => r.Name.StartsWith("fixed-point", StringComparison.Ordinal) && r.Parties == 2).Rounds); // local truncation

@@ -23,11 +23,12 @@ public sealed class QuantizedReluMlp
     public const int WeightBits = 10;
 
     /// <summary>The float network quantized.</summary>
-    /// <exception cref="ArgumentException">A weight of 2^20 or more in magnitude.</exception>
+    /// <exception cref="ArgumentException">A weight of 16 or more in magnitude.</exception>
     public QuantizedReluMlp(ReluMlp model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model.W1.Concat(model.W2).SelectMany(r => r).Any(w => Math.Abs(w) >= 1 << 20)) throw new ArgumentException("A weight of 2^20 or more does not fit the protocol's 48-bit plaintexts.", nameof(model));
+        if (model.W1.Concat(model.W2).SelectMany(r => r).Any(w => Math.Abs(Math.Round(Math.ScaleB(w, WeightBits))) >= HybridReluInference.MaxQuantizedWeight))
+            throw new ArgumentException("A weight of 16 or more in magnitude: the hybrid protocol's noise flooding is sized for smaller ones (regularize the network).", nameof(model));
         W1 = [.. model.W1.Select(r => r.Select(w => Q(w, WeightBits)).ToArray())];
         B1 = [.. model.B1.Select(b => Q(b, InputBits + WeightBits))];
         W2 = [.. model.W2.Select(r => r.Select(w => Q(w, WeightBits)).ToArray())];
@@ -121,11 +122,11 @@ public sealed record HybridClientReport(int[] Predictions, double Seconds, doubl
 /// </summary>
 /// <remarks>
 /// <para>Linear layers (Cheetah-style coefficient packing, no rotations and no evaluation keys): the client encrypts
-/// x as the polynomial Σ x_j X^j under its own BFV secret key (seeded, half-size ciphertexts) (t = 2^48, N = 2^13, 128-bit); the server multiplies by a
-/// plaintext holding R rows of W reversed, W_ij at X^(i·n + n − 1 − j), so that coefficient i·n + n − 1 of the product
+/// x as the polynomial Σ x_j X^j under its own BFV secret key (seeded, half-size ciphertexts; t = 2^48, N = 2^13,
+/// 128-bit); the server multiplies by a plaintext holding R rows of W reversed, W_ij at X^(i·n + n − 1 − j), so that coefficient i·n + n − 1 of the product
 /// is (W·x)_i (R = N/n − 1 rows per product, no wrap-around); it adds the bias and a uniform mask mod t to every
-/// coefficient and re-randomizes (a fresh encryption of zero and 80 bits of flooding noise, so nothing of W shows in the
-/// ciphertext). The client decrypts a = (W·x + b + 2^47 − r) mod t; the server keeps r: shares mod 2^48.</para>
+/// coefficient and re-randomizes (a fresh encryption of zero and 116 bits of flooding noise, so nothing of W shows in
+/// the ciphertext: see <see cref="FloodBits"/>). The client decrypts a = (W·x + b + 2^47 − r) mod t; the server keeps r: shares mod 2^48.</para>
 /// <para>Lifting to Z_2^64: z + 2^47 = a + r − 2^48·[a + r ≥ 2^48], and the wrap bit is 1 − [a &lt; 2^48 − r], one
 /// secure comparison of the client's a with the server's 2^48 − r (each its own value: a trivial sharing). Then
 /// h = ReLU(z) is exact; for the next layer the client encrypts its share of h mod 2^48 and the server adds its own as a
@@ -139,14 +140,20 @@ public static class HybridReluInference
 {
     /// <summary>The plaintext modulus 2^48: shares mod t embed in Z_2^64.</summary>
     public const int PlainBits = 48;
-    /// <summary>Flooding noise of the re-randomization.</summary>
-    public const int FloodBits = 80;
+    /// <summary>
+    /// Flooding noise of the re-randomization. With BFV's rounded scaling a plaintext product's noise is (e + δ)·Ŵ, at
+    /// most N·(|e| + 1)·2^14 ≈ 2^31.5 for quantized weights below 2^14 (checked); 2^116 hides it to 2^−40 over the 2^13
+    /// coefficients of up to 2^30 ciphertexts, below Δ/2 = 2^121.
+    /// </summary>
+    public const int FloodBits = 116;
+    /// <summary>The largest quantized weight (|w| &lt; 16 at 2^10) the flooding is sized for.</summary>
+    public const long MaxQuantizedWeight = 1L << 14;
     private const long Offset = 1L << (PlainBits - 1);
     private const ulong T = 1UL << PlainBits;
     // Each exchange carries at most this many ciphertext bytes (the frame limit is 64 MiB).
     private const int MaxBatchBytes = 40 << 20;
 
-    /// <summary>N = 2^13, Q of 60 + 60 + 50 bits, P of 40, t = 2^48: 128-bit, Δ = 2^122 above 2^81 of noise.</summary>
+    /// <summary>N = 2^13, Q of 60 + 60 + 50 bits, P of 40, t = 2^48: 128-bit, Δ = 2^122 above the 2^117 of flooding.</summary>
     public static BfvParameters Parameters { get; } = BfvParameters.Create(13, [60, 60, 50], [40], T);
 
     /// <summary>The client's side: classes of its images (each row in [0, 1] per feature), with the server's network shape learnt from it.</summary>
