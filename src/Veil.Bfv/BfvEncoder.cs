@@ -21,7 +21,7 @@ public sealed class BfvPlaintext
 
 /// <summary>
 /// Encodes integers into BFV plaintexts — batched (N slots, 2 rows of N/2, when t is a batching prime) or as
-/// coefficients (any t) — and prepares plaintexts for encryption and addition (Δ·m) or multiplication (m lifted to Q).
+/// coefficients (any t) — and prepares plaintexts for encryption and addition (round(Q·m/t)) or multiplication (m lifted to Q).
 /// </summary>
 /// <remarks>
 /// Batching: the plaintext polynomial m is the inverse NTT modulo t of the slot values placed so that slot j of row 0

@@ -217,7 +217,7 @@ public class BfvEvaluator : RlweEvaluator
         return MultiplyInteger(ct, r);
     }
 
-    /// <summary>ct + m for a plaintext (Δ·m at ct's level).</summary>
+X
     public Ciphertext AddPlain(Ciphertext ct, BfvPlaintext plaintext, BfvEncoder encoder)
     {
         ArgumentNullException.ThrowIfNull(ct);

@@ -9,7 +9,8 @@ namespace Veil.Bfv;
 /// checked by <see cref="RlweParameters"/>) and the plaintext modulus t. Immutable; every BFV object takes one.
 /// </summary>
 /// <remarks>
-/// <para>A plaintext is a polynomial with coefficients mod t; it is encrypted as Δ·m with Δ = ⌊Q/t⌋. With t prime and
+/// <para>A plaintext is a polynomial with coefficients mod t; it is encrypted as round(Q·m/t) (Δ·m, Δ = ⌊Q/t⌋, plus the
+/// rounded share of Q mod t, as SEAL: a plaintext product then carries no noise from Q mod t). With t prime and
 /// t ≡ 1 (mod 2N) the N coefficients carry N slots (<see cref="SupportsBatching"/>): a 2 × N/2 matrix whose rows
 /// rotate by Galois elements 5^k and whose rows swap under X → X^−1, the same automorphisms as CKKS's.</para>
 /// <para>Multiplication (HPS-style, Halevi–Polyakov–Shoup 2019, with exact conversions): both operands are lifted from
