@@ -217,7 +217,7 @@ public class BfvEvaluator : RlweEvaluator
         return MultiplyInteger(ct, r);
     }
 
-X
+    /// <summary>ct + m for a plaintext (round(Q·m/t) at ct's level).</summary>
     public Ciphertext AddPlain(Ciphertext ct, BfvPlaintext plaintext, BfvEncoder encoder)
     {
         ArgumentNullException.ThrowIfNull(ct);
