@@ -72,22 +72,12 @@ public sealed class MpcSession
         return Guarded(async () =>
         {
             uint round = _round++;
-            var receives = new Task<byte[]>[Parties];
-            var sends = new List<Task>();
-            for (int j = 0; j < Parties; j++)
-            {
-                if (j == Party) continue;
-                var frame = MpcFrame.Write(FrameType.Open, _id, round, Party, j, share.AsSpan());
-                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
-                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
-                BytesSent += frame.Length;
-            }
-            await Task.WhenAll(sends).ConfigureAwait(false);
+            var frames = await RoundAsync(j => MpcFrame.Write(FrameType.Open, _id, round, Party, j, share.AsSpan()), _ => true, cancellationToken).ConfigureAwait(false);
             var sum = (ulong[])share.Clone();
             for (int j = 0; j < Parties; j++)
             {
                 if (j == Party) continue;
-                var values = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Open, _id, round, j, Party, share.Length);
+                var values = MpcFrame.ReadValues(frames[j], FrameType.Open, _id, round, j, Party, share.Length);
                 for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
             }
             return sum;
@@ -106,18 +96,15 @@ public sealed class MpcSession
         return Guarded<ulong[]?>(async () =>
         {
             uint round = _round++;
-            if (Party != receiver)
-            {
-                var frame = MpcFrame.Write(FrameType.Open, _id, round, Party, receiver, share.AsSpan());
-                await _peers[receiver]!.SendAsync(frame, cancellationToken).ConfigureAwait(false);
-                BytesSent += frame.Length;
-                return null;
-            }
+            bool receiving = Party == receiver;
+            var frames = await RoundAsync(j => !receiving && j == receiver ? MpcFrame.Write(FrameType.Open, _id, round, Party, receiver, share.AsSpan()) : null,
+                _ => receiving, cancellationToken).ConfigureAwait(false);
+            if (!receiving) return null;
             var sum = (ulong[])share.Clone();
             for (int j = 0; j < Parties; j++)
             {
                 if (j == Party) continue;
-                var values = MpcFrame.ReadValues(await _peers[j]!.ReceiveAsync(cancellationToken).ConfigureAwait(false), FrameType.Open, _id, round, j, Party, share.Length);
+                var values = MpcFrame.ReadValues(frames[j], FrameType.Open, _id, round, j, Party, share.Length);
                 for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
             }
             return sum;
@@ -141,22 +128,16 @@ public sealed class MpcSession
         {
             uint round = _round++;
             var split = Sharing.Split(own, Parties);
-            var receives = new Task<byte[]>[Parties];
-            var sends = new List<Task>();
-            for (int j = 0; j < Parties; j++)
+            var frames = await RoundAsync(j =>
             {
-                if (j == Party) continue;
                 var frame = MpcFrame.Write(FrameType.Input, _id, round, Party, j, split[j].AsSpan());
                 Array.Clear(split[j]);
-                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
-                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
-                BytesSent += frame.Length;
-            }
-            await Task.WhenAll(sends).ConfigureAwait(false);
+                return frame;
+            }, _ => true, cancellationToken).ConfigureAwait(false);
             var result = new ulong[Parties][];
             result[Party] = split[Party];
             for (int j = 0; j < Parties; j++)
-                if (j != Party) result[j] = MpcFrame.ReadValues(await receives[j].ConfigureAwait(false), FrameType.Input, _id, round, j, Party, lengths[j]);
+                if (j != Party) result[j] = MpcFrame.ReadValues(frames[j], FrameType.Input, _id, round, j, Party, lengths[j]);
             return result;
         });
     }
@@ -178,13 +159,9 @@ public sealed class MpcSession
         return Guarded(async () =>
         {
             int other = 1 - Party;
-            var peer = _peers[other]!;
             uint round = _round++;
-            var frame = MpcFrame.Write(FrameType.Exchange, _id, round, Party, other, payload);
-            var receive = peer.ReceiveAsync(cancellationToken).AsTask();
-            await peer.SendAsync(frame, cancellationToken).ConfigureAwait(false);
-            BytesSent += frame.Length;
-            return MpcFrame.Read(await receive.ConfigureAwait(false), FrameType.Exchange, _id, round, other, Party, maxPayload).ToArray();
+            var frames = await RoundAsync(j => MpcFrame.Write(FrameType.Exchange, _id, round, Party, j, payload), _ => true, cancellationToken).ConfigureAwait(false);
+            return MpcFrame.Read(frames[other], FrameType.Exchange, _id, round, other, Party, maxPayload).ToArray();
         });
     }
 
@@ -203,24 +180,62 @@ public sealed class MpcSession
         return Guarded(async () =>
         {
             uint round = _round++;
-            var receives = new Task<byte[]>[Parties];
-            var sends = new List<Task>();
-            for (int j = 0; j < Parties; j++)
-            {
-                if (j == Party) continue;
-                var frame = MpcFrame.Write(FrameType.Exchange, _id, round, Party, j, payloads[j]);
-                receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
-                sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
-                BytesSent += frame.Length;
-            }
-            await Task.WhenAll(sends).ConfigureAwait(false);
+            var frames = await RoundAsync(j => MpcFrame.Write(FrameType.Exchange, _id, round, Party, j, payloads[j]), _ => true, cancellationToken).ConfigureAwait(false);
             var result = new byte[Parties][];
             result[Party] = [];
             for (int j = 0; j < Parties; j++)
-                if (j != Party) result[j] = MpcFrame.Read(await receives[j].ConfigureAwait(false), FrameType.Exchange, _id, round, j, Party, maxPayload).ToArray();
+                if (j != Party) result[j] = MpcFrame.Read(frames[j], FrameType.Exchange, _id, round, j, Party, maxPayload).ToArray();
             return result;
         });
     }
+
+    /// <summary>
+    /// One round with every other party j: <paramref name="frameFor"/>(j) is sent to it (null: nothing), and its frame is
+    /// received where <paramref name="receiveFrom"/>(j) (result[j]; null elsewhere). Receives are posted before sends.
+    /// </summary>
+    private async Task<byte[]?[]> RoundAsync(Func<int, byte[]?> frameFor, Func<int, bool> receiveFrom, CancellationToken cancellationToken)
+    {
+        var receives = new Task<byte[]>?[Parties];
+        var sends = new List<Task>();
+        for (int j = 0; j < Parties; j++)
+        {
+            if (j == Party) continue;
+            if (receiveFrom(j)) receives[j] = _peers[j]!.ReceiveAsync(cancellationToken).AsTask();
+            if (frameFor(j) is not { } frame) continue;
+            sends.Add(_peers[j]!.SendAsync(frame, cancellationToken).AsTask());
+            BytesSent += frame.Length;
+        }
+        await Task.WhenAll(sends).ConfigureAwait(false);
+        var frames = new byte[]?[Parties];
+        for (int j = 0; j < Parties; j++)
+            if (receives[j] is { } receive) frames[j] = await receive.ConfigureAwait(false);
+        return frames;
+    }
+
+    /// <summary>Masks with shared bits (r ‖ bits of element 0 ‖ …): from the triple source when it makes them itself, else from the dealer.</summary>
+    internal Task<ulong[]> BitMasksAsync(int count, CancellationToken cancellationToken) =>
+        Triples is IBitMaskSource own ? own.BitMasksAsync(this, count, cancellationToken) : DealAsync(DealKind.BitMasks, count, 0, 0, 65 * count, cancellationToken);
+
+    /// <summary>Truncation triples (r ‖ r ≫ f ‖ msb r): read off masks' bits when the triple source makes masks (all linear in the bits), else from the dealer.</summary>
+    internal async Task<ulong[]> TruncationPairsAsync(int count, int fractionalBits, CancellationToken cancellationToken)
+    {
+        if (Triples is not IBitMaskSource own) return await DealAsync(DealKind.TruncationPairs, count, fractionalBits, 0, 3 * count, cancellationToken).ConfigureAwait(false);
+        var masks = await own.BitMasksAsync(this, count, cancellationToken).ConfigureAwait(false);
+        var r = new ulong[3 * count];
+        for (int e = 0; e < count; e++)
+        {
+            r[e] = masks[e];
+            ulong shifted = 0;
+            for (int j = fractionalBits; j < 64; j++) shifted += masks[count + 64 * e + j] << (j - fractionalBits);
+            r[count + e] = shifted;
+            r[2 * count + e] = masks[count + 64 * e + 63];
+        }
+        Array.Clear(masks);
+        return r;
+    }
+
+    /// <summary>Whether matrix triples come whole from the dealer (otherwise a matrix product is made of elementwise triples).</summary>
+    internal bool DealsMatrixTriples => Triples is DealerTriples;
 
     /// <summary>Asks the dealer for correlated randomness and returns this party's shares of it (count elements).</summary>
     /// <remarks>Elementwise kinds (triples, truncation pairs, bit masks) past one request's limit are asked for in chunks and reassembled in the dealt layout.</remarks>

@@ -88,7 +88,7 @@ public static class SecureArithmetic
         if (m < 1 || k < 1 || n < 1 || x.Length != (long)m * k || y.Length != (long)k * n)
             throw new ArgumentException($"X must be {m}×{k} and Y {k}×{n}; got {x.Length} and {y.Length} elements.", nameof(y));
         int mk = m * k, kn = k * n;
-        if (session.Triples is not DealerTriples)
+        if (!session.DealsMatrixTriples)
         {
             // Without a dealer there are no matrix triples: m·k·n elementwise products, summed (one round, more bytes).
             var lhs = new ulong[(long)m * k * n];
@@ -154,29 +154,12 @@ public static class SecureArithmetic
         if (magnitudeBits < fractionalBits || magnitudeBits > 62) throw new ArgumentOutOfRangeException(nameof(magnitudeBits), magnitudeBits, $"The magnitude bound is {fractionalBits} … 62 bits.");
         if (x.Length == 0) return [];
         int len = x.Length;
-        var r = session.Triples is IBitMaskSource own
-            ? TruncationPairsFromMasks(await own.BitMasksAsync(session, len, cancellationToken).ConfigureAwait(false), len, fractionalBits)
-            : await session.DealAsync(DealKind.TruncationPairs, len, fractionalBits, 0, 3 * len, cancellationToken).ConfigureAwait(false);
+        var r = await session.TruncationPairsAsync(len, fractionalBits, cancellationToken).ConfigureAwait(false);
         ulong offset = 1UL << magnitudeBits;
         var masked = new ulong[len];
         for (int i = 0; i < len; i++) masked[i] = x[i] + r[i] + (session.Party == 0 ? offset : 0);
         var c = await session.OpenAsync(masked, cancellationToken).ConfigureAwait(false);
         return TruncationShares(session.Party, c, r, fractionalBits, magnitudeBits);
-    }
-
-    /// <summary>(r, r ≫ f, msb r) from masks with shared bits, all linear in the bits: the dealer's truncation pairs without a dealer.</summary>
-    internal static ulong[] TruncationPairsFromMasks(ReadOnlySpan<ulong> masks, int len, int f)
-    {
-        var r = new ulong[3 * len];
-        for (int e = 0; e < len; e++)
-        {
-            r[e] = masks[e];
-            ulong shifted = 0;
-            for (int j = f; j < 64; j++) shifted += masks[len + 64 * e + j] << (j - f);
-            r[len + e] = shifted;
-            r[2 * len + e] = masks[len + 64 * e + 63];
-        }
-        return r;
     }
 
     /// <summary>A party's share of the truncation from the opened c and its shares (r, r &gt;&gt; f, msb r), laid out as dealt.</summary>

@@ -26,10 +26,7 @@ public static class SecureComparison
         int len = x.Length;
         if (len == 0) return [];
         ulong one = session.Party == 0 ? 1UL : 0UL; // shares of the constant 1
-        // The masks come from the triple source when it makes them itself (no dealer), else from the dealer.
-        var dealt = session.Triples is IBitMaskSource own
-            ? await own.BitMasksAsync(session, len, cancellationToken).ConfigureAwait(false)
-            : await session.DealAsync(DealKind.BitMasks, len, 0, 0, 65 * len, cancellationToken).ConfigureAwait(false);
+        var dealt = await session.BitMasksAsync(len, cancellationToken).ConfigureAwait(false);
         ulong Bit(int e, int i) => dealt[len + 64 * e + i];
         var masked = new ulong[len];
         for (int e = 0; e < len; e++) masked[e] = x[e] + dealt[e];

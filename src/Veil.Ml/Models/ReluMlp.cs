@@ -44,29 +44,13 @@ public sealed class ReluMlp
     /// <summary>max(0, W1·x + b1).</summary>
     public double[] HiddenLayer(ReadOnlySpan<double> x)
     {
-        var h = new double[Hidden];
-        for (int j = 0; j < Hidden; j++)
-        {
-            double z = B1[j];
-            for (int i = 0; i < Inputs; i++) z += W1[j][i] * x[i];
-            h[j] = Math.Max(0, z);
-        }
+        var h = SquareMlp.Affine(W1, B1, x);
+        for (int j = 0; j < h.Length; j++) h[j] = Math.Max(0, h[j]);
         return h;
     }
 
     /// <summary>The logits W2·h + b2.</summary>
-    public double[] Forward(ReadOnlySpan<double> x)
-    {
-        var h = HiddenLayer(x);
-        var o = new double[Outputs];
-        for (int k = 0; k < Outputs; k++)
-        {
-            double z = B2[k];
-            for (int j = 0; j < Hidden; j++) z += W2[k][j] * h[j];
-            o[k] = z;
-        }
-        return o;
-    }
+    public double[] Forward(ReadOnlySpan<double> x) => SquareMlp.Affine(W2, B2, HiddenLayer(x));
 
     /// <summary>The class of each row (the first largest logit).</summary>
     public double[] Predict(double[][] x) => [.. x.Select(r => (double)SquareMlp.ArgMax(Forward(r)))];

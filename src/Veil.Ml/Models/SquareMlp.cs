@@ -50,28 +50,26 @@ public sealed class SquareMlp
     /// <summary>Hidden activations (W1·x + b1)².</summary>
     public double[] HiddenLayer(ReadOnlySpan<double> x)
     {
-        var h = new double[Hidden];
-        for (int j = 0; j < Hidden; j++)
-        {
-            double z = B1[j];
-            for (int i = 0; i < Inputs; i++) z += W1[j][i] * x[i];
-            h[j] = z * z;
-        }
+        var h = Affine(W1, B1, x);
+        for (int j = 0; j < h.Length; j++) h[j] *= h[j];
         return h;
     }
 
     /// <summary>The logits.</summary>
-    public double[] Forward(ReadOnlySpan<double> x)
+    public double[] Forward(ReadOnlySpan<double> x) => Affine(W2, B2, HiddenLayer(x));
+
+    /// <summary>W·x + b, each output summed from its bias in input order (the dense layers of the plaintext networks).</summary>
+    internal static double[] Affine(double[][] w, double[] b, ReadOnlySpan<double> x)
     {
-        var h = HiddenLayer(x);
-        var o = new double[Outputs];
-        for (int k = 0; k < Outputs; k++)
+        var z = new double[w.Length];
+        for (int j = 0; j < z.Length; j++)
         {
-            double z = B2[k];
-            for (int j = 0; j < Hidden; j++) z += W2[k][j] * h[j];
-            o[k] = z;
+            double sum = b[j];
+            var row = w[j];
+            for (int i = 0; i < row.Length; i++) sum += row[i] * x[i];
+            z[j] = sum;
         }
-        return o;
+        return z;
     }
 
     /// <summary>The predicted class of each row.</summary>
