@@ -134,7 +134,9 @@ public sealed class BfvContext : IDisposable
         }
         Array.Clear(hi);
         Array.Clear(lo);
-        return Evaluator.AddPlain(result, flood);
+        var flooded = Evaluator.AddPlain(result, flood);
+        Array.Clear(flood.Data); // knowing the flood would let the owner subtract it
+        return flooded;
     }
 
     /// <summary>Encrypts a plaintext (public-key encryption at the top level).</summary>
@@ -148,12 +150,7 @@ public sealed class BfvContext : IDisposable
     /// about half the size of a public-key one. Noise as fresh as a public-key encryption's, or less.
     /// </summary>
     /// <exception cref="InvalidOperationException">A public context.</exception>
-    public Ciphertext EncryptSymmetric(ReadOnlySpan<long> values)
-    {
-        if (_secretKey is null) throw new InvalidOperationException("This is a public context: it holds no secret key.");
-        _symmetricEncryptor ??= new Encryptor(Parameters.Ring, _secretKey);
-        return _symmetricEncryptor.Encrypt(Encoder.ScaledForEncryption(Encoder.EncodeBatch(values), Parameters.MaxLevel));
-    }
+    public Ciphertext EncryptSymmetric(ReadOnlySpan<long> values) => EncryptSymmetric(Encoder.EncodeBatch(values));
 
     /// <summary>Encrypts a plaintext (batch or coefficient encoded) under the secret key: the seeded, half-size form of <see cref="EncryptSymmetric(ReadOnlySpan{long})"/>.</summary>
     /// <exception cref="InvalidOperationException">A public context.</exception>

@@ -167,10 +167,13 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
             Parallel.For(0, items, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 int chunk = i / primes, k = i % primes;
-                var values = x.Skip(chunk * slots).Take(slots).Select(v => v % sets[k].PlainModulus).ToArray();
+                ulong t = sets[k].PlainModulus;
+                var values = x.AsSpan(chunk * slots, Math.Min(slots, size - chunk * slots)).ToArray();
+                for (int j = 0; j < values.Length; j++) values[j] %= t;
                 upload[i] = RlweSerializer.Save(own[k].EncryptSymmetric(own[k].Encoder.EncodeBatch(values)));
+                Array.Clear(values);
             });
-            request = Pack(upload);
+            request = MpcPayload.Pack(upload);
         }
         var requests = await session.ExchangeAllAsync([.. Enumerable.Range(0, n).Select(j => j != me && isMultiplier(j) ? request : [])], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
         // Round 2: a multiplier answers every encryptor's ciphertexts with Enc_i(x_i·y + ρ) and keeps −ρ.
@@ -179,7 +182,7 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         {
             answers[i] = [];
             if (i == me || !isEncryptor(i) || y is null) continue;
-            var cts = Unpack(requests[i], items);
+            var cts = MpcPayload.Unpack(requests[i], items, "length");
             var lo = Sharing.Random(size);
             var hi = new UInt128[size];
             var raw = new byte[16 * size];
@@ -214,7 +217,7 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
             Array.Clear(hi);
             for (int j = 0; j < size; j++) asMultiplier[i]![offset + j] = 0UL - lo[j];
             Array.Clear(lo);
-            answers[i] = Pack(back);
+            answers[i] = MpcPayload.Pack(back);
         }
         var replies = await session.ExchangeAllAsync(answers, MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
         if (x is null) return;
@@ -223,7 +226,7 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         for (int j = 0; j < n; j++)
         {
             if (j == me || !isMultiplier(j)) continue;
-            var cts = Unpack(replies[j], items);
+            var cts = MpcPayload.Unpack(replies[j], items, "length");
             var residues = new ulong[primes][];
             for (int k = 0; k < primes; k++) residues[k] = new ulong[size];
             Parallel.For(0, items, new ParallelOptions { CancellationToken = cancellationToken }, q =>
@@ -235,6 +238,7 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
                 var decoded = mine[k].DecryptUnsigned(ct);
                 int from = chunk * slots;
                 Array.Copy(decoded, 0, residues[k], from, Math.Min(slots, size - from));
+                Array.Clear(decoded); // x·y + ρ: one factor of the other party's secret product
             });
             var column = new ulong[primes];
             for (int e = 0; e < size; e++)
@@ -242,6 +246,8 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
                 for (int k = 0; k < primes; k++) column[k] = residues[k][e];
                 asEncryptor[j]![offset + e] = crt.Low64(column);
             }
+            foreach (var r in residues) Array.Clear(r);
+            Array.Clear(column);
         }
     }
 
@@ -251,14 +257,14 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         var sets = Sets.Value;
         int n = session.Parties, me = session.Party;
         var own = sets.Select(p => BfvContext.Create(p, relinearization: false)).ToArray();
-        var mine = Pack([.. own.Select(c => RlweSerializer.Save(c.PublicKey))]);
+        var mine = MpcPayload.Pack([.. own.Select(c => RlweSerializer.Save(c.PublicKey))]);
         var keys = await session.ExchangeAllAsync([.. Enumerable.Range(0, n).Select(j => j == me ? [] : mine)], 16 << 20, cancellationToken).ConfigureAwait(false);
         var contexts = new BfvContext[n][];
         contexts[me] = own;
         for (int j = 0; j < n; j++)
         {
             if (j == me) continue;
-            var parts = Unpack(keys[j], sets.Length);
+            var parts = MpcPayload.Unpack(keys[j], sets.Length, "length");
             contexts[j] = new BfvContext[sets.Length];
             for (int k = 0; k < sets.Length; k++)
             {
@@ -276,36 +282,6 @@ public sealed class BfvTriples : ITripleSource, IBitMaskSource
         if (count < 1 || count > MaxCount) throw new ArgumentOutOfRangeException(nameof(count), count, $"1 … {MaxCount} per call.");
     }
 
-    private static byte[] Pack(IReadOnlyList<byte[]> items)
-    {
-        var bytes = new byte[4 + items.Sum(i => 4 + i.Length)];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, items.Count);
-        int at = 4;
-        foreach (var item in items)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), item.Length);
-            item.CopyTo(bytes, at + 4);
-            at += 4 + item.Length;
-        }
-        return bytes;
-    }
-
-    private static byte[][] Unpack(byte[] bytes, int expected)
-    {
-        if (bytes.Length < 4 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != expected) throw new MpcProtocolException("length", $"Expected {expected} BFV objects from the other party.");
-        var items = new byte[expected][];
-        int at = 4;
-        for (int i = 0; i < expected; i++)
-        {
-            if (at + 4 > bytes.Length) throw new MpcProtocolException("length", $"The message ends inside object {i}.");
-            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at));
-            if (length < 0 || length > bytes.Length - at - 4) throw new MpcProtocolException("length", $"Object {i} declares {length} bytes past the end.");
-            items[i] = bytes.AsSpan(at + 4, length).ToArray();
-            at += 4 + length;
-        }
-        if (at != bytes.Length) throw new MpcProtocolException("length", $"{bytes.Length - at} bytes after the last object.");
-        return items;
-    }
 
     /// <summary>Garner's mixed-radix CRT for moduli below 2^31, returning the integer mod 2^64.</summary>
     private sealed class Garner

@@ -109,3 +109,43 @@ public static class MpcFrame
         if ((party < 0 || party >= MpcSession.MaxParties) && party != Dealer) throw new ArgumentOutOfRangeException(name, party, $"A party is 0 … {MpcSession.MaxParties - 1}, or {Dealer} for the dealer.");
     }
 }
+
+/// <summary>A list of byte strings in one frame payload: count u32 ‖ (length u32 ‖ bytes)*, read back with every length checked against what is left.</summary>
+public static class MpcPayload
+{
+    /// <summary>The items, length-prefixed.</summary>
+    public static byte[] Pack(IReadOnlyList<byte[]> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var bytes = new byte[checked(4 + items.Sum(i => 4 + i.Length))];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, items.Count);
+        int at = 4;
+        foreach (var item in items)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), item.Length);
+            item.CopyTo(bytes, at + 4);
+            at += 4 + item.Length;
+        }
+        return bytes;
+    }
+
+    /// <summary>Exactly <paramref name="expected"/> items, or a refusal naming <paramref name="field"/>.</summary>
+    /// <exception cref="MpcProtocolException">Another count, an item running past the end, or bytes after the last.</exception>
+    public static byte[][] Unpack(byte[] bytes, int expected, string field)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.Length < 4 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != expected) throw new MpcProtocolException(field, $"Expected {expected} items in the {field}.");
+        var items = new byte[expected][];
+        int at = 4;
+        for (int i = 0; i < expected; i++)
+        {
+            if (at + 4 > bytes.Length) throw new MpcProtocolException(field, $"The {field} ends inside item {i}.");
+            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at));
+            if (length < 0 || length > bytes.Length - at - 4) throw new MpcProtocolException(field, $"Item {i} of the {field} declares {length} bytes past the end.");
+            items[i] = bytes.AsSpan(at + 4, length).ToArray();
+            at += 4 + length;
+        }
+        if (at != bytes.Length) throw new MpcProtocolException(field, $"The {field} has {bytes.Length - at} bytes after its last item.");
+        return items;
+    }
+}

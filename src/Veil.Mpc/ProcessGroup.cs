@@ -156,11 +156,8 @@ public static class MpcProcessGroup
             foreach (var (role, process) in processes)
             {
                 string? line = await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false);
-                MpcHello? hello = null;
-                try { hello = line is null ? null : JsonSerializer.Deserialize<MpcHello>(line, Json); } catch (JsonException) { }
-                if (hello is null || hello.Role != role || hello.Pin is null || hello.Ports is null)
-                    throw new MpcProtocolException("hello", $"Node {role} did not announce itself (it said: {line ?? "nothing"}; {await SafeErrors(errors[role]).ConfigureAwait(false)}).");
-                hellos[role] = hello;
+                hellos[role] = ParseHello(line, role, parties)
+                    ?? throw new MpcProtocolException("hello", $"Node {role} did not announce itself (it said: {Shorten(line)}; {await SafeErrors(errors[role]).ConfigureAwait(false)}).");
             }
             var session = Convert.ToHexString(MpcSession.NewId());
             foreach (var (role, process) in processes)
@@ -215,6 +212,23 @@ public static class MpcProcessGroup
             }
         }
     }
+
+    /// <summary>
+    /// A node's first line as its hello, or null: valid JSON of at most <see cref="MpcNodeHost.MaxPlanChars"/> characters,
+    /// the expected role, a pin, and ports (1 … 65535) only for parties of the group.
+    /// </summary>
+    public static MpcHello? ParseHello(string? line, int role, int parties)
+    {
+        if (line is null || line.Length > MpcNodeHost.MaxPlanChars) return null;
+        MpcHello? hello;
+        try { hello = JsonSerializer.Deserialize<MpcHello>(line, Json); }
+        catch (JsonException) { return null; }
+        if (hello is null || hello.Role != role || string.IsNullOrEmpty(hello.Pin) || hello.Pin.Length > 256 || hello.Ports is null) return null;
+        if (hello.Ports.Count > parties || hello.Ports.Any(p => p.Key < 0 || p.Key >= parties || p.Key == role || p.Value is < 1 or > 65535)) return null;
+        return hello;
+    }
+
+    private static string Shorten(string? line) => line is null ? "nothing" : line.Length <= 200 ? line : line[..200] + "…";
 
     private static async Task<string> SafeErrors(Task<string> errors)
     {

@@ -73,6 +73,21 @@ public class BfvTriplesTests
     }
 
     [Fact]
+    public async Task AMangledPublicKey_IsRefusedByName()
+    {
+        var source = new BfvTriples();
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => Harness.Run(2, async s =>
+        {
+            if (s.Party == 0) return await source.TriplesAsync(s, 10);
+            // Party 1 announces eight "keys" of garbage instead of its public keys.
+            await s.ExchangeAllAsync([MpcPayload.Pack([.. Enumerable.Range(0, 8).Select(k => new byte[] { 86, 69, 73, 76, (byte)k })]), []], 0);
+            return [];
+        }, triples: _ => source));
+        var all = (e as AggregateException)?.Flatten().InnerExceptions ?? [e];
+        Assert.Contains(all, x => x is MpcProtocolException { Field: "bfvKey" });
+    }
+
+    [Fact]
     public async Task AMangledAnswer_IsRefusedByName()
     {
         var source = new BfvTriples();

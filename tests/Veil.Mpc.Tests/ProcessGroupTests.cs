@@ -41,6 +41,44 @@ public class ProcessGroupTests
     }
 
     [Fact]
+    public void Hellos_AreParsedOnlyWhenWhole_AndMutationsAreRefusedNotThrown()
+    {
+        using var node = MpcNode.Listen(0, 3, dealer: true);
+        string valid = System.Text.Json.JsonSerializer.Serialize(node.Hello, MpcProcessGroup.Json);
+        Assert.NotNull(MpcProcessGroup.ParseHello(valid, 0, 3));
+        Assert.Null(MpcProcessGroup.ParseHello(valid, 1, 3)); // another role
+        Assert.Null(MpcProcessGroup.ParseHello(null, 0, 3));
+        Assert.Null(MpcProcessGroup.ParseHello(new string('[', 70_000), 0, 3));
+        Assert.Null(MpcProcessGroup.ParseHello(valid.Replace("\"ports\":{", "\"ports\":{\"7\":9,"), 0, 3)); // a port for a party outside the group
+        var rng = new Random(29);
+        for (int i = 0; i < 500; i++)
+        {
+            var chars = valid.ToCharArray();
+            for (int e = 1 + rng.Next(3); e > 0; e--) chars[rng.Next(chars.Length)] = (char)rng.Next(32, 127);
+            string mutated = rng.Next(4) == 0 ? new string(chars)[..rng.Next(chars.Length)] : new string(chars);
+            var hello = MpcProcessGroup.ParseHello(mutated, 0, 3); // never throws
+            if (hello is not null) Assert.All(hello.Ports, p => Assert.InRange(p.Value, 1, 65535));
+        }
+    }
+
+    [Fact]
+    public void Payloads_UnpackWhole_OrRefuseByName()
+    {
+        var packed = MpcPayload.Pack([[1, 2, 3], [], [4]]);
+        Assert.Equal([[1, 2, 3], [], [4]], MpcPayload.Unpack(packed, 3, "test"));
+        var rng = new Random(31);
+        for (int i = 0; i < 2_000; i++)
+        {
+            var bytes = (byte[])packed.Clone();
+            if (rng.Next(3) == 0) bytes = bytes[..rng.Next(bytes.Length)];
+            else bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            try { Assert.Equal(3, MpcPayload.Unpack(bytes, 3, "test").Length); }
+            catch (MpcProtocolException e) { Assert.Equal("test", e.Field); }
+        }
+        Assert.Equal("test", Assert.Throws<MpcProtocolException>(() => MpcPayload.Unpack([1, 0, 0, 0, 255, 255, 255, 127], 1, "test")).Field);
+    }
+
+    [Fact]
     public async Task APlanWithNoOneListening_IsAConnectError()
     {
         var error = Assert.IsType<MpcProtocolException>(await RunWithPlan(ValidPlan(1)));

@@ -235,9 +235,9 @@ public static class HybridReluInference
             he.Start();
             var cts = Enumerable.Range(start, count).Select(i => RlweSerializer.Save(keys.EncryptSymmetric(keys.Encoder.EncodeCoefficients(rows[i])))).ToList(); // seeded c_1: half the upload
             he.Stop();
-            await session.ExchangeAsync(Pack(cts), 0, cancellationToken).ConfigureAwait(false); // the server sends nothing in this round
+            await session.ExchangeAsync(MpcPayload.Pack(cts), 0, cancellationToken).ConfigureAwait(false); // the server sends nothing in this round
             var answer = await session.ExchangeAsync([], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
-            var back = Unpack(answer, count * blocks, "answer");
+            var back = MpcPayload.Unpack(answer, count * blocks, "answer");
             he.Start();
             for (int i = 0; i < count; i++)
                 for (int b = 0; b < blocks; b++)
@@ -248,6 +248,7 @@ public static class HybridReluInference
                     var coefficients = keys.DecryptPlaintext(ct).Coefficients;
                     for (int r = 0; r < perProduct && b * perProduct + r < outputs; r++)
                         result[(start + i) * outputs + b * perProduct + r] = coefficients[r * width + width - 1];
+                    Array.Clear(coefficients); // the decryption: this party's shares (and masked partial sums)
                 }
             he.Stop();
         }
@@ -274,7 +275,7 @@ public static class HybridReluInference
         {
             int count = Math.Min(batch, images - start);
             var request = await session.ExchangeAsync([], MpcFrame.DefaultMaxPayload, cancellationToken).ConfigureAwait(false);
-            var inputs = Unpack(request, count, "request");
+            var inputs = MpcPayload.Unpack(request, count, "request");
             var answers = new List<byte[]>(count * blocks);
             for (int i = 0; i < count; i++)
             {
@@ -305,7 +306,7 @@ public static class HybridReluInference
                     Array.Clear(add);
                 }
             }
-            await session.ExchangeAsync(Pack(answers), 0, cancellationToken).ConfigureAwait(false);
+            await session.ExchangeAsync(MpcPayload.Pack(answers), 0, cancellationToken).ConfigureAwait(false);
         }
         Array.Clear(raw);
         return masks;
@@ -350,34 +351,4 @@ public static class HybridReluInference
         return bytes;
     }
 
-    private static byte[] Pack(IReadOnlyList<byte[]> items)
-    {
-        var bytes = new byte[4 + items.Sum(i => 4 + i.Length)];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, items.Count);
-        int at = 4;
-        foreach (var item in items)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), item.Length);
-            item.CopyTo(bytes, at + 4);
-            at += 4 + item.Length;
-        }
-        return bytes;
-    }
-
-    private static byte[][] Unpack(byte[] bytes, int expected, string what)
-    {
-        if (bytes.Length < 4 || BinaryPrimitives.ReadInt32LittleEndian(bytes) != expected) throw new MpcProtocolException(what, $"Expected {expected} ciphertexts in the {what}.");
-        var items = new byte[expected][];
-        int at = 4;
-        for (int i = 0; i < expected; i++)
-        {
-            if (at + 4 > bytes.Length) throw new MpcProtocolException(what, $"The {what} ends inside ciphertext {i}.");
-            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at));
-            if (length < 0 || length > bytes.Length - at - 4) throw new MpcProtocolException(what, $"Ciphertext {i} of the {what} declares {length} bytes past the end.");
-            items[i] = bytes.AsSpan(at + 4, length).ToArray();
-            at += 4 + length;
-        }
-        if (at != bytes.Length) throw new MpcProtocolException(what, $"The {what} has {bytes.Length - at} bytes after its ciphertexts.");
-        return items;
-    }
 }

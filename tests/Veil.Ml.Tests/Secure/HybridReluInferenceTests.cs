@@ -103,4 +103,25 @@ public class HybridReluInferenceFuzzTests
             Assert.DoesNotContain(all, e => e is NullReferenceException or IndexOutOfRangeException or OverflowException);
         }
     }
+
+    [Fact]
+    public void AClientWithAMangledFirstMessage_IsRefusedByTheServer_ByName()
+    {
+        var model = new QuantizedReluMlp(ReluMlp.Train([[0.0, 1.0], [1.0, 0.0]], [0, 1], hidden: 4, epochs: 1));
+        var rng = new Random(37);
+        for (int trial = 0; trial < 12; trial++)
+        {
+            var hello = new byte[8 + rng.Next(3) * 700];
+            rng.NextBytes(hello);
+            if (trial % 2 == 0) { System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(hello, 1); System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(hello.AsSpan(4), 2); }
+            var e = Record.Exception(() => InProcessRun.Parties(2, _ => DealerTriples.Instance, async s =>
+            {
+                if (s.Party == 1) { await HybridReluInference.ServerAsync(s, model); return 0; }
+                await s.ExchangeAsync(hello, 8); // a client whose images count, width or public key is garbage
+                return 0;
+            }));
+            var all = (e as AggregateException)?.Flatten().InnerExceptions ?? (e is null ? [] : [e]);
+            Assert.Contains(all, x => x is MpcProtocolException { Field: "keys" or "shape" });
+        }
+    }
 }
