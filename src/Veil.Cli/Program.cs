@@ -89,6 +89,9 @@ namespace Veil.Cli
             root.Subcommands.Add(Audit());
             root.Subcommands.Add(Multiparty());
             root.Subcommands.Add(Mpc());
+            root.Subcommands.Add(Serve());
+            root.Subcommands.Add(Deploy());
+            root.Subcommands.Add(Predict());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -355,6 +358,56 @@ namespace Veil.Cli
             node.SetAction(r => MpcCommands.Node(r.GetValue(role), r.GetValue(nParties), r.GetValue(nDealer), r.GetValue(nHe), r.GetValue(nIterations), r.GetValue(fault), r.GetValue(faultAfter),
                 r.GetValue(nDigits), r.GetValue(nFashion)));
             return new Command("mpc", "Secure multiparty computation by secret sharing.") { demo, node };
+        }
+
+        private static Command Serve()
+        {
+            var dir = new Option<string>("--data-dir") { Description = "Keyring, audit log, certificate and (SQLite) the database and sealed blobs.", DefaultValueFactory = _ => Path.Combine(Veil.Protection.ProtectionHome.DefaultDirectory, "server") };
+            var urls = new Option<string[]>("--urls") { Description = "Addresses to listen on.", DefaultValueFactory = _ => ["https://127.0.0.1:5443"], AllowMultipleArgumentsPerToken = true };
+            var postgres = new Option<string?>("--postgres") { Description = "A PostgreSQL connection string (else VEIL_SERVER_POSTGRES, else SQLite in the data folder)." };
+            var workers = Int("--workers", "Background workers for jobs.", 1, 1, 64);
+            var command = new Command("serve", "Run the encrypted-inference service (HTTPS; REST API, OpenAPI at /openapi/v1.json, dashboard at /dashboard).") { dir, urls, postgres, workers };
+            command.SetAction(r => ServeCommands.Serve(r.GetValue(dir)!, r.GetValue(urls)!, r.GetValue(postgres), r.GetValue(workers)));
+            return command;
+        }
+
+        private static (Option<string> Server, Option<string?> Key, Option<string?> KeyFile, Option<string?> Pin, Option<string?> PinFile) ClientOptions() =>
+            (new Option<string>("--server") { Description = "The service's address.", DefaultValueFactory = _ => "https://127.0.0.1:5443" },
+             new Option<string?>("--api-key") { Description = "An API key (else --api-key-file, else VEIL_API_KEY)." },
+             new Option<string?>("--api-key-file") { Description = "A file holding the API key (the admin's: admin.key in the service's data folder)." },
+             new Option<string?>("--pin") { Description = "The pin of the service's certificate (veil serve prints it); without it the system's CAs decide." },
+             new Option<string?>("--pin-file") { Description = "A file holding the pin (server.pin in the service's data folder)." });
+
+        private static Command Deploy()
+        {
+            var file = new Argument<string?>("MODEL") { Description = "A saved network (a SequentialNetwork object).", Arity = ArgumentArity.ZeroOrOne };
+            var builtin = new Option<string?>("--builtin") { Description = "Train and deploy a shipped example instead of a file." };
+            builtin.AcceptOnlyFromAmong("digits");
+            var name = new Option<string?>("--name") { Description = "The model's name (default: the file name)." };
+            var grantAll = new Option<bool>("--grant-all") { Description = "Let every tenant use it." };
+            var writeTest = new Option<string?>("--write-test") { Description = "With --builtin: write the rows it was not trained on to this CSV file (for veil predict)." };
+            var (server, key, keyFile, pin, pinFile) = ClientOptions();
+            var json = Json();
+            var command = new Command("deploy", "Deploy a model to the service (admin key).") { file, builtin, name, grantAll, writeTest, server, key, keyFile, pin, pinFile, json };
+            command.SetAction(r => ServeCommands.Deploy(r.GetValue(file), r.GetValue(builtin), r.GetValue(name), r.GetValue(grantAll), r.GetValue(writeTest), r.GetValue(server)!, r.GetValue(key),
+                r.GetValue(keyFile), r.GetValue(pin), r.GetValue(pinFile), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Predict()
+        {
+            var data = new Argument<string>("DATA.csv") { Description = "Rows to classify: the model's inputs in order, and the label column." };
+            var model = new Option<string>("--model") { Description = "The deployed model.", Required = true };
+            var target = new Option<string>("--target") { Description = "The label column.", DefaultValueFactory = _ => "target" };
+            var batched = new Option<bool>("--batched") { Description = "All rows as background jobs (one input per slot) instead of one request per row." };
+            var limit = OptionalInt("--limit", "Only the first rows.", 1, 1_000_000);
+            var (server, key, keyFile, pin, pinFile) = ClientOptions();
+            var json = Json();
+            var command = new Command("predict", "Classify the rows of a CSV file through the service: encrypted here, evaluated there, decrypted here.")
+                { data, model, target, batched, limit, server, key, keyFile, pin, pinFile, json };
+            command.SetAction(r => ServeCommands.Predict(r.GetValue(data)!, r.GetValue(model)!, r.GetValue(target)!, r.GetValue(batched), r.GetValue(limit), r.GetValue(server)!,
+                r.GetValue(key), r.GetValue(keyFile), r.GetValue(pin), r.GetValue(pinFile), r.GetValue(json)));
+            return command;
         }
 
         private static Command Bench()

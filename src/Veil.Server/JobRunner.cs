@@ -68,21 +68,34 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             await foreach (var id in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
             {
                 service.Metrics.QueueDepth(Interlocked.Decrement(ref _depth));
-                await RunAsync(id, stopping).ConfigureAwait(false);
+                // One job's trouble (even the store failing for a moment) never stops the worker.
+                try { await RunAsync(id, stopping).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested) { log.LogError(e, "Job {Job}: the worker could not run it", id); }
             }
         }
         catch (OperationCanceledException) { }
     }
 
+    /// <summary>A job started this many times without ending is failed instead of resumed again.</summary>
+    public const int MaxAttempts = 3;
+
     private async Task RunAsync(string id, CancellationToken stopping)
     {
         var job = await service.Store.GetJobAsync(id, stopping).ConfigureAwait(false);
         if (job is null || job.State is not (JobState.Queued or JobState.Running)) return;
+        if (job.Attempts >= MaxAttempts)
+        {
+            await service.Store.TransitionJobAsync(job with { State = JobState.Failed, Error = $"Gave up after {job.Attempts} attempts that did not end (the service stopped during each).", Finished = DateTimeOffset.UtcNow },
+                [JobState.Queued, JobState.Running], CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+        var claimed = job with { State = JobState.Running, Attempts = job.Attempts + 1 };
+        // The claim is a compare-and-set: a job cancelled or claimed meanwhile is left alone.
+        if (!await service.Store.TransitionJobAsync(claimed, [job.State], stopping).ConfigureAwait(false)) return;
+        job = claimed;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _running[id] = cts;
         _progress[id] = 0;
-        job = job with { State = JobState.Running, Attempts = job.Attempts + 1 };
-        await service.Store.UpdateJobAsync(job, stopping).ConfigureAwait(false);
         try
         {
             var progress = new Progress<double>(p => _progress[id] = p);
@@ -109,11 +122,8 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             _running.TryRemove(id, out _);
             _progress.TryRemove(id, out _);
         }
-        // A job cancelled through the API while it ran is already recorded as cancelled; keep that.
-        var current = await service.Store.GetJobAsync(id, CancellationToken.None).ConfigureAwait(false);
-        if (current is null) return;
-        if (current.State == JobState.Cancelled) job = current;
-        await service.Store.UpdateJobAsync(job with { Expires = DateTimeOffset.UtcNow + service.Options.ResultLifetime }, CancellationToken.None).ConfigureAwait(false);
-        service.Metrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", job.State.ToString().ToLowerInvariant()));
+        // Only a job still running is finished here: one cancelled through the API meanwhile stays cancelled.
+        if (await service.Store.TransitionJobAsync(job with { Expires = DateTimeOffset.UtcNow + service.Options.ResultLifetime }, [JobState.Running], CancellationToken.None).ConfigureAwait(false))
+            service.Metrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", job.State.ToString().ToLowerInvariant()));
     }
 }

@@ -18,7 +18,7 @@ public sealed record ServerOptions
     /// <summary>Accept a keyring cost below OWASP's minimum (tests only).</summary>
     public bool AllowWeakKeyringCost { get; init; }
     /// <summary>Largest key upload (a public context with its evaluation keys).</summary>
-    public long MaxKeyBytes { get; init; } = 1L << 30;
+    public long MaxKeyBytes { get; init; } = 512L << 20;
     /// <summary>Largest inference request (one ciphertext or a batch).</summary>
     public long MaxRequestBytes { get; init; } = 512L << 20;
     /// <summary>Bytes of keys and results a new tenant may store.</summary>
@@ -31,8 +31,16 @@ public sealed record ServerOptions
     public int ThreadsPerEvaluation { get; init; } = Environment.ProcessorCount;
     /// <summary>How long a finished job and its result are kept.</summary>
     public TimeSpan ResultLifetime { get; init; } = TimeSpan.FromHours(24);
-    /// <summary>Requests per second per API key (a token bucket of this size, refilled every second).</summary>
+    /// <summary>Requests per second per verified API key (a token bucket of this size, refilled every second).</summary>
     public int RequestsPerSecond { get; init; } = 500;
+    /// <summary>Requests per second per client address, before authentication.</summary>
+    public int RequestsPerAddressPerSecond { get; init; } = 2000;
+    /// <summary>Request bytes being read at once, over all requests (beyond: 503 until some finish).</summary>
+    public long MaxBufferedBytes { get; init; } = 4L << 30;
+    /// <summary>Evaluations running at once (the others wait their turn).</summary>
+    public int MaxConcurrentEvaluations { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>Synchronous requests of one tenant served at once (beyond: 429).</summary>
+    public int MaxRequestsInFlightPerTenant { get; init; } = 16;
     /// <summary>Bytes of loaded session keys kept in memory (least recently used ones are dropped and reloaded on demand).</summary>
     public long MaxCachedSessionBytes { get; init; } = 8L << 30;
     /// <summary>Checks an attestation (a TEE's report) before keys are accepted; null accepts every upload (see docs/tee.md).</summary>

@@ -76,7 +76,8 @@ public sealed class VeilServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
-                k.Limits.MaxRequestBodySize = Math.Max(options.MaxKeyBytes, options.MaxRequestBytes) + (1 << 20);
+                // Small by default (JSON bodies are read before authentication); binary endpoints raise it once the caller is known.
+                k.Limits.MaxRequestBodySize = 1 << 20;
                 k.Limits.MinRequestBodyDataRate = new MinDataRate(1024, TimeSpan.FromSeconds(10));
                 k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate);
             });
@@ -93,21 +94,20 @@ public sealed class VeilServer : IAsyncDisposable
             });
             builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver()));
             builder.Services.AddOpenApi();
-            builder.Services.AddHealthChecks().AddCheck("store", () => store.PingAsync().GetAwaiter().GetResult() ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The store does not answer."), ["ready"]);
+            builder.Services.AddHealthChecks().AddAsyncCheck("store", async ct => await store.PingAsync(ct).ConfigureAwait(false)
+                ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The store does not answer."), ["ready"]);
             builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServiceMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel").AddPrometheusExporter());
             builder.Services.AddRateLimiter(r =>
             {
                 r.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-                // One token bucket per API key id (the part before the secret), so one noisy client cannot starve the others.
+                // Before authentication, one token bucket per client address (a flood of made-up keys stays one client's problem);
+                // the per-key budget is applied after the key is verified (VeilService.AuthenticateAsync).
                 r.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(c =>
-                {
-                    string key = ApiKeys.Parse(c.Request.Headers.Authorization.FirstOrDefault()?.Replace("Bearer ", "", StringComparison.Ordinal))?.Id ?? "anonymous";
-                    return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                    RateLimitPartition.GetTokenBucketLimiter(c.Connection.RemoteIpAddress?.ToString() ?? "-", _ => new TokenBucketRateLimiterOptions
                     {
-                        TokenLimit = options.RequestsPerSecond, TokensPerPeriod = options.RequestsPerSecond, ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        TokenLimit = options.RequestsPerAddressPerSecond, TokensPerPeriod = options.RequestsPerAddressPerSecond, ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                         QueueLimit = 0, AutoReplenishment = true,
-                    });
-                });
+                    }));
             });
             configure?.Invoke(builder);
             var app = builder.Build();
@@ -116,15 +116,19 @@ public sealed class VeilServer : IAsyncDisposable
             app.Use((context, next) => RestApi.HandleErrorsAsync(context, next, log));
             app.UseRateLimiter();
             app.MapOpenApi("/openapi/{documentName}.json");
-            app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
-            app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+            app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
+            app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).DisableRateLimiting();
             app.MapPrometheusScrapingEndpoint("/metrics");
             app.MapGet("/", () => Results.Redirect("/dashboard"));
             app.MapGet("/dashboard", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
             RestApi.Map(app);
 
             string? adminKey = await service.BootstrapAdminAsync(cancellation).ConfigureAwait(false);
-            if (adminKey is not null) WritePrivate(AdminKeyPath(options.DataDirectory), adminKey + "\n");
+            if (adminKey is not null)
+            {
+                File.Delete(AdminKeyPath(options.DataDirectory));
+                WritePrivate(AdminKeyPath(options.DataDirectory), adminKey + "\n");
+            }
             int swept = await service.SweepAsync(cancellation).ConfigureAwait(false);
             if (swept > 0) log.LogInformation("Removed {Count} blobs left by an interrupted write", swept);
             return new VeilServer(app, service, home, store, adminKey, certificate);
@@ -192,11 +196,11 @@ public sealed class VeilServer : IAsyncDisposable
 
     private static void WritePrivate(string path, string text)
     {
-        using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            f.Write(System.Text.Encoding.UTF8.GetBytes(text));
-        }
+        // Created owner-only (never readable by others, not even for a moment), and never over an existing file.
+        var mode = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) mode.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var f = new FileStream(path, mode);
+        f.Write(System.Text.Encoding.UTF8.GetBytes(text));
     }
 
     /// <inheritdoc/>

@@ -44,6 +44,12 @@ public sealed class VeilService : IDisposable
     private readonly ConcurrentDictionary<string, CachedSession> _sessions = new();
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenantGates = new();
     private readonly SemaphoreSlim _deployGate = new(1, 1);
+    private readonly SemaphoreSlim _evaluationGate;
+    private readonly ConcurrentDictionary<string, System.Threading.RateLimiting.TokenBucketRateLimiter> _keyBuckets = new();
+    private readonly ConcurrentDictionary<string, long> _lastAuthAudit = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<CkksContext>>> _loading = new();
+    private readonly ConcurrentDictionary<string, int> _tenantInFlight = new();
+    private long _bufferedBytes;
     private long _cachedBytes;
 
     private sealed class CachedSession(CkksContext context, long bytes)
@@ -69,6 +75,7 @@ public sealed class VeilService : IDisposable
         _options = options;
         _log = log;
         Metrics = new ServiceMetrics(() => _sessions.Count, () => Interlocked.Read(ref _cachedBytes));
+        _evaluationGate = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentEvaluations));
     }
 
     // ------------------------------------------------------------------ authentication
@@ -79,25 +86,42 @@ public sealed class VeilService : IDisposable
     {
         string? token = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization[7..].Trim() : null;
         var parsed = ApiKeys.Parse(token);
-        if (parsed is null) throw Unauthorized(remote, "-", "No API key: send 'Authorization: Bearer veil_…'.");
+        if (parsed is null) throw Unauthorized(remote, null, "No API key: send 'Authorization: Bearer veil_…'.");
         var (id, secret) = parsed.Value;
         var record = await _store.GetApiKeyAsync(id, cancellation).ConfigureAwait(false);
         if (record is null || !ApiKeys.Matches(record, secret)) throw Unauthorized(remote, id, "Unknown API key.");
         if (record.Revoked) throw Unauthorized(remote, id, "This API key was revoked.");
         if (record.Expires is { } e && e <= DateTimeOffset.UtcNow) throw Unauthorized(remote, id, "This API key has expired.");
+        // The per-key budget is spent only by requests that proved the key: guessing at a key id cannot drain its owner's.
+        var bucket = _keyBuckets.GetOrAdd(record.Id, _ => new System.Threading.RateLimiting.TokenBucketRateLimiter(new()
+        {
+            TokenLimit = _options.RequestsPerSecond, TokensPerPeriod = _options.RequestsPerSecond, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 0, AutoReplenishment = true,
+        }));
+        using var lease = bucket.AttemptAcquire();
+        if (!lease.IsAcquired) throw new ServiceException(429, "rate_limited", $"More than {_options.RequestsPerSecond} requests a second with this key.", "authorization");
         return new Caller(record.TenantId, record.Id, record.IsAdmin);
     }
 
-    private ServiceException Unauthorized(string remote, string keyId, string message)
+    private ServiceException Unauthorized(string remote, string? keyId, string message)
     {
-        Audit("auth.refused", $"key:{keyId}", null, new() { ["remote"] = remote, ["reason"] = message });
         Metrics.AuthFailures.Add(1);
+        // Requests without a key are only counted; refusals of a named key are audited, at most one per client address every 10 s.
+        long now = Environment.TickCount64;
+        if (keyId is not null && (!_lastAuthAudit.TryGetValue(remote, out long last) || now - last > 10_000))
+        {
+            _lastAuthAudit[remote] = now;
+            if (_lastAuthAudit.Count > 100_000) _lastAuthAudit.Clear();
+            Audit("auth.refused", $"key:{keyId}", null, new() { ["remote"] = remote, ["reason"] = message });
+        }
         return new ServiceException(401, "unauthorized", message, "authorization");
     }
 
-    private static void RequireAdmin(Caller caller)
+    /// <summary>Refuses a tenant key with 403 (audited).</summary>
+    public void RequireAdmin(Caller caller)
     {
-        if (!caller.IsAdmin) throw new ServiceException(403, "forbidden", "This operation needs an admin key.");
+        if (caller.IsAdmin) return;
+        Audit("access.denied", "admin", caller, null);
+        throw new ServiceException(403, "forbidden", "This operation needs an admin key.");
     }
 
     /// <summary>Creates the first admin key when none exists, and returns its token (null when one exists already).</summary>
@@ -229,13 +253,26 @@ public sealed class VeilService : IDisposable
         return await ModelAsync(name, cancellation).ConfigureAwait(false);
     }
 
-    private Task<ServedModel> ModelAsync(string name, CancellationToken cancellation) =>
-        _models.GetOrAdd(name, n => new Lazy<Task<ServedModel>>(async () =>
+    private async Task<ServedModel> ModelAsync(string name, CancellationToken cancellation)
+    {
+        var lazy = _models.GetOrAdd(name, n => new Lazy<Task<ServedModel>>(async () =>
         {
+            var record = await _store.GetModelAsync(n, CancellationToken.None).ConfigureAwait(false)
+                ?? throw new ServiceException(404, "not_found", $"No model '{n}'.", "model");
             var sealedBytes = await _store.GetBlobAsync(ModelBlob(n), CancellationToken.None).ConfigureAwait(false)
                 ?? throw new ServiceException(500, "storage", $"Model '{n}' has a record but no stored network.");
-            return ServedModel.Load(n, Open(sealedBytes, SequentialNetwork.Type));
-        })).Value.WaitAsync(cancellation);
+            var model = ServedModel.Load(n, Open(sealedBytes, SequentialNetwork.Type));
+            if (model.Manifest.Digest != record.Digest) throw new ServiceException(500, "storage", $"Model '{n}' does not match the digest it was deployed with.");
+            return model;
+        }));
+        try { return await lazy.Value.WaitAsync(cancellation).ConfigureAwait(false); }
+        catch when (lazy.Value.IsFaulted)
+        {
+            // A failed load is not kept: the next request tries again.
+            _models.TryRemove(new KeyValuePair<string, Lazy<Task<ServedModel>>>(name, lazy));
+            throw;
+        }
+    }
 
     private static string ModelBlob(string name) => "models/" + Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)))[..32];
 
@@ -254,8 +291,8 @@ public sealed class VeilService : IDisposable
             Audit("session.attestation_refused", $"model:{modelName}", caller, new() { ["reason"] = refusal });
             throw new ServiceException(403, "attestation", refusal, "attestation");
         }
+        await CheckQuotaAsync(caller, declaredLength ?? 0, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxKeyBytes, "keys", cancellation).ConfigureAwait(false);
-        await CheckQuotaAsync(caller, bytes.Length, cancellation).ConfigureAwait(false);
         CkksContext context;
         try { context = model.LoadSession(bytes, KeyLimits, Execution(cancellation)); }
         catch (ServingRequestException e)
@@ -264,9 +301,17 @@ public sealed class VeilService : IDisposable
             throw new ServiceException(400, "bad_keys", e.Message, e.Field);
         }
         var session = new SessionRecord(NewId(), caller.TenantId, modelName, bytes.Length, DateTimeOffset.UtcNow);
-        // The blob first, then the record: a crash between them leaves an unreferenced blob (swept at start), never a record without keys.
-        await _store.PutBlobAsync(SessionBlob(session.Id), Seal(bytes, CkksContext.PublicType), cancellation).ConfigureAwait(false);
-        await _store.AddSessionAsync(session, CancellationToken.None).ConfigureAwait(false);
+        var gate = _tenantGates.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            // Checked again under the tenant's gate, with the real size: concurrent uploads cannot pass the quota together.
+            await CheckQuotaAsync(caller, bytes.Length, cancellation).ConfigureAwait(false);
+            // The blob first, then the record: a crash between them leaves an unreferenced blob (swept later), never a record without keys.
+            await _store.PutBlobAsync(SessionBlob(session.Id), Seal(bytes, CkksContext.PublicType), cancellation).ConfigureAwait(false);
+            await _store.AddSessionAsync(session, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally { gate.Release(); }
         Cache(session.Id, context.WithOptions(Execution(CancellationToken.None)), bytes.Length);
         Metrics.KeyBytesUploaded.Add(bytes.Length);
         Audit("session.register", $"session:{session.Id}", caller, new() { ["model"] = modelName, ["bytes"] = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
@@ -313,12 +358,18 @@ public sealed class VeilService : IDisposable
             cached.LastUse = Stopwatch.GetTimestamp();
             return (model, cached.Context);
         }
-        var sealedBytes = await _store.GetBlobAsync(SessionBlob(session.Id), cancellation).ConfigureAwait(false)
-            ?? throw new ServiceException(500, "storage", $"Session {session.Id} has a record but no stored keys.");
-        var bytes = Open(sealedBytes, CkksContext.PublicType);
-        var context = model.LoadSession(bytes, KeyLimits, Execution(CancellationToken.None));
-        Cache(session.Id, context, bytes.Length);
-        return (model, context);
+        // One load per session however many requests ask for it at once.
+        var loading = _loading.GetOrAdd(session.Id, id => new Lazy<Task<CkksContext>>(async () =>
+        {
+            var sealedBytes = await _store.GetBlobAsync(SessionBlob(id), CancellationToken.None).ConfigureAwait(false)
+                ?? throw new ServiceException(500, "storage", $"Session {id} has a record but no stored keys.");
+            var bytes = Open(sealedBytes, CkksContext.PublicType);
+            var loaded = model.LoadSession(bytes, KeyLimits, Execution(CancellationToken.None));
+            Cache(id, loaded, bytes.Length);
+            return loaded;
+        }));
+        try { return (model, await loading.Value.WaitAsync(cancellation).ConfigureAwait(false)); }
+        finally { if (loading.Value.IsCompleted) _loading.TryRemove(new KeyValuePair<string, Lazy<Task<CkksContext>>>(session.Id, loading)); }
     }
 
     private void Cache(string id, CkksContext context, long bytes)
@@ -351,7 +402,7 @@ public sealed class VeilService : IDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await Task.Run(() => model.PredictSingle(context.WithOptions(Execution(cancellation)), bytes, RequestLimits), cancellation).ConfigureAwait(false);
+            var result = await EvaluateAsync(caller, () => model.PredictSingle(context.WithOptions(Execution(cancellation)), bytes, RequestLimits), cancellation).ConfigureAwait(false);
             Metrics.Evaluations.Add(1, new KeyValuePair<string, object?>("mode", "single"));
             Metrics.EvaluationSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("mode", "single"));
             return result;
@@ -367,12 +418,30 @@ public sealed class VeilService : IDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await Task.Run(() => model.PredictBatch(context.WithOptions(Execution(cancellation)), bytes, null, RequestLimits), cancellation).ConfigureAwait(false);
+            var result = await EvaluateAsync(caller, () => model.PredictBatch(context.WithOptions(Execution(cancellation)), bytes, null, RequestLimits), cancellation).ConfigureAwait(false);
             Metrics.Evaluations.Add(1, new KeyValuePair<string, object?>("mode", "batch"));
             Metrics.EvaluationSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("mode", "batch"));
             return result;
         }
         catch (ServingRequestException e) { throw new ServiceException(400, "bad_batch", e.Message, e.Field); }
+    }
+
+    /// <summary>
+    /// Runs an evaluation on the pool, at most <see cref="ServerOptions.MaxConcurrentEvaluations"/> at once (the others
+    /// wait their turn) and at most <see cref="ServerOptions.MaxRequestsInFlightPerTenant"/> per tenant (beyond: 429).
+    /// </summary>
+    private async Task<byte[]> EvaluateAsync(Caller caller, Func<byte[]> evaluate, CancellationToken cancellation)
+    {
+        int inFlight = _tenantInFlight.AddOrUpdate(caller.TenantId, 1, (_, n) => n + 1);
+        try
+        {
+            if (inFlight > _options.MaxRequestsInFlightPerTenant)
+                throw new ServiceException(429, "busy", $"This tenant has {inFlight - 1} requests in flight; at most {_options.MaxRequestsInFlightPerTenant} are served at once.", "requests");
+            await _evaluationGate.WaitAsync(cancellation).ConfigureAwait(false);
+            try { return await Task.Run(evaluate, cancellation).ConfigureAwait(false); }
+            finally { _evaluationGate.Release(); }
+        }
+        finally { _tenantInFlight.AddOrUpdate(caller.TenantId, 0, (_, n) => n - 1); }
     }
 
     // ------------------------------------------------------------------ jobs
@@ -387,14 +456,16 @@ public sealed class VeilService : IDisposable
         var model = await UsableModelAsync(caller, session.ModelName, cancellation).ConfigureAwait(false);
         var tenant = await TenantAsync(caller, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxRequestBytes, "batch", cancellation).ConfigureAwait(false);
-        try { _ = CiphertextBatch.Load(bytes, model.Parameters.Ring, model.Network.InputShape.Size, RequestLimits); }
-        catch (VeilFormatException e) { throw new ServiceException(400, "bad_batch", $"The batch could not be loaded: {e.Message}", "batch"); }
-        await CheckQuotaAsync(caller, bytes.Length, cancellation).ConfigureAwait(false);
+        var (_, context) = await SessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
+        // Every check a synchronous batch gets, now, so that a bad batch is a 400 and not a failed job later.
+        try { model.CheckBatch(context, bytes, RequestLimits); }
+        catch (ServingRequestException e) { throw new ServiceException(400, "bad_batch", e.Message, e.Field); }
         var gate = _tenantGates.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellation).ConfigureAwait(false);
         JobRecord job;
         try
         {
+            await CheckQuotaAsync(caller, bytes.Length, cancellation).ConfigureAwait(false);
             int active = (await _store.ListJobsAsync(caller.TenantId, cancellation).ConfigureAwait(false)).Count(j => j.State is JobState.Queued or JobState.Running);
             if (tenant is not null && active >= tenant.MaxConcurrentJobs)
                 throw new ServiceException(429, "quota", $"This tenant has {active} jobs queued or running; its quota is {tenant.MaxConcurrentJobs}.", "jobs");
@@ -432,13 +503,15 @@ public sealed class VeilService : IDisposable
     public async Task DeleteJobAsync(Caller caller, string jobId, CancellationToken cancellation)
     {
         var job = await OwnJobAsync(caller, jobId, cancellation).ConfigureAwait(false);
-        if (job.State is JobState.Queued or JobState.Running)
+        if (job.State is JobState.Queued or JobState.Running
+            && await _store.TransitionJobAsync(job with { State = JobState.Cancelled, Finished = DateTimeOffset.UtcNow }, [JobState.Queued, JobState.Running], cancellation).ConfigureAwait(false))
         {
             Jobs?.Cancel(job.Id);
-            await _store.UpdateJobAsync(job with { State = JobState.Cancelled, Finished = DateTimeOffset.UtcNow }, cancellation).ConfigureAwait(false);
             Audit("job.cancel", $"job:{job.Id}", caller, null);
             return;
         }
+        job = await OwnJobAsync(caller, jobId, cancellation).ConfigureAwait(false);
+        if (job.State is JobState.Queued or JobState.Running) throw new ServiceException(409, "conflict", $"Job {jobId} changed state; try again.", "job");
         await RemoveJobAsync(job, CancellationToken.None).ConfigureAwait(false);
         Audit("job.delete", $"job:{job.Id}", caller, null);
     }
@@ -470,12 +543,14 @@ public sealed class VeilService : IDisposable
     /// <summary>Runs one job (the worker's call): loads its input and keys, evaluates, stores the result sealed.</summary>
     internal async Task<byte[]> EvaluateJobAsync(JobRecord job, IProgress<double> progress, CancellationToken cancellation)
     {
-        var caller = new Caller(job.TenantId, "job", IsAdmin: false);
+        var caller = new Caller(job.TenantId, "job", IsAdmin: job.TenantId == AdminTenant);
         var (model, context) = await SessionContextAsync(caller, job.SessionId, cancellation).ConfigureAwait(false);
         var sealedInput = await _store.GetBlobAsync(JobInputBlob(job.Id), cancellation).ConfigureAwait(false)
             ?? throw new ServiceException(500, "storage", "The job's input is missing.");
         var input = Open(sealedInput, CiphertextBatch.Type);
-        var result = await Task.Run(() => model.PredictBatch(context.WithOptions(Execution(cancellation)), input, progress, RequestLimits), cancellation).ConfigureAwait(false);
+        var result = await EvaluateAsync(caller with { TenantId = "jobs:" + job.TenantId }, () => model.PredictBatch(context.WithOptions(Execution(cancellation)), input, progress, RequestLimits), cancellation).ConfigureAwait(false);
+        // A retry after a crash between this write and the record's update finds the old result: replace it.
+        await _store.DeleteBlobAsync(JobResultBlob(job.Id), CancellationToken.None).ConfigureAwait(false);
         await _store.PutBlobAsync(JobResultBlob(job.Id), Seal(result, CiphertextBatch.Type), CancellationToken.None).ConfigureAwait(false);
         return result;
     }
@@ -493,6 +568,9 @@ public sealed class VeilService : IDisposable
             jobs.Count(j => j.State == JobState.Queued), jobs.Count(j => j.State == JobState.Running), models, [.. sessions.Select(Info)], [.. jobs.Select(JobInfoOf)]);
     }
 
+    /// <summary>How old an unreferenced blob must be before the sweep deletes it.</summary>
+    public static TimeSpan OrphanGrace { get; } = TimeSpan.FromHours(1);
+
     /// <summary>Deletes expired jobs and blobs no record refers to (a crash between a blob and its record).</summary>
     public async Task<int> SweepAsync(CancellationToken cancellation)
     {
@@ -504,9 +582,11 @@ public sealed class VeilService : IDisposable
             await RemoveJobAsync(job, cancellation).ConfigureAwait(false);
             removed++;
         }
+        // Blobs first, and only those older than the grace period: a blob whose record is being written right now is spared.
+        var candidates = await _store.ListBlobsWrittenBeforeAsync(now - OrphanGrace, cancellation).ConfigureAwait(false);
         var sessions = (await _store.ListSessionsAsync(null, cancellation).ConfigureAwait(false)).Select(s => SessionBlob(s.Id)).ToHashSet();
         var jobBlobs = (await _store.ListJobsAsync(null, cancellation).ConfigureAwait(false)).SelectMany(j => new[] { JobInputBlob(j.Id), JobResultBlob(j.Id) }).ToHashSet();
-        foreach (var key in await _store.ListBlobsAsync(cancellation).ConfigureAwait(false))
+        foreach (var key in candidates)
         {
             bool orphan = (key.StartsWith("sessions/", StringComparison.Ordinal) && !sessions.Contains(key))
                           || (key.StartsWith("jobs/", StringComparison.Ordinal) && !jobBlobs.Contains(key));
@@ -531,24 +611,36 @@ public sealed class VeilService : IDisposable
         if (stored + adding > tenant.MaxStoredBytes)
         {
             Audit("quota.refused", $"tenant:{tenant.Id}", caller, new() { ["stored"] = stored.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            throw new ServiceException(413, "quota", $"This tenant stores {stored} bytes; {adding} more would pass its quota of {tenant.MaxStoredBytes}.", "quota");
+            throw new ServiceException(429, "quota", $"This tenant stores {stored} bytes; {adding} more would pass its quota of {tenant.MaxStoredBytes}.", "quota");
         }
     }
 
     /// <summary>Reads a request body up to <paramref name="cap"/> bytes: a larger declared or actual body is refused with 413 before it is all read.</summary>
-    private static async Task<byte[]> ReadBodyAsync(Stream body, long? declared, long cap, string what, CancellationToken cancellation)
+    private async Task<byte[]> ReadBodyAsync(Stream body, long? declared, long cap, string what, CancellationToken cancellation)
     {
         if (declared > cap) throw new ServiceException(413, "too_large", $"The {what} is {declared} bytes; at most {cap} are accepted.", what);
         if (declared == 0) throw new ServiceException(400, "empty", $"No {what} in the request body.", what);
-        using var buffer = new MemoryStream(declared is { } d ? (int)Math.Min(d, 1 << 26) : 1 << 16);
+        // Grown as bytes arrive (a declared length reserves nothing), and counted against one budget for all requests being read.
+        using var buffer = new MemoryStream(1 << 16);
         var chunk = new byte[1 << 16];
-        while (true)
+        long reserved = 0;
+        try
         {
-            int read = await body.ReadAsync(chunk, cancellation).ConfigureAwait(false);
-            if (read == 0) break;
-            if (buffer.Length + read > cap) throw new ServiceException(413, "too_large", $"The {what} passes {cap} bytes, the most accepted.", what);
-            buffer.Write(chunk, 0, read);
+            while (true)
+            {
+                int read = await body.ReadAsync(chunk, cancellation).ConfigureAwait(false);
+                if (read == 0) break;
+                if (buffer.Length + read > cap) throw new ServiceException(413, "too_large", $"The {what} passes {cap} bytes, the most accepted.", what);
+                if (Interlocked.Add(ref _bufferedBytes, read) > _options.MaxBufferedBytes)
+                {
+                    Interlocked.Add(ref _bufferedBytes, -read);
+                    throw new ServiceException(503, "busy", "The service is reading too many request bodies at once; try again shortly.", what);
+                }
+                reserved += read;
+                buffer.Write(chunk, 0, read);
+            }
         }
+        finally { Interlocked.Add(ref _bufferedBytes, -reserved); }
         if (buffer.Length == 0) throw new ServiceException(400, "empty", $"No {what} in the request body.", what);
         if (declared is { } length && buffer.Length != length) throw new ServiceException(400, "truncated", $"The {what} ended after {buffer.Length} of {length} bytes.", what);
         return buffer.ToArray();

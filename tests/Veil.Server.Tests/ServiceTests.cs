@@ -114,9 +114,10 @@ public sealed class ServiceTests
         Assert.Equal(HttpStatusCode.Unauthorized, expired.StatusCode);
         Assert.Contains("expired", await expired.Content.ReadAsStringAsync());
 
-        // Every refusal is in the audit trail.
+        // Refusals of named keys reach the audit trail, at most one per client address every 10 s (a flood cannot fill it).
+        for (int i = 0; i < 20; i++) await fixture.RawClient(wrongSecret).GetAsync("v1/models");
         var audit = Veil.Protection.AuditLog.Read(Veil.Protection.ProtectionHome.AuditPath(fixture.DataDirectory)).ToList();
-        Assert.True(audit.Count(r => r.Action == "auth.refused") >= 4);
+        Assert.InRange(audit.Count(r => r.Action == "auth.refused"), 1, 2);
         Assert.Contains(audit, r => r.Action == "key.revoke");
     }
 
@@ -264,7 +265,7 @@ public sealed class ServiceTests
         await admin.GrantAsync("small", small.TenantId);
         using var client = fixture.Client(small.ApiKey);
         var e = await Assert.ThrowsAsync<VeilServiceException>(() => client.OpenSessionAsync("small", batchedOnly: true));
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, e.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.Status);
         Assert.Equal("quota", e.Body!.Code);
     }
 

@@ -78,6 +78,33 @@ public sealed class SequentialNetwork
     /// <summary>Accuracy on labelled inputs.</summary>
     public double Score(double[][] inputs, double[] labels) => Data.Metrics.Accuracy(labels, Predict(inputs));
 
+    /// <summary>
+    /// The same network on inputs before an elementwise affine preprocessing: f'(x) = f(scale ∘ x + shift), folded into
+    /// the first layer (a dense one), so that a deployed model reads raw features and its depth does not grow.
+    /// </summary>
+    /// <exception cref="ArgumentException">The first layer is not dense, or the vectors have the wrong length or non-finite values.</exception>
+    public SequentialNetwork WithInputAffine(ReadOnlySpan<double> scale, ReadOnlySpan<double> shift)
+    {
+        if (_layers[0] is not Dense first) throw new ArgumentException("Only a network that starts with a dense layer can fold its input preprocessing.", nameof(scale));
+        int n = InputShape.Size;
+        if (scale.Length != n || shift.Length != n) throw new ArgumentException($"Scale and shift need {n} values each.", nameof(scale));
+        var weights = new double[first.OutputShape.Size][];
+        var bias = new double[weights.Length];
+        for (int o = 0; o < weights.Length; o++)
+        {
+            var row = first.Weights(o);
+            weights[o] = new double[n];
+            double b = first.Bias(o);
+            for (int i = 0; i < n; i++)
+            {
+                weights[o][i] = row[i] * scale[i];
+                b += row[i] * shift[i];
+            }
+            bias[o] = b;
+        }
+        return new SequentialNetwork([new Dense(InputShape, weights, bias), .. _layers.Skip(1)]);
+    }
+
     /// <summary>One line per layer: kind, shapes and depth.</summary>
     public string Describe() => string.Join(Environment.NewLine, _layers.Select((l, i) => $"{i}: {l} (depth {l.Depth})"));
 

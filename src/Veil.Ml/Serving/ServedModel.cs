@@ -163,7 +163,7 @@ public sealed class ServedModel
             context.Dispose();
             throw new ServingRequestException("keys.secret", "These keys include a secret key; send the public context only (CkksContext.SavePublic).");
         }
-        if (!context.Parameters.Ring.SameRingAs(Parameters.Ring))
+        if (!context.Parameters.Ring.SameRingAs(Parameters.Ring) || context.Parameters.DefaultScale != Parameters.DefaultScale)
             throw new ServingRequestException("keys.parameters", $"The keys are for {context.Parameters}; model '{Name}' needs {Parameters} (see its manifest).");
         if (Network.Layers.Any(l => l.Depth > 0) && context.RelinearizationKey is null && Network.Layers.Any(l => l is SquareActivation or PolynomialActivation))
             throw new ServingRequestException("keys.relinearization", "The keys have no relinearization key; the network's activations need one.");
@@ -198,7 +198,14 @@ public sealed class ServedModel
     /// </summary>
     /// <exception cref="ServingRequestException">A malformed batch, the wrong count, a ciphertext of another key or too low.</exception>
     /// <exception cref="OperationCanceledException">The session's cancellation token was signalled.</exception>
-    public byte[] PredictBatch(CkksContext session, ReadOnlySpan<byte> batch, IProgress<double>? progress = null, SerializationLimits? limits = null)
+    public byte[] PredictBatch(CkksContext session, ReadOnlySpan<byte> batch, IProgress<double>? progress = null, SerializationLimits? limits = null) =>
+        CiphertextBatch.Save(Parameters.Ring, _inference.EvaluateBatch(session, LoadBatch(session, batch, limits), progress));
+
+    /// <summary>Every check <see cref="PredictBatch"/> makes, without evaluating (for a batch queued as a job).</summary>
+    /// <exception cref="ServingRequestException">What is wrong with the batch.</exception>
+    public void CheckBatch(CkksContext session, ReadOnlySpan<byte> batch, SerializationLimits? limits = null) => _ = LoadBatch(session, batch, limits);
+
+    private IReadOnlyList<Ciphertext> LoadBatch(CkksContext session, ReadOnlySpan<byte> batch, SerializationLimits? limits)
     {
         ArgumentNullException.ThrowIfNull(session);
         IReadOnlyList<Ciphertext> inputs;
@@ -209,14 +216,17 @@ public sealed class ServedModel
         foreach (var c in inputs) Check(session, c);
         if (inputs.Any(c => c.Level != inputs[0].Level || c.Scale != inputs[0].Scale))
             throw new ServingRequestException("batch.level", "The batch's ciphertexts must share one level and scale.");
-        return CiphertextBatch.Save(Parameters.Ring, _inference.EvaluateBatch(session, inputs, progress));
+        return inputs;
     }
 
     private void Check(CkksContext session, Ciphertext input)
     {
         if (!session.Parameters.Ring.SameRingAs(Parameters.Ring)) throw new ServingRequestException("session", $"This session's keys are not for model '{Name}'.");
-        if (!input.KeyId.IsNone && input.KeyId != session.PublicKey.Id)
-            throw new ServingRequestException("ciphertext.key", "The ciphertext is encrypted under another key than this session's.");
+        // An unbound ciphertext is refused too: only a key id shows that the answer can go back to this session's owner.
+        if (input.KeyId != session.PublicKey.Id)
+            throw new ServingRequestException("ciphertext.key", input.KeyId.IsNone ? "The ciphertext carries no key id; encrypt it with this session's public context."
+                : "The ciphertext is encrypted under another key than this session's.");
+        if (!input.IsNttForm) throw new ServingRequestException("ciphertext.form", "The ciphertext must be in NTT form, as encryption leaves it.");
         if (input.Size != 2) throw new ServingRequestException("ciphertext.size", $"A fresh ciphertext has 2 polynomials; this one has {input.Size}.");
         if (input.Level < Network.Depth) throw new ServingRequestException("ciphertext.level", $"Model '{Name}' needs {Network.Depth} levels; the ciphertext has {input.Level}.");
         double expected = Parameters.DefaultScale;

@@ -21,7 +21,7 @@ internal static class RestApi
         v1.MapGet("/models/{name}", async (string name, HttpContext c, VeilService s) => Results.Ok(await s.DescribeModelAsync(await Caller(c, s), name, c.RequestAborted)))
             .WithSummary("What a client must send: parameters, packing, the rotation keys needed").Produces<InferenceManifest>();
         v1.MapPost("/models/{name}/sessions", async (string name, HttpContext c, VeilService s) =>
-                Results.Json(await s.RegisterSessionAsync(await Caller(c, s), name, c.Request.Body, c.Request.ContentLength,
+                Results.Json(await s.RegisterSessionAsync(await Caller(c, s, s.Options.MaxKeyBytes), name, c.Request.Body, c.Request.ContentLength,
                     c.Request.Headers["X-Veil-Attestation"].FirstOrDefault(), c.RequestAborted), statusCode: 201))
             .WithSummary("Register a public context (public and evaluation keys) for a model; the body is the saved context")
             .Accepts<byte[]>(Binary).Produces<SessionInfo>(201);
@@ -35,13 +35,13 @@ internal static class RestApi
             return Results.NoContent();
         }).WithSummary("Delete a session and its stored keys");
         v1.MapPost("/sessions/{id}/predict", async (string id, HttpContext c, VeilService s) =>
-                Results.Bytes(await s.PredictAsync(await Caller(c, s), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), Binary))
+                Results.Bytes(await s.PredictAsync(await Caller(c, s, s.Options.MaxRequestBytes), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), Binary))
             .WithSummary("One input in one ciphertext; the answer is one ciphertext of the outputs").Accepts<byte[]>(Binary).Produces<byte[]>(200, Binary);
         v1.MapPost("/sessions/{id}/predict-batch", async (string id, HttpContext c, VeilService s) =>
-                Results.Bytes(await s.PredictBatchAsync(await Caller(c, s), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), Binary))
+                Results.Bytes(await s.PredictBatchAsync(await Caller(c, s, s.Options.MaxRequestBytes), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), Binary))
             .WithSummary("A batch (one ciphertext per input value, input b in slot b), evaluated while the caller waits").Accepts<byte[]>(Binary).Produces<byte[]>(200, Binary);
         v1.MapPost("/sessions/{id}/jobs", async (string id, HttpContext c, VeilService s) =>
-                Results.Json(await s.SubmitJobAsync(await Caller(c, s), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), statusCode: 202))
+                Results.Json(await s.SubmitJobAsync(await Caller(c, s, s.Options.MaxRequestBytes), id, c.Request.Body, c.Request.ContentLength, c.RequestAborted), statusCode: 202))
             .WithSummary("A batch as a background job").Accepts<byte[]>(Binary).Produces<JobInfo>(202);
         v1.MapGet("/jobs", async (HttpContext c, VeilService s) => Results.Ok(await s.ListJobsAsync(await Caller(c, s), c.RequestAborted))).Produces<IReadOnlyList<JobInfo>>();
         v1.MapGet("/jobs/{id}", async (string id, HttpContext c, VeilService s) => Results.Ok(await s.GetJobAsync(await Caller(c, s), id, c.RequestAborted)))
@@ -69,6 +69,9 @@ internal static class RestApi
         admin.MapPut("/models/{name}", async (string name, bool? grantAll, HttpContext c, VeilService s) =>
         {
             var caller = await Caller(c, s);
+            // Admin first, then the body: a tenant key cannot make the service read a model upload.
+            s.RequireAdmin(caller);
+            AllowBody(c, MaxModelBytes);
             using var buffer = new MemoryStream();
             await c.Request.Body.CopyToAsync(buffer, c.RequestAborted);
             return Results.Json(await s.DeployModelAsync(caller, name, buffer.ToArray(), grantAll ?? false, c.RequestAborted), statusCode: 201);
@@ -87,8 +90,24 @@ internal static class RestApi
             .Produces<ServiceOverview>();
     }
 
+    /// <summary>Largest model upload.</summary>
+    public const long MaxModelBytes = 256L << 20;
+
     private static Task<Caller> Caller(HttpContext c, VeilService s) =>
         s.AuthenticateAsync(c.Request.Headers.Authorization.FirstOrDefault(), c.Connection.RemoteIpAddress?.ToString() ?? "-", c.RequestAborted);
+
+    /// <summary>The caller, and only then a body limit above the small default for binary uploads.</summary>
+    private static async Task<Caller> Caller(HttpContext c, VeilService s, long bodyCap)
+    {
+        var caller = await Caller(c, s);
+        AllowBody(c, bodyCap);
+        return caller;
+    }
+
+    private static void AllowBody(HttpContext c, long cap)
+    {
+        if (c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = cap + (1 << 16);
+    }
 
     /// <summary>Typed refusals to their status and an <see cref="ErrorBody"/>; anything else to a 500 without details.</summary>
     public static async Task HandleErrorsAsync(HttpContext context, Func<Task> next, Microsoft.Extensions.Logging.ILogger log)

@@ -26,7 +26,7 @@ public interface IServiceStore : IDisposable
     Task<ApiKeyRecord?> GetApiKeyAsync(string id, CancellationToken cancellation = default);
     /// <summary>Marks a key revoked; false when there is no such key.</summary>
     Task<bool> RevokeApiKeyAsync(string id, CancellationToken cancellation = default);
-    /// <summary>Whether any admin key exists.</summary>
+    /// <summary>Whether any admin key that is not revoked exists.</summary>
     Task<bool> HasAdminKeyAsync(CancellationToken cancellation = default);
 
     /// <summary>Adds a model.</summary>
@@ -56,6 +56,11 @@ public interface IServiceStore : IDisposable
     Task AddJobAsync(JobRecord job, CancellationToken cancellation = default);
     /// <summary>Replaces a job's record.</summary>
     Task UpdateJobAsync(JobRecord job, CancellationToken cancellation = default);
+    /// <summary>
+    /// Replaces a job's record only while its stored state is one of <paramref name="from"/> (a compare-and-set, so that a
+    /// cancel, a worker's claim and a worker's result never overwrite one another); false when the state had moved on.
+    /// </summary>
+    Task<bool> TransitionJobAsync(JobRecord job, JobState[] from, CancellationToken cancellation = default);
     /// <summary>A job, or null.</summary>
     Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellation = default);
     /// <summary>Jobs of a tenant, or of all tenants when null.</summary>
@@ -71,6 +76,8 @@ public interface IServiceStore : IDisposable
     Task DeleteBlobAsync(string key, CancellationToken cancellation = default);
     /// <summary>Keys of every blob.</summary>
     Task<IReadOnlyList<string>> ListBlobsAsync(CancellationToken cancellation = default);
+    /// <summary>Keys of the blobs written before <paramref name="before"/> (the sweep spares younger ones: their record may be on its way).</summary>
+    Task<IReadOnlyList<string>> ListBlobsWrittenBeforeAsync(DateTimeOffset before, CancellationToken cancellation = default);
 }
 
 /// <summary>A name or id already taken.</summary>

@@ -23,7 +23,7 @@ public abstract class SqlServiceStore : IServiceStore
             "CREATE TABLE IF NOT EXISTS veil_grants (tenant_id TEXT NOT NULL, model_name TEXT NOT NULL, PRIMARY KEY (tenant_id, model_name))",
             "CREATE TABLE IF NOT EXISTS veil_sessions (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, model_name TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS veil_jobs (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, model_name TEXT NOT NULL, state INTEGER NOT NULL, progress DOUBLE PRECISION NOT NULL, error TEXT NULL, input_bytes BIGINT NOT NULL, result_bytes BIGINT NOT NULL, created BIGINT NOT NULL, finished BIGINT NULL, expires BIGINT NOT NULL, attempts INTEGER NOT NULL)",
-            $"CREATE TABLE IF NOT EXISTS veil_blobs (key TEXT PRIMARY KEY, data {BinaryType} NOT NULL)",
+            $"CREATE TABLE IF NOT EXISTS veil_blobs (key TEXT PRIMARY KEY, data {BinaryType} NOT NULL, created BIGINT NOT NULL)",
         ];
         await using var connection = await OpenAsync(cancellation).ConfigureAwait(false);
         foreach (var statement in ddl) await ExecuteAsync(connection, statement, [], cancellation).ConfigureAwait(false);
@@ -77,7 +77,7 @@ public abstract class SqlServiceStore : IServiceStore
 
     /// <inheritdoc/>
     public async Task<bool> HasAdminKeyAsync(CancellationToken cancellation = default) =>
-        (await QueryAsync("SELECT COUNT(*) FROM veil_api_keys WHERE admin = 1", [], r => r.GetInt64(0), cancellation).ConfigureAwait(false))[0] > 0;
+        (await QueryAsync("SELECT COUNT(*) FROM veil_api_keys WHERE admin = 1 AND revoked = 0", [], r => r.GetInt64(0), cancellation).ConfigureAwait(false))[0] > 0;
 
     // ------------------------------------------------------------------ models
 
@@ -157,6 +157,16 @@ public abstract class SqlServiceStore : IServiceStore
             JobParameters(j), cancellation);
 
     /// <inheritdoc/>
+    public async Task<bool> TransitionJobAsync(JobRecord j, JobState[] from, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        if (from.Length == 0) return false;
+        string states = string.Join(", ", from.Select(f => ((int)f).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return await ExecuteAsync($"UPDATE veil_jobs SET state = @state, progress = @progress, error = @error, result_bytes = @result_bytes, finished = @finished, expires = @expires, attempts = @attempts WHERE id = @id AND state IN ({states})",
+            JobParameters(j), cancellation).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
     public async Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellation = default) =>
         (await QueryAsync($"SELECT {JobColumns} FROM veil_jobs WHERE id = @id", [("id", id)], ReadJob, cancellation).ConfigureAwait(false)).FirstOrDefault();
 
@@ -177,7 +187,7 @@ public abstract class SqlServiceStore : IServiceStore
 
     /// <inheritdoc/>
     public virtual Task PutBlobAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellation = default) =>
-        InsertAsync("INSERT INTO veil_blobs (key, data) VALUES (@key, @data)", [("key", key), ("data", content.ToArray())], $"A blob {key} exists.", cancellation);
+        InsertAsync("INSERT INTO veil_blobs (key, data, created) VALUES (@key, @data, @created)", [("key", key), ("data", content.ToArray()), ("created", Ms(DateTimeOffset.UtcNow))], $"A blob {key} exists.", cancellation);
 
     /// <inheritdoc/>
     public virtual async Task<byte[]?> GetBlobAsync(string key, CancellationToken cancellation = default) =>
@@ -190,6 +200,10 @@ public abstract class SqlServiceStore : IServiceStore
     /// <inheritdoc/>
     public virtual Task<IReadOnlyList<string>> ListBlobsAsync(CancellationToken cancellation = default) =>
         QueryAsync("SELECT key FROM veil_blobs", [], r => r.GetString(0), cancellation);
+
+    /// <inheritdoc/>
+    public virtual Task<IReadOnlyList<string>> ListBlobsWrittenBeforeAsync(DateTimeOffset before, CancellationToken cancellation = default) =>
+        QueryAsync("SELECT key FROM veil_blobs WHERE created < @before", [("before", Ms(before))], r => r.GetString(0), cancellation);
 
     // ------------------------------------------------------------------ helpers
 

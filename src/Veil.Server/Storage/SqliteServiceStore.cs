@@ -106,6 +106,15 @@ public sealed class SqliteServiceStore : SqlServiceStore
     }
 
     /// <inheritdoc/>
+    public override Task<IReadOnlyList<string>> ListBlobsWrittenBeforeAsync(DateTimeOffset before, CancellationToken cancellation = default)
+    {
+        var keys = Directory.EnumerateFiles(_blobDirectory, "*.blob", SearchOption.AllDirectories)
+            .Where(f => File.GetLastWriteTimeUtc(f) < before.UtcDateTime)
+            .Select(f => Path.GetRelativePath(_blobDirectory, f)[..^5].Replace(Path.DirectorySeparatorChar, '/')).ToArray();
+        return Task.FromResult<IReadOnlyList<string>>(keys);
+    }
+
+    /// <inheritdoc/>
     public override void Dispose()
     {
         SqliteConnection.ClearAllPools();
