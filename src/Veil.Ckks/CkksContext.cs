@@ -129,6 +129,20 @@ public sealed class CkksContext : IDisposable
     /// <summary>Encrypts real values at the default scale and the top level.</summary>
     public Ciphertext Encrypt(ReadOnlySpan<double> values) => Encryptor.Encrypt(Encoder.Encode(values));
 
+    /// <summary>
+    /// Encrypts under the secret key (the key owner only): c_1 travels as a seed, so the serialized ciphertext is half
+    /// the size of a public-key one — for uploads from the owner to a computing party.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is a public context.</exception>
+    public Ciphertext EncryptSymmetric(ReadOnlySpan<double> values)
+    {
+        if (_secretKey is null) throw new InvalidOperationException("This is a public context: only the key owner encrypts under the secret key.");
+        var encryptor = _symmetric ?? Interlocked.CompareExchange(ref _symmetric, new Encryptor(Parameters.Ring, _secretKey) { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism }, null) ?? _symmetric!;
+        return encryptor.Encrypt(Encoder.Encode(values));
+    }
+
+    private Encryptor? _symmetric;
+
     /// <summary>Decrypts and decodes the real parts of all slots, for the key owner's own use.</summary>
     /// <remarks>
     /// Exact, and safe only while the values stay with the key owner: each decrypted value carries the ciphertext's

@@ -481,7 +481,16 @@ namespace Veil.Cli
             var mpc = new Command("mpc", "Secret-sharing MPC: triples (dealer and Paillier), fixed-point products, comparisons and argmax per second.") { cReps, cBits, cOut, cJson };
             mpc.SetAction(r => BenchMpcCommand.Run(r.GetValue(cReps), r.GetValue(cBits), r.GetValue(cJson), r.GetValue(cOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc };
+            var sClients = Int("--clients", "Concurrent clients of the load, each with its own keys and tenant.", 50, 1, 1000);
+            var sRequests = Int("--requests", "Requests per client (one in four a batch of 8 images).", 20, 1, 10_000);
+            var sReps = Int("--reps", "Single-image requests timed through the service and in process each.", 40, 1, 10_000);
+            var sFault = new Option<bool>("--fault") { Description = "Also kill a 'veil serve' process with SIGKILL under load and check what survives its restart." };
+            var sOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var sJson = Json();
+            var serve = new Command("serve", "The encrypted-inference service on loopback HTTPS beside the same work in process: latency, batched throughput, load, faults.") { sClients, sRequests, sReps, sFault, sOut, sJson };
+            serve.SetAction(r => BenchServeCommand.Run(r.GetValue(sClients), r.GetValue(sRequests), r.GetValue(sReps), r.GetValue(sFault), r.GetValue(sJson), r.GetValue(sOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve };
         }
     }
 }

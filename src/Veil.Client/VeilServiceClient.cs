@@ -111,6 +111,9 @@ public sealed class VeilServiceClient : IDisposable
         return await response.Content.ReadAsByteArrayAsync(cancellation).ConfigureAwait(false);
     }
 
+    /// <summary>This tenant's sessions.</summary>
+    public Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellation = default) => GetJsonAsync<IReadOnlyList<SessionInfo>>("v1/sessions", cancellation);
+
     /// <summary>A job's state.</summary>
     public Task<JobInfo> GetJobAsync(string jobId, CancellationToken cancellation = default) => GetJsonAsync<JobInfo>($"v1/jobs/{jobId}", cancellation);
 

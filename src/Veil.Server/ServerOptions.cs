@@ -43,6 +43,8 @@ public sealed record ServerOptions
     public int MaxRequestsInFlightPerTenant { get; init; } = 16;
     /// <summary>Bytes of loaded session keys kept in memory (least recently used ones are dropped and reloaded on demand).</summary>
     public long MaxCachedSessionBytes { get; init; } = 8L << 30;
+    /// <summary>Log to the console (structured single lines); off for a service embedded in a benchmark or a demo.</summary>
+    public bool ConsoleLog { get; init; } = true;
     /// <summary>Checks an attestation (a TEE's report) before keys are accepted; null accepts every upload (see docs/tee.md).</summary>
     public IKeyUploadAttestation? Attestation { get; init; }
 }

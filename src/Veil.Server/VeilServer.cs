@@ -72,7 +72,8 @@ public sealed class VeilServer : IAsyncDisposable
             var certificate = LoadOrCreateCertificate(options.DataDirectory, home.Keyring);
 
             var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            builder.Logging.ClearProviders();
+            if (options.ConsoleLog) builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;

@@ -620,7 +620,8 @@ public sealed class VeilService : IDisposable
     {
         if (declared > cap) throw new ServiceException(413, "too_large", $"The {what} is {declared} bytes; at most {cap} are accepted.", what);
         if (declared == 0) throw new ServiceException(400, "empty", $"No {what} in the request body.", what);
-        // Grown as bytes arrive (a declared length reserves nothing), and counted against one budget for all requests being read.
+        if (declared is { } exact) return await ReadExactAsync(body, exact, what, cancellation).ConfigureAwait(false);
+        // No declared length: grown as bytes arrive, counted against one budget for all request bodies being read.
         using var buffer = new MemoryStream(1 << 16);
         var chunk = new byte[1 << 16];
         long reserved = 0;
@@ -631,19 +632,45 @@ public sealed class VeilService : IDisposable
                 int read = await body.ReadAsync(chunk, cancellation).ConfigureAwait(false);
                 if (read == 0) break;
                 if (buffer.Length + read > cap) throw new ServiceException(413, "too_large", $"The {what} passes {cap} bytes, the most accepted.", what);
-                if (Interlocked.Add(ref _bufferedBytes, read) > _options.MaxBufferedBytes)
-                {
-                    Interlocked.Add(ref _bufferedBytes, -read);
-                    throw new ServiceException(503, "busy", "The service is reading too many request bodies at once; try again shortly.", what);
-                }
+                Reserve(read, what);
                 reserved += read;
                 buffer.Write(chunk, 0, read);
             }
         }
         finally { Interlocked.Add(ref _bufferedBytes, -reserved); }
         if (buffer.Length == 0) throw new ServiceException(400, "empty", $"No {what} in the request body.", what);
-        if (declared is { } length && buffer.Length != length) throw new ServiceException(400, "truncated", $"The {what} ended after {buffer.Length} of {length} bytes.", what);
         return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// A body of a declared length (already checked against the cap, from an authenticated caller) read straight into
+    /// one array: its length is reserved from the global budget first, so slow senders cannot pin more than the budget.
+    /// </summary>
+    private async Task<byte[]> ReadExactAsync(Stream body, long length, string what, CancellationToken cancellation)
+    {
+        Reserve(length, what);
+        try
+        {
+            var result = GC.AllocateUninitializedArray<byte>(checked((int)length));
+            int filled = 0;
+            while (filled < result.Length)
+            {
+                int read = await body.ReadAsync(result.AsMemory(filled), cancellation).ConfigureAwait(false);
+                if (read == 0) throw new ServiceException(400, "truncated", $"The {what} ended after {filled} of {length} bytes.", what);
+                filled += read;
+            }
+            var extra = new byte[1];
+            if (await body.ReadAsync(extra, cancellation).ConfigureAwait(false) != 0) throw new ServiceException(400, "too_long", $"The {what} is longer than its declared {length} bytes.", what);
+            return result;
+        }
+        finally { Interlocked.Add(ref _bufferedBytes, -length); }
+    }
+
+    private void Reserve(long bytes, string what)
+    {
+        if (Interlocked.Add(ref _bufferedBytes, bytes) <= _options.MaxBufferedBytes) return;
+        Interlocked.Add(ref _bufferedBytes, -bytes);
+        throw new ServiceException(503, "busy", "The service is reading too many request bodies at once; try again shortly.", what);
     }
 
     private SerializationLimits KeyLimits => SerializationLimits.Default with { MaxObjectBytes = Math.Min(_options.MaxKeyBytes, Array.MaxLength) };

@@ -44,14 +44,14 @@ public sealed class ModelClient : IDisposable
     /// <summary>The public context to register with the service (public, relinearization and Galois keys; no secret).</summary>
     public byte[] PublicContext() => Context.SavePublic();
 
-    /// <summary>One input in one ciphertext, in the model's input layout.</summary>
+    /// <summary>One input in one ciphertext (under the secret key: seeded, half size), in the model's input layout.</summary>
     /// <exception cref="InvalidOperationException">Keys made batched-only, or a model without the single-input packing.</exception>
     /// <exception cref="ArgumentException">Wrong length or a non-finite value.</exception>
     public byte[] EncryptSingle(double[] input)
     {
         var layout = _input ?? throw new InvalidOperationException("These keys are for batched inputs only.");
         Check(input);
-        return RlweSerializer.Save(Context.Encrypt(layout.Pack(input, Context.Parameters.Slots)));
+        return RlweSerializer.Save(Context.EncryptSymmetric(layout.Pack(input, Context.Parameters.Slots)));
     }
 
     /// <summary>The outputs of one input, from the service's answer.</summary>
@@ -76,7 +76,7 @@ public sealed class ModelClient : IDisposable
         for (int i = 0; i < cts.Length; i++)
         {
             for (int b = 0; b < inputs.Length; b++) column[b] = inputs[b][i];
-            cts[i] = Context.Encrypt(column);
+            cts[i] = Context.EncryptSymmetric(column); // seeded: half the upload of a public-key ciphertext
         }
         return CiphertextBatch.Save(Context.Parameters.Ring, cts);
     }
