@@ -126,6 +126,9 @@ internal static class DemoCommand
             $"MPC on secret-shared rows (2 hospitals, dealer triples): logistic regression on breast cancer ({lr.Items} rows, {mpcOptions.Iterations} steps, exact-sign sigmoid) {lr.Score:P2} vs plaintext twin {lr.Plaintext:P2}, " +
             $"{lr.Rounds} rounds, {lr.BytesPerParty[0] / 1048576.0:F0} MiB per party; exact KNN (k = {mpcOptions.K}) on iris by secure top-k {knn.Score:P2}, " +
             $"{(knn.EqualPredictions == true ? "every prediction equal to" : "predictions DIFFER from")} plaintext KNN; {hybrid} ({mpcClock.Elapsed.TotalSeconds:F1} s). As separate processes over TLS: veil mpc demo --parties 2|3."));
+        var service = ServeCommands.DemoRun(quick ? 10 : 40);
+        AnsiConsole.WriteLine(FormattableString.Invariant(
+            $"Encrypted-inference service (HTTPS on loopback, SQLite and sealed blobs in a temporary folder): a hospital's client registered its keys once ({service.KeyBytes / 1048576.0:F1} MiB with rotations, {service.BatchedKeyBytes / 1048576.0:F1} MiB batched-only), sent {service.Single} digits one at a time (p50 {service.P50Ms:F0} ms, encryption and decryption included) and {service.Batched} as a background job: {service.ServiceAccuracy:P2} vs plaintext {service.PlainAccuracy:P2}, {(service.EqualPredictions ? "every prediction equal" : "predictions DIFFER")}; after a restart its keys {(service.RestartKept ? "still served" : "were LOST")} ({service.Seconds:F1} s). veil serve / deploy / predict; veil bench serve."));
         var protection = Veil.Protection.ProtectionSelfCheck.Run();
         AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Protection at rest: {protection.Bytes >> 20} MiB sealed for a keyring at {protection.SealMBps:F0} MB/s and opened at {protection.OpenMBps:F0} MB/s (AES-256-GCM, file to file); " +

@@ -119,6 +119,79 @@ internal static class ServeCommands
         return 0;
     }
 
+    /// <summary>What the demo shows of the service: digits classified through it over loopback HTTPS, beside the plaintext network.</summary>
+    internal sealed record ServiceDemoResult(int Single, int Batched, double PlainAccuracy, double ServiceAccuracy, bool EqualPredictions, double P50Ms,
+        long KeyBytes, long BatchedKeyBytes, bool RestartKept, double Seconds);
+
+    /// <summary>
+    /// A service in a temporary folder on loopback HTTPS, the digits network deployed, one tenant: some test images one at a time,
+    /// the rest as a background job; then a restart, after which the same session answers again.
+    /// </summary>
+    internal static ServiceDemoResult DemoRun(int singles)
+    {
+        var clock = Stopwatch.StartNew();
+        var (net, test) = ServingExamples.DigitsMlp();
+        string dir = Directory.CreateTempSubdirectory("veil-demo-service-").FullName;
+        try
+        {
+            var options = new ServerOptions { DataDirectory = dir, Urls = ["https://127.0.0.1:0"], ConsoleLog = false };
+            var server = VeilServer.CreateAsync(options).GetAwaiter().GetResult();
+            string adminKey = server.NewAdminKey!, pin = server.CertificatePin;
+            TenantCreated tenant;
+            ModelSession single, batched;
+            var latencies = new List<double>();
+            var predictions = new List<double>();
+            var images = test.Features;
+            try
+            {
+                server.StartAsync().GetAwaiter().GetResult();
+                using var admin = new VeilServiceClient(new Uri(server.Addresses[0]), adminKey, pin);
+                admin.DeployAsync("digits", net.Save()).GetAwaiter().GetResult();
+                tenant = admin.CreateTenantAsync(new CreateTenantRequest("hospital")).GetAwaiter().GetResult();
+                admin.GrantAsync("digits", tenant.TenantId).GetAwaiter().GetResult();
+                using var client = new VeilServiceClient(new Uri(server.Addresses[0]), tenant.ApiKey, pin);
+                single = client.OpenSessionAsync("digits").GetAwaiter().GetResult();
+                batched = client.OpenSessionAsync("digits", batchedOnly: true).GetAwaiter().GetResult();
+                foreach (var x in images.Take(singles))
+                {
+                    var sw = Stopwatch.StartNew();
+                    predictions.Add(Veil.Ml.Models.SquareMlp.ArgMax(single.PredictAsync(x).GetAwaiter().GetResult()));
+                    latencies.Add(sw.Elapsed.TotalMilliseconds);
+                }
+                var rest = images.Skip(singles).ToArray();
+                var job = batched.SubmitBatchAsync(rest).GetAwaiter().GetResult();
+                predictions.AddRange(batched.WaitForJobAsync(job.JobId, rest.Length).GetAwaiter().GetResult().Select(o => (double)Veil.Ml.Models.SquareMlp.ArgMax(o)));
+            }
+            finally { server.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            // A restart on the same folder: the keys registered before it still serve.
+            bool kept;
+            var again = VeilServer.CreateAsync(options).GetAwaiter().GetResult();
+            try
+            {
+                again.StartAsync().GetAwaiter().GetResult();
+                using var client = new VeilServiceClient(new Uri(again.Addresses[0]), tenant.ApiKey, pin);
+                var probe = new ModelSessionProbe(client, single);
+                kept = Veil.Ml.Models.SquareMlp.ArgMax(probe.Predict(images[0])) == predictions[0];
+            }
+            finally { again.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            var plain = net.Predict(images);
+            latencies.Sort();
+            var result = new ServiceDemoResult(singles, images.Length - singles, Veil.Ml.Data.Metrics.Accuracy(test.Targets, plain),
+                Veil.Ml.Data.Metrics.Accuracy(test.Targets, [.. predictions]), plain.SequenceEqual(predictions), latencies[latencies.Count / 2],
+                single.Info.Bytes, batched.Info.Bytes, kept, clock.Elapsed.TotalSeconds);
+            single.Dispose();
+            batched.Dispose();
+            return result;
+        }
+        finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
+    }
+
+    /// <summary>A session's keys used through another client (the same tenant after a restart).</summary>
+    private sealed class ModelSessionProbe(VeilServiceClient client, ModelSession session)
+    {
+        public double[] Predict(double[] x) => session.Keys.DecryptSingle(client.PredictRawAsync(session.Info.SessionId, session.Keys.EncryptSingle(x)).GetAwaiter().GetResult());
+    }
+
     /// <summary>The rows the example was not trained on, as CSV with a header (pixel_0 … pixel_63, target).</summary>
     private static void WriteCsv(string path, Dataset data)
     {

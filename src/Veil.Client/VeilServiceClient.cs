@@ -111,6 +111,10 @@ public sealed class VeilServiceClient : IDisposable
         return await response.Content.ReadAsByteArrayAsync(cancellation).ConfigureAwait(false);
     }
 
+    /// <summary>One ciphertext (bytes) to a session's single-input endpoint; the answer's bytes.</summary>
+    public Task<byte[]> PredictRawAsync(string sessionId, byte[] ciphertext, CancellationToken cancellation = default) =>
+        PostBytesAsync($"v1/sessions/{sessionId}/predict", ciphertext, cancellation);
+
     /// <summary>This tenant's sessions.</summary>
     public Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellation = default) => GetJsonAsync<IReadOnlyList<SessionInfo>>("v1/sessions", cancellation);
 
