@@ -75,6 +75,8 @@ public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Cha
     /// <exception cref="FormatException">An unknown kind or values out of range.</exception>
     public SlotLayout ToLayout(int slots)
     {
+        if (Kind == "im2col" && (Channels < 1 || Kernel < 1 || Stride < 1 || Height < Kernel || Width < Kernel || Height > TensorShape.MaxSide || Width > TensorShape.MaxSide))
+            throw new FormatException($"Layout {this}: an im2col layout needs channels, kernel and stride of at least 1 and a kernel within the image.");
         try
         {
             SlotLayout layout = Kind switch
