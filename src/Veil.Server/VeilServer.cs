@@ -95,6 +95,11 @@ public sealed class VeilServer : IAsyncDisposable
             });
             builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver()));
             builder.Services.AddOpenApi();
+            builder.Services.AddGrpc(g =>
+            {
+                g.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes + (1 << 16), int.MaxValue);
+                g.MaxSendMessageSize = (int)Math.Min(options.MaxRequestBytes + (1 << 16), int.MaxValue);
+            });
             builder.Services.AddHealthChecks().AddAsyncCheck("store", async ct => await store.PingAsync(ct).ConfigureAwait(false)
                 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The store does not answer."), ["ready"]);
             builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServiceMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel").AddPrometheusExporter());
@@ -116,6 +121,7 @@ public sealed class VeilServer : IAsyncDisposable
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Veil.Server.Http");
             app.Use((context, next) => RestApi.HandleErrorsAsync(context, next, log));
             app.UseRateLimiter();
+            app.Use((context, next) => GrpcApi.AuthenticateFirstAsync(context, next, service));
             app.MapOpenApi("/openapi/{documentName}.json");
             app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false }).DisableRateLimiting();
             app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).DisableRateLimiting();
@@ -123,6 +129,7 @@ public sealed class VeilServer : IAsyncDisposable
             app.MapGet("/", () => Results.Redirect("/dashboard"));
             app.MapGet("/dashboard", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
             RestApi.Map(app);
+            app.MapGrpcService<GrpcApi>();
 
             string? adminKey = await service.BootstrapAdminAsync(cancellation).ConfigureAwait(false);
             if (adminKey is not null)
