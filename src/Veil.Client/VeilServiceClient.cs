@@ -77,6 +77,49 @@ public sealed class VeilServiceClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Encrypted training by the service: keys for the data's size made here, the rows preprocessed and encrypted here,
+    /// gradient descent there on ciphertexts, the weights decrypted here (only here). The training session is deleted after.
+    /// </summary>
+    /// <param name="x">Feature rows.</param>
+    /// <param name="y">Targets (0/1 for logistic regression).</param>
+    /// <param name="kind">Linear or logistic regression.</param>
+    /// <param name="options">Gradient descent (iterations bounded by the parameters' levels).</param>
+    /// <param name="progress">The job's progress.</param>
+    /// <param name="cancellation">Cancels waiting (and the job).</param>
+    public async Task<Veil.Ml.Encrypted.EncryptedGradientModel> TrainAsync(double[][] x, double[] y, Veil.Ml.Encrypted.GradientModelKind kind,
+        Veil.Ml.Encrypted.GradientDescentOptions options, IProgress<double>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(options);
+        if (x.Length == 0) throw new ArgumentException("No rows.", nameof(x));
+        var parameters = Veil.Ckks.CkksParameters.Create(Veil.Ml.Encrypted.TwoPartyTraining.ParametersFor(x.Length, x[0].Length, kind, options));
+        using var owner = Veil.Ckks.CkksContext.Create(parameters, Veil.Ml.Encrypted.TwoPartyTraining.RequiredRotations(x[0].Length, parameters.Slots));
+        var (job, state) = Veil.Ml.Encrypted.TwoPartyTraining.Prepare(owner, x, y, kind, options);
+        SessionInfo session;
+        using (var content = new ByteArrayContent(owner.SavePublic()))
+        {
+            content.Headers.ContentType = Binary;
+            using var response = await _http.PostAsync("v1/training/sessions", content, cancellation).ConfigureAwait(false);
+            session = await ReadJsonAsync<SessionInfo>(response, cancellation).ConfigureAwait(false);
+        }
+        try
+        {
+            var submitted = await PostBytesForJsonAsync<JobInfo>($"v1/sessions/{session.SessionId}/jobs", job.Save(), cancellation).ConfigureAwait(false);
+            while (true)
+            {
+                var info = await GetJobAsync(submitted.JobId, cancellation).ConfigureAwait(false);
+                progress?.Report(info.Progress);
+                if (info.State == "succeeded") break;
+                if (info.State is "failed" or "cancelled") throw new VeilServiceException(HttpStatusCode.Conflict, null, $"Training job {submitted.JobId} {info.State}: {info.Error}");
+                await Task.Delay(200, cancellation).ConfigureAwait(false);
+            }
+            var weights = Veil.Ml.Encrypted.EncryptedModelWeights.Load(owner, await GetBytesAsync($"v1/jobs/{submitted.JobId}/result", cancellation).ConfigureAwait(false));
+            return Veil.Ml.Encrypted.TwoPartyTraining.Finish(owner, state, weights);
+        }
+        finally { await DeleteAsync($"v1/sessions/{session.SessionId}", CancellationToken.None).ConfigureAwait(false); }
+    }
+
     /// <summary>Registers a saved public context for a model (what <see cref="OpenSessionAsync"/> does with its own keys).</summary>
     public async Task<SessionInfo> RegisterAsync(string model, byte[] publicContext, CancellationToken cancellation = default)
     {

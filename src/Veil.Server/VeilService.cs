@@ -286,6 +286,18 @@ public sealed class VeilService : IDisposable
     public async Task<SessionInfo> RegisterSessionAsync(Caller caller, string modelName, Stream body, long? declaredLength, string? attestation, CancellationToken cancellation)
     {
         var model = await UsableModelAsync(caller, modelName, cancellation).ConfigureAwait(false);
+        return await RegisterAsync(caller, modelName, bytes => model.LoadSession(bytes, KeyLimits, Execution(cancellation)), body, declaredLength, attestation, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>The model name of training sessions (deployed names cannot start with '@').</summary>
+    public const string TrainingModel = "@training";
+
+    /// <summary>Registers a public context for encrypted training (any 128-bit parameters the client chose for its data).</summary>
+    public Task<SessionInfo> RegisterTrainingSessionAsync(Caller caller, Stream body, long? declaredLength, string? attestation, CancellationToken cancellation) =>
+        RegisterAsync(caller, TrainingModel, bytes => TrainingService.LoadSession(bytes, KeyLimits, Execution(cancellation)), body, declaredLength, attestation, cancellation);
+
+    private async Task<SessionInfo> RegisterAsync(Caller caller, string modelName, Func<byte[], CkksContext> load, Stream body, long? declaredLength, string? attestation, CancellationToken cancellation)
+    {
         if (_options.Attestation is { } verifier && await verifier.VerifyAsync(caller.TenantId, modelName, attestation, cancellation).ConfigureAwait(false) is { } refusal)
         {
             Audit("session.attestation_refused", $"model:{modelName}", caller, new() { ["reason"] = refusal });
@@ -294,7 +306,7 @@ public sealed class VeilService : IDisposable
         await CheckQuotaAsync(caller, declaredLength ?? 0, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxKeyBytes, "keys", cancellation).ConfigureAwait(false);
         CkksContext context;
-        try { context = model.LoadSession(bytes, KeyLimits, Execution(cancellation)); }
+        try { context = load(bytes); }
         catch (ServingRequestException e)
         {
             Audit("session.refused", $"model:{modelName}", caller, new() { ["field"] = e.Field });
@@ -351,8 +363,15 @@ public sealed class VeilService : IDisposable
 
     private async Task<(ServedModel Model, CkksContext Context)> SessionContextAsync(Caller caller, string sessionId, CancellationToken cancellation)
     {
+        var (model, context) = await AnySessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
+        return (model ?? throw new ServiceException(400, "training_session", $"Session {sessionId} is a training session: send it training jobs, not inputs.", "session"), context);
+    }
+
+    /// <summary>A session's keys, loaded once; the model is null for a training session.</summary>
+    private async Task<(ServedModel? Model, CkksContext Context)> AnySessionContextAsync(Caller caller, string sessionId, CancellationToken cancellation)
+    {
         var session = await OwnSessionAsync(caller, sessionId, cancellation).ConfigureAwait(false);
-        var model = await UsableModelAsync(caller, session.ModelName, cancellation).ConfigureAwait(false);
+        var model = session.ModelName == TrainingModel ? null : await UsableModelAsync(caller, session.ModelName, cancellation).ConfigureAwait(false);
         if (_sessions.TryGetValue(session.Id, out var cached))
         {
             cached.LastUse = Stopwatch.GetTimestamp();
@@ -364,7 +383,7 @@ public sealed class VeilService : IDisposable
             var sealedBytes = await _store.GetBlobAsync(SessionBlob(id), CancellationToken.None).ConfigureAwait(false)
                 ?? throw new ServiceException(500, "storage", $"Session {id} has a record but no stored keys.");
             var bytes = Open(sealedBytes, CkksContext.PublicType);
-            var loaded = model.LoadSession(bytes, KeyLimits, Execution(CancellationToken.None));
+            var loaded = model is null ? TrainingService.LoadSession(bytes, KeyLimits, Execution(CancellationToken.None)) : model.LoadSession(bytes, KeyLimits, Execution(CancellationToken.None));
             Cache(id, loaded, bytes.Length);
             return loaded;
         }));
@@ -449,17 +468,23 @@ public sealed class VeilService : IDisposable
     /// <summary>The job queue (set by the host).</summary>
     internal JobRunner? Jobs { get; set; }
 
-    /// <summary>Queues a batch as a background job; its input is stored sealed so that a restart resumes it.</summary>
+    /// <summary>
+    /// Queues a job: a batch for a model's session, or a training job (a <see cref="Veil.Ml.Encrypted.TrainingJob"/>) for a
+    /// training session. Its input is stored sealed so that a restart resumes it.
+    /// </summary>
     public async Task<JobInfo> SubmitJobAsync(Caller caller, string sessionId, Stream body, long? declaredLength, CancellationToken cancellation)
     {
         var session = await OwnSessionAsync(caller, sessionId, cancellation).ConfigureAwait(false);
-        var model = await UsableModelAsync(caller, session.ModelName, cancellation).ConfigureAwait(false);
         var tenant = await TenantAsync(caller, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxRequestBytes, "batch", cancellation).ConfigureAwait(false);
-        var (_, context) = await SessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
-        // Every check a synchronous batch gets, now, so that a bad batch is a 400 and not a failed job later.
-        try { model.CheckBatch(context, bytes, RequestLimits); }
-        catch (ServingRequestException e) { throw new ServiceException(400, "bad_batch", e.Message, e.Field); }
+        var (model, context) = await AnySessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
+        // Every check the evaluation makes, now, so that a bad input is a 400 and not a failed job later.
+        try
+        {
+            if (model is null) TrainingService.CheckJob(context, bytes, RequestLimits);
+            else model.CheckBatch(context, bytes, RequestLimits);
+        }
+        catch (ServingRequestException e) { throw new ServiceException(400, model is null ? "bad_training_job" : "bad_batch", e.Message, e.Field); }
         var gate = _tenantGates.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellation).ConfigureAwait(false);
         JobRecord job;
@@ -471,7 +496,7 @@ public sealed class VeilService : IDisposable
                 throw new ServiceException(429, "quota", $"This tenant has {active} jobs queued or running; its quota is {tenant.MaxConcurrentJobs}.", "jobs");
             var now = DateTimeOffset.UtcNow;
             job = new JobRecord(NewId(), caller.TenantId, session.Id, session.ModelName, JobState.Queued, 0, null, bytes.Length, 0, now, null, now + _options.ResultLifetime, 0);
-            await _store.PutBlobAsync(JobInputBlob(job.Id), Seal(bytes, CiphertextBatch.Type), cancellation).ConfigureAwait(false);
+            await _store.PutBlobAsync(JobInputBlob(job.Id), Seal(bytes, InputType(job)), cancellation).ConfigureAwait(false);
             await _store.AddJobAsync(job, CancellationToken.None).ConfigureAwait(false);
         }
         finally { gate.Release(); }
@@ -496,8 +521,11 @@ public sealed class VeilService : IDisposable
         if (job.State != JobState.Succeeded) throw new ServiceException(409, "not_ready", $"Job {jobId} is {job.State.ToString().ToLowerInvariant()}{(job.Error is null ? "" : ": " + job.Error)}.", "job");
         var sealedBytes = await _store.GetBlobAsync(JobResultBlob(job.Id), cancellation).ConfigureAwait(false)
             ?? throw new ServiceException(500, "storage", $"Job {jobId} succeeded but its result is missing.");
-        return Open(sealedBytes, CiphertextBatch.Type);
+        return Open(sealedBytes, ResultType(job));
     }
+
+    private static ObjectType InputType(JobRecord job) => job.ModelName == TrainingModel ? Veil.Ml.Encrypted.TrainingJob.Type : CiphertextBatch.Type;
+    private static ObjectType ResultType(JobRecord job) => job.ModelName == TrainingModel ? Veil.Ml.Encrypted.EncryptedModelWeights.Type : CiphertextBatch.Type;
 
     /// <summary>Cancels a queued or running job, or deletes an ended one with its result.</summary>
     public async Task DeleteJobAsync(Caller caller, string jobId, CancellationToken cancellation)
@@ -544,14 +572,16 @@ public sealed class VeilService : IDisposable
     internal async Task<byte[]> EvaluateJobAsync(JobRecord job, IProgress<double> progress, CancellationToken cancellation)
     {
         var caller = new Caller(job.TenantId, "job", IsAdmin: job.TenantId == AdminTenant);
-        var (model, context) = await SessionContextAsync(caller, job.SessionId, cancellation).ConfigureAwait(false);
+        var (model, context) = await AnySessionContextAsync(caller, job.SessionId, cancellation).ConfigureAwait(false);
         var sealedInput = await _store.GetBlobAsync(JobInputBlob(job.Id), cancellation).ConfigureAwait(false)
             ?? throw new ServiceException(500, "storage", "The job's input is missing.");
-        var input = Open(sealedInput, CiphertextBatch.Type);
-        var result = await EvaluateAsync(caller with { TenantId = "jobs:" + job.TenantId }, () => model.PredictBatch(context.WithOptions(Execution(cancellation)), input, progress, RequestLimits), cancellation).ConfigureAwait(false);
+        var input = Open(sealedInput, InputType(job));
+        var run = context.WithOptions(Execution(cancellation));
+        var result = await EvaluateAsync(caller with { TenantId = "jobs:" + job.TenantId },
+            () => model is null ? TrainingService.Train(run, input, RequestLimits) : model.PredictBatch(run, input, progress, RequestLimits), cancellation).ConfigureAwait(false);
         // A retry after a crash between this write and the record's update finds the old result: replace it.
         await _store.DeleteBlobAsync(JobResultBlob(job.Id), CancellationToken.None).ConfigureAwait(false);
-        await _store.PutBlobAsync(JobResultBlob(job.Id), Seal(result, CiphertextBatch.Type), CancellationToken.None).ConfigureAwait(false);
+        await _store.PutBlobAsync(JobResultBlob(job.Id), Seal(result, ResultType(job)), CancellationToken.None).ConfigureAwait(false);
         return result;
     }
 

@@ -83,8 +83,11 @@ internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
             }
             catch (Exception e) { await pipe.Writer.CompleteAsync(e).ConfigureAwait(false); }
         });
-        var info = await Map(() => service.RegisterSessionAsync(caller, first.Model, pipe.Reader.AsStream(), first.TotalBytes,
-            string.IsNullOrEmpty(first.Attestation) ? null : first.Attestation, context.CancellationToken)).ConfigureAwait(false);
+        string? attestation = string.IsNullOrEmpty(first.Attestation) ? null : first.Attestation;
+        // The model "@training" registers keys for encrypted training, as POST /v1/training/sessions does.
+        var info = await Map(() => first.Model == VeilService.TrainingModel
+            ? service.RegisterTrainingSessionAsync(caller, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)
+            : service.RegisterSessionAsync(caller, first.Model, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)).ConfigureAwait(false);
         await pump.ConfigureAwait(false);
         return new SessionReply { SessionId = info.SessionId, Model = info.Model, Bytes = info.Bytes };
     }

@@ -25,6 +25,11 @@ internal static class RestApi
                     c.Request.Headers["X-Veil-Attestation"].FirstOrDefault(), c.RequestAborted), statusCode: 201))
             .WithSummary("Register a public context (public and evaluation keys) for a model; the body is the saved context")
             .Accepts<byte[]>(Binary).Produces<SessionInfo>(201);
+        v1.MapPost("/training/sessions", async (HttpContext c, VeilService s) =>
+                Results.Json(await s.RegisterTrainingSessionAsync(await Caller(c, s, s.Options.MaxKeyBytes), c.Request.Body, c.Request.ContentLength,
+                    c.Request.Headers["X-Veil-Attestation"].FirstOrDefault(), c.RequestAborted), statusCode: 201))
+            .WithSummary("Register a public context for encrypted training; then POST a TrainingJob to /v1/sessions/{id}/jobs and fetch the encrypted weights as its result")
+            .Accepts<byte[]>(Binary).Produces<SessionInfo>(201);
         v1.MapGet("/sessions", async (HttpContext c, VeilService s) => Results.Ok(await s.ListSessionsAsync(await Caller(c, s), c.RequestAborted)))
             .Produces<IReadOnlyList<SessionInfo>>();
         v1.MapGet("/sessions/{id}", async (string id, HttpContext c, VeilService s) => Results.Ok(await s.GetSessionAsync(await Caller(c, s), id, c.RequestAborted)))
