@@ -61,13 +61,18 @@ public sealed class VeilServiceClient : IDisposable
     /// Makes keys for a model from its manifest and registers their public part: the session is ready for
     /// predictions. <paramref name="batchedOnly"/> skips the rotation keys (a much smaller upload, batched requests only).
     /// </summary>
-    public async Task<ModelSession> OpenSessionAsync(string model, bool batchedOnly = false, CancellationToken cancellation = default)
+    /// <param name="model">The deployed model.</param>
+    /// <param name="batchedOnly">Keys without rotations (batched requests only).</param>
+    /// <param name="attestation">Evidence for a service that checks attestations, made from the SHA-256 of the keys (see docs/tee.md).</param>
+    /// <param name="cancellation">Cancels the upload.</param>
+    public async Task<ModelSession> OpenSessionAsync(string model, bool batchedOnly = false, Func<byte[], string>? attestation = null, CancellationToken cancellation = default)
     {
         var manifest = await DescribeModelAsync(model, cancellation).ConfigureAwait(false);
         var keys = new ModelClient(manifest, batchedOnly);
         try
         {
-            var info = await RegisterAsync(model, keys.PublicContext(), cancellation).ConfigureAwait(false);
+            var publicContext = keys.PublicContext();
+            var info = await RegisterAsync(model, publicContext, attestation?.Invoke(System.Security.Cryptography.SHA256.HashData(publicContext)), cancellation).ConfigureAwait(false);
             return new ModelSession(this, keys, info);
         }
         catch
@@ -121,11 +126,12 @@ public sealed class VeilServiceClient : IDisposable
     }
 
     /// <summary>Registers a saved public context for a model (what <see cref="OpenSessionAsync"/> does with its own keys).</summary>
-    public async Task<SessionInfo> RegisterAsync(string model, byte[] publicContext, CancellationToken cancellation = default)
+    public async Task<SessionInfo> RegisterAsync(string model, byte[] publicContext, string? attestation = null, CancellationToken cancellation = default)
     {
-        using var content = new ByteArrayContent(publicContext);
-        content.Headers.ContentType = Binary;
-        using var response = await _http.PostAsync($"v1/models/{Uri.EscapeDataString(model)}/sessions", content, cancellation).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/models/{Uri.EscapeDataString(model)}/sessions") { Content = new ByteArrayContent(publicContext) };
+        request.Content.Headers.ContentType = Binary;
+        if (attestation is not null) request.Headers.Add("X-Veil-Attestation", attestation);
+        using var response = await _http.SendAsync(request, cancellation).ConfigureAwait(false);
         return await ReadJsonAsync<SessionInfo>(response, cancellation).ConfigureAwait(false);
     }
 

@@ -51,10 +51,14 @@ public sealed record ServerOptions
 
 /// <summary>
 /// A hook in the key-upload path: a deployment in a confidential VM plugs in a verifier of the client's or the
-/// platform's attestation evidence, sent in the X-Veil-Attestation header.
+/// platform's attestation evidence, sent in the X-Veil-Attestation header (docs/tee.md).
 /// </summary>
 public interface IKeyUploadAttestation
 {
-    /// <summary>Null when the evidence is accepted; otherwise why not (the upload is refused with 403).</summary>
-    ValueTask<string?> VerifyAsync(string tenantId, string modelName, string? evidence, CancellationToken cancellation);
+    /// <summary>
+    /// Null when the evidence is accepted; otherwise why not (the upload is refused with 403 and audited). Called after
+    /// the body is read and before the keys are parsed, with the SHA-256 of the uploaded bytes, so that evidence can
+    /// bind exactly these keys. An exception is a refusal too.
+    /// </summary>
+    ValueTask<string?> VerifyAsync(string tenantId, string modelName, string? evidence, ReadOnlyMemory<byte> keysDigest, CancellationToken cancellation);
 }

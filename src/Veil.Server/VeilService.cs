@@ -298,13 +298,19 @@ public sealed class VeilService : IDisposable
 
     private async Task<SessionInfo> RegisterAsync(Caller caller, string modelName, Func<byte[], CkksContext> load, Stream body, long? declaredLength, string? attestation, CancellationToken cancellation)
     {
-        if (_options.Attestation is { } verifier && await verifier.VerifyAsync(caller.TenantId, modelName, attestation, cancellation).ConfigureAwait(false) is { } refusal)
-        {
-            Audit("session.attestation_refused", $"model:{modelName}", caller, new() { ["reason"] = refusal });
-            throw new ServiceException(403, "attestation", refusal, "attestation");
-        }
         await CheckQuotaAsync(caller, declaredLength ?? 0, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxKeyBytes, "keys", cancellation).ConfigureAwait(false);
+        if (_options.Attestation is { } verifier)
+        {
+            string? refusal;
+            try { refusal = await verifier.VerifyAsync(caller.TenantId, modelName, attestation, SHA256.HashData(bytes), cancellation).ConfigureAwait(false); }
+            catch (Exception e) when (e is not OperationCanceledException) { refusal = "The attestation verifier failed: " + e.GetType().Name; }
+            if (refusal is not null)
+            {
+                Audit("session.attestation_refused", $"model:{modelName}", caller, new() { ["reason"] = refusal });
+                throw new ServiceException(403, "attestation", refusal, "attestation");
+            }
+        }
         CkksContext context;
         try { context = load(bytes); }
         catch (ServingRequestException e)

@@ -290,6 +290,34 @@ public sealed class ServiceTests
         Assert.Contains("<html", dashboard, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>A stand-in verifier: evidence must be "ok:" and the hex SHA-256 of the uploaded keys; "throw" makes it fail.</summary>
+    private sealed class DigestAttestation : IKeyUploadAttestation
+    {
+        public ValueTask<string?> VerifyAsync(string tenantId, string modelName, string? evidence, ReadOnlyMemory<byte> keysDigest, CancellationToken cancellation)
+        {
+            if (evidence == "throw") throw new InvalidOperationException("verifier down");
+            return ValueTask.FromResult(evidence == "ok:" + Convert.ToHexStringLower(keysDigest.Span) ? null : "The evidence does not bind these keys.");
+        }
+    }
+
+    [Fact]
+    public async Task TheAttestationHook_BindsTheUploadedKeys_AndRefusesWithoutOrWithWrongEvidence()
+    {
+        var (fixture, tenant) = await DeployedAsync(o => o with { Attestation = new DigestAttestation() });
+        await using var _ = fixture;
+        using var client = fixture.Client(tenant.ApiKey);
+        foreach (var evidence in new Func<byte[], string>?[] { null, _ => "ok:00", _ => "throw" })
+        {
+            var e = await Assert.ThrowsAsync<VeilServiceException>(() => client.OpenSessionAsync("small", batchedOnly: true, attestation: evidence));
+            Assert.Equal(HttpStatusCode.Forbidden, e.Status);
+            Assert.Equal("attestation", e.Body!.Code);
+        }
+        using var session = await client.OpenSessionAsync("small", batchedOnly: true, attestation: digest => "ok:" + Convert.ToHexStringLower(digest));
+        Assert.Equal(1, (await fixture.Admin().OverviewAsync()).Sessions);
+        var audit = Veil.Protection.AuditLog.Read(Veil.Protection.ProtectionHome.AuditPath(fixture.DataDirectory)).ToList();
+        Assert.Equal(3, audit.Count(r => r.Action == "session.attestation_refused"));
+    }
+
     private sealed class SyncProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
