@@ -101,3 +101,45 @@ public sealed class TrainingTests
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await raw.PostAsync($"v1/sessions/{session.Info.SessionId}/jobs", garbage)).StatusCode);
     }
 }
+
+/// <summary>Linear and logistic models trained by Veil deploy as one-layer networks on raw features.</summary>
+public sealed class RegressionModelTests
+{
+    [Fact]
+    public async Task ATrainedLogisticRegression_Deploys_AndTheServiceClassifiesLikeIt()
+    {
+        var data = Veil.Ml.Data.BuiltinDatasets.BreastCancer();
+        var model = new Veil.Ml.Encrypted.EncryptedLogisticRegression(new Veil.Ml.Encrypted.EncryptedModelOptions { Encrypted = false });
+        model.Fit(data.Features, data.Targets);
+        var network = model.ToNetwork();
+        var rows = data.Features.Take(12).ToArray();
+        var expected = model.Predict(rows);
+
+        await using var fixture = await ServerFixture.StartAsync();
+        using var admin = fixture.Admin();
+        var manifest = await admin.DeployAsync("cancer-logistic", network.Save(), grantAll: true);
+        Assert.Equal(1, manifest.Outputs);
+        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("oncology"));
+        using var client = fixture.Client(tenant.ApiKey);
+        using var session = await client.OpenSessionAsync("cancer-logistic");
+        for (int i = 0; i < 4; i++)
+        {
+            double logit = (await session.PredictAsync(rows[i]))[0];
+            Assert.InRange(logit - network.Forward(rows[i])[0], -1e-3, 1e-3);
+            Assert.Equal(expected[i], logit >= 0 ? 1.0 : 0.0);
+        }
+        var batch = await session.PredictBatchAsync(rows);
+        Assert.Equal(expected, batch.Select(o => o[0] >= 0 ? 1.0 : 0.0).ToArray());
+    }
+
+    [Fact]
+    public void ALinearRegressionAsANetwork_PredictsWhatTheModelPredicts()
+    {
+        var data = Veil.Ml.Data.BuiltinDatasets.Diabetes();
+        var model = new Veil.Ml.Encrypted.EncryptedLinearRegression(new Veil.Ml.Encrypted.EncryptedModelOptions { Encrypted = false });
+        model.Fit(data.Features, data.Targets);
+        var network = model.ToNetwork();
+        var predicted = model.Predict(data.Features.Take(20).ToArray());
+        for (int i = 0; i < 20; i++) Assert.InRange(network.Forward(data.Features[i])[0] - predicted[i], -1e-6 * Math.Abs(predicted[i]) - 1e-9, 1e-6 * Math.Abs(predicted[i]) + 1e-9);
+    }
+}

@@ -206,6 +206,22 @@ public abstract class EncryptedGradientModel
         (Intercept, Weights) = weights;
     }
 
+    /// <summary>
+    /// The fitted model as a one-layer network on raw features, its preprocessing folded in: the output is the prediction
+    /// (linear regression) or the logit (logistic regression: class 1 when positive), so that it deploys to a service.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not fitted.</exception>
+    public Networks.SequentialNetwork ToNetwork()
+    {
+        var standardizer = _standardizer ?? throw new InvalidOperationException("Fit the model first.");
+        int n = Weights.Length;
+        double targetScale = TargetScale, targetMean = TargetMean;
+        var dense = new Networks.Dense([Weights.Select(v => v * targetScale).ToArray()], [Intercept * targetScale + targetMean]);
+        var scale = Enumerable.Range(0, n).Select(c => 1 / (standardizer.Scales[c] * (_maxAbs?[c] ?? 1))).ToArray();
+        var shift = Enumerable.Range(0, n).Select(c => -standardizer.Means[c] * scale[c]).ToArray();
+        return new Networks.SequentialNetwork([dense]).WithInputAffine(scale, shift);
+    }
+
     /// <summary>x·w + b for each row, in the standardized space.</summary>
     protected double[] Scores(double[][] x)
     {
