@@ -44,7 +44,7 @@ internal static class BenchServeCommand
             if (fault) report["fault"] = Fault(networkBytes, images, expected, json);
         }
         finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
-        string text = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true });
+        string text = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         if (output is not null) File.WriteAllText(output, text + "\n");
         if (json) Console.WriteLine(text);
         return 0;
@@ -55,9 +55,9 @@ internal static class BenchServeCommand
         if (!json) Console.WriteLine(line);
     }
 
-    private static async Task<TenantCreated> TenantAsync(VeilServiceClient admin, string name)
+    private static async Task<TenantCreated> TenantAsync(VeilServiceClient admin, string name, int? jobs = null)
     {
-        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest(name));
+        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest(name, MaxConcurrentJobs: jobs));
         await admin.GrantAsync("digits", tenant.TenantId);
         return tenant;
     }
@@ -188,7 +188,7 @@ internal static class BenchServeCommand
             string adminKey = File.ReadAllText(VeilServer.AdminKeyPath(dir)).Trim(), pin = File.ReadAllText(Path.Combine(dir, "server.pin")).Trim();
             using var admin = new VeilServiceClient(uri, adminKey, pin);
             admin.DeployAsync("digits", networkBytes).GetAwaiter().GetResult();
-            var tenant = TenantAsync(admin, "fault").GetAwaiter().GetResult();
+            var tenant = TenantAsync(admin, "fault", jobs: 16).GetAwaiter().GetResult();
             using var client = new VeilServiceClient(uri, tenant.ApiKey, pin);
             var sessions = Enumerable.Range(0, 3).Select(_ => client.OpenSessionAsync("digits").GetAwaiter().GetResult()).ToArray();
             // Full batches, one worker: when the kill comes some jobs are done, one is running, the rest wait.

@@ -17,6 +17,10 @@ public class CommandLineTests
     [InlineData("bench", "ml", "--help")]
     [InlineData("bench", "scaling", "--help")]
     [InlineData("bench", "mpc", "--help")]
+    [InlineData("bench", "serve", "--help")]
+    [InlineData("serve", "--help")]
+    [InlineData("deploy", "--help")]
+    [InlineData("predict", "--help")]
     [InlineData("keys", "init", "--help")]
     [InlineData("keys", "rotate", "--help")]
     [InlineData("keys", "wrap-for", "--help")]
@@ -38,6 +42,8 @@ public class CommandLineTests
     [InlineData("train", "data.csv", "--model", "linear", "--target", "y", "--iterations", "0")]
     [InlineData("keys", "new", "--data", "x.csv")]
     [InlineData("demo", "--unknown-option")]
+    [InlineData("deploy", "--builtin", "forest")]
+    [InlineData("predict", "data.csv")]
     public void BadUsage_ExitsTwo_WithAMessage(params string[] args)
     {
         var result = VeilProcess.Run(Path.GetTempPath(), args);

@@ -40,6 +40,19 @@ public sealed class ServeProcessTests
     }
 
     [Fact]
+    public void BenchServe_Runs_AndEveryAnswerIsRight()
+    {
+        using var scratch = new ScratchDirectory();
+        var json = System.Text.Json.JsonDocument.Parse(VeilProcess.Ok(scratch.Path, "bench", "serve", "--clients", "2", "--requests", "4", "--reps", "3", "--json")).RootElement;
+        Assert.Equal(0, json.GetProperty("latency").GetProperty("wrong").GetInt32());
+        Assert.Equal(0, json.GetProperty("batched").GetProperty("wrong").GetInt32());
+        var load = json.GetProperty("load");
+        Assert.Equal(8, load.GetProperty("answered").GetInt32());
+        Assert.Equal(0, load.GetProperty("errors").GetInt32() + load.GetProperty("wrong").GetInt32());
+        Assert.True(json.GetProperty("latency").GetProperty("ratio_p50").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task DeployAndPredictFromTheCli_ThenSigkillUnderLoad_LosesNothing()
     {
         using var scratch = new ScratchDirectory();
