@@ -183,11 +183,17 @@ public sealed class VeilServiceClient : IDisposable
     // ------------------------------------------------------------------ admin operations
 
     /// <summary>Deploys a saved network under a name (admin).</summary>
-    public async Task<InferenceManifest> DeployAsync(string name, byte[] network, bool grantAll = false, CancellationToken cancellation = default)
+    /// <param name="name">The model's name.</param>
+    /// <param name="network">A saved network.</param>
+    /// <param name="grantAll">Let every tenant use it.</param>
+    /// <param name="outputLabels">A class label per output, for KNN references (<see cref="KnnReferences"/>).</param>
+    /// <param name="cancellation">Cancels the upload.</param>
+    public async Task<InferenceManifest> DeployAsync(string name, byte[] network, bool grantAll = false, IReadOnlyList<double>? outputLabels = null, CancellationToken cancellation = default)
     {
-        using var content = new ByteArrayContent(network);
-        content.Headers.ContentType = Binary;
-        using var response = await _http.PutAsync($"v1/admin/models/{Uri.EscapeDataString(name)}?grantAll={(grantAll ? "true" : "false")}", content, cancellation).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"v1/admin/models/{Uri.EscapeDataString(name)}?grantAll={(grantAll ? "true" : "false")}") { Content = new ByteArrayContent(network) };
+        request.Content.Headers.ContentType = Binary;
+        if (outputLabels is not null) request.Headers.Add("X-Veil-Output-Labels", string.Join(',', outputLabels.Select(l => l.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        using var response = await _http.SendAsync(request, cancellation).ConfigureAwait(false);
         return await ReadJsonAsync<InferenceManifest>(response, cancellation).ConfigureAwait(false);
     }
 
@@ -270,6 +276,14 @@ public sealed class ModelSession : IDisposable
     /// <summary>One input, encrypted, evaluated by the service and decrypted here: the model's outputs.</summary>
     public async Task<double[]> PredictAsync(double[] input, CancellationToken cancellation = default) =>
         Keys.DecryptSingle(await _client.PostBytesAsync($"v1/sessions/{Info.SessionId}/predict", Keys.EncryptSingle(input), cancellation).ConfigureAwait(false));
+
+    /// <summary>KNN references: the majority label of the <paramref name="k"/> nearest, from the distances decrypted here.</summary>
+    /// <exception cref="InvalidOperationException">The model publishes no output labels.</exception>
+    public async Task<double> PredictNearestAsync(double[] input, int k, CancellationToken cancellation = default)
+    {
+        var labels = Keys.Manifest.OutputLabels ?? throw new InvalidOperationException($"Model '{Keys.Manifest.Name}' has no output labels: it is not a KNN model.");
+        return KnnReferences.Vote(await PredictAsync(input, cancellation).ConfigureAwait(false), labels, k);
+    }
 
     /// <summary>A batch evaluated while the caller waits: the outputs of each input.</summary>
     public async Task<double[][]> PredictBatchAsync(double[][] inputs, CancellationToken cancellation = default) =>

@@ -11,8 +11,12 @@ public sealed class ServiceMetrics : IDisposable
     private readonly Meter _meter = new(MeterName);
     private int _queueDepth;
 
+    private long _sessionsStored, _sessionBytesStored;
+
     internal ServiceMetrics(Func<int> sessionsLoaded, Func<long> bytesLoaded)
     {
+        _meter.CreateObservableGauge("veil.sessions.stored", () => Interlocked.Read(ref _sessionsStored), description: "Sessions (registered keys) in the store");
+        _meter.CreateObservableGauge("veil.sessions.stored_bytes", () => Interlocked.Read(ref _sessionBytesStored), "By", "Bytes of registered keys in the store");
         Evaluations = _meter.CreateCounter<long>("veil.evaluations", description: "Encrypted evaluations completed");
         EvaluationSeconds = _meter.CreateHistogram<double>("veil.evaluation.duration", "s", "Time of one encrypted evaluation");
         KeyBytesUploaded = _meter.CreateCounter<long>("veil.keys.uploaded", "By", "Bytes of keys registered");
@@ -35,6 +39,18 @@ public sealed class ServiceMetrics : IDisposable
     public Counter<long> JobsFinished { get; }
 
     internal void QueueDepth(int depth) => Volatile.Write(ref _queueDepth, depth);
+
+    internal void SessionsStored(long count, long bytes)
+    {
+        Interlocked.Exchange(ref _sessionsStored, count);
+        Interlocked.Exchange(ref _sessionBytesStored, bytes);
+    }
+
+    internal void SessionAdded(long bytes, int sign)
+    {
+        Interlocked.Add(ref _sessionsStored, sign);
+        Interlocked.Add(ref _sessionBytesStored, sign * bytes);
+    }
 
     /// <inheritdoc/>
     public void Dispose() => _meter.Dispose();

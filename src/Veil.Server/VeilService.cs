@@ -127,6 +127,8 @@ public sealed class VeilService : IDisposable
     /// <summary>Creates the first admin key when none exists, and returns its token (null when one exists already).</summary>
     public async Task<string?> BootstrapAdminAsync(CancellationToken cancellation)
     {
+        var stored = await _store.ListSessionsAsync(null, cancellation).ConfigureAwait(false);
+        Metrics.SessionsStored(stored.Count, stored.Sum(s => s.Bytes));
         if (await _store.HasAdminKeyAsync(cancellation).ConfigureAwait(false)) return null;
         var (token, record) = ApiKeys.Issue(AdminTenant, admin: true, expires: null);
         await _store.AddApiKeyAsync(record, cancellation).ConfigureAwait(false);
@@ -180,12 +182,16 @@ public sealed class VeilService : IDisposable
 
     // ------------------------------------------------------------------ models
 
-    /// <summary>Deploys a saved network (a <see cref="SequentialNetwork"/> object) under a name, granted to every tenant when <paramref name="grantAll"/>.</summary>
-    public async Task<InferenceManifest> DeployModelAsync(Caller caller, string name, byte[] network, bool grantAll, CancellationToken cancellation)
+    /// <summary>
+    /// Deploys a saved network (a <see cref="SequentialNetwork"/> object) under a name, granted to every tenant when
+    /// <paramref name="grantAll"/>; <paramref name="outputLabels"/> label the outputs of KNN references (<see cref="KnnReferences"/>).
+    /// </summary>
+    public async Task<InferenceManifest> DeployModelAsync(Caller caller, string name, byte[] network, bool grantAll, CancellationToken cancellation,
+        IReadOnlyList<double>? outputLabels = null)
     {
         RequireAdmin(caller);
         ServedModel model;
-        try { model = ServedModel.Load(name, network); }
+        try { model = ServedModel.Load(name, network, outputLabels: outputLabels); }
         catch (VeilFormatException e) { throw new ServiceException(400, "bad_model", $"The network could not be loaded: {e.Message}", "network"); }
         catch (ArgumentException e) { throw new ServiceException(400, "bad_model", e.Message, e.ParamName); }
         var blob = ModelBlob(name);
@@ -197,7 +203,7 @@ public sealed class VeilService : IDisposable
             // A blob without a record is what a crash between the two writes leaves: replace it.
             await _store.DeleteBlobAsync(blob, cancellation).ConfigureAwait(false);
             await _store.PutBlobAsync(blob, Seal(network, SequentialNetwork.Type), cancellation).ConfigureAwait(false);
-            try { await _store.AddModelAsync(new ModelRecord(name, model.Manifest.Digest, network.Length, DateTimeOffset.UtcNow, false), CancellationToken.None).ConfigureAwait(false); }
+            try { await _store.AddModelAsync(new ModelRecord(name, model.Manifest.Digest, network.Length, DateTimeOffset.UtcNow, false, LabelsText(outputLabels)), CancellationToken.None).ConfigureAwait(false); }
             catch (StoreConflictException e) { throw new ServiceException(409, "conflict", e.Message, "name"); }
         }
         finally { _deployGate.Release(); }
@@ -261,7 +267,7 @@ public sealed class VeilService : IDisposable
                 ?? throw new ServiceException(404, "not_found", $"No model '{n}'.", "model");
             var sealedBytes = await _store.GetBlobAsync(ModelBlob(n), CancellationToken.None).ConfigureAwait(false)
                 ?? throw new ServiceException(500, "storage", $"Model '{n}' has a record but no stored network.");
-            var model = ServedModel.Load(n, Open(sealedBytes, SequentialNetwork.Type));
+            var model = ServedModel.Load(n, Open(sealedBytes, SequentialNetwork.Type), outputLabels: ParseLabels(record.OutputLabels));
             if (model.Manifest.Digest != record.Digest) throw new ServiceException(500, "storage", $"Model '{n}' does not match the digest it was deployed with.");
             return model;
         }));
@@ -272,6 +278,21 @@ public sealed class VeilService : IDisposable
             _models.TryRemove(new KeyValuePair<string, Lazy<Task<ServedModel>>>(name, lazy));
             throw;
         }
+    }
+
+    private static string? LabelsText(IReadOnlyList<double>? labels) => labels is null ? null : string.Join(',', labels.Select(l => l.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>Labels from "1,0,2.5" (the X-Veil-Output-Labels header or the stored record).</summary>
+    /// <exception cref="ServiceException">400: not a comma-separated list of numbers.</exception>
+    public static IReadOnlyList<double>? ParseLabels(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.Split(',');
+        var labels = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out labels[i]) || !double.IsFinite(labels[i]))
+                throw new ServiceException(400, "bad_labels", $"Output label {i} ('{parts[i]}') is not a number.", "outputLabels");
+        return labels;
     }
 
     private static string ModelBlob(string name) => "models/" + Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)))[..32];
@@ -332,6 +353,7 @@ public sealed class VeilService : IDisposable
         finally { gate.Release(); }
         Cache(session.Id, context.WithOptions(Execution(CancellationToken.None)), bytes.Length);
         Metrics.KeyBytesUploaded.Add(bytes.Length);
+        Metrics.SessionAdded(bytes.Length, +1);
         Audit("session.register", $"session:{session.Id}", caller, new() { ["model"] = modelName, ["bytes"] = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         _log.LogInformation("Session {Session} registered for tenant {Tenant}, model {Model}, {Bytes} bytes", session.Id, caller.TenantId, modelName, bytes.Length);
         return Info(session);
@@ -352,6 +374,7 @@ public sealed class VeilService : IDisposable
         await _store.DeleteSessionAsync(session.Id, cancellation).ConfigureAwait(false);
         await _store.DeleteBlobAsync(SessionBlob(session.Id), CancellationToken.None).ConfigureAwait(false);
         Uncache(session.Id);
+        Metrics.SessionAdded(session.Bytes, -1);
         Audit("session.delete", $"session:{session.Id}", caller, null);
     }
 

@@ -74,14 +74,16 @@ public class RlweEvaluatorTests
         var relinearized = ev.Relinearize(product);
         Assert.Equal(2, relinearized.Size);
         var exact = TestRings.Scaled(TestRings.NegacyclicProduct(a, b), (BigInteger)Delta * Delta);
-        Close(exact, Decrypt(relinearized), (BigInteger)Delta * 8 * p.N);
+        // Error/Δ ≈ a·e_b + b·e_a (sums of N products of |m| ≤ 8 with fresh noise) plus relinearization noise: the maximum
+        // over N coefficients sits near 8N at about one run in thirty (a rehearsal saw 1.07·8N), so the bound is 32N.
+        Close(exact, Decrypt(relinearized), (BigInteger)Delta * 32 * p.N);
         // Dividing by the last prime: one level down, the scale divided by it, the value divided and rounded.
         var down = ev.DivideByLastPrime(relinearized);
         Assert.Equal(relinearized.Level - 1, down.Level);
         ulong q = p.Q[relinearized.Level];
         Assert.Equal(relinearized.Scale / q, down.Scale, 6);
         var divided = exact.Select(v => BigInteger.Divide(v, q)).ToArray();
-        Close(divided, Decrypt(down), 8 * p.N + Fresh);
+        Close(divided, Decrypt(down), 32 * p.N + Fresh);
     }
 
     [Fact]

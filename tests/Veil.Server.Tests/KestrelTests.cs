@@ -143,3 +143,46 @@ public sealed class RegressionModelTests
         for (int i = 0; i < 20; i++) Assert.InRange(network.Forward(data.Features[i])[0] - predicted[i], -1e-6 * Math.Abs(predicted[i]) - 1e-9, 1e-6 * Math.Abs(predicted[i]) + 1e-9);
     }
 }
+
+/// <summary>KNN references deployed as one layer of distances; the client votes with the published labels.</summary>
+public sealed class KnnModelTests
+{
+    [Fact]
+    public async Task KnnReferencesThroughTheService_VoteLikePlaintextKnn()
+    {
+        var (train, test) = Veil.Ml.Data.DataSplit.TrainTest(Veil.Ml.Data.BuiltinDatasets.Iris(), 0.2, 1, stratify: true);
+        var standardizer = new Veil.Ml.Data.Standardizer().Fit(train.Features);
+        var scale = standardizer.Scales.Select(s => 1 / s).ToArray();
+        var shift = standardizer.Means.Select((m, c) => -m * scale[c]).ToArray();
+        // References in the standardized space; the layer reads raw features.
+        var network = KnnReferences.ToNetwork(standardizer.Transform(train.Features), scale, shift);
+
+        await using var fixture = await ServerFixture.StartAsync();
+        using var admin = fixture.Admin();
+        var manifest = await admin.DeployAsync("iris-knn", network.Save(), grantAll: true, outputLabels: train.Targets);
+        Assert.Equal(train.Targets, manifest.OutputLabels);
+        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("botany"));
+        using var client = fixture.Client(tenant.ApiKey);
+        using var session = await client.OpenSessionAsync("iris-knn");
+        Assert.Equal(train.Targets, session.Keys.Manifest.OutputLabels);
+
+        int equal = 0, right = 0;
+        var z = standardizer.Transform(test.Features);
+        var refs = standardizer.Transform(train.Features);
+        for (int i = 0; i < test.Rows; i++)
+        {
+            double encrypted = await session.PredictNearestAsync(test.Features[i], 5);
+            // Plaintext KNN: squared distances in the same space, the same vote.
+            var distances = refs.Select(r => r.Zip(z[i], (a, b) => (a - b) * (a - b)).Sum()).ToArray();
+            double plain = KnnReferences.Vote(distances, train.Targets, 5);
+            if (encrypted == plain) equal++;
+            if (encrypted == test.Targets[i]) right++;
+        }
+        Assert.True(equal >= test.Rows - 1, $"{equal} of {test.Rows} equal to plaintext KNN");
+        Assert.True(right >= 0.85 * test.Rows, $"accuracy {right} of {test.Rows}");
+
+        // Labels that do not match the outputs are refused.
+        var bad = await Assert.ThrowsAsync<Veil.Client.VeilServiceException>(() => admin.DeployAsync("iris-knn-2", network.Save(), outputLabels: [1, 2]));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.Status);
+    }
+}

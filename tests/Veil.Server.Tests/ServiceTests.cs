@@ -270,6 +270,40 @@ public sealed class ServiceTests
     }
 
     [Fact]
+    public async Task AJobCanBeCancelled_ATenantsJobQuotaHolds_AndAKeysRateIsLimited()
+    {
+        var (fixture, _) = await DeployedAsync(o => o with { RequestsPerSecond = 20 });
+        await using var __ = fixture;
+        using var admin = fixture.Admin();
+        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("busy", MaxConcurrentJobs: 2));
+        await admin.GrantAsync("small", tenant.TenantId);
+        using var client = fixture.Client(tenant.ApiKey);
+        using var session = await client.OpenSessionAsync("small", batchedOnly: true);
+        // One worker: the first job runs, the second waits, a third passes the quota of 2.
+        var inputs = ServerFixture.Inputs(200);
+        var first = await session.SubmitBatchAsync(inputs);
+        var second = await session.SubmitBatchAsync(inputs);
+        var over = await Assert.ThrowsAsync<VeilServiceException>(() => session.SubmitBatchAsync(inputs));
+        Assert.Equal(HttpStatusCode.TooManyRequests, over.Status);
+        Assert.Equal("jobs", over.Body!.Field);
+        await client.DeleteJobAsync(second.JobId);
+        Assert.Equal("cancelled", (await client.GetJobAsync(second.JobId)).State);
+        var e = await Assert.ThrowsAsync<VeilServiceException>(() => session.WaitForJobAsync(second.JobId, 1));
+        Assert.Contains("cancelled", e.Message);
+        Assert.Equal(200, (await session.WaitForJobAsync(first.JobId, 200, poll: TimeSpan.FromMilliseconds(20))).Length);
+        // A cancelled job's record can then be deleted with its input.
+        await client.DeleteJobAsync(second.JobId);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<VeilServiceException>(() => client.GetJobAsync(second.JobId))).Status);
+
+        // 20 requests a second per key: a burst of 60 meets 429s, and the key works again a second later.
+        var raw = fixture.RawClient(tenant.ApiKey);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => raw.GetAsync("v1/models")));
+        Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        await Task.Delay(1100);
+        Assert.Equal(HttpStatusCode.OK, (await raw.GetAsync("v1/models")).StatusCode);
+    }
+
+    [Fact]
     public async Task HealthMetricsAndOpenApi_Answer()
     {
         var (fixture, tenant) = await DeployedAsync();
@@ -283,6 +317,8 @@ public sealed class ServiceTests
         string metrics = await raw.GetStringAsync("metrics");
         Assert.Contains("veil_evaluations", metrics);
         Assert.Contains("veil_sessions_loaded", metrics);
+        Assert.Matches(@"veil_sessions_stored(\{[^}]*\})? 1", metrics);
+        Assert.Contains("veil_jobs_queue_depth", metrics);
         string openapi = await raw.GetStringAsync("openapi/v1.json");
         Assert.Contains("/v1/sessions/{id}/predict", openapi);
         Assert.Contains("/v1/models/{name}/sessions", openapi);

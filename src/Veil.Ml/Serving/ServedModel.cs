@@ -34,9 +34,10 @@ public sealed class ServingRequestException(string field, string message) : Exce
 /// <param name="Rotations">The rotation steps the single-input packing needs (its Galois keys).</param>
 /// <param name="InputLayout">How one input is packed in the single-input mode (null without it).</param>
 /// <param name="OutputLayout">How the outputs come back in the single-input mode (null without it).</param>
+/// <param name="OutputLabels">A class label per output, for KNN references (<see cref="KnnReferences"/>); null otherwise.</param>
 public sealed record InferenceManifest(string Name, string Digest, int Inputs, int Outputs, int Depth, IReadOnlyList<string> Layers,
     string Parameters, int LogN, int Slots, int SecurityBits, bool SingleInput, IReadOnlyList<int> Rotations,
-    LayoutSpec? InputLayout, LayoutSpec? OutputLayout)
+    LayoutSpec? InputLayout, LayoutSpec? OutputLayout, IReadOnlyList<double>? OutputLabels = null)
 {
     /// <summary>Loads the parameters through the hardened loader (128-bit minimum).</summary>
     /// <exception cref="VeilFormatException">The parameters are malformed or below 128-bit security.</exception>
@@ -115,13 +116,19 @@ public sealed class ServedModel
     /// <summary>A model from a saved network (hardened loader), with the smallest 128-bit parameters its packings fit.</summary>
     /// <exception cref="VeilFormatException">Malformed network bytes.</exception>
     /// <exception cref="ArgumentException">A bad name, or a network too deep or too wide for any supported ring.</exception>
-    public static ServedModel Load(string name, ReadOnlySpan<byte> networkBytes, SerializationLimits? limits = null)
+    /// <param name="name">The model's name.</param>
+    /// <param name="networkBytes">A saved <see cref="SequentialNetwork"/>.</param>
+    /// <param name="limits">Loader limits.</param>
+    /// <param name="outputLabels">A class label per output (KNN references), published in the manifest; null for other models.</param>
+    public static ServedModel Load(string name, ReadOnlySpan<byte> networkBytes, SerializationLimits? limits = null, IReadOnlyList<double>? outputLabels = null)
     {
         var network = SequentialNetwork.Load(networkBytes, limits);
-        return new ServedModel(name, network, Convert.ToHexStringLower(SHA256.HashData(networkBytes)));
+        if (outputLabels is not null && (outputLabels.Count != network.OutputShape.Size || outputLabels.Any(l => !double.IsFinite(l))))
+            throw new ArgumentException($"One finite label per output: the network has {network.OutputShape.Size} outputs, {outputLabels.Count} labels were given.", nameof(outputLabels));
+        return new ServedModel(name, network, Convert.ToHexStringLower(SHA256.HashData(networkBytes)), outputLabels);
     }
 
-    private ServedModel(string name, SequentialNetwork network, string digest)
+    private ServedModel(string name, SequentialNetwork network, string digest, IReadOnlyList<double>? outputLabels)
     {
         CheckName(name);
         Name = name;
@@ -139,7 +146,7 @@ public sealed class ServedModel
         Manifest = new InferenceManifest(name, digest, network.InputShape.Size, network.OutputShape.Size, network.Depth,
             [.. network.Layers.Select(l => l.ToString() ?? "")], Convert.ToBase64String(CkksSerializer.Save(Parameters)), Parameters.LogN,
             Parameters.Slots, (int)Parameters.Ring.Security, _inference.SupportsSingleInput, rotations,
-            LayoutSpec.From(_inference.InputLayout), LayoutSpec.From(_inference.OutputLayout));
+            LayoutSpec.From(_inference.InputLayout), LayoutSpec.From(_inference.OutputLayout), outputLabels is null ? null : [.. outputLabels]);
     }
 
     /// <summary>Model names: 1 … 64 letters, digits, '-', '_' and '.', not starting with '.'.</summary>

@@ -79,8 +79,9 @@ internal static class RestApi
             AllowBody(c, MaxModelBytes);
             using var buffer = new MemoryStream();
             await c.Request.Body.CopyToAsync(buffer, c.RequestAborted);
-            return Results.Json(await s.DeployModelAsync(caller, name, buffer.ToArray(), grantAll ?? false, c.RequestAborted), statusCode: 201);
-        }).WithSummary("Deploy a saved network (SequentialNetwork object) under a name").Accepts<byte[]>(Binary).Produces<InferenceManifest>(201);
+            var labels = VeilService.ParseLabels(c.Request.Headers["X-Veil-Output-Labels"].FirstOrDefault());
+            return Results.Json(await s.DeployModelAsync(caller, name, buffer.ToArray(), grantAll ?? false, c.RequestAborted, labels), statusCode: 201);
+        }).WithSummary("Deploy a saved network (SequentialNetwork object) under a name; X-Veil-Output-Labels labels the outputs of KNN references").Accepts<byte[]>(Binary).Produces<InferenceManifest>(201);
         admin.MapDelete("/models/{name}", async (string name, HttpContext c, VeilService s) =>
         {
             await s.RetireModelAsync(await Caller(c, s), name, c.RequestAborted);

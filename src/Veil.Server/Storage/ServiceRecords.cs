@@ -24,7 +24,8 @@ public sealed record ApiKeyRecord(string Id, string TenantId, string SecretHash,
 /// <param name="Bytes">Size of the saved network.</param>
 /// <param name="Created">Deployment time.</param>
 /// <param name="Retired">Whether it was retired (its sessions stop working; the name stays taken).</param>
-public sealed record ModelRecord(string Name, string Digest, long Bytes, DateTimeOffset Created, bool Retired);
+/// <param name="OutputLabels">A class label per output (KNN references), comma-separated; null for other models.</param>
+public sealed record ModelRecord(string Name, string Digest, long Bytes, DateTimeOffset Created, bool Retired, string? OutputLabels = null);
 
 /// <summary>A client's registered keys for one model.</summary>
 /// <param name="Id">Opaque id.</param>

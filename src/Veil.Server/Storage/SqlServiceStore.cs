@@ -19,7 +19,7 @@ public abstract class SqlServiceStore : IServiceStore
         [
             "CREATE TABLE IF NOT EXISTS veil_tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created BIGINT NOT NULL, max_bytes BIGINT NOT NULL, max_jobs INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS veil_api_keys (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, secret_hash TEXT NOT NULL, admin INTEGER NOT NULL, created BIGINT NOT NULL, expires BIGINT NULL, revoked INTEGER NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS veil_models (name TEXT PRIMARY KEY, digest TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL, retired INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS veil_models (name TEXT PRIMARY KEY, digest TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL, retired INTEGER NOT NULL, output_labels TEXT NULL)",
             "CREATE TABLE IF NOT EXISTS veil_grants (tenant_id TEXT NOT NULL, model_name TEXT NOT NULL, PRIMARY KEY (tenant_id, model_name))",
             "CREATE TABLE IF NOT EXISTS veil_sessions (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, model_name TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS veil_jobs (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, model_name TEXT NOT NULL, state INTEGER NOT NULL, progress DOUBLE PRECISION NOT NULL, error TEXT NULL, input_bytes BIGINT NOT NULL, result_bytes BIGINT NOT NULL, created BIGINT NOT NULL, finished BIGINT NULL, expires BIGINT NOT NULL, attempts INTEGER NOT NULL)",
@@ -83,19 +83,19 @@ public abstract class SqlServiceStore : IServiceStore
 
     /// <inheritdoc/>
     public Task AddModelAsync(ModelRecord m, CancellationToken cancellation = default) =>
-        InsertAsync("INSERT INTO veil_models (name, digest, bytes, created, retired) VALUES (@name, @digest, @bytes, @created, @retired)",
-            [("name", m.Name), ("digest", m.Digest), ("bytes", m.Bytes), ("created", Ms(m.Created)), ("retired", m.Retired ? 1 : 0)],
+        InsertAsync("INSERT INTO veil_models (name, digest, bytes, created, retired, output_labels) VALUES (@name, @digest, @bytes, @created, @retired, @labels)",
+            [("name", m.Name), ("digest", m.Digest), ("bytes", m.Bytes), ("created", Ms(m.Created)), ("retired", m.Retired ? 1 : 0), ("labels", m.OutputLabels)],
             $"A model named '{m.Name}' exists (retired names stay taken).", cancellation);
 
     /// <inheritdoc/>
     public async Task<ModelRecord?> GetModelAsync(string name, CancellationToken cancellation = default) =>
-        (await QueryAsync("SELECT name, digest, bytes, created, retired FROM veil_models WHERE name = @name", [("name", name)], ReadModel, cancellation).ConfigureAwait(false)).FirstOrDefault();
+        (await QueryAsync("SELECT name, digest, bytes, created, retired, output_labels FROM veil_models WHERE name = @name", [("name", name)], ReadModel, cancellation).ConfigureAwait(false)).FirstOrDefault();
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellation = default) =>
-        QueryAsync("SELECT name, digest, bytes, created, retired FROM veil_models ORDER BY name", [], ReadModel, cancellation);
+        QueryAsync("SELECT name, digest, bytes, created, retired, output_labels FROM veil_models ORDER BY name", [], ReadModel, cancellation);
 
-    private static ModelRecord ReadModel(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2), Time(r.GetInt64(3)), r.GetInt32(4) != 0);
+    private static ModelRecord ReadModel(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetInt64(2), Time(r.GetInt64(3)), r.GetInt32(4) != 0, r.IsDBNull(5) ? null : r.GetString(5));
 
     /// <inheritdoc/>
     public async Task<bool> RetireModelAsync(string name, CancellationToken cancellation = default) =>
