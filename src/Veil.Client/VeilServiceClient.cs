@@ -43,7 +43,8 @@ public sealed class VeilServiceClient : IDisposable
             SslOptions = serverPin is null ? new() : new() { RemoteCertificateValidationCallback = (_, cert, _, _) => Tls.MatchesPin(cert, [serverPin]) },
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         };
-        _http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(30) };
+        // Answers are bounded too: a service cannot make the client buffer more than 1 GiB.
+        _http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(30), MaxResponseContentBufferSize = 1L << 30 };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
     }
 
@@ -122,7 +123,12 @@ public sealed class VeilServiceClient : IDisposable
             var weights = Veil.Ml.Encrypted.EncryptedModelWeights.Load(owner, await GetBytesAsync($"v1/jobs/{submitted.JobId}/result", cancellation).ConfigureAwait(false));
             return Veil.Ml.Encrypted.TwoPartyTraining.Finish(owner, state, weights);
         }
-        finally { await DeleteAsync($"v1/sessions/{session.SessionId}", CancellationToken.None).ConfigureAwait(false); }
+        finally
+        {
+            // Best effort: a failed clean-up must not hide why training failed.
+            try { await DeleteAsync($"v1/sessions/{session.SessionId}", CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is VeilServiceException or HttpRequestException) { }
+        }
     }
 
     /// <summary>Registers a saved public context for a model (what <see cref="OpenSessionAsync"/> does with its own keys).</summary>

@@ -49,6 +49,7 @@ public sealed class VeilService : IDisposable
     private readonly ConcurrentDictionary<string, long> _lastAuthAudit = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<CkksContext>>> _loading = new();
     private readonly ConcurrentDictionary<string, int> _tenantInFlight = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenantRunning = new();
     private long _bufferedBytes;
     private long _cachedBytes;
 
@@ -325,7 +326,7 @@ public sealed class VeilService : IDisposable
         {
             string? refusal;
             try { refusal = await verifier.VerifyAsync(caller.TenantId, modelName, attestation, SHA256.HashData(bytes), cancellation).ConfigureAwait(false); }
-            catch (Exception e) when (e is not OperationCanceledException) { refusal = "The attestation verifier failed: " + e.GetType().Name; }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested) { refusal = "The attestation verifier failed: " + e.GetType().Name; }
             if (refusal is not null)
             {
                 Audit("session.attestation_refused", $"model:{modelName}", caller, new() { ["reason"] = refusal });
@@ -445,6 +446,7 @@ public sealed class VeilService : IDisposable
     /// <summary>One ciphertext in, the model's outputs as one ciphertext out.</summary>
     public async Task<byte[]> PredictAsync(Caller caller, string sessionId, Stream body, long? declaredLength, CancellationToken cancellation)
     {
+        using var slot = InFlight(caller);
         var (model, context) = await SessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxRequestBytes, "ciphertext", cancellation).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
@@ -461,6 +463,7 @@ public sealed class VeilService : IDisposable
     /// <summary>A batch in (one ciphertext per input value), a batch out (one per output value), while the caller waits.</summary>
     public async Task<byte[]> PredictBatchAsync(Caller caller, string sessionId, Stream body, long? declaredLength, CancellationToken cancellation)
     {
+        using var slot = InFlight(caller);
         var (model, context) = await SessionContextAsync(caller, sessionId, cancellation).ConfigureAwait(false);
         var bytes = await ReadBodyAsync(body, declaredLength, _options.MaxRequestBytes, "batch", cancellation).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
@@ -480,16 +483,43 @@ public sealed class VeilService : IDisposable
     /// </summary>
     private async Task<byte[]> EvaluateAsync(Caller caller, Func<byte[]> evaluate, CancellationToken cancellation)
     {
-        int inFlight = _tenantInFlight.AddOrUpdate(caller.TenantId, 1, (_, n) => n + 1);
+        // A tenant runs on at most half the evaluation slots (at least one), so one tenant cannot take them all; a wait
+        // longer than a minute is a 503 rather than a request that hangs.
+        var share = _tenantRunning.GetOrAdd(caller.TenantId, _ => new SemaphoreSlim(Math.Max(1, _options.MaxConcurrentEvaluations / 2)));
+        if (!await share.WaitAsync(GateWait, cancellation).ConfigureAwait(false))
+            throw new ServiceException(503, "busy", "This tenant's evaluations are queued for over a minute; try again later.", "requests");
         try
         {
-            if (inFlight > _options.MaxRequestsInFlightPerTenant)
-                throw new ServiceException(429, "busy", $"This tenant has {inFlight - 1} requests in flight; at most {_options.MaxRequestsInFlightPerTenant} are served at once.", "requests");
-            await _evaluationGate.WaitAsync(cancellation).ConfigureAwait(false);
+            if (!await _evaluationGate.WaitAsync(GateWait, cancellation).ConfigureAwait(false))
+                throw new ServiceException(503, "busy", "Every evaluation slot has been busy for over a minute; try again later.", "requests");
             try { return await Task.Run(evaluate, cancellation).ConfigureAwait(false); }
             finally { _evaluationGate.Release(); }
         }
-        finally { _tenantInFlight.AddOrUpdate(caller.TenantId, 0, (_, n) => n - 1); }
+        finally { share.Release(); }
+    }
+
+    private static readonly TimeSpan GateWait = TimeSpan.FromMinutes(1);
+
+    /// <summary>Counts a synchronous request of the tenant from before its body is read until it is answered (beyond the cap: 429).</summary>
+    private InFlightSlot InFlight(Caller caller)
+    {
+        int inFlight = _tenantInFlight.AddOrUpdate(caller.TenantId, 1, (_, n) => n + 1);
+        var slot = new InFlightSlot(this, caller.TenantId);
+        if (inFlight > _options.MaxRequestsInFlightPerTenant)
+        {
+            slot.Dispose();
+            throw new ServiceException(429, "busy", $"This tenant has {inFlight - 1} requests in flight; at most {_options.MaxRequestsInFlightPerTenant} are served at once.", "requests");
+        }
+        return slot;
+    }
+
+    private sealed class InFlightSlot(VeilService service, string tenant) : IDisposable
+    {
+        private int _disposed;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) service._tenantInFlight.AddOrUpdate(tenant, 0, (_, n) => n - 1);
+        }
     }
 
     // ------------------------------------------------------------------ jobs
@@ -707,22 +737,32 @@ public sealed class VeilService : IDisposable
     /// </summary>
     private async Task<byte[]> ReadExactAsync(Stream body, long length, string what, CancellationToken cancellation)
     {
-        Reserve(length, what);
+        // Reserved and grown as bytes arrive (doubling, capped at the declared length, so the last growth lands on it
+        // exactly): a caller that declares much and sends little holds little.
+        long reserved = 0;
         try
         {
-            var result = GC.AllocateUninitializedArray<byte>(checked((int)length));
+            var result = GC.AllocateUninitializedArray<byte>((int)Math.Min(length, 1 << 20));
             int filled = 0;
-            while (filled < result.Length)
+            while (filled < length)
             {
+                if (filled == result.Length)
+                {
+                    var grown = GC.AllocateUninitializedArray<byte>((int)Math.Min(length, 2L * result.Length));
+                    result.AsSpan(0, filled).CopyTo(grown);
+                    result = grown;
+                }
                 int read = await body.ReadAsync(result.AsMemory(filled), cancellation).ConfigureAwait(false);
                 if (read == 0) throw new ServiceException(400, "truncated", $"The {what} ended after {filled} of {length} bytes.", what);
+                Reserve(read, what);
+                reserved += read;
                 filled += read;
             }
             var extra = new byte[1];
             if (await body.ReadAsync(extra, cancellation).ConfigureAwait(false) != 0) throw new ServiceException(400, "too_long", $"The {what} is longer than its declared {length} bytes.", what);
             return result;
         }
-        finally { Interlocked.Add(ref _bufferedBytes, -length); }
+        finally { Interlocked.Add(ref _bufferedBytes, -reserved); }
     }
 
     private void Reserve(long bytes, string what)

@@ -275,25 +275,45 @@ public sealed class ServiceTests
         var (fixture, _) = await DeployedAsync(o => o with { RequestsPerSecond = 20 });
         await using var __ = fixture;
         using var admin = fixture.Admin();
-        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("busy", MaxConcurrentJobs: 2));
+        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("busy", MaxConcurrentJobs: 8));
         await admin.GrantAsync("small", tenant.TenantId);
+        var idle = await admin.CreateTenantAsync(new CreateTenantRequest("no-jobs", MaxConcurrentJobs: 0));
+        await admin.GrantAsync("small", idle.TenantId);
         using var client = fixture.Client(tenant.ApiKey);
         using var session = await client.OpenSessionAsync("small", batchedOnly: true);
-        // One worker: the first job runs, the second waits, a third passes the quota of 2.
-        var inputs = ServerFixture.Inputs(200);
-        var first = await session.SubmitBatchAsync(inputs);
-        var second = await session.SubmitBatchAsync(inputs);
-        var over = await Assert.ThrowsAsync<VeilServiceException>(() => session.SubmitBatchAsync(inputs));
-        Assert.Equal(HttpStatusCode.TooManyRequests, over.Status);
-        Assert.Equal("jobs", over.Body!.Field);
-        await client.DeleteJobAsync(second.JobId);
-        Assert.Equal("cancelled", (await client.GetJobAsync(second.JobId)).State);
-        var e = await Assert.ThrowsAsync<VeilServiceException>(() => session.WaitForJobAsync(second.JobId, 1));
+        var inputs = ServerFixture.Inputs(16);
+        // A tenant whose job quota is 0 is refused its first job.
+        using (var idleClient = fixture.Client(idle.ApiKey))
+        using (var idleSession = await idleClient.OpenSessionAsync("small", batchedOnly: true))
+        {
+            var over = await Assert.ThrowsAsync<VeilServiceException>(() => idleSession.SubmitBatchAsync(inputs[..1]));
+            Assert.Equal(HttpStatusCode.TooManyRequests, over.Status);
+            Assert.Equal("jobs", over.Body!.Field);
+        }
+        // One worker, busy for seconds with a wide network's job: a small job queued behind it is cancelled while queued,
+        // then the wide one while it runs; the worker goes on to the next job.
+        var rng = new Random(9);
+        double[][] W(int o, int i) => [.. Enumerable.Range(0, o).Select(_ => Enumerable.Range(0, i).Select(_ => rng.NextDouble() * 0.1 - 0.05).ToArray())];
+        var wide = new Veil.Ml.Networks.SequentialNetwork([new Veil.Ml.Networks.Dense(W(256, 256), new double[256]),
+            new Veil.Ml.Networks.SquareActivation(Veil.Ml.Networks.TensorShape.Vector(256)), new Veil.Ml.Networks.Dense(W(10, 256), new double[10])]);
+        await admin.DeployAsync("wide", wide.Save());
+        await admin.GrantAsync("wide", tenant.TenantId);
+        using var wideSession = await client.OpenSessionAsync("wide", batchedOnly: true);
+        var slow = await wideSession.SubmitBatchAsync([new double[256]]);
+        while ((await client.GetJobAsync(slow.JobId)).State != "running") await Task.Delay(10);
+        var queued = await session.SubmitBatchAsync(inputs[..4]);
+        await client.DeleteJobAsync(queued.JobId);
+        Assert.Equal("cancelled", (await client.GetJobAsync(queued.JobId)).State);
+        await client.DeleteJobAsync(slow.JobId);
+        Assert.Equal("cancelled", (await client.GetJobAsync(slow.JobId)).State);
+        var e = await Assert.ThrowsAsync<VeilServiceException>(() => session.WaitForJobAsync(queued.JobId, 1));
         Assert.Contains("cancelled", e.Message);
-        Assert.Equal(200, (await session.WaitForJobAsync(first.JobId, 200, poll: TimeSpan.FromMilliseconds(20))).Length);
+        var after = await session.SubmitBatchAsync(inputs[..4]);
+        Assert.Equal(4, (await session.WaitForJobAsync(after.JobId, 4, poll: TimeSpan.FromMilliseconds(20))).Length);
+        Assert.Equal("cancelled", (await client.GetJobAsync(slow.JobId)).State); // the worker's end did not overwrite the cancel
         // A cancelled job's record can then be deleted with its input.
-        await client.DeleteJobAsync(second.JobId);
-        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<VeilServiceException>(() => client.GetJobAsync(second.JobId))).Status);
+        await client.DeleteJobAsync(queued.JobId);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<VeilServiceException>(() => client.GetJobAsync(queued.JobId))).Status);
 
         // 20 requests a second per key: a burst of 60 meets 429s, and the key works again a second later.
         var raw = fixture.RawClient(tenant.ApiKey);

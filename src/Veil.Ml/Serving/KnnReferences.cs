@@ -6,8 +6,13 @@ namespace Veil.Ml.Serving;
 /// KNN as a deployable model: labelled reference rows become one dense layer whose output j is ‖q − r_j‖² − ‖q‖²
 /// (rows −2·r_j, biases ‖r_j‖²), which orders the references exactly as the squared distances do, at depth 1 and
 /// without squaring the query. The service computes it on the client's ciphertext; the client decrypts the distances
-/// and votes with the labels the manifest publishes (the mode where the querier sees distances, not the references).
+/// and votes with the labels the manifest publishes.
 /// </summary>
+/// <remarks>
+/// The outputs are affine in the query, so a client that queries 0 and the d unit vectors recovers every reference
+/// row: deploy references only to tenants allowed to know them. HE hides the client's query from the service here,
+/// not the references from the client.
+/// </remarks>
 public static class KnnReferences
 {
     /// <summary>The layer for <paramref name="references"/>, after an optional elementwise preprocessing x ↦ scale ∘ x + shift folded in.</summary>

@@ -24,8 +24,16 @@ public sealed class ModelClient : IDisposable
     public ModelClient(InferenceManifest manifest, bool batchedOnly = false, ExecutionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(manifest);
+        // A manifest comes from a service, so it is checked like any bytes from outside: FormatException for anything wrong.
+        if (manifest.Name is null || manifest.Parameters is null || manifest.Rotations is null || manifest.Layers is null)
+            throw new FormatException("The manifest lacks its name, parameters, layers or rotations.");
         Manifest = manifest;
         var parameters = manifest.LoadParameters();
+        if (manifest.Rotations.Count > SerializationLimits.DefaultMaxGaloisKeys || manifest.Rotations.Distinct().Count() != manifest.Rotations.Count
+            || manifest.Rotations.Any(r => r == 0 || Math.Abs(r) >= parameters.Slots))
+            throw new FormatException($"The manifest asks for {manifest.Rotations.Count} rotations: at most {SerializationLimits.DefaultMaxGaloisKeys} distinct non-zero steps within the {parameters.Slots} slots.");
+        if (manifest.OutputLabels is { } labels && (labels.Count != manifest.Outputs || labels.Any(l => !double.IsFinite(l))))
+            throw new FormatException($"The manifest has {labels.Count} output labels for {manifest.Outputs} outputs.");
         if (manifest.Inputs < 1 || manifest.Outputs < 1 || manifest.Inputs > Networks.TensorShape.MaxSize || manifest.Outputs > Networks.TensorShape.MaxSize)
             throw new FormatException($"The manifest declares {manifest.Inputs} inputs and {manifest.Outputs} outputs.");
         bool single = manifest.SingleInput && !batchedOnly;
@@ -60,7 +68,8 @@ public sealed class ModelClient : IDisposable
     {
         var layout = _output ?? throw new InvalidOperationException("These keys are for batched inputs only.");
         var c = RlweSerializer.LoadCiphertext(answer, Context.Parameters.Ring);
-        return layout.Unpack(Context.Decrypt(c));
+        try { return layout.Unpack(Context.Decrypt(c)); }
+        catch (ArgumentException e) { throw new VeilFormatException("answer", $"The answer does not decrypt under these keys: {e.Message}", e); }
     }
 
     /// <summary>Up to <see cref="CkksParameters.Slots"/> inputs as a batch: ciphertext i holds value i of every input, input b in slot b.</summary>
@@ -89,7 +98,9 @@ public sealed class ModelClient : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Context.Parameters.Slots);
         var cts = CiphertextBatch.Load(answer, Context.Parameters.Ring, Manifest.Outputs);
         if (cts.Count != Manifest.Outputs) throw new VeilFormatException("count", $"The answer has {cts.Count} ciphertexts; the model has {Manifest.Outputs} outputs.");
-        var values = cts.Select(c => Context.Decrypt(c, 0, count)).ToArray();
+        double[][] values;
+        try { values = [.. cts.Select(c => Context.Decrypt(c, 0, count))]; }
+        catch (ArgumentException e) { throw new VeilFormatException("answer", $"The answer does not decrypt under these keys: {e.Message}", e); }
         return [.. Enumerable.Range(0, count).Select(b => values.Select(v => v[b]).ToArray())];
     }
 

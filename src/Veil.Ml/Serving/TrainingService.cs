@@ -54,6 +54,16 @@ public static class TrainingService
         catch (ArgumentException e) { throw new ServingRequestException("training.job", $"The training job does not fit these keys: {e.Message}"); }
         if (loaded.Options.Iterations is < 1 or > MaxIterations)
             throw new ServingRequestException("training.iterations", $"A job runs 1 … {MaxIterations} iterations; this one asks for {loaded.Options.Iterations}.");
+        int needed = loaded.Options.Iterations * EncryptedGradientDescent.DepthPerIteration(loaded.Kind == GradientModelKind.Logistic, loaded.Options);
+        foreach (var c in loaded.Data.Features.Concat(loaded.Data.Targets))
+        {
+            if (c.KeyId != session.PublicKey.Id) throw new ServingRequestException("training.key", "A ciphertext of the job is not encrypted under this session's key.");
+            if (!c.IsNttForm || c.Size != 2) throw new ServingRequestException("training.form", "The job's ciphertexts must be fresh (two polynomials, NTT form).");
+            if (c.Level < needed) throw new ServingRequestException("training.levels", $"{loaded.Options.Iterations} iterations need {needed} levels; a ciphertext of the job has {c.Level}.");
+        }
+        var missing = TwoPartyTraining.RequiredRotations(loaded.Data.FeatureCount, session.Parameters.Slots)
+            .Where(r => session.GaloisKeys is null || !session.GaloisKeys.Contains(GaloisElements.ForRotation(r, session.Parameters.Ring.N))).ToArray();
+        if (missing.Length > 0) throw new ServingRequestException("keys.rotations", $"The session's keys lack the rotations {string.Join(", ", missing.Take(8))} that training on {loaded.Data.FeatureCount} features needs.");
         return loaded;
     }
 }

@@ -8,6 +8,8 @@ namespace Veil.Server.Api;
 internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
 {
     private const string CallerItem = "veil.caller";
+    private const int MaxChunkBytes = 4 << 20;
+    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// gRPC reads a whole message before a handler runs, so the key is checked here, from the headers, before any body
@@ -15,7 +17,8 @@ internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
     /// </summary>
     public static async Task AuthenticateFirstAsync(Microsoft.AspNetCore.Http.HttpContext context, Func<Task> next, VeilService service)
     {
-        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true) { await next().ConfigureAwait(false); return; }
+        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true
+            || !context.Request.Path.StartsWithSegments("/veil.inference.v1.Inference", StringComparison.Ordinal)) { await next().ConfigureAwait(false); return; }
         try
         {
             context.Items[CallerItem] = await service.AuthenticateAsync(context.Request.Headers.Authorization.FirstOrDefault(),
@@ -63,8 +66,11 @@ internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
         var first = requestStream.Current;
         if (first.TotalBytes <= 0 || first.TotalBytes > service.Options.MaxKeyBytes)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"total_bytes must be 1 … {service.Options.MaxKeyBytes}; got {first.TotalBytes}."));
-        // The chunks feed the same bounded reader as a REST upload, through a pipe: nothing is stored unless every byte arrives.
+        // The chunks feed the same bounded reader as a REST upload, through a pipe: nothing is stored unless every byte
+        // arrives. The pump stops when the call ends however it ends, and when no chunk comes for 30 s (gRPC streams
+        // have no minimum data rate).
         var pipe = new System.IO.Pipelines.Pipe();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var pump = Task.Run(async () =>
         {
             try
@@ -73,10 +79,12 @@ internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
                 var chunk = first;
                 while (true)
                 {
+                    if (chunk.Data.Length > MaxChunkBytes) throw new RpcException(new Status(StatusCode.InvalidArgument, $"A chunk holds at most {MaxChunkBytes} bytes."));
                     sent += chunk.Data.Length;
                     if (sent > first.TotalBytes) throw new RpcException(new Status(StatusCode.InvalidArgument, $"The chunks pass the declared {first.TotalBytes} bytes."));
-                    await pipe.Writer.WriteAsync(chunk.Data.Memory, context.CancellationToken).ConfigureAwait(false);
-                    if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false)) break;
+                    if ((await pipe.Writer.WriteAsync(chunk.Data.Memory, stop.Token).ConfigureAwait(false)).IsCompleted) break;
+                    stop.CancelAfter(IdleTimeout);
+                    if (!await requestStream.MoveNext(stop.Token).ConfigureAwait(false)) break;
                     chunk = requestStream.Current;
                 }
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
@@ -84,12 +92,21 @@ internal sealed class GrpcApi(VeilService service) : Inference.InferenceBase
             catch (Exception e) { await pipe.Writer.CompleteAsync(e).ConfigureAwait(false); }
         });
         string? attestation = string.IsNullOrEmpty(first.Attestation) ? null : first.Attestation;
-        // The model "@training" registers keys for encrypted training, as POST /v1/training/sessions does.
-        var info = await Map(() => first.Model == VeilService.TrainingModel
-            ? service.RegisterTrainingSessionAsync(caller, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)
-            : service.RegisterSessionAsync(caller, first.Model, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)).ConfigureAwait(false);
-        await pump.ConfigureAwait(false);
-        return new SessionReply { SessionId = info.SessionId, Model = info.Model, Bytes = info.Bytes };
+        try
+        {
+            // The model "@training" registers keys for encrypted training, as POST /v1/training/sessions does.
+            var info = await Map(() => first.Model == VeilService.TrainingModel
+                ? service.RegisterTrainingSessionAsync(caller, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)
+                : service.RegisterSessionAsync(caller, first.Model, pipe.Reader.AsStream(), first.TotalBytes, attestation, context.CancellationToken)).ConfigureAwait(false);
+            return new SessionReply { SessionId = info.SessionId, Model = info.Model, Bytes = info.Bytes };
+        }
+        finally
+        {
+            // Refused before or during the read: the reader goes away, the pump sees it (or the cancel) and ends.
+            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            stop.Cancel();
+            await pump.ConfigureAwait(false);
+        }
     }
 
     public override async Task<Empty> DeleteSession(SessionRequest request, ServerCallContext context)
