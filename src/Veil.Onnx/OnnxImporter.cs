@@ -29,9 +29,10 @@ public sealed record OnnxImportLimits
 
 /// <summary>
 /// Reads an ONNX model (opset 13 and later) whose graph is a chain of supported operators into a
-/// <see cref="SequentialNetwork"/> — the layered networks Veil evaluates on ciphertexts. Gemm, MatMul (+ Add of a
-/// constant, folded into the bias), Flatten, Reshape to a vector, Identity and Dropout (dropped), and the square
-/// (Pow by 2, Mul of a value by itself). Anything else is refused by name, with what to change.
+/// <see cref="SequentialNetwork"/> — the layered networks Veil evaluates on ciphertexts. Gemm, MatMul, Conv (unpadded,
+/// group 1), AveragePool and GlobalAveragePool (unpadded), BatchNormalization and Add/Sub/Div by constants (folded into
+/// the layer before), Flatten, Reshape to a vector, Identity and Dropout (dropped), and the square (Pow by 2, Mul of a
+/// value by itself). Anything else is refused by name, with what to change.
 /// </summary>
 /// <remarks>The file is hostile input: its size, nesting, node count and every tensor's size are bounded before use.</remarks>
 public static class OnnxImporter
@@ -95,17 +96,52 @@ public static class OnnxImporter
                     layers.Add(DenseFrom(where, shape, b.Values, (int)b.Dims[0], (int)b.Dims[1], transposed: false, 1, null));
                     break;
                 }
-                case "Add":
+                case "Add" or "Sub" or "Div":
                 {
+                    // y = x + c, x − c or x / c after a dense layer: folded into it (scale 1/c for Div, shift ±c otherwise).
                     var c = Constant(1);
                     if (layers.Count == 0 || layers[^1] is not Dense dense)
-                        throw new OnnxImportException(where, $"Node {where}: an Add is read only right after a MatMul or Gemm (it becomes that layer's bias).");
+                        throw new OnnxImportException(where, $"Node {where}: {node.OpType} by a constant is read only right after a MatMul or Gemm (it folds into that layer).");
                     int outputs = dense.OutputShape.Size;
-                    var bias = Broadcast(c.Values, outputs, where);
-                    layers[^1] = new Dense(dense.InputShape, [.. Enumerable.Range(0, outputs).Select(o => dense.Weights(o).ToArray())],
-                        [.. Enumerable.Range(0, outputs).Select(o => dense.Bias(o) + bias[o])]);
+                    var v = Broadcast(c.Values, outputs, where);
+                    if (node.OpType == "Div" && v.Any(x => x == 0)) throw new OnnxImportException(where, $"Node {where} divides by zero.");
+                    var scale = node.OpType == "Div" ? v.Select(x => 1 / x).ToArray() : [.. Enumerable.Repeat(1.0, outputs)];
+                    var shift = node.OpType switch { "Add" => v, "Sub" => [.. v.Select(x => -x)], _ => new double[outputs] };
+                    layers[^1] = ScaleOutputs(dense, scale, shift, where);
                     break;
                 }
+                case "BatchNormalization":
+                {
+                    // In inference mode: y = γ (x − μ) / √(σ² + ε) + β per channel, folded into the layer before it.
+                    double epsilon = Attribute(node, "epsilon")?.F is { } f && f > 0 ? f : 1e-5;
+                    var (gamma, beta, mean, variance) = (Constant(1).Values, Constant(2).Values, Constant(3).Values, Constant(4).Values);
+                    if (layers.Count == 0 || layers[^1] is not (Dense or Conv2D))
+                        throw new OnnxImportException(where, $"Node {where}: BatchNormalization is read only right after a Conv, Gemm or MatMul (it folds into that layer).");
+                    int channels = layers[^1] is Conv2D conv ? conv.Maps : layers[^1].OutputShape.Size;
+                    if (new[] { gamma, beta, mean, variance }.Any(a => a.Length != channels) || variance.Any(x => x + epsilon <= 0))
+                        throw new OnnxImportException(where, $"Node {where}: scale, bias, mean and variance need {channels} values each, variances + ε > 0.");
+                    var a = Enumerable.Range(0, channels).Select(i => gamma[i] / Math.Sqrt(variance[i] + epsilon)).ToArray();
+                    var b = Enumerable.Range(0, channels).Select(i => beta[i] - a[i] * mean[i]).ToArray();
+                    layers[^1] = layers[^1] is Conv2D c2 ? ScaleMaps(c2, a, b, where) : ScaleOutputs((Dense)layers[^1], a, b, where);
+                    break;
+                }
+                case "Conv":
+                    layers.Add(Conv(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2).Values : null));
+                    break;
+                case "AveragePool":
+                {
+                    var k = Attribute(node, "kernel_shape")?.Ints.ToArray() ?? [];
+                    var st = Attribute(node, "strides")?.Ints.ToArray() ?? [1, 1];
+                    if (k.Length != 2 || k[0] != k[1] || st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: square windows and equal strides are read.");
+                    RequireNoPadding(node, where);
+                    if ((Attribute(node, "ceil_mode")?.I ?? 0) != 0) throw new OnnxImportException(where, $"Node {where}: ceil_mode = 1 is not read (export with ceil_mode = 0).");
+                    layers.Add(Pool(where, shape, (int)k[0], (int)st[0]));
+                    break;
+                }
+                case "GlobalAveragePool":
+                    if (shape.Height != shape.Width) throw new OnnxImportException(where, $"Node {where}: a global average over a {shape.Height}×{shape.Width} map is read only for square maps.");
+                    layers.Add(Pool(where, shape, shape.Height, shape.Height));
+                    break;
                 case "Flatten":
                 case "Reshape":
                     if (node.OpType == "Flatten" && Attribute(node, "axis")?.I is { } axis && axis != 1)
@@ -133,12 +169,12 @@ public static class OnnxImporter
                     throw new OnnxImportException(where, $"Node {where}: only x·x (the square) is read as Mul; scale by a constant in the preceding Gemm instead.");
                 case "Relu" or "Sigmoid" or "Tanh" or "Gelu" or "Silu" or "HardSigmoid" or "LeakyRelu" or "Elu" or "Softplus":
                     throw new OnnxImportException(where, $"Node {where}: {node.OpType} has no exact encrypted form; replace it by the square (x·x) in the model, or by a polynomial activation (fitting one from calibration data is not built yet).");
-                case "MaxPool":
-                    throw new OnnxImportException(where, $"Node {where}: MaxPool has no encrypted form; use AveragePool.");
+                case "MaxPool" or "GlobalMaxPool":
+                    throw new OnnxImportException(where, $"Node {where}: {node.OpType} has no encrypted form; use AveragePool.");
                 case "Softmax" or "LogSoftmax" or "ArgMax":
                     throw new OnnxImportException(where, $"Node {where}: {node.OpType} is computed by the client after decryption; export the network without it (the logits).");
                 default:
-                    throw new OnnxImportException(where, $"Node {where}: operator {node.OpType} is not supported (supported: Gemm, MatMul, Add after them, Flatten, Reshape to a vector, Identity, Dropout, Pow 2, Mul x·x).");
+                    throw new OnnxImportException(where, $"Node {where}: operator {node.OpType} is not supported (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add/Sub/Div by constants after them, Flatten, Reshape to a vector, Identity, Dropout, Pow 2, Mul x·x).");
             }
             if (layers.Count > 0) shape = layers[^1].OutputShape;
             current = node.Output[0];
@@ -209,6 +245,59 @@ public static class OnnxImporter
     }
 
     private static AttributeProto? Attribute(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
+
+    private static void RequireNoPadding(NodeProto node, string where)
+    {
+        if (Attribute(node, "pads")?.Ints is { } pads && pads.Any(p => p != 0))
+            throw new OnnxImportException(where, $"Node {where}: padding is not read (Veil's convolutions and pools are unpadded: pad the input before encryption, or export with padding 0).");
+        if (Attribute(node, "auto_pad")?.S is { Length: > 0 } auto && auto.ToStringUtf8() is not ("NOTSET" or "VALID"))
+            throw new OnnxImportException(where, $"Node {where}: auto_pad {auto.ToStringUtf8()} is not read (only VALID).");
+    }
+
+    private static Conv2D Conv(NodeProto node, string where, TensorShape shape, (long[] Dims, double[] Values) w, double[]? bias)
+    {
+        if (w.Dims.Length != 4 || w.Dims[2] != w.Dims[3]) throw new OnnxImportException(where, $"Node {where}: the weights must be maps × channels × K × K.");
+        if (w.Dims[1] != shape.Channels) throw new OnnxImportException(where, $"Node {where}: the kernels read {w.Dims[1]} channels; the input has {shape.Channels}.");
+        if ((Attribute(node, "group")?.I ?? 1) != 1) throw new OnnxImportException(where, $"Node {where}: grouped convolutions (group ≠ 1) are not read.");
+        if (Attribute(node, "dilations")?.Ints is { } dil && dil.Any(d => d != 1)) throw new OnnxImportException(where, $"Node {where}: dilated convolutions are not read.");
+        RequireNoPadding(node, where);
+        var st = Attribute(node, "strides")?.Ints.ToArray() ?? [1, 1];
+        if (st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: equal strides in both directions are read.");
+        int maps = (int)w.Dims[0], taps = (int)(w.Dims[1] * w.Dims[2] * w.Dims[3]);
+        var kernels = Enumerable.Range(0, maps).Select(m => w.Values.AsSpan(m * taps, taps).ToArray()).ToArray();
+        try { return new Conv2D(shape, (int)w.Dims[2], (int)st[0], kernels, bias is null ? new double[maps] : Broadcast(bias, maps, where)); }
+        catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
+    }
+
+    private static AveragePool2D Pool(string where, TensorShape shape, int window, int stride)
+    {
+        try { return new AveragePool2D(shape, window, stride); }
+        catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
+    }
+
+    /// <summary>The dense layer followed by y_o ↦ scale_o·y_o + shift_o.</summary>
+    private static Dense ScaleOutputs(Dense dense, double[] scale, double[] shift, string where)
+    {
+        int outputs = dense.OutputShape.Size;
+        try
+        {
+            return new Dense(dense.InputShape, [.. Enumerable.Range(0, outputs).Select(o => dense.Weights(o).ToArray().Select(v => v * scale[o]).ToArray())],
+                [.. Enumerable.Range(0, outputs).Select(o => dense.Bias(o) * scale[o] + shift[o])]);
+        }
+        catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
+    }
+
+    /// <summary>The convolution followed by map m ↦ scale_m·map + shift_m.</summary>
+    private static Conv2D ScaleMaps(Conv2D conv, double[] scale, double[] shift, string where)
+    {
+        int positions = conv.OutputShape.Height * conv.OutputShape.Width;
+        try
+        {
+            return new Conv2D(conv.InputShape, conv.KernelSize, conv.Stride, [.. Enumerable.Range(0, conv.Maps).Select(m => conv.Kernel(m).ToArray().Select(v => v * scale[m]).ToArray())],
+                [.. Enumerable.Range(0, conv.Maps).Select(m => conv.Bias(m * positions) * scale[m] + shift[m])]);
+        }
+        catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
+    }
 
     private static Dense Gemm(NodeProto node, string where, TensorShape shape, (long[] Dims, double[] Values) b, (long[] Dims, double[] Values)? c)
     {

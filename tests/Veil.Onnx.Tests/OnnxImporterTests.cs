@@ -95,6 +95,60 @@ public sealed class OnnxImporterTests
         return Model(g);
     }
 
+    /// <summary>Conv → BatchNormalization → x·x → AveragePool → Conv → GlobalAveragePool → Flatten → Gemm → Sub → Div: a small CNN.</summary>
+    private static ModelProto Cnn(int seed = 4)
+    {
+        var rng = new Random(seed);
+        var g = new GraphProto { Name = "cnn" };
+        g.Input.Add(Value("img", 1, 1, 10, 10));
+        g.Output.Add(Value("logits", 1, 3));
+        g.Initializer.Add(Floats("k1", [3, 1, 3, 3], rng));
+        g.Initializer.Add(Floats("c1", [3], rng, 0.1));
+        foreach (var (name, lo) in new[] { ("gamma", 0.5), ("beta", -0.2), ("mean", -0.3), ("var", 0.2) })
+        {
+            var t = new TensorProto { Name = name, DataType = 1 };
+            t.Dims.Add(3);
+            for (int i = 0; i < 3; i++) t.FloatData.Add((float)(Math.Abs(lo) * (1 + rng.NextDouble()) * Math.Sign(lo)));
+            g.Initializer.Add(t);
+        }
+        g.Initializer.Add(Floats("k2", [2, 3, 2, 2], rng));
+        g.Initializer.Add(Floats("w", [2, 3], rng));
+        g.Initializer.Add(Floats("off", [3], rng, 0.1));
+        g.Initializer.Add(new TensorProto { Name = "half", DataType = 1, FloatData = { 0.5f } });
+        g.Node.Add(Node("Conv", "conv1", ["img", "k1", "c1"], "a", new AttributeProto { Name = "kernel_shape", Type = 7, Ints = { 3, 3 } }));
+        g.Node.Add(Node("BatchNormalization", "bn", ["a", "gamma", "beta", "mean", "var"], "b", Float("epsilon", 1e-3f)));
+        g.Node.Add(Node("Mul", "sq", ["b", "b"], "c"));
+        g.Node.Add(Node("AveragePool", "pool", ["c"], "d", new AttributeProto { Name = "kernel_shape", Type = 7, Ints = { 2, 2 } }, new AttributeProto { Name = "strides", Type = 7, Ints = { 2, 2 } }));
+        g.Node.Add(Node("Conv", "conv2", ["d", "k2"], "e", new AttributeProto { Name = "strides", Type = 7, Ints = { 1, 1 } }));
+        g.Node.Add(Node("GlobalAveragePool", "gap", ["e"], "f"));
+        g.Node.Add(Node("Flatten", "flat", ["f"], "h"));
+        g.Node.Add(Node("Gemm", "head", ["h", "w"], "i"));
+        g.Node.Add(Node("Sub", "shift", ["i", "off"], "j"));
+        g.Node.Add(Node("Div", "temperature", ["j", "half"], "logits"));
+        return Model(g);
+    }
+
+    [Fact]
+    public void AnImportedCnn_WithFoldedBatchNorm_ComputesWhatOnnxRuntimeComputes()
+    {
+        var bytes = Cnn().ToByteArray();
+        var net = OnnxImporter.Import(bytes);
+        Assert.Contains(net.Layers, l => l is Conv2D);
+        Assert.Contains(net.Layers, l => l is AveragePool2D);
+        var rng = new Random(8);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            var x = Enumerable.Range(0, 100).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var expected = RunOnnxRuntime(bytes, "img", x, [1, 1, 10, 10]);
+            var actual = net.Forward([.. x.Select(v => (double)v)]);
+            for (int i = 0; i < actual.Length; i++) Assert.InRange(actual[i] - expected[i], -1e-4, 1e-4);
+        }
+        // Padding is refused by name.
+        var padded = Cnn();
+        padded.Graph.Node[0].Attribute.Add(new AttributeProto { Name = "pads", Type = 7, Ints = { 1, 1, 1, 1 } });
+        Assert.Contains("padding", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(padded.ToByteArray())).Message);
+    }
+
     private static float[] RunOnnxRuntime(byte[] model, string input, float[] x, int[] shape)
     {
         using var session = new InferenceSession(model);
