@@ -272,7 +272,7 @@ public sealed class ServiceTests
     [Fact]
     public async Task AJobCanBeCancelled_ATenantsJobQuotaHolds_AndAKeysRateIsLimited()
     {
-        var (fixture, _) = await DeployedAsync(o => o with { RequestsPerSecond = 20 });
+        var (fixture, _) = await DeployedAsync(o => o with { RequestsPerSecond = 100 });
         await using var __ = fixture;
         using var admin = fixture.Admin();
         var tenant = await admin.CreateTenantAsync(new CreateTenantRequest("busy", MaxConcurrentJobs: 8));
@@ -300,7 +300,7 @@ public sealed class ServiceTests
         await admin.GrantAsync("wide", tenant.TenantId);
         using var wideSession = await client.OpenSessionAsync("wide", batchedOnly: true);
         var slow = await wideSession.SubmitBatchAsync([new double[256]]);
-        while ((await client.GetJobAsync(slow.JobId)).State != "running") await Task.Delay(10);
+        while ((await client.GetJobAsync(slow.JobId)).State != "running") await Task.Delay(25);
         var queued = await session.SubmitBatchAsync(inputs[..4]);
         await client.DeleteJobAsync(queued.JobId);
         Assert.Equal("cancelled", (await client.GetJobAsync(queued.JobId)).State);
@@ -315,9 +315,10 @@ public sealed class ServiceTests
         await client.DeleteJobAsync(queued.JobId);
         Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<VeilServiceException>(() => client.GetJobAsync(queued.JobId))).Status);
 
-        // 20 requests a second per key: a burst of 60 meets 429s, and the key works again a second later.
-        var raw = fixture.RawClient(tenant.ApiKey);
-        var statuses = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => raw.GetAsync("v1/models")));
+        // 100 requests a second per key (the polling above stays under it): a burst of 300 with another key meets 429s,
+        // and that key works again a second later.
+        var raw = fixture.RawClient(idle.ApiKey);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => raw.GetAsync("v1/models")));
         Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
         await Task.Delay(1100);
         Assert.Equal(HttpStatusCode.OK, (await raw.GetAsync("v1/models")).StatusCode);
@@ -337,7 +338,8 @@ public sealed class ServiceTests
         string metrics = await raw.GetStringAsync("metrics");
         Assert.Contains("veil_evaluations", metrics);
         Assert.Contains("veil_sessions_loaded", metrics);
-        Assert.Matches(@"veil_sessions_stored(\{[^}]*\})? 1", metrics);
+        // The value is not asserted: meters are process-wide by name, and other tests' services run in this process.
+        Assert.Contains("veil_sessions_stored", metrics);
         Assert.Contains("veil_jobs_queue_depth", metrics);
         string openapi = await raw.GetStringAsync("openapi/v1.json");
         Assert.Contains("/v1/sessions/{id}/predict", openapi);
