@@ -23,7 +23,7 @@ catch (UsageException e)
     Console.Error.WriteLine($"veil: {e.Message}");
     return CommandLine.UsageExit;
 }
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException or Veil.Onnx.OnnxImportException
     or System.Security.Cryptography.CryptographicException)
 {
     Console.Error.WriteLine($"veil: {e.Message}");
@@ -92,6 +92,7 @@ namespace Veil.Cli
             root.Subcommands.Add(Serve());
             root.Subcommands.Add(Deploy());
             root.Subcommands.Add(Predict());
+            root.Subcommands.Add(Infer());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -391,6 +392,18 @@ namespace Veil.Cli
             var command = new Command("deploy", "Deploy a model to the service (admin key).") { file, builtin, name, grantAll, writeTest, server, key, keyFile, pin, pinFile, json };
             command.SetAction(r => ServeCommands.Deploy(r.GetValue(file), r.GetValue(builtin), r.GetValue(name), r.GetValue(grantAll), r.GetValue(writeTest), r.GetValue(server)!, r.GetValue(key),
                 r.GetValue(keyFile), r.GetValue(pin), r.GetValue(pinFile), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Infer()
+        {
+            var model = new Argument<string>("MODEL.onnx") { Description = "An ONNX model (opset 13+; see src/Veil.Onnx/README.md for the operators read)." };
+            var data = new Argument<string>("DATA.csv") { Description = "Rows: the graph's inputs in order, and the label column (class numbers)." };
+            var target = new Option<string>("--target") { Description = "The label column.", Required = true };
+            var limit = OptionalInt("--limit", "Only the first rows.", 1, 1_000_000);
+            var json = Json();
+            var command = new Command("infer", "Run an ONNX model on the encrypted rows of a CSV file, next to the same network in plaintext.") { model, data, target, limit, json };
+            command.SetAction(r => InferCommand.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(target)!, r.GetValue(limit), r.GetValue(json)));
             return command;
         }
 

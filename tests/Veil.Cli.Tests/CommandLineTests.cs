@@ -21,6 +21,7 @@ public class CommandLineTests
     [InlineData("serve", "--help")]
     [InlineData("deploy", "--help")]
     [InlineData("predict", "--help")]
+    [InlineData("infer", "--help")]
     [InlineData("keys", "init", "--help")]
     [InlineData("keys", "rotate", "--help")]
     [InlineData("keys", "wrap-for", "--help")]
