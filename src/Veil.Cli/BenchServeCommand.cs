@@ -289,7 +289,8 @@ internal static class BenchServeCommand
         return process;
     }
 
-    private static double Percentile(List<double> values, double q)
+    /// <summary>The q-quantile (nearest rank) of the values; NaN for none.</summary>
+    internal static double Percentile(List<double> values, double q)
     {
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToArray();

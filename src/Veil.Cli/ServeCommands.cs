@@ -107,8 +107,7 @@ internal static class ServeCommands
         double seconds = total.Elapsed.TotalSeconds;
         double accuracy = Veil.Ml.Data.Metrics.Accuracy(labels, predictions);
         Run(() => session.DeleteAsync());
-        latencies.Sort();
-        double? P(double q) => latencies.Count == 0 ? null : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
+        double? P(double q) => latencies.Count == 0 ? null : BenchServeCommand.Percentile(latencies, q);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new { model, rows = rows.Length, accuracy, mode = batched ? "batched" : "single", seconds, setup_seconds = setup,
                 p50_ms = P(0.5), p99_ms = P(0.99), key_bytes = session.Info.Bytes }));

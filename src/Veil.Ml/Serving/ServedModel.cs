@@ -164,23 +164,31 @@ public sealed class ServedModel
     /// <exception cref="ServingRequestException">What is wrong with the keys.</exception>
     public CkksContext LoadSession(ReadOnlySpan<byte> publicContext, SerializationLimits? limits = null, ExecutionOptions? options = null)
     {
-        CkksContext context;
-        try { context = CkksContext.Load(publicContext, limits, SecurityLevel.Bits128, options); }
-        catch (VeilFormatException e) { throw new ServingRequestException("keys", $"The keys could not be loaded: {e.Message}"); }
-        if (!context.IsPublic)
-        {
-            context.Dispose();
-            throw new ServingRequestException("keys.secret", "These keys include a secret key; send the public context only (CkksContext.SavePublic).");
-        }
+        var context = LoadPublicContext(publicContext, limits, options);
         if (!context.Parameters.Ring.SameRingAs(Parameters.Ring) || context.Parameters.DefaultScale != Parameters.DefaultScale)
             throw new ServingRequestException("keys.parameters", $"The keys are for {context.Parameters}; model '{Name}' needs {Parameters} (see its manifest).");
-        if (Network.Layers.Any(l => l.Depth > 0) && context.RelinearizationKey is null && Network.Layers.Any(l => l is SquareActivation or PolynomialActivation))
+        if (context.RelinearizationKey is null && Network.Layers.Any(l => l is SquareActivation or PolynomialActivation))
             throw new ServingRequestException("keys.relinearization", "The keys have no relinearization key; the network's activations need one.");
         // Keys with every rotation the single-input packing needs, or with none (a batched-only session, a far smaller upload).
         var missing = MissingRotations(context);
         if (missing.Length > 0 && missing.Length < Manifest.Rotations.Count)
             throw new ServingRequestException("keys.rotations", $"The keys lack the Galois keys of rotations {string.Join(", ", missing.Take(8))}{(missing.Length > 8 ? " …" : "")}; the single-input packing needs all {Manifest.Rotations.Count} (or none, for batched requests only).");
         return context;
+    }
+
+    /// <summary>
+    /// A client's public context through the hardened loader (128-bit minimum); a context carrying a secret key is
+    /// refused. The one door for keys from clients, for inference and training sessions alike.
+    /// </summary>
+    /// <exception cref="ServingRequestException">Malformed keys or a secret key.</exception>
+    internal static CkksContext LoadPublicContext(ReadOnlySpan<byte> publicContext, SerializationLimits? limits, ExecutionOptions? options)
+    {
+        CkksContext context;
+        try { context = CkksContext.Load(publicContext, limits, SecurityLevel.Bits128, options); }
+        catch (VeilFormatException e) { throw new ServingRequestException("keys", $"The keys could not be loaded: {e.Message}"); }
+        if (context.IsPublic) return context;
+        context.Dispose();
+        throw new ServingRequestException("keys.secret", "These keys include a secret key; send the public context only (CkksContext.SavePublic).");
     }
 
     private int[] MissingRotations(CkksContext context) =>

@@ -19,14 +19,7 @@ public static class TrainingService
     /// <exception cref="ServingRequestException">Malformed keys, a secret key, parameters below 128 bits or no relinearization key.</exception>
     public static CkksContext LoadSession(ReadOnlySpan<byte> publicContext, SerializationLimits? limits = null, ExecutionOptions? options = null)
     {
-        CkksContext context;
-        try { context = CkksContext.Load(publicContext, limits, SecurityLevel.Bits128, options); }
-        catch (VeilFormatException e) { throw new ServingRequestException("keys", $"The keys could not be loaded: {e.Message}"); }
-        if (!context.IsPublic)
-        {
-            context.Dispose();
-            throw new ServingRequestException("keys.secret", "These keys include a secret key; send the public context only (CkksContext.SavePublic).");
-        }
+        var context = ServedModel.LoadPublicContext(publicContext, limits, options);
         if (context.RelinearizationKey is null) throw new ServingRequestException("keys.relinearization", "Training multiplies ciphertexts: the keys need a relinearization key.");
         return context;
     }
