@@ -123,3 +123,68 @@ public sealed class PolynomialActivation : Layer
         return new PolynomialActivation(input, c);
     }
 }
+
+/// <summary>
+/// x ↦ Σ c_k·T_k(t), t = (2x − a − b)/(b − a), value by value: an activation fitted on an interval (for example by
+/// <c>Veil.Onnx</c> from calibration data). On [−1, 1] it costs ⌈log2(d + 1)⌉ levels; on any other interval one more
+/// for the map to t (fold that map into the layer before to save it).
+/// </summary>
+public sealed class ChebyshevActivation : Layer
+{
+    /// <summary>Largest degree accepted.</summary>
+    public const int MaxDegree = 63;
+
+    /// <summary>The activation <paramref name="series"/> on <paramref name="shape"/>.</summary>
+    /// <exception cref="ArgumentException">A degree outside 1 … <see cref="MaxDegree"/>.</exception>
+    public ChebyshevActivation(TensorShape shape, ChebyshevSeries series) : base(shape, shape)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (series.Degree < 1 || series.Degree > MaxDegree) throw new ArgumentException($"Degree {series.Degree} is outside 1 … {MaxDegree}.", nameof(series));
+        Series = series;
+    }
+
+    /// <summary>The polynomial and its interval.</summary>
+    public ChebyshevSeries Series { get; }
+    /// <inheritdoc/>
+    public override LayerKind Kind => LayerKind.Chebyshev;
+    /// <inheritdoc/>
+    public override int Depth => Series.Depth;
+
+    private protected override void ForwardCore(ReadOnlySpan<double> input, Span<double> output)
+    {
+        for (int i = 0; i < input.Length; i++) output[i] = Series.Evaluate(input[i]);
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<Ciphertext> EvaluateBatched(CkksContext server, IEnumerable<Ciphertext> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var polynomial = new PolynomialEvaluator(server.Evaluator, server.Encoder);
+        return inputs.Select(z => polynomial.Evaluate(z, Series));
+    }
+
+    /// <inheritdoc/>
+    public override SingleInputStep PlanSingle(SlotLayout input, int slots) =>
+        new SlotwiseStep(input ?? throw new ArgumentNullException(nameof(input)),
+            (server, z) => new PolynomialEvaluator(server.Evaluator, server.Encoder).Evaluate(z, Series));
+
+    internal override int PayloadBytes => 4 + 16 + 8 * (Series.Degree + 1);
+
+    internal override void Write(ref PayloadWriter writer)
+    {
+        writer.WriteInt32(Series.Degree);
+        writer.WriteDouble(Series.A);
+        writer.WriteDouble(Series.B);
+        foreach (double c in Series.Coefficients) writer.WriteDouble(c);
+    }
+
+    internal static ChebyshevActivation Read(ref PayloadReader reader, TensorShape input)
+    {
+        int degree = reader.ReadCount("chebyshev.degree", 1, MaxDegree);
+        double a = reader.ReadFiniteDouble("chebyshev.a"), b = reader.ReadFiniteDouble("chebyshev.b");
+        if (!(a < b)) throw new VeilFormatException("chebyshev.a", $"The interval [{a}, {b}] is empty.");
+        var c = ReadValues(ref reader, degree + 1, "chebyshev.coefficients");
+        return new ChebyshevActivation(input, new ChebyshevSeries(c, a, b));
+    }
+}

@@ -4,8 +4,8 @@ using Veil.Serialization;
 namespace Veil.Ml.Networks;
 
 /// <summary>
-/// A 2-D convolution without padding: output map m at (oy, ox) is
-/// b_m + Σ_{c,ky,kx} w_m[(c·K + ky)·K + kx] · x[c, stride·oy + ky, stride·ox + kx].
+/// A 2-D convolution with zero padding P (0 by default): output map m at (oy, ox) is
+/// b_m + Σ_{c,ky,kx} w_m[(c·K + ky)·K + kx] · x[c, stride·oy + ky − P, stride·ox + kx − P], pixels outside the image 0.
 /// </summary>
 /// <remarks>
 /// Single-input on an <see cref="Im2ColLayout"/> (the client's packing when the network starts with this layer): with
@@ -27,6 +27,8 @@ public sealed class Conv2D : LinearLayer
     public int KernelSize { get; }
     /// <summary>Stride (both directions).</summary>
     public int Stride { get; }
+    /// <summary>Zero padding P on each side.</summary>
+    public int Padding { get; }
     /// <summary>Output maps M.</summary>
     public int Maps => _weights.Length;
     /// <summary>Taps per kernel over all input channels, C·K².</summary>
@@ -36,7 +38,13 @@ public sealed class Conv2D : LinearLayer
     /// <exception cref="ArgumentOutOfRangeException">Kernel or stride out of range for the input.</exception>
     /// <exception cref="ArgumentException">Shapes disagree, or a value is not finite.</exception>
     public Conv2D(TensorShape input, int kernelSize, int stride, double[][] weights, double[] bias)
-        : base(input, OutputShapeOf(input, kernelSize, stride, weights))
+        : this(input, kernelSize, stride, 0, weights, bias) { }
+
+    /// <summary>As the unpadded constructor, with <paramref name="padding"/> zeros (0 … K − 1) around each side of every channel.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Kernel, stride or padding out of range for the input.</exception>
+    /// <exception cref="ArgumentException">Shapes disagree, or a value is not finite.</exception>
+    public Conv2D(TensorShape input, int kernelSize, int stride, int padding, double[][] weights, double[] bias)
+        : base(input, OutputShapeOf(input, kernelSize, stride, padding, weights))
     {
         ArgumentNullException.ThrowIfNull(bias);
         int taps = input.Channels * kernelSize * kernelSize;
@@ -44,27 +52,30 @@ public sealed class Conv2D : LinearLayer
         if (bias.Length != weights.Length) throw new ArgumentException($"One bias per map: {weights.Length} maps, {bias.Length} biases.", nameof(bias));
         KernelSize = kernelSize;
         Stride = stride;
+        Padding = padding;
         _weights = [.. weights.Select(k => k.ToArray())];
         _bias = [.. bias];
         foreach (var k in _weights) CheckFinite(k, nameof(weights));
         CheckFinite(_bias, nameof(bias));
     }
 
-    private static TensorShape OutputShapeOf(TensorShape input, int kernel, int stride, double[][] weights)
+    private static TensorShape OutputShapeOf(TensorShape input, int kernel, int stride, int padding, double[][] weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfLessThan(kernel, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(kernel, Math.Min(MaxKernel, Math.Min(input.Height, input.Width)));
+        ArgumentOutOfRangeException.ThrowIfLessThan(padding, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(padding, kernel - 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(kernel, Math.Min(MaxKernel, Math.Min(input.Height, input.Width) + 2 * padding));
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(stride, kernel);
         if (weights.Length == 0) throw new ArgumentException("At least one kernel.", nameof(weights));
-        int oh = (input.Height - kernel) / stride + 1, ow = (input.Width - kernel) / stride + 1;
+        int oh = (input.Height + 2 * padding - kernel) / stride + 1, ow = (input.Width + 2 * padding - kernel) / stride + 1;
         if ((long)weights.Length * oh * ow > MaxOutputs) throw new ArgumentException($"More than {MaxOutputs} outputs.", nameof(weights));
         return new TensorShape(weights.Length, oh, ow);
     }
 
     /// <inheritdoc/>
-    public override LayerKind Kind => LayerKind.Conv2D;
+    public override LayerKind Kind => Padding == 0 ? LayerKind.Conv2D : LayerKind.PaddedConv2D;
 
     /// <summary>Kernel <paramref name="map"/>, tap (c·K + ky)·K + kx.</summary>
     public ReadOnlySpan<double> Kernel(int map) => _weights[map];
@@ -81,11 +92,16 @@ public sealed class Conv2D : LinearLayer
         var kernel = _weights[m];
         for (int c = 0; c < InputShape.Channels; c++)
             for (int ky = 0; ky < k; ky++)
+            {
+                int iy = Stride * oy + ky - Padding;
+                if (iy < 0 || iy >= h) continue;
                 for (int kx = 0; kx < k; kx++)
                 {
+                    int ix = Stride * ox + kx - Padding;
                     double v = kernel[(c * k + ky) * k + kx];
-                    if (v != 0) yield return ((c * h + Stride * oy + ky) * w + Stride * ox + kx, v);
+                    if (v != 0 && ix >= 0 && ix < w) yield return ((c * h + iy) * w + ix, v);
                 }
+            }
     }
 
     private protected override void ForwardCore(ReadOnlySpan<double> input, Span<double> output)
@@ -99,18 +115,23 @@ public sealed class Conv2D : LinearLayer
                 {
                     double z = _bias[m];
                     for (int c = 0; c < InputShape.Channels; c++)
-                    {
-                        int corner = (c * h + Stride * oy) * w + Stride * ox;
                         for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) z += kernel[(c * k + ky) * k + kx] * input[corner + ky * w + kx];
-                    }
+                        {
+                            int iy = Stride * oy + ky - Padding;
+                            if (iy < 0 || iy >= h) continue;
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int ix = Stride * ox + kx - Padding;
+                                if (ix >= 0 && ix < w) z += kernel[(c * k + ky) * k + kx] * input[(c * h + iy) * w + ix];
+                            }
+                        }
                     output[(m * oh + oy) * ow + ox] = z;
                 }
         }
     }
 
     /// <summary>The im2col layout this layer reads as a first layer.</summary>
-    public Im2ColLayout Im2Col => new(InputShape, KernelSize, Stride);
+    public Im2ColLayout Im2Col => new(InputShape, KernelSize, Stride, Padding);
 
     /// <summary>Slots the im2col evaluation needs: max(C·K², M) · positions.</summary>
     public long Im2ColSlots => (long)Math.Max(Taps, Maps) * OutputShape.Height * OutputShape.Width;
@@ -145,27 +166,30 @@ public sealed class Conv2D : LinearLayer
         return new DiagonalStep(new PrefixLayout(OutputShape.Size), new DiagonalTransform(diagonals, slots), 0, bias, slots);
     }
 
-    internal override int PayloadBytes => 12 + 8 * (Maps * Taps + Maps);
+    internal override int PayloadBytes => (Padding == 0 ? 12 : 16) + 8 * (Maps * Taps + Maps);
 
     internal override void Write(ref PayloadWriter writer)
     {
         writer.WriteInt32(KernelSize);
         writer.WriteInt32(Stride);
+        if (Padding != 0) writer.WriteInt32(Padding); // kind PaddedConv2D; unpadded files keep their old bytes
         writer.WriteInt32(Maps);
         foreach (var k in _weights) foreach (double v in k) writer.WriteDouble(v);
         foreach (double v in _bias) writer.WriteDouble(v);
     }
 
-    internal static Conv2D Read(ref PayloadReader reader, TensorShape input)
+    internal static Conv2D Read(ref PayloadReader reader, TensorShape input, bool padded)
     {
-        int kernel = reader.ReadCount("conv.kernel", 1, Math.Min(MaxKernel, Math.Min(input.Height, input.Width)));
+        int kernel = reader.ReadCount("conv.kernel", 1, Math.Min(MaxKernel, Math.Min(input.Height, input.Width) + (padded ? 2 * (MaxKernel - 1) : 0)));
         int stride = reader.ReadCount("conv.stride", 1, kernel);
-        int positions = ((input.Height - kernel) / stride + 1) * ((input.Width - kernel) / stride + 1);
+        int padding = padded ? reader.ReadCount("conv.padding", 1, kernel - 1) : 0;
+        if (kernel > Math.Min(input.Height, input.Width) + 2 * padding) throw new VeilFormatException("conv.kernel", $"A kernel of {kernel} is larger than the padded {input} input.");
+        int positions = ((input.Height + 2 * padding - kernel) / stride + 1) * ((input.Width + 2 * padding - kernel) / stride + 1);
         int maps = reader.ReadCount("conv.maps", 1, Math.Max(1, MaxOutputs / positions));
         int taps = input.Channels * kernel * kernel;
         var flat = ReadValues(ref reader, (long)maps * taps, "conv.weights");
         var weights = new double[maps][];
         for (int m = 0; m < maps; m++) weights[m] = flat.AsSpan(m * taps, taps).ToArray();
-        return new Conv2D(input, kernel, stride, weights, ReadValues(ref reader, maps, "conv.bias"));
+        return new Conv2D(input, kernel, stride, padding, weights, ReadValues(ref reader, maps, "conv.bias"));
     }
 }

@@ -19,6 +19,10 @@ public enum LayerKind : byte
     Square = 5,
     /// <summary><see cref="Networks.PolynomialActivation"/>.</summary>
     Polynomial = 6,
+    /// <summary><see cref="Networks.Conv2D"/> with zero padding (its padding saved after the stride).</summary>
+    PaddedConv2D = 7,
+    /// <summary><see cref="Networks.ChebyshevActivation"/>.</summary>
+    Chebyshev = 8,
 }
 
 /// <summary>
@@ -93,11 +97,13 @@ public abstract class Layer
     internal static Layer Read(ref PayloadReader reader, LayerKind kind, TensorShape input) => kind switch
     {
         LayerKind.Dense => Dense.Read(ref reader, input),
-        LayerKind.Conv2D => Conv2D.Read(ref reader, input),
+        LayerKind.Conv2D => Conv2D.Read(ref reader, input, padded: false),
+        LayerKind.PaddedConv2D => Conv2D.Read(ref reader, input, padded: true),
         LayerKind.AveragePool2D => AveragePool2D.Read(ref reader, input),
         LayerKind.Flatten => new Flatten(input),
         LayerKind.Square => new SquareActivation(input),
         LayerKind.Polynomial => PolynomialActivation.Read(ref reader, input),
+        LayerKind.Chebyshev => ChebyshevActivation.Read(ref reader, input),
         _ => throw new VeilFormatException("layerKind", $"Unknown layer kind {(byte)kind}."),
     };
 

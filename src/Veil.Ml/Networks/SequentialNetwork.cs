@@ -10,8 +10,8 @@ namespace Veil.Ml.Networks;
 /// <remarks>
 /// Saved as a Veil object of type <see cref="Type"/> (any compression); the payload is input channels, height, width
 /// (u32) ‖ layer count (u32) ‖ per layer its kind (u8) and its own fields: Dense outputs (u32), W row-major, b;
-/// Conv2D kernel, stride, maps (u32), kernels map-major, biases; AveragePool2D window, stride (u32); Polynomial degree
-/// (u32), c_0 … c_d; Flatten and Square nothing. Each layer's input is the previous one's output. Values are f64,
+/// Conv2D kernel, stride, maps (u32) (PaddedConv2D: kernel, stride, padding, maps), kernels map-major, biases; AveragePool2D window, stride (u32); Polynomial degree
+/// (u32), c_0 … c_d; Chebyshev degree (u32), a, b, c_0 … c_d; Flatten and Square nothing. Each layer's input is the previous one's output. Values are f64,
 /// little-endian, finite. <see cref="Load"/> also reads the older single-purpose weight files (VNN1, VCN1).
 /// </remarks>
 public sealed class SequentialNetwork

@@ -54,15 +54,16 @@ public sealed record PeriodicLayout(int Period, int Length) : SlotLayout(Length)
 
 /// <summary>
 /// A convolution's input unrolled (im2col): with B = Oh·Ow output positions and taps t = (c·K + ky)·K + kx, slot
-/// t·B + oy·Ow + ox holds pixel (c, stride·oy + ky, stride·ox + kx). The layout is public; only the client fills it.
+/// t·B + oy·Ow + ox holds pixel (c, stride·oy + ky − P, stride·ox + kx − P), 0 where that falls in the padding P.
+/// The layout is public; only the client fills it.
 /// </summary>
-public sealed record Im2ColLayout(TensorShape Input, int Kernel, int Stride)
+public sealed record Im2ColLayout(TensorShape Input, int Kernel, int Stride, int Padding = 0)
     : SlotLayout(Input.Size)
 {
     /// <summary>Outputs per column of the convolution.</summary>
-    public int OutputHeight => (Input.Height - Kernel) / Stride + 1;
+    public int OutputHeight => (Input.Height + 2 * Padding - Kernel) / Stride + 1;
     /// <summary>Outputs per row of the convolution.</summary>
-    public int OutputWidth => (Input.Width - Kernel) / Stride + 1;
+    public int OutputWidth => (Input.Width + 2 * Padding - Kernel) / Stride + 1;
     /// <summary>Output positions per map, B.</summary>
     public int Block => OutputHeight * OutputWidth;
     /// <summary>Kernel taps over all input channels, C·K².</summary>
@@ -83,8 +84,15 @@ public sealed record Im2ColLayout(TensorShape Input, int Kernel, int Stride)
                 {
                     int tap = (c * k + ky) * k + kx;
                     for (int oy = 0; oy < oh; oy++)
+                    {
+                        int iy = Stride * oy + ky - Padding;
+                        if (iy < 0 || iy >= h) continue;
                         for (int ox = 0; ox < ow; ox++)
-                            packed[tap * block + oy * ow + ox] = values[(c * h + Stride * oy + ky) * w + Stride * ox + kx];
+                        {
+                            int ix = Stride * ox + kx - Padding;
+                            if (ix >= 0 && ix < w) packed[tap * block + oy * ow + ox] = values[(c * h + iy) * w + ix];
+                        }
+                    }
                 }
         return packed;
     }

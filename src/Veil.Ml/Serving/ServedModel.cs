@@ -59,7 +59,8 @@ public sealed record InferenceManifest(string Name, string Digest, int Inputs, i
 /// <param name="Width">Input width (im2col).</param>
 /// <param name="Kernel">Kernel side (im2col).</param>
 /// <param name="Stride">Stride (im2col).</param>
-public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Channels = 0, int Height = 0, int Width = 0, int Kernel = 0, int Stride = 0)
+/// <param name="Padding">Zero padding on each side (im2col).</param>
+public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Channels = 0, int Height = 0, int Width = 0, int Kernel = 0, int Stride = 0, int Padding = 0)
 {
     /// <summary>The spec of a layout (null for null).</summary>
     /// <exception cref="ArgumentException">A layout kind without a spec.</exception>
@@ -68,7 +69,7 @@ public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Cha
         null => null,
         PrefixLayout p => new LayoutSpec("prefix", p.Length),
         PeriodicLayout p => new LayoutSpec("periodic", p.Length, p.Period),
-        Im2ColLayout c => new LayoutSpec("im2col", c.Length, 0, c.Input.Channels, c.Input.Height, c.Input.Width, c.Kernel, c.Stride),
+        Im2ColLayout c => new LayoutSpec("im2col", c.Length, 0, c.Input.Channels, c.Input.Height, c.Input.Width, c.Kernel, c.Stride, c.Padding),
         _ => throw new ArgumentException($"No spec for layout {layout.GetType().Name}.", nameof(layout)),
     };
 
@@ -76,7 +77,7 @@ public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Cha
     /// <exception cref="FormatException">An unknown kind or values out of range.</exception>
     public SlotLayout ToLayout(int slots)
     {
-        if (Kind == "im2col" && (Channels < 1 || Kernel < 1 || Stride < 1 || Height < Kernel || Width < Kernel || Height > TensorShape.MaxSide || Width > TensorShape.MaxSide))
+        if (Kind == "im2col" && (Channels < 1 || Kernel < 1 || Stride < 1 || Padding < 0 || Padding >= Kernel || Height + 2 * Padding < Kernel || Width + 2 * Padding < Kernel || Height > TensorShape.MaxSide || Width > TensorShape.MaxSide))
             throw new FormatException($"Layout {this}: an im2col layout needs channels, kernel and stride of at least 1 and a kernel within the image.");
         try
         {
@@ -84,7 +85,7 @@ public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Cha
             {
                 "prefix" => new PrefixLayout(Length),
                 "periodic" => new PeriodicLayout(Period, Length),
-                "im2col" => new Im2ColLayout(new TensorShape(Channels, Height, Width), Kernel, Stride),
+                "im2col" => new Im2ColLayout(new TensorShape(Channels, Height, Width), Kernel, Stride, Padding),
                 _ => throw new FormatException($"Unknown layout kind '{Kind}'."),
             };
             if (Length < 1 || Length > slots || layout.Length != Length || Kind == "periodic" && (Period < Length || Period > slots || slots % Period != 0)
