@@ -27,21 +27,80 @@ public sealed record OnnxImportLimits
     public int MaxNesting { get; init; } = 64;
 }
 
+/// <summary>How activations without an exact encrypted form are replaced by fitted polynomials, and the file's bounds.</summary>
+public sealed record OnnxImportOptions
+{
+    /// <summary>The defaults (no calibration data: a model with such activations is refused).</summary>
+    public static OnnxImportOptions Default { get; } = new();
+    /// <summary>Bounds on what the file may make the importer read.</summary>
+    public OnnxImportLimits Limits { get; init; } = OnnxImportLimits.Default;
+    /// <summary>Inputs in the graph's order (flattened C·H·W) whose pre-activation ranges the polynomials are fitted on.</summary>
+    public IReadOnlyList<double[]>? Calibration { get; init; }
+    /// <summary>Each measured range is widened by this fraction of its width on both sides (inputs unseen in calibration).</summary>
+    public double Margin { get; init; } = 0.1;
+    /// <summary>Fraction of calibration inputs the fitted network must decide as the exact model does, by a safe distance: its
+    /// largest output error below half the exact margin (top score − runner-up, or |y| for a single output).</summary>
+    public double TargetAgreement { get; init; } = 0.99;
+    /// <summary>A fixed degree for every fitted activation instead of the search over 3, 7, 15, 31.</summary>
+    public int? Degree { get; init; }
+    /// <summary>Highest degree the search may choose.</summary>
+    public int MaxDegree { get; init; } = 31;
+}
+
+/// <summary>An activation replaced by a polynomial: where, on which interval, of which degree and how far from exact.</summary>
+/// <param name="Node">The node (name and operator).</param>
+/// <param name="Function">The exact function (Relu, Sigmoid …).</param>
+/// <param name="Low">Left end of the fitted interval (the measured range with its margin).</param>
+/// <param name="High">Right end.</param>
+/// <param name="Degree">The polynomial's degree.</param>
+/// <param name="MaxError">Largest |p(x) − f(x)| on the interval.</param>
+/// <param name="Folded">Whether the map onto [−1, 1] was folded into the layer before (saving a level).</param>
+public sealed record FittedActivation(string Node, string Function, double Low, double High, int Degree, double MaxError, bool Folded);
+
+/// <summary>An imported model: the network, its fitted activations and how well it agrees with the exact model.</summary>
+/// <param name="Network">The network Veil evaluates.</param>
+/// <param name="Activations">The activations replaced by polynomials (empty when every operator is exact).</param>
+/// <param name="Agreement">Fraction of calibration inputs decided as the exact model decides them (null without fitted activations).</param>
+/// <param name="Opset">The model's ONNX opset.</param>
+/// <param name="Nodes">Nodes in the graph.</param>
+public sealed record OnnxImportResult(SequentialNetwork Network, IReadOnlyList<FittedActivation> Activations, double? Agreement, long Opset, int Nodes);
+
 /// <summary>
 /// Reads an ONNX model (opset 13 and later) whose graph is a chain of supported operators into a
-/// <see cref="SequentialNetwork"/> — the layered networks Veil evaluates on ciphertexts. Gemm, MatMul, Conv (unpadded,
-/// group 1), AveragePool and GlobalAveragePool (unpadded), BatchNormalization and Add/Sub/Div by constants (folded into
-/// the layer before), Flatten, Reshape to a vector, Identity and Dropout (dropped), and the square (Pow by 2, Mul of a
-/// value by itself). Anything else is refused by name, with what to change.
+/// <see cref="SequentialNetwork"/> — the layered networks Veil evaluates on ciphertexts. Gemm, MatMul, Conv (stride,
+/// symmetric zero padding, group 1), AveragePool and GlobalAveragePool (unpadded), BatchNormalization and
+/// Add/Sub/Mul/Div by constants (folded into the layer before), Flatten, Reshape to a vector, Identity and Dropout
+/// (dropped), the square (Pow by 2, Mul of a value by itself), Constant nodes and Transpose/Reshape/Identity of
+/// constants (folded), and the activations Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, Tanh, Softplus, Softsign, Gelu,
+/// HardSwish, Mish and SiLU (Sigmoid then Mul) replaced by Chebyshev polynomials fitted on calibration data over the
+/// measured input range with a margin, of the lowest degree that reaches the agreement target. Anything else is
+/// refused by name, with what to change.
 /// </summary>
 /// <remarks>The file is hostile input: its size, nesting, node count and every tensor's size are bounded before use.</remarks>
 public static class OnnxImporter
 {
-    /// <summary>Imports the model in <paramref name="bytes"/>.</summary>
-    /// <exception cref="OnnxImportException">Malformed, out of bounds, or not a chain of supported operators.</exception>
-    public static SequentialNetwork Import(ReadOnlySpan<byte> bytes, OnnxImportLimits? limits = null)
+    /// <summary>Imports the model in <paramref name="bytes"/> (one without activations to fit).</summary>
+    /// <exception cref="OnnxImportException">Malformed, out of bounds, not a chain of supported operators, or an activation to fit (use <see cref="ImportModel"/> with calibration data).</exception>
+    public static SequentialNetwork Import(ReadOnlySpan<byte> bytes, OnnxImportLimits? limits = null) =>
+        ImportModel(bytes, new OnnxImportOptions { Limits = limits ?? OnnxImportLimits.Default }).Network;
+
+    /// <summary>Imports the ONNX file at <paramref name="path"/> with <paramref name="options"/>.</summary>
+    /// <exception cref="OnnxImportException">As <see cref="ImportModel"/>.</exception>
+    public static OnnxImportResult ImportModelFile(string path, OnnxImportOptions? options = null)
     {
-        limits ??= OnnxImportLimits.Default;
+        options ??= OnnxImportOptions.Default;
+        var length = new FileInfo(path).Length;
+        if (length > options.Limits.MaxFileBytes) throw new OnnxImportException("file", $"{path} is {length} bytes; at most {options.Limits.MaxFileBytes} are read.");
+        return ImportModel(File.ReadAllBytes(path), options);
+    }
+
+    /// <summary>Imports the model in <paramref name="bytes"/>, fitting its activations on <see cref="OnnxImportOptions.Calibration"/>.</summary>
+    /// <exception cref="OnnxImportException">Malformed, out of bounds, not a chain of supported operators, or activations without calibration data.</exception>
+    /// <exception cref="ArgumentException">Calibration inputs of the wrong length or not finite, or options out of range.</exception>
+    public static OnnxImportResult ImportModel(ReadOnlySpan<byte> bytes, OnnxImportOptions? options = null)
+    {
+        options ??= OnnxImportOptions.Default;
+        var limits = options.Limits;
         if (bytes.Length > limits.MaxFileBytes) throw new OnnxImportException("file", $"The file is {bytes.Length} bytes; at most {limits.MaxFileBytes} are read.");
         ModelProto model;
         try
@@ -49,7 +108,8 @@ public static class OnnxImporter
             model = ModelProto.Parser.ParseFrom(CodedInputStream.CreateWithLimits(new MemoryStream(bytes.ToArray(), false), (int)Math.Min(limits.MaxFileBytes, int.MaxValue), limits.MaxNesting));
         }
         catch (InvalidProtocolBufferException e) { throw new OnnxImportException("file", $"Not an ONNX model: {e.Message}"); }
-        return Import(model, limits);
+        var (steps, opset, nodes) = Read(model, limits);
+        return ActivationFit.Build(steps, options, opset, nodes);
     }
 
     /// <summary>Imports the ONNX file at <paramref name="path"/>.</summary>
@@ -62,7 +122,7 @@ public static class OnnxImporter
         return Import(File.ReadAllBytes(path), limits);
     }
 
-    private static SequentialNetwork Import(ModelProto model, OnnxImportLimits limits)
+    private static (List<object> Steps, long Opset, int Nodes) Read(ModelProto model, OnnxImportLimits limits)
     {
         var graph = model.Graph ?? throw new OnnxImportException("graph", "The model has no graph.");
         long opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
@@ -75,39 +135,49 @@ public static class OnnxImporter
         if (inputs.Length != 1) throw new OnnxImportException("graph", $"The graph has {inputs.Length} data inputs; Veil reads models of one input.");
         string current = inputs[0].Name;
         var shape = InputShape(inputs[0]);
-        var layers = new List<Layer>();
-        foreach (var node in graph.Node)
+        var steps = new List<object>(); // Layer, or Activation still to fit
+        for (int index = 0; index < graph.Node.Count; index++)
         {
+            var node = graph.Node[index];
             string where = $"{(node.Name.Length > 0 ? node.Name : "(unnamed)")} ({node.OpType})";
             if (node.Domain is not ("" or "ai.onnx")) throw new OnnxImportException(where, $"Node {where} is in domain '{node.Domain}'; only the standard ONNX operators are read.");
-            if (node.Input.Count == 0 || node.Input[0] != current || node.Output.Count == 0)
+            if (node.Output.Count > 0 && FoldConstant(node, where, constants, limits)) continue;
+            if (node.Input.Count == 0 || node.Input[0] != current && !(node.OpType is "Add" or "Sub" or "Mul" or "Div" && node.Input.Count == 2 && node.Input[1] == current) || node.Output.Count == 0)
                 throw new OnnxImportException(where, $"Node {where} does not continue the chain from '{current}': Veil imports networks whose nodes follow one another (no branches or skip connections).");
-            (long[] Dims, double[] Values) Constant(int index) => index < node.Input.Count && constants.TryGetValue(node.Input[index], out var c) ? c
-                : throw new OnnxImportException(where, $"Input {index} of node {where} must be a constant (an initializer).");
+            (long[] Dims, double[] Values) Constant(int i) => i < node.Input.Count && constants.TryGetValue(node.Input[i], out var c) ? c
+                : throw new OnnxImportException(where, $"Input {i} of node {where} must be a constant (an initializer or Constant node).");
+            // Commutative operators may name the constant first.
+            int other = node.Input.Count == 2 && node.Input[0] != current ? 0 : 1;
+            var layers = new LayerView(steps);
             switch (node.OpType)
             {
                 case "Gemm":
-                    layers.Add(Gemm(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2) : null));
+                    steps.Add(Gemm(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2) : null));
                     break;
                 case "MatMul":
                 {
                     var b = Constant(1);
                     if (b.Dims.Length != 2) throw new OnnxImportException(where, $"Node {where}: the constant factor must be a matrix; it has {b.Dims.Length} dimensions.");
-                    layers.Add(DenseFrom(where, shape, b.Values, (int)b.Dims[0], (int)b.Dims[1], transposed: false, 1, null));
+                    steps.Add(DenseFrom(where, shape, b.Values, (int)b.Dims[0], (int)b.Dims[1], transposed: false, 1, null));
                     break;
                 }
-                case "Add" or "Sub" or "Div":
+                case "Mul" when node.Input.Count == 2 && node.Input[0] == current && node.Input[1] == current:
+                    steps.Add(new SquareActivation(shape));
+                    break;
+                case "Add" or "Sub" or "Mul" or "Div":
                 {
-                    // y = x + c, x − c or x / c after a dense layer: folded into it (scale 1/c for Div, shift ±c otherwise).
-                    var c = Constant(1);
-                    if (layers.Count == 0 || layers[^1] is not Dense dense)
-                        throw new OnnxImportException(where, $"Node {where}: {node.OpType} by a constant is read only right after a MatMul or Gemm (it folds into that layer).");
-                    int outputs = dense.OutputShape.Size;
+                    // y = x + c, x − c, x·c or x / c after a dense layer or convolution: folded into it (per output or per map).
+                    if (node.OpType is "Sub" or "Div" && other == 0)
+                        throw new OnnxImportException(where, $"Node {where}: only x {(node.OpType == "Sub" ? "−" : "/")} c is read, not c {(node.OpType == "Sub" ? "−" : "/")} x.");
+                    var c = Constant(other);
+                    if (layers.Last is not (Dense or Conv2D))
+                        throw new OnnxImportException(where, $"Node {where}: {node.OpType} by a constant is read only right after a MatMul, Gemm or Conv (it folds into that layer).");
+                    int outputs = layers.Last is Conv2D cv ? cv.Maps : layers.Last.OutputShape.Size;
                     var v = Broadcast(c.Values, outputs, where);
                     if (node.OpType == "Div" && v.Any(x => x == 0)) throw new OnnxImportException(where, $"Node {where} divides by zero.");
-                    var scale = node.OpType == "Div" ? v.Select(x => 1 / x).ToArray() : [.. Enumerable.Repeat(1.0, outputs)];
+                    var scale = node.OpType switch { "Div" => v.Select(x => 1 / x).ToArray(), "Mul" => v, _ => [.. Enumerable.Repeat(1.0, outputs)] };
                     var shift = node.OpType switch { "Add" => v, "Sub" => [.. v.Select(x => -x)], _ => new double[outputs] };
-                    layers[^1] = ScaleOutputs(dense, scale, shift, where);
+                    layers.Last = layers.Last is Conv2D conv ? ScaleMaps(conv, scale, shift, where) : ScaleOutputs((Dense)layers.Last, scale, shift, where);
                     break;
                 }
                 case "BatchNormalization":
@@ -115,18 +185,18 @@ public static class OnnxImporter
                     // In inference mode: y = γ (x − μ) / √(σ² + ε) + β per channel, folded into the layer before it.
                     double epsilon = Attribute(node, "epsilon")?.F is { } f && f > 0 ? f : 1e-5;
                     var (gamma, beta, mean, variance) = (Constant(1).Values, Constant(2).Values, Constant(3).Values, Constant(4).Values);
-                    if (layers.Count == 0 || layers[^1] is not (Dense or Conv2D))
-                        throw new OnnxImportException(where, $"Node {where}: BatchNormalization is read only right after a Conv, Gemm or MatMul (it folds into that layer).");
-                    int channels = layers[^1] is Conv2D conv ? conv.Maps : layers[^1].OutputShape.Size;
+                    if (layers.Last is not (Dense or Conv2D))
+                        throw new OnnxImportException(where, $"Node {where}: BatchNormalization is read only right after a Conv, Gemm or MatMul (it folds into that layer; put it before the activation).");
+                    int channels = layers.Last is Conv2D conv ? conv.Maps : layers.Last.OutputShape.Size;
                     if (new[] { gamma, beta, mean, variance }.Any(a => a.Length != channels) || variance.Any(x => x + epsilon <= 0))
                         throw new OnnxImportException(where, $"Node {where}: scale, bias, mean and variance need {channels} values each, variances + ε > 0.");
                     var a = Enumerable.Range(0, channels).Select(i => gamma[i] / Math.Sqrt(variance[i] + epsilon)).ToArray();
                     var b = Enumerable.Range(0, channels).Select(i => beta[i] - a[i] * mean[i]).ToArray();
-                    layers[^1] = layers[^1] is Conv2D c2 ? ScaleMaps(c2, a, b, where) : ScaleOutputs((Dense)layers[^1], a, b, where);
+                    layers.Last = layers.Last is Conv2D c2 ? ScaleMaps(c2, a, b, where) : ScaleOutputs((Dense)layers.Last, a, b, where);
                     break;
                 }
                 case "Conv":
-                    layers.Add(Conv(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2).Values : null));
+                    steps.Add(Conv(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2).Values : null));
                     break;
                 case "AveragePool":
                 {
@@ -135,12 +205,12 @@ public static class OnnxImporter
                     if (k.Length != 2 || k[0] != k[1] || st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: square windows and equal strides are read.");
                     RequireNoPadding(node, where);
                     if ((Attribute(node, "ceil_mode")?.I ?? 0) != 0) throw new OnnxImportException(where, $"Node {where}: ceil_mode = 1 is not read (export with ceil_mode = 0).");
-                    layers.Add(Pool(where, shape, (int)k[0], (int)st[0]));
+                    steps.Add(Pool(where, shape, (int)k[0], (int)st[0]));
                     break;
                 }
                 case "GlobalAveragePool":
                     if (shape.Height != shape.Width) throw new OnnxImportException(where, $"Node {where}: a global average over a {shape.Height}×{shape.Width} map is read only for square maps.");
-                    layers.Add(Pool(where, shape, shape.Height, shape.Height));
+                    steps.Add(Pool(where, shape, shape.Height, shape.Height));
                     break;
                 case "Flatten":
                 case "Reshape":
@@ -152,38 +222,135 @@ public static class OnnxImporter
                         if (!(target.Length == 2 && (target[1] == -1 || target[1] == shape.Size)))
                             throw new OnnxImportException(where, $"Node {where}: only a reshape to (batch, features) is read; this one asks for [{string.Join(", ", target)}].");
                     }
-                    if (shape.Height != 1 || shape.Width != 1) layers.Add(new Flatten(shape));
+                    if (shape.Height != 1 || shape.Width != 1) steps.Add(new Flatten(shape));
                     break;
                 case "Identity":
                 case "Dropout":
                     break;
+                case "Pad":
+                {
+                    // PyTorch's AvgPool2d exports an explicit Pad, often of zero width: that one is the identity.
+                    var pads = Constant(1).Values;
+                    if (pads.Any(p => p != 0))
+                        throw new OnnxImportException(where, $"Node {where}: a Pad of [{string.Join(", ", pads)}] is not read; pad inside the Conv (its pads attribute) instead.");
+                    break;
+                }
                 case "Pow":
                 {
                     var e = Constant(1).Values;
                     if (e.Length != 1 || e[0] != 2) throw new OnnxImportException(where, $"Node {where}: only the square (exponent 2) is read; got [{string.Join(", ", e.Take(4))}].");
-                    layers.Add(new SquareActivation(shape));
+                    steps.Add(new SquareActivation(shape));
                     break;
                 }
-                case "Mul":
-                    if (node.Input.Count == 2 && node.Input[1] == current) { layers.Add(new SquareActivation(shape)); break; }
-                    throw new OnnxImportException(where, $"Node {where}: only x·x (the square) is read as Mul; scale by a constant in the preceding Gemm instead.");
-                case "Relu" or "Sigmoid" or "Tanh" or "Gelu" or "Silu" or "HardSigmoid" or "LeakyRelu" or "Elu" or "Softplus":
-                    throw new OnnxImportException(where, $"Node {where}: {node.OpType} has no exact encrypted form; replace it by the square (x·x) in the model, or by a polynomial activation (fitting one from calibration data is not built yet).");
+                case "Sigmoid" when index + 1 < graph.Node.Count && graph.Node[index + 1] is { OpType: "Mul" } mul && mul.Input.Count == 2
+                    && mul.Input.Contains(current) && mul.Input.Contains(node.Output[0]) && mul.Output.Count > 0:
+                    // x·σ(x) as PyTorch exports SiLU/Swish: one activation.
+                    steps.Add(new Activation(where, "Silu", Activation.Silu, shape));
+                    current = mul.Output[0];
+                    index++;
+                    continue;
+                case "Relu" or "LeakyRelu" or "Elu" or "Sigmoid" or "HardSigmoid" or "Tanh" or "Softplus" or "Softsign" or "Gelu" or "HardSwish" or "Mish":
+                    steps.Add(new Activation(where, node.OpType, Activation.Exact(node.OpType, a => Attribute(node, a)), shape));
+                    break;
+                case "Erf":
+                    throw new OnnxImportException(where, $"Node {where}: Erf alone is not read; a GELU exported as Div, Erf, Add, Mul is read as one Gelu node from opset 20 (torch.onnx.export(..., opset_version=20)) or replace it by another activation.");
                 case "MaxPool" or "GlobalMaxPool":
                     throw new OnnxImportException(where, $"Node {where}: {node.OpType} has no encrypted form; use AveragePool.");
                 case "Softmax" or "LogSoftmax" or "ArgMax":
                     throw new OnnxImportException(where, $"Node {where}: {node.OpType} is computed by the client after decryption; export the network without it (the logits).");
                 default:
-                    throw new OnnxImportException(where, $"Node {where}: operator {node.OpType} is not supported (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add/Sub/Div by constants after them, Flatten, Reshape to a vector, Identity, Dropout, Pow 2, Mul x·x).");
+                    throw new OnnxImportException(where, $"Node {where}: operator {node.OpType} is not supported (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add/Sub/Mul/Div by constants after them, Flatten, Reshape to a vector, Identity, Dropout, Pow 2, Mul x·x, Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, Tanh, Softplus, Softsign, Gelu, HardSwish, Mish, SiLU, and Constant/Transpose/Reshape of constants).");
             }
-            if (layers.Count > 0) shape = layers[^1].OutputShape;
+            if (steps.Count > 0) shape = steps[^1] is Layer l ? l.OutputShape : ((Activation)steps[^1]).Shape;
             current = node.Output[0];
         }
         if (graph.Output.Count != 1 || graph.Output[0].Name != current)
             throw new OnnxImportException("graph", $"The graph's output is not the end of the chain ('{current}').");
-        if (layers.Count == 0) throw new OnnxImportException("graph", "The graph computes nothing Veil can evaluate.");
-        try { return new SequentialNetwork(layers); }
-        catch (ArgumentException e) { throw new OnnxImportException("graph", $"The layers do not form a network: {e.Message}"); }
+        if (steps.Count == 0) throw new OnnxImportException("graph", "The graph computes nothing Veil can evaluate.");
+        return (steps, opset, graph.Node.Count);
+    }
+
+    /// <summary>The last step as a layer (null when it is an activation or there is none), replaceable in place.</summary>
+    private readonly struct LayerView(List<object> steps)
+    {
+        public Layer? Last
+        {
+            get => steps.Count > 0 ? steps[^1] as Layer : null;
+            set => steps[^1] = value!;
+        }
+    }
+
+    /// <summary>Evaluates a node whose inputs are all constants (Constant, Transpose, Reshape, Identity …) into a constant.</summary>
+    private static bool FoldConstant(NodeProto node, string where, Dictionary<string, (long[] Dims, double[] Values)> constants, OnnxImportLimits limits)
+    {
+        if (node.OpType == "Constant")
+        {
+            var a = node.Attribute.Count == 1 ? node.Attribute[0] : throw new OnnxImportException(where, $"Node {where}: a Constant has one attribute.");
+            constants[node.Output[0]] = a.Name switch
+            {
+                "value" when a.T is not null => ReadTensor(a.T, limits),
+                "value_float" => ([], [a.F]),
+                "value_int" => ([], [a.I]),
+                "value_floats" => ([a.Floats.Count], [.. a.Floats.Select(v => (double)v)]),
+                "value_ints" => ([a.Ints.Count], [.. a.Ints.Select(v => (double)v)]),
+                _ => throw new OnnxImportException(where, $"Node {where}: a Constant's {a.Name} is not read (a tensor, float(s) or int(s) are)."),
+            };
+            if (constants[node.Output[0]].Values.Any(v => !double.IsFinite(v))) throw new OnnxImportException(where, $"Node {where} holds a value that is not finite.");
+            return true;
+        }
+        if (node.Input.Count == 0 || node.Input.Any(i => i.Length > 0 && !constants.ContainsKey(i))) return false;
+        var x = constants[node.Input[0]];
+        switch (node.OpType)
+        {
+            case "Identity":
+                constants[node.Output[0]] = x;
+                return true;
+            case "Transpose":
+            {
+                var perm = Attribute(node, "perm")?.Ints.ToArray() ?? [.. Enumerable.Range(0, x.Dims.Length).Reverse().Select(i => (long)i)];
+                if (perm.Length != x.Dims.Length || perm.Distinct().Count() != perm.Length || perm.Any(p => p < 0 || p >= x.Dims.Length))
+                    throw new OnnxImportException(where, $"Node {where}: perm [{string.Join(", ", perm)}] is not a permutation of {x.Dims.Length} axes.");
+                constants[node.Output[0]] = Transpose(x.Dims, x.Values, perm);
+                return true;
+            }
+            case "Reshape" when node.Input.Count == 2:
+            {
+                var target = constants[node.Input[1]].Values.Select(v => (long)v).ToArray();
+                long known = 1;
+                for (int i = 0; i < target.Length; i++)
+                {
+                    if (target[i] == 0 && i < x.Dims.Length) target[i] = x.Dims[i];
+                    if (target[i] > 0) known *= target[i];
+                }
+                int unknown = target.Count(t => t == -1);
+                if (unknown > 1 || target.Any(t => t < -1) || known == 0 || unknown == 1 && x.Values.Length % known != 0)
+                    throw new OnnxImportException(where, $"Node {where}: cannot reshape {x.Values.Length} values to [{string.Join(", ", target)}].");
+                for (int i = 0; i < target.Length; i++) if (target[i] == -1) target[i] = x.Values.Length / known;
+                if (target.Aggregate(1L, (p, t) => p * t) != x.Values.Length) throw new OnnxImportException(where, $"Node {where}: cannot reshape {x.Values.Length} values to [{string.Join(", ", target)}].");
+                constants[node.Output[0]] = (target, x.Values);
+                return true;
+            }
+            default:
+                return false;
+        }
+    }
+
+    private static (long[] Dims, double[] Values) Transpose(long[] dims, double[] values, long[] perm)
+    {
+        int rank = dims.Length;
+        var outDims = perm.Select(p => dims[p]).ToArray();
+        var inStrides = new long[rank];
+        for (int i = rank - 1, s = 1; i >= 0; i--) { inStrides[i] = s; s *= (int)dims[i]; }
+        var result = new double[values.Length];
+        var index = new long[rank];
+        for (long o = 0; o < values.Length; o++)
+        {
+            long src = 0;
+            for (int i = 0; i < rank; i++) src += index[i] * inStrides[perm[i]];
+            result[o] = values[src];
+            for (int i = rank - 1; i >= 0; i--) { if (++index[i] < outDims[i]) break; index[i] = 0; }
+        }
+        return (outDims, result);
     }
 
     private static TensorShape InputShape(ValueInfoProto input)
@@ -244,12 +411,12 @@ public static class OnnxImporter
         if (have != want) throw new OnnxImportException(where, $"The {where} holds {have} values (or bytes) where its shape needs {want}.");
     }
 
-    private static AttributeProto? Attribute(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
+    internal static AttributeProto? Attribute(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
 
     private static void RequireNoPadding(NodeProto node, string where)
     {
         if (Attribute(node, "pads")?.Ints is { } pads && pads.Any(p => p != 0))
-            throw new OnnxImportException(where, $"Node {where}: padding is not read (Veil's convolutions and pools are unpadded: pad the input before encryption, or export with padding 0).");
+            throw new OnnxImportException(where, $"Node {where}: padding is not read for pools (export the pool with padding 0; convolutions may be padded).");
         if (Attribute(node, "auto_pad")?.S is { Length: > 0 } auto && auto.ToStringUtf8() is not ("NOTSET" or "VALID"))
             throw new OnnxImportException(where, $"Node {where}: auto_pad {auto.ToStringUtf8()} is not read (only VALID).");
     }
@@ -260,12 +427,26 @@ public static class OnnxImporter
         if (w.Dims[1] != shape.Channels) throw new OnnxImportException(where, $"Node {where}: the kernels read {w.Dims[1]} channels; the input has {shape.Channels}.");
         if ((Attribute(node, "group")?.I ?? 1) != 1) throw new OnnxImportException(where, $"Node {where}: grouped convolutions (group ≠ 1) are not read.");
         if (Attribute(node, "dilations")?.Ints is { } dil && dil.Any(d => d != 1)) throw new OnnxImportException(where, $"Node {where}: dilated convolutions are not read.");
-        RequireNoPadding(node, where);
         var st = Attribute(node, "strides")?.Ints.ToArray() ?? [1, 1];
         if (st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: equal strides in both directions are read.");
+        int kernel = (int)w.Dims[2], padding = 0;
+        var pads = Attribute(node, "pads")?.Ints.ToArray() ?? [];
+        string auto = Attribute(node, "auto_pad")?.S.ToStringUtf8() ?? "";
+        if (pads.Length > 0)
+        {
+            if (pads.Length != 4 || pads.Distinct().Count() != 1 || pads[0] < 0 || pads[0] >= kernel)
+                throw new OnnxImportException(where, $"Node {where}: pads [{string.Join(", ", pads)}] are read only when equal on all four sides and below the kernel side {kernel}.");
+            padding = (int)pads[0];
+        }
+        else if (auto is "SAME_UPPER" or "SAME_LOWER")
+        {
+            if (st[0] != 1 || kernel % 2 == 0) throw new OnnxImportException(where, $"Node {where}: auto_pad {auto} is read for stride 1 and odd kernels (symmetric padding); give explicit pads.");
+            padding = (kernel - 1) / 2;
+        }
+        else if (auto is not ("" or "NOTSET" or "VALID")) throw new OnnxImportException(where, $"Node {where}: auto_pad {auto} is not read.");
         int maps = (int)w.Dims[0], taps = (int)(w.Dims[1] * w.Dims[2] * w.Dims[3]);
         var kernels = Enumerable.Range(0, maps).Select(m => w.Values.AsSpan(m * taps, taps).ToArray()).ToArray();
-        try { return new Conv2D(shape, (int)w.Dims[2], (int)st[0], kernels, bias is null ? new double[maps] : Broadcast(bias, maps, where)); }
+        try { return new Conv2D(shape, kernel, (int)st[0], padding, kernels, bias is null ? new double[maps] : Broadcast(bias, maps, where)); }
         catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
     }
 
@@ -276,7 +457,7 @@ public static class OnnxImporter
     }
 
     /// <summary>The dense layer followed by y_o ↦ scale_o·y_o + shift_o.</summary>
-    private static Dense ScaleOutputs(Dense dense, double[] scale, double[] shift, string where)
+    internal static Dense ScaleOutputs(Dense dense, double[] scale, double[] shift, string where)
     {
         int outputs = dense.OutputShape.Size;
         try
@@ -288,12 +469,12 @@ public static class OnnxImporter
     }
 
     /// <summary>The convolution followed by map m ↦ scale_m·map + shift_m.</summary>
-    private static Conv2D ScaleMaps(Conv2D conv, double[] scale, double[] shift, string where)
+    internal static Conv2D ScaleMaps(Conv2D conv, double[] scale, double[] shift, string where)
     {
         int positions = conv.OutputShape.Height * conv.OutputShape.Width;
         try
         {
-            return new Conv2D(conv.InputShape, conv.KernelSize, conv.Stride, [.. Enumerable.Range(0, conv.Maps).Select(m => conv.Kernel(m).ToArray().Select(v => v * scale[m]).ToArray())],
+            return new Conv2D(conv.InputShape, conv.KernelSize, conv.Stride, conv.Padding, [.. Enumerable.Range(0, conv.Maps).Select(m => conv.Kernel(m).ToArray().Select(v => v * scale[m]).ToArray())],
                 [.. Enumerable.Range(0, conv.Maps).Select(m => conv.Bias(m * positions) * scale[m] + shift[m])]);
         }
         catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }

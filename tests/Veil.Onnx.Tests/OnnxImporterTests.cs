@@ -11,7 +11,7 @@ namespace Veil.Onnx.Tests;
 /// <summary>Every supported operator against OnnxRuntime on small random graphs, the refusals, and hostile files.</summary>
 public sealed class OnnxImporterTests
 {
-    private static TensorProto Floats(string name, long[] dims, Random rng, double scale = 0.5)
+    internal static TensorProto Floats(string name, long[] dims, Random rng, double scale = 0.5)
     {
         var t = new TensorProto { Name = name, DataType = 1 };
         t.Dims.AddRange(dims);
@@ -20,7 +20,7 @@ public sealed class OnnxImporterTests
         return t;
     }
 
-    private static TensorProto Ints(string name, params long[] values)
+    internal static TensorProto Ints(string name, params long[] values)
     {
         var t = new TensorProto { Name = name, DataType = 7 };
         t.Dims.Add(values.Length);
@@ -28,7 +28,7 @@ public sealed class OnnxImporterTests
         return t;
     }
 
-    private static ValueInfoProto Value(string name, params long[] dims)
+    internal static ValueInfoProto Value(string name, params long[] dims)
     {
         var shape = new TensorShapeProto();
         shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
@@ -36,7 +36,7 @@ public sealed class OnnxImporterTests
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } };
     }
 
-    private static NodeProto Node(string op, string name, string[] inputs, string output, params AttributeProto[] attributes)
+    internal static NodeProto Node(string op, string name, string[] inputs, string output, params AttributeProto[] attributes)
     {
         var n = new NodeProto { OpType = op, Name = name };
         n.Input.AddRange(inputs);
@@ -45,10 +45,10 @@ public sealed class OnnxImporterTests
         return n;
     }
 
-    private static AttributeProto Int(string name, long v) => new() { Name = name, I = v, Type = 2 };
-    private static AttributeProto Float(string name, float v) => new() { Name = name, F = v, Type = 1 };
+    internal static AttributeProto Int(string name, long v) => new() { Name = name, I = v, Type = 2 };
+    internal static AttributeProto Float(string name, float v) => new() { Name = name, F = v, Type = 1 };
 
-    private static ModelProto Model(GraphProto graph, long opset = 13)
+    internal static ModelProto Model(GraphProto graph, long opset = 13)
     {
         var m = new ModelProto { IrVersion = 8, ProducerName = "veil-tests", Graph = graph };
         m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
@@ -143,13 +143,26 @@ public sealed class OnnxImporterTests
             var actual = net.Forward([.. x.Select(v => (double)v)]);
             for (int i = 0; i < actual.Length; i++) Assert.InRange(actual[i] - expected[i], -1e-4, 1e-4);
         }
-        // Padding is refused by name.
+        // Symmetric padding is read (and matches); uneven padding is refused by name.
         var padded = Cnn();
         padded.Graph.Node[0].Attribute.Add(new AttributeProto { Name = "pads", Type = 7, Ints = { 1, 1, 1, 1 } });
-        Assert.Contains("padding", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(padded.ToByteArray())).Message);
+        padded.Graph.Node[4].Attribute.Add(new AttributeProto { Name = "pads", Type = 7, Ints = { 1, 1, 1, 1 } });
+        var paddedBytes = padded.ToByteArray();
+        var paddedNet = OnnxImporter.Import(paddedBytes);
+        Assert.Contains(paddedNet.Layers, l => l is Conv2D { Padding: 1 });
+        for (int trial = 0; trial < 3; trial++)
+        {
+            var x = Enumerable.Range(0, 100).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var expected = RunOnnxRuntime(paddedBytes, "img", x, [1, 1, 10, 10]);
+            var actual = paddedNet.Forward([.. x.Select(v => (double)v)]);
+            for (int i = 0; i < actual.Length; i++) Assert.InRange(actual[i] - expected[i], -1e-4, 1e-4);
+        }
+        var uneven = Cnn();
+        uneven.Graph.Node[0].Attribute.Add(new AttributeProto { Name = "pads", Type = 7, Ints = { 0, 0, 1, 1 } });
+        Assert.Contains("pads", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(uneven.ToByteArray())).Message);
     }
 
-    private static float[] RunOnnxRuntime(byte[] model, string input, float[] x, int[] shape)
+    internal static float[] RunOnnxRuntime(byte[] model, string input, float[] x, int[] shape)
     {
         using var session = new InferenceSession(model);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor(input, new DenseTensor<float>(x, shape))]);
