@@ -93,6 +93,7 @@ namespace Veil.Cli
             root.Subcommands.Add(Deploy());
             root.Subcommands.Add(Predict());
             root.Subcommands.Add(Infer());
+            root.Subcommands.Add(Compile());
             root.Subcommands.Add(Bench());
             return root;
         }
@@ -401,9 +402,27 @@ namespace Veil.Cli
             var data = new Argument<string>("DATA.csv") { Description = "Rows: the graph's inputs in order, and the label column (class numbers)." };
             var target = new Option<string>("--target") { Description = "The label column.", Required = true };
             var limit = OptionalInt("--limit", "Only the first rows.", 1, 1_000_000);
+            var calibration = new Option<string?>("--calibration") { Description = "Rows (same columns) whose ranges fit the activations; default: the first 256 rows of DATA (their labels unread)." };
+            var degree = OptionalInt("--degree", "One polynomial degree for every fitted activation instead of the search.", 1, 63);
             var json = Json();
-            var command = new Command("infer", "Run an ONNX model on the encrypted rows of a CSV file, next to the same network in plaintext.") { model, data, target, limit, json };
-            command.SetAction(r => InferCommand.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(target)!, r.GetValue(limit), r.GetValue(json)));
+            var command = new Command("infer", "Run an ONNX model on the encrypted rows of a CSV file, next to OnnxRuntime-free plaintext of the same network.") { model, data, target, limit, calibration, degree, json };
+            command.SetAction(r => InferCommand.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(target)!, r.GetValue(limit), r.GetValue(calibration), r.GetValue(degree), r.GetValue(json)));
+            return command;
+        }
+
+        private static Command Compile()
+        {
+            var model = new Argument<string>("MODEL.onnx") { Description = "An ONNX model (opset 13+)." };
+            var batched = new Option<bool>("--batched") { Description = "One input per slot: throughput." };
+            var latency = new Option<bool>("--latency") { Description = "One input per ciphertext: latency." };
+            var calibration = new Option<string?>("--calibration") { Description = "A CSV of inputs (the graph's order) whose ranges fit the activations." };
+            var target = new Option<string?>("--target") { Description = "The calibration file's label column (dropped)." };
+            var output = new Option<string?>("--out") { Description = "The deployable network file (default MODEL.veilnet here)." };
+            var degree = OptionalInt("--degree", "One polynomial degree for every fitted activation instead of the search.", 1, 63);
+            var json = Json();
+            var command = new Command("compile", "Compile an ONNX model: print the plan (layers, depth, parameters, keys, predicted time and memory) and write a network file for veil deploy.")
+                { model, batched, latency, calibration, target, output, degree, json };
+            command.SetAction(r => CompileCommand.Run(r.GetValue(model)!, r.GetValue(batched), r.GetValue(latency), r.GetValue(calibration), r.GetValue(target), r.GetValue(output), r.GetValue(degree), r.GetValue(json)));
             return command;
         }
 

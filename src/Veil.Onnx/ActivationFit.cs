@@ -59,7 +59,17 @@ internal static class ActivationFit
     public static OnnxImportResult Build(List<object> steps, OnnxImportOptions options, long opset, int nodes)
     {
         var activations = steps.OfType<Activation>().ToArray();
-        if (activations.Length == 0) return new OnnxImportResult(Network(steps.Cast<Layer>()), [], null, opset, nodes);
+        if (activations.Length == 0)
+        {
+            var exactNet = Network(steps.Cast<Layer>());
+            return new OnnxImportResult(exactNet, [], null, opset, nodes, x => exactNet.Forward(x));
+        }
+        double[] Reference(double[] x)
+        {
+            foreach (var step in steps)
+                x = step is Layer layer ? layer.Forward(x) : [.. x.Select(((Activation)step).F)];
+            return x;
+        }
         var calibration = options.Calibration;
         if (calibration is null || calibration.Count == 0)
             throw new OnnxImportException(activations[0].Where, $"Node {activations[0].Where}: {activations[0].Name} has no exact encrypted form; give calibration inputs (veil compile/infer --calibration, or OnnxImportOptions.Calibration) to fit a polynomial over the range it meets, or replace it by the square (x·x) in the model.");
@@ -120,9 +130,9 @@ internal static class ActivationFit
             for (int r = 0; r < calibration.Count; r++) if (Robust(net.Forward(calibration[r]), exact[r])) agree++;
             double agreement = (double)agree / calibration.Count;
             if (best is null || agreement > best.Value.Agreement) best = (net, fits, agreement);
-            if (agreement >= options.TargetAgreement) return new OnnxImportResult(net, fits, agreement, opset, nodes);
+            if (agreement >= options.TargetAgreement) return new OnnxImportResult(net, fits, agreement, opset, nodes, Reference);
         }
-        return new OnnxImportResult(best!.Value.Net, best.Value.Fits, best.Value.Agreement, opset, nodes);
+        return new OnnxImportResult(best!.Value.Net, best.Value.Fits, best.Value.Agreement, opset, nodes, Reference);
     }
 
     private static void Keep(List<double> kept, double v, long seen)

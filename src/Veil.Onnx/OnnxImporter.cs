@@ -63,7 +63,8 @@ public sealed record FittedActivation(string Node, string Function, double Low, 
 /// <param name="Agreement">Fraction of calibration inputs decided as the exact model decides them (null without fitted activations).</param>
 /// <param name="Opset">The model's ONNX opset.</param>
 /// <param name="Nodes">Nodes in the graph.</param>
-public sealed record OnnxImportResult(SequentialNetwork Network, IReadOnlyList<FittedActivation> Activations, double? Agreement, long Opset, int Nodes);
+/// <param name="Reference">The graph in plaintext with its exact activations (double precision; the tests hold it to OnnxRuntime within 1e-4).</param>
+public sealed record OnnxImportResult(SequentialNetwork Network, IReadOnlyList<FittedActivation> Activations, double? Agreement, long Opset, int Nodes, Func<double[], double[]> Reference);
 
 /// <summary>
 /// Reads an ONNX model (opset 13 and later) whose graph is a chain of supported operators into a

@@ -57,10 +57,56 @@ public sealed class InferProcessTests
         Assert.InRange(encrypted - plain, -0.01, 0.01);
 
         // An unsupported operator: exit 1 with the node named.
-        gemm.OpType = "Relu";
+        gemm.OpType = "MaxPool";
         File.WriteAllBytes(scratch.File("bad.onnx"), model.ToByteArray());
         var refused = VeilProcess.Run(scratch.Path, "infer", scratch.File("bad.onnx"), scratch.File("iris.csv"), "--target", "label");
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("ovr", refused.Stderr);
+        Assert.Contains("AveragePool", refused.Stderr);
+    }
+
+    private static string ModelPath(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "models", name + ".onnx"))) return Path.Combine(dir.FullName, "models", name + ".onnx");
+        throw new FileNotFoundException($"models/{name}.onnx");
+    }
+
+    [Fact]
+    public void Compile_PrintsThePlan_AndWritesANetworkThatLoads_AndInferFitsTheActivationsOnTheData()
+    {
+        using var scratch = new ScratchDirectory();
+        var digits = Veil.Ml.Data.BuiltinDatasets.Digits();
+        // The PyTorch CNN reads pixels / 16 (models/make_models.py); the last 360 rows are its test rows.
+        File.WriteAllLines(scratch.File("digits.csv"), [string.Join(',', Enumerable.Range(0, 64).Select(i => $"p{i}").Append("label")),
+            .. Enumerable.Range(0, digits.Rows).Select(i => string.Join(',', digits.Features[i].Select(v => v / 16).Append(digits.Targets[i]).Select(v => v.ToString(CultureInfo.InvariantCulture))))]);
+        var json = JsonDocument.Parse(VeilProcess.Ok(scratch.Path, "compile", ModelPath("digits_cnn"), "--calibration", scratch.File("digits.csv"), "--target", "label",
+            "--out", scratch.File("cnn.veilnet"), "--json")).RootElement;
+        Assert.Equal("latency", json.GetProperty("packing").GetString());
+        Assert.Equal(128, json.GetProperty("security_bits").GetInt32());
+        Assert.True(json.GetProperty("rotations").GetInt32() > 0 && json.GetProperty("key_bytes").GetInt64() > 1 << 20);
+        Assert.True(json.GetProperty("predicted_seconds").GetDouble() > 0);
+        Assert.True(json.GetProperty("compile_seconds").GetDouble() < 10, "compile time under 10 s");
+        var relu = json.GetProperty("activations")[0];
+        Assert.Equal("Relu", relu.GetProperty("function").GetString());
+        var network = Veil.Ml.Networks.SequentialNetwork.Load(File.ReadAllBytes(scratch.File("cnn.veilnet")));
+        Assert.Equal(json.GetProperty("depth").GetInt32(), network.Depth);
+        var batched = JsonDocument.Parse(VeilProcess.Ok(scratch.Path, "compile", ModelPath("digits_cnn"), "--calibration", scratch.File("digits.csv"), "--target", "label",
+            "--out", scratch.File("b.veilnet"), "--batched", "--json")).RootElement;
+        Assert.Equal(0, batched.GetProperty("rotations").GetInt32());
+        Assert.True(batched.GetProperty("inputs_per_evaluation").GetInt32() >= 4096);
+        // Without calibration data the activation is refused, naming the node.
+        var refused = VeilProcess.Run(scratch.Path, "compile", ModelPath("digits_cnn"));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("Relu", refused.Stderr);
+
+        // infer on the MLP (raw pixels): its 32 fitted ReLUs keep the batched run short.
+        File.WriteAllLines(scratch.File("raw.csv"), [string.Join(',', Enumerable.Range(0, 64).Select(i => $"p{i}").Append("label")),
+            .. Enumerable.Range(0, digits.Rows).Select(i => string.Join(',', digits.Features[i].Append(digits.Targets[i]).Select(v => v.ToString(CultureInfo.InvariantCulture))))]);
+        var infer = JsonDocument.Parse(VeilProcess.Ok(scratch.Path, "infer", ModelPath("digits_mlp"), scratch.File("raw.csv"), "--target", "label", "--json")).RootElement;
+        double plain = infer.GetProperty("plaintext").GetDouble(), encrypted = infer.GetProperty("encrypted").GetDouble();
+        Assert.True(plain > 0.9, $"exact plaintext accuracy {plain}");
+        Assert.Equal(digits.Rows, infer.GetProperty("rows").GetInt32());
+        Assert.InRange(encrypted - plain, -0.02, 0.02);
     }
 }

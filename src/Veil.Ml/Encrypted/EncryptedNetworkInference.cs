@@ -58,7 +58,7 @@ public sealed class EncryptedNetworkInference
     {
         var first = network.Layers[0];
         if (first is Conv2D conv && conv.Im2ColSlots <= slots) return conv.Im2Col;
-        if (network.Layers.All(l => l is Dense or Flatten or SquareActivation or PolynomialActivation))
+        if (network.Layers.All(l => l is Dense or Flatten or SquareActivation or PolynomialActivation or ChebyshevActivation))
         {
             int widest = network.Layers.Max(l => Math.Max(l.InputShape.Size, l.OutputShape.Size));
             int period = EncryptedVector.PeriodFor(widest);
