@@ -31,6 +31,9 @@ public sealed class LinearTransform
     /// <summary>Hoisted baby-step rotations and plain giant-step rotations per application.</summary>
     public (int Baby, int Giant) RotationCount => (_baby - 1, _giant - 1);
 
+    /// <summary>Nonzero diagonals: plaintext products per application.</summary>
+    public int DiagonalCount => _diagonals.Count(d => d is not null);
+
     private LinearTransform(double[][] diagonals, int n, int baby)
     {
         _diagonals = diagonals;

@@ -129,6 +129,10 @@ internal static class DemoCommand
         var service = ServeCommands.DemoRun(quick ? 10 : 40);
         AnsiConsole.WriteLine(FormattableString.Invariant(
             $"Encrypted-inference service (HTTPS on loopback, SQLite and sealed blobs in a temporary folder): a hospital's client registered its keys once ({service.KeyBytes / 1048576.0:F1} MiB with rotations, {service.BatchedKeyBytes / 1048576.0:F1} MiB batched-only), sent {service.Single} digits one at a time (p50 {service.P50Ms:F0} ms, encryption and decryption included) and {service.Batched} as a background job: {service.ServiceAccuracy:P2} vs plaintext {service.PlainAccuracy:P2}, {(service.EqualPredictions ? "every prediction equal" : "predictions DIFFER")}; after a restart its keys {(service.RestartKept ? "still served" : "were LOST")} ({service.Seconds:F1} s). veil serve / deploy / predict; veil bench serve."));
+        var onnx = Veil.Onnx.OnnxDemo.Run(quick ? 2 : 20);
+        AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Bring your own model: a PyTorch CNN for digits (ONNX: padded convolution, BatchNorm, ReLU, average pool) imported and compiled in {onnx.CompileSeconds:F1} s, its ReLU fitted on training digits as a degree-{onnx.Degree} polynomial ({onnx.Layers} layers, depth {onnx.Depth}, N = {onnx.N}); " +
+            $"{onnx.Images} test digits encrypted one at a time: {onnx.EncryptedAccuracy:P2} vs the exact graph {onnx.ExactAccuracy:P2}, median {onnx.MedianMs:F0} ms. veil compile / veil infer MODEL.onnx."));
         var protection = Veil.Protection.ProtectionSelfCheck.Run();
         AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Protection at rest: {protection.Bytes >> 20} MiB sealed for a keyring at {protection.SealMBps:F0} MB/s and opened at {protection.OpenMBps:F0} MB/s (AES-256-GCM, file to file); " +

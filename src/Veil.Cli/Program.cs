@@ -404,9 +404,10 @@ namespace Veil.Cli
             var limit = OptionalInt("--limit", "Only the first rows.", 1, 1_000_000);
             var calibration = new Option<string?>("--calibration") { Description = "Rows (same columns) whose ranges fit the activations; default: the first 256 rows of DATA (their labels unread)." };
             var degree = OptionalInt("--degree", "One polynomial degree for every fitted activation instead of the search.", 1, 63);
+            var latency = new Option<bool>("--latency") { Description = "One row per ciphertext, each timed (default: batched, one row per slot)." };
             var json = Json();
-            var command = new Command("infer", "Run an ONNX model on the encrypted rows of a CSV file, next to OnnxRuntime-free plaintext of the same network.") { model, data, target, limit, calibration, degree, json };
-            command.SetAction(r => InferCommand.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(target)!, r.GetValue(limit), r.GetValue(calibration), r.GetValue(degree), r.GetValue(json)));
+            var command = new Command("infer", "Run an ONNX model on the encrypted rows of a CSV file, next to the graph in plaintext with its exact activations.") { model, data, target, limit, calibration, degree, latency, json };
+            command.SetAction(r => InferCommand.Run(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(target)!, r.GetValue(limit), r.GetValue(calibration), r.GetValue(degree), r.GetValue(latency), r.GetValue(json)));
             return command;
         }
 

@@ -124,7 +124,7 @@ public static class ModelCompiler
                 rots = step.RotationCount.Hoisted + step.RotationCount.Plain;
                 switch (layer)
                 {
-                    case LinearLayer: scalars = rots + 1; break; // one plaintext product per diagonal, about one per rotation
+                    case LinearLayer: scalars = step.PlaintextProducts; break; // one plaintext product per diagonal
                     case SquareActivation: mults = 1; break;
                     case ChebyshevActivation c: mults = PolynomialEvaluator.MultiplicationsOf(c.Series.Degree); scalars = c.Series.Degree + 1; break;
                     case PolynomialActivation p: mults = PolynomialEvaluator.MultiplicationsOf(p.Degree); scalars = p.Degree + 1; break;

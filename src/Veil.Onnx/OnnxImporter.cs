@@ -40,7 +40,7 @@ public sealed record OnnxImportOptions
     public double Margin { get; init; } = 0.1;
     /// <summary>Fraction of calibration inputs the fitted network must decide as the exact model does, by a safe distance: its
     /// largest output error below half the exact margin (top score − runner-up, or |y| for a single output).</summary>
-    public double TargetAgreement { get; init; } = 0.99;
+    public double TargetAgreement { get; init; } = 0.999;
     /// <summary>A fixed degree for every fitted activation instead of the search over 3, 7, 15, 31.</summary>
     public int? Degree { get; init; }
     /// <summary>Highest degree the search may choose.</summary>

@@ -87,10 +87,12 @@ public sealed class ActivationAndModelTests
         var fit = Assert.Single(result.Activations);
         Assert.Equal(op, fit.Function);
         Assert.True(fit.Folded, "the map onto [−1, 1] folds into the Gemm before");
-        // Random weights on random inputs leave many near-ties, so "safely decided alike" stays below the 0.99 target for
+        // Random weights on random inputs leave many near-ties, so "safely decided alike" stays below the 0.999 target for
         // the kinked ones even at degree 31; the search then keeps its best.
         Assert.True(result.Agreement >= 0.9, $"agreement {result.Agreement} on the calibration rows");
-        Assert.True(result.Agreement >= 0.99 || fit.Degree == 31, $"target missed at degree {fit.Degree}");
+        if (result.Agreement < 0.999)
+            foreach (int d in new[] { 3, 7, 15, 31 }) // missed: then the search kept its best degree
+                Assert.True(OnnxImporter.ImportModel(bytes, new OnnxImportOptions { Calibration = calibration, Degree = d }).Agreement <= result.Agreement, $"degree {d} beats the kept {fit.Degree}");
         Assert.Contains(result.Network.Layers, l => l is ChebyshevActivation);
         // Fresh rows from the same distribution: decisions as OnnxRuntime's, outputs close to them.
         var test = RandomRows(300, 12, 2);

@@ -7,12 +7,16 @@ namespace Veil.Ml.Networks;
 /// <summary>A layer's single-input evaluation, planned for one input layout and slot count.</summary>
 public abstract class SingleInputStep
 {
-    private protected SingleInputStep(SlotLayout output, IReadOnlyList<int> rotations, (int Hoisted, int Plain) rotationCount)
+    private protected SingleInputStep(SlotLayout output, IReadOnlyList<int> rotations, (int Hoisted, int Plain) rotationCount, int plaintextProducts = 0)
     {
         Output = output;
         RequiredRotations = rotations;
         RotationCount = rotationCount;
+        PlaintextProducts = plaintextProducts;
     }
+
+    /// <summary>Products of the ciphertext by plaintext vectors per application (the diagonals of a linear step).</summary>
+    public int PlaintextProducts { get; }
 
     /// <summary>Where the step leaves its result.</summary>
     public SlotLayout Output { get; }
@@ -32,7 +36,7 @@ public abstract class SingleInputStep
 internal sealed class DiagonalStep(SlotLayout output, DiagonalTransform transform, int foldWidth, double[] bias, int slots)
     : SingleInputStep(output,
         [.. transform.RequiredRotations.Union(foldWidth > 0 ? DiagonalTransform.FoldRotations(foldWidth, slots) : []).Order()],
-        (transform.RotationCount.Baby, transform.RotationCount.Giant + (foldWidth > 0 ? DiagonalTransform.FoldRotations(foldWidth, slots).Count : 0)))
+        (transform.RotationCount.Baby, transform.RotationCount.Giant + (foldWidth > 0 ? DiagonalTransform.FoldRotations(foldWidth, slots).Count : 0)), transform.DiagonalCount)
 {
     public override Ciphertext Apply(CkksContext server, Ciphertext x)
     {
@@ -46,7 +50,7 @@ internal sealed class DiagonalStep(SlotLayout output, DiagonalTransform transfor
 
 /// <summary>y = M·x + b on a periodic packing (baby-step giant-step diagonal method), then the periodic bias.</summary>
 internal sealed class PeriodicStep(SlotLayout output, LinearTransform transform, double[] bias)
-    : SingleInputStep(output, transform.RequiredRotations, transform.RotationCount)
+    : SingleInputStep(output, transform.RequiredRotations, transform.RotationCount, transform.DiagonalCount)
 {
     public override Ciphertext Apply(CkksContext server, Ciphertext x)
     {
