@@ -79,8 +79,11 @@ internal static class ActivationFit
             throw new ArgumentException($"The degree must be in 1 … {ChebyshevActivation.MaxDegree}.", nameof(options));
         int inputSize = steps[0] is Layer first ? first.InputShape.Size : ((Activation)steps[0]).Shape.Size;
         foreach (var row in calibration)
-            if (row is null || row.Length != inputSize || row.Any(v => !double.IsFinite(v)))
-                throw new ArgumentException($"Every calibration input must hold {inputSize} finite values (the graph's input, flattened).", nameof(options));
+        {
+            if (row is null || row.Any(v => !double.IsFinite(v))) throw new ArgumentException("Every calibration input must be finite values.", nameof(options));
+            if (row.Length != inputSize)
+                throw new OnnxImportException("graph", $"The graph reads {inputSize} values per input (flattened); a calibration input holds {row.Length}.");
+        }
 
         // The exact model on the calibration inputs: its decisions and, per activation, the values it meets.
         var samples = activations.Select(_ => new List<double>()).ToArray();
@@ -116,6 +119,8 @@ internal static class ActivationFit
         var intervals = new (double Lo, double Hi)[activations.Length];
         for (int a = 0; a < activations.Length; a++)
         {
+            if (!double.IsFinite(low[a]) || !double.IsFinite(high[a]) || high[a] - low[a] > 1e12)
+                throw new OnnxImportException(activations[a].Where, $"Node {activations[a].Where}: on the calibration inputs its values reach [{low[a]:G4}, {high[a]:G4}]; no polynomial is fitted over that (check the weights and the inputs' scale).");
             double width = high[a] - low[a];
             if (width < 1e-6) width = Math.Max(1, Math.Abs(low[a]));
             intervals[a] = (low[a] - options.Margin * width, high[a] + options.Margin * width);
@@ -125,7 +130,9 @@ internal static class ActivationFit
         (SequentialNetwork Net, FittedActivation[] Fits, double Agreement)? best = null;
         foreach (int degree in candidates)
         {
-            var (net, fits) = Fit(steps, activations, samples, intervals, degree);
+            SequentialNetwork net; FittedActivation[] fits;
+            try { (net, fits) = Fit(steps, activations, samples, intervals, degree); }
+            catch (ArgumentException e) { throw new OnnxImportException("graph", $"No degree-{degree} fit: {e.Message}"); }
             int agree = 0;
             for (int r = 0; r < calibration.Count; r++) if (Robust(net.Forward(calibration[r]), exact[r])) agree++;
             double agreement = (double)agree / calibration.Count;

@@ -109,7 +109,9 @@ public static class OnnxImporter
             model = ModelProto.Parser.ParseFrom(CodedInputStream.CreateWithLimits(new MemoryStream(bytes.ToArray(), false), (int)Math.Min(limits.MaxFileBytes, int.MaxValue), limits.MaxNesting));
         }
         catch (InvalidProtocolBufferException e) { throw new OnnxImportException("file", $"Not an ONNX model: {e.Message}"); }
-        var (steps, opset, nodes) = Read(model, limits);
+        List<object> steps; long opset; int nodes;
+        try { (steps, opset, nodes) = Read(model, limits); }
+        catch (OverflowException) { throw new OnnxImportException("graph", "A shape in the file overflows 64-bit arithmetic."); }
         return ActivationFit.Build(steps, options, opset, nodes);
     }
 
@@ -315,6 +317,7 @@ public static class OnnxImporter
                 return true;
             }
             case "Reshape" when node.Input.Count == 2:
+            checked
             {
                 var target = constants[node.Input[1]].Values.Select(v => (long)v).ToArray();
                 long known = 1;

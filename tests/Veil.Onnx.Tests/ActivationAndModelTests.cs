@@ -115,7 +115,8 @@ public sealed class ActivationAndModelTests
         var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(ActivationMlp("Tanh").ToByteArray()));
         Assert.Contains("act (Tanh)", e.Message);
         Assert.Contains("calibration", e.Message);
-        Assert.Throws<ArgumentException>(() => OnnxImporter.ImportModel(ActivationMlp("Tanh").ToByteArray(), new OnnxImportOptions { Calibration = [new double[5]] }));
+        Assert.Contains("calibration input holds 5", Assert.Throws<OnnxImportException>(() => OnnxImporter.ImportModel(ActivationMlp("Tanh").ToByteArray(), new OnnxImportOptions { Calibration = [new double[5]] })).Message);
+        Assert.Throws<ArgumentException>(() => OnnxImporter.ImportModel(ActivationMlp("Tanh").ToByteArray(), new OnnxImportOptions { Calibration = [[.. Enumerable.Repeat(double.NaN, 12)]] }));
     }
 
     [Fact]
@@ -218,7 +219,7 @@ public sealed class ActivationAndModelTests
         }
     }
 
-    public static TheoryData<string> FashionModels => new() { "fashion_mlp", "fashion_cnn", "cryptonets" };
+    public static TheoryData<string> FashionModels => new() { "fashion_mlp", "fashion_cnn", "cryptonets", "fashion_square_cnn" };
 
     [SkippableTheory]
     [MemberData(nameof(FashionModels))]
@@ -236,12 +237,35 @@ public sealed class ActivationAndModelTests
         double veil = Enumerable.Range(0, n).Count(r => ArgMax(outputs[r]) == test.Targets[r]) / (double)n;
         Assert.True(ort > 0.8, $"OnnxRuntime's accuracy {ort}");
         Assert.True(veil >= ort - 0.01, $"{name}: {veil:P2} in Veil, {ort:P2} in OnnxRuntime");
-        if (name == "cryptonets")
+        if (name is "cryptonets" or "fashion_square_cnn")
         {
             // Square activations are exact: the outputs themselves match (float32 in OnnxRuntime against float64).
             Assert.Empty(result.Activations);
             for (int r = 0; r < n; r++)
                 for (int i = 0; i < 10; i++) Assert.InRange(outputs[r][i] - reference[r][i], -1e-3 * (1 + Math.Abs(reference[r][i])), 1e-3 * (1 + Math.Abs(reference[r][i])));
         }
+    }
+
+    [Fact]
+    public void MutatedPyTorchModels_WithActivationsToFit_GetOnnxImportExceptionOnly()
+    {
+        // The exported models carry Constant and Pad nodes, BatchNorm and a ReLU to fit: paths the random graphs do not.
+        var good = File.ReadAllBytes(ModelPath("digits_cnn"));
+        var calibration = RandomRows(32, 64, 9).Select(r => r.Select(Math.Abs).ToArray()).ToArray();
+        var rng = new Random(23);
+        int refused = 0, imported = 0;
+        for (int i = 0; i < 600; i++)
+        {
+            var bytes = (byte[])good.Clone();
+            switch (i % 3)
+            {
+                case 0: for (int k = 0; k < 1 + rng.Next(4); k++) bytes[rng.Next(bytes.Length)] ^= (byte)(1 << rng.Next(8)); break;
+                case 1: bytes = bytes[..rng.Next(bytes.Length)]; break;
+                default: bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256); break;
+            }
+            try { _ = OnnxImporter.ImportModel(bytes, new OnnxImportOptions { Calibration = calibration, Degree = 3 }); imported++; }
+            catch (OnnxImportException) { refused++; }
+        }
+        Assert.True(refused > 100 && imported > 50, $"{refused} refused, {imported} imported");
     }
 }
