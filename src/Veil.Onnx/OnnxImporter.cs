@@ -139,11 +139,14 @@ public static class OnnxImporter
         string current = inputs[0].Name;
         var shape = InputShape(inputs[0]);
         var steps = new List<object>(); // Layer, or Activation still to fit
+        string? labelOutput = null;
         for (int index = 0; index < graph.Node.Count; index++)
         {
             var node = graph.Node[index];
             string where = $"{(node.Name.Length > 0 ? node.Name : "(unnamed)")} ({node.OpType})";
-            if (node.Domain is not ("" or "ai.onnx")) throw new OnnxImportException(where, $"Node {where} is in domain '{node.Domain}'; only the standard ONNX operators are read.");
+            if (node.Domain is not ("" or "ai.onnx") && !(node.Domain == "ai.onnx.ml" && node.OpType is "LinearRegressor" or "LinearClassifier"))
+                throw new OnnxImportException(where, $"Node {where} is in domain '{node.Domain}'; only the standard ONNX operators (and ai.onnx.ml's LinearRegressor and LinearClassifier) are read.");
+            string next = node.Output.Count > 0 ? node.Output[0] : "";
             if (node.Output.Count > 0 && FoldConstant(node, where, constants, limits)) continue;
             if (node.Input.Count == 0 || node.Input[0] != current && !(node.OpType is "Add" or "Sub" or "Mul" or "Div" && node.Input.Count == 2 && node.Input[1] == current) || node.Output.Count == 0)
                 throw new OnnxImportException(where, $"Node {where} does not continue the chain from '{current}': Veil imports networks whose nodes follow one another (no branches or skip connections).");
@@ -154,6 +157,32 @@ public static class OnnxImporter
             var layers = new LayerView(steps);
             switch (node.OpType)
             {
+                case "LinearRegressor" or "LinearClassifier" when node.Domain == "ai.onnx.ml":
+                {
+                    // scikit-learn's linear models as skl2onnx writes them: scores = X·Wᵀ + b; the label and any
+                    // post_transform (softmax, logistic) are the client's after decryption.
+                    bool classifier = node.OpType == "LinearClassifier";
+                    var coefficients = Attribute(node, "coefficients")?.Floats.Select(v => (double)v).ToArray() ?? [];
+                    var intercepts = Attribute(node, "intercepts")?.Floats.Select(v => (double)v).ToArray() ?? [];
+                    string post = Attribute(node, "post_transform")?.S.ToStringUtf8() is { Length: > 0 } pt ? pt : "NONE";
+                    int features = shape.Size;
+                    if (coefficients.Length == 0 || coefficients.Length % features != 0 || coefficients.Any(v => !double.IsFinite(v)))
+                        throw new OnnxImportException(where, $"Node {where}: {coefficients.Length} coefficients for {features} inputs.");
+                    int rows = coefficients.Length / features;
+                    if (intercepts.Length is not 0 && intercepts.Length != rows || intercepts.Any(v => !double.IsFinite(v)))
+                        throw new OnnxImportException(where, $"Node {where}: {intercepts.Length} intercepts for {rows} score(s).");
+                    if (!classifier && post != "NONE") throw new OnnxImportException(where, $"Node {where}: post_transform {post} is not read for a regressor.");
+                    if (classifier && post is not ("NONE" or "LOGISTIC" or "SOFTMAX" or "SOFTMAX_ZERO"))
+                        throw new OnnxImportException(where, $"Node {where}: post_transform {post} is not read (NONE, LOGISTIC or SOFTMAX are: the client applies them).");
+                    if (classifier && node.Output.Count != 2) throw new OnnxImportException(where, $"Node {where}: a LinearClassifier has a label and a score output.");
+                    if (classifier && rows == 1)
+                        throw new OnnxImportException(where, $"Node {where}: a binary LinearClassifier with one coefficient row is not read; export the decision function (a Gemm) or two rows.");
+                    var w = Enumerable.Range(0, rows).Select(r => coefficients.AsSpan(r * features, features).ToArray()).ToArray();
+                    try { steps.Add(new Dense(shape, w, intercepts.Length == 0 ? new double[rows] : intercepts)); }
+                    catch (ArgumentException e) { throw new OnnxImportException(where, $"Node {where}: {e.Message}"); }
+                    if (classifier) { labelOutput = node.Output[0]; next = node.Output[1]; }
+                    break;
+                }
                 case "Gemm":
                     steps.Add(Gemm(node, where, shape, Constant(1), node.Input.Count > 2 && node.Input[2].Length > 0 ? Constant(2) : null));
                     break;
@@ -265,9 +294,11 @@ public static class OnnxImporter
                     throw new OnnxImportException(where, $"Node {where}: operator {node.OpType} is not supported (supported: Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add/Sub/Mul/Div by constants after them, Flatten, Reshape to a vector, Identity, Dropout, Pow 2, Mul x·x, Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, Tanh, Softplus, Softsign, Gelu, HardSwish, Mish, SiLU, and Constant/Transpose/Reshape of constants).");
             }
             if (steps.Count > 0) shape = steps[^1] is Layer l ? l.OutputShape : ((Activation)steps[^1]).Shape;
-            current = node.Output[0];
+            current = next;
         }
-        if (graph.Output.Count != 1 || graph.Output[0].Name != current)
+        // A classifier's label output may be a graph output beside the scores: the client takes the argmax.
+        var graphOutputs = graph.Output.Select(o => o.Name).Where(n => n != labelOutput).ToArray();
+        if (graphOutputs.Length != 1 || graphOutputs[0] != current)
             throw new OnnxImportException("graph", $"The graph's output is not the end of the chain ('{current}').");
         if (steps.Count == 0) throw new OnnxImportException("graph", "The graph computes nothing Veil can evaluate.");
         return (steps, opset, graph.Node.Count);

@@ -268,4 +268,62 @@ public sealed class ActivationAndModelTests
         }
         Assert.True(refused > 100 && imported > 50, $"{refused} refused, {imported} imported");
     }
+
+    private static ModelProto SklearnLinear(string op, int rows, string post = "NONE")
+    {
+        var rng = new Random(31);
+        var g = new GraphProto { Name = op };
+        g.Input.Add(Value("x", 1, 4));
+        var node = new NodeProto { OpType = op, Domain = "ai.onnx.ml", Name = "sk", Input = { "x" } };
+        node.Attribute.Add(new AttributeProto { Name = "coefficients", Type = 6, Floats = { Enumerable.Range(0, rows * 4).Select(_ => (float)(rng.NextDouble() * 2 - 1)) } });
+        node.Attribute.Add(new AttributeProto { Name = "intercepts", Type = 6, Floats = { Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)) } });
+        node.Attribute.Add(new AttributeProto { Name = "post_transform", Type = 3, S = ByteString.CopyFromUtf8(post) });
+        if (op == "LinearClassifier")
+        {
+            node.Attribute.Add(new AttributeProto { Name = "classlabels_ints", Type = 7, Ints = { Enumerable.Range(0, rows).Select(i => (long)i) } });
+            node.Output.Add("label");
+            node.Output.Add("scores");
+            g.Output.Add(new ValueInfoProto { Name = "label", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 7, Shape = new TensorShapeProto { Dim = { new TensorShapeProto.Types.Dimension { DimParam = "batch" } } } } } });
+            g.Output.Add(Value("scores", 1, rows));
+        }
+        else
+        {
+            node.Attribute.Add(new AttributeProto { Name = "targets", Type = 2, I = rows });
+            node.Output.Add("y");
+            g.Output.Add(Value("y", 1, rows));
+        }
+        g.Node.Add(node);
+        var model = Model(g);
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "ai.onnx.ml", Version = 1 });
+        return model;
+    }
+
+    [Fact]
+    public void ScikitLearnLinearModels_AsSkl2onnxWritesThem_ComputeOnnxRuntimesScores()
+    {
+        var rows = RandomRows(20, 4, 6);
+        foreach (var (op, outputs, post) in new[] { ("LinearClassifier", 3, "NONE"), ("LinearRegressor", 1, "NONE"), ("LinearRegressor", 2, "NONE"), ("LinearClassifier", 3, "SOFTMAX") })
+        {
+            var bytes = SklearnLinear(op, outputs, post).ToByteArray();
+            var net = OnnxImporter.Import(bytes);
+            using var session = new InferenceSession(bytes);
+            var flat = rows.SelectMany(r => r.Select(v => (float)v)).ToArray();
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(flat, [rows.Length, 4]))]);
+            var scores = results.Single(r => r.Name is "scores" or "y").AsEnumerable<float>().ToArray();
+            for (int r = 0; r < rows.Length; r++)
+            {
+                var y = net.Forward(rows[r]);
+                var expected = scores.AsSpan(r * outputs, outputs).ToArray();
+                if (post == "SOFTMAX") Assert.Equal(ArgMax(expected), ArgMax(y)); // the client's softmax keeps the argmax
+                else for (int i = 0; i < outputs; i++) Assert.InRange(y[i] - expected[i], -1e-4, 1e-4);
+            }
+            if (op == "LinearClassifier")
+            {
+                var labels = results.Single(r => r.Name == "label").AsEnumerable<long>().ToArray();
+                for (int r = 0; r < rows.Length; r++) Assert.Equal(labels[r], ArgMax(net.Forward(rows[r])));
+            }
+        }
+        Assert.Contains("binary LinearClassifier", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(SklearnLinear("LinearClassifier", 1).ToByteArray())).Message);
+        Assert.Contains("PROBIT", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(SklearnLinear("LinearClassifier", 3, "PROBIT").ToByteArray())).Message);
+    }
 }
