@@ -90,6 +90,7 @@ internal static class ActivationFit
         var low = activations.Select(_ => double.PositiveInfinity).ToArray();
         var high = activations.Select(_ => double.NegativeInfinity).ToArray();
         long[] seen = new long[activations.Length];
+        var reservoir = new Random(20);
         var exact = new double[calibration.Count][];
         for (int r = 0; r < calibration.Count; r++)
         {
@@ -105,8 +106,9 @@ internal static class ActivationFit
                     double v = x[i];
                     low[a] = Math.Min(low[a], v);
                     high[a] = Math.Max(high[a], v);
-                    // A deterministic thinning that keeps the sample spread over rows and units.
-                    if (samples[a].Count < SamplesPerActivation || (seen[a] * 2654435761L & 1023) < 8) Keep(samples[a], v, seen[a]);
+                    // Reservoir sampling (Algorithm R), seeded: a uniform sample over all rows and units, the same every run.
+                    if (samples[a].Count < SamplesPerActivation) samples[a].Add(v);
+                    else if (reservoir.NextInt64(seen[a] + 1) is var j && j < SamplesPerActivation) samples[a][(int)j] = v;
                     seen[a]++;
                     y[i] = act.F(v);
                 }
@@ -122,10 +124,13 @@ internal static class ActivationFit
             if (!double.IsFinite(low[a]) || !double.IsFinite(high[a]) || high[a] - low[a] > 1e12)
                 throw new OnnxImportException(activations[a].Where, $"Node {activations[a].Where}: on the calibration inputs its values reach [{low[a]:G4}, {high[a]:G4}]; no polynomial is fitted over that (check the weights and the inputs' scale).");
             double width = high[a] - low[a];
-            if (width < 1e-6) width = Math.Max(1, Math.Abs(low[a]));
-            intervals[a] = (low[a] - options.Margin * width, high[a] + options.Margin * width);
+            // A constant pre-activation still needs an interval: half a unit (or of its size) on each side.
+            double pad = width < 1e-6 ? 0.5 * Math.Max(1, Math.Abs(low[a])) : options.Margin * width;
+            intervals[a] = (low[a] - pad, high[a] + pad);
         }
 
+        // A single output squashed into (0, 1) at the end (a binary classifier's Sigmoid) is decided at ½, not at 0.
+        double threshold = steps[^1] is Activation { Name: "Sigmoid" or "HardSigmoid" } ? 0.5 : 0;
         var candidates = options.Degree is { } d ? [d] : Degrees.Where(g => g <= options.MaxDegree).DefaultIfEmpty(Math.Max(1, options.MaxDegree)).ToArray();
         (SequentialNetwork Net, FittedActivation[] Fits, double Agreement)? best = null;
         foreach (int degree in candidates)
@@ -134,7 +139,7 @@ internal static class ActivationFit
             try { (net, fits) = Fit(steps, activations, samples, intervals, degree); }
             catch (ArgumentException e) { throw new OnnxImportException("graph", $"No degree-{degree} fit: {e.Message}"); }
             int agree = 0;
-            for (int r = 0; r < calibration.Count; r++) if (Robust(net.Forward(calibration[r]), exact[r])) agree++;
+            for (int r = 0; r < calibration.Count; r++) if (Robust(net.Forward(calibration[r]), exact[r], threshold)) agree++;
             double agreement = (double)agree / calibration.Count;
             if (best is null || agreement > best.Value.Agreement) best = (net, fits, agreement);
             if (agreement >= options.TargetAgreement) return new OnnxImportResult(net, fits, agreement, opset, nodes, Reference);
@@ -142,23 +147,18 @@ internal static class ActivationFit
         return new OnnxImportResult(best!.Value.Net, best.Value.Fits, best.Value.Agreement, opset, nodes, Reference);
     }
 
-    private static void Keep(List<double> kept, double v, long seen)
-    {
-        if (kept.Count < SamplesPerActivation) kept.Add(v);
-        else kept[(int)(seen % SamplesPerActivation)] = v;
-    }
 
     /// <summary>
     /// Whether the approximation decides as the exact model and by a safe distance: its largest output error is below
-    /// half the exact model's margin (top score minus runner-up, or |y| for a single output), so an input near this
+    /// half the exact model's margin (top score minus runner-up, or |y − threshold| for a single output), so an input near this
     /// one is decided alike. Plain agreement on calibration inputs, which are often training rows far from the
     /// boundary, passes degrees that lose points on new data.
     /// </summary>
-    private static bool Robust(double[] approx, double[] exact)
+    private static bool Robust(double[] approx, double[] exact, double threshold)
     {
         double error = 0;
         for (int i = 0; i < exact.Length; i++) error = Math.Max(error, Math.Abs(approx[i] - exact[i]));
-        if (exact.Length == 1) return (approx[0] > 0) == (exact[0] > 0) && error < 0.5 * Math.Abs(exact[0]);
+        if (exact.Length == 1) return (approx[0] > threshold) == (exact[0] > threshold) && error < 0.5 * Math.Abs(exact[0] - threshold);
         int best = 0;
         for (int i = 1; i < exact.Length; i++) if (exact[i] > exact[best]) best = i;
         double second = double.NegativeInfinity;

@@ -80,6 +80,9 @@ public sealed record OnnxImportResult(SequentialNetwork Network, IReadOnlyList<F
 /// <remarks>The file is hostile input: its size, nesting, node count and every tensor's size are bounded before use.</remarks>
 public static class OnnxImporter
 {
+    /// <summary>Most dimensions a tensor may have (a bound on the work of folding a Transpose).</summary>
+    public const int MaxRank = 8;
+
     /// <summary>Imports the model in <paramref name="bytes"/> (one without activations to fit).</summary>
     /// <exception cref="OnnxImportException">Malformed, out of bounds, not a chain of supported operators, or an activation to fit (use <see cref="ImportModel"/> with calibration data).</exception>
     public static SequentialNetwork Import(ReadOnlySpan<byte> bytes, OnnxImportLimits? limits = null) =>
@@ -162,6 +165,8 @@ public static class OnnxImporter
                     // scikit-learn's linear models as skl2onnx writes them: scores = X·Wᵀ + b; the label and any
                     // post_transform (softmax, logistic) are the client's after decryption.
                     bool classifier = node.OpType == "LinearClassifier";
+                    if ((Attribute(node, "coefficients")?.Floats.Count ?? 0) > limits.MaxTensorElements)
+                        throw new OnnxImportException(where, $"Node {where}: more than {limits.MaxTensorElements} coefficients.");
                     var coefficients = Attribute(node, "coefficients")?.Floats.Select(v => (double)v).ToArray() ?? [];
                     var intercepts = Attribute(node, "intercepts")?.Floats.Select(v => (double)v).ToArray() ?? [];
                     string post = Attribute(node, "post_transform")?.S.ToStringUtf8() is { Length: > 0 } pt ? pt : "NONE";
@@ -205,6 +210,12 @@ public static class OnnxImporter
                     if (layers.Last is not (Dense or Conv2D))
                         throw new OnnxImportException(where, $"Node {where}: {node.OpType} by a constant is read only right after a MatMul, Gemm or Conv (it folds into that layer).");
                     int outputs = layers.Last is Conv2D cv ? cv.Maps : layers.Last.OutputShape.Size;
+                    // ONNX broadcasts from the last axis: per map needs [M, 1, 1] (or [1, M, 1, 1]); per output [O] or [1, O].
+                    bool perUnit = layers.Last is Conv2D
+                        ? c.Dims.SkipWhile(d => d == 1).FirstOrDefault() == outputs && c.Dims.Reverse().TakeWhile(d => d == 1).Count() >= 2 && c.Dims.Length >= 3
+                        : c.Dims.Length >= 1 && c.Dims[^1] == outputs;
+                    if (c.Values.Length != 1 && !perUnit)
+                        throw new OnnxImportException(where, $"Node {where}: a constant of shape [{string.Join(", ", c.Dims)}] does not broadcast per {(layers.Last is Conv2D ? "map ([M, 1, 1])" : "output")} onto the {layers.Last.OutputShape} output; only a scalar or a per-{(layers.Last is Conv2D ? "map" : "output")} constant folds into the layer.");
                     var v = Broadcast(c.Values, outputs, where);
                     if (node.OpType == "Div" && v.Any(x => x == 0)) throw new OnnxImportException(where, $"Node {where} divides by zero.");
                     var scale = node.OpType switch { "Div" => v.Select(x => 1 / x).ToArray(), "Mul" => v, _ => [.. Enumerable.Repeat(1.0, outputs)] };
@@ -235,6 +246,7 @@ public static class OnnxImporter
                     var k = Attribute(node, "kernel_shape")?.Ints.ToArray() ?? [];
                     var st = Attribute(node, "strides")?.Ints.ToArray() ?? [1, 1];
                     if (k.Length != 2 || k[0] != k[1] || st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: square windows and equal strides are read.");
+                    if (k[0] < 1 || k[0] > TensorShape.MaxSide || st[0] < 1 || st[0] > TensorShape.MaxSide) throw new OnnxImportException(where, $"Node {where}: window {k[0]} or stride {st[0]} out of range.");
                     RequireNoPadding(node, where);
                     if ((Attribute(node, "ceil_mode")?.I ?? 0) != 0) throw new OnnxImportException(where, $"Node {where}: ceil_mode = 1 is not read (export with ceil_mode = 0).");
                     steps.Add(Pool(where, shape, (int)k[0], (int)st[0]));
@@ -274,7 +286,7 @@ public static class OnnxImporter
                     steps.Add(new SquareActivation(shape));
                     break;
                 }
-                case "Sigmoid" when index + 1 < graph.Node.Count && graph.Node[index + 1] is { OpType: "Mul" } mul && mul.Input.Count == 2
+                case "Sigmoid" when index + 1 < graph.Node.Count && graph.Node[index + 1] is { OpType: "Mul", Domain: "" or "ai.onnx" } mul && mul.Input.Count == 2
                     && mul.Input.Contains(current) && mul.Input.Contains(node.Output[0]) && mul.Output.Count > 0:
                     // x·σ(x) as PyTorch exports SiLU/Swish: one activation.
                     steps.Add(new Activation(where, "Silu", Activation.Silu, shape));
@@ -332,7 +344,7 @@ public static class OnnxImporter
             if (constants[node.Output[0]].Values.Any(v => !double.IsFinite(v))) throw new OnnxImportException(where, $"Node {where} holds a value that is not finite.");
             return true;
         }
-        if (node.Input.Count == 0 || node.Input.Any(i => i.Length > 0 && !constants.ContainsKey(i))) return false;
+        if (node.Input.Count == 0 || node.Input[0].Length == 0 || node.Input.Any(i => i.Length > 0 && !constants.ContainsKey(i))) return false;
         var x = constants[node.Input[0]];
         switch (node.OpType)
         {
@@ -347,10 +359,11 @@ public static class OnnxImporter
                 constants[node.Output[0]] = Transpose(x.Dims, x.Values, perm);
                 return true;
             }
-            case "Reshape" when node.Input.Count == 2:
+            case "Reshape" when node.Input.Count == 2 && constants.TryGetValue(node.Input[1], out var shapeConstant):
             checked
             {
-                var target = constants[node.Input[1]].Values.Select(v => (long)v).ToArray();
+                if (shapeConstant.Values.Length > MaxRank) throw new OnnxImportException(where, $"Node {where}: a shape of {shapeConstant.Values.Length} dimensions (at most {MaxRank} are read).");
+                var target = shapeConstant.Values.Select(v => (long)v).ToArray();
                 long known = 1;
                 for (int i = 0; i < target.Length; i++)
                 {
@@ -410,6 +423,7 @@ public static class OnnxImporter
     {
         string where = $"initializer '{t.Name}'";
         if (t.DataLocation != 0) throw new OnnxImportException(where, $"The {where} is stored outside the file; save the model with its weights inside.");
+        if (t.Dims.Count > MaxRank) throw new OnnxImportException(where, $"The {where} has {t.Dims.Count} dimensions; at most {MaxRank} are read.");
         long count = 1;
         foreach (var d in t.Dims)
         {
@@ -464,6 +478,7 @@ public static class OnnxImporter
         if (Attribute(node, "dilations")?.Ints is { } dil && dil.Any(d => d != 1)) throw new OnnxImportException(where, $"Node {where}: dilated convolutions are not read.");
         var st = Attribute(node, "strides")?.Ints.ToArray() ?? [1, 1];
         if (st.Length != 2 || st[0] != st[1]) throw new OnnxImportException(where, $"Node {where}: equal strides in both directions are read.");
+        if (st[0] < 1 || st[0] > Conv2D.MaxKernel || w.Dims[2] > Conv2D.MaxKernel) throw new OnnxImportException(where, $"Node {where}: kernel {w.Dims[2]} or stride {st[0]} outside 1 … {Conv2D.MaxKernel}.");
         int kernel = (int)w.Dims[2], padding = 0;
         var pads = Attribute(node, "pads")?.Ints.ToArray() ?? [];
         string auto = Attribute(node, "auto_pad")?.S.ToStringUtf8() ?? "";

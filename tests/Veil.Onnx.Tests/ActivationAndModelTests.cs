@@ -326,4 +326,42 @@ public sealed class ActivationAndModelTests
         Assert.Contains("binary LinearClassifier", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(SklearnLinear("LinearClassifier", 1).ToByteArray())).Message);
         Assert.Contains("PROBIT", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(SklearnLinear("LinearClassifier", 3, "PROBIT").ToByteArray())).Message);
     }
+
+    [Fact]
+    public void HostileShapes_FromAReview_AreRefusedByName()
+    {
+        // A node whose data input is the empty name; a tensor of 100 dimensions; a per-map constant shaped [M] after a
+        // Conv (ONNX broadcasts it along the width, not per map).
+        var g = new GraphProto { Name = "h" };
+        g.Input.Add(Value("x", 1, 12));
+        g.Output.Add(Value("y", 1, 3));
+        g.Initializer.Add(Floats("w", [12, 3], new Random(1)));
+        g.Node.Add(Node("Relu", "empty", [""], "r"));
+        g.Node.Add(Node("MatMul", "fc", ["x", "w"], "y"));
+        Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(Model(g).ToByteArray()));
+        g.Node.RemoveAt(0);
+        var deep = new TensorProto { Name = "deep", DataType = 1, FloatData = { 1f } };
+        deep.Dims.AddRange(Enumerable.Repeat(1L, 100));
+        g.Initializer.Add(deep);
+        Assert.Contains("dimensions", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(Model(g).ToByteArray())).Message);
+
+        var c = new GraphProto { Name = "c" };
+        c.Input.Add(Value("img", 1, 1, 6, 6));
+        c.Output.Add(Value("z", 1, 2, 4, 4));
+        c.Initializer.Add(Floats("k", [2, 1, 3, 3], new Random(2)));
+        c.Initializer.Add(Floats("m", [2], new Random(3)));
+        c.Node.Add(Node("Conv", "conv", ["img", "k"], "a"));
+        c.Node.Add(Node("Mul", "mul", ["a", "m"], "z"));
+        Assert.Contains("[M, 1, 1]", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(Model(c).ToByteArray())).Message);
+    }
+
+    [Fact]
+    public void AHostileIm2ColLayoutSpec_IsRefusedBeforeAnyPacking()
+    {
+        // Kernel 65536 with padding 65535 on a 1×1 image: K² wraps int arithmetic to an empty layout that would pack forever.
+        var spec = new Veil.Ml.Serving.LayoutSpec("im2col", 1, 0, 1, 1, 1, 65536, 1, 65535);
+        Assert.Throws<FormatException>(() => spec.ToLayout(8192));
+        Assert.Throws<FormatException>(() => (spec with { Kernel = 5, Padding = 4, Height = 28, Width = 28, Length = 784, Channels = 1, Stride = 1 }).ToLayout(8192)); // 25·32² > 8192
+        Assert.IsType<Im2ColLayout>((spec with { Kernel = 5, Padding = 1, Height = 28, Width = 28, Length = 784, Channels = 1, Stride = 2 }).ToLayout(8192)); // CryptoNets' 25·169
+    }
 }

@@ -77,8 +77,10 @@ public sealed record LayoutSpec(string Kind, int Length, int Period = 0, int Cha
     /// <exception cref="FormatException">An unknown kind or values out of range.</exception>
     public SlotLayout ToLayout(int slots)
     {
-        if (Kind == "im2col" && (Channels < 1 || Kernel < 1 || Stride < 1 || Padding < 0 || Padding >= Kernel || Height + 2 * Padding < Kernel || Width + 2 * Padding < Kernel || Height > TensorShape.MaxSide || Width > TensorShape.MaxSide))
-            throw new FormatException($"Layout {this}: an im2col layout needs channels, kernel and stride of at least 1 and a kernel within the image.");
+        if (Kind == "im2col" && (Channels < 1 || Kernel < 1 || Kernel > Conv2D.MaxKernel || Stride < 1 || Stride > Kernel || Padding < 0 || Padding >= Kernel
+            || Height + 2 * Padding < Kernel || Width + 2 * Padding < Kernel || Height > TensorShape.MaxSide || Width > TensorShape.MaxSide || Channels > TensorShape.MaxSide
+            || (long)Channels * Kernel * Kernel * ((Height + 2L * Padding - Kernel) / Stride + 1) * ((Width + 2L * Padding - Kernel) / Stride + 1) > slots))
+            throw new FormatException($"Layout {this}: an im2col layout needs channels, kernel (at most {Conv2D.MaxKernel}) and stride (at most the kernel) of at least 1, a kernel within the padded image, and its unrolled width within {slots} slots.");
         try
         {
             SlotLayout layout = Kind switch
