@@ -6,9 +6,9 @@ namespace Veil.Onnx;
 /// <summary>An activation of the graph that has no exact encrypted form, waiting for its polynomial.</summary>
 internal sealed record Activation(string Where, string Name, Func<double, double> F, TensorShape Shape)
 {
-    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+    private static double Sigmoid(double x) => Approximations.Sigmoid(x);
+    private static double Softplus(double x) => Approximations.Softplus(x);
     public static double Silu(double x) => x * Sigmoid(x);
-    private static double Softplus(double x) => x > 30 ? x : double.LogP1(Math.Exp(x));
 
     /// <summary>The exact function of an ONNX activation with its attributes (defaults as in the operator specification).</summary>
     public static Func<double, double> Exact(string op, Func<string, Format.AttributeProto?> attribute)
