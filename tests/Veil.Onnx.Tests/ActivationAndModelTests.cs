@@ -364,4 +364,27 @@ public sealed class ActivationAndModelTests
         Assert.Throws<FormatException>(() => (spec with { Kernel = 5, Padding = 4, Height = 28, Width = 28, Length = 784, Channels = 1, Stride = 1 }).ToLayout(8192)); // 25·32² > 8192
         Assert.IsType<Im2ColLayout>((spec with { Kernel = 5, Padding = 1, Height = 28, Width = 28, Length = 784, Channels = 1, Stride = 2 }).ToLayout(8192)); // CryptoNets' 25·169
     }
+
+    [Fact]
+    public void MutatedNetworkFiles_WithPaddedConvolutionsAndFittedActivations_AreRefusedWithVeilFormatExceptionOnly()
+    {
+        // The two new layer kinds (PaddedConv2D, Chebyshev) through SequentialNetwork.Load, as a served model arrives.
+        var net = OnnxImporter.ImportModel(File.ReadAllBytes(ModelPath("digits_cnn")), new OnnxImportOptions { Calibration = RandomRows(32, 64, 9), Degree = 7 }).Network;
+        var good = net.Save();
+        var rng = new Random(29);
+        int refused = 0;
+        for (int i = 0; i < 1500; i++)
+        {
+            var bytes = (byte[])good.Clone();
+            switch (i % 3)
+            {
+                case 0: for (int k = 0; k < 1 + rng.Next(3); k++) bytes[Veil.Serialization.VeilHeader.Size + rng.Next(Math.Min(200, bytes.Length - Veil.Serialization.VeilHeader.Size))] ^= (byte)(1 << rng.Next(8)); break;
+                case 1: bytes = bytes[..rng.Next(bytes.Length)]; break;
+                default: bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256); break;
+            }
+            try { _ = SequentialNetwork.Load(bytes); }
+            catch (Veil.Serialization.VeilFormatException) { refused++; }
+        }
+        Assert.True(refused > 500, $"{refused} refused");
+    }
 }
