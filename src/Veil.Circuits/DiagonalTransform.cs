@@ -21,8 +21,9 @@ public sealed class DiagonalTransform
 {
     private readonly int _slots, _giantStep;
     private readonly int[] _babySteps;
-    private readonly (int Giant, (int Baby, double[] Diagonal)[] Terms)[] _groups; // diagonals pre-rotated by −giant
-    private readonly Dictionary<int, (int Step, LiftedPlaintext Weight)[][]> _encoded = [];
+    private readonly (int Giant, (int Baby, Complex[] Diagonal)[] Terms)[] _groups; // diagonals pre-rotated by −giant
+    private readonly bool _complex;
+    private readonly Dictionary<(int Level, double Scale), (int Step, LiftedPlaintext Weight)[][]> _encoded = [];
     private readonly Lock _gate = new();
 
     /// <summary>The rotation steps this transform uses: generate Galois keys for exactly these.</summary>
@@ -40,15 +41,27 @@ public sealed class DiagonalTransform
     /// <param name="giantStep">G; default: the cheapest multiple of the offsets' common divisor.</param>
     /// <exception cref="ArgumentException">No diagonals, a diagonal of the wrong length or with non-finite values, or a bad G.</exception>
     public DiagonalTransform(IReadOnlyDictionary<int, double[]> diagonals, int slots, int? giantStep = null)
+        : this(Widen(diagonals ?? throw new ArgumentNullException(nameof(diagonals))), slots, giantStep) { }
+
+    private static Dictionary<int, Complex[]> Widen(IReadOnlyDictionary<int, double[]> diagonals) =>
+        diagonals.ToDictionary(kv => kv.Key, kv => kv.Value?.Select(v => new Complex(v, 0)).ToArray()!);
+
+    /// <summary>
+    /// A transform from complex diagonals (the homomorphic DFT of bootstrapping): applied only through a CKKS evaluator
+    /// with an encoder, since its plaintexts encode complex slots.
+    /// </summary>
+    /// <exception cref="ArgumentException">No diagonals, a diagonal of the wrong length or with non-finite values, or a bad G.</exception>
+    public DiagonalTransform(IReadOnlyDictionary<int, Complex[]> diagonals, int slots, int? giantStep = null)
     {
         ArgumentNullException.ThrowIfNull(diagonals);
         if (slots < 1) throw new ArgumentOutOfRangeException(nameof(slots), "Slots must be positive.");
-        var nonzero = diagonals.Where(kv => kv.Value is not null && kv.Value.Any(v => v != 0)).ToArray();
+        var nonzero = diagonals.Where(kv => kv.Value is not null && kv.Value.Any(v => v != Complex.Zero)).ToArray();
         foreach (var (offset, d) in diagonals)
         {
             if (d is null || d.Length != slots) throw new ArgumentException($"Diagonal {offset} must have {slots} values.", nameof(diagonals));
-            if (d.Any(v => !double.IsFinite(v))) throw new ArgumentException($"Diagonal {offset} has a non-finite value.", nameof(diagonals));
+            if (d.Any(v => !double.IsFinite(v.Real) || !double.IsFinite(v.Imaginary))) throw new ArgumentException($"Diagonal {offset} has a non-finite value.", nameof(diagonals));
         }
+        _complex = nonzero.Any(kv => kv.Value.Any(v => v.Imaginary != 0));
         if (nonzero.Length == 0) throw new ArgumentException("The transform has no nonzero diagonal.", nameof(diagonals));
         _slots = slots;
         // Offsets reduced to (−slots/2, slots/2] so that shifts the other way round stay small.
@@ -98,10 +111,10 @@ public sealed class DiagonalTransform
         return best;
     }
 
-    private static double[] Rotate(double[] v, int steps)
+    private static Complex[] Rotate(Complex[] v, int steps)
     {
         int n = v.Length;
-        var r = new double[n];
+        var r = new Complex[n];
         for (int i = 0; i < n; i++) r[i] = v[(((i + steps) % n) + n) % n];
         return r;
     }
@@ -119,13 +132,23 @@ public sealed class DiagonalTransform
     /// <summary>Applies the transform through a scheme's evaluator; the result has the input's scale, one level lower.</summary>
     /// <exception cref="InvalidOperationException">x is at level 0, or a rotation key is missing.</exception>
     /// <exception cref="ArgumentException">The parameters have another slot count.</exception>
-    public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x)
+    public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x) => Apply(evaluator, x, null);
+
+    /// <summary>
+    /// Applies the transform and lands the result on <paramref name="targetScale"/> (one level lower): the diagonals are
+    /// encoded at q_ℓ·target/x.Scale, so a change of scale costs no extra level (keep that factor near q_ℓ for precision).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">x is at level 0, a rotation key is missing, or complex diagonals
+    /// meet an evaluator that cannot encode complex slots.</exception>
+    /// <exception cref="ArgumentException">The parameters have another slot count.</exception>
+    public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x, double? targetScale)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(x);
         if (evaluator.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {evaluator.Slots}.", nameof(evaluator));
         if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
-        var groups = Encoded(evaluator, x.Level);
+        double target = targetScale ?? x.Scale;
+        var groups = Encoded(evaluator, x.Level, evaluator.RescaleFactor(x.Level) * target / x.Scale);
         var inner = new Ciphertext[_groups.Length];
         for (int g = 0; g < inner.Length; g++) inner[g] = evaluator.NewCiphertext(x.Level, x.Scale);
         // One decomposition of x for all baby steps, one division by P per giant group (double hoisting).
@@ -138,19 +161,31 @@ public sealed class DiagonalTransform
             if (result is null) result = inner[g]; else evaluator.Add(result, inner[g], result);
         }
         evaluator.Rescale(result!, result!);
-        return result!;
+        result!.Scale = target; // q_ℓ·target/x.Scale·x.Scale/q_ℓ, up to rounding
+        return result;
     }
 
-    private (int Step, LiftedPlaintext Weight)[][] Encoded(ICircuitEvaluator evaluator, int level)
+    private (int Step, LiftedPlaintext Weight)[][] Encoded(ICircuitEvaluator evaluator, int level, double scale)
     {
         lock (_gate)
         {
-            if (_encoded.TryGetValue(level, out var cached)) return cached;
-            double scale = evaluator.RescaleFactor(level);
-            var result = _groups.Select(g => g.Terms.Select(t => (t.Baby, new LiftedPlaintext(evaluator.Encode(t.Diagonal, scale, level)))).ToArray()).ToArray();
-            _encoded[level] = result;
+            if (_encoded.TryGetValue((level, scale), out var cached)) return cached;
+            CkksEncoder? encoder = null;
+            if (_complex)
+                encoder = (evaluator as CkksCircuitEvaluator)?.Encoder
+                    ?? throw new InvalidOperationException("Complex diagonals need a CKKS evaluator with an encoder.");
+            var result = _groups.Select(g => g.Terms.Select(t => (t.Baby, new LiftedPlaintext(encoder is not null
+                ? encoder.Encode(t.Diagonal, scale, level)
+                : evaluator.Encode(t.Diagonal.Select(v => v.Real).ToArray(), scale, level)))).ToArray()).ToArray();
+            _encoded[(level, scale)] = result;
             return result;
         }
+    }
+
+    /// <summary>Drops the plaintexts encoded so far (they are rebuilt on the next application).</summary>
+    public void ClearCache()
+    {
+        lock (_gate) _encoded.Clear();
     }
 
     /// <summary>

@@ -74,6 +74,9 @@ public sealed class CkksCircuitEvaluator : ICircuitEvaluator
     /// <summary>The CKKS evaluator.</summary>
     public CkksEvaluator Evaluator { get; }
 
+    /// <summary>The encoder, when one was given.</summary>
+    public CkksEncoder? Encoder => _encoder;
+
     /// <summary>Whether plaintext vectors can be encoded (an encoder was given).</summary>
     public bool CanEncode => _encoder is not null;
 

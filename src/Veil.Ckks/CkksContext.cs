@@ -85,18 +85,22 @@ public sealed class CkksContext : IDisposable
     /// <param name="releaseBudget">How many results decrypted for others (<see cref="Release"/>) the key allows; the
     /// flooding noise of each grows with √budget, so a context made for a few shared results should say so.</param>
     /// <param name="options">Threads and cancellation (key generation honours both).</param>
+    /// <param name="conjugation">Whether to add the conjugation key (bootstrapping needs it).</param>
+    /// <param name="secretHammingWeight">A sparse secret with exactly this many nonzero coefficients (bootstrappable
+    /// presets state theirs); null for a dense uniform ternary secret.</param>
     /// <exception cref="OperationCanceledException">The options' token was signalled during key generation.</exception>
     public static CkksContext Create(CkksParameters parameters, IEnumerable<int> rotationSteps, int releaseBudget = DecryptionBudget.DefaultLimit,
-        ExecutionOptions? options = null)
+        ExecutionOptions? options = null, bool conjugation = false, int? secretHammingWeight = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(rotationSteps);
         options ??= ExecutionOptions.Default;
-        var keygen = new KeyGenerator(parameters.Ring, releaseBudget) { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, Cancellation = options.Cancellation };
+        var generator = secretHammingWeight is { } h ? KeyGenerator.WithSparseSecret(parameters.Ring, h, releaseBudget) : new KeyGenerator(parameters.Ring, releaseBudget);
+        var keygen = new KeyGenerator(parameters.Ring, generator.SecretKey) { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, Cancellation = options.Cancellation };
         try
         {
             return new CkksContext(parameters, keygen.CreatePublicKey(), keygen.CreateRelinearizationKey(),
-                keygen.CreateRotationKeys(rotationSteps.Distinct()), keygen.SecretKey, options);
+                keygen.CreateRotationKeys(rotationSteps.Distinct(), conjugation), keygen.SecretKey, options);
         }
         catch
         {
@@ -155,6 +159,16 @@ public sealed class CkksContext : IDisposable
         if (_decryptor is null) throw new InvalidOperationException("This is a public context: it holds no secret key and cannot decrypt.");
         var plaintext = _decryptor.Decrypt(ciphertext);
         try { return Encoder.Decode(plaintext); }
+        finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(plaintext.Data.AsSpan())); }
+    }
+
+    /// <summary>Decrypts and decodes all slots as complex values, for the key owner's own use (see <see cref="Decrypt(Ciphertext)"/>).</summary>
+    /// <exception cref="InvalidOperationException">This is a public context: it holds no secret key.</exception>
+    public System.Numerics.Complex[] DecryptComplex(Ciphertext ciphertext)
+    {
+        if (_decryptor is null) throw new InvalidOperationException("This is a public context: it holds no secret key and cannot decrypt.");
+        var plaintext = _decryptor.Decrypt(ciphertext);
+        try { return Encoder.DecodeComplex(plaintext); }
         finally { System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(plaintext.Data.AsSpan())); }
     }
 

@@ -143,6 +143,56 @@ public sealed class CkksEvaluator : RlweEvaluator
     /// <summary>ct · c with c encoded at <paramref name="constantScale"/>, new ciphertext.</summary>
     public Ciphertext MultiplyScalar(Ciphertext ct, Complex value, double constantScale) { var d = NewLike(ct); MultiplyScalar(ct, value, constantScale, d); return d; }
 
+    // ---------------------------------------------------------------- bootstrapping primitive
+
+    /// <summary>
+    /// ModRaise, the first step of bootstrapping: a ciphertext at level 0 read as integers in (−q_0/2, q_0/2] and
+    /// placed at <paramref name="level"/> (default: the top). It decrypts to m + q_0·I for the integer polynomial
+    /// I = (⟨c, s⟩ − [⟨c, s⟩]_(q_0)) / q_0, whose coefficients are at most (h + 1)/2 for a secret of Hamming weight h;
+    /// removing q_0·I is EvalMod's work. The scale is kept.
+    /// </summary>
+    /// <exception cref="ArgumentException">The ciphertext is not at level 0, or has more than two polynomials.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The level is outside [1, L].</exception>
+    public Ciphertext ModRaise(Ciphertext ct, int? level = null)
+    {
+        Check(ct, nameof(ct));
+        if (ct.Level != 0) ThrowHelper.Argument(nameof(ct), $"ModRaise starts from level 0; the ciphertext is at level {ct.Level} (drop it first).");
+        if (ct.Size != 2) ThrowHelper.Argument(nameof(ct), "Relinearize before ModRaise: the ciphertext has more than two polynomials.");
+        int top = level ?? Ring.MaxLevel;
+        if (top < 1 || top > Ring.MaxLevel) ThrowHelper.OutOfRange(nameof(level), $"The raised level must be in [1, {Ring.MaxLevel}]; got {top}.");
+        int n = Ring.N;
+        var q0 = _rns.Moduli[0];
+        ulong half = q0.Value >> 1;
+        var result = new Ciphertext(Ring, top, 2, ct.Scale);
+        if (!ct.KeyId.IsNone) result.Bind(ct.KeyId);
+        var coefficients = System.Buffers.ArrayPool<ulong>.Shared.Rent(n);
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var source = ct.Poly(i)[..n];
+                var c = coefficients.AsSpan(0, n);
+                source.CopyTo(c);
+                if (ct.IsNttForm) _rns.Ntt[0].Inverse(c);
+                var destination = result.Poly(i);
+                for (int j = 0; j <= top; j++)
+                {
+                    var m = _rns.Moduli[j];
+                    var limb = destination.Slice(j * n, n);
+                    // The centered lift: x > q_0/2 stands for x − q_0.
+                    if (j == 0) c.CopyTo(limb);
+                    else for (int k = 0; k < n; k++) limb[k] = c[k] > half ? m.Sub(m.Reduce(c[k]), m.Reduce(q0.Value)) : m.Reduce(c[k]);
+                }
+                _rns.Forward(destination, 0, top + 1);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(coefficients);
+        }
+        return result;
+    }
+
     // ---------------------------------------------------------------- rescaling and placement
 
     /// <summary>

@@ -43,6 +43,22 @@ public sealed class KeyGenerator
         SecretKey = new SecretKey(parameters, coefficients, budget);
     }
 
+    /// <summary>
+    /// Creates a generator with a fresh sparse ternary secret of exactly <paramref name="hammingWeight"/> nonzero
+    /// coefficients — for bootstrappable parameters, whose presets state the weight their security estimate assumes.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is outside [1, N], or the budget out of range.</exception>
+    public static KeyGenerator WithSparseSecret(RlweParameters parameters, int hammingWeight, int releaseBudget = DecryptionBudget.DefaultLimit)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (hammingWeight < 1 || hammingWeight > parameters.N)
+            throw new ArgumentOutOfRangeException(nameof(hammingWeight), hammingWeight, $"The Hamming weight must be in [1, {parameters.N}].");
+        var budget = new DecryptionBudget(releaseBudget);
+        var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true); // the key takes it over
+        Samplers.SparseTernary(SystemRandom.Instance, hammingWeight, coefficients);
+        return new KeyGenerator(parameters, new SecretKey(parameters, coefficients, budget));
+    }
+
     /// <summary>Creates a generator for an existing secret key.</summary>
     /// <exception cref="ArgumentException">The key belongs to other parameters.</exception>
     public KeyGenerator(RlweParameters parameters, SecretKey secretKey)

@@ -54,6 +54,18 @@ public sealed class SecretKey : IDisposable
         return new SecretKey(parameters, copy, budget);
     }
 
+    /// <summary>The number of nonzero coefficients h: it bounds what bootstrapping's EvalMod must remove ((h + 1)/2 multiples of q_0).</summary>
+    public int HammingWeight
+    {
+        get
+        {
+            ThrowIfDisposed();
+            int h = 0;
+            foreach (sbyte c in _coefficients) h += c & 1; // −1 and 1 are odd, 0 is even: no branch on the secret
+            return h;
+        }
+    }
+
     /// <summary>Coefficients of s in {−1, 0, 1}.</summary>
     internal ReadOnlySpan<sbyte> Coefficients { get { ThrowIfDisposed(); return _coefficients; } }
 

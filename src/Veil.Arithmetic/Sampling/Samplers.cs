@@ -85,6 +85,39 @@ public static class Samplers
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(buffer);
     }
 
+    /// <summary>
+    /// Ternary coefficients with exactly <paramref name="hammingWeight"/> nonzero entries (each ±1 with probability ½)
+    /// at uniformly random positions: the sparse secrets of bootstrappable parameters, whose Hamming weight bounds
+    /// |⟨c, s⟩ / q_0| by (h + 1)/2.
+    /// </summary>
+    /// <remarks>A Fisher–Yates shuffle of a vector holding h nonzero entries, with unbiased indices by rejection; the
+    /// random words are wiped before returning. Its memory accesses depend on the indices drawn (as any shuffle's).</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The weight is negative or above the length.</exception>
+    public static void SparseTernary(RandomSource random, int hammingWeight, Span<sbyte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        int n = destination.Length;
+        if (hammingWeight < 0 || hammingWeight > n)
+            throw new ArgumentOutOfRangeException(nameof(hammingWeight), hammingWeight, $"The Hamming weight must be in [0, {n}].");
+        Span<byte> word = stackalloc byte[8];
+        destination.Clear();
+        for (int i = 0; i < hammingWeight; i++)
+        {
+            random.NextBytes(word[..1]);
+            destination[i] = (sbyte)((word[0] & 1) == 0 ? 1 : -1);
+        }
+        for (int i = n - 1; i > 0; i--)
+        {
+            // j uniform in [0, i] by rejection of the top partial range of 2^32.
+            uint range = (uint)i + 1, limit = uint.MaxValue - uint.MaxValue % range;
+            uint r;
+            do { random.NextBytes(word[..4]); r = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(word); } while (r >= limit);
+            int j = (int)(r % range);
+            (destination[i], destination[j]) = (destination[j], destination[i]);
+        }
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(word);
+    }
+
     /// <summary>Centered discrete Gaussian (σ = 3.2, |e| ≤ 19) coefficients, sampled in constant time.</summary>
     /// <remarks>Exactly 8 random bytes per coefficient, read in blocks that are wiped before returning.</remarks>
     public static void Gaussian(RandomSource random, Span<sbyte> destination)

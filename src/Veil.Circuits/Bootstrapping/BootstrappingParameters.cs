@@ -1,0 +1,107 @@
+using Veil.Ckks;
+using Veil.Rlwe;
+
+namespace Veil.Circuits;
+
+/// <summary>
+/// How a bootstrap spends its levels: the level budgets of CoeffToSlot and SlotToCoeff, and EvalMod's shape (the
+/// secret's Hamming weight, which bounds the multiples of q_0 to remove, the double-angle count and the sine degree).
+/// </summary>
+public sealed record BootstrappingParameters
+{
+    /// <summary>Levels of CoeffToSlot (each merges log2(N/2)/levels butterfly stages).</summary>
+    public int CoeffToSlotLevels { get; init; } = 3;
+
+    /// <summary>Levels of SlotToCoeff.</summary>
+    public int SlotToCoeffLevels { get; init; } = 3;
+
+    /// <summary>
+    /// Hamming weight h of the secret the ciphertexts are under: ModRaise adds q_0·I with every |I_k| ≤ (h + 1)/2
+    /// (|c_0| ≤ q_0/2 and each of the h terms of c_1·s is at most q_0/2), so EvalMod's interval K = ⌊(h + 1)/2⌋ + 1
+    /// holds every I with certainty — no failure probability.
+    /// </summary>
+    public int SecretHammingWeight { get; init; } = 32;
+
+    /// <summary>Double-angle iterations r: EvalMod interpolates cos((2πKx − π/2)/2^r) and squares r times.</summary>
+    public int DoubleAngle { get; init; } = 3;
+
+    /// <summary>Degree of the interpolated cosine; null chooses the smallest of the least depth that meets <see cref="MaxEvalModError"/>.</summary>
+    public int? SineDegree { get; init; }
+
+    /// <summary>Largest error of EvalMod's polynomial (in units of q_0·K, over the whole interval) accepted when choosing the degree.</summary>
+    public double MaxEvalModError { get; init; } = Math.Pow(2, -38);
+
+    /// <summary>
+    /// log2 of q_0 / scale at ModRaise: an input at a smaller scale is multiplied by an integer (no level) to reach it.
+    /// Smaller ratios amplify EvalMod's error less; larger ones leave the sine closer to linear (its error is
+    /// (2π·m/q_0)²/6 relative to m).
+    /// </summary>
+    public double LogMessageRatio { get; init; } = 8;
+
+    /// <summary>K, the half-width of EvalMod's interval in multiples of q_0.</summary>
+    public int K => (SecretHammingWeight + 1) / 2 + 1;
+
+    /// <summary>Checks the fields against each other and against <paramref name="slots"/>.</summary>
+    /// <exception cref="ArgumentException">A field is out of range.</exception>
+    public void Validate(int slots)
+    {
+        int logSlots = System.Numerics.BitOperations.Log2((uint)slots);
+        if (CoeffToSlotLevels < 1 || CoeffToSlotLevels > logSlots) throw new ArgumentException($"CoeffToSlotLevels must be in [1, {logSlots}]; got {CoeffToSlotLevels}.");
+        if (SlotToCoeffLevels < 1 || SlotToCoeffLevels > logSlots) throw new ArgumentException($"SlotToCoeffLevels must be in [1, {logSlots}]; got {SlotToCoeffLevels}.");
+        if (SecretHammingWeight < 1) throw new ArgumentException($"SecretHammingWeight must be positive; got {SecretHammingWeight}.");
+        if (DoubleAngle < 0 || DoubleAngle > 8) throw new ArgumentException($"DoubleAngle must be in [0, 8]; got {DoubleAngle}.");
+        if (SineDegree is { } d && (d < 3 || d > 255)) throw new ArgumentException($"SineDegree must be in [3, 255]; got {d}.");
+        if (!(MaxEvalModError > 0 && MaxEvalModError < 1)) throw new ArgumentException($"MaxEvalModError must be in (0, 1); got {MaxEvalModError}.");
+        if (!(LogMessageRatio >= 1 && LogMessageRatio <= 30)) throw new ArgumentException($"LogMessageRatio must be in [1, 30]; got {LogMessageRatio}.");
+    }
+}
+
+/// <summary>
+/// A bootstrappable parameter set: the CKKS literal, laid out as q_0, the levels left for computation, then
+/// SlotToCoeff, EvalMod and CoeffToSlot from the bottom up, and the bootstrapping parameters that spend them.
+/// </summary>
+/// <param name="Literal">The CKKS parameters (the secret's Hamming weight is in <paramref name="Bootstrapping"/>).</param>
+/// <param name="Bootstrapping">The bootstrap's shape.</param>
+/// <param name="ComputationLevels">Levels left above q_0 after each bootstrap.</param>
+/// <param name="Name">A short name for tables.</param>
+public sealed record BootstrappingPreset(CkksParametersLiteral Literal, BootstrappingParameters Bootstrapping, int ComputationLevels, string Name)
+{
+    /// <summary>
+    /// Lays out a chain: q_0 of <paramref name="logQ0"/> bits, <paramref name="computationLevels"/> primes of
+    /// <paramref name="logComputation"/> bits, then SlotToCoeff's, EvalMod's and CoeffToSlot's primes.
+    /// </summary>
+    public static BootstrappingPreset Layout(string name, int logN, int logQ0, int computationLevels, int logComputation, BootstrappingParameters bootstrapping,
+        int logSlotToCoeff, int logEvalMod, int logCoeffToSlot, int[] logP, SecurityLevel security = SecurityLevel.Bits128)
+    {
+        ArgumentNullException.ThrowIfNull(bootstrapping);
+        ArgumentNullException.ThrowIfNull(logP);
+        int evalModDepth = EvalMod.DepthFor(bootstrapping);
+        var logQ = new List<int> { logQ0 };
+        logQ.AddRange(Enumerable.Repeat(logComputation, computationLevels));
+        logQ.AddRange(Enumerable.Repeat(logSlotToCoeff, bootstrapping.SlotToCoeffLevels));
+        logQ.AddRange(Enumerable.Repeat(logEvalMod, evalModDepth));
+        logQ.AddRange(Enumerable.Repeat(logCoeffToSlot, bootstrapping.CoeffToSlotLevels));
+        var literal = new CkksParametersLiteral { LogN = logN, LogQ = logQ.ToArray(), LogP = (int[])logP.Clone(), LogDefaultScale = logComputation, Security = security };
+        return new BootstrappingPreset(literal, bootstrapping, computationLevels, name);
+    }
+
+    /// <summary>log2(Q·P) of the literal.</summary>
+    public int LogQP => Literal.LogQ.Sum() + Literal.LogP.Sum();
+
+    /// <summary>
+    /// N = 2^16, H = 192 secret, q_0 of 55 bits and ten 40-bit levels left for computation, like Lattigo's example set;
+    /// log QP within the HomomorphicEncryption.org 128-bit bound for N = 2^16 (1,772 bits) and the lattice-estimator's
+    /// 1,747 for a sparse secret (see <c>../shared/anchors.md</c>).
+    /// </summary>
+    public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,
+        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 3, SecretHammingWeight = 192, DoubleAngle = 5, MaxEvalModError = Math.Pow(2, -34) },
+        logSlotToCoeff: 42, logEvalMod: 58, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
+
+    /// <summary>
+    /// N = 2^15, H = 192 secret, q_0 of 55 bits and four 40-bit levels left: log QP within the 128-bit bound for
+    /// N = 2^15 (881 bits).
+    /// </summary>
+    public static BootstrappingPreset N15 => Layout("N15", 15, 55, 4, 40,
+        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 2, SecretHammingWeight = 192, DoubleAngle = 5, MaxEvalModError = Math.Pow(2, -34) },
+        logSlotToCoeff: 42, logEvalMod: 55, logCoeffToSlot: 55, logP: [60, 60]);
+}

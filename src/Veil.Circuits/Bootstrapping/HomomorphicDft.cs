@@ -1,0 +1,156 @@
+using System.Numerics;
+
+namespace Veil.Circuits;
+
+/// <summary>
+/// The encoder's special FFT as a product of sparse slot matrices, grouped into a few levels: the CoeffToSlot and
+/// SlotToCoeff steps of bootstrapping.
+/// </summary>
+/// <remarks>
+/// <para>Decoding is z = F·BitRev(w) for w_k = m_k + i·m_(k+n) (n = N/2 slots), where F is the product of log2 n
+/// butterfly stages; each stage touches slot p and slot p ± h only, so it has three diagonals (offsets 0, h, −h).
+/// Leaving the bit reversal out, SlotToCoeff is F applied to slots that hold BitRev(w), and CoeffToSlot is
+/// (1/n)·F⁻¹, which leaves BitRev(w) in the slots; EvalMod works slot by slot and does not mind the order.</para>
+/// <para>Merging g consecutive stages into one level gives at most 2^(g+1) − 1 diagonals (sums of ±h's), so a
+/// level budget trades depth against rotations and plaintext products (Bossuat et al., Eurocrypt 2021, §4).</para>
+/// </remarks>
+public static class HomomorphicDft
+{
+    /// <summary>
+    /// The stages of CoeffToSlot grouped into <paramref name="levels"/> transforms, in the order they are applied, with
+    /// <paramref name="factor"/> (times 1/n) folded into the first.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The slot count is not a power of two ≥ 2, or the level count is outside [1, log2 n].</exception>
+    public static Dictionary<int, Complex[]>[] CoeffToSlotMatrices(int slots, int levels, Complex factor)
+    {
+        int logN = CheckShape(slots, levels);
+        // Inverse stages run from the longest butterfly (len = n) down to len = 2.
+        var stages = new List<Dictionary<int, Complex[]>>();
+        for (int len = slots; len >= 2; len >>= 1) stages.Add(InverseStage(slots, len));
+        return Group(stages, slots, levels, factor / slots, logN);
+    }
+
+    /// <summary>
+    /// The stages of SlotToCoeff grouped into <paramref name="levels"/> transforms, in the order they are applied, with
+    /// <paramref name="factor"/> folded into the first.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The slot count is not a power of two ≥ 2, or the level count is outside [1, log2 n].</exception>
+    public static Dictionary<int, Complex[]>[] SlotToCoeffMatrices(int slots, int levels, Complex factor)
+    {
+        int logN = CheckShape(slots, levels);
+        var stages = new List<Dictionary<int, Complex[]>>();
+        for (int len = 2; len <= slots; len <<= 1) stages.Add(ForwardStage(slots, len));
+        return Group(stages, slots, levels, factor, logN);
+    }
+
+    /// <summary>Applies diagonals to a plain slot vector, y[p] = Σ_o d_o[p]·x[p + o]: the plaintext twin of a transform.</summary>
+    public static Complex[] ApplyPlain(IReadOnlyDictionary<int, Complex[]> diagonals, ReadOnlySpan<Complex> x)
+    {
+        ArgumentNullException.ThrowIfNull(diagonals);
+        int n = x.Length;
+        var y = new Complex[n];
+        foreach (var (offset, d) in diagonals)
+            for (int p = 0; p < n; p++) y[p] += d[p] * x[Mod(p + offset, n)];
+        return y;
+    }
+
+    private static int CheckShape(int slots, int levels)
+    {
+        if (slots < 2 || !BitOperations.IsPow2(slots)) throw new ArgumentOutOfRangeException(nameof(slots), slots, "The slot count must be a power of two, at least 2.");
+        int logN = BitOperations.Log2((uint)slots);
+        if (levels < 1 || levels > logN) throw new ArgumentOutOfRangeException(nameof(levels), levels, $"A DFT over {slots} slots takes 1 to {logN} levels.");
+        return logN;
+    }
+
+    /// <summary>Twiddle t_j of the stage of length len: ζ_(4·len)^(5^j mod 4·len), as the encoder's.</summary>
+    private static Complex[] Twiddles(int len)
+    {
+        int half = len / 2, m = 4 * len;
+        var t = new Complex[half];
+        long g = 1;
+        for (int j = 0; j < half; j++)
+        {
+            double angle = 2 * Math.PI * g / m;
+            t[j] = new Complex(Math.Cos(angle), Math.Sin(angle));
+            g = g * 5 % m;
+        }
+        return t;
+    }
+
+    /// <summary>out[p] = x[p] + t·x[p + h] in a block's first half, x[p − h] − t·x[p] in its second.</summary>
+    private static Dictionary<int, Complex[]> ForwardStage(int n, int len)
+    {
+        int h = len / 2;
+        var t = Twiddles(len);
+        var d0 = new Complex[n]; var dPlus = new Complex[n]; var dMinus = new Complex[n];
+        for (int p = 0; p < n; p++)
+        {
+            int r = p % len;
+            if (r < h) { d0[p] = 1; dPlus[p] = t[r]; }
+            else { d0[p] = -t[r - h]; dMinus[p] = 1; }
+        }
+        return Diagonals(n, (0, d0), (h, dPlus), (-h, dMinus));
+    }
+
+    /// <summary>out[p] = x[p] + x[p + h] in a block's first half, conj(t)·(x[p − h] − x[p]) in its second.</summary>
+    private static Dictionary<int, Complex[]> InverseStage(int n, int len)
+    {
+        int h = len / 2;
+        var t = Twiddles(len);
+        var d0 = new Complex[n]; var dPlus = new Complex[n]; var dMinus = new Complex[n];
+        for (int p = 0; p < n; p++)
+        {
+            int r = p % len;
+            if (r < h) { d0[p] = 1; dPlus[p] = 1; }
+            else { var c = Complex.Conjugate(t[r - h]); d0[p] = -c; dMinus[p] = c; }
+        }
+        return Diagonals(n, (0, d0), (h, dPlus), (-h, dMinus));
+    }
+
+    private static Dictionary<int, Complex[]> Diagonals(int n, params (int Offset, Complex[] Values)[] parts)
+    {
+        var result = new Dictionary<int, Complex[]>();
+        foreach (var (offset, values) in parts)
+        {
+            int o = Mod(offset, n);
+            if (result.TryGetValue(o, out var existing)) for (int p = 0; p < n; p++) existing[p] += values[p];
+            else result[o] = values;
+        }
+        return result;
+    }
+
+    /// <summary>Splits the stages into groups (the larger groups first) and multiplies each group out.</summary>
+    private static Dictionary<int, Complex[]>[] Group(List<Dictionary<int, Complex[]>> stages, int n, int levels, Complex factor, int logN)
+    {
+        var result = new Dictionary<int, Complex[]>[levels];
+        int next = 0;
+        for (int g = 0; g < levels; g++)
+        {
+            int size = logN / levels + (g < logN % levels ? 1 : 0);
+            var product = stages[next];
+            for (int k = 1; k < size; k++) product = Compose(product, stages[next + k], n);
+            next += size;
+            result[g] = product;
+        }
+        foreach (var d in result[0].Values) for (int p = 0; p < n; p++) d[p] *= factor;
+        return result;
+    }
+
+    /// <summary>The diagonals of A∘B (B first): A(Bx)[p] = Σ_a α_a[p]·Σ_b β_b[p + a]·x[p + a + b].</summary>
+    private static Dictionary<int, Complex[]> Compose(Dictionary<int, Complex[]> first, Dictionary<int, Complex[]> then, int n)
+    {
+        var result = new Dictionary<int, Complex[]>();
+        foreach (var (a, alpha) in then)
+            foreach (var (b, beta) in first)
+            {
+                int o = Mod(a + b, n);
+                if (!result.TryGetValue(o, out var d)) result[o] = d = new Complex[n];
+                for (int p = 0; p < n; p++) d[p] += alpha[p] * beta[Mod(p + a, n)];
+            }
+        // Cancellations (offsets that meet from both signs) can leave exact zeros; drop empty diagonals.
+        foreach (var o in result.Where(kv => kv.Value.All(v => v == Complex.Zero)).Select(kv => kv.Key).ToList()) result.Remove(o);
+        return result;
+    }
+
+    private static int Mod(int a, int n) => ((a % n) + n) % n;
+}
