@@ -196,6 +196,17 @@ public sealed class CkksContext : IDisposable
         return new CkksReleaseDecryptor(Parameters, _secretKey, policy).Decrypt(ciphertext, start, count);
     }
 
+    /// <summary>
+    /// Bootstrapping's sparse-secret encapsulation keys (the key owner only): an ephemeral secret of weight
+    /// <paramref name="ephemeralHammingWeight"/> and the keys to and from it, to ship with the evaluation keys.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is a public context.</exception>
+    public SparseSecretEncapsulation CreateEncapsulation(int ephemeralHammingWeight = 32)
+    {
+        if (_secretKey is null) throw new InvalidOperationException("This is a public context: only the key owner makes encapsulation keys.");
+        return SparseSecretEncapsulation.Create(_secretKey, ephemeralHammingWeight);
+    }
+
     /// <summary>The secret key's release budget (null in a public context).</summary>
     public DecryptionBudget? ReleaseBudget => _secretKey?.ReleaseBudget;
 

@@ -523,7 +523,16 @@ namespace Veil.Cli
             var serve = new Command("serve", "The encrypted-inference service on loopback HTTPS beside the same work in process: latency, batched throughput, load, faults.") { sClients, sRequests, sReps, sFault, sOut, sJson };
             serve.SetAction(r => BenchServeCommand.Run(r.GetValue(sClients), r.GetValue(sRequests), r.GetValue(sReps), r.GetValue(sFault), r.GetValue(sJson), r.GetValue(sOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve };
+            var bPreset = new Option<string>("--preset") { Description = "N16 (Lattigo's example shape), N15, or N14-insecure (quick, not secure).", DefaultValueFactory = _ => "N16" };
+            var bReps = Int("--reps", "Bootstraps timed.", 3, 1, 1000);
+            var bThreads = Int("--threads", "Threads.", Environment.ProcessorCount, 1, 1024);
+            var bPlan = new Option<bool>("--plan") { Description = "Print the plan (levels, keys, their size) without generating keys." };
+            var bOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var bJson = Json();
+            var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bOut, bJson };
+            bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut)));
+
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve, bootstrap };
         }
     }
 }

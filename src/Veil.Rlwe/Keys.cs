@@ -66,6 +66,21 @@ public sealed class SecretKey : IDisposable
         }
     }
 
+    /// <summary>
+    /// The same secret over another chain of the same degree (its own budget): for keys that live over part of the
+    /// modulus, as bootstrapping's encapsulation key over q_0·P. The copy is the caller's to dispose.
+    /// </summary>
+    /// <exception cref="ArgumentException">The other parameters have another ring degree.</exception>
+    public SecretKey ToRing(RlweParameters other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        ThrowIfDisposed();
+        if (other.N != Parameters.N) ThrowHelper.Argument(nameof(other), $"The other chain has N = {other.N}; this key has N = {Parameters.N}.");
+        var copy = GC.AllocateArray<sbyte>(other.N, pinned: true);
+        _coefficients.CopyTo(copy, 0);
+        return new SecretKey(other, copy);
+    }
+
     /// <summary>Coefficients of s in {−1, 0, 1}.</summary>
     internal ReadOnlySpan<sbyte> Coefficients { get { ThrowIfDisposed(); return _coefficients; } }
 

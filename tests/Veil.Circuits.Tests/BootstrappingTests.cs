@@ -41,19 +41,23 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
         for (int k = 0; k < slots; k++) Assert.True(Complex.Abs(back[k] - reversed[k]) < 1e-12, $"coefficient {k}: {back[k]} vs {reversed[k]}");
     }
 
-    [Fact]
-    public void A_bootstrap_restores_levels_and_keeps_the_values()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_bootstrap_restores_levels_and_keeps_the_values(bool denseSecretWithEncapsulation)
     {
         var preset = SmallPreset;
         var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
         var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
         Assert.Equal(preset.ComputationLevels, bootstrapper.OutputLevel);
-        using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true, secretHammingWeight: preset.Bootstrapping.SecretHammingWeight);
+        using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true,
+            secretHammingWeight: denseSecretWithEncapsulation ? null : preset.Bootstrapping.SecretHammingWeight);
+        var encapsulation = denseSecretWithEncapsulation ? context.CreateEncapsulation(preset.Bootstrapping.SecretHammingWeight) : null;
         var random = new Random(7);
         var values = Enumerable.Range(0, parameters.Slots).Select(_ => new Complex(random.NextDouble() * 2 - 1, random.NextDouble() * 2 - 1)).ToArray();
         var ct = context.Encryptor.Encrypt(context.Encoder.Encode(values, parameters.DefaultScale, parameters.MaxLevel));
         ct = context.Evaluator.DropToLevel(ct, 0);
-        var result = bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct, out var timings);
+        var result = bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct, encapsulation, out var timings);
         Assert.Equal(bootstrapper.OutputLevel, result.Level);
         var decoded = context.DecryptComplex(result);
         double worst = 0, sumBits = 0;
@@ -66,5 +70,68 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
         output.WriteLine($"K = {bootstrapper.EvalMod.K}, degree {bootstrapper.EvalMod.Series.Degree}, EvalMod depth {bootstrapper.EvalMod.Depth}, error {bootstrapper.EvalMod.MaxError:E2}; " +
             $"mean precision {sumBits / values.Length:F1} bits, min {-Math.Log2(worst):F1}; {timings}");
         Assert.True(-Math.Log2(worst) > 15, $"worst error {worst:E2}");
+    }
+
+    [Fact]
+    public void Without_encapsulation_a_dense_secret_overflows_EvalMod_and_the_values_are_lost()
+    {
+        // K = 17 is planned for weight 32; a dense secret (about 2N/3 nonzero) puts |I| far beyond it.
+        var preset = SmallPreset;
+        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
+        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true);
+        var values = Enumerable.Range(0, parameters.Slots).Select(i => Math.Cos(i)).ToArray();
+        var ct = context.Evaluator.DropToLevel(context.Encrypt(values), 0);
+        var result = bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct);
+        var decoded = context.Decrypt(result);
+        double worst = values.Select((v, i) => Math.Abs(decoded[i] - v)).Max();
+        Assert.True(worst > 0.01, $"worst error {worst:E2}: the dense secret should have broken EvalMod's interval");
+    }
+
+    [Fact]
+    public void An_encapsulation_heavier_than_planned_and_misplaced_inputs_are_refused()
+    {
+        var preset = SmallPreset;
+        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
+        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        using var context = CkksContext.Create(parameters, [1]);
+        var heavy = context.CreateEncapsulation(preset.Bootstrapping.SecretHammingWeight + 1);
+        var ct = context.Evaluator.DropToLevel(context.Encrypt([0.5]), 0);
+        var e = Assert.Throws<ArgumentException>(() => bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct, heavy, out _));
+        Assert.Contains("weight", e.Message);
+        // ModRaise starts from level 0 only, and a scale as large as q_0 leaves EvalMod no room.
+        Assert.Throws<ArgumentException>(() => context.Evaluator.ModRaise(context.Encrypt([0.5])));
+        var huge = ct.Clone();
+        huge.Scale = parameters.Ring.Q[0];
+        Assert.Throws<ArgumentException>(() => bootstrapper.Bootstrap(context.Evaluator, context.Encoder, huge));
+        // Missing rotation keys are named, not silently skipped.
+        var missing = Assert.Throws<InvalidOperationException>(() => bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct));
+        Assert.Contains("key", missing.Message);
+    }
+
+    [Fact]
+    public void The_presets_meet_the_128_bit_bound_and_leave_the_levels_they_state()
+    {
+        foreach (var preset in new[] { BootstrappingPreset.N16, BootstrappingPreset.N15 })
+        {
+            var parameters = CkksParameters.Create(preset.Literal); // the 128-bit check of the standard's table
+            Assert.True(parameters.Ring.LogQP <= HomomorphicEncryptionStandard.MaxLogQP(parameters.LogN, SecurityLevel.Bits128));
+            var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+            Assert.Equal(preset.ComputationLevels, bootstrapper.OutputLevel);
+            // CoeffToSlot and SlotToCoeff with as many levels share every rotation.
+            Assert.True(bootstrapper.RequiredRotations.Count < 60, $"{preset.Name}: {bootstrapper.RequiredRotations.Count} rotations");
+        }
+        Assert.Equal(10, BootstrappingPreset.N16.ComputationLevels);
+        Assert.Throws<ArgumentException>(() => CkksParameters.Create(BootstrappingPreset.N14Insecure.Literal));
+    }
+
+    [Fact]
+    public void Sparse_secrets_have_exactly_their_weight()
+    {
+        var ring = CkksParameters.Create(SmallPreset.Literal, SecurityLevel.InsecureNoCheck).Ring;
+        var generator = KeyGenerator.WithSparseSecret(ring, 32);
+        Assert.Equal(32, generator.SecretKey.HammingWeight);
+        Assert.Throws<ArgumentOutOfRangeException>(() => KeyGenerator.WithSparseSecret(ring, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KeyGenerator.WithSparseSecret(ring, ring.N + 1));
     }
 }

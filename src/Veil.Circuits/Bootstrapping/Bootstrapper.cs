@@ -79,10 +79,17 @@ public sealed class Bootstrapper
     /// <exception cref="InvalidOperationException">A key is missing.</exception>
     /// <exception cref="ArgumentException">The ciphertext belongs to other parameters, is not relinearized, or its
     /// scale leaves no room for EvalMod (q_0/scale below 2).</exception>
-    public Ciphertext Bootstrap(CkksEvaluator evaluator, CkksEncoder encoder, Ciphertext ct) => Bootstrap(evaluator, encoder, ct, out _);
+    public Ciphertext Bootstrap(CkksEvaluator evaluator, CkksEncoder encoder, Ciphertext ct) => Bootstrap(evaluator, encoder, ct, null, out _);
 
-    /// <summary><see cref="Bootstrap(CkksEvaluator, CkksEncoder, Ciphertext)"/>, reporting where the time went.</summary>
-    public Ciphertext Bootstrap(CkksEvaluator evaluator, CkksEncoder encoder, Ciphertext ct, out BootstrapTimings timings)
+    /// <summary>
+    /// Bootstraps <paramref name="ct"/>, switching it to the sparse ephemeral secret of <paramref name="encapsulation"/>
+    /// around ModRaise when given (then <see cref="BootstrappingParameters.SecretHammingWeight"/> must be at least its
+    /// weight), and reports where the time went.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A key is missing.</exception>
+    /// <exception cref="ArgumentException">The ciphertext or keys belong to other parameters, the ciphertext is not
+    /// relinearized, its scale leaves no room for EvalMod, or the encapsulation's weight exceeds the planned one.</exception>
+    public Ciphertext Bootstrap(CkksEvaluator evaluator, CkksEncoder encoder, Ciphertext ct, SparseSecretEncapsulation? encapsulation, out BootstrapTimings timings)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(encoder);
@@ -90,6 +97,12 @@ public sealed class Bootstrapper
         if (!evaluator.Parameters.Ring.SameRingAs(Parameters.Ring)) throw new ArgumentException("The evaluator belongs to other parameters.", nameof(evaluator));
         if (!ct.Parameters.SameRingAs(Parameters.Ring)) throw new ArgumentException("The ciphertext belongs to other parameters.", nameof(ct));
         if (ct.Size != 2) throw new ArgumentException("Relinearize before bootstrapping: the ciphertext has more than two polynomials.", nameof(ct));
+        if (encapsulation is not null)
+        {
+            if (!encapsulation.Parameters.SameRingAs(Parameters.Ring)) throw new ArgumentException("The encapsulation keys belong to other parameters.", nameof(encapsulation));
+            if (encapsulation.EphemeralHammingWeight > Settings.SecretHammingWeight)
+                throw new ArgumentException($"The ephemeral secret has weight {encapsulation.EphemeralHammingWeight}; EvalMod was planned for {Settings.SecretHammingWeight}.", nameof(encapsulation));
+        }
         var circuit = new CkksCircuitEvaluator(evaluator, encoder);
         double q0 = evaluator.Ring.Q[0], outputScale = ct.Scale;
         var clock = Stopwatch.StartNew();
@@ -105,7 +118,13 @@ public sealed class Bootstrapper
             x.Scale *= factor;
         }
         double inputScale = x.Scale;
-        var raised = evaluator.ModRaise(x);
+        Ciphertext raised;
+        if (encapsulation is null) raised = evaluator.ModRaise(x);
+        else
+        {
+            int threads = evaluator.MaxDegreeOfParallelism;
+            raised = encapsulation.SwitchFromSparse(evaluator.ModRaise(encapsulation.SwitchToSparse(x, threads)), ct.KeyId, threads);
+        }
         raised.Scale = EvalMod.K * q0; // its slots now read t/(K·q_0)
         var modRaise = clock.Elapsed;
 

@@ -16,7 +16,8 @@ public sealed record BootstrappingParameters
     public int SlotToCoeffLevels { get; init; } = 3;
 
     /// <summary>
-    /// Hamming weight h of the secret the ciphertexts are under: ModRaise adds q_0·I with every |I_k| ≤ (h + 1)/2
+    /// Hamming weight h of the secret the ciphertexts are under at ModRaise (the ephemeral secret's, with
+    /// <see cref="Veil.Rlwe.SparseSecretEncapsulation"/>): ModRaise adds q_0·I with every |I_k| ≤ (h + 1)/2
     /// (|c_0| ≤ q_0/2 and each of the h terms of c_1·s is at most q_0/2), so EvalMod's interval K = ⌊(h + 1)/2⌋ + 1
     /// holds every I with certainty — no failure probability.
     /// </summary>
@@ -89,19 +90,27 @@ public sealed record BootstrappingPreset(CkksParametersLiteral Literal, Bootstra
     public int LogQP => Literal.LogQ.Sum() + Literal.LogP.Sum();
 
     /// <summary>
-    /// N = 2^16, H = 192 secret, q_0 of 55 bits and ten 40-bit levels left for computation, like Lattigo's example set;
-    /// log QP within the HomomorphicEncryption.org 128-bit bound for N = 2^16 (1,772 bits) and the lattice-estimator's
-    /// 1,747 for a sparse secret (see <c>../shared/anchors.md</c>).
+    /// N = 2^16, dense ternary secret, ephemeral H = 32 for ModRaise (encapsulation), q_0 of 55 bits and ten 40-bit
+    /// levels left for computation, like Lattigo's example set: log QP = 1,632, within the HomomorphicEncryption.org
+    /// 128-bit bound for N = 2^16 (1,772) and the lattice estimator's 1,747 of <c>../shared/anchors.md</c>.
     /// </summary>
     public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 3, SecretHammingWeight = 192, DoubleAngle = 5, MaxEvalModError = Math.Pow(2, -34) },
+        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32, DoubleAngle = 3 },
         logSlotToCoeff: 42, logEvalMod: 58, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
 
     /// <summary>
-    /// N = 2^15, H = 192 secret, q_0 of 55 bits and four 40-bit levels left: log QP within the 128-bit bound for
-    /// N = 2^15 (881 bits).
+    /// N = 2^15, dense secret, ephemeral H = 32, one 40-bit level left: log QP = 865, within the 128-bit bound for
+    /// N = 2^15 (881).
     /// </summary>
-    public static BootstrappingPreset N15 => Layout("N15", 15, 55, 4, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 2, SecretHammingWeight = 192, DoubleAngle = 5, MaxEvalModError = Math.Pow(2, -34) },
-        logSlotToCoeff: 42, logEvalMod: 55, logCoeffToSlot: 55, logP: [60, 60]);
+    public static BootstrappingPreset N15 => Layout("N15", 15, 55, 1, 40,
+        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 3, SecretHammingWeight = 32, DoubleAngle = 3 },
+        logSlotToCoeff: 35, logEvalMod: 46, logCoeffToSlot: 45, logP: [58, 58]);
+
+    /// <summary>
+    /// N = 2^14 with the N = 2^16 chain's shape (two levels left): NOT secure (log QP about 1,000 bits where N = 2^14
+    /// allows 438), marked <see cref="SecurityLevel.InsecureNoCheck"/>, for quick demonstrations and tests only.
+    /// </summary>
+    public static BootstrappingPreset N14Insecure => Layout("N14-insecure", 14, 55, 2, 40,
+        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 3, SecretHammingWeight = 32, DoubleAngle = 3 },
+        logSlotToCoeff: 45, logEvalMod: 60, logCoeffToSlot: 58, logP: [61, 61, 61], SecurityLevel.InsecureNoCheck);
 }

@@ -27,7 +27,7 @@ public static class HomomorphicDft
         // Inverse stages run from the longest butterfly (len = n) down to len = 2.
         var stages = new List<Dictionary<int, Complex[]>>();
         for (int len = slots; len >= 2; len >>= 1) stages.Add(InverseStage(slots, len));
-        return Group(stages, slots, levels, factor / slots, logN);
+        return Group(stages, slots, GroupSizes(logN, levels), factor / slots);
     }
 
     /// <summary>
@@ -40,7 +40,10 @@ public static class HomomorphicDft
         int logN = CheckShape(slots, levels);
         var stages = new List<Dictionary<int, Complex[]>>();
         for (int len = 2; len <= slots; len <<= 1) stages.Add(ForwardStage(slots, len));
-        return Group(stages, slots, levels, factor, logN);
+        // CoeffToSlot's groups mirrored: with as many levels, both merge the same stages and share every rotation key.
+        var sizes = GroupSizes(logN, levels);
+        Array.Reverse(sizes);
+        return Group(stages, slots, sizes, factor);
     }
 
     /// <summary>Applies diagonals to a plain slot vector, y[p] = Σ_o d_o[p]·x[p + o]: the plaintext twin of a transform.</summary>
@@ -119,14 +122,17 @@ public static class HomomorphicDft
         return result;
     }
 
-    /// <summary>Splits the stages into groups (the larger groups first) and multiplies each group out.</summary>
-    private static Dictionary<int, Complex[]>[] Group(List<Dictionary<int, Complex[]>> stages, int n, int levels, Complex factor, int logN)
+    /// <summary>Stages per level for CoeffToSlot, the larger groups first.</summary>
+    private static int[] GroupSizes(int logN, int levels) => Enumerable.Range(0, levels).Select(g => logN / levels + (g < logN % levels ? 1 : 0)).ToArray();
+
+    /// <summary>Multiplies out consecutive groups of stages of the given sizes.</summary>
+    private static Dictionary<int, Complex[]>[] Group(List<Dictionary<int, Complex[]>> stages, int n, int[] sizes, Complex factor)
     {
-        var result = new Dictionary<int, Complex[]>[levels];
+        var result = new Dictionary<int, Complex[]>[sizes.Length];
         int next = 0;
-        for (int g = 0; g < levels; g++)
+        for (int g = 0; g < sizes.Length; g++)
         {
-            int size = logN / levels + (g < logN % levels ? 1 : 0);
+            int size = sizes[g];
             var product = stages[next];
             for (int k = 1; k < size; k++) product = Compose(product, stages[next + k], n);
             next += size;
