@@ -46,7 +46,7 @@ internal static class TrainCommand
     /// <summary>One row of results, with the keys of `veil train --json`.</summary>
     internal sealed record Result(string Model, string Dataset, string Metric, double Plaintext, double Encrypted,
         double PlaintextSeconds, double EncryptedSeconds, int Iterations, int N, int Levels, int SecurityBits, double? Auc = null, double? PlaintextAuc = null,
-        double? TrainSeconds = null, int Rounds = 1, double? OrdinaryLeastSquares = null, double? PerImageSeconds = null, int? Images = null);
+        double? TrainSeconds = null, int Rounds = 1, double? OrdinaryLeastSquares = null, double? PerImageSeconds = null, int? Images = null, int Bootstraps = 0);
 
     internal static Result Train(Dataset data, string name, bool logistic, EncryptedModelOptions options, double testFraction, int seed, bool json)
     {
@@ -65,7 +65,7 @@ internal static class TrainCommand
             var ols = new Veil.Ml.Models.OrdinaryLeastSquares().Fit(standardizer.Transform(train.Features), train.Targets);
             double olsR2 = ols.Score(standardizer.Transform(test.Features), test.Targets);
             return new Result("linear", name, "r2", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
-                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds, OrdinaryLeastSquares: olsR2);
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds, OrdinaryLeastSquares: olsR2, Bootstraps: r.Bootstraps);
         }
         if (data.ClassCount > 2)
         {
@@ -77,7 +77,7 @@ internal static class TrainCommand
             Status(json, $"training {data.ClassCount} one-vs-rest logistic regressions on ciphertexts", () => encrypted.Fit(train.Features, train.Targets));
             var r = encrypted.Report!;
             return new Result("logistic (one-vs-rest)", name, "accuracy", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
-                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds);
+                plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits, TrainSeconds: r.TrainSeconds, Rounds: r.Rounds, Bootstraps: r.Bootstraps);
         }
         {
             var twin = (EncryptedLogisticRegression)new EncryptedLogisticRegression(options with { Encrypted = false });
@@ -88,7 +88,7 @@ internal static class TrainCommand
             var r = encrypted.Report!;
             return new Result("logistic", name, "accuracy", twin.Score(test.Features, test.Targets), encrypted.Score(test.Features, test.Targets),
                 plainSeconds, r.TotalSeconds, r.Iterations, r.N, r.Levels, r.SecurityBits,
-                encrypted.Auc(test.Features, test.Targets), twin.Auc(test.Features, test.Targets), r.TrainSeconds, r.Rounds);
+                encrypted.Auc(test.Features, test.Targets), twin.Auc(test.Features, test.Targets), r.TrainSeconds, r.Rounds, Bootstraps: r.Bootstraps);
         }
     }
 
@@ -212,7 +212,7 @@ internal static class TrainCommand
     {
         model = r.Model, dataset = r.Dataset, metric = r.Metric, plaintext = r.Plaintext, encrypted = r.Encrypted,
         plaintext_seconds = r.PlaintextSeconds, encrypted_seconds = r.EncryptedSeconds, iterations = r.Iterations,
-        n = r.N, levels = r.Levels, security_bits = r.SecurityBits,
+        n = r.N, levels = r.Levels, security_bits = r.SecurityBits, rounds = r.Rounds, bootstraps = r.Bootstraps,
     };
 
     internal static void Print(Result r, bool json)
@@ -232,7 +232,7 @@ internal static class TrainCommand
             : r.Model.StartsWith("knn", StringComparison.Ordinal) ? "; the key owner decrypted only the distances"
             : r.Model.StartsWith("mlp", StringComparison.Ordinal) ? "; trained in plaintext, run on encrypted inputs; the client decrypted only the logits" : "";
         AnsiConsole.MarkupLine(r.Iterations > 0
-            ? $"{r.Iterations} iterations ({r.Rounds} round(s)); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security."
+            ? $"{r.Iterations} iterations ({r.Rounds} round(s){(r.Bootstraps > 0 ? $", {r.Bootstraps} bootstraps by the trainer, the key owner decrypted only the final model" : "")}); CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security."
             : $"CKKS N = {r.N}, {r.Levels} levels, {r.SecurityBits}-bit security{roles}.");
     }
 

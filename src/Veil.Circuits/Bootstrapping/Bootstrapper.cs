@@ -66,7 +66,9 @@ public sealed class Bootstrapper
             throw new ArgumentException($"A bootstrap uses {used} levels ({settings.CoeffToSlotLevels} CoeffToSlot, {EvalMod.Depth} EvalMod, " +
                 $"{settings.SlotToCoeffLevels} SlotToCoeff); the parameters have {parameters.MaxLevel}.", nameof(parameters));
         int slots = parameters.Slots;
-        _coeffToSlot = HomomorphicDft.CoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, Complex.One).Select(d => new DiagonalTransform(d, slots)).ToArray();
+        // The inverse FFT's 1/n rides on the scale (see Bootstrap), not on the diagonals: unit entries keep the
+        // plaintexts' full precision, which EvalMod's steep polynomial would otherwise amplify.
+        _coeffToSlot = HomomorphicDft.CoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, slots).Select(d => new DiagonalTransform(d, slots)).ToArray();
         _slotToCoeff = HomomorphicDft.SlotToCoeffMatrices(slots, settings.SlotToCoeffLevels, Complex.One).Select(d => new DiagonalTransform(d, slots)).ToArray();
         RequiredRotations = _coeffToSlot.Concat(_slotToCoeff).SelectMany(t => t.RequiredRotations).Distinct().Order().ToArray();
     }
@@ -125,11 +127,16 @@ public sealed class Bootstrapper
             int threads = evaluator.MaxDegreeOfParallelism;
             raised = encapsulation.SwitchFromSparse(evaluator.ModRaise(encapsulation.SwitchToSparse(x, threads)), ct.KeyId, threads);
         }
-        raised.Scale = EvalMod.K * q0; // its slots now read t/(K·q_0)
+        raised.Scale = EvalMod.K * q0 * Parameters.Slots; // its slots read t/(K·q_0·n); CoeffToSlot's unnormalized inverse FFT multiplies by n
         var modRaise = clock.Elapsed;
 
+        // EvalMod runs best at a scale near its primes: CoeffToSlot walks the scale from K·q_0·n down to half of the first
+        // EvalMod prime (the split below doubles it) in equal steps, so no diagonal is encoded far below its prime.
         var y = raised;
-        foreach (var transform in _coeffToSlot) y = transform.Apply(circuit, y);
+        int levels = _coeffToSlot.Length, evalModStart = raised.Level - levels;
+        double from = raised.Scale, to = evaluator.Ring.Q[evalModStart] / 2.0;
+        for (int k = 0; k < levels; k++)
+            y = _coeffToSlot[k].Apply(circuit, y, from * Math.Pow(to / from, (k + 1.0) / levels));
         // y holds BitRev(w)/(K·q_0), w_k = t_k + i·t_(k+N/2): split the real and imaginary halves.
         var conjugate = evaluator.Conjugate(y);
         var real = evaluator.Add(y, conjugate);

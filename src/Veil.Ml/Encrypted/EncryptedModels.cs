@@ -1,3 +1,4 @@
+using Veil.Circuits;
 using System.Diagnostics;
 using Veil.Ckks;
 using Veil.Ml.Data;
@@ -17,8 +18,9 @@ namespace Veil.Ml.Encrypted;
 /// <param name="EncryptSeconds">Packing and encryption (data owner).</param>
 /// <param name="TrainSeconds">Training on ciphertexts (trainer), refreshes included.</param>
 /// <param name="DecryptSeconds">Decryption of the model (data owner).</param>
+/// <param name="Bootstraps">Bootstraps the trainer ran (0 unless the iterations outgrew one chain).</param>
 public sealed record EncryptedTrainingReport(int Iterations, int Rounds, int N, int Levels, int LogQP, int SecurityBits, double LogScale,
-    double KeySeconds, double EncryptSeconds, double TrainSeconds, double DecryptSeconds)
+    double KeySeconds, double EncryptSeconds, double TrainSeconds, double DecryptSeconds, int Bootstraps = 0)
 {
     /// <summary>All phases together.</summary>
     public double TotalSeconds => KeySeconds + EncryptSeconds + TrainSeconds + DecryptSeconds;
@@ -38,6 +40,12 @@ public sealed record EncryptedModelOptions
     /// tiny insecure rings (tests) lowers it, since a literal alone cannot switch the check off.
     /// </summary>
     public SecurityLevel MinimumSecurity { get; init; } = SecurityLevel.Bits128;
+    /// <summary>
+    /// Bootstrap instead of refreshing: the trainer refreshes the weights itself whenever the chain runs out, so the key
+    /// owner decrypts only the final model. Null chooses it on its own: <see cref="BootstrappingPreset.N16"/> when the
+    /// iterations do not fit one chain of the largest ring and no refresh was asked for.
+    /// </summary>
+    public BootstrappingPreset? Bootstrapping { get; init; }
     /// <summary>Train on ciphertexts (true) or run the plaintext twin (false).</summary>
     public bool Encrypted { get; init; } = true;
 }
@@ -122,11 +130,23 @@ public abstract class EncryptedGradientModel
         int f = features[0].Length;
         int perRound = options.RefreshEvery > 0 ? Math.Min(options.RefreshEvery, gd.Iterations) : gd.Iterations;
         int depth = perRound * EncryptedGradientDescent.DepthPerIteration(logistic, gd) + 1;
-        var literal = options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
+        var preset = options.Bootstrapping ?? AutomaticBootstrapping(options, depth, features.Length * EncryptedTrainingSet.WidthFor(f));
+        if (preset is not null && options.RefreshEvery > 0) throw new ArgumentException("Choose bootstrapping or refresh rounds, not both.", nameof(options));
+        if (preset is not null) perRound = gd.Iterations;
+        var literal = preset?.Literal ?? options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
         var sw = Stopwatch.StartNew();
-        // Data owner: keys and encryption.
+        // Data owner: keys and encryption (and, when bootstrapping, the bootstrap's keys: its rotations, conjugation, encapsulation).
         var parameters = CkksParameters.Create(literal, options.MinimumSecurity);
-        using var owner = CkksContext.Create(parameters, EncryptedTrainingSet.RequiredRotations(f, parameters.Slots));
+        var rotations = EncryptedTrainingSet.RequiredRotations(f, parameters.Slots);
+        BootstrapKit? kit = null;
+        CkksContext created;
+        if (preset is null) created = CkksContext.Create(parameters, rotations);
+        else
+        {
+            // Periodic weights have coefficients as large as the weights: a wide message ratio keeps the sine linear.
+            (created, kit) = BootstrapKit.CreateOwner(parameters, preset.Bootstrapping with { LogMessageRatio = 16 }, rotations);
+        }
+        using var owner = created;
         double keySeconds = sw.Elapsed.TotalSeconds;
         sw.Restart();
         var first = EncryptedTrainingSet.Encrypt(owner, features, targetSets[0]);
@@ -142,7 +162,7 @@ public abstract class EncryptedGradientModel
             var round = gd with { Iterations = Math.Min(perRound, gd.Iterations - done) };
             sw.Restart();
             for (int k = 0; k < sets.Length; k++)
-                encryptedWeights[k] = EncryptedGradientDescent.Fit(trainer, sets[k], round, logistic, done == 0 ? null : encryptedWeights[k]);
+                encryptedWeights[k] = EncryptedGradientDescent.Fit(trainer, sets[k], round, logistic, done == 0 ? null : encryptedWeights[k], kit);
             trainSeconds += sw.Elapsed.TotalSeconds;
             rounds++;
             if (done + perRound < gd.Iterations)
@@ -158,8 +178,23 @@ public abstract class EncryptedGradientModel
         var results = encryptedWeights.Select(w => EncryptedGradientDescent.DecryptWeights(owner, w, f)).ToArray();
         decryptSeconds += sw.Elapsed.TotalSeconds;
         report = new EncryptedTrainingReport(gd.Iterations, rounds, parameters.N, parameters.MaxLevel, parameters.Ring.LogQP,
-            (int)parameters.Ring.Security, literal.LogDefaultScale, keySeconds, encryptSeconds, trainSeconds, decryptSeconds);
+            (int)parameters.Ring.Security, literal.LogDefaultScale, keySeconds, encryptSeconds, trainSeconds, decryptSeconds, kit?.Count ?? 0);
         return results;
+    }
+
+    /// <summary>N = 2^16 bootstrapping when nothing else was asked for and the depth exceeds what one chain of the largest ring holds.</summary>
+    private static BootstrappingPreset? AutomaticBootstrapping(EncryptedModelOptions options, int depth, int slots)
+    {
+        if (options.Parameters is not null || options.RefreshEvery > 0) return null;
+        try
+        {
+            ParameterSelector.Select(depth, slots);
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return BootstrappingPreset.N16;
+        }
     }
 
     /// <summary>Fits the preprocessing (standardizer, and the max-abs scale for logistic regression) on features.</summary>

@@ -179,16 +179,29 @@ public static class EncryptedGradientDescent
         1 + (logistic ? Math.Max(1, PolynomialEvaluator.DepthOf(options.SigmoidCoefficients.Length - 1, false)) : 1) + 1;
 
     /// <summary>Trains on ciphertexts; returns the encrypted weights (intercept in slot 0, feature j in slot j + 1).</summary>
-    /// <exception cref="InvalidOperationException">The parameters have too few levels for the iterations asked.</exception>
-    public static Ciphertext Fit(CkksContext context, EncryptedTrainingSet data, GradientDescentOptions options, bool logistic, Ciphertext? initialWeights = null)
+    /// <param name="context">The trainer's (public) context.</param>
+    /// <param name="data">The encrypted training set.</param>
+    /// <param name="options">The hyper-parameters.</param>
+    /// <param name="logistic">Logistic (true) or linear regression.</param>
+    /// <param name="initialWeights">Where a previous round left the weights (refresh mode); zeros when null.</param>
+    /// <param name="bootstrap">When given, the weights are bootstrapped whenever they have too few levels left for the
+    /// next iteration, so any number of iterations runs without the key owner.</param>
+    /// <exception cref="InvalidOperationException">The parameters have too few levels for the iterations asked (or a
+    /// bootstrap leaves too few for one iteration).</exception>
+    public static Ciphertext Fit(CkksContext context, EncryptedTrainingSet data, GradientDescentOptions options, bool logistic, Ciphertext? initialWeights = null,
+        BootstrapKit? bootstrap = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         var ev = context.Evaluator;
         int slots = context.Parameters.Slots, width = data.RowWidth;
-        int needed = options.Iterations * DepthPerIteration(logistic, options);
-        if (needed > context.Parameters.MaxLevel)
+        int depth = DepthPerIteration(logistic, options), needed = options.Iterations * depth;
+        // Nesterov's v sits one level below w.
+        int wants = depth + (options.Nesterov ? 1 : 0);
+        if (bootstrap is not null && bootstrap.OutputLevel < wants)
+            throw new InvalidOperationException($"A bootstrap leaves {bootstrap.OutputLevel} levels; one iteration needs {wants}. Use a preset with more levels left.");
+        if (bootstrap is null && needed > context.Parameters.MaxLevel)
             throw new InvalidOperationException($"{options.Iterations} iterations need {needed} levels; the parameters have {context.Parameters.MaxLevel}. Use fewer iterations, larger parameters, or refresh mode.");
         double step = options.LearningRate / data.Rows;
         var poly = new PolynomialEvaluator(ev, context.Encoder);
@@ -196,12 +209,22 @@ public static class EncryptedGradientDescent
         // folded into the polynomial's coefficients, no extra level) and then copied over the row.
         var rowStarts = SlotOperations.BlockStarts(slots, width);
         // Weights start at zero (an encryption of zeros), or where a previous round left them (refresh mode).
-        Ciphertext w = initialWeights ?? context.Encrypt(new double[slots]);
+        // With bootstrapping they start at the bootstrap's output level: the levels above belong to the bootstrap
+        // itself, whose primes are not the scale's size.
+        Ciphertext w = initialWeights ?? (bootstrap is null
+            ? context.Encrypt(new double[slots])
+            : context.Encryptor.Encrypt(context.Encoder.Encode(new double[slots], context.Parameters.DefaultScale, bootstrap.OutputLevel)));
         Ciphertext? v = null; // v_t (Nesterov only)
         var gammas = options.Nesterov ? Veil.Ml.Models.LogisticRegressionGd.MomentumSchedule(options.Iterations) : new double[options.Iterations];
         for (int it = 0; it < options.Iterations; it++)
         {
             // Nesterov folds (1 − γ_t) into the step, so the gradient g' below is (1 − γ_t)·(η/n)·∇.
+            if (bootstrap is not null)
+            {
+                if (w.Level < wants) w = bootstrap.Bootstrap(context, w);
+                // Nesterov mixes v in above the gradient's level, w.Level − depth.
+                if (v is not null && v.Level <= w.Level - depth) v = bootstrap.Bootstrap(context, v);
+            }
             double gamma = gammas[it], keep = 1 - gamma;
             double iterationStep = step * keep;
             Ciphertext? gradient = null;

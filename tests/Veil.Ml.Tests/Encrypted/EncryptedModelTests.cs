@@ -108,4 +108,32 @@ public class EncryptedModelTests
         Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
         Assert.True(twin.Score(test.Features, test.Targets) >= 0.7, $"{twin.Score(test.Features, test.Targets)}");
     }
+
+    // N = 4096 bootstrappable chain, insecure on purpose (test only): 5 levels for computation, restored by each bootstrap.
+    private static Veil.Circuits.BootstrappingPreset SmallBootstrapping => Veil.Circuits.BootstrappingPreset.Layout("ml-test", 12, 55, 5, 40,
+        new Veil.Circuits.BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32, DoubleAngle = 3 },
+        logSlotToCoeff: 45, logEvalMod: 60, logCoeffToSlot: 58, logP: [61, 61], SecurityLevel.InsecureNoCheck);
+
+    [Fact]
+    public void Logistic_regression_bootstraps_past_its_chain_and_agrees_with_its_twin()
+    {
+        var (train, test) = Sample(BuiltinDatasets.BreastCancer(), 160, 6, 5, stratify: true);
+        var options = new EncryptedModelOptions
+        {
+            // 4 levels an iteration, 5 left after a bootstrap: one iteration per bootstrap, from the bootstrap's output level.
+            GradientDescent = new GradientDescentOptions { Iterations = 3, LearningRate = 2 },
+            Bootstrapping = SmallBootstrapping, MinimumSecurity = SecurityLevel.InsecureNoCheck,
+        };
+        var encrypted = new EncryptedLogisticRegression(options);
+        encrypted.Fit(train.Features, train.Targets);
+        Assert.Equal(1, encrypted.Report!.Rounds); // the key owner decrypted only the final model
+        Assert.Equal(2, encrypted.Report.Bootstraps);
+        var twin = (EncryptedLogisticRegression)encrypted.PlaintextTwin();
+        twin.Fit(train.Features, train.Targets);
+        Assert.Equal(twin.Predict(test.Features), encrypted.Predict(test.Features));
+        Assert.True(Math.Abs(encrypted.Intercept - twin.Intercept) < 1e-3, $"intercept {encrypted.Intercept} vs {twin.Intercept}");
+        for (int j = 0; j < 6; j++) Assert.True(Math.Abs(encrypted.Weights[j] - twin.Weights[j]) < 1e-3, $"w[{j}] {encrypted.Weights[j]} vs {twin.Weights[j]}");
+        // Bootstrapping and refresh rounds exclude each other.
+        Assert.Throws<ArgumentException>(() => new EncryptedLogisticRegression(options with { RefreshEvery = 2 }).Fit(train.Features, train.Targets));
+    }
 }
