@@ -115,4 +115,31 @@ public sealed class SparseSecretEncapsulation
         if (!key.IsNone) result.KeyId = key;
         return result;
     }
+
+    /// <summary>Writes the ephemeral weight (u16, little-endian) and both keys, each a Veil object, for the computing party.</summary>
+    public void Save(Stream stream, Veil.Serialization.Compression compression = Veil.Serialization.Compression.None)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Span<byte> weight = stackalloc byte[2];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(weight, (ushort)EphemeralHammingWeight);
+        stream.Write(weight);
+        Serialization.RlweSerializer.Save(ToSparse, stream, compression);
+        Serialization.RlweSerializer.Save(FromSparse, stream, compression);
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote, checking both keys against <paramref name="parameters"/> and its q_0·P chain.</summary>
+    /// <exception cref="Veil.Serialization.VeilFormatException">Malformed bytes, a weight outside [1, N], keys of other parameters, or limits exceeded.</exception>
+    public static SparseSecretEncapsulation Load(Stream stream, RlweParameters parameters, Veil.Serialization.SerializationLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(parameters);
+        Span<byte> weight = stackalloc byte[2];
+        if (stream.ReadAtLeast(weight, 2, throwOnEndOfStream: false) != 2) throw new Veil.Serialization.VeilFormatException("encapsulation", "The encapsulation keys end before their weight.");
+        int h = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(weight);
+        if (h < 1 || h > parameters.N) throw new Veil.Serialization.VeilFormatException("encapsulation", $"Ephemeral Hamming weight {h} is outside [1, {parameters.N}].");
+        var level0 = Level0Chain(parameters);
+        var toSparse = Serialization.RlweSerializer.LoadKeySwitchingKey(stream, level0, limits);
+        var fromSparse = Serialization.RlweSerializer.LoadKeySwitchingKey(stream, parameters, limits);
+        return new SparseSecretEncapsulation(parameters, level0, toSparse, fromSparse, h);
+    }
 }

@@ -23,14 +23,17 @@ public sealed record BootstrappingParameters
     /// </summary>
     public int SecretHammingWeight { get; init; } = 32;
 
-    /// <summary>Double-angle iterations r: EvalMod interpolates cos((2πKx − π/2)/2^r) and squares r times.</summary>
-    public int DoubleAngle { get; init; } = 3;
+    /// <summary>
+    /// Double-angle iterations r: EvalMod interpolates cos((2πKx − π/2)/2^r) and squares r times. Null chooses r and
+    /// the degree together: the fewest ciphertext products plus three per level (ties: the shallower) that meet <see cref="MaxEvalModError"/>.
+    /// </summary>
+    public int? DoubleAngle { get; init; }
 
     /// <summary>Degree of the interpolated cosine; null chooses the smallest of the least depth that meets <see cref="MaxEvalModError"/>.</summary>
     public int? SineDegree { get; init; }
 
     /// <summary>Largest error of EvalMod's polynomial (in units of q_0·K, over the whole interval) accepted when choosing the degree.</summary>
-    public double MaxEvalModError { get; init; } = Math.Pow(2, -38);
+    public double MaxEvalModError { get; init; } = Math.Pow(2, -40);
 
     /// <summary>
     /// log2 of q_0 / scale at ModRaise: an input at a smaller scale is multiplied by an integer (no level) to reach it.
@@ -50,7 +53,7 @@ public sealed record BootstrappingParameters
         if (CoeffToSlotLevels < 1 || CoeffToSlotLevels > logSlots) throw new ArgumentException($"CoeffToSlotLevels must be in [1, {logSlots}]; got {CoeffToSlotLevels}.");
         if (SlotToCoeffLevels < 1 || SlotToCoeffLevels > logSlots) throw new ArgumentException($"SlotToCoeffLevels must be in [1, {logSlots}]; got {SlotToCoeffLevels}.");
         if (SecretHammingWeight < 1) throw new ArgumentException($"SecretHammingWeight must be positive; got {SecretHammingWeight}.");
-        if (DoubleAngle < 0 || DoubleAngle > 8) throw new ArgumentException($"DoubleAngle must be in [0, 8]; got {DoubleAngle}.");
+        if (DoubleAngle is < 0 or > 8) throw new ArgumentException($"DoubleAngle must be in [0, 8]; got {DoubleAngle}.");
         if (SineDegree is { } d && (d < 3 || d > 255)) throw new ArgumentException($"SineDegree must be in [3, 255]; got {d}.");
         if (!(MaxEvalModError > 0 && MaxEvalModError < 1)) throw new ArgumentException($"MaxEvalModError must be in (0, 1); got {MaxEvalModError}.");
         if (!(LogMessageRatio >= 1 && LogMessageRatio <= 30)) throw new ArgumentException($"LogMessageRatio must be in [1, 30]; got {LogMessageRatio}.");
@@ -95,22 +98,22 @@ public sealed record BootstrappingPreset(CkksParametersLiteral Literal, Bootstra
     /// 128-bit bound for N = 2^16 (1,772) and the lattice estimator's 1,747 of <c>../shared/anchors.md</c>.
     /// </summary>
     public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32, DoubleAngle = 3 },
+        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32 },
         logSlotToCoeff: 42, logEvalMod: 58, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
 
     /// <summary>
-    /// N = 2^15, dense secret, ephemeral H = 32, one 40-bit level left: log QP = 865, within the 128-bit bound for
-    /// N = 2^15 (881).
+    /// N = 2^15, dense secret, ephemeral H = 32, one 40-bit level left: log QP = 876, within the 128-bit bound for
+    /// N = 2^15 (881). Two-level transforms keep room for 55-bit EvalMod primes (EvalMod's precision follows its scale).
     /// </summary>
     public static BootstrappingPreset N15 => Layout("N15", 15, 55, 1, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 3, SecretHammingWeight = 32, DoubleAngle = 3 },
-        logSlotToCoeff: 35, logEvalMod: 46, logCoeffToSlot: 45, logP: [58, 58]);
+        new BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32 },
+        logSlotToCoeff: 35, logEvalMod: 55, logCoeffToSlot: 50, logP: [58, 58]);
 
     /// <summary>
     /// N = 2^14 with the N = 2^16 chain's shape (two levels left): NOT secure (log QP about 1,000 bits where N = 2^14
     /// allows 438), marked <see cref="SecurityLevel.InsecureNoCheck"/>, for quick demonstrations and tests only.
     /// </summary>
     public static BootstrappingPreset N14Insecure => Layout("N14-insecure", 14, 55, 2, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 3, SecretHammingWeight = 32, DoubleAngle = 3 },
+        new BootstrappingParameters { CoeffToSlotLevels = 3, SlotToCoeffLevels = 3, SecretHammingWeight = 32 },
         logSlotToCoeff: 45, logEvalMod: 60, logCoeffToSlot: 58, logP: [61, 61, 61], SecurityLevel.InsecureNoCheck);
 }

@@ -30,44 +30,53 @@ public sealed class EvalMod
     /// <summary>Largest error of sin(2πKx) as evaluated here in doubles, over [−1, 1].</summary>
     public double MaxError { get; }
 
-    /// <summary>Builds EvalMod for the bootstrapping parameters (choosing the degree when they leave it open).</summary>
+    /// <summary>Builds EvalMod for the bootstrapping parameters (choosing the degree, and r, when they leave them open).</summary>
     /// <exception cref="ArgumentException">No degree up to 255 meets the error bound.</exception>
     public EvalMod(BootstrappingParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         K = parameters.K;
-        DoubleAngle = parameters.DoubleAngle;
-        (Series, MaxError) = Choose(parameters);
+        (Series, DoubleAngle, MaxError) = Choose(parameters);
     }
 
     /// <summary>The depth EvalMod will have for these parameters (used to lay out a chain before any key exists).</summary>
     public static int DepthFor(BootstrappingParameters parameters) => new EvalMod(parameters).Depth;
 
-    private static (ChebyshevSeries, double) Choose(BootstrappingParameters p)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, int?, int?, double), (ChebyshevSeries, int, double)> Chosen = new();
+
+    // The search evaluates a few hundred candidates on a fine grid: once per shape per process.
+    private static (ChebyshevSeries, int, double) Choose(BootstrappingParameters p) =>
+        Chosen.GetOrAdd((p.K, p.DoubleAngle, p.SineDegree, p.MaxEvalModError), _ => Search(p));
+
+    private static (ChebyshevSeries, int, double) Search(BootstrappingParameters p)
     {
-        int k = p.K, r = p.DoubleAngle;
-        double Cosine(double x) => Math.Cos((2 * Math.PI * k * x - Math.PI / 2) / (1 << r));
-        if (p.SineDegree is { } fixedDegree)
+        int k = p.K;
+        if (p.DoubleAngle is { } fixedR && p.SineDegree is { } fixedDegree)
         {
-            var s = ChebyshevSeries.Interpolate(Cosine, -1, 1, fixedDegree);
-            return (s, Error(s, k, r));
+            var s = Interpolate(k, fixedR, fixedDegree);
+            return (s, fixedR, Error(s, k, fixedR));
         }
-        ChebyshevSeries? best = null;
-        double bestError = double.MaxValue;
-        // The smallest degree that meets the bound; then the largest of the same depth is free and more precise.
-        for (int d = 3; d <= 255; d++)
+        (ChebyshevSeries Series, int R, double Error, int Depth, int Products)? best = null;
+        foreach (int r in p.DoubleAngle is { } only ? [only] : Enumerable.Range(1, 6))
         {
-            var s = ChebyshevSeries.Interpolate(Cosine, -1, 1, d);
-            double e = Error(s, k, r);
-            if (e <= p.MaxEvalModError)
+            for (int d = p.SineDegree ?? 3; d <= (p.SineDegree ?? 255); d++)
             {
-                best = s; bestError = e;
-                break;
+                var s = Interpolate(k, r, d);
+                double e = Error(s, k, r);
+                if (e > p.MaxEvalModError) continue;
+                int depth = PolynomialEvaluator.DepthOf(d, needsAffineMap: false) + r, products = PolynomialEvaluator.MultiplicationsOf(d) + r;
+                // A level costs about three products' worth (modulus bits and every later operation on it); ties go to the shallower.
+                int cost = products + 3 * depth, bestCost = best is null ? int.MaxValue : best.Value.Products + 3 * best.Value.Depth;
+                if (cost < bestCost || (cost == bestCost && depth < best!.Value.Depth)) best = (s, r, e, depth, products);
+                break; // the smallest degree for this r
             }
         }
-        if (best is null) throw new ArgumentException($"No cosine of degree ≤ 255 reaches an EvalMod error of {p.MaxEvalModError:E2} for K = {k} with {r} double angles; use more double angles.");
-        return (best, bestError);
+        if (best is null) throw new ArgumentException($"No cosine of degree ≤ 255 reaches an EvalMod error of {p.MaxEvalModError:E2} for K = {k}; allow a larger error or other double angles.");
+        return (best.Value.Series, best.Value.R, best.Value.Error);
     }
+
+    private static ChebyshevSeries Interpolate(int k, int r, int degree) =>
+        ChebyshevSeries.Interpolate(x => Math.Cos((2 * Math.PI * k * x - Math.PI / 2) / (1 << r)), -1, 1, degree);
 
     /// <summary>Largest |T_(2^r)(p(x)) − sin(2πKx)| on a fine grid of [−1, 1].</summary>
     private static double Error(ChebyshevSeries s, int k, int r)

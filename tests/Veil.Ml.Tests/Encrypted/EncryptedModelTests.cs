@@ -111,7 +111,7 @@ public class EncryptedModelTests
 
     // N = 4096 bootstrappable chain, insecure on purpose (test only): 5 levels for computation, restored by each bootstrap.
     private static Veil.Circuits.BootstrappingPreset SmallBootstrapping => Veil.Circuits.BootstrappingPreset.Layout("ml-test", 12, 55, 5, 40,
-        new Veil.Circuits.BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32, DoubleAngle = 3 },
+        new Veil.Circuits.BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32 },
         logSlotToCoeff: 45, logEvalMod: 60, logCoeffToSlot: 58, logP: [61, 61], SecurityLevel.InsecureNoCheck);
 
     [Fact]
