@@ -54,27 +54,11 @@ internal static class BenchBootstrapCommand
             return 0;
         }
 
-        var options = new ExecutionOptions { MaxDegreeOfParallelism = threads };
-        var clock = Stopwatch.StartNew();
-        using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, options: options, conjugation: true);
-        var encapsulation = context.CreateEncapsulation(preset.Bootstrapping.SecretHammingWeight);
-        double keygenSeconds = clock.Elapsed.TotalSeconds;
-        if (!json) AnsiConsole.MarkupLine($"[grey]keys generated in {keygenSeconds:F1} s[/]");
-
-        var random = new Random(1);
-        var values = Enumerable.Range(0, parameters.Slots).Select(_ => new Complex(random.NextDouble() * 2 - 1, random.NextDouble() * 2 - 1)).ToArray();
-        var input = context.Evaluator.DropToLevel(context.Encryptor.Encrypt(context.Encoder.Encode(values, parameters.DefaultScale, parameters.MaxLevel)), 0);
-        var totals = new List<double>();
-        var parts = new List<BootstrapTimings>();
-        double meanBits = 0, minBits = 0;
-        for (int r = 0; r < reps; r++)
-        {
-            var result = bootstrapper.Bootstrap(context.Evaluator, context.Encoder, input, encapsulation, out var timings);
-            parts.Add(timings);
-            totals.Add(timings.Total.TotalSeconds);
-            if (!json) AnsiConsole.MarkupLine($"[grey]bootstrap {r + 1}: {timings.Total.TotalSeconds:F2} s[/]");
-            if (r == 0) (meanBits, minBits) = Precision(context.DecryptComplex(result), values);
-        }
+        var progress = json ? null : new Progress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
+        var measured = BootstrapMeasurement.Run(preset, reps, new ExecutionOptions { MaxDegreeOfParallelism = threads }, security, progress);
+        var parts = measured.Timings;
+        var totals = parts.Select(p => p.Total.TotalSeconds).ToList();
+        double keygenSeconds = measured.KeySeconds, meanBits = measured.MeanBits, minBits = measured.MinBits;
         static double Median(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
         plan["threads"] = threads;
         plan["reps"] = reps;
@@ -99,19 +83,6 @@ internal static class BenchBootstrapCommand
         }
         Emit(plan, json, outPath);
         return 0;
-    }
-
-    /// <summary>−log2 of the error, averaged over the slots and at the worst slot.</summary>
-    internal static (double Mean, double Min) Precision(IReadOnlyList<Complex> actual, IReadOnlyList<Complex> expected)
-    {
-        double sum = 0, worst = 0;
-        for (int i = 0; i < expected.Count; i++)
-        {
-            double e = Complex.Abs(actual[i] - expected[i]);
-            worst = Math.Max(worst, e);
-            sum += -Math.Log2(Math.Max(e, 1e-300));
-        }
-        return (sum / expected.Count, -Math.Log2(Math.Max(worst, 1e-300)));
     }
 
     private static void Emit(JsonObject result, bool json, string? outPath)

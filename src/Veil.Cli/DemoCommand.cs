@@ -93,7 +93,7 @@ internal static class DemoCommand
             AnsiConsole.MarkupLine($"{r.Model}: {r.Images} test images, {1000 * r.PerImageSeconds!.Value:F1} ms an image" +
                 (r.Model.Contains("batched", StringComparison.Ordinal) ? $" ({1 / r.PerImageSeconds.Value:F0} images/s on this batch; a full batch holds {r.N / 2} images)" : " (latency)"));
         AnsiConsole.MarkupLine($"total {total.Elapsed.TotalSeconds:F1} s. Training: 5 iterations on ciphertexts (Nesterov for logistic regression); KNN: k = 5, the owner decrypts only distances."
-            + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris, the batched CNN and the imported ONNX model)" : ""));
+            + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris, the batched CNN, the imported ONNX model and bootstrapping)" : ""));
         if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
         var exact = ExactAggregationCheck.Run(seed);
@@ -134,6 +134,16 @@ internal static class DemoCommand
         if (onnx is not null) AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Bring your own model: a PyTorch CNN for digits (ONNX: padded convolution, BatchNorm, ReLU, average pool) imported and compiled in {onnx.CompileSeconds:F1} s, its ReLU fitted on training digits as a degree-{onnx.Degree} polynomial ({onnx.Layers} layers, depth {onnx.Depth}, N = {onnx.N}); " +
             $"{onnx.Images} test digits encrypted one at a time: {onnx.EncryptedAccuracy:P2} vs the exact graph {onnx.ExactAccuracy:P2}, median {onnx.MedianMs:F0} ms. veil compile / veil infer MODEL.onnx."));
+        // A secure bootstrap needs N = 2^15 and 5.6 GiB of keys (~50 s): the full demo only.
+        if (!quick)
+        {
+            var boot = Veil.Circuits.BootstrapMeasurement.Run(Veil.Circuits.BootstrappingPreset.N15);
+            var t = boot.Timings[0];
+            AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Bootstrapping (N = 2^{boot.LogN}, log QP = {boot.LogQP}, 128-bit; dense secret, weight-32 ephemeral secret for ModRaise): a ciphertext with no levels left came back with {boot.LevelsLeft} " +
+                $"without the key owner, {boot.MeanBits:F1} bits mean precision (min {boot.MinBits:F1}); keys {boot.KeySeconds:F0} s, bootstrap {t.Total.TotalSeconds:F1} s " +
+                $"(CoeffToSlot {t.CoeffToSlot.TotalSeconds:F1}, EvalMod {t.EvalMod.TotalSeconds:F1}, SlotToCoeff {t.SlotToCoeff.TotalSeconds:F1}). veil bench bootstrap; veil train --iterations 30 bootstraps on its own."));
+        }
         var protection = Veil.Protection.ProtectionSelfCheck.Run();
         AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Protection at rest: {protection.Bytes >> 20} MiB sealed for a keyring at {protection.SealMBps:F0} MB/s and opened at {protection.OpenMBps:F0} MB/s (AES-256-GCM, file to file); " +
