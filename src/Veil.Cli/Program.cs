@@ -462,8 +462,9 @@ namespace Veil.Cli
             var withIris = new Option<bool>("--with-iris") { Description = "Also one-vs-rest on iris." };
             var seed = Int("--seed", "Seed of the split.", 42, 0, int.MaxValue);
             var mlJson = Json();
-            var ml = new Command("ml", "Encrypted training on the shipped data sets, with times per iteration.") { withIris, seed, mlJson };
-            ml.SetAction(r => BenchMlCommand.Run(r.GetValue(mlJson), r.GetValue(withIris), r.GetValue(seed)));
+            var mlIterations = OptionalInt("--iterations", "Gradient-descent iterations (beyond one chain the trainer bootstraps, N = 2^16).", 1, 1000);
+            var ml = new Command("ml", "Encrypted training on the shipped data sets, with times per iteration.") { withIris, seed, mlIterations, mlJson };
+            ml.SetAction(r => BenchMlCommand.Run(r.GetValue(mlJson), r.GetValue(withIris), r.GetValue(seed), r.GetValue(mlIterations)));
 
             var scalingReps = Int("--reps", "Repetitions.", 10, 1, 10_000);
             var scalingThreads = Int("--threads", "Threads.", 1, 1, 1024);
