@@ -140,15 +140,19 @@ public sealed class DiagonalTransform
     /// </summary>
     /// <exception cref="InvalidOperationException">x is at level 0, a rotation key is missing, or complex diagonals
     /// meet an evaluator that cannot encode complex slots.</exception>
-    /// <exception cref="ArgumentException">The parameters have another slot count.</exception>
+    /// <exception cref="ArgumentException">The parameters have another slot count, a target scale is given to a non-CKKS
+    /// evaluator, or the encoding scale it implies is below 1.</exception>
     public Ciphertext Apply(ICircuitEvaluator evaluator, Ciphertext x, double? targetScale)
     {
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(x);
         if (evaluator.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {evaluator.Slots}.", nameof(evaluator));
         if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
+        if (targetScale is not null && evaluator is not CkksCircuitEvaluator) throw new ArgumentException("A target scale is a CKKS notion; other schemes apply the transform without one.", nameof(targetScale));
         double target = targetScale ?? x.Scale;
-        var groups = Encoded(evaluator, x.Level, evaluator.RescaleFactor(x.Level) * target / x.Scale);
+        // Without a target the plaintexts are encoded at exactly q_ℓ (one cache entry per level); with one, at the ratio.
+        double encodeScale = targetScale is null ? evaluator.RescaleFactor(x.Level) : evaluator.RescaleFactor(x.Level) * target / x.Scale;
+        var groups = Encoded(evaluator, x.Level, encodeScale);
         var inner = new Ciphertext[_groups.Length];
         for (int g = 0; g < inner.Length; g++) inner[g] = evaluator.NewCiphertext(x.Level, x.Scale);
         // One decomposition of x for all baby steps, one division by P per giant group (double hoisting).

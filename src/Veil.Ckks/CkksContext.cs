@@ -86,8 +86,9 @@ public sealed class CkksContext : IDisposable
     /// flooding noise of each grows with √budget, so a context made for a few shared results should say so.</param>
     /// <param name="options">Threads and cancellation (key generation honours both).</param>
     /// <param name="conjugation">Whether to add the conjugation key (bootstrapping needs it).</param>
-    /// <param name="secretHammingWeight">A sparse secret with exactly this many nonzero coefficients (bootstrappable
-    /// presets state theirs); null for a dense uniform ternary secret.</param>
+    /// <param name="secretHammingWeight">A sparse main secret with exactly this many nonzero coefficients — only for
+    /// parameters built with <see cref="SecurityLevel.InsecureNoCheck"/> (tests), since the security check assumes a dense
+    /// secret; secure bootstrapping keeps the dense secret and uses <see cref="CreateEncapsulation"/>. Null: dense.</param>
     /// <exception cref="OperationCanceledException">The options' token was signalled during key generation.</exception>
     public static CkksContext Create(CkksParameters parameters, IEnumerable<int> rotationSteps, int releaseBudget = DecryptionBudget.DefaultLimit,
         ExecutionOptions? options = null, bool conjugation = false, int? secretHammingWeight = null)
@@ -95,6 +96,9 @@ public sealed class CkksContext : IDisposable
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(rotationSteps);
         options ??= ExecutionOptions.Default;
+        if (secretHammingWeight is not null && parameters.Ring.Security != SecurityLevel.InsecureNoCheck)
+            throw new ArgumentException("A sparse main secret is not covered by the security check (it assumes a dense ternary secret): keep the dense secret and " +
+                "bootstrap with CreateEncapsulation, or build the parameters with SecurityLevel.InsecureNoCheck explicitly.", nameof(secretHammingWeight));
         var generator = secretHammingWeight is { } h ? KeyGenerator.WithSparseSecret(parameters.Ring, h, releaseBudget) : new KeyGenerator(parameters.Ring, releaseBudget);
         var keygen = new KeyGenerator(parameters.Ring, generator.SecretKey) { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, Cancellation = options.Cancellation };
         try

@@ -48,6 +48,8 @@ internal static class BenchMlCommand
         if (iterations is { } k) gd = gd with { Iterations = k };
         var result = TrainCommand.Train(data, name, logistic, new EncryptedModelOptions { GradientDescent = gd }, 0.2, seed, json);
         string parameters = $"N = {result.N}, {result.Levels} levels, {result.SecurityBits}-bit, η = {gd.LearningRate}";
+        // Long runs (bootstrapping) report each data set as it finishes, on stderr, so a killed run keeps what it measured.
+        Console.Error.WriteLine(JsonSerializer.Serialize(new { result = TrainCommand.ToJson(result), ordinary_least_squares_r2 = result.OrdinaryLeastSquares, train_seconds = result.TrainSeconds, bootstraps = result.Bootstraps }));
         return (result, parameters);
     }
 

@@ -45,14 +45,19 @@ public sealed class KeyGenerator
 
     /// <summary>
     /// Creates a generator with a fresh sparse ternary secret of exactly <paramref name="hammingWeight"/> nonzero
-    /// coefficients — for bootstrappable parameters, whose presets state the weight their security estimate assumes.
+    /// coefficients. The security check of the parameters assumes a dense secret, so this is refused unless they were
+    /// built with <see cref="SecurityLevel.InsecureNoCheck"/>; secure bootstrapping keeps a dense main secret and uses
+    /// <see cref="SparseSecretEncapsulation"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The weight is outside [1, N], or the budget out of range.</exception>
+    /// <exception cref="ArgumentException">The parameters claim a security level.</exception>
     public static KeyGenerator WithSparseSecret(RlweParameters parameters, int hammingWeight, int releaseBudget = DecryptionBudget.DefaultLimit)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (hammingWeight < 1 || hammingWeight > parameters.N)
             throw new ArgumentOutOfRangeException(nameof(hammingWeight), hammingWeight, $"The Hamming weight must be in [1, {parameters.N}].");
+        if (parameters.Security != SecurityLevel.InsecureNoCheck)
+            ThrowHelper.Argument(nameof(parameters), "A sparse main secret is not covered by the security check (it assumes a dense ternary secret); use SparseSecretEncapsulation, or parameters built with SecurityLevel.InsecureNoCheck.");
         var budget = new DecryptionBudget(releaseBudget);
         var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true); // the key takes it over
         Samplers.SparseTernary(SystemRandom.Instance, hammingWeight, coefficients);

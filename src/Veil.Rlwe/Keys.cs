@@ -71,7 +71,7 @@ public sealed class SecretKey : IDisposable
     /// modulus, as bootstrapping's encapsulation key over q_0·P. The copy is the caller's to dispose.
     /// </summary>
     /// <exception cref="ArgumentException">The other parameters have another ring degree.</exception>
-    public SecretKey ToRing(RlweParameters other)
+    internal SecretKey ToRing(RlweParameters other)
     {
         ArgumentNullException.ThrowIfNull(other);
         ThrowIfDisposed();

@@ -54,8 +54,8 @@ public sealed class SparseSecretEncapsulation
     {
         ArgumentNullException.ThrowIfNull(secretKey);
         var parameters = secretKey.Parameters;
-        if (ephemeralHammingWeight < 1 || ephemeralHammingWeight > parameters.N)
-            throw new ArgumentOutOfRangeException(nameof(ephemeralHammingWeight), ephemeralHammingWeight, $"The Hamming weight must be in [1, {parameters.N}].");
+        if (ephemeralHammingWeight < 1 || ephemeralHammingWeight > Math.Min(parameters.N, ushort.MaxValue))
+            throw new ArgumentOutOfRangeException(nameof(ephemeralHammingWeight), ephemeralHammingWeight, $"The Hamming weight must be in [1, {Math.Min(parameters.N, ushort.MaxValue)}].");
         var level0 = Level0Chain(parameters);
         var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true);
         Samplers.SparseTernary(SystemRandom.Instance, ephemeralHammingWeight, coefficients);
@@ -78,7 +78,7 @@ public sealed class SparseSecretEncapsulation
         var level0 = Level0Chain(parameters);
         if (!toSparse.Parameters.SameRingAs(level0)) ThrowHelper.Argument(nameof(toSparse), "The key to the sparse secret must be over q_0·P of these parameters.");
         if (!fromSparse.Parameters.SameRingAs(parameters)) ThrowHelper.Argument(nameof(fromSparse), "The key from the sparse secret belongs to other parameters.");
-        if (ephemeralHammingWeight < 1 || ephemeralHammingWeight > parameters.N) ThrowHelper.OutOfRange(nameof(ephemeralHammingWeight), $"The Hamming weight must be in [1, {parameters.N}].");
+        if (ephemeralHammingWeight < 1 || ephemeralHammingWeight > Math.Min(parameters.N, ushort.MaxValue)) ThrowHelper.OutOfRange(nameof(ephemeralHammingWeight), $"The Hamming weight must be in [1, {Math.Min(parameters.N, ushort.MaxValue)}].");
         return new SparseSecretEncapsulation(parameters, level0, toSparse, fromSparse, ephemeralHammingWeight);
     }
 
@@ -109,6 +109,8 @@ public sealed class SparseSecretEncapsulation
         ArgumentNullException.ThrowIfNull(ct);
         if (!ct.Parameters.SameRingAs(Parameters)) ThrowHelper.Argument(nameof(ct), "The ciphertext belongs to other parameters.");
         if (ct.Size != 2 || !ct.IsNttForm) ThrowHelper.Argument(nameof(ct), "Encapsulation takes a relinearized ciphertext in NTT form.");
+        // Keys made for another main secret would label garbage with this key's id: refuse when both ids are known.
+        if (!key.IsNone && !FromSparse.KeyId.IsNone) KeyId.Check(FromSparse.KeyId, key, nameof(key), "the encapsulation keys' secret");
         var result = new Ciphertext(Parameters, ct.Level, 2, ct.Scale);
         ct.Poly(0).CopyTo(result.Poly(0));
         KeySwitcher.SwitchAndAdd(Parameters, ct.Level, ct.Poly(1), FromSparse, result.Poly(0), result.Poly(1), maxDegreeOfParallelism);

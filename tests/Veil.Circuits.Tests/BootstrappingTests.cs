@@ -172,4 +172,27 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
             catch (Veil.Serialization.VeilFormatException) { }
         }
     }
+
+    [Fact]
+    public void Iterated_bootstrapping_removes_part_of_the_first_bootstraps_error()
+    {
+        var preset = SmallPreset;
+        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
+        var (owner, kit) = BootstrapKit.CreateOwner(parameters, preset.Bootstrapping, []);
+        using (owner)
+        {
+            var random = new Random(5);
+            var values = Enumerable.Range(0, parameters.Slots).Select(_ => new Complex(random.NextDouble() * 2 - 1, random.NextDouble() * 2 - 1)).ToArray();
+            var ct = owner.Evaluator.DropToLevel(owner.Encryptor.Encrypt(owner.Encoder.Encode(values, parameters.DefaultScale, parameters.MaxLevel)), 0);
+            var once = kit.Bootstrapper.Bootstrap(owner.Evaluator, owner.Encoder, ct, kit.Encapsulation, out _);
+            var twice = kit.Bootstrapper.BootstrapIterated(owner.Evaluator, owner.Encoder, ct, kit.Encapsulation, 12, out _);
+            Assert.Equal(kit.OutputLevel, twice.Level);
+            var (onceMean, onceMin) = BootstrapMeasurement.Precision(owner.DecryptComplex(once), values);
+            var (twiceMean, twiceMin) = BootstrapMeasurement.Precision(owner.DecryptComplex(twice), values);
+            output.WriteLine($"once {onceMean:F1} / {onceMin:F1} bits, iterated (12 extra bits) {twiceMean:F1} / {twiceMin:F1}");
+            // Measured: 23.4 → 26.0 bits whatever the extra bits (4 … 20): a floor the second bootstrap does not see, not yet explained.
+            Assert.True(twiceMean > onceMean + 2 && twiceMin > onceMin + 2, $"iterated {twiceMean:F1} / {twiceMin:F1} bits vs once {onceMean:F1} / {onceMin:F1}");
+            Assert.Throws<ArgumentOutOfRangeException>(() => kit.Bootstrapper.BootstrapIterated(owner.Evaluator, owner.Encoder, ct, kit.Encapsulation, 0, out _));
+        }
+    }
 }

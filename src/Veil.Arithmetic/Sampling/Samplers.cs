@@ -104,7 +104,7 @@ public static class Samplers
         for (int i = 0; i < hammingWeight; i++)
         {
             random.NextBytes(word[..1]);
-            destination[i] = (sbyte)((word[0] & 1) == 0 ? 1 : -1);
+            destination[i] = (sbyte)(1 - 2 * (word[0] & 1)); // no branch on the sign
         }
         for (int i = n - 1; i > 0; i--)
         {

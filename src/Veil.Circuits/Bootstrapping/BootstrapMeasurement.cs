@@ -12,7 +12,7 @@ namespace Veil.Circuits;
 /// <param name="LevelsLeft">Levels a bootstrapped ciphertext comes back with.</param>
 /// <param name="KeySeconds">Key generation: evaluation keys, conjugation and encapsulation.</param>
 /// <param name="Timings">Each bootstrap's split (the first also encodes the transforms' plaintexts).</param>
-/// <param name="MeanBits">−log2 of the error averaged over the slots (complex values in the unit square).</param>
+/// <param name="MeanBits">The average over the slots of −log2 of each slot's error (complex values in the unit square), Lattigo's measure.</param>
 /// <param name="MinBits">−log2 of the worst slot's error.</param>
 public sealed record BootstrapMeasurement(string Preset, int LogN, int LogQP, int LevelsLeft, double KeySeconds, IReadOnlyList<BootstrapTimings> Timings,
     double MeanBits, double MinBits)

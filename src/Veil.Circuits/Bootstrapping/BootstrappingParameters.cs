@@ -29,10 +29,11 @@ public sealed record BootstrappingParameters
     /// </summary>
     public int? DoubleAngle { get; init; }
 
-    /// <summary>Degree of the interpolated cosine; null chooses the smallest of the least depth that meets <see cref="MaxEvalModError"/>.</summary>
+    /// <summary>Degree of the interpolated cosine; null chooses it (with <see cref="DoubleAngle"/>) to meet <see cref="MaxEvalModError"/> at the least cost.</summary>
     public int? SineDegree { get; init; }
 
-    /// <summary>Largest error of EvalMod's polynomial (in units of q_0·K, over the whole interval) accepted when choosing the degree.</summary>
+    /// <summary>Largest error of EvalMod's sin(2πKx) as evaluated in doubles (the sine's own units; a message error of
+    /// that times q_0/(2π·scale)), over the whole interval, accepted when choosing the degree.</summary>
     public double MaxEvalModError { get; init; } = Math.Pow(2, -40);
 
     /// <summary>
@@ -52,7 +53,7 @@ public sealed record BootstrappingParameters
         int logSlots = System.Numerics.BitOperations.Log2((uint)slots);
         if (CoeffToSlotLevels < 1 || CoeffToSlotLevels > logSlots) throw new ArgumentException($"CoeffToSlotLevels must be in [1, {logSlots}]; got {CoeffToSlotLevels}.");
         if (SlotToCoeffLevels < 1 || SlotToCoeffLevels > logSlots) throw new ArgumentException($"SlotToCoeffLevels must be in [1, {logSlots}]; got {SlotToCoeffLevels}.");
-        if (SecretHammingWeight < 1) throw new ArgumentException($"SecretHammingWeight must be positive; got {SecretHammingWeight}.");
+        if (SecretHammingWeight < 1 || SecretHammingWeight > 2 * slots) throw new ArgumentException($"SecretHammingWeight must be in [1, N = {2 * slots}]; got {SecretHammingWeight}.");
         if (DoubleAngle is < 0 or > 8) throw new ArgumentException($"DoubleAngle must be in [0, 8]; got {DoubleAngle}.");
         if (SineDegree is { } d && (d < 3 || d > 255)) throw new ArgumentException($"SineDegree must be in [3, 255]; got {d}.");
         if (!(MaxEvalModError > 0 && MaxEvalModError < 1)) throw new ArgumentException($"MaxEvalModError must be in (0, 1); got {MaxEvalModError}.");
@@ -94,7 +95,7 @@ public sealed record BootstrappingPreset(CkksParametersLiteral Literal, Bootstra
 
     /// <summary>
     /// N = 2^16, dense ternary secret, ephemeral H = 32 for ModRaise (encapsulation), q_0 of 55 bits and ten 40-bit
-    /// levels left for computation, like Lattigo's example set: log QP = 1,632, within the HomomorphicEncryption.org
+    /// levels left for computation, like Lattigo's example set: log QP = 1,674, within the HomomorphicEncryption.org
     /// 128-bit bound for N = 2^16 (1,772) and the lattice estimator's 1,747 of <c>../shared/anchors.md</c>.
     /// </summary>
     public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,

@@ -9,8 +9,8 @@ namespace Veil.Circuits;
 /// <remarks>
 /// <para>Decoding is z = F·BitRev(w) for w_k = m_k + i·m_(k+n) (n = N/2 slots), where F is the product of log2 n
 /// butterfly stages; each stage touches slot p and slot p ± h only, so it has three diagonals (offsets 0, h, −h).
-/// Leaving the bit reversal out, SlotToCoeff is F applied to slots that hold BitRev(w), and CoeffToSlot is
-/// (1/n)·F⁻¹, which leaves BitRev(w) in the slots; EvalMod works slot by slot and does not mind the order.</para>
+/// Leaving the bit reversal out, SlotToCoeff is F applied to slots that hold BitRev(w), and CoeffToSlot is F⁻¹
+/// (the product of the inverse butterflies times 1/n), which leaves BitRev(w) in the slots; EvalMod works slot by slot and does not mind the order.</para>
 /// <para>Merging g consecutive stages into one level gives at most 2^(g+1) − 1 diagonals (sums of ±h's), so a
 /// level budget trades depth against rotations and plaintext products (Bossuat et al., Eurocrypt 2021, §4).</para>
 /// </remarks>

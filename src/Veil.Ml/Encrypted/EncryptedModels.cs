@@ -132,6 +132,7 @@ public abstract class EncryptedGradientModel
         int depth = perRound * EncryptedGradientDescent.DepthPerIteration(logistic, gd) + 1;
         var preset = options.Bootstrapping ?? AutomaticBootstrapping(options, depth, features.Length * EncryptedTrainingSet.WidthFor(f));
         if (preset is not null && options.RefreshEvery > 0) throw new ArgumentException("Choose bootstrapping or refresh rounds, not both.", nameof(options));
+        if (options.Bootstrapping is not null && options.Parameters is not null) throw new ArgumentException("Bootstrapping brings its own parameters (the preset's chain); give Parameters or Bootstrapping, not both.", nameof(options));
         if (preset is not null) perRound = gd.Iterations;
         var literal = preset?.Literal ?? options.Parameters ?? ParameterSelector.Select(depth, features.Length * EncryptedTrainingSet.WidthFor(f));
         var sw = Stopwatch.StartNew();
@@ -144,7 +145,7 @@ public abstract class EncryptedGradientModel
         else
         {
             // Periodic weights have coefficients as large as the weights: a wide message ratio keeps the sine linear.
-            (created, kit) = BootstrapKit.CreateOwner(parameters, preset.Bootstrapping with { LogMessageRatio = 16 }, rotations);
+            (created, kit) = BootstrapKit.CreateOwner(parameters, preset.Bootstrapping with { LogMessageRatio = Math.Max(16, preset.Bootstrapping.LogMessageRatio) }, rotations);
         }
         using var owner = created;
         double keySeconds = sw.Elapsed.TotalSeconds;
@@ -193,6 +194,8 @@ public abstract class EncryptedGradientModel
         }
         catch (ArgumentException)
         {
+            // Only the depth may be what does not fit: data too wide for every ring stays an error.
+            ParameterSelector.Select(1, slots);
             return BootstrappingPreset.N16;
         }
     }

@@ -211,6 +211,9 @@ public static class EncryptedGradientDescent
         // Weights start at zero (an encryption of zeros), or where a previous round left them (refresh mode).
         // With bootstrapping they start at the bootstrap's output level: the levels above belong to the bootstrap
         // itself, whose primes are not the scale's size.
+        // Weights handed in above the bootstrap's output level are dropped to it, for the same reason.
+        if (initialWeights is not null && bootstrap is not null && initialWeights.Level > bootstrap.OutputLevel)
+            initialWeights = context.Evaluator.DropToLevel(initialWeights, bootstrap.OutputLevel);
         Ciphertext w = initialWeights ?? (bootstrap is null
             ? context.Encrypt(new double[slots])
             : context.Encryptor.Encrypt(context.Encoder.Encode(new double[slots], context.Parameters.DefaultScale, bootstrap.OutputLevel)));
@@ -222,8 +225,9 @@ public static class EncryptedGradientDescent
             if (bootstrap is not null)
             {
                 if (w.Level < wants) w = bootstrap.Bootstrap(context, w);
-                // Nesterov mixes v in above the gradient's level, w.Level − depth.
-                if (v is not null && v.Level <= w.Level - depth) v = bootstrap.Bootstrap(context, v);
+                // Nesterov mixes v in above the gradient's level, w.Level − depth — except after the last
+                // iteration, whose mix is not returned (the model is v_T), so v is not bootstrapped for it.
+                if (v is not null && it < options.Iterations - 1 && v.Level <= w.Level - depth) v = bootstrap.Bootstrap(context, v);
             }
             double gamma = gammas[it], keep = 1 - gamma;
             double iterationStep = step * keep;
@@ -250,12 +254,18 @@ public static class EncryptedGradientDescent
                 w = ev.Sub(ev.BringTo(w, gradient!), gradient!);
                 continue;
             }
+            // v_(t+1) = w_t − g'/(1 − γ): one rescale on g''s copy, one level below it.
+            var plainStep = ev.MultiplyScalarRescale(gradient!, 1 / keep);
+            var nextV = ev.Sub(ev.BringTo(w, plainStep), plainStep);
+            if (it == options.Iterations - 1)
+            {
+                v = nextV; // the model; w_(T+1) is not needed
+                break;
+            }
             // w_(t+1) = (1 − γ)·w_t − g' + γ·v_t; the scalar factors ride on the alignments, on branches with levels to spare.
             var next = ev.Sub(ev.MultiplyScalarTo(w, keep, gradient!), gradient!);
             if (v is not null && gamma != 0) ev.Add(next, ev.MultiplyScalarTo(v, gamma, gradient!), next);
-            // v_(t+1) = w_t − g'/(1 − γ): one rescale on g''s copy, one level below it.
-            var plainStep = ev.MultiplyScalarRescale(gradient!, 1 / keep);
-            v = ev.Sub(ev.BringTo(w, plainStep), plainStep);
+            v = nextV;
             w = next;
         }
         return options.Nesterov ? v! : w;
