@@ -140,7 +140,7 @@ internal static class DemoCommand
             var boot = Veil.Circuits.BootstrapMeasurement.Run(Veil.Circuits.BootstrappingPreset.N15);
             var t = boot.Timings[0];
             AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Bootstrapping (N = 2^{boot.LogN}, log QP = {boot.LogQP}, 128-bit; dense secret, weight-32 ephemeral secret for ModRaise): a ciphertext with no levels left came back with {boot.LevelsLeft} " +
+                $"Bootstrapping (N = 2^{boot.LogN}, log QP = {boot.LogQP}, 128-bit; dense secret, weight-32 ephemeral secret for ModRaise): a ciphertext with no levels left came back with {boot.LevelsLeft} level(s) " +
                 $"without the key owner, {boot.MeanBits:F1} bits mean precision (min {boot.MinBits:F1}); keys {boot.KeySeconds:F0} s, bootstrap {t.Total.TotalSeconds:F1} s " +
                 $"(CoeffToSlot {t.CoeffToSlot.TotalSeconds:F1}, EvalMod {t.EvalMod.TotalSeconds:F1}, SlotToCoeff {t.SlotToCoeff.TotalSeconds:F1}). veil bench bootstrap; veil train --iterations 30 bootstraps on its own."));
         }
