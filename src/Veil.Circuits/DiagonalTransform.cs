@@ -186,12 +186,6 @@ public sealed class DiagonalTransform
         }
     }
 
-    /// <summary>Drops the plaintexts encoded so far (they are rebuilt on the next application).</summary>
-    public void ClearCache()
-    {
-        lock (_gate) _encoded.Clear();
-    }
-
     /// <summary>
     /// The rectangular product y = M·x for an r × c matrix, x in slots [0, c) (whatever the other slots hold is
     /// ignored), y in slots [0, r) after <see cref="Fold(ICircuitEvaluator, Ciphertext, int)"/>. With R = next power of two of r, entry (row, col) sits on

@@ -175,15 +175,18 @@ public sealed class CkksEvaluator : RlweEvaluator
                 source.CopyTo(c);
                 if (ct.IsNttForm) _rns.Ntt[0].Inverse(c);
                 var destination = result.Poly(i);
-                for (int j = 0; j <= top; j++)
+                for (int j = 1; j <= top; j++)
                 {
                     var m = _rns.Moduli[j];
+                    ulong q0Mod = m.Reduce(q0.Value);
                     var limb = destination.Slice(j * n, n);
                     // The centered lift: x > q_0/2 stands for x − q_0.
-                    if (j == 0) c.CopyTo(limb);
-                    else for (int k = 0; k < n; k++) limb[k] = c[k] > half ? m.Sub(m.Reduce(c[k]), m.Reduce(q0.Value)) : m.Reduce(c[k]);
+                    for (int k = 0; k < n; k++) limb[k] = c[k] > half ? m.Sub(m.Reduce(c[k]), q0Mod) : m.Reduce(c[k]);
                 }
-                _rns.Forward(destination, 0, top + 1);
+                _rns.Forward(destination[n..], 1, top);
+                // The q_0 limb is the input's own: copied in NTT form, not transformed back and forth.
+                if (ct.IsNttForm) source.CopyTo(destination[..n]);
+                else { c.CopyTo(destination[..n]); _rns.Ntt[0].Forward(destination[..n]); }
             }
         }
         finally

@@ -57,13 +57,12 @@ internal static class BenchBootstrapCommand
         var progress = json ? null : new Progress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
         var measured = BootstrapMeasurement.Run(preset, reps, new ExecutionOptions { MaxDegreeOfParallelism = threads }, security, progress);
         var parts = measured.Timings;
-        var totals = parts.Select(p => p.Total.TotalSeconds).ToList();
-        double keygenSeconds = measured.KeySeconds, meanBits = measured.MeanBits, minBits = measured.MinBits;
-        static double Median(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+        double meanBits = measured.MeanBits, minBits = measured.MinBits;
+        static double Median(IEnumerable<double> xs) => BenchCkksCommand.Median(xs.ToArray());
         plan["threads"] = threads;
         plan["reps"] = reps;
-        plan["keygen_s"] = keygenSeconds;
-        plan["bootstrap_s_median"] = Median(totals);
+        plan["keygen_s"] = measured.KeySeconds;
+        plan["bootstrap_s_median"] = Median(parts.Select(p => p.Total.TotalSeconds));
         plan["mod_raise_s"] = Median(parts.Select(p => p.ModRaise.TotalSeconds));
         plan["coeff_to_slot_s"] = Median(parts.Select(p => p.CoeffToSlot.TotalSeconds));
         plan["eval_mod_s"] = Median(parts.Select(p => p.EvalMod.TotalSeconds));

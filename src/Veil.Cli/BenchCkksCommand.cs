@@ -234,7 +234,7 @@ internal static class BenchCkksCommand
         return (Summary(tf), Summary(tg), Median(ratios));
     }
 
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         var s = (double[])values.Clone();
         Array.Sort(s);

@@ -13,6 +13,13 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
         new BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32 },
         logSlotToCoeff: 45, logEvalMod: 60, logCoeffToSlot: 58, logP: [61, 61], SecurityLevel.InsecureNoCheck);
 
+    private static (BootstrappingPreset Preset, CkksParameters Parameters, Bootstrapper Bootstrapper) Small()
+    {
+        var preset = SmallPreset;
+        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
+        return (preset, parameters, new Bootstrapper(parameters, preset.Bootstrapping));
+    }
+
     [Theory]
     [InlineData(16, 1)]
     [InlineData(16, 4)]
@@ -46,9 +53,7 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
     [InlineData(true)]
     public void A_bootstrap_restores_levels_and_keeps_the_values(bool denseSecretWithEncapsulation)
     {
-        var preset = SmallPreset;
-        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
-        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        var (preset, parameters, bootstrapper) = Small();
         Assert.Equal(preset.ComputationLevels, bootstrapper.OutputLevel);
         using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true,
             secretHammingWeight: denseSecretWithEncapsulation ? null : preset.Bootstrapping.SecretHammingWeight);
@@ -59,26 +64,17 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
         ct = context.Evaluator.DropToLevel(ct, 0);
         var result = bootstrapper.Bootstrap(context.Evaluator, context.Encoder, ct, encapsulation, out var timings);
         Assert.Equal(bootstrapper.OutputLevel, result.Level);
-        var decoded = context.DecryptComplex(result);
-        double worst = 0, sumBits = 0;
-        for (int i = 0; i < values.Length; i++)
-        {
-            double error = Complex.Abs(decoded[i] - values[i]);
-            worst = Math.Max(worst, error);
-            sumBits += -Math.Log2(Math.Max(error, 1e-300));
-        }
+        var (meanBits, minBits) = BootstrapMeasurement.Precision(context.DecryptComplex(result), values);
         output.WriteLine($"K = {bootstrapper.EvalMod.K}, degree {bootstrapper.EvalMod.Series.Degree}, EvalMod depth {bootstrapper.EvalMod.Depth}, error {bootstrapper.EvalMod.MaxError:E2}; " +
-            $"mean precision {sumBits / values.Length:F1} bits, min {-Math.Log2(worst):F1}; {timings}");
-        Assert.True(-Math.Log2(worst) > 15, $"worst error {worst:E2}");
+            $"mean precision {meanBits:F1} bits, min {minBits:F1}; {timings}");
+        Assert.True(minBits > 15, $"worst error 2^-{minBits:F1}");
     }
 
     [Fact]
     public void Without_encapsulation_a_dense_secret_overflows_EvalMod_and_the_values_are_lost()
     {
         // K = 17 is planned for weight 32; a dense secret (about 2N/3 nonzero) puts |I| far beyond it.
-        var preset = SmallPreset;
-        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
-        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        var (preset, parameters, bootstrapper) = Small();
         using var context = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true);
         var values = Enumerable.Range(0, parameters.Slots).Select(i => Math.Cos(i)).ToArray();
         var ct = context.Evaluator.DropToLevel(context.Encrypt(values), 0);
@@ -91,9 +87,7 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
     [Fact]
     public void An_encapsulation_heavier_than_planned_and_misplaced_inputs_are_refused()
     {
-        var preset = SmallPreset;
-        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
-        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        var (preset, parameters, bootstrapper) = Small();
         using var context = CkksContext.Create(parameters, [1]);
         var heavy = context.CreateEncapsulation(preset.Bootstrapping.SecretHammingWeight + 1);
         var ct = context.Evaluator.DropToLevel(context.Encrypt([0.5]), 0);
@@ -138,9 +132,7 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
     [Fact]
     public void Encapsulation_keys_travel_to_the_computing_party_and_hostile_bytes_are_refused()
     {
-        var preset = SmallPreset;
-        var parameters = CkksParameters.Create(preset.Literal, SecurityLevel.InsecureNoCheck);
-        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        var (preset, parameters, bootstrapper) = Small();
         using var owner = CkksContext.Create(parameters, bootstrapper.RequiredRotations, conjugation: true);
         var stream = new MemoryStream();
         owner.CreateEncapsulation(32).Save(stream);

@@ -26,7 +26,7 @@ public static class HomomorphicDft
         int logN = CheckShape(slots, levels);
         // Inverse stages run from the longest butterfly (len = n) down to len = 2.
         var stages = new List<Dictionary<int, Complex[]>>();
-        for (int len = slots; len >= 2; len >>= 1) stages.Add(InverseStage(slots, len));
+        for (int len = slots; len >= 2; len >>= 1) stages.Add(Stage(slots, len, inverse: true));
         return Group(stages, slots, GroupSizes(logN, levels), factor / slots);
     }
 
@@ -39,7 +39,7 @@ public static class HomomorphicDft
     {
         int logN = CheckShape(slots, levels);
         var stages = new List<Dictionary<int, Complex[]>>();
-        for (int len = 2; len <= slots; len <<= 1) stages.Add(ForwardStage(slots, len));
+        for (int len = 2; len <= slots; len <<= 1) stages.Add(Stage(slots, len, inverse: false));
         // CoeffToSlot's groups mirrored: with as many levels, both merge the same stages and share every rotation key.
         var sizes = GroupSizes(logN, levels);
         Array.Reverse(sizes);
@@ -80,8 +80,11 @@ public static class HomomorphicDft
         return t;
     }
 
-    /// <summary>out[p] = x[p] + t·x[p + h] in a block's first half, x[p − h] − t·x[p] in its second.</summary>
-    private static Dictionary<int, Complex[]> ForwardStage(int n, int len)
+    /// <summary>
+    /// One butterfly stage of length len as three diagonals. Forward: out[p] = x[p] + t·x[p + h] in a block's first
+    /// half, x[p − h] − t·x[p] in its second. Inverse: x[p] + x[p + h], then conj(t)·(x[p − h] − x[p]).
+    /// </summary>
+    private static Dictionary<int, Complex[]> Stage(int n, int len, bool inverse)
     {
         int h = len / 2;
         var t = Twiddles(len);
@@ -89,23 +92,13 @@ public static class HomomorphicDft
         for (int p = 0; p < n; p++)
         {
             int r = p % len;
-            if (r < h) { d0[p] = 1; dPlus[p] = t[r]; }
-            else { d0[p] = -t[r - h]; dMinus[p] = 1; }
-        }
-        return Diagonals(n, (0, d0), (h, dPlus), (-h, dMinus));
-    }
-
-    /// <summary>out[p] = x[p] + x[p + h] in a block's first half, conj(t)·(x[p − h] − x[p]) in its second.</summary>
-    private static Dictionary<int, Complex[]> InverseStage(int n, int len)
-    {
-        int h = len / 2;
-        var t = Twiddles(len);
-        var d0 = new Complex[n]; var dPlus = new Complex[n]; var dMinus = new Complex[n];
-        for (int p = 0; p < n; p++)
-        {
-            int r = p % len;
-            if (r < h) { d0[p] = 1; dPlus[p] = 1; }
-            else { var c = Complex.Conjugate(t[r - h]); d0[p] = -c; dMinus[p] = c; }
+            if (r < h) { d0[p] = 1; dPlus[p] = inverse ? 1 : t[r]; }
+            else
+            {
+                var w = inverse ? Complex.Conjugate(t[r - h]) : t[r - h];
+                d0[p] = -w;
+                dMinus[p] = inverse ? w : 1;
+            }
         }
         return Diagonals(n, (0, d0), (h, dPlus), (-h, dMinus));
     }
@@ -151,7 +144,8 @@ public static class HomomorphicDft
             {
                 int o = Mod(a + b, n);
                 if (!result.TryGetValue(o, out var d)) result[o] = d = new Complex[n];
-                for (int p = 0; p < n; p++) d[p] += alpha[p] * beta[Mod(p + a, n)];
+                int shift = Mod(a, n), mask = n - 1; // n is a power of two
+                for (int p = 0; p < n; p++) d[p] += alpha[p] * beta[(p + shift) & mask];
             }
         // Cancellations (offsets that meet from both signs) can leave exact zeros; drop empty diagonals.
         foreach (var o in result.Where(kv => kv.Value.All(v => v == Complex.Zero)).Select(kv => kv.Key).ToList()) result.Remove(o);
