@@ -58,10 +58,21 @@ public sealed class SparseSecretEncapsulation
             throw new ArgumentOutOfRangeException(nameof(ephemeralHammingWeight), ephemeralHammingWeight, $"The Hamming weight must be in [1, {Math.Min(parameters.N, ushort.MaxValue)}].");
         var level0 = Level0Chain(parameters);
         var coefficients = GC.AllocateArray<sbyte>(parameters.N, pinned: true);
-        Samplers.SparseTernary(SystemRandom.Instance, ephemeralHammingWeight, coefficients);
-        using var sparse = SecretKey.FromCoefficients(parameters, coefficients);
-        using var sparse0 = SecretKey.FromCoefficients(level0, coefficients);
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(coefficients.AsSpan()));
+        SecretKey sparse, sparse0;
+        try
+        {
+            Samplers.SparseTernary(SystemRandom.Instance, ephemeralHammingWeight, coefficients);
+            sparse = SecretKey.FromCoefficients(parameters, coefficients);
+            try { sparse0 = SecretKey.FromCoefficients(level0, coefficients); }
+            catch { sparse.Dispose(); throw; }
+        }
+        finally
+        {
+            // The ephemeral secret lives on only inside the two keys, which are disposed below whatever happens.
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(coefficients.AsSpan()));
+        }
+        using var sparseKey = sparse;
+        using var sparseKey0 = sparse0;
         using var main0 = secretKey.ToRing(level0);
         var toSparse = new KeyGenerator(level0, sparse0).CreateSwitchingKey(main0, Prng.NewSeed());
         var fromSparse = new KeyGenerator(parameters, secretKey).CreateSwitchingKey(sparse, Prng.NewSeed());
