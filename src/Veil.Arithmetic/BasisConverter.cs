@@ -21,12 +21,15 @@ public sealed class BasisConverter
     private readonly Modulus[] _from, _to;
     private readonly ulong[] _hatInv, _hatInvShoup;
     private readonly ulong[] _hatModTo; // [j * from + i] = Â_i mod b_j
+    private readonly ulong[]? _hatModToShoup, _minusAModTo, _minusAShoup; // for the AVX-512 integer kernels only
     private readonly ulong[] _productModTo; // A mod b_j
     private readonly double[] _inverseFrom; // 1 / a_i
     private readonly bool[] _sumFitsReduce;
     private readonly bool _floatingPoint; // every source prime below 2^50 and the kernels available
     // Every target below 2^50 too: Prepare leaves the t_i and the overshoot in the scratch as doubles, read as they are.
     private readonly bool _doubleScratch;
+    // Some source above 2^50 and AVX-512 VL/DQ present: Prepare runs on 64-bit lanes.
+    private readonly bool _integerPrepare;
 
     /// <summary>Precomputes the conversion constants.</summary>
     public BasisConverter(IReadOnlyList<Modulus> from, IReadOnlyList<Modulus> to)
@@ -41,6 +44,7 @@ public sealed class BasisConverter
         _inverseFrom = _from.Select(a => 1.0 / a.Value).ToArray();
         _floatingPoint = FloatingPointModular.IsSupported && _from.All(a => a.BitCount <= FloatingPointModular.MaxBits);
         _doubleScratch = _floatingPoint && _to.All(b => b.BitCount <= FloatingPointModular.MaxBits);
+        _integerPrepare = !_floatingPoint && IntegerVectorModular.IsSupported;
         _sumFitsReduce = _to.Select(b =>
         {
             var bound = _from.Aggregate(System.Numerics.BigInteger.Zero, (acc, a) => acc + (System.Numerics.BigInteger)(a.Value - 1) * (b.Value - 1))
@@ -65,6 +69,14 @@ public sealed class BasisConverter
                 for (int t = 0; t < k; t++) if (t != i) h = _to[j].Mul(h, _to[j].Reduce(_from[t].Value));
                 _hatModTo[j * k + i] = h;
             }
+        }
+        if (IntegerVectorModular.IsSupported && !_doubleScratch)
+        {
+            _hatModToShoup = new ulong[_hatModTo.Length];
+            for (int j = 0; j < _to.Length; j++)
+                for (int i = 0; i < k; i++) _hatModToShoup[j * k + i] = _to[j].ShoupPrecompute(_hatModTo[j * k + i]);
+            _minusAModTo = _to.Select((b, j) => b.Negate(_productModTo[j])).ToArray();
+            _minusAShoup = _to.Select((b, j) => b.ShoupPrecompute(_minusAModTo[j])).ToArray();
         }
     }
 
@@ -151,6 +163,11 @@ public sealed class BasisConverter
             PrepareFloatingPoint(source, scratch, n, weights);
             return;
         }
+        if (_integerPrepare && n % 4 == 0)
+        {
+            PrepareIntegerVectors(source, scratch, n, weights, weightsShoup);
+            return;
+        }
         for (int i = 0; i < k; i++)
         {
             var m = _from[i];
@@ -208,6 +225,11 @@ public sealed class BasisConverter
             ConvertTargetFloatingPoint(scratch, weights, overshoot, d, m, minusA, k, n);
             return;
         }
+        if (_hatModToShoup is not null && n % 4 == 0)
+        {
+            ConvertTargetIntegerVectors(j, scratch, d, n);
+            return;
+        }
         bool fold = !_sumFitsReduce[j];
         for (int c = 0; c < n; c++)
         {
@@ -222,6 +244,77 @@ public sealed class BasisConverter
             }
             // Reduce128 needs its input below b·2^64; fold the high word only where the sum can exceed that.
             d[c] = m.Reduce128(fold ? m.Reduce(hi) : hi, lo);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Prepare"/> four coefficients at a time on 64-bit lanes (a source prime above 2^50): the same t_i, and the
+    /// overshoot from the same double operations in the same order (no FMA), so the result equals the scalar path's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PrepareIntegerVectors(ReadOnlySpan<ulong> source, Span<ulong> scratch, int n, ulong[] weights, ulong[] weightsShoup)
+    {
+        int k = _from.Length;
+        ref ulong src = ref MemoryMarshal.GetReference(source);
+        ref ulong t0 = ref MemoryMarshal.GetReference(scratch);
+        for (int i = 0; i < k; i++)
+        {
+            var q = Vector256.Create(_from[i].Value);
+            var twoQ = Vector256.Create(_from[i].Value << 1);
+            var w = Vector256.Create(weights[i]);
+            var ws = Vector256.Create(weightsShoup[i]);
+            nuint row = (nuint)(i * n);
+            for (int c = 0; c < n; c += 4)
+            {
+                var t = IntegerVectorModular.MulShoupLazy(Vector256.LoadUnsafe(ref src, row + (nuint)c), w, ws, q, twoQ);
+                IntegerVectorModular.SubtractIfAtLeast(t, q).StoreUnsafe(ref t0, row + (nuint)c);
+            }
+        }
+        nuint over = (nuint)(k * n);
+        for (int c = 0; c < n; c += 4)
+        {
+            var f = Vector256<double>.Zero;
+            for (int i = 0; i < k; i++)
+            {
+                var t = Avx512DQ.VL.ConvertToVector256Double(Vector256.LoadUnsafe(ref t0, (nuint)(i * n + c)));
+                f = Avx.Add(f, Avx.Multiply(t, Vector256.Create(_inverseFrom[i])));
+            }
+            Avx512DQ.VL.ConvertToVector256UInt64(Avx.RoundToNearestInteger(f)).StoreUnsafe(ref t0, over + (nuint)c);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ConvertTarget"/> four coefficients at a time on 64-bit lanes (a target above 2^50, or a scratch of
+    /// integers): every term t_i·Â_i and the overshoot's −v·A by a lazy Shoup product in [0, 2b), the sum kept in [0, 2b)
+    /// by one unsigned minimum a term, then fully reduced.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ConvertTargetIntegerVectors(int j, ReadOnlySpan<ulong> scratch, Span<ulong> destination, int n)
+    {
+        int k = _from.Length;
+        ulong b = _to[j].Value;
+        var q = Vector256.Create(b);
+        var twoQ = Vector256.Create(b << 1);
+        var correction = Vector256.Create(_minusAModTo![j]);
+        var correctionShoup = Vector256.Create(_minusAShoup![j]);
+        Span<Vector256<ulong>> w = stackalloc Vector256<ulong>[2 * k];
+        for (int i = 0; i < k; i++)
+        {
+            w[2 * i] = Vector256.Create(_hatModTo[j * k + i]);
+            w[2 * i + 1] = Vector256.Create(_hatModToShoup![j * k + i]);
+        }
+        ref ulong src = ref MemoryMarshal.GetReference(scratch);
+        ref ulong dst = ref MemoryMarshal.GetReference(destination);
+        nuint over = (nuint)(k * n);
+        for (int c = 0; c < n; c += 4)
+        {
+            var acc = IntegerVectorModular.MulShoupLazy(Vector256.LoadUnsafe(ref src, over + (nuint)c), correction, correctionShoup, q, twoQ);
+            for (int i = 0; i < k; i++)
+            {
+                var term = IntegerVectorModular.MulShoupLazy(Vector256.LoadUnsafe(ref src, (nuint)(i * n + c)), w[2 * i], w[2 * i + 1], q, twoQ);
+                acc = IntegerVectorModular.SubtractIfAtLeast(Avx2.Add(acc, term), twoQ);
+            }
+            IntegerVectorModular.SubtractIfAtLeast(acc, q).StoreUnsafe(ref dst, (nuint)c);
         }
     }
 

@@ -41,11 +41,11 @@ public sealed partial class NttTable
         (_invT2, _invT1) = ShuffledRoots(_invRootsD);
     }
 
-    private (double[] t2, double[] t1) ShuffledRoots(double[] roots)
+    private (T[] t2, T[] t1) ShuffledRoots<T>(T[] roots)
     {
         // t = 2 (m = N/4 groups of 4 words): two groups per vector, lanes [r_i, r_i, r_(i+1), r_(i+1)].
         int m2 = N / 4;
-        var t2 = new double[2 * m2];
+        var t2 = new T[2 * m2];
         for (int i = 0; i < m2; i += 2)
         {
             t2[2 * i] = t2[2 * i + 1] = roots[m2 + i];
@@ -53,7 +53,7 @@ public sealed partial class NttTable
         }
         // t = 1 (m = N/2 pairs): four pairs per vector; unpacking puts pairs 0, 2, 1, 3 in lanes 0 … 3.
         int m1 = N / 2;
-        var t1 = new double[m1];
+        var t1 = new T[m1];
         for (int i = 0; i < m1; i += 4)
         {
             t1[i] = roots[m1 + i];

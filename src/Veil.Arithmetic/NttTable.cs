@@ -61,6 +61,7 @@ public sealed partial class NttTable
         _lastInvRoot = modulus.Mul(_invRoots[1], _invN);
         _lastInvRootShoup = modulus.ShoupPrecompute(_lastInvRoot);
         InitializeFloatingPoint();
+        InitializeIntegerVectors();
     }
 
     /// <summary>Reverses the low <paramref name="bits"/> bits of x.</summary>
@@ -81,6 +82,7 @@ public sealed partial class NttTable
     {
         if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
         if (_rootsD is not null) ForwardFloatingPoint(values);
+        else if (_integerVectors) ForwardIntegerVectors(values);
         else ForwardCore(ref MemoryMarshal.GetReference(values));
     }
 
@@ -90,6 +92,7 @@ public sealed partial class NttTable
     {
         if (values.Length != N) ThrowHelper.Argument(nameof(values), $"Expected {N} values, got {values.Length}.");
         if (_invRootsD is not null) InverseFloatingPoint(values);
+        else if (_integerVectors) InverseIntegerVectors(values);
         else InverseCore(ref MemoryMarshal.GetReference(values));
     }
 
