@@ -184,8 +184,9 @@ public sealed class BootstrappingTests(ITestOutputHelper output)
             var (onceMean, onceMin) = BootstrapMeasurement.Precision(owner.DecryptComplex(once), carried);
             var (twiceMean, twiceMin) = BootstrapMeasurement.Precision(owner.DecryptComplex(twice), carried);
             output.WriteLine($"once {onceMean:F1} / {onceMin:F1} bits, iterated (12 extra bits) {twiceMean:F1} / {twiceMin:F1}");
-            // Measured: 23.4 → 26.0 bits whatever the extra bits (4 … 20): a floor the second bootstrap does not see, not yet explained.
-            Assert.True(twiceMean > onceMean + 2 && twiceMin > onceMin + 2, $"iterated {twiceMean:F1} / {twiceMin:F1} bits vs once {onceMean:F1} / {onceMin:F1}");
+            // Measured: 23.4 → 31.6 bits mean (21.7 → 29.1 min). Before SlotToCoeff started above the output scale, a floor
+            // of 26.0 whatever the extra bits: that rescale noise, N^1.5/(4·2^40) = 2^−25.6 here.
+            Assert.True(twiceMean > onceMean + 5 && twiceMin > onceMin + 5, $"iterated {twiceMean:F1} / {twiceMin:F1} bits vs once {onceMean:F1} / {onceMin:F1}");
             Assert.Throws<ArgumentOutOfRangeException>(() => kit.Bootstrapper.BootstrapIterated(owner.Evaluator, owner.Encoder, ct, kit.Encapsulation, 0, out _));
         }
     }

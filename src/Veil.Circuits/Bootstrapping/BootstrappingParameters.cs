@@ -95,20 +95,22 @@ public sealed record BootstrappingPreset(CkksParametersLiteral Literal, Bootstra
 
     /// <summary>
     /// N = 2^16, dense ternary secret, ephemeral H = 32 for ModRaise (encapsulation), q_0 of 55 bits and ten 40-bit
-    /// levels left for computation, like Lattigo's example set: log QP = 1,674, within the HomomorphicEncryption.org
+    /// levels left for computation, like Lattigo's example set; 60-bit EvalMod primes (CoeffToSlot's output noise,
+    /// amplified by 2πK, follows their size): log QP = 1,692, within the HomomorphicEncryption.org
     /// 128-bit bound for N = 2^16 (1,772) and the lattice estimator's 1,747 of <c>../shared/anchors.md</c>.
     /// </summary>
     public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,
         new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32 },
-        logSlotToCoeff: 42, logEvalMod: 58, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
+        logSlotToCoeff: 42, logEvalMod: 60, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
 
     /// <summary>
-    /// N = 2^15, dense secret, ephemeral H = 32, one 40-bit level left: log QP = 876, within the 128-bit bound for
-    /// N = 2^15 (881). Two-level transforms keep room for 55-bit EvalMod primes (EvalMod's precision follows its scale).
+    /// N = 2^15, dense secret, ephemeral H = 32, one 40-bit level left: log QP = 861, within the 128-bit bound for
+    /// N = 2^15 (881). Two-level transforms and two double angles (degree 56, 8 levels instead of 9) keep room for
+    /// 60-bit EvalMod primes: the precision follows their size (55-bit primes gave about 5 bits less).
     /// </summary>
     public static BootstrappingPreset N15 => Layout("N15", 15, 55, 1, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32 },
-        logSlotToCoeff: 35, logEvalMod: 55, logCoeffToSlot: 50, logP: [58, 58]);
+        new BootstrappingParameters { CoeffToSlotLevels = 2, SlotToCoeffLevels = 2, SecretHammingWeight = 32, DoubleAngle = 2 },
+        logSlotToCoeff: 35, logEvalMod: 60, logCoeffToSlot: 50, logP: [58, 58]);
 
     /// <summary>
     /// N = 2^14 with the N = 2^16 chain's shape (two levels left): NOT secure (log QP about 1,000 bits where N = 2^14
