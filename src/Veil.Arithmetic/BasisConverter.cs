@@ -158,6 +158,9 @@ public sealed class BasisConverter
     {
         int k = _from.Length;
         if (k == 1) return;
+        // The vector kernels read and write through raw references: the lengths are checked here, once.
+        if (n < 0 || source.Length < k * n) ThrowHelper.Argument(nameof(source), $"{k} source limbs of {n} words are needed; {source.Length} words given.");
+        if (scratch.Length < (k + 1) * n) ThrowHelper.Argument(nameof(scratch), $"The scratch needs (|from| + 1)·N = {(k + 1) * n} words; {scratch.Length} given.");
         if (_floatingPoint && n % 4 == 0)
         {
             PrepareFloatingPoint(source, scratch, n, weights);

@@ -152,6 +152,28 @@ public sealed class DiagonalTransform
         double target = targetScale ?? x.Scale;
         // Without a target the plaintexts are encoded at exactly q_ℓ (one cache entry per level); with one, at the ratio.
         double encodeScale = targetScale is null ? evaluator.RescaleFactor(x.Level) : evaluator.RescaleFactor(x.Level) * target / x.Scale;
+        return ApplyEncoded(evaluator, x, encodeScale, target);
+    }
+
+    /// <summary>
+    /// Applies the transform and multiplies the scale by <paramref name="scaleFactor"/> (one level lower): the diagonals
+    /// are encoded at q_ℓ·factor whatever x's scale, so inputs of any scale share one set of plaintexts per level.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Apply(ICircuitEvaluator, Ciphertext, double?)"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Apply(ICircuitEvaluator, Ciphertext, double?)"/>, or the factor is not positive.</exception>
+    public Ciphertext ApplyScaling(ICircuitEvaluator evaluator, Ciphertext x, double scaleFactor)
+    {
+        ArgumentNullException.ThrowIfNull(evaluator);
+        ArgumentNullException.ThrowIfNull(x);
+        if (!(scaleFactor > 0) || double.IsInfinity(scaleFactor)) throw new ArgumentException($"The scale factor must be positive; got {scaleFactor}.", nameof(scaleFactor));
+        if (evaluator.Slots != _slots) throw new ArgumentException($"The transform was built for {_slots} slots; the parameters have {evaluator.Slots}.", nameof(evaluator));
+        if (x.Level == 0) throw new InvalidOperationException("A diagonal transform needs one level; the ciphertext has none left.");
+        if (evaluator is not CkksCircuitEvaluator) throw new ArgumentException("A scale factor is a CKKS notion; other schemes apply the transform without one.", nameof(evaluator));
+        return ApplyEncoded(evaluator, x, evaluator.RescaleFactor(x.Level) * scaleFactor, x.Scale * scaleFactor);
+    }
+
+    private Ciphertext ApplyEncoded(ICircuitEvaluator evaluator, Ciphertext x, double encodeScale, double target)
+    {
         var groups = Encoded(evaluator, x.Level, encodeScale);
         var inner = new Ciphertext[_groups.Length];
         for (int g = 0; g < inner.Length; g++) inner[g] = evaluator.NewCiphertext(x.Level, x.Scale);
@@ -168,6 +190,9 @@ public sealed class DiagonalTransform
         result!.Scale = target; // q_ℓ·target/x.Scale·x.Scale/q_ℓ, up to rounding
         return result;
     }
+
+    /// <summary>Plaintext sets held (one per level and encoding scale), for tests of the cache's growth.</summary>
+    internal int CachedPlaintextSets { get { lock (_gate) return _encoded.Count; } }
 
     private (int Step, LiftedPlaintext Weight)[][] Encoded(ICircuitEvaluator evaluator, int level, double scale)
     {

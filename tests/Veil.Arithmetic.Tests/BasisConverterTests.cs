@@ -247,11 +247,14 @@ public class BasisConverterTests
         Assert.Equal(clean, dirty);
     }
 
-    [Fact]
-    public void Convert_RejectsScratchShorterThanSourcesPlusOneLimbs()
+    [Theory]
+    [InlineData(50, 40)] // double-precision kernels
+    [InlineData(61, 60)] // AVX-512 integer kernels where present (raw references: the check must come first)
+    public void Convert_RejectsScratchShorterThanSourcesPlusOneLimbs(int sourceBits, int targetBits)
     {
-        var from = PrimesOf(50, 50);
-        var conv = new BasisConverter(Moduli(from), Moduli(PrimesOf(40)));
+        var from = PrimesOf(sourceBits, sourceBits);
+        var conv = new BasisConverter(Moduli(from), Moduli(PrimesOf(targetBits)));
         Assert.ThrowsAny<ArgumentException>(() => conv.Convert(new ulong[2 * N], new ulong[N], new ulong[2 * N], N));
+        Assert.ThrowsAny<ArgumentException>(() => conv.Convert(new ulong[N], new ulong[N], new ulong[3 * N], N));
     }
 }

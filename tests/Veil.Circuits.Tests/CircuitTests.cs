@@ -303,6 +303,32 @@ public class DiagonalTransformTests
     }
 
     [Fact]
+    public void ApplyScaling_MultipliesTheScale_AndInputsOfAnyScaleShareOnePlaintextSet()
+    {
+        // Bootstrapping's SlotToCoeff meets inputs whose scales differ in their last bits: keyed on the target scale,
+        // each would have encoded (and kept) a plaintext set of its own.
+        var ctx = DeepContext.Instance.Value;
+        int slots = ctx.Parameters.Slots;
+        var offsets = new[] { 0, 1, 7 };
+        var diagonals = offsets.ToDictionary(o => o, o => DeepContext.Uniform(slots, 30 + o, -1, 1));
+        var transform = new DiagonalTransform(diagonals, slots);
+        var circuit = new CkksCircuitEvaluator(new CkksEvaluator(ctx.Parameters, ctx.Relin, ctx.Keys.CreateRotationKeys(transform.RequiredRotations)), ctx.Encoder);
+        var x = DeepContext.Uniform(slots, 8, -1, 1);
+        var expected = Enumerable.Range(0, slots).Select(i => offsets.Sum(o => diagonals[o][i] * x[(i + o) % slots])).ToArray();
+        const double factor = 1.0 / 64;
+        foreach (double scale in new[] { ctx.Parameters.DefaultScale, ctx.Parameters.DefaultScale * (1 + 1e-9), ctx.Parameters.DefaultScale * 3 })
+        {
+            var ct = ctx.Encryptor.Encrypt(ctx.Encoder.Encode(x, scale, ctx.Parameters.MaxLevel));
+            var y = transform.ApplyScaling(circuit, ct, factor);
+            Assert.Equal(scale * factor, y.Scale, scale * factor * 1e-12);
+            Assert.True(DeepContext.Bits(ctx.Decrypt(y), expected, slots) >= 14, $"scale {scale:E3}: {DeepContext.Bits(ctx.Decrypt(y), expected, slots):F2} bits");
+        }
+        Assert.Equal(1, transform.CachedPlaintextSets);
+        Assert.Throws<ArgumentException>(() => transform.ApplyScaling(circuit, ctx.Encrypt(x), 0));
+        Assert.Throws<ArgumentException>(() => transform.ApplyScaling(circuit, ctx.Encrypt(x), double.NaN));
+    }
+
+    [Fact]
     public void GiantStep_IsChosenToSaveRotations_AndBadInputsAreRejected()
     {
         int slots = 2048;

@@ -48,9 +48,10 @@ public sealed class Bootstrapper
     /// <summary>
     /// How far above the output scale SlotToCoeff starts: 2^(log2(n)/2 + 3) for n slots, so that the rescale noise of
     /// its first levels, summed over up to n terms, stays about 2^3 below that of its last (at N = 2^14: 21.5 → 25.8
-    /// bits mean; past +3 nothing measurable is gained, and each level's diagonals are encoded a little below its prime).
+    /// bits mean; past +3 nothing measurable is gained). Each level's diagonals are encoded that much to the 1/L below
+    /// its prime, so the headroom is capped where that would leave a diagonal fewer than 30 bits.
     /// </summary>
-    public double SlotToCoeffHeadroom => Math.Pow(2, 0.5 * Math.Log2(Parameters.Slots) + 3);
+    public double SlotToCoeffHeadroom { get; }
 
     /// <summary>The level a bootstrapped ciphertext comes back at: the levels left for computation.</summary>
     public int OutputLevel { get; }
@@ -81,6 +82,9 @@ public sealed class Bootstrapper
         // plaintexts' full precision, which EvalMod's steep polynomial would otherwise amplify.
         _coeffToSlot = HomomorphicDft.CoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, slots).Select(d => new DiagonalTransform(d, slots)).ToArray();
         _slotToCoeff = HomomorphicDft.SlotToCoeffMatrices(slots, settings.SlotToCoeffLevels, Complex.One).Select(d => new DiagonalTransform(d, slots)).ToArray();
+        // SlotToCoeff rescales by the primes just above the output level.
+        double smallestBits = Enumerable.Range(OutputLevel + 1, settings.SlotToCoeffLevels).Min(l => Math.Log2(parameters.Ring.Q[l]));
+        SlotToCoeffHeadroom = Math.Pow(2, Math.Clamp(Math.Min(0.5 * Math.Log2(slots) + 3, settings.SlotToCoeffLevels * (smallestBits - 30)), 0, 60));
         RequiredRotations = _coeffToSlot.Concat(_slotToCoeff).SelectMany(t => t.RequiredRotations).Distinct().Order().ToArray();
     }
 
@@ -170,9 +174,10 @@ public sealed class Bootstrapper
         combined.Scale = stcScale;
         var evalMod = clock.Elapsed;
 
-        for (int k = 0; k < _slotToCoeff.Length; k++)
-            combined = _slotToCoeff[k].Apply(circuit, combined, stcScale * Math.Pow(outputScale / stcScale, (k + 1.0) / _slotToCoeff.Length));
-        combined.Scale = outputScale; // the planned scale exactly, not the rounding of the last step's arithmetic
+        // The same factor at every level whatever the input's scale: one set of plaintexts per level for every input.
+        double stepFactor = Math.Pow(SlotToCoeffHeadroom, -1.0 / _slotToCoeff.Length);
+        foreach (var transform in _slotToCoeff) combined = transform.ApplyScaling(circuit, combined, stepFactor);
+        combined.Scale = outputScale; // the planned scale exactly, not the rounding of the factors' product
         var slotToCoeff = clock.Elapsed;
         timings = new BootstrapTimings(modRaise, coeffToSlot - modRaise, evalMod - coeffToSlot, slotToCoeff - evalMod);
         return combined;

@@ -96,11 +96,12 @@ public sealed record BootstrappingPreset(CkksParametersLiteral Literal, Bootstra
     /// <summary>
     /// N = 2^16, dense ternary secret, ephemeral H = 32 for ModRaise (encapsulation), q_0 of 55 bits and ten 40-bit
     /// levels left for computation, like Lattigo's example set; 60-bit EvalMod primes (CoeffToSlot's output noise,
-    /// amplified by 2πK, follows their size): log QP = 1,692, within the HomomorphicEncryption.org
+    /// amplified by 2πK, follows their size) and a message ratio of 2^6 (at N = 2^16 that noise outweighs the sine's
+    /// curvature: 2^8 / 2^7 / 2^6 gave 23.0 / 24.0 / 24.2 bits): log QP = 1,692, within the HomomorphicEncryption.org
     /// 128-bit bound for N = 2^16 (1,772) and the lattice estimator's 1,747 of <c>../shared/anchors.md</c>.
     /// </summary>
     public static BootstrappingPreset N16 => Layout("N16", 16, 55, 10, 40,
-        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32 },
+        new BootstrappingParameters { CoeffToSlotLevels = 4, SlotToCoeffLevels = 4, SecretHammingWeight = 32, LogMessageRatio = 6 },
         logSlotToCoeff: 42, logEvalMod: 60, logCoeffToSlot: 56, logP: [61, 61, 61, 61, 61]);
 
     /// <summary>
