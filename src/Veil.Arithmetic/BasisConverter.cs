@@ -44,7 +44,7 @@ public sealed class BasisConverter
         _inverseFrom = _from.Select(a => 1.0 / a.Value).ToArray();
         _floatingPoint = FloatingPointModular.IsSupported && _from.All(a => a.BitCount <= FloatingPointModular.MaxBits);
         _doubleScratch = _floatingPoint && _to.All(b => b.BitCount <= FloatingPointModular.MaxBits);
-        _integerPrepare = !_floatingPoint && IntegerVectorModular.IsSupported;
+        _integerPrepare = !_floatingPoint && IntegerVectorModular.IsSupported && IntegerVectorModular.ConversionsSupported;
         _sumFitsReduce = _to.Select(b =>
         {
             var bound = _from.Aggregate(System.Numerics.BigInteger.Zero, (acc, a) => acc + (System.Numerics.BigInteger)(a.Value - 1) * (b.Value - 1))
