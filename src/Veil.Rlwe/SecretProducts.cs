@@ -101,12 +101,7 @@ public static class SecretProducts
             try
             {
                 Samplers.WideGaussian(SystemRandom.Instance, sigma, wide.AsSpan(0, n));
-                for (int j = 0; j < limbs; j++)
-                {
-                    var m = ring.Moduli[j];
-                    var limb = destination.Slice(j * n, n);
-                    for (int c = 0; c < n; c++) limb[c] = m.FromSigned(wide[c]);
-                }
+                Samplers.WideToRns(wide.AsSpan(0, n), ring, destination, 0, limbs);
             }
             finally { SecretArrayPool<long>.Return(wide, n); }
         }

@@ -177,4 +177,22 @@ public class PrngTests
         prng.NextBytes(buffer);
         return buffer;
     }
+
+    [Fact]
+    public void Stream_IsAes256OfLittleEndianCounterBlocksUnderShakeOfSeedAndDomain()
+    {
+        // The definition a seed-carrying key relies on, rebuilt here independently, across two buffer refills.
+        var seed = Enumerable.Range(0, Prng.SeedSize).Select(i => (byte)(3 * i + 1)).ToArray();
+        var domain = "test/kat"u8.ToArray();
+        var key = System.Security.Cryptography.Shake256.HashData([.. seed, .. domain], 32);
+        using var aes = System.Security.Cryptography.Aes.Create();
+        aes.Key = key;
+        const int blocks = 4100; // 65,600 bytes: more than two refills of 32 KiB
+        var counters = new byte[16 * blocks];
+        for (int b = 0; b < blocks; b++) System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(counters.AsSpan(16 * b), (ulong)b);
+        var expected = aes.EncryptEcb(counters, System.Security.Cryptography.PaddingMode.None);
+        var actual = new byte[expected.Length];
+        using (var prng = new Prng(seed, domain)) prng.NextBytes(actual);
+        Assert.Equal(expected, actual);
+    }
 }

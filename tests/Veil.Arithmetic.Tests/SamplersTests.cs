@@ -219,4 +219,109 @@ public class SamplersTests
         Samplers.SmallToRns(values, ring, upper, 2, 1);
         for (int i = 0; i < ring.N; i++) Assert.Equal(ring.Moduli[2].FromSigned(values[i]), upper[i]);
     }
+
+    // The smallest NTT-friendly prime above 2^bits: 2^64 mod q is then near 2^(64-bits)·(q − 2^bits)… large, so about one
+    // word in 2^(64−bits−1)… is rejected (1 in 16 for bits = 60), which exercises the vector path's fallback.
+    private static ulong PrimeAbove(int bits, int logN)
+    {
+        ulong step = 1UL << (logN + 1);
+        for (ulong q = (1UL << bits) + 1; ; q += step) if (Primes.IsPrime(q)) return q;
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(12)]
+    public void Uniform_VectorPathEqualsScalarPath(int logN)
+    {
+        var primes = new List<ulong> { PrimeAbove(60, logN) };
+        primes.AddRange(Primes.NttPrimes(61, logN, 1));
+        primes.AddRange(Primes.NttPrimes(40, logN, 1));
+        primes.AddRange(Primes.NttPrimes(20, logN, 1));
+        var ring = new RnsRing(logN, primes);
+        var vector = new ulong[ring.LimbCount * ring.N];
+        var scalar = new ulong[ring.LimbCount * ring.N];
+        using (var p = new Prng(Seed(21), "test/uniform")) Samplers.Uniform(p, ring, vector, 0, ring.LimbCount, vectors: true);
+        using (var p = new Prng(Seed(21), "test/uniform")) Samplers.Uniform(p, ring, scalar, 0, ring.LimbCount, vectors: false);
+        Assert.Equal(scalar, vector);
+        // The public entry is one of the two.
+        var viaPublic = new ulong[vector.Length];
+        using (var p = new Prng(Seed(21), "test/uniform")) Samplers.Uniform(p, ring, viaPublic, 0, ring.LimbCount);
+        Assert.Equal(scalar, viaPublic);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(7)]
+    [InlineData(2048)]
+    [InlineData(2049)]
+    [InlineData(5001)]
+    public void Gaussian_VectorPathEqualsScalarPath(int length)
+    {
+        var vector = new sbyte[length];
+        var scalar = new sbyte[length];
+        using (var p = new Prng(Seed(22), "test/gaussian")) Samplers.Gaussian(p, vector, vectors: true);
+        using (var p = new Prng(Seed(22), "test/gaussian")) Samplers.Gaussian(p, scalar, vectors: false);
+        Assert.Equal(scalar, vector);
+    }
+
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(3.2)]
+    [InlineData(1048576.0)]
+    [InlineData(61387448143.0)] // 2^35.8, the multiparty bench's flooding
+    [InlineData(140737488355328.0)] // 2^47, above the vector path's limit: scalar either way
+    public void WideGaussian_VectorPathIsTheSameTransform(double sigma)
+    {
+        const int n = 20_001;
+        var vector = new long[n];
+        var scalar = new long[n];
+        using (var p = new Prng(Seed(23), "test/wide")) Samplers.WideGaussian(p, sigma, vector, vectors: true);
+        using (var p = new Prng(Seed(23), "test/wide")) Samplers.WideGaussian(p, sigma, scalar, vectors: false);
+        // Vector Log/SinCos may differ from Math's in the last place: at most one after rounding, and rarely.
+        int differ = 0;
+        for (int i = 0; i < n; i++)
+        {
+            Assert.InRange(vector[i] - scalar[i], -1, 1);
+            if (vector[i] != scalar[i]) differ++;
+        }
+        Assert.True(differ <= n / 100, $"{differ} of {n} samples differ");
+        double mean = vector.Average(v => (double)v);
+        double sd = Math.Sqrt(vector.Average(v => ((double)v - mean) * ((double)v - mean)));
+        Assert.InRange(mean / sigma, -0.03, 0.03);
+        Assert.InRange(sd / Math.Sqrt(sigma * sigma + 1.0 / 12), 0.97, 1.03);
+    }
+
+    [Fact]
+    public void WideToRns_MatchesFromSignedOnEdgesAndRandomValues()
+    {
+        var primes = new List<ulong> { PrimeAbove(60, 10) };
+        primes.AddRange(Primes.NttPrimes(61, 10, 1));
+        primes.AddRange(Primes.NttPrimes(40, 10, 1));
+        primes.AddRange(Primes.NttPrimes(17, 10, 1));
+        var ring = new RnsRing(10, primes);
+        var rng = new Random(24);
+        var values = new long[ring.N];
+        for (int i = 0; i < values.Length; i++) values[i] = rng.NextInt64(long.MinValue + 1, long.MaxValue) >> rng.Next(0, 63);
+        long[] edges = [0, 1, -1, long.MaxValue, long.MinValue + 1, long.MaxValue - 1, 1L << 62, -(1L << 62)];
+        edges.CopyTo(values, 0);
+        for (int l = 0; l < primes.Count; l++)
+        {
+            long q = (long)primes[l];
+            long[] moduliEdges = [q, -q, q - 1, 1 - q, q + 1, -q - 1, 2 * q, -2 * q];
+            moduliEdges.CopyTo(values, 8 + 8 * l);
+        }
+        foreach (bool vectors in new[] { true, false })
+        {
+            var data = new ulong[ring.LimbCount * ring.N];
+            Samplers.WideToRns(values, ring, data, 0, ring.LimbCount, vectors);
+            for (int l = 0; l < ring.LimbCount; l++)
+                for (int i = 0; i < ring.N; i++) Assert.Equal(ring.Moduli[l].FromSigned(values[i]), data[l * ring.N + i]);
+            var upper = new ulong[ring.N];
+            Samplers.WideToRns(values, ring, upper, 3, 1, vectors);
+            for (int i = 0; i < ring.N; i++) Assert.Equal(ring.Moduli[3].FromSigned(values[i]), upper[i]);
+        }
+        Assert.Throws<ArgumentException>(() => Samplers.WideToRns(values.AsSpan(1), ring, new ulong[ring.N], 0, 1));
+    }
 }

@@ -111,10 +111,12 @@ public sealed class Prng : RandomSource, IDisposable
     private void Refill()
     {
         // Counter blocks: a 64-bit little-endian counter in the first half of each 16-byte block.
-        for (int off = 0; off < BlockBytes; off += 16)
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(_counterBlocks.AsSpan(off), _counter++);
-        }
+        // (The second halves stay zero.) Written as words: a bounds-checked write per block cost a fifth of the stream's time.
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(_counterBlocks.AsSpan());
+        ulong counter = _counter;
+        for (int w = 0; w < words.Length; w += 2, counter++)
+            words[w] = BitConverter.IsLittleEndian ? counter : BinaryPrimitives.ReverseEndianness(counter);
+        _counter = counter;
         _ecb.TransformBlock(_counterBlocks, 0, BlockBytes, _buffer, 0);
         _position = 0;
     }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Veil.Arithmetic.Sampling;
 
@@ -42,7 +44,12 @@ public static class Samplers
     /// written in NTT form directly (a uniform polynomial is uniform in either form).
     /// </summary>
     /// <remarks>Rejection sampling on 64-bit words removes modular bias; the randomness is public.</remarks>
-    public static void Uniform(RandomSource prng, RnsRing ring, Span<ulong> destination, int first, int limbs)
+    public static void Uniform(RandomSource prng, RnsRing ring, Span<ulong> destination, int first, int limbs) =>
+        Uniform(prng, ring, destination, first, limbs, IntegerVectorModular.IsSupported);
+
+    // vectors: false runs the scalar loop alone (tests compare the two).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Uniform(RandomSource prng, RnsRing ring, Span<ulong> destination, int first, int limbs, bool vectors)
     {
         int n = ring.N;
         Span<byte> block = stackalloc byte[2048];
@@ -57,13 +64,40 @@ public static class Samplers
                 // Draw 256 words at a time; Barrett reduction replaces a hardware division per coefficient.
                 prng.NextBytes(block);
                 var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(block);
-                for (int k = 0; k < words.Length && i < n; k++)
+                int k = vectors ? UniformVectors(words, d, ref i, m, bound) : 0;
+                for (; k < words.Length && i < n; k++)
                 {
                     ulong x = words[k];
                     if (x < bound) d[i++] = m.Reduce(x);
                 }
             }
         }
+    }
+
+    // Four words at a time while all four are accepted and fit: the same words as the scalar loop, which goes on from
+    // the returned index (rejections are rare: at most q/2^64 of the words).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int UniformVectors(ReadOnlySpan<ulong> words, Span<ulong> destination, ref int i, Modulus m, ulong bound)
+    {
+        var q = Vector256.Create(m.Value);
+        var twoQ = Vector256.Create(m.Value << 1);
+        var one = Vector256.Create(1UL);
+        var ratio = Vector256.Create(m.ShoupPrecompute(1));
+        var signBit = Vector256.Create(1UL << 63);
+        var biasedBound = Vector256.Create(bound ^ (1UL << 63));
+        int k = 0, n = destination.Length;
+        while (k + 4 <= words.Length && i + 4 <= n)
+        {
+            var x = Vector256.Create(words.Slice(k, 4));
+            // x < bound unsigned, as a signed comparison with both sides' sign bits flipped.
+            var accepted = Avx2.CompareGreaterThan(biasedBound.AsInt64(), Avx2.Xor(x, signBit).AsInt64());
+            if (Avx.MoveMask(accepted.AsDouble()) != 0b1111) break;
+            var r = IntegerVectorModular.MulShoupLazy(x, one, ratio, q, twoQ);
+            IntegerVectorModular.SubtractIfAtLeast(r, q).CopyTo(destination.Slice(i, 4));
+            i += 4;
+            k += 4;
+        }
+        return k;
     }
 
     /// <summary>Uniform ternary coefficients in {−1, 0, 1} as signed bytes.</summary>
@@ -120,7 +154,10 @@ public static class Samplers
 
     /// <summary>Centered discrete Gaussian (σ = 3.2, |e| ≤ 19) coefficients, sampled in constant time.</summary>
     /// <remarks>Exactly 8 random bytes per coefficient, read in blocks that are wiped before returning.</remarks>
-    public static void Gaussian(RandomSource random, Span<sbyte> destination)
+    public static void Gaussian(RandomSource random, Span<sbyte> destination) => Gaussian(random, destination, Avx2.IsSupported);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Gaussian(RandomSource random, Span<sbyte> destination, bool vectors)
     {
         ArgumentNullException.ThrowIfNull(random);
         ReadOnlySpan<ulong> table = CumulativeTable;
@@ -130,7 +167,8 @@ public static class Samplers
             int count = Math.Min(block.Length, destination.Length - start);
             var words = block[..count];
             random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
-            for (int i = 0; i < count; i++)
+            int i = vectors && BitConverter.IsLittleEndian ? GaussianVectors(words, destination.Slice(start, count)) : 0;
+            for (; i < count; i++)
             {
                 ulong r = BitConverter.IsLittleEndian ? words[i] : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(words[i]);
                 ulong u = r >> 1;          // 63 bits for the magnitude
@@ -146,7 +184,38 @@ public static class Samplers
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(block));
     }
 
-    /// <summary>The largest σ <see cref="WideGaussian"/> takes: 2^55.</summary>
+    // The scalar loop's arithmetic on four samples a lane: every table entry compared, no branch on a sample.
+    // Returns how many samples it wrote (a multiple of four).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int GaussianVectors(ReadOnlySpan<ulong> words, Span<sbyte> destination)
+    {
+        ReadOnlySpan<ulong> table = CumulativeTable;
+        int entries = table.Length - 1;
+        Span<Vector256<ulong>> thresholds = stackalloc Vector256<ulong>[entries];
+        for (int k = 0; k < entries; k++) thresholds[k] = Vector256.Create(table[k]);
+        var one = Vector256.Create(1UL);
+        Span<long> lanes = stackalloc long[4];
+        int i = 0;
+        for (; i + 4 <= words.Length; i += 4)
+        {
+            var r = Vector256.Create(words.Slice(i, 4));
+            var u = Avx2.ShiftRightLogical(r, 1);
+            // Count the entries above u (u − t wraps past 2^63 exactly when u < t); the magnitude is the rest.
+            var below = Vector256<ulong>.Zero;
+            for (int k = 0; k < entries; k++) below = Avx2.Add(below, Avx2.ShiftRightLogical(Avx2.Subtract(u, thresholds[k]), 63));
+            var v = Avx2.Subtract(Vector256.Create((ulong)entries), below).AsInt64();
+            var mask = Avx2.Subtract(Vector256<long>.Zero, Avx2.And(r, one).AsInt64());
+            Avx2.Subtract(Avx2.Xor(v, mask), mask).CopyTo(lanes);
+            destination[i] = (sbyte)lanes[0];
+            destination[i + 1] = (sbyte)lanes[1];
+            destination[i + 2] = (sbyte)lanes[2];
+            destination[i + 3] = (sbyte)lanes[3];
+        }
+        lanes.Clear();
+        return i;
+    }
+
+    /// <summary>The largest σ <see cref="WideGaussian(RandomSource, double, Span{long})"/> takes: 2^55.</summary>
     public const double MaxWideSigma = 36028797018963968.0;
     private const double TwoToMinus53 = 1.0 / 9007199254740992.0;
 
@@ -157,17 +226,25 @@ public static class Samplers
     /// </summary>
     /// <remarks>Samples beyond ±2^62 are impossible for the σ allowed (at most 2^55). The random words are wiped.</remarks>
     /// <exception cref="ArgumentOutOfRangeException">σ is not in [1, 2^55].</exception>
-    public static void WideGaussian(RandomSource random, double sigma, Span<long> destination)
+    public static void WideGaussian(RandomSource random, double sigma, Span<long> destination) =>
+        WideGaussian(random, sigma, destination, Avx2.IsSupported);
+
+    // vectors: the same transform four pairs at a time (Vector256.Log and SinCos may differ from Math's in the last
+    // place, so a sample may differ from the scalar loop's by one); only where every sample stays below 2^51.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void WideGaussian(RandomSource random, double sigma, Span<long> destination, bool vectors)
     {
         ArgumentNullException.ThrowIfNull(random);
         if (!(sigma >= 1 && sigma <= MaxWideSigma)) ThrowHelper.OutOfRange(nameof(sigma), $"σ must be in [1, 2^55]; got {sigma}.");
+        vectors &= sigma <= MaxVectorWideSigma && BitConverter.IsLittleEndian;
         Span<ulong> words = stackalloc ulong[256];
         for (int start = 0; start < destination.Length; start += words.Length / 2 * 2)
         {
             int pairs = Math.Min(words.Length / 2, (destination.Length - start + 1) / 2);
             var used = words[..(2 * pairs)];
             random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(used));
-            for (int k = 0; k < pairs; k++)
+            int k = vectors ? WideGaussianVectors(used, sigma, destination[start..]) : 0;
+            for (; k < pairs; k++)
             {
                 // u1 in (0, 1], u2 in [0, 1): radius √(−2 ln u1), angle 2π·u2; two independent normals.
                 double u1 = ((used[2 * k] >> 11) + 1) * TwoToMinus53;
@@ -181,19 +258,122 @@ public static class Samplers
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
     }
 
+    // |sample| ≤ σ·√(2·53·ln 2) < 8.6σ: below 2^51 (where doubles convert to integers by one addition) up to this σ.
+    private const double MaxVectorWideSigma = 2.0e14;
+
+    // Four pairs a step while eight outputs fit; returns the pairs done.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int WideGaussianVectors(ReadOnlySpan<ulong> used, double sigma, Span<long> destination)
+    {
+        int pairs = used.Length / 2, k = 0;
+        var scale = Vector256.Create(TwoToMinus53);
+        var twoPi = Vector256.Create(2 * Math.PI);
+        var minusTwoSigmaSquared = Vector256.Create(-2 * sigma * sigma);
+        var one = Vector256.Create(1UL);
+        for (; k + 4 <= pairs && 2 * k + 8 <= destination.Length; k += 4)
+        {
+            var a = Vector256.Create(used.Slice(2 * k, 4));
+            var b = Vector256.Create(used.Slice(2 * k + 4, 4));
+            // Lanes hold pairs (0, 2, 1, 3): the unpacks below put them back in order.
+            var first = Avx2.UnpackLow(a, b);
+            var second = Avx2.UnpackHigh(a, b);
+            var u1 = Avx.Multiply(ExactToDouble(Avx2.Add(Avx2.ShiftRightLogical(first, 11), one)), scale);
+            var u2 = Avx.Multiply(ExactToDouble(Avx2.ShiftRightLogical(second, 11)), scale);
+            var radius = Avx.Sqrt(Avx.Multiply(minusTwoSigmaSquared, Vector256.Log(u1)));
+            var (sin, cos) = Vector256.SinCos(Avx.Multiply(twoPi, u2));
+            var x = RoundToInt64(Avx.Multiply(radius, cos));
+            var y = RoundToInt64(Avx.Multiply(radius, sin));
+            Avx2.UnpackLow(x, y).CopyTo(destination.Slice(2 * k, 4));
+            Avx2.UnpackHigh(x, y).CopyTo(destination.Slice(2 * k + 4, 4));
+        }
+        return k;
+    }
+
+    // x < 2^53 to double exactly: half of it through the 2^52 bit pattern, doubled, plus the low bit.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ExactToDouble(Vector256<ulong> x)
+    {
+        var magic = Vector256.Create(4503599627370496.0); // 2^52
+        var half = Avx.Subtract(Avx2.Or(Avx2.ShiftRightLogical(x, 1), magic.AsUInt64()).AsDouble(), magic);
+        var low = Avx.Subtract(Avx2.Or(Avx2.And(x, Vector256.Create(1UL)), magic.AsUInt64()).AsDouble(), magic);
+        return Avx.Add(Avx.Add(half, half), low);
+    }
+
+    // Round to nearest even (as Math.Round) and convert, for |v| < 2^51: adding 1.5·2^52 leaves the integer in the low bits.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<long> RoundToInt64(Vector256<double> v)
+    {
+        var magic = Vector256.Create(6755399441055744.0); // 1.5·2^52
+        return Avx2.Subtract(Avx.Add(v, magic).AsInt64(), magic.AsInt64());
+    }
+
+    /// <summary>Writes signed coefficients (|v| &lt; 2^63) into every limb of an RNS polynomial (coefficient form), reduced
+    /// without a branch on their signs or sizes.</summary>
+    public static void WideToRns(ReadOnlySpan<long> values, RnsRing ring, Span<ulong> destination, int first, int limbs) =>
+        WideToRns(values, ring, destination, first, limbs, IntegerVectorModular.IsSupported);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void WideToRns(ReadOnlySpan<long> values, RnsRing ring, Span<ulong> destination, int first, int limbs, bool vectors)
+    {
+        ArgumentNullException.ThrowIfNull(ring);
+        int n = ring.N;
+        if (values.Length < n) ThrowHelper.Argument(nameof(values), $"Expected {n} values, got {values.Length}.");
+        for (int l = 0; l < limbs; l++)
+        {
+            var m = ring.Moduli[first + l];
+            var d = destination.Slice(l * n, n);
+            int c = 0;
+            if (vectors)
+            {
+                var q = Vector256.Create(m.Value);
+                var twoQ = Vector256.Create(m.Value << 1);
+                var one = Vector256.Create(1UL);
+                var ratio = Vector256.Create(m.ShoupPrecompute(1));
+                for (; c + 4 <= n; c += 4)
+                {
+                    // As Modulus.FromSigned: reduce |v|, then q − r (0 for r = 0) under the sign's mask.
+                    var v = Vector256.Create(values.Slice(c, 4));
+                    var negative = Avx2.CompareGreaterThan(Vector256<long>.Zero, v).AsUInt64();
+                    var magnitude = Avx2.Subtract(Avx2.Xor(v.AsUInt64(), negative), negative);
+                    var r = IntegerVectorModular.SubtractIfAtLeast(IntegerVectorModular.SubtractIfAtLeast(
+                        IntegerVectorModular.MulShoupLazy(magnitude, one, ratio, q, twoQ), twoQ), q);
+                    var negated = Avx2.AndNot(Avx2.CompareEqual(r, Vector256<ulong>.Zero), Avx2.Subtract(q, r));
+                    Avx2.Or(Avx2.AndNot(negative, r), Avx2.And(negative, negated)).CopyTo(d.Slice(c, 4));
+                }
+            }
+            for (; c < n; c++) d[c] = m.FromSigned(values[c]);
+        }
+    }
+
     // 1 when u ≥ t, without a branch; valid for u < 2^63 and t ≤ 2^63, where u − t wraps past 2^63 exactly when u < t.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int AtLeast(ulong u, ulong t) => (int)(((u - t) >> 63) ^ 1);
 
     /// <summary>Writes small signed coefficients into every limb of an RNS polynomial (coefficient form).</summary>
-    public static void SmallToRns(ReadOnlySpan<sbyte> values, RnsRing ring, Span<ulong> destination, int first, int limbs)
+    public static void SmallToRns(ReadOnlySpan<sbyte> values, RnsRing ring, Span<ulong> destination, int first, int limbs) =>
+        SmallToRns(values, ring, destination, first, limbs, Avx2.IsSupported);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void SmallToRns(ReadOnlySpan<sbyte> values, RnsRing ring, Span<ulong> destination, int first, int limbs, bool vectors)
     {
         int n = ring.N;
         for (int l = 0; l < limbs; l++)
         {
             ulong q = ring.Moduli[first + l].Value;
             var d = destination.Slice(l * n, n);
-            for (int i = 0; i < n; i++)
+            int i = 0;
+            if (vectors && values.Length >= n)
+            {
+                var qv = Vector256.Create(q).AsInt64();
+                ref sbyte v0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(values);
+                for (; i + 4 <= n; i += 4)
+                {
+                    // Four bytes sign-extended; q added where negative by a mask, not a branch.
+                    var v = Avx2.ConvertToVector256Int64(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref v0, i)))).AsSByte());
+                    Avx2.Add(v, Avx2.And(qv, Avx2.CompareGreaterThan(Vector256<long>.Zero, v))).AsUInt64().CopyTo(d.Slice(i, 4));
+                }
+            }
+            for (; i < n; i++)
             {
                 long v = values[i];
                 // v + q when negative, v otherwise, without a branch on the (secret) sign.
