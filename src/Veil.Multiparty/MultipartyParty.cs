@@ -227,7 +227,7 @@ public sealed class MultipartyParty : IDisposable
         CheckCiphertext(Session, ciphertext);
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = Flooding(ciphertext, policy);
-        var h = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
+        var h = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), ciphertext.Level + 1, Math.Pow(2, sigmaBits));
         return new DecryptionShare(Session.Parameters, Session.Id, Index, digest, ciphertext.Level, h, sigmaBits);
     }
 
@@ -244,7 +244,7 @@ public sealed class MultipartyParty : IDisposable
         var p0 = new RnsPolynomial(n, limbs, recipient.GetB().Data.AsSpan(0, limbs * n));
         var p1 = new RnsPolynomial(n, limbs, recipient.GetA().Data.AsSpan(0, limbs * n));
         using var u = new KeyGenerator(Session.Parameters).SecretKey;
-        var h0 = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), Math.Pow(2, sigmaBits));
+        var h0 = SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), limbs, Math.Pow(2, sigmaBits));
         var up0 = SecretProducts.MultiplyAddNoise(u, p0);
         Session.Parameters.Ring.Add(h0.Data, up0.Data, h0.Data, 0, limbs);
         var h1 = SecretProducts.MultiplyAddNoise(u, p1);
@@ -256,7 +256,7 @@ public sealed class MultipartyParty : IDisposable
 
     // Tests only: a share with key-generation noise instead of flooding, to measure the collective keys' own precision.
     internal DecryptionShare CreateDecryptionShareUnflooded(Ciphertext ciphertext) =>
-        new(Session.Parameters, Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext)), Math.Log2(Samplers.Sigma));
+        new(Session.Parameters, Session.Id, Index, ShareDigests.Ciphertext(ciphertext), ciphertext.Level, SecretProducts.MultiplyAddNoise(_share, C1(ciphertext), ciphertext.Level + 1), Math.Log2(Samplers.Sigma));
 
     /// <summary>A ciphertext of this session's parameters, size 2, NTT form (checked before any budget is spent).</summary>
     internal static void CheckCiphertext(MultipartySession session, Ciphertext ciphertext)
@@ -270,10 +270,11 @@ public sealed class MultipartyParty : IDisposable
     // The budget this party's key share counts against (also by its threshold share and its refresh shares).
     internal DecryptionBudget Budget => _share.ReleaseBudget;
 
-    private RnsPolynomial C1(Ciphertext ciphertext)
+    // c_1 in place (the products check that it is reduced); copying it cost a tenth of a decryption share.
+    private ReadOnlySpan<ulong> C1(Ciphertext ciphertext)
     {
         if (!ciphertext.Parameters.SameRingAs(Session.Parameters)) throw new ArgumentException("The ciphertext belongs to other parameters.", nameof(ciphertext));
-        return new RnsPolynomial(Session.Parameters.N, ciphertext.Level + 1, ciphertext.Poly(1));
+        return ciphertext.Poly(1);
     }
 
     private double Flooding(Ciphertext ciphertext, FloodingPolicy? policy) => CheckFlooding(Session, ciphertext, policy, _share.ReleaseBudget);

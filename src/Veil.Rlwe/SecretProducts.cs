@@ -25,6 +25,30 @@ public static class SecretProducts
         return result;
     }
 
+    /// <summary>s·x + e for x given as <paramref name="limbs"/> limbs of NTT-form words (a ciphertext's c_1 in place, with no copy).</summary>
+    /// <exception cref="ArgumentException">x is shorter than its limbs, has too many limbs, or is not reduced.</exception>
+    public static RnsPolynomial MultiplyAddNoise(SecretKey secret, ReadOnlySpan<ulong> x, int limbs, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var ring = Check(secret.Parameters, x, limbs);
+        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
+        Noise(secret.Parameters, result.Data, limbs, sigma);
+        ring.MulPointwiseAdd(x, secret.Ntt, result.Data, 0, limbs);
+        return result;
+    }
+
+    /// <summary>w·x + e for a secret polynomial w and x given as NTT-form words, as the overload above.</summary>
+    /// <exception cref="ArgumentException">x is shorter than its limbs, has too many limbs, or is not reduced.</exception>
+    public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, ReadOnlySpan<ulong> x, int limbs, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var ring = Check(secret.Parameters, x, limbs);
+        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
+        Noise(secret.Parameters, result.Data, limbs, sigma);
+        ring.MulPointwiseAdd(x, secret.Ntt, result.Data, 0, limbs);
+        return result;
+    }
+
     /// <summary>w·x + e for a secret polynomial w (a threshold share times its Lagrange coefficient), noise of deviation σ.</summary>
     public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, RnsPolynomial x, double sigma = Samplers.Sigma)
     {
@@ -66,6 +90,20 @@ public static class SecretProducts
         var result = new RnsPolynomial(parameters.N, limbs);
         Noise(parameters, result.Data, limbs, sigma);
         return result;
+    }
+
+    private static RnsRing Check(RlweParameters parameters, ReadOnlySpan<ulong> x, int limbs)
+    {
+        var ring = parameters.Ring;
+        if (limbs < 1 || limbs > ring.LimbCount) ThrowHelper.Argument(nameof(limbs), $"1 … {ring.LimbCount} limbs; got {limbs}.");
+        if (x.Length < limbs * ring.N) ThrowHelper.Argument(nameof(x), $"{limbs} limbs need {limbs * ring.N} words; got {x.Length}.");
+        for (int l = 0; l < limbs; l++)
+        {
+            ulong q = ring.Moduli[l].Value;
+            foreach (ulong v in x.Slice(l * ring.N, ring.N))
+                if (v >= q) ThrowHelper.Argument(nameof(x), $"A coefficient of limb {l} is not below its prime {q}.");
+        }
+        return ring;
     }
 
     private static RnsRing Check(RlweParameters parameters, RnsPolynomial x)
