@@ -56,8 +56,9 @@ public static class MultipartySerializer
         var r = Open(data, RefreshShareType, session, limits, IdBytes + 2 + 2 * PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
         var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
         int level = ReadLevel(ref r, session);
-        var h0 = ReadPoly(ref r, session, level + 1, "h0");
-        var h1 = ReadPoly(ref r, session, session.Parameters.MaxLevel + 1, "h1");
+        bool packed = Layout(ref r, session.Parameters, [level + 1, session.Parameters.MaxLevel + 1], "refreshShare");
+        var h0 = ReadPoly(ref r, session.Parameters, level + 1, "h0", packed);
+        var h1 = ReadPoly(ref r, session.Parameters, session.Parameters.MaxLevel + 1, "h1", packed);
         r.EnsureEnd("refreshShare");
         return new RefreshShare(session.Parameters, id, party, digest, level, h0, h1);
     }
@@ -70,8 +71,9 @@ public static class MultipartySerializer
     {
         var r = Open(data, ThresholdRefreshShareType, session, limits, IdBytes + 6 + 2 * session.Parties + IdBytes + 2 + 2 * PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
         var (roundId, threshold, active, digest, level) = ReadThresholdHeader(ref r, session, party);
-        var h0 = ReadPoly(ref r, session, level + 1, "h0");
-        var h1 = ReadPoly(ref r, session, session.Parameters.MaxLevel + 1, "h1");
+        bool packed = Layout(ref r, session.Parameters, [level + 1, session.Parameters.MaxLevel + 1], "thresholdRefreshShare");
+        var h0 = ReadPoly(ref r, session.Parameters, level + 1, "h0", packed);
+        var h1 = ReadPoly(ref r, session.Parameters, session.Parameters.MaxLevel + 1, "h1", packed);
         r.EnsureEnd("thresholdRefreshShare");
         return new ThresholdRefreshShare(session.Parameters, id, party, roundId, threshold, active, digest, level, h0, h1);
     }
@@ -146,10 +148,10 @@ public static class MultipartySerializer
         var k = key.Key;
         var p = k.Parameters;
         var polys = Enumerable.Range(0, k.DigitCount).Select(k.GetB).Concat(Enumerable.Range(0, k.DigitCount).Select(k.GetA)).ToArray();
-        var payload = new byte[2 + polys.Sum(x => x.Data.Length * 8)];
+        var payload = new byte[2 + polys.Sum(x => PackedBytes(p, x))];
         var w = new PayloadWriter(payload);
         w.WriteUInt16((ushort)k.DigitCount);
-        foreach (var x in polys) w.WriteCoefficients(x.Data);
+        foreach (var x in polys) WritePoly(ref w, p, x);
         w.EnsureFull();
         return VeilEnvelope.Pack(CollectiveRelinearizationKeyType, p.Hash.Span, payload, Compression.None);
     }
@@ -164,13 +166,12 @@ public static class MultipartySerializer
         var r = new PayloadReader(payload);
         int d = r.ReadUInt16("digits");
         if (d != digits) throw new VeilFormatException("digits", $"{d} digits; keys of these parameters have {digits}.");
-        var moduli = parameters.Ring.Moduli.Select(m => m.Value).ToArray();
+        bool packed = Layout(ref r, parameters, Enumerable.Repeat(limbs, 2 * digits), "relinearizationKey");
         var b = new RnsPolynomial[digits];
         var a = new RnsPolynomial[digits];
         for (int i = 0; i < 2 * digits; i++)
         {
-            var x = new RnsPolynomial(n, limbs);
-            r.ReadCoefficients(x.Data, moduli, n, i < digits ? "b" : "a");
+            var x = ReadPoly(ref r, parameters, limbs, i < digits ? "b" : "a", packed);
             if (i < digits) b[i] = x; else a[i - digits] = x;
         }
         r.EnsureEnd("relinearizationKey");
@@ -247,7 +248,8 @@ public static class MultipartySerializer
         var r = Open(data, ThresholdDecryptionShareType, session, limits, IdBytes + 6 + 2 * session.Parties + IdBytes + 2 + 8 + PolyBytes(session, session.Parameters.MaxLevel + 1), out var id, out int party);
         var (roundId, threshold, active, digest, level) = ReadThresholdHeader(ref r, session, party);
         double flooding = ReadFlooding(ref r);
-        var h = ReadPoly(ref r, session, level + 1, "h");
+        bool packed = Layout(ref r, session.Parameters, [level + 1], "thresholdDecryptionShare");
+        var h = ReadPoly(ref r, session.Parameters, level + 1, "h", packed);
         r.EnsureEnd("thresholdDecryptionShare");
         return new ThresholdDecryptionShare(session.Parameters, id, party, roundId, threshold, active, digest, level, h, flooding);
     }
@@ -271,11 +273,11 @@ public static class MultipartySerializer
         ArgumentNullException.ThrowIfNull(round1);
         ArgumentNullException.ThrowIfNull(parameters);
         var polys = round1.H0.Concat(round1.H1).ToArray();
-        var payload = new byte[IdBytes + 2 + polys.Sum(p => p.Data.Length * 8)];
+        var payload = new byte[IdBytes + 2 + polys.Sum(p => PackedBytes(parameters, p))];
         var w = new PayloadWriter(payload);
         w.WriteBytes(round1.SessionId);
         w.WriteUInt16((ushort)round1.H0.Count);
-        foreach (var p in polys) w.WriteCoefficients(p.Data);
+        foreach (var p in polys) WritePoly(ref w, parameters, p);
         w.EnsureFull();
         return VeilEnvelope.Pack(RelinearizationRound1Type, parameters.Hash.Span, payload, Compression.None);
     }
@@ -285,7 +287,8 @@ public static class MultipartySerializer
     public static PublicKeyShare LoadPublicKeyShare(ReadOnlySpan<byte> data, MultipartySession session, SerializationLimits? limits = null)
     {
         var r = Open(data, PublicKeyShareType, session, limits, PolyBytes(session, Full(session)), out var id, out int party);
-        var b = ReadPoly(ref r, session, Full(session), "b");
+        bool packed = Layout(ref r, session.Parameters, [Full(session)], "publicKeyShare");
+        var b = ReadPoly(ref r, session.Parameters, Full(session), "b", packed);
         r.EnsureEnd("publicKeyShare");
         return new PublicKeyShare(session.Parameters, id, party, b);
     }
@@ -296,8 +299,9 @@ public static class MultipartySerializer
         int digits = session.Parameters.MaxDigitCount;
         var r = Open(data, RelinearizationShare1Type, session, limits, 2 + 2 * digits * PolyBytes(session, Full(session)), out var id, out int party);
         ReadDigits(ref r, digits);
-        var h0 = ReadPolys(ref r, session, digits, "h0");
-        var h1 = ReadPolys(ref r, session, digits, "h1");
+        bool packed = Layout(ref r, session.Parameters, Enumerable.Repeat(Full(session), 2 * digits), "h0");
+        var h0 = ReadPolys(ref r, session, digits, "h0", packed);
+        var h1 = ReadPolys(ref r, session, digits, "h1", packed);
         r.EnsureEnd("relinearizationShare1");
         return new RelinearizationShare1(session.Parameters, id, party, h0, h1);
     }
@@ -311,8 +315,9 @@ public static class MultipartySerializer
         var r = new PayloadReader(payload);
         var id = ReadSession(ref r, session);
         ReadDigits(ref r, digits);
-        var h0 = ReadPolys(ref r, session, digits, "h0");
-        var h1 = ReadPolys(ref r, session, digits, "h1");
+        bool packed = Layout(ref r, session.Parameters, Enumerable.Repeat(Full(session), 2 * digits), "h0");
+        var h0 = ReadPolys(ref r, session, digits, "h0", packed);
+        var h1 = ReadPolys(ref r, session, digits, "h1", packed);
         r.EnsureEnd("relinearizationRound1");
         return new RelinearizationRound1(id, h0, h1);
     }
@@ -324,8 +329,9 @@ public static class MultipartySerializer
         var r = Open(data, RelinearizationShare2Type, session, limits, IdBytes + 2 + 2 * digits * PolyBytes(session, Full(session)), out var id, out int party);
         var digest = r.ReadBytes(IdBytes, "round1Digest").ToArray();
         ReadDigits(ref r, digits);
-        var h0 = ReadPolys(ref r, session, digits, "h0");
-        var h1 = ReadPolys(ref r, session, digits, "h1");
+        bool packed = Layout(ref r, session.Parameters, Enumerable.Repeat(Full(session), 2 * digits), "h0");
+        var h0 = ReadPolys(ref r, session, digits, "h0", packed);
+        var h1 = ReadPolys(ref r, session, digits, "h1", packed);
         r.EnsureEnd("relinearizationShare2");
         return new RelinearizationShare2(session.Parameters, id, party, digest, h0, h1);
     }
@@ -339,7 +345,8 @@ public static class MultipartySerializer
         try { session.Parameters.GaloisPermutation(element); }
         catch (ArgumentException e) { throw new VeilFormatException("galoisElement", e.Message, e); }
         ReadDigits(ref r, digits);
-        var b = ReadPolys(ref r, session, digits, "b");
+        bool packed = Layout(ref r, session.Parameters, Enumerable.Repeat(Full(session), digits), "b");
+        var b = ReadPolys(ref r, session, digits, "b", packed);
         r.EnsureEnd("galoisKeyShare");
         return new GaloisKeyShare(session.Parameters, id, party, element, b);
     }
@@ -351,7 +358,8 @@ public static class MultipartySerializer
         var digest = r.ReadBytes(IdBytes, "ciphertextDigest").ToArray();
         int level = ReadLevel(ref r, session);
         double flooding = ReadFlooding(ref r);
-        var h = ReadPoly(ref r, session, level + 1, "h");
+        bool packed = Layout(ref r, session.Parameters, [level + 1], "decryptionShare");
+        var h = ReadPoly(ref r, session.Parameters, level + 1, "h", packed);
         r.EnsureEnd("decryptionShare");
         return new DecryptionShare(session.Parameters, id, party, digest, level, h, flooding);
     }
@@ -364,8 +372,9 @@ public static class MultipartySerializer
         var recipient = r.ReadBytes(IdBytes, "recipientDigest").ToArray();
         int level = ReadLevel(ref r, session);
         double flooding = ReadFlooding(ref r);
-        var h0 = ReadPoly(ref r, session, level + 1, "h0");
-        var h1 = ReadPoly(ref r, session, level + 1, "h1");
+        bool packed = Layout(ref r, session.Parameters, [level + 1, level + 1], "keySwitchShare");
+        var h0 = ReadPoly(ref r, session.Parameters, level + 1, "h0", packed);
+        var h1 = ReadPoly(ref r, session.Parameters, level + 1, "h1", packed);
         r.EnsureEnd("keySwitchShare");
         return new KeySwitchShare(session.Parameters, id, party, digest, recipient, level, h0, h1, flooding);
     }
@@ -377,12 +386,12 @@ public static class MultipartySerializer
         var box = new PayloadWriterBox();
         header(box);
         var head = box.ToArray();
-        var payload = new byte[IdBytes + 2 + head.Length + polys.Sum(p => p.Data.Length * 8)];
+        var payload = new byte[IdBytes + 2 + head.Length + polys.Sum(p => PackedBytes(share.Parameters, p))];
         var w = new PayloadWriter(payload);
         w.WriteBytes(share.SessionId);
         w.WriteUInt16((ushort)share.Party);
         w.WriteBytes(head);
-        foreach (var p in polys) w.WriteCoefficients(p.Data);
+        foreach (var p in polys) WritePoly(ref w, share.Parameters, p);
         w.EnsureFull();
         return VeilEnvelope.Pack(type, share.Parameters.Hash.Span, payload, Compression.None);
     }
@@ -428,17 +437,42 @@ public static class MultipartySerializer
     private static int Full(MultipartySession session) => session.Parameters.Ring.LimbCount;
     private static long PolyBytes(MultipartySession session, int limbs) => (long)limbs * session.Parameters.N * 8;
 
-    private static RnsPolynomial ReadPoly(ref PayloadReader r, MultipartySession session, int limbs, string field)
+    private static ulong[] Moduli(RlweParameters parameters, int limbs) => [.. parameters.Ring.Moduli.Take(limbs).Select(m => m.Value)];
+
+    private static long PackedBytes(RlweParameters parameters, RnsPolynomial p) => ResiduePacking.Bytes(Moduli(parameters, p.LimbCount), parameters.N);
+
+    private static void WritePoly(ref PayloadWriter w, RlweParameters parameters, RnsPolynomial p) => w.WritePackedResidues(p.Data, Moduli(parameters, p.LimbCount), parameters.N);
+
+    /// <summary>
+    /// Whether the polynomials that remain are residue-packed (written since 2026-12) or 64-bit words (the earlier layout,
+    /// still read): the two sizes always differ, so the remaining length decides, and any other length is refused.
+    /// </summary>
+    private static bool Layout(ref PayloadReader r, RlweParameters parameters, IEnumerable<int> limbCounts, string field)
     {
-        var p = new RnsPolynomial(session.Parameters.N, limbs);
-        r.ReadCoefficients(p.Data, session.Parameters.Ring.Moduli.Take(limbs).Select(m => m.Value).ToArray(), session.Parameters.N, field);
+        long packed = 0, words = 0;
+        foreach (int limbs in limbCounts)
+        {
+            packed += ResiduePacking.Bytes(Moduli(parameters, limbs), parameters.N);
+            words += (long)limbs * parameters.N * 8;
+        }
+        if (r.Remaining == packed) return true;
+        if (r.Remaining == words) return false;
+        throw new VeilFormatException(field, $"{r.Remaining} bytes of polynomials; these parameters take {packed} (packed residues) or {words} (64-bit words).");
+    }
+
+    private static RnsPolynomial ReadPoly(ref PayloadReader r, RlweParameters parameters, int limbs, string field, bool packed)
+    {
+        var p = new RnsPolynomial(parameters.N, limbs);
+        var moduli = Moduli(parameters, limbs);
+        if (packed) r.ReadPackedResidues(p.Data, moduli, parameters.N, field);
+        else r.ReadCoefficients(p.Data, moduli, parameters.N, field);
         return p;
     }
 
-    private static RnsPolynomial[] ReadPolys(ref PayloadReader r, MultipartySession session, int count, string field)
+    private static RnsPolynomial[] ReadPolys(ref PayloadReader r, MultipartySession session, int count, string field, bool packed)
     {
         var result = new RnsPolynomial[count];
-        for (int i = 0; i < count; i++) result[i] = ReadPoly(ref r, session, Full(session), field);
+        for (int i = 0; i < count; i++) result[i] = ReadPoly(ref r, session.Parameters, Full(session), field, packed);
         return result;
     }
 

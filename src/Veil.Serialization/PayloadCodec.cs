@@ -103,6 +103,40 @@ public ref struct PayloadReader
         }
     }
 
+    /// <summary>
+    /// Reads residues packed by <see cref="PayloadWriter.WritePackedResidues"/>: limb l's <paramref name="n"/> values at
+    /// <see cref="ResiduePacking.Width"/>(<paramref name="moduli"/>[l]) bits each; any value not below its modulus is rejected.
+    /// </summary>
+    /// <exception cref="VeilFormatException">Too few bytes, or a value not below its modulus.</exception>
+    public void ReadPackedResidues(Span<ulong> destination, ReadOnlySpan<ulong> moduli, int n, string field)
+    {
+        var src = ReadBytes(checked((int)ResiduePacking.Bytes(moduli, n)), field);
+        int position = 0;
+        UInt128 acc = 0;
+        int bits = 0;
+        for (int l = 0; l < moduli.Length; l++)
+        {
+            ulong q = moduli[l];
+            int w = ResiduePacking.Width(q);
+            ulong mask = (1UL << w) - 1;
+            var limb = destination.Slice(l * n, n);
+            for (int i = 0; i < limb.Length; i++)
+            {
+                if (bits < w)
+                {
+                    // Refill a word at a time; the last few bytes of the stream one at a time.
+                    if (position + 8 <= src.Length) { acc |= (UInt128)BinaryPrimitives.ReadUInt64LittleEndian(src[position..]) << bits; position += 8; bits += 64; }
+                    else while (bits < w) { acc |= (UInt128)src[position++] << bits; bits += 8; }
+                }
+                ulong v = (ulong)acc & mask;
+                acc >>= w;
+                bits -= w;
+                if (v >= q) throw new VeilFormatException(field, $"Coefficient {i} of limb {l} is {v}, not below its modulus {q}.");
+                limb[i] = v;
+            }
+        }
+    }
+
     /// <summary>Throws unless the whole payload was consumed.</summary>
     public readonly void EnsureEnd(string field)
     {
@@ -167,10 +201,67 @@ public ref struct PayloadWriter
         else for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(dst[(i * sizeof(ulong))..], values[i]);
     }
 
+    /// <summary>
+    /// Residues of moduli.Length limbs of <paramref name="n"/> values (limb-major), each at its modulus's bit width
+    /// (<see cref="ResiduePacking.Width"/>), least significant bit first: uniform residues cannot be stored in fewer
+    /// bits without loss, and 40-bit primes take 5 bytes instead of 8.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value does not fit its modulus's width, or n is not a multiple of 8.</exception>
+    public void WritePackedResidues(scoped ReadOnlySpan<ulong> values, ReadOnlySpan<ulong> moduli, int n)
+    {
+        var dst = Take(checked((int)ResiduePacking.Bytes(moduli, n)));
+        if (values.Length < moduli.Length * n) throw new ArgumentException($"{moduli.Length} limbs of {n} values need {moduli.Length * n} words; got {values.Length}.", nameof(values));
+        int position = 0;
+        UInt128 acc = 0;
+        int bits = 0;
+        for (int l = 0; l < moduli.Length; l++)
+        {
+            int w = ResiduePacking.Width(moduli[l]);
+            var limb = values.Slice(l * n, n);
+            for (int i = 0; i < limb.Length; i++)
+            {
+                ulong v = limb[i];
+                if ((v >> w) != 0) throw new ArgumentException($"Value {i} of limb {l} ({v}) does not fit in {w} bits.", nameof(values));
+                acc |= (UInt128)v << bits;
+                bits += w;
+                if (bits >= 64)
+                {
+                    BinaryPrimitives.WriteUInt64LittleEndian(dst[position..], (ulong)acc);
+                    position += 8;
+                    acc >>= 64;
+                    bits -= 64;
+                }
+            }
+        }
+        for (; bits > 0; bits -= 8) { dst[position++] = (byte)acc; acc >>= 8; } // n·width is a multiple of 8: whole bytes
+    }
+
     /// <summary>Guards the size computation of the savers: the buffer must be exactly filled.</summary>
     public readonly void EnsureFull()
     {
         if (_position != _buffer.Length)
             throw new InvalidOperationException($"Internal error: payload sized {_buffer.Length} bytes but {_position} were written.");
+    }
+}
+
+/// <summary>Sizes of residues packed at their moduli's bit widths (<see cref="PayloadWriter.WritePackedResidues"/>).</summary>
+public static class ResiduePacking
+{
+    /// <summary>Bits per residue of <paramref name="modulus"/>: the bit length of q − 1 (values are below q).</summary>
+    /// <exception cref="ArgumentException">The modulus is below 2 or above 2^62.</exception>
+    public static int Width(ulong modulus)
+    {
+        if (modulus < 2 || modulus > 1UL << 62) throw new ArgumentException($"Modulus {modulus} is outside 2 … 2^62.", nameof(modulus));
+        return 64 - System.Numerics.BitOperations.LeadingZeroCount(modulus - 1);
+    }
+
+    /// <summary>Bytes of moduli.Length limbs of <paramref name="n"/> packed residues.</summary>
+    /// <exception cref="ArgumentException"><paramref name="n"/> is not a positive multiple of 8, or a modulus is out of range.</exception>
+    public static long Bytes(ReadOnlySpan<ulong> moduli, int n)
+    {
+        if (n <= 0 || n % 8 != 0) throw new ArgumentException($"A limb of {n} values does not pack into whole bytes; n must be a positive multiple of 8.", nameof(n));
+        long bits = 0;
+        foreach (ulong q in moduli) bits += (long)Width(q) * n;
+        return bits / 8;
     }
 }

@@ -128,4 +128,37 @@ public class MultipartySerializerTests
             Assert.True(accepted < 400, $"{name}: {accepted} of 500 mutations accepted");
         }
     }
+
+    [Fact]
+    public void Shares_AreResiduePacked_AndTheEarlierWordLayoutStillLoads()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, new byte[32], 2, "packed");
+        using var party = new MultipartyParty(session, 1);
+        var share = party.CreatePublicKeyShare();
+        var saved = MultipartySerializer.Save(share);
+        // 40 + 30 + 39 bits a coefficient instead of 3 × 64, beside the 64-byte header and the session id and party.
+        long packed = (40 + 30 + 39) * (long)p.N / 8;
+        Assert.Equal(VeilHeader.Size + 32 + 2 + packed, saved.Length);
+        Assert.Equal(share.B.Data, MultipartySerializer.LoadPublicKeyShare(saved, session).B.Data);
+
+        // The same share in 64-bit words (the layout written before residue packing).
+        var words = new byte[32 + 2 + share.B.Data.Length * 8];
+        var w = new PayloadWriter(words);
+        w.WriteBytes(session.Id);
+        w.WriteUInt16(1);
+        w.WriteCoefficients(share.B.Data);
+        w.EnsureFull();
+        var legacy = VeilEnvelope.Pack(MultipartySerializer.PublicKeyShareType, p.Ring.Hash.Span, words, Compression.None);
+        Assert.Equal(share.B.Data, MultipartySerializer.LoadPublicKeyShare(legacy, session).B.Data);
+        // Any other length of polynomials is refused by name.
+        var odd = VeilEnvelope.Pack(MultipartySerializer.PublicKeyShareType, p.Ring.Hash.Span, words[..^5], Compression.None);
+        Assert.Equal("publicKeyShare", Assert.Throws<VeilFormatException>(() => MultipartySerializer.LoadPublicKeyShare(odd, session)).Field);
+
+        // A decryption share packs the ciphertext's limbs of Q only (40 + 30 bits).
+        var encoder = new CkksEncoder(p);
+        var ct = new Encryptor(p.Ring, new KeyGenerator(p.Ring).CreatePublicKey()).Encrypt(encoder.Encode([1.0]));
+        var dec = MultipartySerializer.Save(party.CreateDecryptionShare(ct, new FloodingPolicy(40, 8)));
+        Assert.Equal(VeilHeader.Size + 32 + 2 + 32 + 2 + 8 + (40 + 30L) * p.N / 8, dec.Length);
+    }
 }
