@@ -21,7 +21,7 @@ public sealed class BasisConverter
     private readonly Modulus[] _from, _to;
     private readonly ulong[] _hatInv, _hatInvShoup;
     private readonly ulong[] _hatModTo; // [j * from + i] = Â_i mod b_j
-    private readonly ulong[]? _hatModToShoup, _minusAModTo, _minusAShoup; // for the AVX-512 integer kernels only
+    private readonly ulong[]? _hatModToShoup, _minusAModTo, _minusAShoup; // for the integer-lane kernels only
     private readonly ulong[] _productModTo; // A mod b_j
     private readonly double[] _inverseFrom; // 1 / a_i
     private readonly bool[] _sumFitsReduce;

@@ -70,7 +70,7 @@ public static class IntegerVectorModular
         return Avx2.Add(low, Avx2.ShiftLeftLogical(cross, 32));
     }
 
-    /// <summary>x − bound where x ≥ bound, else x (x &lt; 2^63 + bound): an unsigned minimum, since x − bound wraps above x otherwise.</summary>
+    /// <summary>x − bound where x ≥ bound, else x (for bound ≤ 2^63 and x &lt; 2^63 + bound, which the AVX2 form needs): an unsigned minimum, since x − bound wraps above x otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<ulong> SubtractIfAtLeast(Vector256<ulong> x, Vector256<ulong> bound) =>
         Avx512F.VL.IsSupported ? Avx512F.VL.Min(x, Avx2.Subtract(x, bound)) : SubtractIfAtLeastAvx2(x, bound);

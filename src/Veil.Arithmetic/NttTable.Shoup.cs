@@ -7,7 +7,7 @@ namespace Veil.Arithmetic;
 
 /// <summary>
 /// The NTT for primes above 2^50 (the double-precision path's limit) on 64-bit integer lanes, four butterflies per
-/// instruction, where the processor has AVX-512 VL and DQ (64-bit lane multiplication, unsigned minimum).
+/// instruction, where the processor has AVX2 (AVX-512 VL/DQ's 64-bit lane products and unsigned minimum where present).
 /// </summary>
 /// <remarks>
 /// Harvey's lazy butterflies as in the scalar path, each product by <see cref="IntegerVectorModular.MulShoupLazy"/>.
@@ -23,7 +23,7 @@ public sealed partial class NttTable
     /// <summary>Whether the processor has the instructions of the integer-lane kernels.</summary>
     public static bool IntegerVectorsSupported => IntegerVectorModular.IsSupported;
 
-    /// <summary>Whether this table uses the AVX-512 integer-lane kernels (primes above 2^50).</summary>
+    /// <summary>Whether this table uses the integer-lane kernels (primes above 2^50).</summary>
     public bool UsesIntegerVectors => _integerVectors;
 
     private void InitializeIntegerVectors()

@@ -233,6 +233,7 @@ public class SamplersTests
     [InlineData(12)]
     public void Uniform_VectorPathEqualsScalarPath(int logN)
     {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // no vector path to compare
         var primes = new List<ulong> { PrimeAbove(60, logN) };
         primes.AddRange(Primes.NttPrimes(61, logN, 1));
         primes.AddRange(Primes.NttPrimes(40, logN, 1));
@@ -259,6 +260,7 @@ public class SamplersTests
     [InlineData(5001)]
     public void Gaussian_VectorPathEqualsScalarPath(int length)
     {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // no vector path to compare
         var vector = new sbyte[length];
         var scalar = new sbyte[length];
         using (var p = new Prng(Seed(22), "test/gaussian")) Samplers.Gaussian(p, vector, vectors: true);
@@ -274,6 +276,7 @@ public class SamplersTests
     [InlineData(140737488355328.0)] // 2^47, above the vector path's limit: scalar either way
     public void WideGaussian_VectorPathIsTheSameTransform(double sigma)
     {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // no vector path to compare
         const int n = 20_001;
         var vector = new long[n];
         var scalar = new long[n];
@@ -291,6 +294,31 @@ public class SamplersTests
         double sd = Math.Sqrt(vector.Average(v => ((double)v - mean) * ((double)v - mean)));
         Assert.InRange(mean / sigma, -0.03, 0.03);
         Assert.InRange(sd / Math.Sqrt(sigma * sigma + 1.0 / 12), 0.97, 1.03);
+    }
+
+    private sealed class ConstantSource(byte value) : RandomSource
+    {
+        public override void NextBytes(Span<byte> destination) => destination.Fill(value);
+    }
+
+    [Theory]
+    [InlineData((byte)0xFF)] // u1 = 1 exactly (53 ones, plus one): radius 0, every sample 0
+    [InlineData((byte)0x00)] // u1 = 2^-53, u2 = 0: the largest radius, angle 0
+    [InlineData((byte)0x80)]
+    public void WideGaussian_ExtremeUniforms_GiveTheScalarSamples(byte fill)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // no vector path to compare
+        const double sigma = 61387448143.0;
+        var vector = new long[64];
+        var scalar = new long[64];
+        Samplers.WideGaussian(new ConstantSource(fill), sigma, vector, vectors: true);
+        Samplers.WideGaussian(new ConstantSource(fill), sigma, scalar, vectors: false);
+        for (int i = 0; i < vector.Length; i++)
+        {
+            Assert.InRange(vector[i] - scalar[i], -1, 1);
+            Assert.InRange(Math.Abs(vector[i]), 0, 9 * sigma);
+        }
+        if (fill == 0xFF) Assert.All(vector, v => Assert.Equal(0, v));
     }
 
     [Fact]

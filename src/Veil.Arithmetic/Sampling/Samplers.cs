@@ -74,8 +74,8 @@ public static class Samplers
         }
     }
 
-    // Four words at a time while all four are accepted and fit: the same words as the scalar loop, which goes on from
-    // the returned index (rejections are rare: at most q/2^64 of the words).
+    // Four words at a time while four outputs fit: the same words in the same order as the scalar loop, which goes on
+    // from the returned index.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int UniformVectors(ReadOnlySpan<ulong> words, Span<ulong> destination, ref int i, Modulus m, ulong bound)
     {
@@ -91,7 +91,17 @@ public static class Samplers
             var x = Vector256.Create(words.Slice(k, 4));
             // x < bound unsigned, as a signed comparison with both sides' sign bits flipped.
             var accepted = Avx2.CompareGreaterThan(biasedBound.AsInt64(), Avx2.Xor(x, signBit).AsInt64());
-            if (Avx.MoveMask(accepted.AsDouble()) != 0b1111) break;
+            if (Avx.MoveMask(accepted.AsDouble()) != 0b1111)
+            {
+                // A group with a rejection takes the scalar step, in the same order, and the vectors go on after it
+                // (at a 61-bit prime up to an eighth of the words are rejected, which would leave most of a block scalar).
+                for (int end = k + 4; k < end; k++)
+                {
+                    ulong w = words[k];
+                    if (w < bound) destination[i++] = m.Reduce(w);
+                }
+                continue;
+            }
             var r = IntegerVectorModular.MulShoupLazy(x, one, ratio, q, twoQ);
             IntegerVectorModular.SubtractIfAtLeast(r, q).CopyTo(destination.Slice(i, 4));
             i += 4;
@@ -211,7 +221,7 @@ public static class Samplers
             destination[i + 2] = (sbyte)lanes[2];
             destination[i + 3] = (sbyte)lanes[3];
         }
-        lanes.Clear();
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(lanes));
         return i;
     }
 
@@ -269,7 +279,6 @@ public static class Samplers
         var scale = Vector256.Create(TwoToMinus53);
         var twoPi = Vector256.Create(2 * Math.PI);
         var minusTwoSigmaSquared = Vector256.Create(-2 * sigma * sigma);
-        var one = Vector256.Create(1UL);
         for (; k + 4 <= pairs && 2 * k + 8 <= destination.Length; k += 4)
         {
             var a = Vector256.Create(used.Slice(2 * k, 4));
@@ -277,7 +286,8 @@ public static class Samplers
             // Lanes hold pairs (0, 2, 1, 3): the unpacks below put them back in order.
             var first = Avx2.UnpackLow(a, b);
             var second = Avx2.UnpackHigh(a, b);
-            var u1 = Avx.Multiply(ExactToDouble(Avx2.Add(Avx2.ShiftRightLogical(first, 11), one)), scale);
+            // (k + 1)·2^-53 with the 1 added as a double: k + 1 reaches 2^53, past ExactToDouble's range, and u1 must stay 1 there.
+            var u1 = Avx.Multiply(Avx.Add(ExactToDouble(Avx2.ShiftRightLogical(first, 11)), Vector256.Create(1.0)), scale);
             var u2 = Avx.Multiply(ExactToDouble(Avx2.ShiftRightLogical(second, 11)), scale);
             var radius = Avx.Sqrt(Avx.Multiply(minusTwoSigmaSquared, Vector256.Log(u1)));
             var (sin, cos) = Vector256.SinCos(Avx.Multiply(twoPi, u2));
