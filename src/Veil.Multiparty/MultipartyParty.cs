@@ -130,13 +130,16 @@ public sealed class MultipartyParty : IDisposable
 
     private KeyGenerator Generator(SecretKey key) => new(Session.Parameters, key) { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
 
-    /// <summary>This party's share of the collective public key.</summary>
+    /// <summary>This party's share of the collective public key; <paramref name="reference"/>, when given, is the session's a expanded beforehand (<see cref="MultipartySession.ExpandPublicKeyReference"/>).</summary>
     /// <exception cref="InvalidOperationException">The share was made before (by a saved state) and is not held any more.</exception>
-    public PublicKeyShare CreatePublicKeyShare()
+    /// <exception cref="ArgumentException"><paramref name="reference"/> is not this session's public-key a.</exception>
+    public PublicKeyShare CreatePublicKeyShare(ExpandedReference? reference = null)
     {
         if (_publicKeyShare is not null) return _publicKeyShare;
         RefuseSecondSample(_publicKeyMade, "public-key");
-        var b = Generator(_share).CreatePublicKeyB(Session.Reference.PublicKeySeed());
+        var seed = Session.Reference.PublicKeySeed();
+        reference?.CheckFor(Session.Parameters, switchingKey: false, seed, nameof(reference));
+        var b = reference is null ? Generator(_share).CreatePublicKeyB(seed) : Generator(_share).CreatePublicKeyB(reference);
         _publicKeyMade = true;
         return _publicKeyShare = new PublicKeyShare(Session.Parameters, Session.Id, Index, b);
     }
@@ -147,15 +150,18 @@ public sealed class MultipartyParty : IDisposable
             throw new InvalidOperationException($"This party already made its {what} share: a second one under the same public a would let its noise be averaged out. Re-send the saved share.");
     }
 
-    /// <summary>Round 1 of the relinearization key; keeps an ephemeral key u_i until round 2.</summary>
-    public RelinearizationShare1 CreateRelinearizationShare1()
+    /// <summary>Round 1 of the relinearization key; keeps an ephemeral key u_i until round 2. <paramref name="reference"/>, when given, is the session's a_i expanded beforehand (<see cref="MultipartySession.ExpandRelinearizationReference"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="reference"/> is not this session's relinearization a_i.</exception>
+    public RelinearizationShare1 CreateRelinearizationShare1(ExpandedReference? reference = null)
     {
         if (_round1Share is not null) return _round1Share;
         RefuseSecondSample(_round1Made, "relinearization round-1");
+        var seed = Session.Reference.RelinearizationKeySeed();
+        reference?.CheckFor(Session.Parameters, switchingKey: true, seed, nameof(reference));
         _ephemeral?.Dispose();
         _ephemeral = new KeyGenerator(Session.Parameters).SecretKey;
         _round1Made = true;
-        var (h0, a) = Generator(_ephemeral).CreateSwitchingKeyParts(_share, Session.Reference.RelinearizationKeySeed());
+        var (h0, a) = reference is null ? Generator(_ephemeral).CreateSwitchingKeyParts(_share, seed) : Generator(_ephemeral).CreateSwitchingKeyParts(_share, reference);
         var h1 = new RnsPolynomial[h0.Length];
         for (int j = 0; j < h0.Length; j++) h1[j] = SecretProducts.MultiplyAddNoise(_share, a[j]);
         return _round1Share = new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
@@ -193,11 +199,14 @@ public sealed class MultipartyParty : IDisposable
     }
 
     /// <summary>This party's share of the collective Galois key for <paramref name="galoisElement"/>.</summary>
-    public GaloisKeyShare CreateGaloisKeyShare(ulong galoisElement)
+    /// <exception cref="ArgumentException"><paramref name="reference"/> is not this session's a_i for the element.</exception>
+    public GaloisKeyShare CreateGaloisKeyShare(ulong galoisElement, ExpandedReference? reference = null)
     {
         if (_galoisShares.TryGetValue(galoisElement, out var made)) return made;
         RefuseSecondSample(_galoisMade.Contains(galoisElement), $"Galois-key ({galoisElement})");
-        var b = Generator(_share).CreateGaloisKeyB(galoisElement, Session.Reference.GaloisKeySeed(galoisElement));
+        var seed = Session.Reference.GaloisKeySeed(galoisElement);
+        reference?.CheckFor(Session.Parameters, switchingKey: true, seed, nameof(reference));
+        var b = reference is null ? Generator(_share).CreateGaloisKeyB(galoisElement, seed) : Generator(_share).CreateGaloisKeyB(galoisElement, reference);
         _galoisMade.Add(galoisElement);
         return _galoisShares[galoisElement] = new GaloisKeyShare(Session.Parameters, Session.Id, Index, galoisElement, b);
     }

@@ -46,6 +46,13 @@ public sealed class MultipartySession
     /// <summary>32 bytes that every share of this session carries.</summary>
     public byte[] Id { get; }
 
+    /// <summary>The public key's a, expanded from the reference string ahead of the shares that use it.</summary>
+    public ExpandedReference ExpandPublicKeyReference() => ExpandedReference.ForPublicKey(Parameters, Reference.PublicKeySeed());
+    /// <summary>The relinearization key's a_i, expanded ahead of round 1.</summary>
+    public ExpandedReference ExpandRelinearizationReference() => ExpandedReference.ForSwitchingKey(Parameters, Reference.RelinearizationKeySeed());
+    /// <summary>The a_i of the Galois key for <paramref name="galoisElement"/>, expanded ahead of its shares.</summary>
+    public ExpandedReference ExpandGaloisReference(ulong galoisElement) => ExpandedReference.ForSwitchingKey(Parameters, Reference.GaloisKeySeed(galoisElement));
+
     internal void CheckParty(int party, string name)
     {
         if (party < 0 || party >= Parties) throw new ArgumentOutOfRangeException(name, party, $"Parties are numbered 0 … {Parties - 1}.");

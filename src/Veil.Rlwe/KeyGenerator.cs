@@ -272,6 +272,43 @@ public sealed class KeyGenerator
         }
     }
 
+    /// <summary>b = −a·s + e over Q·P for a public key's a expanded beforehand (<see cref="ExpandedReference.ForPublicKey"/>).</summary>
+    /// <exception cref="ArgumentException">The polynomials are a switching key's, or of other parameters.</exception>
+    public RnsPolynomial CreatePublicKeyB(ExpandedReference a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        a.CheckFor(_parameters, switchingKey: false, default, nameof(a));
+        var ring = _parameters.Ring;
+        var b = GC.AllocateUninitializedArray<ulong>(ring.LimbCount * ring.N); // every word written below
+        MinusASPlusError(a[0], b);
+        return RnsPolynomial.Wrap(ring.N, ring.LimbCount, b);
+    }
+
+    /// <summary>
+    /// <see cref="CreateSwitchingKeyParts(SecretKey, ReadOnlySpan{byte})"/> for a_i expanded beforehand: the A returned
+    /// are views of <paramref name="a"/>'s polynomials.
+    /// </summary>
+    /// <exception cref="ArgumentException">The target or the polynomials belong to other parameters, or they are a public key's.</exception>
+    public (RnsPolynomial[] B, RnsPolynomial[] A) CreateSwitchingKeyParts(SecretKey target, ExpandedReference a)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(a);
+        if (!target.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(target), "The target key belongs to other parameters.");
+        a.CheckFor(_parameters, switchingKey: true, default, nameof(a));
+        var (bs, _) = SwitchingKeyParts(target.Ntt, a.Seed.Span, keepA: false, a);
+        return (Wrap(bs), [.. Enumerable.Range(0, a.Count).Select(a.Polynomial)]);
+    }
+
+    /// <summary><see cref="CreateGaloisKeyB(ulong, ReadOnlySpan{byte})"/> for a_i expanded beforehand.</summary>
+    /// <exception cref="ArgumentException">The element is even or not below 2N, or the polynomials are of other parameters or a public key's.</exception>
+    public RnsPolynomial[] CreateGaloisKeyB(ulong galoisElement, ExpandedReference a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        a.CheckFor(_parameters, switchingKey: true, default, nameof(a));
+        var seed = a.Seed.ToArray();
+        return WithGaloisSecret(galoisElement, sigma => Wrap(SwitchingKeyParts(sigma, seed, keepA: false, a).B));
+    }
+
     private RnsPolynomial[] Wrap(ulong[][] polys) =>
         [.. polys.Select(p => RnsPolynomial.Wrap(_parameters.N, _parameters.Ring.LimbCount, p))];
 
@@ -288,7 +325,7 @@ public sealed class KeyGenerator
     }
 
     /// <summary>The b_i (and, when <paramref name="keepA"/>, the a_i) of the key switching from s' to s.</summary>
-    private (ulong[][] B, ulong[][]? A) SwitchingKeyParts(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA, bool keepA)
+    private (ulong[][] B, ulong[][]? A) SwitchingKeyParts(ReadOnlySpan<ulong> sPrimeNtt, ReadOnlySpan<byte> seedOfA, bool keepA, ExpandedReference? expanded = null)
     {
         var p = _parameters;
         var ring = p.Ring;
@@ -304,13 +341,13 @@ public sealed class KeyGenerator
         {
             Parallelism.For(digits, MaxDegreeOfParallelism, i =>
             {
-                ulong[]? pooled = keepA ? null : ArrayPool<ulong>.Shared.Rent(limbs * n);
-                var a = keepA ? new ulong[limbs * n] : pooled!;
+                ulong[]? pooled = keepA || expanded is not null ? null : ArrayPool<ulong>.Shared.Rent(limbs * n);
+                var a = expanded is not null ? null : keepA ? new ulong[limbs * n] : pooled!;
                 try
                 {
-                    KeySwitchingKey.ExpandA(p, seed, i, a.AsSpan(0, limbs * n));
+                    if (a is not null) KeySwitchingKey.ExpandA(p, seed, i, a.AsSpan(0, limbs * n));
                     var b = GC.AllocateUninitializedArray<ulong>(limbs * n); // every word written below
-                    MinusASPlusError(a.AsSpan(0, limbs * n), b);
+                    MinusASPlusError(a is not null ? a.AsSpan(0, limbs * n) : expanded![i], b);
                     // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
                     int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
                     for (int j = start; j < end; j++)
@@ -322,7 +359,7 @@ public sealed class KeyGenerator
                         for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
                     }
                     bs[i] = b;
-                    if (keepA) @as![i] = a;
+                    if (keepA) @as![i] = a!;
                 }
                 finally
                 {

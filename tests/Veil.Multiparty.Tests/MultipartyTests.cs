@@ -78,6 +78,41 @@ public class MultipartyTests
     }
 
     [Fact]
+    public void SharesFromReferencesExpandedBeforehand_BuildTheSameKeys_AndOtherReferencesAreRefused()
+    {
+        var p = Parameters.Value;
+        var session = new MultipartySession(p.Ring, Enumerable.Repeat((byte)5, 32).ToArray(), 3, "expanded");
+        var parties = Enumerable.Range(0, 3).Select(i => new MultipartyParty(session, i)).ToArray();
+        try
+        {
+            ulong g = GaloisElements.ForRotation(1, p.N);
+            var pkRef = session.ExpandPublicKeyReference();
+            var rlkRef = session.ExpandRelinearizationReference();
+            var galRef = session.ExpandGaloisReference(g);
+            // Wrong kind, another element's a_i, another session's seed: refused before the party spends its one sample.
+            var other = new MultipartySession(p.Ring, Enumerable.Repeat((byte)6, 32).ToArray(), 3, "expanded");
+            Assert.Throws<ArgumentException>(() => parties[0].CreatePublicKeyShare(rlkRef));
+            Assert.Throws<ArgumentException>(() => parties[0].CreatePublicKeyShare(other.ExpandPublicKeyReference()));
+            Assert.Throws<ArgumentException>(() => parties[0].CreateRelinearizationShare1(pkRef));
+            Assert.Throws<ArgumentException>(() => parties[0].CreateGaloisKeyShare(g, session.ExpandGaloisReference(GaloisElements.ForRotation(2, p.N))));
+            Assert.Throws<ArgumentException>(() => parties[0].CreateGaloisKeyShare(g, rlkRef));
+            // Parties 0 and 1 use the expanded references, party 2 expands from the seed itself: one key either way.
+            var pk = Collective.PublicKey(session, [parties[0].CreatePublicKeyShare(pkRef), parties[1].CreatePublicKeyShare(pkRef), parties[2].CreatePublicKeyShare()]);
+            var round1 = Collective.RelinearizationRound1(session, [parties[0].CreateRelinearizationShare1(rlkRef), parties[1].CreateRelinearizationShare1(rlkRef), parties[2].CreateRelinearizationShare1()]);
+            var rlk = Collective.RelinearizationKey(session, round1, parties.Select(x => x.CreateRelinearizationShare2(round1)).ToArray());
+            var gk = Collective.GaloisKeys(session, [parties[0].CreateGaloisKeyShare(g, galRef), parties[1].CreateGaloisKeyShare(g, galRef), parties[2].CreateGaloisKeyShare(g)]);
+            var (x, y) = Inputs(3);
+            var ct = Compute(pk, rlk, gk, x, y);
+            var got = new CkksEncoder(p).Decode(Collective.Decrypt(session, ct, parties.Select(q => q.CreateDecryptionShareUnflooded(ct)).ToArray()));
+            using var reference = Setup(3);
+            var refCt = Compute(reference.PublicKey, reference.Relinearization, reference.Galois, x, y);
+            double referenceBits = RmsBits(new CkksEncoder(p).Decode(Collective.Decrypt(reference.Session, refCt, reference.Parties.Select(q => q.CreateDecryptionShareUnflooded(refCt)).ToArray())), x, y);
+            Assert.True(RmsBits(got, x, y) >= referenceBits - 1, $"{RmsBits(got, x, y):F1} bits against {referenceBits:F1} from seed-expanded shares");
+        }
+        finally { foreach (var q in parties) q.Dispose(); }
+    }
+
+    [Fact]
     public void SixteenParties_BuildAPublicKey_AndDecryptTogether()
     {
         var p = Parameters.Value;
