@@ -132,8 +132,7 @@ public sealed class ThresholdParty : IDisposable
         var digest = ShareDigests.Ciphertext(ciphertext);
         double sigmaBits = MultipartyParty.CheckFlooding(Session, ciphertext, policy, _budget);
         var lambda = LagrangeAtZero(Session.Parameters, set, Index);
-        using var weighted = _share.MultiplyScalar(lambda);
-        var h = SecretProducts.MultiplyAddNoise(weighted, ciphertext.Poly(1), ciphertext.Level + 1, Math.Pow(2, sigmaBits));
+        var h = SecretProducts.MultiplyAddNoise(_share, lambda, ciphertext.Poly(1), ciphertext.Level + 1, Math.Pow(2, sigmaBits));
         return new ThresholdDecryptionShare(Session.Parameters, Session.Id, Index, RoundId, Threshold, set, digest, ciphertext.Level, h, sigmaBits);
     }
 

@@ -49,6 +49,31 @@ public static class SecretProducts
         return result;
     }
 
+    /// <summary>
+    /// (λ·w)·x + e for a secret polynomial w, public per-prime scalars λ (a threshold share's Lagrange coefficient) and x
+    /// as NTT-form words: computed as w·(λ·x), so λ multiplies the public x over its limbs instead of a secret copy of w.
+    /// </summary>
+    /// <exception cref="ArgumentException">λ is not one residue per prime of the ring, or x as in the overload without λ.</exception>
+    public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, ReadOnlySpan<ulong> scalar, ReadOnlySpan<ulong> x, int limbs, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        var ring = Check(secret.Parameters, x, limbs);
+        if (scalar.Length != ring.LimbCount) ThrowHelper.Argument(nameof(scalar), $"One residue per prime ({ring.LimbCount}); got {scalar.Length}.");
+        for (int l = 0; l < limbs; l++)
+            if (scalar[l] >= ring.Moduli[l].Value) ThrowHelper.Argument(nameof(scalar), $"The residue for prime {l} is not below it.");
+        int len = limbs * ring.N;
+        var scaled = System.Buffers.ArrayPool<ulong>.Shared.Rent(len); // λ·x is public: the shared pool is fine
+        try
+        {
+            ring.MulScalar(x[..len], scalar, scaled, 0, limbs);
+            var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(len)); // the noise writes every word
+            Noise(secret.Parameters, result.Data, limbs, sigma);
+            ring.MulPointwiseAdd(scaled.AsSpan(0, len), secret.Ntt, result.Data, 0, limbs);
+            return result;
+        }
+        finally { System.Buffers.ArrayPool<ulong>.Shared.Return(scaled); }
+    }
+
     /// <summary>w·x + e for a secret polynomial w (a threshold share times its Lagrange coefficient), noise of deviation σ.</summary>
     public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, RnsPolynomial x, double sigma = Samplers.Sigma)
     {

@@ -52,6 +52,25 @@ public class SecretProductsTests
     }
 
     [Fact]
+    public void ScalarOverload_IsTheProductOfTheScaledSecret()
+    {
+        var p = TestRings.Get("OneSpecial");
+        using var secret = new KeyGenerator(p).SecretKey;
+        using var share = SecretPolynomial.Share(secret, 1, [1UL])[0];
+        int limbs = 2;
+        var x = new RnsPolynomial(p.N, limbs);
+        using (var prng = new Prng(new byte[32], "test/secret-products-scalar")) Samplers.Uniform(prng, p.Ring, x.Data, 0, limbs);
+        var lambda = p.Ring.Moduli.Select((m, l) => m.Value - 3 - (ulong)l).ToArray();
+        using var scaled = share.MultiplyScalar(lambda);
+        var viaScalar = SecretProducts.MultiplyAddNoise(share, lambda, x.Data, limbs, 3.2);
+        var viaScaledSecret = SecretProducts.MultiplyAddNoise(scaled, x.Data, limbs, 3.2);
+        Assert.InRange(MaxCentredDifference(p, viaScalar, viaScaledSecret, limbs), 1, 2 * 19);
+        Assert.Throws<ArgumentException>(() => SecretProducts.MultiplyAddNoise(share, lambda.AsSpan(1), x.Data, limbs, 3.2));
+        lambda[1] = p.Ring.Moduli[1].Value;
+        Assert.Throws<ArgumentException>(() => SecretProducts.MultiplyAddNoise(share, lambda, x.Data, limbs, 3.2));
+    }
+
+    [Fact]
     public void SpanOverload_RefusesShortUnreducedOrOversizedInput()
     {
         var p = TestRings.Get("OneSpecial");
