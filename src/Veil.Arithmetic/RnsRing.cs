@@ -117,7 +117,17 @@ public sealed class RnsRing
             ulong q = _moduli[first + l].Value;
             var x = a.Slice(l * N, N); var d = destination.Slice(l * N, N);
             var m = _moduli[first + l];
-            for (int i = 0; i < d.Length; i++) d[i] = m.Negate(x[i]);
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var qv = Vector256.Create(q);
+                for (; i + 4 <= d.Length; i += 4)
+                {
+                    var v = Vector256.Create(x.Slice(i, 4));
+                    Vector256.ConditionalSelect(Vector256.Equals(v, Vector256<ulong>.Zero), Vector256<ulong>.Zero, qv - v).CopyTo(d.Slice(i, 4));
+                }
+            }
+            for (; i < d.Length; i++) d[i] = m.Negate(x[i]);
         }
     }
 
@@ -199,7 +209,18 @@ public sealed class RnsRing
             var m = _moduli[first + l];
             ulong w = scalars[l], wShoup = m.ShoupPrecompute(w);
             var x = a.Slice(l * N, N); var d = accumulator.Slice(l * N, N);
-            for (int i = 0; i < d.Length; i++) d[i] = m.Add(d[i], m.MulShoup(x[i], w, wShoup));
+            int i = 0;
+            if (IntegerVectorModular.IsSupported)
+            {
+                var wv = Vector256.Create(w); var wsv = Vector256.Create(wShoup);
+                var q = Vector256.Create(m.Value); var twoQ = Vector256.Create(m.Value << 1);
+                for (; i + 4 <= d.Length; i += 4)
+                {
+                    var product = IntegerVectorModular.SubtractIfAtLeast(IntegerVectorModular.MulShoupLazy(Vector256.Create(x.Slice(i, 4)), wv, wsv, q, twoQ), q);
+                    IntegerVectorModular.SubtractIfAtLeast(Vector256.Create(d.Slice(i, 4)) + product, q).CopyTo(d.Slice(i, 4));
+                }
+            }
+            for (; i < d.Length; i++) d[i] = m.Add(d[i], m.MulShoup(x[i], w, wShoup));
         }
     }
 

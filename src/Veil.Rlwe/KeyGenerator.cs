@@ -316,12 +316,12 @@ public sealed class KeyGenerator
     private void MinusASPlusError(ReadOnlySpan<ulong> a, Span<ulong> b)
     {
         var ring = _parameters.Ring;
-        int limbs = ring.LimbCount, len = limbs * ring.N;
+        int limbs = ring.LimbCount;
+        // −(e' + a·s) with e' Gaussian is −a·s + e for e = −e', as Gaussian as e' (the sampler's sign is uniform): one
+        // pass into b and no scratch holding a·s (which with the public a would give s, so it had to be wiped).
         SampleErrorNtt(_parameters, b);
-        var aS = SecretArrayPool<ulong>.Rent(len); // a·s with the public a gives s: scratch that is wiped
-        ring.MulPointwise(a, SecretKey.Ntt, aS, 0, limbs);
-        ring.Sub(b, aS, b, 0, limbs);
-        SecretArrayPool<ulong>.Return(aS, len);
+        ring.MulPointwiseAdd(a, SecretKey.Ntt, b, 0, limbs);
+        ring.Negate(b, b, 0, limbs);
     }
 
     /// <summary>The b_i (and, when <paramref name="keepA"/>, the a_i) of the key switching from s' to s.</summary>
@@ -350,14 +350,8 @@ public sealed class KeyGenerator
                     MinusASPlusError(a is not null ? a.AsSpan(0, limbs * n) : expanded![i], b);
                     // + P·s' on the primes of digit i only (the CRT indicator g_i is 1 there and 0 on the other primes of Q, and P·g_i ≡ 0 mod P).
                     int start = i * p.PCount, end = Math.Min(start + p.PCount, p.MaxLevel + 1);
-                    for (int j = start; j < end; j++)
-                    {
-                        var m = ring.Moduli[j];
-                        ulong w = p.PModQ[j], wShoup = m.ShoupPrecompute(w);
-                        var bl = b.AsSpan(j * n, n);
-                        var sl = sPrime.AsSpan(j * n, n);
-                        for (int c = 0; c < n; c++) bl[c] = m.Add(bl[c], m.MulShoup(sl[c], w, wShoup));
-                    }
+                    if (end > start)
+                        ring.MulScalarAdd(sPrime.AsSpan(start * n, (end - start) * n), p.PModQ.AsSpan(start, end - start), b.AsSpan(start * n, (end - start) * n), start, end - start);
                     bs[i] = b;
                     if (keepA) @as![i] = a!;
                 }

@@ -19,7 +19,7 @@ public static class SecretProducts
         ArgumentNullException.ThrowIfNull(secret);
         var ring = Check(secret.Parameters, x);
         int limbs = x.LimbCount, n = ring.N;
-        var result = new RnsPolynomial(n, limbs);
+        var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
         Noise(secret.Parameters, result.Data, limbs, sigma);
         ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
         return result;
@@ -80,7 +80,7 @@ public static class SecretProducts
         ArgumentNullException.ThrowIfNull(secret);
         var ring = Check(secret.Parameters, x);
         int limbs = x.LimbCount;
-        var result = new RnsPolynomial(ring.N, limbs);
+        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
         Noise(secret.Parameters, result.Data, limbs, sigma);
         ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
         return result;
@@ -99,7 +99,7 @@ public static class SecretProducts
         try
         {
             ring.Sub(s.Ntt, t.Ntt, difference, 0, limbs);
-            var result = new RnsPolynomial(n, limbs);
+            var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
             Noise(s.Parameters, result.Data, limbs, sigma);
             ring.MulPointwiseAdd(x.Data, difference, result.Data, 0, limbs);
             return result;

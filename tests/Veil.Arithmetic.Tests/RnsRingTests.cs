@@ -57,6 +57,7 @@ public class RnsRingTests
         var ring = MakeRing();
         var a = Random(ring, first, limbs, 1);
         var b = Random(ring, first, limbs, 2);
+        for (int k = 0; k < a.Length; k += 7) a[k] = 0; // zero negates to zero, not q
         var sum = new ulong[a.Length];
         var diff = new ulong[a.Length];
         var neg = new ulong[a.Length];
@@ -123,8 +124,11 @@ public class RnsRingTests
         var scalars = Enumerable.Range(0, limbs).Select(l => ring.Moduli[first + l].Value - 1 - (ulong)l).ToArray();
         var mul = new ulong[a.Length];
         var add = new ulong[a.Length];
+        var acc = Random(ring, first, limbs, 9);
+        var accumulated = (ulong[])acc.Clone();
         ring.MulScalar(a, scalars, mul, first, limbs);
         ring.AddScalar(a, scalars, add, first, limbs);
+        ring.MulScalarAdd(a, scalars, accumulated, first, limbs);
         for (int l = 0; l < limbs; l++)
         {
             var m = ring.Moduli[first + l];
@@ -133,6 +137,7 @@ public class RnsRingTests
                 int k = l * ring.N + i;
                 Assert.Equal(m.Mul(a[k], scalars[l]), mul[k]);
                 Assert.Equal(m.Add(a[k], scalars[l]), add[k]);
+                Assert.Equal(m.Add(acc[k], m.Mul(a[k], scalars[l])), accumulated[k]);
             }
         }
     }
