@@ -182,12 +182,8 @@ public sealed class MultipartyParty : IDisposable
         {
             int digits = round1.H0.Count;
             var h0 = new RnsPolynomial[digits];
-            var h1 = new RnsPolynomial[digits];
-            for (int j = 0; j < digits; j++)
-            {
-                h0[j] = SecretProducts.MultiplyAddNoise(_share, round1.H0[j]);
-                h1[j] = SecretProducts.MultiplyDifferenceAddNoise(u, _share, round1.H1[j]);
-            }
+            for (int j = 0; j < digits; j++) h0[j] = SecretProducts.MultiplyAddNoise(_share, round1.H0[j]);
+            var h1 = SecretProducts.MultiplyDifferenceAddNoise(u, _share, round1.H1);
             _round2Made = true;
             return _round2Share = new RelinearizationShare2(Session.Parameters, Session.Id, Index, round1.Digest, h0, h1);
         }

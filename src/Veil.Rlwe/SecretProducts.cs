@@ -107,6 +107,39 @@ public static class SecretProducts
         finally { SecretArrayPool<ulong>.Return(difference, limbs * n); }
     }
 
+    /// <summary>(s − t)·x_j + e_j for every x_j: the difference is formed once (in scratch that is wiped) for all of them.</summary>
+    /// <exception cref="ArgumentException">The keys belong to other parameters, or an x_j is malformed.</exception>
+    public static RnsPolynomial[] MultiplyDifferenceAddNoise(SecretKey s, SecretKey t, IReadOnlyList<RnsPolynomial> xs, double sigma = Samplers.Sigma)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(t);
+        ArgumentNullException.ThrowIfNull(xs);
+        if (!s.Parameters.SameRingAs(t.Parameters)) ThrowHelper.Argument(nameof(t), "The two keys belong to different parameters.");
+        var ring = s.Parameters.Ring;
+        int n = ring.N, most = 0;
+        foreach (var x in xs)
+        {
+            Check(s.Parameters, x);
+            most = Math.Max(most, x.LimbCount);
+        }
+        var difference = SecretArrayPool<ulong>.Rent(most * n);
+        try
+        {
+            ring.Sub(s.Ntt, t.Ntt, difference, 0, most);
+            var results = new RnsPolynomial[xs.Count];
+            for (int j = 0; j < results.Length; j++)
+            {
+                int limbs = xs[j].LimbCount;
+                var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
+                Noise(s.Parameters, result.Data, limbs, sigma);
+                ring.MulPointwiseAdd(xs[j].Data, difference, result.Data, 0, limbs);
+                results[j] = result;
+            }
+            return results;
+        }
+        finally { SecretArrayPool<ulong>.Return(difference, most * n); }
+    }
+
     /// <summary>A Gaussian polynomial of deviation σ in NTT form over the first <paramref name="limbs"/> primes (noise for an encryption of zero).</summary>
     public static RnsPolynomial Noise(RlweParameters parameters, int limbs, double sigma = Samplers.Sigma)
     {

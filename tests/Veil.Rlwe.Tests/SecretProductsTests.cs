@@ -71,6 +71,30 @@ public class SecretProductsTests
     }
 
     [Fact]
+    public void DifferenceOverListOfPolynomials_IsTheDifferenceTimesEach()
+    {
+        var p = TestRings.Get("OneSpecial");
+        using var s = new KeyGenerator(p).SecretKey;
+        using var t = new KeyGenerator(p).SecretKey;
+        var xs = new RnsPolynomial[3];
+        for (int j = 0; j < xs.Length; j++)
+        {
+            xs[j] = new RnsPolynomial(p.N, j + 1);
+            using var prng = new Prng(new byte[32], "test/difference", j);
+            Samplers.Uniform(prng, p.Ring, xs[j].Data, 0, j + 1);
+        }
+        var together = SecretProducts.MultiplyDifferenceAddNoise(s, t, xs);
+        for (int j = 0; j < xs.Length; j++)
+        {
+            Assert.Equal(j + 1, together[j].LimbCount);
+            var alone = SecretProducts.MultiplyDifferenceAddNoise(s, t, xs[j]);
+            Assert.InRange(MaxCentredDifference(p, together[j], alone, j + 1), 1, 2 * 19);
+        }
+        xs[1].Data[3] = p.Ring.Moduli[0].Value; // not below its prime: refused before anything is made
+        Assert.Throws<ArgumentException>(() => SecretProducts.MultiplyDifferenceAddNoise(s, t, xs));
+    }
+
+    [Fact]
     public void SpanOverload_RefusesShortUnreducedOrOversizedInput()
     {
         var p = TestRings.Get("OneSpecial");
