@@ -17,12 +17,8 @@ public static class SecretProducts
     public static RnsPolynomial MultiplyAddNoise(SecretKey secret, RnsPolynomial x, double sigma = Samplers.Sigma)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        var ring = Check(secret.Parameters, x);
-        int limbs = x.LimbCount, n = ring.N;
-        var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
-        Noise(secret.Parameters, result.Data, limbs, sigma);
-        ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
-        return result;
+        Check(secret.Parameters, x);
+        return Product(secret.Parameters, secret.Ntt, x.Data, x.LimbCount, sigma);
     }
 
     /// <summary>s·x + e for x given as <paramref name="limbs"/> limbs of NTT-form words (a ciphertext's c_1 in place, with no copy).</summary>
@@ -30,11 +26,8 @@ public static class SecretProducts
     public static RnsPolynomial MultiplyAddNoise(SecretKey secret, ReadOnlySpan<ulong> x, int limbs, double sigma = Samplers.Sigma)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        var ring = Check(secret.Parameters, x, limbs);
-        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
-        Noise(secret.Parameters, result.Data, limbs, sigma);
-        ring.MulPointwiseAdd(x, secret.Ntt, result.Data, 0, limbs);
-        return result;
+        Check(secret.Parameters, x, limbs);
+        return Product(secret.Parameters, secret.Ntt, x, limbs, sigma);
     }
 
     /// <summary>w·x + e for a secret polynomial w and x given as NTT-form words, as the overload above.</summary>
@@ -42,11 +35,8 @@ public static class SecretProducts
     public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, ReadOnlySpan<ulong> x, int limbs, double sigma = Samplers.Sigma)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        var ring = Check(secret.Parameters, x, limbs);
-        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
-        Noise(secret.Parameters, result.Data, limbs, sigma);
-        ring.MulPointwiseAdd(x, secret.Ntt, result.Data, 0, limbs);
-        return result;
+        Check(secret.Parameters, x, limbs);
+        return Product(secret.Parameters, secret.Ntt, x, limbs, sigma);
     }
 
     /// <summary>
@@ -66,10 +56,7 @@ public static class SecretProducts
         try
         {
             ring.MulScalar(x[..len], scalar, scaled, 0, limbs);
-            var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(len)); // the noise writes every word
-            Noise(secret.Parameters, result.Data, limbs, sigma);
-            ring.MulPointwiseAdd(scaled.AsSpan(0, len), secret.Ntt, result.Data, 0, limbs);
-            return result;
+            return Product(secret.Parameters, secret.Ntt, scaled.AsSpan(0, len), limbs, sigma);
         }
         finally { System.Buffers.ArrayPool<ulong>.Shared.Return(scaled); }
     }
@@ -78,12 +65,8 @@ public static class SecretProducts
     public static RnsPolynomial MultiplyAddNoise(SecretPolynomial secret, RnsPolynomial x, double sigma = Samplers.Sigma)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        var ring = Check(secret.Parameters, x);
-        int limbs = x.LimbCount;
-        var result = RnsPolynomial.Wrap(ring.N, limbs, GC.AllocateUninitializedArray<ulong>(limbs * ring.N)); // the noise writes every word
-        Noise(secret.Parameters, result.Data, limbs, sigma);
-        ring.MulPointwiseAdd(x.Data, secret.Ntt, result.Data, 0, limbs);
-        return result;
+        Check(secret.Parameters, x);
+        return Product(secret.Parameters, secret.Ntt, x.Data, x.LimbCount, sigma);
     }
 
     /// <summary>(s − t)·x + e: the difference of two secrets times a public polynomial, with noise of deviation σ.</summary>
@@ -99,10 +82,7 @@ public static class SecretProducts
         try
         {
             ring.Sub(s.Ntt, t.Ntt, difference, 0, limbs);
-            var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
-            Noise(s.Parameters, result.Data, limbs, sigma);
-            ring.MulPointwiseAdd(x.Data, difference, result.Data, 0, limbs);
-            return result;
+            return Product(s.Parameters, difference, x.Data, limbs, sigma);
         }
         finally { SecretArrayPool<ulong>.Return(difference, limbs * n); }
     }
@@ -129,11 +109,7 @@ public static class SecretProducts
             var results = new RnsPolynomial[xs.Count];
             for (int j = 0; j < results.Length; j++)
             {
-                int limbs = xs[j].LimbCount;
-                var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
-                Noise(s.Parameters, result.Data, limbs, sigma);
-                ring.MulPointwiseAdd(xs[j].Data, difference, result.Data, 0, limbs);
-                results[j] = result;
+                results[j] = Product(s.Parameters, difference, xs[j].Data, xs[j].LimbCount, sigma);
             }
             return results;
         }
@@ -173,6 +149,16 @@ public static class SecretProducts
         if (!x.IsNttForm) ThrowHelper.Argument(nameof(x), "The polynomial must be in NTT form.");
         x.CheckReduced(ring.Moduli.Take(x.LimbCount).ToArray(), ring.N, nameof(x));
         return ring;
+    }
+
+    // w·x + e over the first limbs primes (x already checked), into a fresh polynomial that the noise fills first.
+    private static RnsPolynomial Product(RlweParameters parameters, ReadOnlySpan<ulong> secretNtt, ReadOnlySpan<ulong> x, int limbs, double sigma)
+    {
+        int n = parameters.N;
+        var result = RnsPolynomial.Wrap(n, limbs, GC.AllocateUninitializedArray<ulong>(limbs * n)); // the noise writes every word
+        Noise(parameters, result.Data, limbs, sigma);
+        parameters.Ring.MulPointwiseAdd(x, secretNtt, result.Data, 0, limbs);
+        return result;
     }
 
     // Fresh noise from the OS random source into destination (NTT form), σ = 3.2 by the constant-time small sampler.
