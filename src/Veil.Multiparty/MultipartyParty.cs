@@ -161,9 +161,19 @@ public sealed class MultipartyParty : IDisposable
         _ephemeral?.Dispose();
         _ephemeral = new KeyGenerator(Session.Parameters).SecretKey;
         _round1Made = true;
-        var (h0, a) = reference is null ? Generator(_ephemeral).CreateSwitchingKeyParts(_share, seed) : Generator(_ephemeral).CreateSwitchingKeyParts(_share, reference);
-        var h1 = new RnsPolynomial[h0.Length];
-        for (int j = 0; j < h0.Length; j++) h1[j] = SecretProducts.MultiplyAddNoise(_share, a[j]);
+        RnsPolynomial[] h0, h1;
+        if (reference is null)
+        {
+            var (b, a) = Generator(_ephemeral).CreateSwitchingKeyParts(_share, seed);
+            h0 = b;
+            h1 = [.. a.Select(aj => SecretProducts.MultiplyAddNoise(_share, aj))];
+        }
+        else
+        {
+            h0 = Generator(_ephemeral).CreateSwitchingKeyB(_share, reference);
+            h1 = new RnsPolynomial[h0.Length];
+            for (int j = 0; j < h0.Length; j++) h1[j] = SecretProducts.MultiplyAddNoise(_share, reference[j], Session.Parameters.Ring.LimbCount);
+        }
         return _round1Share = new RelinearizationShare1(Session.Parameters, Session.Id, Index, h0, h1);
     }
 

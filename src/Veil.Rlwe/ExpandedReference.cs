@@ -8,7 +8,7 @@ namespace Veil.Rlwe;
 /// in NTT form over Q·P), expanded once ahead of the secret-dependent work: a party can prepare them before it takes
 /// part, and a round's timing then counts only what the secret takes (as Lattigo's common reference polynomials).
 /// </summary>
-/// <remarks>Public data: the same for every holder of the seed. Read-only after expansion.</remarks>
+/// <remarks>Public data: the same for every holder of the seed. Read-only after expansion: only read-only spans leave it.</remarks>
 public sealed class ExpandedReference
 {
     private readonly ulong[][] _polynomials;
@@ -60,8 +60,9 @@ public sealed class ExpandedReference
     /// <summary>Polynomial <paramref name="index"/> (NTT form over Q·P).</summary>
     public ReadOnlySpan<ulong> this[int index] => _polynomials[index];
 
-    /// <summary>Polynomial <paramref name="index"/> as a polynomial object: a view, not to be written.</summary>
-    public RnsPolynomial Polynomial(int index) => RnsPolynomial.Wrap(Parameters.N, Parameters.Ring.LimbCount, _polynomials[index]);
+    // A view for this assembly's key generation only: handed out, its writable Data would let a caller change the a of
+    // every share made from this object while the seed check still passes.
+    internal RnsPolynomial Polynomial(int index) => RnsPolynomial.Wrap(Parameters.N, Parameters.Ring.LimbCount, _polynomials[index]);
 
     /// <summary>Throws unless these are a switching key's (or a public key's) polynomials for <paramref name="parameters"/>, expanded from <paramref name="seed"/> when it is not empty.</summary>
     /// <exception cref="ArgumentException">Another kind, ring or seed.</exception>

@@ -285,18 +285,18 @@ public sealed class KeyGenerator
     }
 
     /// <summary>
-    /// <see cref="CreateSwitchingKeyParts(SecretKey, ReadOnlySpan{byte})"/> for a_i expanded beforehand: the A returned
-    /// are views of <paramref name="a"/>'s polynomials.
+    /// The b_i of <see cref="CreateSwitchingKeyParts(SecretKey, ReadOnlySpan{byte})"/> for a_i expanded beforehand (the
+    /// a_i stay in <paramref name="a"/>, read-only, rather than being handed out as writable polynomials).
     /// </summary>
     /// <exception cref="ArgumentException">The target or the polynomials belong to other parameters, or they are a public key's.</exception>
-    public (RnsPolynomial[] B, RnsPolynomial[] A) CreateSwitchingKeyParts(SecretKey target, ExpandedReference a)
+    public RnsPolynomial[] CreateSwitchingKeyB(SecretKey target, ExpandedReference a)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(a);
         if (!target.Parameters.SameRingAs(_parameters)) ThrowHelper.Argument(nameof(target), "The target key belongs to other parameters.");
         a.CheckFor(_parameters, switchingKey: true, default, nameof(a));
         var (bs, _) = SwitchingKeyParts(target.Ntt, a.Seed.Span, keepA: false, a);
-        return (Wrap(bs), [.. Enumerable.Range(0, a.Count).Select(a.Polynomial)]);
+        return Wrap(bs);
     }
 
     /// <summary><see cref="CreateGaloisKeyB(ulong, ReadOnlySpan{byte})"/> for a_i expanded beforehand.</summary>
