@@ -135,7 +135,8 @@ public static class MultipartySerializer
         int parties = r.ReadUInt16("parties");
         if (parties < 2 || parties > MultipartySession.MaxParties) throw new VeilFormatException("parties", $"{parties} parties; a session has 2 … {MultipartySession.MaxParties}.");
         double logScale = r.ReadFiniteDouble("logDefaultScale");
-        if (logScale < 0 || logScale > 62) throw new VeilFormatException("logDefaultScale", $"{logScale} is not a scale.");
+        // Sums at a scale above one prime are fine (the federation's are at 2^80 over two 60-bit primes); the encoder's limit holds.
+        if (!(logScale > 0 && logScale < Veil.Ckks.CkksParameters.MaxLogDefaultScale)) throw new VeilFormatException("logDefaultScale", $"{logScale} is not a scale.");
         string label = r.ReadString("label", 256);
         r.EnsureEnd("session");
         return (new MultipartySession(parameters, seed, parties, label), logScale);

@@ -1,0 +1,224 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Veil.Federated.Privacy;
+using Veil.Federated.Protocol;
+using Veil.Ml.Data;
+using Veil.Ml.Models;
+
+namespace Veil.Federated.Tests;
+
+public class FederationTests
+{
+    private static (Dataset Train, Dataset Test) BreastCancer() => DataSplit.TrainTest(BuiltinDatasets.BreastCancer(), 0.25, seed: 7, stratify: true);
+
+    private static FederationSettings Logistic(int features, int rounds = 6) => new()
+    {
+        Name = "test", Threshold = 2, Model = FederatedModelKind.Logistic, Features = features, Rounds = rounds, LocalSteps = 5, LearningRate = 0.5, PhaseTimeoutSeconds = 20,
+    };
+
+    // Scores θ on a held-out set standardized with the pooled statistics (the target's own are ignored for classifiers).
+    private static Func<double[], double[], double[], double> Scorer(FederationSettings s, Dataset test) => (theta, means, scales) =>
+    {
+        var x = FederationPlan.Standardize(test.Features, means[..s.Features], scales[..s.Features]);
+        var y = s.Model == FederatedModelKind.Linear ? test.Targets.Select(v => (v - means[s.Features]) / scales[s.Features]).ToArray() : test.Targets;
+        return LocalModels.Score(s.Model, s.Classes, theta, x, y);
+    };
+
+    // Centralized plaintext training with the same number of gradient steps on the pooled rows.
+    private static double Centralized(FederationSettings s, Dataset train, Dataset test)
+    {
+        var st = new Standardizer().Fit(train);
+        var theta = LocalModels.Train(s.Model, s.Classes, new double[LocalModels.ParameterCount(s.Model, s.Features, s.Classes)], st.Transform(train.Features), train.Targets, s.Rounds * s.LocalSteps, s.LearningRate);
+        return LocalModels.Score(s.Model, s.Classes, theta, st.Transform(test.Features), test.Targets);
+    }
+
+    [Fact]
+    public async Task ThresholdFedAvgOverMutualTlsMatchesCentralizedTraining()
+    {
+        var (train, test) = BreastCancer();
+        var template = Logistic(train.Columns);
+        var shares = FederationSetup.Split(train, 3, SplitKind.Iid, seed: 1);
+        var refusals = new List<StatusCode>();
+        await using var bed = await Testbed.StartAsync(template, shares, Scorer(template, test));
+        bed.StartParticipant(0);
+        // Participant 1 first sends a corrupted copy of its first update, and then replays its accepted key share: both refused, the federation goes on.
+        Submission? firstKeyShare = null;
+        bool corrupted = false;
+        bed.StartParticipant(1, inner => new InterceptingChannel(inner, async (s, ch, ct) =>
+        {
+            if (s.Kind == WorkKind.KeyShare) { firstKeyShare = s.Clone(); return; }
+            if (s.Kind != WorkKind.Aggregate || corrupted) return;
+            corrupted = true;
+            var bad = s.Clone();
+            var bytes = bad.Ciphertexts[0].ToByteArray();
+            bytes[bytes.Length / 2] ^= 0x5a;
+            bytes[40] ^= 0xff;
+            bad.Ciphertexts[0] = ByteString.CopyFrom(bytes);
+            foreach (var attempt in new[] { bad, firstKeyShare! })
+                try { await ch.SubmitAsync(attempt, ct); }
+                catch (RpcException e) { lock (refusals) refusals.Add(e.StatusCode); }
+        }));
+        bed.StartParticipant(2);
+        var outcome = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        var finals = await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, refusals.Count);
+        Assert.Equal(StatusCode.InvalidArgument, refusals[0]);
+        Assert.Equal(StatusCode.FailedPrecondition, refusals[1]);
+        var rounds = outcome.Rounds.Where(r => r.Purpose == "train").ToList();
+        Assert.Equal(template.Rounds, rounds.Count);
+        Assert.All(rounds, r => { Assert.Equal(3, r.Contributors.Count); Assert.Equal(2, r.Decryptors.Count); });
+        double federated = rounds[^1].Score!.Value, centralized = Centralized(template, train, test);
+        Assert.True(Math.Abs(federated - centralized) <= 0.01 + 1e-9, $"federated {federated:P2} vs centralized {centralized:P2}");
+        Assert.True(federated > 0.9);
+        // Everyone ends with the same model.
+        Assert.All(finals, f => Assert.Equal(outcome.Model, f.Model));
+    }
+
+    [Fact]
+    public async Task EncryptedSumsEqualPlaintextSumsAndLeastSquaresIsExact()
+    {
+        var data = BuiltinDatasets.Diabetes();
+        var template = new FederationSettings { Name = "ols", Threshold = 2, Model = FederatedModelKind.Linear, Features = data.Columns, Rounds = 2, LocalSteps = 10, LearningRate = 0.3, PhaseTimeoutSeconds = 20 };
+        var shares = FederationSetup.Split(data, 3, SplitKind.LabelSkew, seed: 2);
+        async Task<FederationOutcome> Run(AggregationMode mode)
+        {
+            await using var bed = await Testbed.StartAsync(template with { Aggregation = mode }, shares);
+            bed.StartAll();
+            var o = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+            await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+            return o;
+        }
+        var encrypted = await Run(AggregationMode.Threshold);
+        var plain = await Run(AggregationMode.Plaintext);
+
+        // The decrypted sums carry flooding noise about 2^-26 below a unit: the models agree far below any accuracy margin.
+        string Describe(FederationOutcome o) => string.Join("; ", o.Rounds.Select(r => $"{r.Purpose} {r.Round}: [{string.Join(",", r.Contributors)}]"));
+        Assert.True(encrypted.Rounds.Count == plain.Rounds.Count && encrypted.Rounds.Zip(plain.Rounds).All(p => p.First.Contributors.SequenceEqual(p.Second.Contributors)), Describe(encrypted) + " | " + Describe(plain));
+        for (int k = 0; k < plain.Model.Length; k++) Assert.Equal(plain.Model[k], encrypted.Model[k], 5);
+        Assert.Equal(plain.Means, encrypted.Means, (a, b) => Math.Abs(a - b) < 1e-6 * Math.Max(1, Math.Abs(a)));
+
+        // One-shot least squares on the pooled rows (nobody's XᵀX revealed) equals least squares on the pooled data.
+        var st = new Standardizer().Fit(data);
+        var ols = new OrdinaryLeastSquares().Fit(st.Transform(data.Features), data.Targets);
+        var x = FederationPlan.Standardize(data.Features, encrypted.Means[..data.Columns], encrypted.Scales[..data.Columns]);
+        var yHat = LocalModels.Predict(FederatedModelKind.Linear, 0, encrypted.LeastSquares!, x).Select(v => v * encrypted.Scales[^1] + encrypted.Means[^1]).ToArray();
+        double r2Federated = Metrics.R2(data.Targets, yHat), r2Pooled = ols.Score(st.Transform(data.Features), data.Targets);
+        Assert.Equal(r2Pooled, r2Federated, 6);
+        Assert.InRange(r2Pooled, 0.45, 0.6);
+    }
+
+    [Fact]
+    public async Task RoundsSurviveADropoutAndTheParticipantRejoins()
+    {
+        var (train, test) = BreastCancer();
+        var template = Logistic(train.Columns, rounds: 6) with { PhaseTimeoutSeconds = 4 };
+        var shares = FederationSetup.Split(train, 3, SplitKind.Iid, seed: 3);
+        await using var bed = await Testbed.StartAsync(template, shares, Scorer(template, test));
+        bed.StartParticipant(0);
+        bed.StartParticipant(1);
+        var stop2 = bed.StartParticipant(2);
+        var progress = new InlineProgress<RoundReport>(r =>
+        {
+            if (r.Purpose != "train") return;
+            if (r.Round == 1) stop2.Cancel();                      // participant 2 vanishes
+            if (r.Round == 3) bed.StartParticipant(2);             // and comes back from its state folder
+        });
+        var outcome = await bed.Coordinator.RunAsync(progress).WaitAsync(TimeSpan.FromMinutes(3));
+        var rounds = outcome.Rounds.Where(r => r.Purpose == "train").ToList();
+        Assert.True(rounds.Count == 6, outcome.StopReason + " / " + string.Join("; ", rounds.Select(r => $"{r.Round}: [{string.Join(",", r.Contributors)}] a{r.Attempts}")));
+        Assert.DoesNotContain(2, rounds[2].Contributors);            // round 3 ran with the survivors
+        Assert.Equal(2, rounds[2].Contributors.Count);
+        Assert.Contains(2, rounds[^1].Contributors);                 // the rejoined participant contributes again
+        Assert.True(rounds[^1].Score > 0.9);
+    }
+
+    [Fact]
+    public async Task DifferentialPrivacyIsAccountedAndStopsAtTheBudget()
+    {
+        var (train, test) = BreastCancer();
+        var dp = new DifferentialPrivacySettings { NoiseMultiplier = 2.0, ClipNorm = 1.0, Delta = 1e-5 };
+        var after3 = new RdpAccountant();
+        after3.Step(2.0, 1, 3);
+        double budget = after3.GetEpsilon(1e-5).Epsilon + 1e-9;
+        var template = Logistic(train.Columns, rounds: 10) with { Privacy = dp with { EpsilonBudget = budget } };
+        await using var bed = await Testbed.StartAsync(template, FederationSetup.Split(train, 3, SplitKind.Iid, seed: 4), Scorer(template, test));
+        bed.StartAll();
+        var outcome = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        var rounds = outcome.Rounds.Where(r => r.Purpose == "train").ToList();
+        Assert.Equal(3, rounds.Count);
+        Assert.Contains("budget", outcome.StopReason);
+        Assert.Equal(after3.GetEpsilon(1e-5).Epsilon, outcome.Epsilon!.Value, 9);
+        Assert.True(rounds[0].Epsilon < rounds[1].Epsilon && rounds[1].Epsilon < rounds[2].Epsilon);
+    }
+
+    [Fact]
+    public async Task StrangersAndOtherFederationsAreRefused()
+    {
+        var (train, _) = BreastCancer();
+        await using var bed = await Testbed.StartAsync(Logistic(train.Columns), FederationSetup.Split(train, 3, SplitKind.Iid, 5));
+        // A member naming another federation.
+        using (var member = new FederationGrpcChannel(bed.Address, bed.Settings.CoordinatorPin, bed.Certificate(0)))
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => member.PollAsync(new PollRequest { Federation = ByteString.CopyFrom(new byte[32]), WaitMs = 10 }, default));
+            Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
+            // A submission for a step it never got.
+            e = await Assert.ThrowsAsync<RpcException>(() => member.SubmitAsync(new Submission { Federation = ByteString.CopyFrom(bed.Id), Step = 12345, Kind = WorkKind.Aggregate }, default));
+            Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        }
+        // A certificate that is not in the federation file: the TLS handshake itself fails.
+        using var stranger = Veil.Protection.Tls.CreateDevelopmentCertificate("stranger");
+        using var outsider = new FederationGrpcChannel(bed.Address, bed.Settings.CoordinatorPin, stranger);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => outsider.PollAsync(new PollRequest { Federation = ByteString.CopyFrom(bed.Id), WaitMs = 10 }, default));
+        Assert.NotEqual(StatusCode.OK, refused.StatusCode);
+        // A coordinator with another key: the participant's pin check fails.
+        using var wrongPin = new FederationGrpcChannel(bed.Address, Convert.ToBase64String(new byte[32]), bed.Certificate(1));
+        await Assert.ThrowsAsync<RpcException>(() => wrongPin.PollAsync(new PollRequest { Federation = ByteString.CopyFrom(bed.Id), WaitMs = 10 }, default));
+    }
+
+    [Fact]
+    public async Task MalformedKeySharesAreRefusedWithoutStoppingTheCoordinator()
+    {
+        var (train, _) = BreastCancer();
+        var settings = FederationSetup.Create(Path.Combine(Path.GetTempPath(), "veil-fed-" + Guid.NewGuid().ToString("N")[..12]), Logistic(train.Columns), 3, Testbed.Passphrase, Veil.Protection.Argon2Parameters.Minimum, true);
+        var coordinator = new FederationCoordinator(settings.Settings, settings.Id);
+        using var cancel = new CancellationTokenSource();
+        var run = coordinator.RunAsync(cancellation: cancel.Token);
+        var work = await coordinator.PollAsync(0, settings.Id, TimeSpan.FromSeconds(5), default);
+        Assert.Equal(WorkKind.KeyShare, work.Kind);
+        var rng = new Random(9);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var junk = new byte[rng.Next(0, 3000)];
+            rng.NextBytes(junk);
+            var s = new Submission { Federation = ByteString.CopyFrom(settings.Id), Step = work.Step, Kind = WorkKind.KeyShare, KeyShare = ByteString.CopyFrom(junk) };
+            for (int d = 0; d < 3; d++) s.Dealings.Add(ByteString.CopyFrom(junk));
+            var e = Assert.Throws<FederationProtocolException>(() => coordinator.Submit(0, s));
+            Assert.Equal(StatusCode.InvalidArgument, e.Status);
+        }
+        // Still holding the same work: the participant may send a good share.
+        Assert.Equal(work.Step, (await coordinator.PollAsync(0, settings.Id, TimeSpan.Zero, default)).Step);
+        Assert.Equal(StatusCode.FailedPrecondition, Assert.Throws<FederationProtocolException>(() => coordinator.Submit(0, new Submission { Federation = ByteString.CopyFrom(settings.Id), Step = work.Step + 1, Kind = WorkKind.KeyShare })).Status);
+        Assert.Equal(StatusCode.PermissionDenied, Assert.Throws<FederationProtocolException>(() => coordinator.Submit(0, new Submission { Federation = ByteString.CopyFrom(new byte[32]), Step = work.Step })).Status);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
+
+    [Fact]
+    public void FederationFilesAreValidated()
+    {
+        var (settings, id) = FederationFile.Parse(FederationFile.Serialize(new FederationSettings
+        {
+            Members = [new("a", Convert.ToBase64String(new byte[32]), "-----BEGIN PUBLIC KEY-----"), new("b", Convert.ToBase64String(Enumerable.Repeat((byte)1, 32).ToArray()), "x")],
+            CoordinatorPin = Convert.ToBase64String(new byte[32]), Features = 3, Threshold = 2,
+        }));
+        Assert.Equal(32, id.Length);
+        Assert.Equal(2, settings.Participants);
+        Assert.Equal("threshold", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Threshold = 3 })).Field);
+        Assert.Equal("members", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Members = [settings.Members[0], settings.Members[0]] })).Field);
+        Assert.Equal("classes", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Model = FederatedModelKind.OneVsRest })).Field);
+        Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("{\"name\":\"x\",\"unknown\":1}"u8));
+        Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]"u8));
+        Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("{"u8));
+    }
+}
