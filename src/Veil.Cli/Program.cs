@@ -24,6 +24,7 @@ catch (UsageException e)
     return CommandLine.UsageExit;
 }
 catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException or Veil.Onnx.OnnxImportException
+    or Veil.Federated.FederationConfigurationException or Veil.Federated.FederationFailedException or Veil.Ml.Data.DataFormatException
     or System.Security.Cryptography.CryptographicException)
 {
     Console.Error.WriteLine($"veil: {e.Message}");
@@ -89,6 +90,7 @@ namespace Veil.Cli
             root.Subcommands.Add(Audit());
             root.Subcommands.Add(Multiparty());
             root.Subcommands.Add(Mpc());
+            root.Subcommands.Add(Federate());
             root.Subcommands.Add(Serve());
             root.Subcommands.Add(Deploy());
             root.Subcommands.Add(Predict());
@@ -360,6 +362,50 @@ namespace Veil.Cli
             node.SetAction(r => MpcCommands.Node(r.GetValue(role), r.GetValue(nParties), r.GetValue(nDealer), r.GetValue(nHe), r.GetValue(nIterations), r.GetValue(fault), r.GetValue(faultAfter),
                 r.GetValue(nDigits), r.GetValue(nFashion)));
             return new Command("mpc", "Secure multiparty computation by secret sharing.") { demo, node };
+        }
+
+        private static Command Federate()
+        {
+            var participants = Int("--participants", "Participant processes.", 3, 2, 20);
+            var data = new Option<string>("--data") { Description = "breast_cancer, iris, diabetes, digits, or a CSV file (with --target).", DefaultValueFactory = _ => "breast_cancer" };
+            var target = new Option<string?>("--target") { Description = "The CSV file's label column." };
+            var model = new Option<string>("--model") { Description = "logistic (one-vs-rest beyond two classes), linear or mlp.", DefaultValueFactory = _ => "logistic" };
+            model.AcceptOnlyFromAmong("logistic", "linear", "mlp");
+            var rounds = Int("--rounds", "FedAvg rounds.", 10, 1, 1000);
+            var epsilon = new Option<double?>("--epsilon") { Description = "DP-FedAvg with this ε budget (δ = 1e-5); the noise multiplier is chosen to spend it over the rounds." };
+            var dropout = new Option<double>("--dropout") { Description = "Share of participants killed (SIGKILL) after round 1 and restarted halfway [0, 0.5].", DefaultValueFactory = _ => 0 };
+            dropout.Validators.Add(r => { double v = r.GetValueOrDefault<double>(); if (!(v >= 0 && v <= 0.5)) r.AddError("--dropout must be in [0, 0.5]."); });
+            var split = new Option<string>("--split") { Description = "iid or label-skew.", DefaultValueFactory = _ => "iid" };
+            split.AcceptOnlyFromAmong("iid", "label-skew");
+            var aggregation = new Option<string>("--aggregation") { Description = "threshold (collective CKKS key, t-of-n decryption) or plaintext (the baseline).", DefaultValueFactory = _ => "threshold" };
+            aggregation.AcceptOnlyFromAmong("threshold", "plaintext");
+            var steps = Int("--local-steps", "Local gradient steps per round.", 5, 1, 1000);
+            var json = Json();
+            var demo = new Command("demo", "A federation on loopback: this process coordinates, each participant is a separate process (gRPC, mutual TLS); beside centralized training.")
+                { participants, data, target, model, rounds, epsilon, dropout, split, aggregation, steps, json };
+            demo.SetAction(r => FederateCommands.Demo(new Veil.Federated.FederationDemoOptions(r.GetValue(data)!, r.GetValue(target), r.GetValue(model)!, r.GetValue(participants), r.GetValue(rounds),
+                r.GetValue(epsilon), r.GetValue(dropout), r.GetValue(split) == "label-skew" ? Veil.Federated.SplitKind.LabelSkew : Veil.Federated.SplitKind.Iid,
+                r.GetValue(aggregation) == "plaintext" ? Veil.Federated.AggregationMode.Plaintext : Veil.Federated.AggregationMode.Threshold, r.GetValue(steps)), r.GetValue(json)));
+
+            var federation = new Option<string>("--federation") { Description = "The federation file.", Required = true };
+            var index = Int("--index", "This participant's number in the file.", 0, 0, 63);
+            var pData = new Option<string>("--data") { Description = "This participant's rows (CSV).", Required = true };
+            var pTarget = new Option<string>("--target") { Description = "The label column.", Required = true };
+            var directory = new Option<string>("--directory") { Description = "This participant's folder: keyring.vkr, tls.pfx, state/.", Required = true };
+            var address = new Option<string>("--coordinator") { Description = "The coordinator's address (https://127.0.0.1:PORT).", Required = true };
+            var weak = new Option<bool>("--allow-weak-keyring-cost") { Description = "Open a keyring made with less than the default Argon2id cost (demos)." };
+            var pJson = Json();
+            var participant = new Command("participant", $"One participant (its passphrase in ${Veil.Federated.FederationDemo.PassphraseVariable}): polls the coordinator, trains, encrypts, decrypts sums with the others.")
+                { federation, index, pData, pTarget, directory, address, weak, pJson };
+            participant.SetAction(r => FederateCommands.Participant(r.GetValue(federation)!, r.GetValue(index), r.GetValue(pData)!, r.GetValue(pTarget)!, r.GetValue(directory)!, r.GetValue(address)!, r.GetValue(weak), r.GetValue(pJson)));
+
+            var cFederation = new Option<string>("--federation") { Description = "The federation file.", Required = true };
+            var certificate = new Option<string>("--certificate") { Description = "The coordinator's certificate (PKCS#12; passphrase in the environment).", Required = true };
+            var port = Int("--port", "Loopback port (0 picks one).", 0, 0, 65535);
+            var cJson = Json();
+            var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.") { cFederation, certificate, port, cJson };
+            coordinator.SetAction(r => FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(cJson)));
+            return new Command("federate", "Federated learning: encrypted aggregation under a collective key, dropouts, differential privacy.") { demo, participant, coordinator };
         }
 
         private static Command Serve()

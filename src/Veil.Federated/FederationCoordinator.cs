@@ -167,7 +167,10 @@ public sealed class FederationCoordinator
 
     /// <summary>Runs the federation to its end: key generation, pooled statistics, least squares (linear models), the rounds.</summary>
     /// <exception cref="FederationFailedException">Key generation missed a participant.</exception>
-    public async Task<FederationOutcome> RunAsync(IProgress<RoundReport>? progress = null, CancellationToken cancellation = default)
+    /// <param name="progress">Each completed sum.</param>
+    /// <param name="beforeRound">Awaited before each training round (a demo restarts killed participants there).</param>
+    /// <param name="cancellation">Stops the run.</param>
+    public async Task<FederationOutcome> RunAsync(IProgress<RoundReport>? progress = null, CancellationToken cancellation = default, Func<int, CancellationToken, Task>? beforeRound = null)
     {
         var reports = new List<RoundReport>();
         var keygenTimeout = TimeSpan.FromSeconds(Math.Max(10 * Settings.PhaseTimeoutSeconds, 120));
@@ -195,6 +198,7 @@ public sealed class FederationCoordinator
         string stop = $"all {Settings.Rounds} rounds done";
         for (int round = 1; round <= Settings.Rounds; round++)
         {
+            if (beforeRound is not null) await beforeRound(round, cancellation).ConfigureAwait(false);
             if (accountant is not null && Settings.Privacy!.EpsilonBudget is { } budget)
             {
                 var next = RdpAccountant.Restore(accountant.Orders, accountant.Rdp, accountant.Steps);
@@ -221,6 +225,24 @@ public sealed class FederationCoordinator
         }
         return new FederationOutcome(theta, means, scales, leastSquares, reports,
             accountant?.GetEpsilon(Settings.Privacy!.Delta).Epsilon, stop, _slots.Select(s => s.Bytes).ToArray());
+    }
+
+    /// <summary>Whether <paramref name="participant"/> has taken work it has not answered yet (it is in the middle of a step).</summary>
+    public bool HoldsWork(int participant)
+    {
+        lock (_gate) return _slots[participant] is { Work: not null, Delivered: true };
+    }
+
+    /// <summary>Waits until <paramref name="participant"/> has polled after <paramref name="since"/>; false on timeout.</summary>
+    public async Task<bool> WaitUntilSeenAsync(int participant, DateTime since, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            lock (_gate) if (_slots[participant].LastSeen > since) return true;
+            await Task.Delay(50, cancellation).ConfigureAwait(false);
+        }
+        return false;
     }
 
     // Without key generation nothing else makes the first sum wait for participants still starting.

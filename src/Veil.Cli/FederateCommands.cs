@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Veil.Federated;
+using Veil.Ml.Data;
+
+namespace Veil.Cli;
+
+/// <summary>veil federate: the demo, a coordinator and a participant. Each command parses, calls Veil.Federated and prints.</summary>
+internal static class FederateCommands
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static int Demo(FederationDemoOptions options, bool json, bool quiet = false)
+    {
+        var progress = json || quiet ? null : new Progress<RoundReport>(r =>
+        {
+            if (r.Purpose == "train")
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r.Round}: score {r.Score:F4}{(r.Epsilon is { } e ? $", ε {e:F2}" : "")}, {r.Contributors.Count} contributors, decrypted by [{string.Join(", ", r.Decryptors)}], {r.Seconds:F2} s"));
+            else Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {r.Purpose}: {r.Contributors.Count} contributors, {r.Seconds:F2} s"));
+        });
+        // VEIL_FEDERATION_LOG=1 shows the coordinator's log (refusals, dropouts) and the participants' on standard error.
+        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(LogLevel.Information));
+        var logger = Environment.GetEnvironmentVariable("VEIL_FEDERATION_LOG") == "1" ? log.CreateLogger("federation") : null;
+        var result = FederationDemo.RunAsync(options, ParticipantStart, progress, logger).GetAwaiter().GetResult();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = result.Model, dataset = result.Dataset, participants = result.Participants, rounds = result.Rounds, centralized = result.Centralized, federated = result.Federated,
+                epsilon = result.Epsilon, delta = result.Epsilon is null ? (double?)null : result.Delta, seconds = result.Seconds, bytes_per_participant = result.BytesPerParticipant,
+                metric = result.Metric, threshold = result.Threshold, aggregation = result.Aggregation, least_squares = result.LeastSquares, pooled_least_squares = result.PooledLeastSquares,
+                killed = result.Killed, stop = result.StopReason, history = result.History,
+            }, Json));
+            return 0;
+        }
+        var table = new Table().Title($"Federated {result.Model} on {result.Dataset}: {result.Participants} participant processes, gRPC over mutual TLS, {result.Aggregation} (t = {result.Threshold})")
+            .AddColumns("round", result.Metric, "ε", "contributors", "seconds");
+        foreach (var r in result.History)
+            table.AddRow(r.Round.ToString(CultureInfo.InvariantCulture), r.Score.ToString("F4", CultureInfo.InvariantCulture), r.Epsilon?.ToString("F2", CultureInfo.InvariantCulture) ?? "-",
+                r.Contributors.ToString(CultureInfo.InvariantCulture), r.Seconds.ToString("F2", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"federated {result.Metric} {result.Federated:F4} vs centralized plaintext training {result.Centralized:F4} (same rows, same {result.Rounds} × local steps){(result.Epsilon is { } eps ? $"; ε = {eps:F2}, δ = {result.Delta}" : "")}"));
+        if (result.LeastSquares is { } ls)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"one-shot least squares from encrypted XᵀX, Xᵀy: R² {ls:F4} (pooled OLS {result.PooledLeastSquares:F4})"));
+        if (result.Killed.Count > 0)
+            Console.WriteLine($"participants {string.Join(", ", result.Killed)} were killed (SIGKILL) in the middle of round 2 and restarted from their sealed state after round {result.History.Count / 2}");
+        foreach (var line in result.ParticipantLog.TakeLast(10)) Console.WriteLine("  " + line);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.StopReason}; {result.BytesPerParticipant / 1024.0:F0} KiB per participant; {result.Seconds:F1} s ({result.SetupSeconds:F1} s setup)"));
+        return 0;
+    }
+
+    public static int Participant(string federation, int index, string data, string target, string directory, string coordinator, bool allowWeakKeyring, bool json)
+    {
+        string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
+            ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to this participant's passphrase (it opens its keyring and certificate).");
+        var (settings, id) = FederationFile.Load(federation);
+        var rows = CsvLoader.Load(data, target);
+        using var keyring = Veil.Protection.PassphraseKeyring.Open(Path.Combine(directory, "keyring.vkr"), passphrase, allowWeakKeyring);
+        using var cert = FederationSetup.LoadCertificate(Path.Combine(directory, "tls.pfx"), passphrase);
+        using var channel = new FederationGrpcChannel(new Uri(coordinator), settings.CoordinatorPin, cert);
+        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
+        using var me = new FederationParticipant(settings, id, index, rows, Path.Combine(directory, "state"), keyring, log.CreateLogger("participant"));
+        var outcome = me.RunAsync(channel).GetAwaiter().GetResult();
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { index, contributions = outcome.Contributions, decryption_shares = outcome.DecryptionShares, message = outcome.Message, parameters = outcome.Model.Length }, Json));
+        else Console.WriteLine($"participant {index}: {outcome.Message}; {outcome.Contributions} vectors sent, {outcome.DecryptionShares} decryption shares made");
+        return 0;
+    }
+
+    public static int Coordinator(string federation, string certificate, int port, bool json)
+    {
+        string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
+            ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
+        var (settings, id) = FederationFile.Load(federation);
+        using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
+        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        var coordinator = new FederationCoordinator(settings, id, log.CreateLogger("coordinator"));
+        var (app, actual) = FederationServer.StartAsync(coordinator, cert, port).GetAwaiter().GetResult();
+        Console.Error.WriteLine($"coordinator of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}");
+        var outcome = coordinator.RunAsync(new Progress<RoundReport>(r => Console.Error.WriteLine($"{r.Purpose} {r.Round}: {r.Contributors.Count} contributors"))).GetAwaiter().GetResult();
+        Thread.Sleep(1500); // participants poll once more to take the final model
+        app.StopAsync().GetAwaiter().GetResult();
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = outcome.Model, means = outcome.Means, scales = outcome.Scales, epsilon = outcome.Epsilon, stop = outcome.StopReason, rounds = outcome.Rounds.Count(r => r.Purpose == "train") }, Json));
+        else Console.WriteLine($"{outcome.StopReason}; θ has {outcome.Model.Length} parameters");
+        return 0;
+    }
+
+    private static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args)
+    {
+        string self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self);
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(FederateCommands).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.ArgumentList.Add("--allow-weak-keyring-cost");
+        return start;
+    }
+}
