@@ -88,7 +88,7 @@ internal static class FederateCommands
         return 0;
     }
 
-    private static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args)
+    internal static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args)
     {
         string self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self);
