@@ -70,14 +70,15 @@ internal static class FederateCommands
         return 0;
     }
 
-    public static int Coordinator(string federation, string certificate, int port, bool json)
+    public static int Coordinator(string federation, string certificate, int port, string? store, bool json)
     {
         string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
             ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
         var (settings, id) = FederationFile.Load(federation);
         using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
         using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
-        var coordinator = new FederationCoordinator(settings, id, log.CreateLogger("coordinator"));
+        // Rounds are checkpointed in SQLite: the same command after a crash resumes after the last completed round.
+        var coordinator = new FederationCoordinator(settings, id, log.CreateLogger("coordinator"), store: new SqliteFederationStore(store ?? Path.ChangeExtension(federation, ".db")));
         var (app, actual) = FederationServer.StartAsync(coordinator, cert, port).GetAwaiter().GetResult();
         Console.Error.WriteLine($"coordinator of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}");
         var outcome = coordinator.RunAsync(new Progress<RoundReport>(r => Console.Error.WriteLine($"{r.Purpose} {r.Round}: {r.Contributors.Count} contributors"))).GetAwaiter().GetResult();

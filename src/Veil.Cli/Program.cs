@@ -402,9 +402,10 @@ namespace Veil.Cli
             var cFederation = new Option<string>("--federation") { Description = "The federation file.", Required = true };
             var certificate = new Option<string>("--certificate") { Description = "The coordinator's certificate (PKCS#12; passphrase in the environment).", Required = true };
             var port = Int("--port", "Loopback port (0 picks one).", 0, 0, 65535);
+            var store = new Option<string?>("--store") { Description = "The SQLite checkpoint file (default: the federation file's name with .db); a restart resumes from it." };
             var cJson = Json();
-            var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.") { cFederation, certificate, port, cJson };
-            coordinator.SetAction(r => FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(cJson)));
+            var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.") { cFederation, certificate, port, store, cJson };
+            coordinator.SetAction(r => FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(store), r.GetValue(cJson)));
             return new Command("federate", "Federated learning: encrypted aggregation under a collective key, dropouts, differential privacy.") { demo, participant, coordinator };
         }
 

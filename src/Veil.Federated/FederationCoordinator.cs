@@ -54,6 +54,7 @@ public sealed class FederationCoordinator
     private readonly Func<double[], double[], double[], double>? _score;
     private ulong _nextStep = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) >> 16;
     private MultipartySession? _session;
+    private readonly IFederationStore? _store;
     private bool _finished;
     private Work? _finishedWork;
 
@@ -62,8 +63,10 @@ public sealed class FederationCoordinator
     /// <param name="federationId">SHA-256 of the federation file.</param>
     /// <param name="logger">Where refusals and dropouts are logged.</param>
     /// <param name="score">Scores (θ, means, scales) after each round, for reports (a held-out set the coordinator may see).</param>
-    public FederationCoordinator(FederationSettings settings, byte[] federationId, ILogger? logger = null, Func<double[], double[], double[], double>? score = null)
+    /// <param name="store">Where rounds are checkpointed, so that a restarted coordinator resumes (null: nothing kept).</param>
+    public FederationCoordinator(FederationSettings settings, byte[] federationId, ILogger? logger = null, Func<double[], double[], double[], double>? score = null, IFederationStore? store = null)
     {
+        _store = store;
         Plan = new FederationPlan(settings);
         ArgumentNullException.ThrowIfNull(federationId);
         if (federationId.Length != 32) throw new ArgumentException("A federation id is a SHA-256.", nameof(federationId));
@@ -176,27 +179,61 @@ public sealed class FederationCoordinator
         var keygenTimeout = TimeSpan.FromSeconds(Math.Max(10 * Settings.PhaseTimeoutSeconds, 120));
         var all = Enumerable.Range(0, Settings.Participants).ToArray();
         PublicKey? publicKey = null;
-        if (Settings.Aggregation == AggregationMode.Threshold)
-            publicKey = await KeyGenerationAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
-        else
-            await AwaitEveryoneAsync(keygenTimeout, cancellation).ConfigureAwait(false);
-
-        var statistics = await SecureSumAsync("statistics", 0, Plan.StatisticsLength, null, null, publicKey, reports, progress, cancellation).ConfigureAwait(false)
-            ?? throw new FederationFailedException($"Fewer than {Settings.Threshold} participants sent their statistics in {Settings.MaxAttempts} attempts.");
-        var (means, scales) = FederationPlan.PooledStandardization(statistics, Settings.Features + 1);
-        double[] stats = [.. means, .. scales];
-
+        double[] stats, means, scales, theta;
         double[]? leastSquares = null;
-        if (Settings.Model == FederatedModelKind.Linear)
+        RdpAccountant? accountant = Settings.Privacy is null ? null : new RdpAccountant();
+        int firstRound = 1;
+        byte[] sessionBytes = [], publicKeyBytes = [];
+        if (_store?.Load(FederationId) is { } checkpoint)
         {
-            var sums = await SecureSumAsync("least-squares", 0, Plan.LeastSquaresLength, null, stats, publicKey, reports, progress, cancellation).ConfigureAwait(false);
-            if (sums is not null) leastSquares = FederationPlan.SolveLeastSquares(sums, Settings.Features);
+            // A restart: the collective key and the participants' shares outlive the coordinator, so training goes on after the last completed round.
+            if (Settings.Aggregation == AggregationMode.Threshold)
+            {
+                var (session, _) = MultipartySerializer.LoadSession(checkpoint.Session);
+                if (session.Parties != Settings.Participants || session.Label != SessionLabel(Settings, FederationId))
+                    throw new FederationFailedException("The stored collective key belongs to another federation.");
+                _session = session;
+                publicKey = RlweSerializer.LoadPublicKey(checkpoint.PublicKey, Plan.Parameters.Ring);
+            }
+            (sessionBytes, publicKeyBytes) = (checkpoint.Session, checkpoint.PublicKey);
+            stats = checkpoint.Statistics;
+            leastSquares = checkpoint.LeastSquares;
+            theta = checkpoint.Model;
+            if (stats.Length != 2 * (Settings.Features + 1) || theta.Length != Plan.ParameterCount) throw new FederationFailedException("The stored checkpoint does not fit the federation's model.");
+            if (accountant is not null) accountant = RdpAccountant.Restore(accountant.Orders, checkpoint.Rdp ?? [], checkpoint.Steps);
+            reports.AddRange(checkpoint.Reports);
+            firstRound = checkpoint.Round + 1;
+            _log.LogInformation("Resuming after round {Round}", checkpoint.Round);
+            await AwaitReconnectAsync(cancellation).ConfigureAwait(false);
         }
+        else
+        {
+            if (Settings.Aggregation == AggregationMode.Threshold)
+            {
+                publicKey = await KeyGenerationAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
+                sessionBytes = MultipartySerializer.Save(_session!, Math.Log2(Plan.Parameters.DefaultScale));
+                publicKeyBytes = RlweSerializer.Save(publicKey);
+            }
+            else
+                await AwaitEveryoneAsync(keygenTimeout, cancellation).ConfigureAwait(false);
 
-        var theta = new double[Plan.ParameterCount];
-        var accountant = Settings.Privacy is null ? null : new RdpAccountant();
+            var statistics = await SecureSumAsync("statistics", 0, Plan.StatisticsLength, null, null, publicKey, reports, progress, cancellation).ConfigureAwait(false)
+                ?? throw new FederationFailedException($"Fewer than {Settings.Threshold} participants sent their statistics in {Settings.MaxAttempts} attempts.");
+            var pooled = FederationPlan.PooledStandardization(statistics, Settings.Features + 1);
+            stats = [.. pooled.Means, .. pooled.Scales];
+            if (Settings.Model == FederatedModelKind.Linear)
+            {
+                var sums = await SecureSumAsync("least-squares", 0, Plan.LeastSquaresLength, null, stats, publicKey, reports, progress, cancellation).ConfigureAwait(false);
+                if (sums is not null) leastSquares = FederationPlan.SolveLeastSquares(sums, Settings.Features);
+            }
+            theta = new double[Plan.ParameterCount];
+            _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, stats, leastSquares, 0, theta, accountant?.Rdp.ToArray(), 0, reports));
+        }
+        means = stats[..(Settings.Features + 1)];
+        scales = stats[(Settings.Features + 1)..];
+
         string stop = $"all {Settings.Rounds} rounds done";
-        for (int round = 1; round <= Settings.Rounds; round++)
+        for (int round = firstRound; round <= Settings.Rounds; round++)
         {
             if (beforeRound is not null) await beforeRound(round, cancellation).ConfigureAwait(false);
             if (accountant is not null && Settings.Privacy!.EpsilonBudget is { } budget)
@@ -212,6 +249,7 @@ public sealed class FederationCoordinator
             for (int k = 0; k < theta.Length; k++) theta[k] += sum[k] / weight;
             if (reports[^1] is var last && last.Purpose == "train")
                 reports[^1] = last with { Score = _score?.Invoke(theta, means, scales), Epsilon = accountant?.GetEpsilon(Settings.Privacy!.Delta).Epsilon };
+            _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, stats, leastSquares, round, theta, accountant?.Rdp.ToArray(), accountant?.Steps ?? 0, reports));
             progress?.Report(reports[^1]);
         }
 
@@ -243,6 +281,20 @@ public sealed class FederationCoordinator
             await Task.Delay(50, cancellation).ConfigureAwait(false);
         }
         return false;
+    }
+
+    // After a restart nobody has polled yet: wait for everyone, or for t and one phase's time for the rest.
+    private async Task AwaitReconnectAsync(CancellationToken cancellation)
+    {
+        var start = DateTime.UtcNow;
+        var limit = TimeSpan.FromSeconds(Math.Max(10 * Settings.PhaseTimeoutSeconds, 120));
+        while (DateTime.UtcNow - start < limit)
+        {
+            int seen;
+            lock (_gate) seen = _slots.Count(s => s.LastSeen != DateTime.MinValue);
+            if (seen == _slots.Length || seen >= Settings.Threshold && DateTime.UtcNow - start > TimeSpan.FromSeconds(Settings.PhaseTimeoutSeconds)) return;
+            await Task.Delay(50, cancellation).ConfigureAwait(false);
+        }
     }
 
     // Without key generation nothing else makes the first sum wait for participants still starting.

@@ -91,7 +91,7 @@ public static class FederationDemo
             var shares = FederationSetup.Split(train, options.Participants, options.Split, options.Seed);
             for (int i = 0; i < shares.Length; i++) FederationSetup.WriteCsv(shares[i], Path.Combine(FederationSetup.ParticipantDirectory(dir, i), "data.csv"));
             var score = Scorer(settings, test);
-            var coordinator = new FederationCoordinator(settings, id, logger, score);
+            var coordinator = new FederationCoordinator(settings, id, logger, score, new SqliteFederationStore(Path.Combine(FederationSetup.CoordinatorDirectory(dir), "federation.db")));
             using var cert = FederationSetup.LoadCertificate(Path.Combine(FederationSetup.CoordinatorDirectory(dir), "tls.pfx"), passphrase);
             var (app, port) = await FederationServer.StartAsync(coordinator, cert, 0, null, cancellation).ConfigureAwait(false);
             await using var server = app.ConfigureAwait(false);

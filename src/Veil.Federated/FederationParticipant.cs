@@ -103,7 +103,8 @@ public sealed class FederationParticipant : IDisposable
                 work = await channel.PollAsync(new PollRequest { Federation = fed, WaitMs = 1000 }, cancellation).ConfigureAwait(false);
                 failures = 0;
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal && failures < 600)
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Cancelled or StatusCode.Unknown
+                && !cancellation.IsCancellationRequested && failures < 600)
             {
                 // The coordinator is not up yet or restarting: try again for up to about a minute.
                 failures++;
@@ -126,7 +127,7 @@ public sealed class FederationParticipant : IDisposable
             submission.Step = work.Step;
             submission.Kind = work.Kind;
             try { await channel.SubmitAsync(submission, cancellation).ConfigureAwait(false); }
-            catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.Unavailable)
+            catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.Unavailable or StatusCode.Cancelled or StatusCode.Unknown or StatusCode.Internal && !cancellation.IsCancellationRequested)
             {
                 _log.LogWarning("Participant {Index}: step {Step} not taken ({Status}: {Detail})", Index, work.Step, e.StatusCode, e.Status.Detail);
             }

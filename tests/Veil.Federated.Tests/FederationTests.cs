@@ -134,6 +134,36 @@ public class FederationTests
     }
 
     [Fact]
+    public async Task ARestartedCoordinatorResumesAfterTheLastCompletedRound()
+    {
+        var (train, test) = BreastCancer();
+        var dp = new DifferentialPrivacySettings { NoiseMultiplier = 5.0, ClipNorm = 1.0, Delta = 1e-5 };
+        var template = Logistic(train.Columns, rounds: 6) with { Privacy = dp };
+        string? dbPath = null;
+        await using var bed = await Testbed.StartAsync(template, FederationSetup.Split(train, 3, SplitKind.Iid, seed: 6), Scorer(template, test), dir => new SqliteFederationStore(dbPath = Path.Combine(dir, "coordinator.db")));
+        bed.StartAll();
+        using var crash = new CancellationTokenSource();
+        var first = bed.Coordinator.RunAsync(null, crash.Token, (round, _) => { if (round == 4) crash.Cancel(); return Task.CompletedTask; });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(TimeSpan.FromMinutes(3)));
+        var stored = new SqliteFederationStore(dbPath!).Load(bed.Id)!;
+        Assert.Equal(3, stored.Round);
+
+        // A new coordinator process: same federation file, same database, same port; the participants reconnect on their own.
+        var second = await bed.RestartCoordinatorAsync(new SqliteFederationStore(dbPath!), Scorer(template, test));
+        var outcome = await second.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        var rounds = outcome.Rounds.Where(r => r.Purpose == "train").Select(r => r.Round).ToArray();
+        Assert.Equal([1, 2, 3, 4, 5, 6], rounds);
+        Assert.Single(outcome.Rounds, r => r.Purpose == "statistics");        // no second key generation or statistics
+        Assert.Equal(stored.Model.Length, outcome.Model.Length);
+        // The accountant resumed too: ε is that of six rounds, not three.
+        var six = new RdpAccountant();
+        six.Step(5.0, 1, 6);
+        Assert.Equal(six.GetEpsilon(1e-5).Epsilon, outcome.Epsilon!.Value, 9);
+        var finals = await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(finals, f => Assert.Equal(outcome.Model, f.Model));
+    }
+
+    [Fact]
     public async Task DifferentialPrivacyIsAccountedAndStopsAtTheBudget()
     {
         var (train, test) = BreastCancer();

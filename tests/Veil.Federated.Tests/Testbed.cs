@@ -11,6 +11,16 @@ internal sealed class Testbed : IAsyncDisposable
     public const string Passphrase = "federation-test-passphrase";
     private readonly List<(FederationParticipant Participant, FederationGrpcChannel Channel, CancellationTokenSource Cancel, Keyring Keyring)> _running = [];
 
+    public async Task<FederationCoordinator> RestartCoordinatorAsync(IFederationStore store, Func<double[], double[], double[], double>? score = null)
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        Coordinator = new FederationCoordinator(Settings, Id, new FileLogger(Path.Combine(Directory, "coordinator.log")), score, store);
+        var cert = FederationSetup.LoadCertificate(Path.Combine(FederationSetup.CoordinatorDirectory(Directory), "tls.pfx"), Passphrase);
+        (App, _) = await FederationServer.StartAsync(Coordinator, cert, Port);
+        return Coordinator;
+    }
+
     private Testbed(string directory, FederationSettings settings, byte[] id, FederationCoordinator coordinator, WebApplication app, int port, Dataset[] shares)
     {
         Directory = directory; Settings = settings; Id = id; Coordinator = coordinator; App = app; Port = port; Shares = shares;
@@ -19,18 +29,18 @@ internal sealed class Testbed : IAsyncDisposable
     public string Directory { get; }
     public FederationSettings Settings { get; }
     public byte[] Id { get; }
-    public FederationCoordinator Coordinator { get; }
-    public WebApplication App { get; }
+    public FederationCoordinator Coordinator { get; private set; }
+    public WebApplication App { get; private set; }
     public int Port { get; }
     public Dataset[] Shares { get; }
     public Uri Address => new($"https://127.0.0.1:{Port}");
     public Task<ParticipantOutcome>[] Tasks { get; private set; } = [];
 
-    public static async Task<Testbed> StartAsync(FederationSettings template, Dataset[] shares, Func<double[], double[], double[], double>? score = null)
+    public static async Task<Testbed> StartAsync(FederationSettings template, Dataset[] shares, Func<double[], double[], double[], double>? score = null, Func<string, IFederationStore>? store = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "veil-fed-" + Guid.NewGuid().ToString("N")[..12]);
         var (settings, id) = FederationSetup.Create(dir, template, shares.Length, Passphrase, Argon2Parameters.Minimum, allowWeakCost: true);
-        var coordinator = new FederationCoordinator(settings, id, new FileLogger(Path.Combine(dir, "coordinator.log")), score: score);
+        var coordinator = new FederationCoordinator(settings, id, new FileLogger(Path.Combine(dir, "coordinator.log")), score: score, store: store?.Invoke(dir));
         var cert = FederationSetup.LoadCertificate(Path.Combine(FederationSetup.CoordinatorDirectory(dir), "tls.pfx"), Passphrase);
         var (app, port) = await FederationServer.StartAsync(coordinator, cert);
         var bed = new Testbed(dir, settings, id, coordinator, app, port, shares);

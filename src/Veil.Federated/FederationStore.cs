@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Veil.Federated;
+
+/// <summary>Where a coordinator resumes from: the collective key's session and public key, the pooled statistics, and the last completed round.</summary>
+/// <param name="Session">The multiparty session (empty in plaintext mode).</param>
+/// <param name="PublicKey">The collective public key (empty in plaintext mode).</param>
+/// <param name="Statistics">Pooled means then scales of the features and the target.</param>
+/// <param name="LeastSquares">The one-shot least-squares θ, when computed.</param>
+/// <param name="Round">The last completed training round (0: none yet).</param>
+/// <param name="Model">θ after it.</param>
+/// <param name="Rdp">The accountant's RDP per order (DP only).</param>
+/// <param name="Steps">The accountant's steps.</param>
+/// <param name="Reports">Every completed sum so far.</param>
+public sealed record FederationCheckpoint(byte[] Session, byte[] PublicKey, double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, IReadOnlyList<RoundReport> Reports);
+
+/// <summary>A coordinator's durable state.</summary>
+public interface IFederationStore
+{
+    /// <summary>The checkpoint of a federation, or null before its setup completed.</summary>
+    FederationCheckpoint? Load(byte[] federationId);
+    /// <summary>Saves a checkpoint (atomically: a crash leaves the previous one).</summary>
+    void Save(byte[] federationId, FederationCheckpoint checkpoint);
+}
+
+/// <summary>The embedded default: one SQLite file (WAL), one row per federation holding its latest checkpoint, one per completed round for the record.</summary>
+public sealed class SqliteFederationStore : IFederationStore
+{
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private readonly string _connectionString;
+
+    /// <summary>A store in the file <paramref name="path"/> (created when missing).</summary>
+    public SqliteFederationStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString();
+        using var c = Open();
+        Execute(c, "PRAGMA journal_mode=WAL");
+        Execute(c, "CREATE TABLE IF NOT EXISTS federation (id BLOB PRIMARY KEY, session BLOB NOT NULL, public_key BLOB NOT NULL, checkpoint TEXT NOT NULL)");
+        Execute(c, "CREATE TABLE IF NOT EXISTS round (id BLOB NOT NULL, round INTEGER NOT NULL, report TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (id, round))");
+    }
+
+    private SqliteConnection Open()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        return c;
+    }
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <inheritdoc/>
+    public FederationCheckpoint? Load(byte[] federationId)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT session, public_key, checkpoint FROM federation WHERE id = $id";
+        cmd.Parameters.AddWithValue("$id", federationId);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) return null;
+        var body = JsonSerializer.Deserialize<Body>(r.GetString(2), Json) ?? throw new InvalidDataException("The stored checkpoint is empty.");
+        return new FederationCheckpoint((byte[])r[0], (byte[])r[1], body.Statistics, body.LeastSquares, body.Round, body.Model, body.Rdp, body.Steps, body.Reports);
+    }
+
+    /// <inheritdoc/>
+    public void Save(byte[] federationId, FederationCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var body = JsonSerializer.Serialize(new Body(checkpoint.Statistics, checkpoint.LeastSquares, checkpoint.Round, checkpoint.Model, checkpoint.Rdp, checkpoint.Steps, [.. checkpoint.Reports]), Json);
+        using var c = Open();
+        using var tx = c.BeginTransaction();
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT INTO federation (id, session, public_key, checkpoint) VALUES ($id, $s, $p, $c) ON CONFLICT (id) DO UPDATE SET session = $s, public_key = $p, checkpoint = $c";
+            cmd.Parameters.AddWithValue("$id", federationId);
+            cmd.Parameters.AddWithValue("$s", checkpoint.Session);
+            cmd.Parameters.AddWithValue("$p", checkpoint.PublicKey);
+            cmd.Parameters.AddWithValue("$c", body);
+            cmd.ExecuteNonQuery();
+        }
+        if (checkpoint.Round > 0 && checkpoint.Reports.Count > 0)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT OR REPLACE INTO round (id, round, report, model) VALUES ($id, $r, $rep, $m)";
+            cmd.Parameters.AddWithValue("$id", federationId);
+            cmd.Parameters.AddWithValue("$r", checkpoint.Round);
+            cmd.Parameters.AddWithValue("$rep", JsonSerializer.Serialize(checkpoint.Reports[^1], Json));
+            cmd.Parameters.AddWithValue("$m", JsonSerializer.Serialize(checkpoint.Model, Json));
+            cmd.ExecuteNonQuery();
+        }
+        tx.Commit();
+    }
+
+    private sealed record Body(double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, RoundReport[] Reports);
+}
