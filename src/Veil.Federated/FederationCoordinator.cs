@@ -54,6 +54,7 @@ public sealed class FederationCoordinator
     private readonly Func<double[], double[], double[], double>? _score;
     private ulong _nextStep = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) >> 16;
     private MultipartySession? _session;
+    private Veil.Paillier.PaillierPublicKey? _paillier;
     private readonly IFederationStore? _store;
     private bool _finished;
     private Work? _finishedWork;
@@ -195,6 +196,7 @@ public sealed class FederationCoordinator
                 _session = session;
                 publicKey = RlweSerializer.LoadPublicKey(checkpoint.PublicKey, Plan.Parameters.Ring);
             }
+            if (Settings.Aggregation == AggregationMode.Paillier) _paillier = Veil.Paillier.PaillierSerializer.LoadPublicKey(checkpoint.PublicKey);
             (sessionBytes, publicKeyBytes) = (checkpoint.Session, checkpoint.PublicKey);
             stats = checkpoint.Statistics;
             leastSquares = checkpoint.LeastSquares;
@@ -215,7 +217,10 @@ public sealed class FederationCoordinator
                 publicKeyBytes = RlweSerializer.Save(publicKey);
             }
             else
+            {
                 await AwaitEveryoneAsync(keygenTimeout, cancellation).ConfigureAwait(false);
+                if (Settings.Aggregation == AggregationMode.Paillier) publicKeyBytes = await PaillierSetupAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
+            }
 
             var statistics = await SecureSumAsync("statistics", 0, Plan.StatisticsLength, null, null, publicKey, reports, progress, cancellation).ConfigureAwait(false)
                 ?? throw new FederationFailedException($"Fewer than {Settings.Threshold} participants sent their statistics in {Settings.MaxAttempts} attempts.");
@@ -338,6 +343,22 @@ public sealed class FederationCoordinator
         return pk;
     }
 
+    // The key authority (participant 0) makes the Paillier key; everyone is then given its public key.
+    private async Task<byte[]> PaillierSetupAsync(int[] all, TimeSpan timeout, CancellationToken cancellation)
+    {
+        var key = await PhaseAsync([0], i => new Work { Kind = WorkKind.KeyShare, Purpose = "paillier" }, (i, s) =>
+        {
+            var pk = Veil.Paillier.PaillierSerializer.LoadPublicKey(s.KeyShare.Span); // below 3072 bits refused by the loader's 128-bit check
+            return (pk, s.KeyShare.ToByteArray());
+        }, timeout, waitForAll: true, cancellation).ConfigureAwait(false);
+        if (!key.TryGetValue(0, out var k)) throw new FederationFailedException("The key authority (participant 0) sent no Paillier public key.");
+        _paillier = k.pk;
+        var bytes = ByteString.CopyFrom(k.Item2);
+        var acks = await PhaseAsync(all, j => new Work { Kind = WorkKind.Dealings, PublicKey = bytes, Purpose = "paillier" }, (i, s) => true, timeout, waitForAll: true, cancellation).ConfigureAwait(false);
+        if (acks.Count < all.Length) throw new FederationFailedException($"Participants {string.Join(", ", all.Where(i => !acks.ContainsKey(i)))} did not take the Paillier public key.");
+        return k.Item2;
+    }
+
     /// <summary>The collective key's label: the federation's name and id.</summary>
     public static string SessionLabel(FederationSettings settings, byte[] federationId) => $"{settings.Name[..Math.Min(settings.Name.Length, 150)]}/{Convert.ToHexStringLower(federationId)}";
 
@@ -355,8 +376,12 @@ public sealed class FederationCoordinator
                 if (model is not null) w.Model.Add(model);
                 if (statistics is not null) w.Statistics.Add(statistics);
                 return w;
-            }, (i, s) => publicKey is null ? PlainContribution(s, length) : (object)Plan.LoadContribution(s.Ciphertexts.Select(c => c.ToByteArray()).ToList(), length),
-                timeout, waitForAll: false, cancellation).ConfigureAwait(false);
+            }, (i, s) => Settings.Aggregation switch
+            {
+                AggregationMode.Plaintext => PlainContribution(s, length),
+                AggregationMode.Paillier => PaillierAggregation.Load(_paillier!, s.Ciphertexts.Select(c => c.ToByteArray()).ToList(), length),
+                _ => (object)Plan.LoadContribution(s.Ciphertexts.Select(c => c.ToByteArray()).ToList(), length),
+            }, timeout, waitForAll: false, cancellation).ConfigureAwait(false);
             var contributors = contributions.Keys.Order().ToArray();
             if (contributors.Length < Settings.Threshold)
             {
@@ -364,11 +389,31 @@ public sealed class FederationCoordinator
                     purpose, round, attempt, contributors.Length, Settings.Participants, Settings.Threshold);
                 continue;
             }
-            if (publicKey is null)
+            if (Settings.Aggregation == AggregationMode.Paillier)
+            {
+                var summed = PaillierAggregation.Sum(contributions.Values.Cast<Veil.Paillier.PaillierCiphertext[]>());
+                var decrypted = await PhaseAsync([0], i =>
+                {
+                    var w = new Work { Kind = WorkKind.Decrypt, Round = (uint)round, Purpose = purpose };
+                    w.Ciphertexts.Add(summed.Select(c => ByteString.CopyFrom(Veil.Paillier.PaillierSerializer.Save(c))));
+                    w.Active.Add(contributors.Select(x => (uint)x));
+                    return w;
+                }, (i, s) => PlainContribution(s, length), timeout, waitForAll: false, cancellation).ConfigureAwait(false);
+                if (!decrypted.TryGetValue(0, out var values))
+                {
+                    _log.LogWarning("{Purpose} round {Round}: the key authority did not decrypt; retrying", purpose, round);
+                    continue;
+                }
+                Record(new RoundReport(purpose, round, attempt, contributors, [0], clock.Elapsed.TotalSeconds, null, null));
+                if (accountant is not null) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
+                return values;
+            }
+            if (Settings.Aggregation == AggregationMode.Plaintext)
             {
                 var plain = new double[length];
                 foreach (var v in contributions.Values.Cast<double[]>()) for (int k = 0; k < length; k++) plain[k] += v[k];
                 Record(new RoundReport(purpose, round, attempt, contributors, [], clock.Elapsed.TotalSeconds, null, null));
+                if (accountant is not null) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
                 return plain;
             }
             var aggregate = Plan.Sum(contributions.Values.Cast<Ciphertext[]>());

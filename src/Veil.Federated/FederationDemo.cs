@@ -164,7 +164,7 @@ public static class FederationDemo
                 regression ? "r2" : "accuracy", centralized, federated, ls, pooled, outcome.Epsilon, 1e-5, clock.Elapsed.TotalSeconds, setupSeconds,
                 outcome.BytesPerParticipant.Sum() / options.Participants,
                 [.. rounds.Select(r => new FederationDemoRound(r.Round, r.Score ?? double.NaN, r.Epsilon, r.Contributors.Count, r.Seconds))], killed, outcome.StopReason,
-                options.Aggregation == AggregationMode.Threshold ? "threshold-ckks" : "plaintext", [.. errors]);
+                options.Aggregation switch { AggregationMode.Threshold => "threshold-ckks", AggregationMode.Paillier => "paillier-3072", _ => "plaintext" }, [.. errors]);
         }
         finally
         {

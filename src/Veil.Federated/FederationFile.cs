@@ -11,6 +11,8 @@ public enum AggregationMode
     Threshold,
     /// <summary>Vectors in the clear: the baseline, which shows every update to the coordinator.</summary>
     Plaintext,
+    /// <summary>PPFLHE's scheme: Paillier (3072 bits) under one key authority, participant 0, which alone decrypts sums (no threshold: without it nothing is decrypted).</summary>
+    Paillier,
 }
 
 /// <summary>The model every participant trains locally.</summary>

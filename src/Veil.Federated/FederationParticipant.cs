@@ -37,7 +37,7 @@ public sealed record ParticipantOutcome(double[] Model, double[] Statistics, str
 /// </summary>
 public sealed class FederationParticipant : IDisposable
 {
-    private const string PartyFile = "party.veil", KeyShareFile = "key-share.bin", DealingsFile = "dealings.bin";
+    private const string PartyFile = "party.veil", KeyShareFile = "key-share.bin", DealingsFile = "dealings.bin", PaillierFile = "paillier.veil";
     private readonly FederationPlan _plan;
     private readonly byte[] _federationId;
     private readonly Dataset _data;
@@ -48,6 +48,8 @@ public sealed class FederationParticipant : IDisposable
     private MultipartyParty? _party;
     private ThresholdParty? _threshold;
     private PublicKey? _publicKey;
+    private Veil.Paillier.PaillierPublicKey? _paillierPublic;
+    private Veil.Paillier.PaillierPrivateKey? _paillierPrivate;
     private readonly HashSet<string> _ownDigests = [];
     private int _contributions, _shares;
 
@@ -156,6 +158,7 @@ public sealed class FederationParticipant : IDisposable
 
     private Submission KeyShare(Work work)
     {
+        if (_plan.Settings.Aggregation == AggregationMode.Paillier) return PaillierKey();
         var session = CheckSession(work.Session);
         string path = Path.Combine(_stateDirectory, KeyShareFile);
         string partyPath = Path.Combine(_stateDirectory, PartyFile);
@@ -184,8 +187,32 @@ public sealed class FederationParticipant : IDisposable
         return submission;
     }
 
+    // The key authority's key pair: made once, the private key sealed for this keyring before the public key leaves.
+    private Submission PaillierKey()
+    {
+        if (Index != 0) throw new FederationProtocolException(StatusCode.PermissionDenied, "Only participant 0 is the key authority.");
+        string path = Path.Combine(_stateDirectory, PaillierFile);
+        if (_paillierPrivate is null)
+        {
+            if (File.Exists(path)) _paillierPrivate = Veil.Paillier.PaillierSerializer.LoadPrivateKey(File.ReadAllBytes(path), _keyring.Protector());
+            else
+            {
+                var (_, privateKey) = Veil.Paillier.PaillierScheme.GenerateKeys(3072);
+                WriteAtomically(path, Veil.Paillier.PaillierSerializer.Save(privateKey, _keyring.Protector()));
+                _paillierPrivate = privateKey;
+            }
+        }
+        return new Submission { KeyShare = ByteString.CopyFrom(Veil.Paillier.PaillierSerializer.Save(_paillierPrivate.PublicKey)) };
+    }
+
     private Submission TakeDealings(Work work)
     {
+        if (_plan.Settings.Aggregation == AggregationMode.Paillier)
+        {
+            _paillierPublic = Veil.Paillier.PaillierSerializer.LoadPublicKey(work.PublicKey.Span);
+            WriteAtomically(Path.Combine(_stateDirectory, DealingsFile), work.ToByteArray());
+            return new Submission();
+        }
         var session = CheckSession(work.Session);
         if (_party is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "Dealings arrived before this participant made its key share.");
         Combine(session, work);
@@ -209,6 +236,13 @@ public sealed class FederationParticipant : IDisposable
 
     private void Restore()
     {
+        if (_plan.Settings.Aggregation == AggregationMode.Paillier)
+        {
+            string keyPath = Path.Combine(_stateDirectory, PaillierFile), pkPath = Path.Combine(_stateDirectory, DealingsFile);
+            if (File.Exists(keyPath)) _paillierPrivate = Veil.Paillier.PaillierSerializer.LoadPrivateKey(File.ReadAllBytes(keyPath), _keyring.Protector());
+            if (File.Exists(pkPath)) _paillierPublic = Veil.Paillier.PaillierSerializer.LoadPublicKey(Work.Parser.ParseFrom(File.ReadAllBytes(pkPath)).PublicKey.Span);
+            return;
+        }
         string partyPath = Path.Combine(_stateDirectory, PartyFile), dealingsPath = Path.Combine(_stateDirectory, DealingsFile), sharePath = Path.Combine(_stateDirectory, KeyShareFile);
         if (!File.Exists(partyPath) || !File.Exists(sharePath)) return;
         // The session is in the dealings work once key generation ended; before that, the key-share work is polled again.
@@ -266,6 +300,12 @@ public sealed class FederationParticipant : IDisposable
         _contributions++;
         var submission = new Submission();
         if (s.Aggregation == AggregationMode.Plaintext) { submission.Values.Add(vector); return submission; }
+        if (s.Aggregation == AggregationMode.Paillier)
+        {
+            if (_paillierPublic is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "No Paillier key yet.");
+            foreach (var c in PaillierAggregation.Encrypt(_paillierPublic, vector)) submission.Ciphertexts.Add(ByteString.CopyFrom(c));
+            return submission;
+        }
         if (_publicKey is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "No collective key yet.");
         foreach (var c in _plan.Encrypt(vector, _publicKey))
         {
@@ -292,6 +332,19 @@ public sealed class FederationParticipant : IDisposable
 
     private Submission Decrypt(Work work)
     {
+        if (_plan.Settings.Aggregation == AggregationMode.Paillier)
+        {
+            if (_paillierPrivate is null) throw new FederationProtocolException(StatusCode.PermissionDenied, "This participant is not the key authority.");
+            if (work.Active.Count < _plan.Settings.Threshold) throw new FederationProtocolException(StatusCode.PermissionDenied, $"A sum of {work.Active.Count} contributions is below the threshold {_plan.Settings.Threshold}: not decrypted.");
+            var key = _paillierPrivate.PublicKey;
+            var sums = work.Ciphertexts.Select(c => Veil.Paillier.PaillierScheme.Decrypt(_paillierPrivate, Veil.Paillier.PaillierSerializer.LoadCiphertext(c.Span, key))).ToList();
+            int length = work.Purpose switch { "statistics" => _plan.StatisticsLength, "least-squares" => _plan.LeastSquaresLength, _ => _plan.UpdateLength };
+            if (sums.Count != PaillierAggregation.Chunks(key, length)) throw FederationProtocolException.Invalid("The sum has the wrong number of ciphertexts.");
+            var result = new Submission();
+            result.Values.Add(PaillierAggregation.Decode(key, sums, length, work.Active.Count));
+            _shares++;
+            return result;
+        }
         if (_threshold is null || _session is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "No threshold share yet.");
         var active = work.Active.Select(a => (int)a).ToArray();
         var submission = new Submission();

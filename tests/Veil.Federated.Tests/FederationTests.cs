@@ -109,6 +109,27 @@ public class FederationTests
     }
 
     [Fact]
+    public async Task PaillierKeyAuthorityAggregationEqualsPlaintext()
+    {
+        var (train, test) = BreastCancer();
+        var template = Logistic(train.Columns, rounds: 3);
+        var shares = FederationSetup.Split(train, 3, SplitKind.LabelSkew, seed: 8);
+        async Task<FederationOutcome> Run(AggregationMode mode)
+        {
+            await using var bed = await Testbed.StartAsync(template with { Aggregation = mode }, shares, Scorer(template, test));
+            bed.StartAll();
+            var o = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+            await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+            return o;
+        }
+        var paillier = await Run(AggregationMode.Paillier);
+        var plain = await Run(AggregationMode.Plaintext);
+        Assert.All(paillier.Rounds, r => Assert.Equal([0], r.Decryptors));  // one key authority decrypts everything
+        // Fixed point at 2^-32 per value: the models agree to well below any accuracy margin.
+        for (int k = 0; k < plain.Model.Length; k++) Assert.Equal(plain.Model[k], paillier.Model[k], 6);
+    }
+
+    [Fact]
     public async Task RoundsSurviveADropoutAndTheParticipantRejoins()
     {
         var (train, test) = BreastCancer();
