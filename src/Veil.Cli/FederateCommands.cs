@@ -13,9 +13,9 @@ internal static class FederateCommands
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static int Demo(FederationDemoOptions options, bool json, bool quiet = false)
+    public static int Demo(FederationDemoOptions options, bool json, string? plot = null)
     {
-        var progress = json || quiet ? null : new Progress<RoundReport>(r =>
+        var progress = json ? null : new Progress<RoundReport>(r =>
         {
             if (r.Purpose == "train")
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r.Round}: score {r.Score:F4}{(r.Epsilon is { } e ? $", ε {e:F2}" : "")}, {r.Contributors.Count} contributors, decrypted by [{string.Join(", ", r.Decryptors)}], {r.Seconds:F2} s"));
@@ -25,6 +25,8 @@ internal static class FederateCommands
         using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(LogLevel.Information));
         var logger = Environment.GetEnvironmentVariable("VEIL_FEDERATION_LOG") == "1" ? log.CreateLogger("federation") : null;
         var result = FederationDemo.RunAsync(options, ParticipantStart, progress, logger).GetAwaiter().GetResult();
+        plot ??= json ? null : $"federation-{result.Dataset}.png";
+        if (plot is not null) Plot(result, plot);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -49,6 +51,7 @@ internal static class FederateCommands
         if (result.Killed.Count > 0)
             Console.WriteLine($"participants {string.Join(", ", result.Killed)} were killed (SIGKILL) in the middle of round 2 and restarted from their sealed state after round {result.History.Count / 2}");
         foreach (var line in result.ParticipantLog.TakeLast(10)) Console.WriteLine("  " + line);
+        if (plot is not null) Console.WriteLine($"plot: {Path.GetFullPath(plot)}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.StopReason}; {result.BytesPerParticipant / 1024.0:F0} KiB per participant; {result.Seconds:F1} s ({result.SetupSeconds:F1} s setup)"));
         return 0;
     }
@@ -87,6 +90,29 @@ internal static class FederateCommands
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = outcome.Model, means = outcome.Means, scales = outcome.Scales, epsilon = outcome.Epsilon, stop = outcome.StopReason, rounds = outcome.Rounds.Count(r => r.Purpose == "train") }, Json));
         else Console.WriteLine($"{outcome.StopReason}; θ has {outcome.Model.Length} parameters");
         return 0;
+    }
+
+    // Score per round against centralized training, and ε on the right axis when DP is on.
+    private static void Plot(FederationDemoResult result, string path)
+    {
+        var plt = new ScottPlot.Plot();
+        double[] rounds = [.. result.History.Select(r => (double)r.Round)];
+        var federated = plt.Add.Scatter(rounds, [.. result.History.Select(r => r.Score)]);
+        federated.LegendText = $"federated ({result.Aggregation})";
+        var centralized = plt.Add.HorizontalLine(result.Centralized);
+        centralized.LegendText = "centralized plaintext";
+        if (result.History.All(r => r.Epsilon is not null) && result.History.Count > 0)
+        {
+            var eps = plt.Add.Scatter(rounds, [.. result.History.Select(r => r.Epsilon!.Value)]);
+            eps.LegendText = "ε spent";
+            eps.Axes.YAxis = plt.Axes.Right;
+            plt.Axes.Right.Label.Text = "ε (δ = 1e-5)";
+        }
+        plt.Title($"{result.Model} on {result.Dataset}, {result.Participants} participants");
+        plt.Axes.Bottom.Label.Text = "round";
+        plt.Axes.Left.Label.Text = result.Metric;
+        plt.ShowLegend();
+        plt.SavePng(path, 900, 540);
     }
 
     internal static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args)

@@ -29,7 +29,7 @@ public class FederateProcessTests
     public void TenParticipantsWithDifferentialPrivacy_SpendAtMostTheBudget_AndStillLearn()
     {
         using var dir = new ScratchDirectory();
-        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "federate", "demo", "--participants", "10", "--rounds", "4", "--epsilon", "3", "--json"));
+        using var doc = JsonDocument.Parse(VeilProcess.Ok(dir.Path, "federate", "demo", "--participants", "10", "--rounds", "4", "--epsilon", "3", "--json", "--plot", dir.File("fed.png")));
         var root = doc.RootElement;
         Assert.Equal("logistic", root.GetProperty("model").GetString());
         double eps = root.GetProperty("epsilon").GetDouble();
@@ -37,6 +37,7 @@ public class FederateProcessTests
         Assert.Equal(1e-5, root.GetProperty("delta").GetDouble());
         // Participant-level DP costs accuracy with few participants (91.5 % here once, against 98.6 % centralized); above the 62.7 % majority class it learned.
         Assert.True(root.GetProperty("federated").GetDouble() > 0.7, root.ToString());
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(dir.File("fed.png"))[..4]);
     }
 
     [Fact]
