@@ -16,10 +16,10 @@ namespace Veil.Federated;
 /// <param name="Split">How rows are dealt.</param>
 /// <param name="Aggregation">Threshold CKKS or the plaintext baseline.</param>
 /// <param name="LocalSteps">Local gradient steps per round.</param>
-/// <param name="LearningRate">Local learning rate.</param>
+/// <param name="LearningRate">Local learning rate (default 0.5 for classifiers, 0.1 for linear regression, whose local Hessians on a few rows of correlated features can pass 2/0.5 and make local steps diverge).</param>
 /// <param name="Seed">Splits and shuffles.</param>
 public sealed record FederationDemoOptions(string Data = "breast_cancer", string? Target = null, string Model = "logistic", int Participants = 3, int Rounds = 10,
-    double? Epsilon = null, double Dropout = 0, SplitKind Split = SplitKind.Iid, AggregationMode Aggregation = AggregationMode.Threshold, int LocalSteps = 5, double LearningRate = 0.5, int Seed = 1);
+    double? Epsilon = null, double Dropout = 0, SplitKind Split = SplitKind.Iid, AggregationMode Aggregation = AggregationMode.Threshold, int LocalSteps = 5, double? LearningRate = null, int Seed = 1);
 
 /// <summary>One round as the demo reports it.</summary>
 public sealed record FederationDemoRound(int Round, double Score, double? Epsilon, int Contributors, double Seconds);
@@ -75,7 +75,7 @@ public static class FederationDemo
         var template = new FederationSettings
         {
             Name = $"demo-{Path.GetFileNameWithoutExtension(options.Data)}", Threshold = threshold, Aggregation = options.Aggregation, Model = kind, Features = data.Columns,
-            Classes = kind == FederatedModelKind.OneVsRest ? classes : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate,
+            Classes = kind == FederatedModelKind.OneVsRest ? classes : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : 0.5),
             PhaseTimeoutSeconds = 5, LogN = 13,
             Privacy = options.Epsilon is { } e ? new DifferentialPrivacySettings { NoiseMultiplier = NoiseFor(e, options.Rounds, 1e-5), ClipNorm = 1, Delta = 1e-5, EpsilonBudget = e } : null,
         };
