@@ -54,6 +54,7 @@ public sealed class FederationCoordinator
     private readonly Func<double[], double[], double[], double>? _score;
     private ulong _nextStep = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) >> 16;
     private MultipartySession? _session;
+    private byte[] _dealingRound = [];
     private Veil.Paillier.PaillierPublicKey? _paillier;
     private readonly IFederationStore? _store;
     private bool _finished;
@@ -107,7 +108,7 @@ public sealed class FederationCoordinator
                 if (slot.Work is { } work)
                 {
                     slot.Delivered = true;
-                    slot.Bytes += work.CalculateSize();
+                    slot.Bytes += slot.WorkBytes;
                     return work;
                 }
                 if (_finished && _finishedWork is { } done) return done;
@@ -136,15 +137,18 @@ public sealed class FederationCoordinator
                 throw Refuse(participant, new FederationProtocolException(StatusCode.FailedPrecondition, $"Step {submission.Step} is not the work participant {participant} holds: a replayed, late or out-of-order message."));
             if (submission.Kind != slot.Work.Kind)
                 throw Refuse(participant, FederationProtocolException.Invalid($"Step {submission.Step} asked for {slot.Work.Kind}, not {submission.Kind}."));
+            if (slot.Validating) throw Refuse(participant, new FederationProtocolException(StatusCode.ResourceExhausted, $"A submission for step {submission.Step} is already being checked."));
+            slot.Validating = true;
             validate = slot.Validate!;
             step = slot.Work.Step;
         }
         object result;
         try { result = validate(submission); }
-        catch (Exception e) when (e is VeilFormatException or ShareMismatchException or ArgumentException or FederationProtocolException)
+        catch (Exception e) when (e is VeilFormatException or ShareMismatchException or ArgumentException or FederationProtocolException or System.Security.Cryptography.CryptographicException)
         {
             throw Refuse(participant, e as FederationProtocolException ?? FederationProtocolException.Invalid($"Step {step}: {e.Message}"));
         }
+        finally { lock (_gate) slot.Validating = false; }
         lock (_gate)
         {
             if (slot.Work?.Step != step) throw Refuse(participant, new FederationProtocolException(StatusCode.FailedPrecondition, $"Step {step} was withdrawn while it was checked (its phase ended)."));
@@ -194,6 +198,7 @@ public sealed class FederationCoordinator
                 if (session.Parties != Settings.Participants || session.Label != SessionLabel(Settings, FederationId))
                     throw new FederationFailedException("The stored collective key belongs to another federation.");
                 _session = session;
+                _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
                 publicKey = RlweSerializer.LoadPublicKey(checkpoint.PublicKey, Plan.Parameters.Ring);
             }
             if (Settings.Aggregation == AggregationMode.Paillier) _paillier = Veil.Paillier.PaillierSerializer.LoadPublicKey(checkpoint.PublicKey);
@@ -224,12 +229,15 @@ public sealed class FederationCoordinator
 
             var statistics = await SecureSumAsync("statistics", 0, Plan.StatisticsLength, null, null, publicKey, reports, progress, cancellation).ConfigureAwait(false)
                 ?? throw new FederationFailedException($"Fewer than {Settings.Threshold} participants sent their statistics in {Settings.MaxAttempts} attempts.");
-            var pooled = FederationPlan.PooledStandardization(statistics, Settings.Features + 1);
+            (double[] Means, double[] Scales) pooled;
+            try { pooled = FederationPlan.PooledStandardization(statistics, Settings.Features + 1); }
+            catch (FederationProtocolException e) { throw new FederationFailedException($"The pooled statistics cannot be used: {e.Message}"); }
             stats = [.. pooled.Means, .. pooled.Scales];
             if (Settings.Model == FederatedModelKind.Linear)
             {
                 var sums = await SecureSumAsync("least-squares", 0, Plan.LeastSquaresLength, null, stats, publicKey, reports, progress, cancellation).ConfigureAwait(false);
-                if (sums is not null) leastSquares = FederationPlan.SolveLeastSquares(sums, Settings.Features);
+                try { if (sums is not null) leastSquares = FederationPlan.SolveLeastSquares(sums, Settings.Features); }
+                catch (FederationProtocolException e) { _log.LogWarning("Least squares skipped: {Message}", e.Message); }
             }
             theta = new double[Plan.ParameterCount];
             _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, stats, leastSquares, 0, theta, accountant?.Rdp.ToArray(), 0, reports));
@@ -288,6 +296,17 @@ public sealed class FederationCoordinator
         return false;
     }
 
+    // Before a retry: until t participants are live again, or one phase's time.
+    private async Task AwaitLiveAsync(CancellationToken cancellation)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(Settings.PhaseTimeoutSeconds);
+        while (DateTime.UtcNow < until)
+        {
+            lock (_gate) if (_slots.Count(s => DateTime.UtcNow - s.LastSeen < Liveness) >= Settings.Threshold) return;
+            await Task.Delay(50, cancellation).ConfigureAwait(false);
+        }
+    }
+
     // After a restart nobody has polled yet: wait for everyone, or for t and one phase's time for the rest.
     private async Task AwaitReconnectAsync(CancellationToken cancellation)
     {
@@ -317,6 +336,7 @@ public sealed class FederationCoordinator
     {
         var session = new MultipartySession(Plan.Parameters.Ring, RandomNumberGenerator.GetBytes(32), Settings.Participants, SessionLabel(Settings, FederationId));
         _session = session;
+        _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
         var sessionBytes = ByteString.CopyFrom(MultipartySerializer.Save(session, Math.Log2(Plan.Parameters.DefaultScale)));
         int maxDealing = 64 * 1024 + 2 * Plan.Parameters.N * 8 * Plan.Parameters.Ring.Ring.Moduli.Count;
         var shares = await PhaseAsync(all, i => new Work { Kind = WorkKind.KeyShare, Session = sessionBytes }, (i, s) =>
@@ -370,6 +390,7 @@ public sealed class FederationCoordinator
         var clock = Stopwatch.StartNew();
         for (int attempt = 1; attempt <= Settings.MaxAttempts; attempt++)
         {
+            if (attempt > 1) await AwaitLiveAsync(cancellation).ConfigureAwait(false);
             var contributions = await PhaseAsync(all, i =>
             {
                 var w = new Work { Kind = WorkKind.Aggregate, Round = (uint)round, Purpose = purpose };
@@ -433,8 +454,17 @@ public sealed class FederationCoordinator
                 if (shares.Count == set.Length)
                 {
                     var plaintexts = new List<Plaintext>();
-                    for (int c = 0; c < aggregate.Length; c++)
-                        plaintexts.Add(Collective.DecryptThreshold(_session!, aggregate[c], set.Select(i => shares[i][c]).ToList()));
+                    try
+                    {
+                        for (int c = 0; c < aggregate.Length; c++)
+                            plaintexts.Add(Collective.DecryptThreshold(_session!, aggregate[c], set.Select(i => shares[i][c]).ToList()));
+                    }
+                    catch (Exception e) when (e is ShareMismatchException or ThresholdNotMetException or ArgumentException or InvalidOperationException)
+                    {
+                        // Every share passed its own checks, so the set disagrees as a whole: try the round again rather than stop.
+                        _log.LogWarning("{Purpose} round {Round}: the shares of [{Set}] did not combine ({Message}); retrying", purpose, round, string.Join(", ", set), e.Message);
+                        break;
+                    }
                     Record(new RoundReport(purpose, round, attempt, contributors, set, clock.Elapsed.TotalSeconds, null, null));
                     if (accountant is not null) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
                     return Plan.Decode(plaintexts, length);
@@ -458,7 +488,7 @@ public sealed class FederationCoordinator
     {
         if (s.Values.Count != length) throw FederationProtocolException.Invalid($"Expected {length} values, got {s.Values.Count}.");
         var v = s.Values.ToArray();
-        if (v.Any(x => !double.IsFinite(x) || Math.Abs(x) >= FederationPlan.MaxMagnitude)) throw FederationProtocolException.Invalid("A value is not finite or too large.");
+        if (v.Any(x => !double.IsFinite(x) || Math.Abs(x) >= Plan.MaxValue * Settings.Participants)) throw FederationProtocolException.Invalid("A value is not finite or too large.");
         return v;
     }
 
@@ -472,6 +502,8 @@ public sealed class FederationCoordinator
             if (share.Party != participant) throw FederationProtocolException.Invalid($"Decryption share {c} is party {share.Party}'s, not {participant}'s.");
             if (!share.Active.SequenceEqual(set)) throw FederationProtocolException.Invalid($"Decryption share {c} names another set of decryptors.");
             if (!share.CiphertextDigest.AsSpan().SequenceEqual(digests[c])) throw FederationProtocolException.Invalid($"Decryption share {c} is for another ciphertext than this round's sum.");
+            if (share.Threshold != Settings.Threshold || !share.RoundId.AsSpan().SequenceEqual(_dealingRound)) throw FederationProtocolException.Invalid($"Decryption share {c} comes from another dealing (threshold {share.Threshold}).");
+            if (share.Level != Plan.Parameters.MaxLevel) throw FederationProtocolException.Invalid($"Decryption share {c} is at level {share.Level}, not the sum's.");
             result[c] = share;
         }
         return result;
@@ -491,6 +523,7 @@ public sealed class FederationCoordinator
                 var slot = _slots[i];
                 int participant = i;
                 slot.Work = work;
+                slot.WorkBytes = work.CalculateSize();
                 slot.Validate = s => validate(participant, s)!;
                 slot.Result = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
                 slot.Delivered = false;
@@ -533,6 +566,8 @@ public sealed class FederationCoordinator
         public Func<Submission, object>? Validate;
         public TaskCompletionSource<object>? Result;
         public bool Delivered;
+        public bool Validating;
+        public int WorkBytes;
         public DateTime LastSeen = DateTime.MinValue;
         public long Bytes;
         public TaskCompletionSource Changed = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -63,6 +63,9 @@ public static class FederationServer
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = MaxMessageBytes;
+            // Each member polls and submits on one connection; these bound what a member (or a stranger before the handshake) can hold open.
+            k.Limits.MaxConcurrentConnections = 4L * pins.Length + 16;
+            k.Limits.Http2.MaxStreamsPerConnection = 16;
             k.Listen(IPAddress.Loopback, port, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;

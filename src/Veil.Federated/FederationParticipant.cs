@@ -83,6 +83,9 @@ public sealed class FederationParticipant : IDisposable
     /// <summary>This participant's number.</summary>
     public int Index { get; }
 
+    /// <summary>The name of the federation's threshold dealing round.</summary>
+    public const string DealingRound = "federation";
+
     /// <summary>The PEM of a keyring's P-256 public key, as a federation file lists it.</summary>
     public static string DealingKeyOf(Keyring keyring) => Normalize(PemEncoding.WriteString("PUBLIC KEY", keyring.P256Key.ExportSubjectPublicKeyInfo()));
 
@@ -105,8 +108,7 @@ public sealed class FederationParticipant : IDisposable
                 work = await channel.PollAsync(new PollRequest { Federation = fed, WaitMs = 1000 }, cancellation).ConfigureAwait(false);
                 failures = 0;
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Cancelled or StatusCode.Unknown
-                && !cancellation.IsCancellationRequested && failures < 600)
+            catch (RpcException e) when (e.StatusCode is not (StatusCode.PermissionDenied or StatusCode.Unauthenticated) && !cancellation.IsCancellationRequested && failures < 600)
             {
                 // The coordinator is not up yet or restarting: try again for up to about a minute.
                 failures++;
@@ -129,7 +131,7 @@ public sealed class FederationParticipant : IDisposable
             submission.Step = work.Step;
             submission.Kind = work.Kind;
             try { await channel.SubmitAsync(submission, cancellation).ConfigureAwait(false); }
-            catch (RpcException e) when (e.StatusCode is StatusCode.FailedPrecondition or StatusCode.Unavailable or StatusCode.Cancelled or StatusCode.Unknown or StatusCode.Internal && !cancellation.IsCancellationRequested)
+            catch (RpcException e) when (!cancellation.IsCancellationRequested)
             {
                 _log.LogWarning("Participant {Index}: step {Step} not taken ({Status}: {Detail})", Index, work.Step, e.StatusCode, e.Status.Detail);
             }
@@ -171,7 +173,7 @@ public sealed class FederationParticipant : IDisposable
         _session = session;
         _party = new MultipartyParty(session, Index, _plan.DecryptionBudget) { MaxDegreeOfParallelism = 1 };
         var submission = new Submission { KeyShare = ByteString.CopyFrom(MultipartySerializer.Save(_party.CreatePublicKeyShare())) };
-        var dealings = _party.DealThresholdShares(_plan.Settings.Threshold, "federation");
+        var dealings = _party.DealThresholdShares(_plan.Settings.Threshold, DealingRound);
         try
         {
             for (int j = 0; j < dealings.Length; j++)
@@ -299,7 +301,7 @@ public sealed class FederationParticipant : IDisposable
         }
         _contributions++;
         var submission = new Submission();
-        if (s.Aggregation == AggregationMode.Plaintext) { submission.Values.Add(vector); return submission; }
+        if (s.Aggregation == AggregationMode.Plaintext) { _plan.CheckValues(vector); submission.Values.Add(vector); return submission; }
         if (s.Aggregation == AggregationMode.Paillier)
         {
             if (_paillierPublic is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "No Paillier key yet.");

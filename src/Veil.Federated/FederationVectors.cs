@@ -21,6 +21,14 @@ public sealed class FederationPlan
         Settings = settings;
         Parameters = CkksParameters.Create(new CkksParametersLiteral { LogN = settings.LogN, LogQ = [60, 60], LogP = [60], LogDefaultScale = 80 });
         ParameterCount = LocalModels.ParameterCount(settings.Model, settings.Features, settings.Classes);
+        // Every vector must fit one message: a ciphertext is 2 × N × 2 limbs × 8 bytes.
+        long leastSquares = settings.Model == FederatedModelKind.Linear ? (long)(settings.Features + 1) * (settings.Features + 2) / 2 + settings.Features + 2 : 0;
+        long perCiphertext = 2L * Parameters.N * 2 * 8 + 1024;
+        foreach (var (what, length) in new[] { ("the least-squares sums", leastSquares), ("an update", (long)ParameterCount + 1), ("the statistics", 2L * (settings.Features + 1) + 1) })
+            if ((length + Parameters.Slots - 1) / Parameters.Slots * perCiphertext > FederationServer.MaxMessageBytes)
+                throw new FederationConfigurationException("features", $"{what} ({length} values) would not fit one {FederationServer.MaxMessageBytes >> 20} MiB message; use fewer features or classes.");
+        LeastSquaresLength = (int)leastSquares;
+        MaxValue = Math.Pow(2, 38 - Math.Ceiling(Math.Log2(settings.Participants)));
         int longest = Math.Max(Math.Max(StatisticsLength, LeastSquaresLength), UpdateLength);
         int chunksPerSum = (longest + Parameters.Slots - 1) / Parameters.Slots;
         // Every round may need a second or third set of decryptors; statistics and least squares are one sum each.
@@ -42,8 +50,11 @@ public sealed class FederationPlan
 
     /// <summary>Σx, Σx² over the features and the target, then n.</summary>
     public int StatisticsLength => 2 * (Settings.Features + 1) + 1;
-    /// <summary>The upper triangle of ZᵀZ for Z = [x, 1], Zᵀy, n.</summary>
-    public int LeastSquaresLength => (Settings.Features + 1) * (Settings.Features + 2) / 2 + Settings.Features + 2;
+    /// <summary>The upper triangle of ZᵀZ for Z = [x, 1], Zᵀy, n (linear models; 0 otherwise).</summary>
+    public int LeastSquaresLength { get; }
+
+    /// <summary>Largest |value| one participant may contribute: n of them summed at scale 2^80 stay below 2^118 &lt; Q/2.</summary>
+    public double MaxValue { get; }
     /// <summary>The weighted update and its weight.</summary>
     public int UpdateLength => ParameterCount + 1;
 
@@ -51,11 +62,10 @@ public sealed class FederationPlan
     public int Chunks(int length) => (length + Parameters.Slots - 1) / Parameters.Slots;
 
     /// <summary>The vector encrypted under the collective key, one ciphertext per <see cref="CkksParameters.Slots"/> values, serialized.</summary>
-    /// <exception cref="ArgumentException">A value is not finite or too large for Q at scale 2^80 (|v| ≥ 2^38).</exception>
+    /// <exception cref="ArgumentException">A value is not finite or too large for Q at scale 2^80 (see <see cref="MaxValue"/>).</exception>
     public byte[][] Encrypt(ReadOnlySpan<double> vector, PublicKey publicKey)
     {
-        foreach (double v in vector)
-            if (!double.IsFinite(v) || Math.Abs(v) >= MaxMagnitude) throw new ArgumentException($"A value to aggregate is {v}: values must be finite and below 2^38 in magnitude (standardize the features).", nameof(vector));
+        CheckValues(vector);
         var encoder = new CkksEncoder(Parameters);
         var encryptor = new Encryptor(Parameters.Ring, publicKey);
         int chunks = Chunks(vector.Length);
@@ -68,8 +78,13 @@ public sealed class FederationPlan
         return result;
     }
 
-    /// <summary>Largest |value| a participant may aggregate.</summary>
-    public const double MaxMagnitude = 274877906944; // 2^38: n ≤ 64 such values summed stay below Q/2 at scale 2^80
+    /// <summary>Refuses a vector with a value that is not finite or past <see cref="MaxValue"/>.</summary>
+    public void CheckValues(ReadOnlySpan<double> vector)
+    {
+        foreach (double v in vector)
+            if (!double.IsFinite(v) || Math.Abs(v) >= MaxValue)
+                throw new ArgumentException($"A value to aggregate is {v}: values must be finite and below 2^{Math.Log2(MaxValue):F0} for {Settings.Participants} participants (rescale features whose squares summed over the rows are that large).", nameof(vector));
+    }
 
     /// <summary>Loads one participant's ciphertexts for a vector of <paramref name="length"/> values (count, level and scale checked).</summary>
     /// <exception cref="Veil.Serialization.VeilFormatException">Malformed bytes.</exception>

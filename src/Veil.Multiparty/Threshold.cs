@@ -139,6 +139,14 @@ public sealed class ThresholdParty : IDisposable
     // λ_j·s'_j for the set (the caller disposes it).
     internal SecretPolynomial Weighted(int[] set) => _share.MultiplyScalar(LagrangeAtZero(Session.Parameters, set, Index));
 
+    /// <summary>The id a dealing round named <paramref name="round"/> with threshold t carries (an aggregator checks shares against it).</summary>
+    public static byte[] DealingRoundId(MultipartySession session, int threshold, string round = "")
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(round);
+        return RoundIdFor(session, threshold, round);
+    }
+
     internal static byte[] RoundIdFor(MultipartySession session, int threshold, string round)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);

@@ -42,11 +42,23 @@ public class FederationTests
         await using var bed = await Testbed.StartAsync(template, shares, Scorer(template, test));
         bed.StartParticipant(0);
         // Participant 1 first sends a corrupted copy of its first update, and then replays its accepted key share: both refused, the federation goes on.
-        Submission? firstKeyShare = null;
+        Submission? firstKeyShare = null, firstShares = null;
         bool corrupted = false;
         bed.StartParticipant(1, inner => new InterceptingChannel(inner, async (s, ch, ct) =>
         {
             if (s.Kind == WorkKind.KeyShare) { firstKeyShare = s.Clone(); return; }
+            if (s.Kind == WorkKind.Decrypt)
+            {
+                // Last round's decryption shares under this round's step: bound to another ciphertext, refused.
+                if (firstShares is null) { firstShares = s.Clone(); return; }
+                if (firstShares.Step == ulong.MaxValue) return;
+                var replay = firstShares.Clone();
+                replay.Step = s.Step;
+                firstShares.Step = ulong.MaxValue;
+                try { await ch.SubmitAsync(replay, ct); }
+                catch (RpcException e) { lock (refusals) refusals.Add(e.StatusCode); }
+                return;
+            }
             if (s.Kind != WorkKind.Aggregate || corrupted) return;
             corrupted = true;
             var bad = s.Clone();
@@ -62,9 +74,11 @@ public class FederationTests
         var outcome = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
         var finals = await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(2, refusals.Count);
+        // The corrupted update, the replayed key share, and (when participant 1 decrypted twice) the replayed shares.
+        Assert.InRange(refusals.Count, 2, 3);
         Assert.Equal(StatusCode.InvalidArgument, refusals[0]);
         Assert.Equal(StatusCode.FailedPrecondition, refusals[1]);
+        if (refusals.Count == 3) Assert.Equal(StatusCode.InvalidArgument, refusals[2]);
         var rounds = outcome.Rounds.Where(r => r.Purpose == "train").ToList();
         Assert.Equal(template.Rounds, rounds.Count);
         Assert.All(rounds, r => { Assert.Equal(3, r.Contributors.Count); Assert.Equal(2, r.Decryptors.Count); });
