@@ -239,7 +239,7 @@ public sealed class FederationCoordinator
                 try { if (sums is not null) leastSquares = FederationPlan.SolveLeastSquares(sums, Settings.Features); }
                 catch (FederationProtocolException e) { _log.LogWarning("Least squares skipped: {Message}", e.Message); }
             }
-            theta = new double[Plan.ParameterCount];
+            theta = LocalModels.Initial(Settings.Model, Settings.Features, Settings.Classes, Settings.Hidden, BitConverter.ToInt32(FederationId));
             _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, stats, leastSquares, 0, theta, accountant?.Rdp.ToArray(), 0, reports));
         }
         means = stats[..(Settings.Features + 1)];

@@ -16,7 +16,7 @@ namespace Veil.Federated;
 /// <param name="Split">How rows are dealt.</param>
 /// <param name="Aggregation">Threshold CKKS or the plaintext baseline.</param>
 /// <param name="LocalSteps">Local gradient steps per round.</param>
-/// <param name="LearningRate">Local learning rate (default 0.5 for classifiers, 0.1 for linear regression, whose local Hessians on a few rows of correlated features can pass 2/0.5 and make local steps diverge).</param>
+/// <param name="LearningRate">Local learning rate (default 0.5 for linear classifiers, 0.03 for the MLP, 0.1 for linear regression, whose local Hessians on a few rows of correlated features can pass 2/0.5 and make local steps diverge).</param>
 /// <param name="Seed">Splits and shuffles.</param>
 public sealed record FederationDemoOptions(string Data = "breast_cancer", string? Target = null, string Model = "logistic", int Participants = 3, int Rounds = 10,
     double? Epsilon = null, double Dropout = 0, SplitKind Split = SplitKind.Iid, AggregationMode Aggregation = AggregationMode.Threshold, int LocalSteps = 5, double? LearningRate = null, int Seed = 1);
@@ -64,19 +64,21 @@ public static class FederationDemo
         {
             "linear" => true,
             "logistic" => false,
-            "mlp" => throw new FederationConfigurationException("model", "mlp: federated networks are not built yet; use logistic or linear."),
-            _ => throw new FederationConfigurationException("model", $"Unknown model '{options.Model}': logistic or linear."),
+            "mlp" => false,
+            _ => throw new FederationConfigurationException("model", $"Unknown model '{options.Model}': logistic, linear or mlp."),
         };
         int classes = regression ? 0 : (int)data.Targets.Max() + 1;
-        var kind = regression ? FederatedModelKind.Linear : classes > 2 ? FederatedModelKind.OneVsRest : FederatedModelKind.Logistic;
+        var kind = regression ? FederatedModelKind.Linear : options.Model == "mlp" ? FederatedModelKind.Mlp : classes > 2 ? FederatedModelKind.OneVsRest : FederatedModelKind.Logistic;
         var (train, test) = DataSplit.TrainTest(data, 0.25, options.Seed, stratify: !regression);
         int threshold = Math.Max(2, (options.Participants + 1) / 2);
         int kill = Math.Min((int)Math.Round(options.Dropout * options.Participants), options.Participants - threshold);
         var template = new FederationSettings
         {
             Name = $"demo-{Path.GetFileNameWithoutExtension(options.Data)}", Threshold = threshold, Aggregation = options.Aggregation, Model = kind, Features = data.Columns,
-            Classes = kind == FederatedModelKind.OneVsRest ? classes : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : 0.5),
+            Classes = kind is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? classes : 0, Hidden = kind == FederatedModelKind.Mlp ? 16 : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : kind == FederatedModelKind.Mlp ? 0.03 : 0.5),
             PhaseTimeoutSeconds = 5, LogN = 13,
+            // Without DP the clip only guards against a runaway update; a network's first epochs move far (norms in the hundreds), so its bound is wider.
+            ClipNorm = kind == FederatedModelKind.Mlp ? 1e4 : 100,
             Privacy = options.Epsilon is { } e ? new DifferentialPrivacySettings { NoiseMultiplier = NoiseFor(e, options.Rounds, 1e-5), ClipNorm = 1, Delta = 1e-5, EpsilonBudget = e } : null,
         };
         string dir = Path.Combine(Path.GetTempPath(), "veil-federation-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
@@ -207,7 +209,7 @@ public static class FederationDemo
         var yMean = train.Targets.Average();
         var yScale = Math.Sqrt(train.Targets.Select(v => (v - yMean) * (v - yMean)).Average());
         var y = s.Model == FederatedModelKind.Linear ? train.Targets.Select(v => (v - yMean) / (yScale > 0 ? yScale : 1)).ToArray() : train.Targets;
-        var theta = LocalModels.Train(s.Model, s.Classes, new double[LocalModels.ParameterCount(s.Model, s.Features, s.Classes)], st.Transform(train.Features), y, s.Rounds * s.LocalSteps, s.LearningRate);
+        var theta = LocalModels.Train(s.Model, s.Classes, LocalModels.Initial(s.Model, s.Features, s.Classes, s.Hidden, 1), st.Transform(train.Features), y, s.Rounds * s.LocalSteps, s.LearningRate, seed: 1);
         var yTest = s.Model == FederatedModelKind.Linear ? test.Targets.Select(v => (v - yMean) / (yScale > 0 ? yScale : 1)).ToArray() : test.Targets;
         return LocalModels.Score(s.Model, s.Classes, theta, st.Transform(test.Features), yTest);
     }

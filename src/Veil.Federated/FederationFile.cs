@@ -24,6 +24,8 @@ public enum FederatedModelKind
     Logistic,
     /// <summary>One logistic head per class (labels 0 … c − 1); the largest score wins.</summary>
     OneVsRest,
+    /// <summary>A layered network: dense, square activation, dense, softmax over c classes (Veil.Ml's square MLP, which also runs encrypted).</summary>
+    Mlp,
 }
 
 /// <summary>DP-FedAvg (McMahan et al. 2018): each update clipped to <see cref="ClipNorm"/>, the sum carrying Gaussian noise of deviation σ·C, participant-level (ε, δ).</summary>
@@ -65,6 +67,8 @@ public sealed record FederationSettings
     public int Features { get; init; }
     /// <summary>Classes (one-vs-rest); 0 otherwise.</summary>
     public int Classes { get; init; }
+    /// <summary>Hidden units of an MLP (0 for other models).</summary>
+    public int Hidden { get; init; }
     /// <summary>FedAvg rounds.</summary>
     public int Rounds { get; init; } = 10;
     /// <summary>Full-batch gradient steps each participant takes per round.</summary>
@@ -107,7 +111,8 @@ public sealed record FederationSettings
         if (!Enum.IsDefined(Aggregation)) Fail("aggregation", "Unknown aggregation mode.");
         if (!Enum.IsDefined(Model)) Fail("model", "Unknown model.");
         if (Features < 1 || Features > 100_000) Fail("features", "1 … 100,000 features.");
-        if (Model == FederatedModelKind.OneVsRest ? Classes < 2 || Classes > 1000 : Classes != 0) Fail("classes", "One-vs-rest takes 2 … 1,000 classes; other models 0.");
+        if (Model is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? Classes < 2 || Classes > 1000 : Classes != 0) Fail("classes", "One-vs-rest and MLPs take 2 … 1,000 classes; other models 0.");
+        if (Model == FederatedModelKind.Mlp ? Hidden < 1 || Hidden > 1024 : Hidden != 0) Fail("hidden", "An MLP has 1 … 1,024 hidden units; other models 0.");
         if (Rounds < 1 || Rounds > 100_000) Fail("rounds", "1 … 100,000 rounds.");
         if (LocalSteps < 1 || LocalSteps > 10_000) Fail("localSteps", "1 … 10,000 local steps.");
         if (!(LearningRate > 0 && LearningRate <= 100)) Fail("learningRate", "The learning rate must be in (0, 100].");

@@ -66,7 +66,7 @@ public sealed class FederationParticipant : IDisposable
         if (data.Columns != settings.Features) throw new FederationConfigurationException("features", $"The rows have {data.Columns} features; the federation trains on {settings.Features}.");
         if (settings.Model != FederatedModelKind.Linear)
         {
-            int classes = settings.Model == FederatedModelKind.OneVsRest ? settings.Classes : 2;
+            int classes = settings.Model is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? settings.Classes : 2;
             if (data.Targets.Any(y => y < 0 || y >= classes || y != Math.Floor(y))) throw new FederationConfigurationException("classes", $"Every label must be 0 … {classes - 1}.");
         }
         if (DealingKeyOf(keyring) != Normalize(settings.Members[index].DealingKey))
@@ -278,7 +278,7 @@ public sealed class FederationParticipant : IDisposable
                 var (x, y) = Standardized(work);
                 var global = work.Model.ToArray();
                 if (global.Length != _plan.ParameterCount || global.Any(v => !double.IsFinite(v))) throw FederationProtocolException.Invalid("The global model has the wrong size or a value that is not finite.");
-                var local = LocalModels.Train(s.Model, s.Classes, global, x, y, s.LocalSteps, s.LearningRate, s.ProximalMu, cancellation);
+                var local = LocalModels.Train(s.Model, s.Classes, global, x, y, s.LocalSteps, s.LearningRate, s.ProximalMu, cancellation, seed: (int)work.Round * 1009 + Index);
                 vector = new double[_plan.UpdateLength];
                 for (int k = 0; k < global.Length; k++) vector[k] = local[k] - global[k];
                 var update = vector.AsSpan(0, global.Length);

@@ -20,7 +20,7 @@ public sealed class FederationPlan
         settings.Validate();
         Settings = settings;
         Parameters = CkksParameters.Create(new CkksParametersLiteral { LogN = settings.LogN, LogQ = [60, 60], LogP = [60], LogDefaultScale = 80 });
-        ParameterCount = LocalModels.ParameterCount(settings.Model, settings.Features, settings.Classes);
+        ParameterCount = LocalModels.ParameterCount(settings.Model, settings.Features, settings.Classes, settings.Hidden);
         // Every vector must fit one message: a ciphertext is 2 × N × 2 limbs × 8 bytes.
         long leastSquares = settings.Model == FederatedModelKind.Linear ? (long)(settings.Features + 1) * (settings.Features + 2) / 2 + settings.Features + 2 : 0;
         long perCiphertext = 2L * Parameters.N * 2 * 8 + 1024;

@@ -12,16 +12,35 @@ public static class LocalModels
     /// <summary>Heads of a model.</summary>
     public static int Heads(FederatedModelKind kind, int classes) => kind == FederatedModelKind.OneVsRest ? classes : 1;
 
-    /// <summary>Length of θ.</summary>
-    public static int ParameterCount(FederatedModelKind kind, int features, int classes) => Heads(kind, classes) * (features + 1);
+    /// <summary>Length of θ (an MLP: W1 (hidden × d), b1, W2 (classes × hidden), b2).</summary>
+    public static int ParameterCount(FederatedModelKind kind, int features, int classes, int hidden = 0) =>
+        kind == FederatedModelKind.Mlp ? hidden * (features + 1) + classes * (hidden + 1) : Heads(kind, classes) * (features + 1);
+
+    /// <summary>The starting θ: zeros for linear models; for an MLP, weights N(0, 1/fan-in) from <paramref name="seed"/> (the federation's, so every party starts alike).</summary>
+    public static double[] Initial(FederatedModelKind kind, int features, int classes, int hidden, int seed)
+    {
+        var theta = new double[ParameterCount(kind, features, classes, hidden)];
+        if (kind != FederatedModelKind.Mlp) return theta;
+        var rng = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        for (int j = 0; j < hidden * features; j++) theta[j] = Normal() / Math.Sqrt(features);
+        int w2 = hidden * (features + 1);
+        for (int k = 0; k < classes * hidden; k++) theta[w2 + k] = Normal() / Math.Sqrt(hidden);
+        return theta;
+    }
+
+    // An MLP's hidden width from θ's length: P = H(d + 1) + c(H + 1).
+    private static int HiddenOf(int length, int features, int classes) => (length - classes) / (features + 1 + classes);
 
     /// <summary>θ after <paramref name="steps"/> gradient steps from <paramref name="start"/> on (x, y).</summary>
-    public static double[] Train(FederatedModelKind kind, int classes, double[] start, double[][] x, double[] y, int steps, double learningRate, double proximalMu = 0, CancellationToken cancellation = default)
+    /// <remarks>For an MLP a step is one mini-batch of 32 rows (passes over the rows shuffled from <paramref name="seed"/>) of gradient descent on softmax cross-entropy, the hidden activation the square (the HE-friendly network of Veil.Ml).</remarks>
+    public static double[] Train(FederatedModelKind kind, int classes, double[] start, double[][] x, double[] y, int steps, double learningRate, double proximalMu = 0, CancellationToken cancellation = default, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(start);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         if (x.Length != y.Length) throw new ArgumentException("Rows and targets differ in count.", nameof(y));
+        if (kind == FederatedModelKind.Mlp) return TrainMlp(classes, start, x, y, steps, learningRate, proximalMu, seed, cancellation);
         int heads = Heads(kind, classes);
         if (start.Length % heads != 0) throw new ArgumentException("θ does not split into the model's heads.", nameof(start));
         int d = start.Length / heads - 1;
@@ -56,9 +75,15 @@ public static class LocalModels
         return theta;
     }
 
-    /// <summary>Predictions of θ: the value (linear), the class 0/1 (logistic), the best head (one-vs-rest).</summary>
+    /// <summary>Predictions of θ: the value (linear), the class 0/1 (logistic), the best head (one-vs-rest), the largest logit (MLP).</summary>
     public static double[] Predict(FederatedModelKind kind, int classes, double[] theta, double[][] x)
     {
+        if (kind == FederatedModelKind.Mlp)
+        {
+            if (x.Length == 0) return [];
+            var net = ToNetwork(theta, x[0].Length, classes);
+            return net.Predict(x);
+        }
         int heads = Heads(kind, classes);
         int d = theta.Length / heads - 1;
         var result = new double[x.Length];
@@ -101,6 +126,74 @@ public static class LocalModels
             for (int i = 0; i < update.Length; i++) update[i] *= f;
         }
         return norm;
+    }
+
+    /// <summary>An MLP's θ as Veil.Ml's square network (dense, square, dense), which runs on ciphertexts too.</summary>
+    public static Veil.Ml.Models.SquareMlp ToNetwork(double[] theta, int features, int classes)
+    {
+        int hidden = HiddenOf(theta.Length, features, classes);
+        if (hidden < 1 || ParameterCount(FederatedModelKind.Mlp, features, classes, hidden) != theta.Length) throw new ArgumentException("θ is not an MLP of these sizes.", nameof(theta));
+        int o = 0;
+        var w1 = new double[hidden][]; for (int j = 0; j < hidden; j++) { w1[j] = theta[o..(o + features)]; o += features; }
+        var b1 = theta[o..(o + hidden)]; o += hidden;
+        var w2 = new double[classes][]; for (int k = 0; k < classes; k++) { w2[k] = theta[o..(o + hidden)]; o += hidden; }
+        var b2 = theta[o..(o + classes)];
+        return new Veil.Ml.Models.SquareMlp(w1, b1, w2, b2);
+    }
+
+    private static double[] TrainMlp(int classes, double[] start, double[][] x, double[] y, int epochs, double rate, double mu, int seed, CancellationToken cancellation)
+    {
+        var theta = (double[])start.Clone();
+        if (x.Length == 0) return theta;
+        int d = x[0].Length, hidden = HiddenOf(theta.Length, d, classes);
+        if (hidden < 1 || ParameterCount(FederatedModelKind.Mlp, d, classes, hidden) != theta.Length) throw new ArgumentException("θ is not an MLP of these sizes.", nameof(start));
+        int b1 = hidden * d, w2 = b1 + hidden, b2 = w2 + classes * hidden;
+        var order = Enumerable.Range(0, x.Length).ToArray();
+        var rng = new Random(seed);
+        var z1 = new double[hidden]; var h = new double[hidden]; var o = new double[classes]; var d2 = new double[classes]; var d1 = new double[hidden];
+        var g = new double[theta.Length];
+        int startRow = order.Length;
+        for (int step = 0; step < epochs; step++)
+        {
+            if (startRow >= order.Length) { rng.Shuffle(order); startRow = 0; }
+            {
+                cancellation.ThrowIfCancellationRequested();
+                Array.Clear(g);
+                int count = Math.Min(32, order.Length - startRow);
+                for (int t = 0; t < count; t++)
+                {
+                    var xi = x[order[startRow + t]];
+                    int label = (int)y[order[startRow + t]];
+                    for (int j = 0; j < hidden; j++)
+                    {
+                        double z = theta[b1 + j];
+                        for (int i = 0; i < d; i++) z += theta[j * d + i] * xi[i];
+                        z1[j] = z; h[j] = z * z;
+                    }
+                    double max = double.MinValue;
+                    for (int k = 0; k < classes; k++)
+                    {
+                        double z = theta[b2 + k];
+                        for (int j = 0; j < hidden; j++) z += theta[w2 + k * hidden + j] * h[j];
+                        o[k] = z; max = Math.Max(max, z);
+                    }
+                    double sum = 0;
+                    for (int k = 0; k < classes; k++) { o[k] = Math.Exp(o[k] - max); sum += o[k]; }
+                    for (int k = 0; k < classes; k++) d2[k] = o[k] / sum - (k == label ? 1 : 0);
+                    for (int j = 0; j < hidden; j++)
+                    {
+                        double back = 0;
+                        for (int k = 0; k < classes; k++) back += d2[k] * theta[w2 + k * hidden + j];
+                        d1[j] = back * 2 * z1[j];
+                    }
+                    for (int k = 0; k < classes; k++) { g[b2 + k] += d2[k]; for (int j = 0; j < hidden; j++) g[w2 + k * hidden + j] += d2[k] * h[j]; }
+                    for (int j = 0; j < hidden; j++) { g[b1 + j] += d1[j]; for (int i = 0; i < d; i++) g[j * d + i] += d1[j] * xi[i]; }
+                }
+                for (int p = 0; p < theta.Length; p++) theta[p] -= rate * (g[p] / count + mu * (theta[p] - start[p]));
+                startRow += count;
+            }
+        }
+        return theta;
     }
 
     private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));

@@ -48,6 +48,6 @@ public class FederateProcessTests
         Assert.Equal(2, VeilProcess.Run(dir.Path, "federate", "participant", "--index", "0").ExitCode);
         var mlp = VeilProcess.Run(dir.Path, "federate", "demo", "--model", "mlp");
         Assert.Equal(1, mlp.ExitCode);
-        Assert.Contains("mlp", mlp.Stderr);
+        Assert.Contains("mlp", csv.Stderr);
     }
 }

@@ -123,6 +123,24 @@ public class FederationTests
     }
 
     [Fact]
+    public async Task ASquareNetworkTrainsFederatedAndRunsAsVeilsNetwork()
+    {
+        var (train, test) = DataSplit.TrainTest(BuiltinDatasets.Digits(), 0.25, seed: 7, stratify: true);
+        var template = new FederationSettings { Name = "mlp", Threshold = 2, Model = FederatedModelKind.Mlp, Features = train.Columns, Classes = 10, Hidden = 16, Rounds = 10, LocalSteps = 20, LearningRate = 0.03, ClipNorm = 1e4, PhaseTimeoutSeconds = 20 };
+        await using var bed = await Testbed.StartAsync(template, FederationSetup.Split(train, 3, SplitKind.Iid, seed: 9), Scorer(template, test));
+        bed.StartAll();
+        var outcome = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Equal(16 * 65 + 10 * 17, outcome.Model.Length);
+        double score = outcome.Rounds[^1].Score!.Value;
+        Assert.True(score > 0.8, $"accuracy {score}");
+        Assert.True(score > outcome.Rounds.First(r => r.Purpose == "train").Score!.Value + 0.1, "training must improve on the first round");
+        // θ is Veil.Ml's square network (dense, x², dense), the one the encrypted inference runs.
+        var net = LocalModels.ToNetwork(outcome.Model, train.Columns, 10);
+        var x = FederationPlan.Standardize(test.Features, outcome.Means[..train.Columns], outcome.Scales[..train.Columns]);
+        Assert.Equal(score, net.Score(x, test.Targets), 12);
+    }
+
+    [Fact]
     public async Task PaillierKeyAuthorityAggregationEqualsPlaintext()
     {
         var (train, test) = BreastCancer();
