@@ -46,8 +46,10 @@ public class FederateProcessTests
         using var dir = new ScratchDirectory();
         Assert.Equal(2, VeilProcess.Run(dir.Path, "federate", "demo", "--dropout", "0.9").ExitCode);
         Assert.Equal(2, VeilProcess.Run(dir.Path, "federate", "participant", "--index", "0").ExitCode);
-        var mlp = VeilProcess.Run(dir.Path, "federate", "demo", "--model", "mlp");
-        Assert.Equal(1, mlp.ExitCode);
-        Assert.Contains("mlp", csv.Stderr);
+        // A CSV file without --target: one line naming what is missing, exit 1.
+        File.WriteAllText(dir.File("rows.csv"), "a,b,y\n1,2,0\n3,4,1\n");
+        var csv = VeilProcess.Run(dir.Path, "federate", "demo", "--data", dir.File("rows.csv"));
+        Assert.Equal(1, csv.ExitCode);
+        Assert.Contains("--target", csv.Stderr);
     }
 }
