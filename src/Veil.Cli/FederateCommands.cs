@@ -22,7 +22,7 @@ internal static class FederateCommands
             else Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {r.Purpose}: {r.Contributors.Count} contributors, {r.Seconds:F2} s"));
         });
         // VEIL_FEDERATION_LOG=1 shows the coordinator's log (refusals, dropouts) and the participants' on standard error.
-        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(LogLevel.Information));
+        using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(LogLevel.Information));
         var logger = Environment.GetEnvironmentVariable("VEIL_FEDERATION_LOG") == "1" ? log.CreateLogger("federation") : null;
         var result = FederationDemo.RunAsync(options, ParticipantStart, progress, logger).GetAwaiter().GetResult();
         plot ??= json ? null : $"federation-{result.Dataset}.png";
@@ -56,6 +56,24 @@ internal static class FederateCommands
         return 0;
     }
 
+    public static int Init(FederationDemoOptions options, string directory, bool json)
+    {
+        var (settings, passphrase) = FederationDemo.Initialize(options, directory);
+        string secret = Path.Combine(directory, "passphrase");
+        File.WriteAllText(secret, passphrase);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string file = Path.Combine(directory, FederationSetup.FileName);
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { federation = file, participants = settings.Participants, threshold = settings.Threshold, passphrase_file = secret, target = "see data.csv's last column" }, Json));
+            return 0;
+        }
+        Console.WriteLine($"{settings.Participants} participants (t = {settings.Threshold}) in {directory}; the setup passphrase is in {secret} (participant i's is it followed by -i).");
+        Console.WriteLine($"coordinator:   {FederationDemo.PassphraseVariable}=… veil federate coordinator --federation {file} --certificate {Path.Combine(FederationSetup.CoordinatorDirectory(directory), "tls.pfx")} --port 7443");
+        Console.WriteLine($"participant i: {FederationDemo.PassphraseVariable}=…-i veil federate participant --federation {file} --index i --data {Path.Combine(directory, "participant-i", "data.csv")} --target TARGET --directory {Path.Combine(directory, "participant-i")} --coordinator https://127.0.0.1:7443 --allow-weak-keyring-cost");
+        return 0;
+    }
+
     public static int Participant(string federation, int index, string data, string target, string directory, string coordinator, bool allowWeakKeyring, bool json)
     {
         string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
@@ -65,7 +83,7 @@ internal static class FederateCommands
         using var keyring = Veil.Protection.PassphraseKeyring.Open(Path.Combine(directory, "keyring.vkr"), passphrase, allowWeakKeyring);
         using var cert = FederationSetup.LoadCertificate(Path.Combine(directory, "tls.pfx"), passphrase);
         using var channel = new FederationGrpcChannel(new Uri(coordinator), settings.CoordinatorPin, cert);
-        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
+        using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
         using var me = new FederationParticipant(settings, id, index, rows, Path.Combine(directory, "state"), keyring, log.CreateLogger("participant"));
         var outcome = me.RunAsync(channel).GetAwaiter().GetResult();
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { index, contributions = outcome.Contributions, decryption_shares = outcome.DecryptionShares, message = outcome.Message, parameters = outcome.Model.Length }, Json));
@@ -79,7 +97,7 @@ internal static class FederateCommands
             ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
         var (settings, id) = FederationFile.Load(federation);
         using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
-        using var log = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
         // Rounds are checkpointed in SQLite: the same command after a crash resumes after the last completed round.
         var coordinator = new FederationCoordinator(settings, id, log.CreateLogger("coordinator"), store: new SqliteFederationStore(store ?? Path.ChangeExtension(federation, ".db")));
         var (app, actual) = FederationServer.StartAsync(coordinator, cert, port).GetAwaiter().GetResult();

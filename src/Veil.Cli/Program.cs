@@ -410,7 +410,19 @@ namespace Veil.Cli
             var cJson = Json();
             var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.") { cFederation, certificate, port, store, cJson };
             coordinator.SetAction(r => FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(store), r.GetValue(cJson)));
-            return new Command("federate", "Federated learning: encrypted aggregation under a collective key, dropouts, differential privacy.") { demo, participant, coordinator };
+            var iDirectory = new Option<string>("--directory") { Description = "An empty folder to write the federation into.", Required = true };
+            var iParticipants = Int("--participants", "Participants.", 3, 2, 64);
+            var iData = new Option<string>("--data") { Description = "breast_cancer, iris, diabetes, digits, or a CSV file (with --target).", DefaultValueFactory = _ => "breast_cancer" };
+            var iTarget = new Option<string?>("--target") { Description = "The CSV file's label column." };
+            var iModel = new Option<string>("--model") { Description = "logistic, linear or mlp.", DefaultValueFactory = _ => "logistic" };
+            iModel.AcceptOnlyFromAmong("logistic", "linear", "mlp");
+            var iRounds = Int("--rounds", "FedAvg rounds.", 10, 1, 1000);
+            var iJson = Json();
+            var init = new Command("init", "Writes a federation into a folder to run its roles by hand: the file, every member's keyring and certificate, split rows (all made on this machine, for trying it out).")
+                { iDirectory, iParticipants, iData, iTarget, iModel, iRounds, iJson };
+            init.SetAction(r => FederateCommands.Init(new Veil.Federated.FederationDemoOptions(r.GetValue(iData)!, r.GetValue(iTarget), r.GetValue(iModel)!, r.GetValue(iParticipants), r.GetValue(iRounds)),
+                r.GetValue(iDirectory)!, r.GetValue(iJson)));
+            return new Command("federate", "Federated learning: encrypted aggregation under a collective key, dropouts, differential privacy.") { demo, init, participant, coordinator };
         }
 
         private static Command Serve()

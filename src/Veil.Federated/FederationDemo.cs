@@ -59,28 +59,8 @@ public static class FederationDemo
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(participantCommand);
         var clock = Stopwatch.StartNew();
-        var data = LoadData(options.Data, options.Target);
-        bool regression = options.Model switch
-        {
-            "linear" => true,
-            "logistic" => false,
-            "mlp" => false,
-            _ => throw new FederationConfigurationException("model", $"Unknown model '{options.Model}': logistic, linear or mlp."),
-        };
-        int classes = regression ? 0 : (int)data.Targets.Max() + 1;
-        var kind = regression ? FederatedModelKind.Linear : options.Model == "mlp" ? FederatedModelKind.Mlp : classes > 2 ? FederatedModelKind.OneVsRest : FederatedModelKind.Logistic;
-        var (train, test) = DataSplit.TrainTest(data, 0.25, options.Seed, stratify: !regression);
-        int threshold = Math.Max(2, (options.Participants + 1) / 2);
+        var (data, train, test, template, regression, kind, threshold) = Plan(options);
         int kill = Math.Min((int)Math.Round(options.Dropout * options.Participants), options.Participants - threshold);
-        var template = new FederationSettings
-        {
-            Name = $"demo-{Path.GetFileNameWithoutExtension(options.Data)}", Threshold = threshold, Aggregation = options.Aggregation, Model = kind, Features = data.Columns,
-            Classes = kind is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? classes : 0, Hidden = kind == FederatedModelKind.Mlp ? 16 : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : kind == FederatedModelKind.Mlp ? 0.03 : 0.5),
-            PhaseTimeoutSeconds = 5, LogN = 13,
-            // Without DP the clip only guards against a runaway update; a network's first epochs move far (norms in the hundreds), so its bound is wider.
-            ClipNorm = kind == FederatedModelKind.Mlp ? 1e4 : 100,
-            Privacy = options.Epsilon is { } e ? new DifferentialPrivacySettings { NoiseMultiplier = NoiseFor(e, options.Rounds, 1e-5), ClipNorm = 1, Delta = 1e-5, EpsilonBudget = e } : null,
-        };
         string dir = Path.Combine(Path.GetTempPath(), "veil-federation-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
         string passphrase = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
         var processes = new Process?[options.Participants];
@@ -177,6 +157,53 @@ public static class FederationDemo
             }
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    // The rows, their split and the settings a demo or an initialized folder uses.
+    private static (Dataset Data, Dataset Train, Dataset Test, FederationSettings Template, bool Regression, FederatedModelKind Kind, int Threshold) Plan(FederationDemoOptions options)
+    {
+        var data = LoadData(options.Data, options.Target);
+        bool regression = options.Model switch
+        {
+            "linear" => true,
+            "logistic" => false,
+            "mlp" => false,
+            _ => throw new FederationConfigurationException("model", $"Unknown model '{options.Model}': logistic, linear or mlp."),
+        };
+        int classes = regression ? 0 : (int)data.Targets.Max() + 1;
+        var kind = regression ? FederatedModelKind.Linear : options.Model == "mlp" ? FederatedModelKind.Mlp : classes > 2 ? FederatedModelKind.OneVsRest : FederatedModelKind.Logistic;
+        var (train, test) = DataSplit.TrainTest(data, 0.25, options.Seed, stratify: !regression);
+        int threshold = Math.Max(2, (options.Participants + 1) / 2);
+        var template = new FederationSettings
+        {
+            Name = $"demo-{Path.GetFileNameWithoutExtension(options.Data)}", Threshold = threshold, Aggregation = options.Aggregation, Model = kind, Features = data.Columns,
+            Classes = kind is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? classes : 0, Hidden = kind == FederatedModelKind.Mlp ? 16 : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : kind == FederatedModelKind.Mlp ? 0.03 : 0.5),
+            PhaseTimeoutSeconds = 5, LogN = 13,
+            // Without DP the clip only guards against a runaway update; a network's first epochs move far (norms in the hundreds), so its bound is wider.
+            ClipNorm = kind == FederatedModelKind.Mlp ? 1e4 : 100,
+            Privacy = options.Epsilon is { } e ? new DifferentialPrivacySettings { NoiseMultiplier = NoiseFor(e, options.Rounds, 1e-5), ClipNorm = 1, Delta = 1e-5, EpsilonBudget = e } : null,
+        };
+        return (data, train, test, template, regression, kind, threshold);
+    }
+
+    /// <summary>
+    /// Writes a federation into <paramref name="directory"/> for running its roles by hand (`veil federate coordinator`
+    /// and `veil federate participant`): the file, each participant's keyring, certificate and rows, the held-out rows
+    /// (test.csv). All members are made on one machine here, so one passphrase (returned) derives all of theirs: for trying
+    /// the roles out, not for a real federation, whose members each make their own keys.
+    /// </summary>
+    public static (FederationSettings Settings, string Passphrase) Initialize(FederationDemoOptions options, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any()) throw new FederationConfigurationException("directory", $"{directory} is not empty.");
+        var (data, train, test, template, _, _, _) = Plan(options);
+        string passphrase = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
+        var (settings, _) = FederationSetup.Create(directory, template, options.Participants, passphrase, Protection.Argon2Parameters.Minimum, allowWeakCost: true);
+        var shares = FederationSetup.Split(train, options.Participants, options.Split, options.Seed);
+        for (int i = 0; i < shares.Length; i++) FederationSetup.WriteCsv(shares[i], Path.Combine(FederationSetup.ParticipantDirectory(directory, i), "data.csv"));
+        FederationSetup.WriteCsv(test, Path.Combine(directory, "test.csv"));
+        _ = data;
+        return (settings, passphrase);
     }
 
     /// <summary>The smallest noise multiplier (to 0.01) whose ε after <paramref name="rounds"/> full-participation rounds is within <paramref name="epsilon"/>.</summary>

@@ -41,6 +41,55 @@ public class FederateProcessTests
     }
 
     [Fact]
+    public async Task CoordinatorKilledAndRestarted_ResumesFromTheLastCompletedRound()
+    {
+        using var dir = new ScratchDirectory();
+        string fed = dir.File("fed");
+        VeilProcess.Ok(dir.Path, "federate", "init", "--directory", fed, "--participants", "3", "--rounds", "6");
+        string pass = File.ReadAllText(Path.Combine(fed, "passphrase"));
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)) { probe.Start(); port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port; }
+        string[] coordinatorArgs = ["federate", "coordinator", "--federation", Path.Combine(fed, "federation.json"), "--certificate", Path.Combine(fed, "coordinator", "tls.pfx"), "--port", $"{port}", "--json"];
+        var env = new Dictionary<string, string> { ["VEIL_FEDERATION_PASSPHRASE"] = pass };
+        var first = VeilProcess.Start(dir.Path, env, coordinatorArgs);
+        var participants = Enumerable.Range(0, 3).Select(i => VeilProcess.Start(dir.Path, new Dictionary<string, string> { ["VEIL_FEDERATION_PASSPHRASE"] = $"{pass}-{i}" },
+            "federate", "participant", "--federation", Path.Combine(fed, "federation.json"), "--index", $"{i}", "--data", Path.Combine(fed, $"participant-{i}", "data.csv"),
+            "--target", "diagnosis", "--directory", Path.Combine(fed, $"participant-{i}"), "--coordinator", $"https://127.0.0.1:{port}", "--allow-weak-keyring-cost", "--json")).ToArray();
+        try
+        {
+            // SIGKILL the coordinator once round 3 is done.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            string? line;
+            while ((line = first.StandardError.ReadLine()) is not null && !line.StartsWith("train 3:", StringComparison.Ordinal))
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "the coordinator did not reach round 3");
+            Assert.NotNull(line);
+            first.Kill(entireProcessTree: true);
+            first.WaitForExit();
+
+            var second = VeilProcess.Start(dir.Path, env, coordinatorArgs);
+            var stderrTask = second.StandardError.ReadToEndAsync();
+            string output = await second.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(3));
+            Assert.True(second.WaitForExit(TimeSpan.FromMinutes(1)), "the restarted coordinator did not finish");
+            string stderr = await stderrTask;
+            Assert.True(second.ExitCode == 0, stderr);
+            Assert.Contains("Resuming after round 3", stderr);
+            using var doc = JsonDocument.Parse(output);
+            Assert.Equal(6, doc.RootElement.GetProperty("rounds").GetInt32());
+            Assert.Equal("all 6 rounds done", doc.RootElement.GetProperty("stop").GetString());
+            foreach (var p in participants)
+            {
+                Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), "a participant did not finish");
+                Assert.Equal(0, p.ExitCode);
+            }
+            second.Dispose();
+        }
+        finally
+        {
+            foreach (var p in participants.Append(first)) { try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } p.Dispose(); }
+        }
+    }
+
+    [Fact]
     public void BadUsage_IsRefusedWithExitCode2()
     {
         using var dir = new ScratchDirectory();

@@ -37,6 +37,18 @@ internal static class VeilProcess
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Starts veil without waiting (standard output and error redirected; the caller reads and disposes).</summary>
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        Assert.True(File.Exists(CliPath), $"the CLI is not built at {CliPath}");
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.Environment["VEIL_HOME"] = Path.Combine(workingDirectory, ".veil-test-home");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        start.ArgumentList.Add(CliPath);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        return Process.Start(start)!;
+    }
+
     /// <summary>Runs and requires success, returning stdout.</summary>
     public static string Ok(string workingDirectory, params string[] args) => OkWith(workingDirectory, null, args);
 
