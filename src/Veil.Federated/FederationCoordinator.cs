@@ -189,20 +189,27 @@ public sealed class FederationCoordinator
         RdpAccountant? accountant = Settings.Privacy is null ? null : new RdpAccountant();
         int firstRound = 1;
         byte[] sessionBytes = [], publicKeyBytes = [];
-        if (_store?.Load(FederationId) is { } checkpoint)
+        var checkpoint = _store?.Load(FederationId);
+        if (checkpoint is not null && checkpoint.Session.Length > 0 && Settings.Aggregation == AggregationMode.Threshold)
         {
-            // A restart: the collective key and the participants' shares outlive the coordinator, so training goes on after the last completed round.
-            if (Settings.Aggregation == AggregationMode.Threshold)
-            {
-                var (session, _) = MultipartySerializer.LoadSession(checkpoint.Session);
-                if (session.Parties != Settings.Participants || session.Label != SessionLabel(Settings, FederationId))
-                    throw new FederationFailedException("The stored collective key belongs to another federation.");
-                _session = session;
-                _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
-                publicKey = RlweSerializer.LoadPublicKey(checkpoint.PublicKey, Plan.Parameters.Ring);
-            }
+            // The session outlives the coordinator (saved before any key-share work went out), so a restart during key
+            // generation asks again under the same one and the participants re-send the shares they made.
+            var (session, _) = MultipartySerializer.LoadSession(checkpoint.Session);
+            if (session.Parties != Settings.Participants || session.Label != SessionLabel(Settings, FederationId))
+                throw new FederationFailedException("The stored collective key belongs to another federation.");
+            _session = session;
+            _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
+            sessionBytes = checkpoint.Session;
+        }
+        if (checkpoint is not null && checkpoint.PublicKey.Length > 0)
+        {
+            if (Settings.Aggregation == AggregationMode.Threshold) publicKey = RlweSerializer.LoadPublicKey(checkpoint.PublicKey, Plan.Parameters.Ring);
             if (Settings.Aggregation == AggregationMode.Paillier) _paillier = Veil.Paillier.PaillierSerializer.LoadPublicKey(checkpoint.PublicKey);
-            (sessionBytes, publicKeyBytes) = (checkpoint.Session, checkpoint.PublicKey);
+            publicKeyBytes = checkpoint.PublicKey;
+        }
+        if (checkpoint is not null && checkpoint.Statistics.Length > 0)
+        {
+            // A restart after setup: training goes on after the last completed round.
             stats = checkpoint.Statistics;
             leastSquares = checkpoint.LeastSquares;
             theta = checkpoint.Model;
@@ -215,17 +222,24 @@ public sealed class FederationCoordinator
         }
         else
         {
-            if (Settings.Aggregation == AggregationMode.Threshold)
+            if (checkpoint is not null) _log.LogInformation("Resuming the setup ({Step})", publicKeyBytes.Length > 0 ? "key ready" : "key generation");
+            if (Settings.Aggregation == AggregationMode.Threshold && publicKey is null)
             {
                 publicKey = await KeyGenerationAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
                 sessionBytes = MultipartySerializer.Save(_session!, Math.Log2(Plan.Parameters.DefaultScale));
                 publicKeyBytes = RlweSerializer.Save(publicKey);
+                _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, [], null, 0, [], null, 0, []));
             }
-            else
+            else if (Settings.Aggregation != AggregationMode.Threshold)
             {
                 await AwaitEveryoneAsync(keygenTimeout, cancellation).ConfigureAwait(false);
-                if (Settings.Aggregation == AggregationMode.Paillier) publicKeyBytes = await PaillierSetupAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
+                if (Settings.Aggregation == AggregationMode.Paillier && _paillier is null)
+                {
+                    publicKeyBytes = await PaillierSetupAsync(all, keygenTimeout, cancellation).ConfigureAwait(false);
+                    _store?.Save(FederationId, new FederationCheckpoint([], publicKeyBytes, [], null, 0, [], null, 0, []));
+                }
             }
+            else await AwaitReconnectAsync(cancellation).ConfigureAwait(false);
 
             var statistics = await SecureSumAsync("statistics", 0, Plan.StatisticsLength, null, null, publicKey, reports, progress, cancellation).ConfigureAwait(false)
                 ?? throw new FederationFailedException($"Fewer than {Settings.Threshold} participants sent their statistics in {Settings.MaxAttempts} attempts.");
@@ -334,9 +348,15 @@ public sealed class FederationCoordinator
 
     private async Task<PublicKey> KeyGenerationAsync(int[] all, TimeSpan timeout, CancellationToken cancellation)
     {
-        var session = new MultipartySession(Plan.Parameters.Ring, RandomNumberGenerator.GetBytes(32), Settings.Participants, SessionLabel(Settings, FederationId));
-        _session = session;
-        _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
+        var session = _session;
+        if (session is null)
+        {
+            session = new MultipartySession(Plan.Parameters.Ring, RandomNumberGenerator.GetBytes(32), Settings.Participants, SessionLabel(Settings, FederationId));
+            _session = session;
+            _dealingRound = ThresholdParty.DealingRoundId(session, Settings.Threshold, FederationParticipant.DealingRound);
+            // On disk before any share is asked for: a coordinator restarted now asks again under the same session.
+            _store?.Save(FederationId, new FederationCheckpoint(MultipartySerializer.Save(session, Math.Log2(Plan.Parameters.DefaultScale)), [], [], null, 0, [], null, 0, []));
+        }
         var sessionBytes = ByteString.CopyFrom(MultipartySerializer.Save(session, Math.Log2(Plan.Parameters.DefaultScale)));
         int maxDealing = 64 * 1024 + 2 * Plan.Parameters.N * 8 * Plan.Parameters.Ring.Ring.Moduli.Count;
         var shares = await PhaseAsync(all, i => new Work { Kind = WorkKind.KeyShare, Session = sessionBytes }, (i, s) =>

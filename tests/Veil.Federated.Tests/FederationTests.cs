@@ -217,6 +217,32 @@ public class FederationTests
     }
 
     [Fact]
+    public async Task ACoordinatorRestartedDuringKeyGenerationAsksAgainUnderTheSameSession()
+    {
+        var (train, test) = BreastCancer();
+        var template = Logistic(train.Columns, rounds: 3);
+        string? dbPath = null;
+        await using var bed = await Testbed.StartAsync(template, FederationSetup.Split(train, 3, SplitKind.Iid, seed: 10), Scorer(template, test), dir => new SqliteFederationStore(dbPath = Path.Combine(dir, "coordinator.db")));
+        // Participants 0 and 1 make and save their key shares; participant 2 is not there yet, so key generation waits.
+        bed.StartParticipant(0);
+        bed.StartParticipant(1);
+        using var crash = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => bed.Coordinator.RunAsync(cancellation: crash.Token));
+        var stored = new SqliteFederationStore(dbPath!).Load(bed.Id)!;
+        Assert.NotEmpty(stored.Session);
+        Assert.Empty(stored.PublicKey);
+
+        var second = await bed.RestartCoordinatorAsync(new SqliteFederationStore(dbPath!), Scorer(template, test));
+        bed.StartParticipant(2);
+        var outcome = await second.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        // 0 and 1 re-sent the shares they had made (a second sample under the same a would be refused by their own state).
+        Assert.Equal(3, outcome.Rounds.Count(r => r.Purpose == "train"));
+        Assert.True(outcome.Rounds[^1].Score > 0.9);
+        var finals = await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(finals, f => Assert.Equal(outcome.Model, f.Model));
+    }
+
+    [Fact]
     public async Task DifferentialPrivacyIsAccountedAndStopsAtTheBudget()
     {
         var (train, test) = BreastCancer();
