@@ -309,10 +309,10 @@ public sealed class FederationParticipant : IDisposable
             return submission;
         }
         if (_publicKey is null) throw new FederationProtocolException(StatusCode.FailedPrecondition, "No collective key yet.");
-        foreach (var c in _plan.Encrypt(vector, _publicKey))
+        foreach (var c in _plan.EncryptCiphertexts(vector, _publicKey))
         {
-            lock (_ownDigests) _ownDigests.Add(Convert.ToHexString(ShareDigests.Ciphertext(RlweSerializer.LoadCiphertext(c, _plan.Parameters.Ring))));
-            submission.Ciphertexts.Add(ByteString.CopyFrom(c));
+            lock (_ownDigests) _ownDigests.Add(Convert.ToHexString(ShareDigests.Ciphertext(c)));
+            submission.Ciphertexts.Add(ByteString.CopyFrom(RlweSerializer.Save(c)));
         }
         return submission;
     }

@@ -63,17 +63,20 @@ public sealed class FederationPlan
 
     /// <summary>The vector encrypted under the collective key, one ciphertext per <see cref="CkksParameters.Slots"/> values, serialized.</summary>
     /// <exception cref="ArgumentException">A value is not finite or too large for Q at scale 2^80 (see <see cref="MaxValue"/>).</exception>
-    public byte[][] Encrypt(ReadOnlySpan<double> vector, PublicKey publicKey)
+    public byte[][] Encrypt(ReadOnlySpan<double> vector, PublicKey publicKey) => [.. EncryptCiphertexts(vector, publicKey).Select(c => RlweSerializer.Save(c))];
+
+    /// <summary>The vector encrypted under the collective key, one ciphertext per <see cref="CkksParameters.Slots"/> values.</summary>
+    /// <exception cref="ArgumentException">A value is not finite or too large for Q at scale 2^80 (see <see cref="MaxValue"/>).</exception>
+    public Ciphertext[] EncryptCiphertexts(ReadOnlySpan<double> vector, PublicKey publicKey)
     {
         CheckValues(vector);
         var encoder = new CkksEncoder(Parameters);
         var encryptor = new Encryptor(Parameters.Ring, publicKey);
-        int chunks = Chunks(vector.Length);
-        var result = new byte[chunks][];
-        for (int c = 0; c < chunks; c++)
+        var result = new Ciphertext[Chunks(vector.Length)];
+        for (int c = 0; c < result.Length; c++)
         {
             var slice = vector.Slice(c * Parameters.Slots, Math.Min(Parameters.Slots, vector.Length - c * Parameters.Slots));
-            result[c] = RlweSerializer.Save(encryptor.Encrypt(encoder.Encode(slice)));
+            result[c] = encryptor.Encrypt(encoder.Encode(slice));
         }
         return result;
     }
@@ -181,7 +184,7 @@ public sealed class FederationPlan
         return v;
     }
 
-    /// <summary>The least-squares θ (weights then intercept) from summed ZᵀZ and Zᵀy, by Cholesky with a 10⁻⁹ ridge.</summary>
+    /// <summary>The least-squares θ (weights then intercept) from summed ZᵀZ and Zᵀy, by Veil.Ml's Cholesky with a 10⁻⁹ relative ridge.</summary>
     public static double[] SolveLeastSquares(ReadOnlySpan<double> sums, int features)
     {
         int m = features + 1;
@@ -194,24 +197,11 @@ public sealed class FederationPlan
         double trace = 0;
         for (int i = 0; i < m; i++) trace += a[i, i];
         for (int i = 0; i < m; i++) a[i, i] += 1e-9 * Math.Max(trace / m, 1);
-        // Cholesky A = L·Lᵀ in place (lower triangle).
-        for (int j = 0; j < m; j++)
+        try { return Veil.Ml.Models.OrdinaryLeastSquares.SolveSymmetric(a, b); }
+        catch (InvalidOperationException)
         {
-            double s = a[j, j];
-            for (int p = 0; p < j; p++) s -= a[j, p] * a[j, p];
-            if (!(s > 0)) throw new FederationProtocolException(Grpc.Core.StatusCode.FailedPrecondition, "The pooled XᵀX is not positive definite: fewer rows than features, or a feature repeated.");
-            a[j, j] = Math.Sqrt(s);
-            for (int i = j + 1; i < m; i++)
-            {
-                double t = a[i, j];
-                for (int p = 0; p < j; p++) t -= a[i, p] * a[j, p];
-                a[i, j] = t / a[j, j];
-            }
+            throw new FederationProtocolException(Grpc.Core.StatusCode.FailedPrecondition, "The pooled XᵀX is not positive definite: fewer rows than features, or a feature repeated.");
         }
-        var w = new double[m];
-        for (int i = 0; i < m; i++) { double t = b[i]; for (int p = 0; p < i; p++) t -= a[i, p] * w[p]; w[i] = t / a[i, i]; }
-        for (int i = m - 1; i >= 0; i--) { double t = w[i]; for (int p = i + 1; p < m; p++) t -= a[p, i] * w[p]; w[i] = t / a[i, i]; }
-        return w;
     }
 
     /// <summary>Independent N(0, σ²) samples from the operating system's generator (Box–Muller on 53-bit uniforms).</summary>

@@ -78,6 +78,16 @@ public sealed class OrdinaryLeastSquares
         return this;
     }
 
+    /// <summary>Solves A·x = b for a symmetric positive-definite A (only its lower triangle is read) by Cholesky: the normal equations of sums gathered elsewhere (federated least squares).</summary>
+    /// <exception cref="InvalidOperationException">A is not numerically positive definite.</exception>
+    public static double[] SolveSymmetric(double[,] a, double[] b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.GetLength(0) != b.Length || a.GetLength(1) != b.Length) throw new ArgumentException("A must be square with as many rows as b.", nameof(a));
+        return LinearAlgebra.CholeskySolve(a, b);
+    }
+
     /// <summary>Predictions b + x_iᵀw.</summary>
     /// <param name="x">Rows with as many features as in training.</param>
     /// <returns>One prediction per row.</returns>
