@@ -57,6 +57,7 @@ public sealed class SqliteFederationStore : IFederationStore
     }
 
     /// <inheritdoc/>
+    /// <exception cref="InvalidDataException">The stored checkpoint is not readable.</exception>
     public FederationCheckpoint? Load(byte[] federationId)
     {
         using var c = Open();
@@ -65,7 +66,10 @@ public sealed class SqliteFederationStore : IFederationStore
         cmd.Parameters.AddWithValue("$id", federationId);
         using var r = cmd.ExecuteReader();
         if (!r.Read()) return null;
-        var body = JsonSerializer.Deserialize<Body>(r.GetString(2), Json) ?? throw new InvalidDataException("The stored checkpoint is empty.");
+        Body? body;
+        try { body = JsonSerializer.Deserialize<Body>(r.GetString(2), Json); }
+        catch (JsonException e) { throw new InvalidDataException($"The stored checkpoint is not readable: {e.Message}"); }
+        if (body is null || body.Statistics is null || body.Model is null || body.Reports is null) throw new InvalidDataException("The stored checkpoint is incomplete.");
         return new FederationCheckpoint((byte[])r[0], (byte[])r[1], body.Statistics, body.LeastSquares, body.Round, body.Model, body.Rdp, body.Steps, body.Reports);
     }
 

@@ -16,21 +16,10 @@ public class FederationTests
         Name = "test", Threshold = 2, Model = FederatedModelKind.Logistic, Features = features, Rounds = rounds, LocalSteps = 5, LearningRate = 0.5, PhaseTimeoutSeconds = 20,
     };
 
-    // Scores θ on a held-out set standardized with the pooled statistics (the target's own are ignored for classifiers).
-    private static Func<double[], double[], double[], double> Scorer(FederationSettings s, Dataset test) => (theta, means, scales) =>
-    {
-        var x = FederationPlan.Standardize(test.Features, means[..s.Features], scales[..s.Features]);
-        var y = s.Model == FederatedModelKind.Linear ? test.Targets.Select(v => (v - means[s.Features]) / scales[s.Features]).ToArray() : test.Targets;
-        return LocalModels.Score(s.Model, s.Classes, theta, x, y);
-    };
+    // The demo's own scorer and centralized twin (held-out rows standardized with the pooled statistics; the same steps on pooled rows).
+    private static Func<double[], double[], double[], double> Scorer(FederationSettings s, Dataset test) => FederationDemo.Scorer(s, test);
 
-    // Centralized plaintext training with the same number of gradient steps on the pooled rows.
-    private static double Centralized(FederationSettings s, Dataset train, Dataset test)
-    {
-        var st = new Standardizer().Fit(train);
-        var theta = LocalModels.Train(s.Model, s.Classes, new double[LocalModels.ParameterCount(s.Model, s.Features, s.Classes)], st.Transform(train.Features), train.Targets, s.Rounds * s.LocalSteps, s.LearningRate);
-        return LocalModels.Score(s.Model, s.Classes, theta, st.Transform(test.Features), test.Targets);
-    }
+    private static double Centralized(FederationSettings s, Dataset train, Dataset test) => FederationDemo.CentralizedScore(s, train, test);
 
     [Fact]
     public async Task ThresholdFedAvgOverMutualTlsMatchesCentralizedTraining()
@@ -311,6 +300,54 @@ public class FederationTests
         Assert.Equal(StatusCode.PermissionDenied, Assert.Throws<FederationProtocolException>(() => coordinator.Submit(0, new Submission { Federation = ByteString.CopyFrom(new byte[32]), Step = work.Step })).Status);
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
+
+    private const string Noise = "{}[],:\"0-9en";
+
+    [Fact]
+    public void MutatedFederationFilesAreRefusedWithOneTypedException()
+    {
+        var valid = FederationFile.Serialize(new FederationSettings
+        {
+            Members = [new("a", Convert.ToBase64String(new byte[32]), "-----BEGIN PUBLIC KEY-----"), new("b", Convert.ToBase64String(Enumerable.Repeat((byte)1, 32).ToArray()), "x")],
+            CoordinatorPin = Convert.ToBase64String(new byte[32]), Features = 3, Threshold = 2,
+            Privacy = new DifferentialPrivacySettings { NoiseMultiplier = 1.5, EpsilonBudget = 3 },
+        });
+        var rng = new Random(17);
+        int refused = 0;
+        for (int trial = 0; trial < 1000; trial++)
+        {
+            var bytes = valid.ToList();
+            switch (trial % 4)
+            {
+                case 0: bytes[rng.Next(bytes.Count)] = (byte)rng.Next(256); break;
+                case 1: { int at = rng.Next(bytes.Count); bytes.RemoveRange(at, Math.Min(1 + rng.Next(40), bytes.Count - at)); break; }
+                case 2: bytes.InsertRange(rng.Next(bytes.Count), Enumerable.Range(0, 1 + rng.Next(8)).Select(_ => (byte)Noise[rng.Next(Noise.Length)])); break;
+                default: bytes = bytes.Take(rng.Next(bytes.Count)).ToList(); break;
+            }
+            try { FederationFile.Parse(bytes.ToArray()); }
+            catch (FederationConfigurationException) { refused++; }
+        }
+        Assert.True(refused > 900, $"{refused} of 1000 mutations refused");
+        Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse(new byte[FederationFile.MaxBytes + 1]));
+    }
+
+    [Fact]
+    public void ACorruptCheckpointIsRefusedWithATypedException()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "veil-fed-" + Guid.NewGuid().ToString("N")[..12] + ".db");
+        var store = new SqliteFederationStore(path);
+        var id = new byte[32];
+        store.Save(id, new FederationCheckpoint([1], [2], [0.5, 1], null, 1, [0.1], null, 0, []));
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE federation SET checkpoint = '{\"Round\": \"x\"'";
+            cmd.ExecuteNonQuery();
+        }
+        Assert.Throws<InvalidDataException>(() => store.Load(id));
+        File.Delete(path);
     }
 
     [Fact]
