@@ -383,13 +383,14 @@ namespace Veil.Cli
             var rate = new Option<double?>("--learning-rate") { Description = "Local learning rate (default 0.5; 0.1 for linear regression)." };
             rate.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is double v && !(v > 0 && v <= 10)) r.AddError("--learning-rate must be in (0, 10]."); });
             var plot = new Option<string?>("--plot") { Description = "Where the PNG of score and ε per round goes (default federation-DATA.png; none with --json unless given)." };
+            var scaffold = new Option<bool>("--scaffold") { Description = "SCAFFOLD's drift correction for skewed splits: a secure gradient sum before each round's local steps (not with --epsilon)." };
             var json = Json();
             var demo = new Command("demo", "A federation on loopback: this process coordinates, each participant is a separate process (gRPC, mutual TLS); beside centralized training.")
-                { participants, data, target, model, rounds, epsilon, dropout, split, aggregation, steps, rate, plot, json };
+                { participants, data, target, model, rounds, epsilon, dropout, split, aggregation, steps, rate, scaffold, plot, json };
             demo.SetAction(r => FederateCommands.Demo(new Veil.Federated.FederationDemoOptions(r.GetValue(data)!, r.GetValue(target), r.GetValue(model)!, r.GetValue(participants), r.GetValue(rounds),
                 r.GetValue(epsilon), r.GetValue(dropout), r.GetValue(split) == "label-skew" ? Veil.Federated.SplitKind.LabelSkew : Veil.Federated.SplitKind.Iid,
                 r.GetValue(aggregation) switch { "plaintext" => Veil.Federated.AggregationMode.Plaintext, "paillier" => Veil.Federated.AggregationMode.Paillier, _ => Veil.Federated.AggregationMode.Threshold },
-                r.GetValue(steps), r.GetValue(rate)), r.GetValue(json), r.GetValue(plot)));
+                r.GetValue(steps), r.GetValue(rate), Scaffold: r.GetValue(scaffold)), r.GetValue(json), r.GetValue(plot)));
 
             var federation = new Option<string>("--federation") { Description = "The federation file.", Required = true };
             var index = Int("--index", "This participant's number in the file.", 0, 0, 63);

@@ -14,7 +14,7 @@ using Veil.Serialization;
 namespace Veil.Federated;
 
 /// <summary>One completed sum: a training round, or the statistics or least-squares sum before training.</summary>
-/// <param name="Purpose">"statistics", "least-squares" or "train".</param>
+/// <param name="Purpose">"statistics", "least-squares", "gradient" (SCAFFOLD) or "train".</param>
 /// <param name="Round">The training round (0 before training).</param>
 /// <param name="Attempts">Attempts it took (more than one when fewer than t answered).</param>
 /// <param name="Contributors">Participants whose vectors are in the sum.</param>
@@ -269,8 +269,20 @@ public sealed class FederationCoordinator
                 next.Step(Settings.Privacy.NoiseMultiplier, 1);
                 if (next.GetEpsilon(Settings.Privacy.Delta).Epsilon > budget) { stop = $"round {round} would take ε past the budget {budget}"; break; }
             }
-            var sum = await SecureSumAsync("train", round, Plan.UpdateLength, theta, stats, publicKey, reports, progress, cancellation, accountant, means, scales).ConfigureAwait(false);
+            double[]? correction = null;
+            double gradientSeconds = 0;
+            if (Settings.Scaffold)
+            {
+                var gradient = await SecureSumAsync("gradient", round, Plan.UpdateLength, theta, stats, publicKey, reports, progress, cancellation).ConfigureAwait(false);
+                if (gradient is null || !(gradient[^1] > 0.5)) { stop = $"round {round}: fewer than {Settings.Threshold} participants sent gradients in {Settings.MaxAttempts} attempts"; break; }
+                correction = new double[theta.Length];
+                for (int k = 0; k < theta.Length; k++) correction[k] = gradient[k] / gradient[^1];
+                gradientSeconds = reports[^1].Seconds;
+            }
+            var sum = await SecureSumAsync("train", round, Plan.UpdateLength, theta, stats, publicKey, reports, progress, cancellation, accountant, means, scales, correction).ConfigureAwait(false);
             if (sum is null) { stop = $"round {round}: fewer than {Settings.Threshold} participants answered in {Settings.MaxAttempts} attempts"; break; }
+            // A round's time includes its gradient sum.
+            if (gradientSeconds > 0 && reports[^1] is { Purpose: "train" } timed) reports[^1] = timed with { Seconds = timed.Seconds + gradientSeconds };
             double weight = sum[^1];
             if (!(weight > 0.5)) { stop = $"round {round}: the summed weight is {weight}"; break; }
             for (int k = 0; k < theta.Length; k++) theta[k] += sum[k] / weight;
@@ -403,7 +415,7 @@ public sealed class FederationCoordinator
     public static string SessionLabel(FederationSettings settings, byte[] federationId) => $"{settings.Name[..Math.Min(settings.Name.Length, 150)]}/{Convert.ToHexStringLower(federationId)}";
 
     private async Task<double[]?> SecureSumAsync(string purpose, int round, int length, double[]? model, double[]? statistics, PublicKey? publicKey,
-        List<RoundReport> reports, IProgress<RoundReport>? progress, CancellationToken cancellation, RdpAccountant? accountant = null, double[]? means = null, double[]? scales = null)
+        List<RoundReport> reports, IProgress<RoundReport>? progress, CancellationToken cancellation, RdpAccountant? accountant = null, double[]? means = null, double[]? scales = null, double[]? correction = null)
     {
         var timeout = TimeSpan.FromSeconds(Settings.PhaseTimeoutSeconds);
         var all = Enumerable.Range(0, Settings.Participants).ToArray();
@@ -416,6 +428,7 @@ public sealed class FederationCoordinator
                 var w = new Work { Kind = WorkKind.Aggregate, Round = (uint)round, Purpose = purpose };
                 if (model is not null) w.Model.Add(model);
                 if (statistics is not null) w.Statistics.Add(statistics);
+                if (correction is not null) w.Correction.Add(correction);
                 return w;
             }, (i, s) => Settings.Aggregation switch
             {

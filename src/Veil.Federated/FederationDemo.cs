@@ -18,8 +18,10 @@ namespace Veil.Federated;
 /// <param name="LocalSteps">Local gradient steps per round.</param>
 /// <param name="LearningRate">Local learning rate (default 0.5 for linear classifiers, 0.03 for the MLP, 0.1 for linear regression, whose local Hessians on a few rows of correlated features can pass 2/0.5 and make local steps diverge).</param>
 /// <param name="Seed">Splits and shuffles.</param>
+/// <param name="Scaffold">SCAFFOLD's drift correction (a gradient sum before each round's local steps).</param>
 public sealed record FederationDemoOptions(string Data = "breast_cancer", string? Target = null, string Model = "logistic", int Participants = 3, int Rounds = 10,
-    double? Epsilon = null, double Dropout = 0, SplitKind Split = SplitKind.Iid, AggregationMode Aggregation = AggregationMode.Threshold, int LocalSteps = 5, double? LearningRate = null, int Seed = 1);
+    double? Epsilon = null, double Dropout = 0, SplitKind Split = SplitKind.Iid, AggregationMode Aggregation = AggregationMode.Threshold, int LocalSteps = 5, double? LearningRate = null, int Seed = 1,
+    bool Scaffold = false);
 
 /// <summary>One round as the demo reports it.</summary>
 public sealed record FederationDemoRound(int Round, double Score, double? Epsilon, int Contributors, double Seconds);
@@ -178,7 +180,7 @@ public static class FederationDemo
         {
             Name = $"demo-{Path.GetFileNameWithoutExtension(options.Data)}", Threshold = threshold, Aggregation = options.Aggregation, Model = kind, Features = data.Columns,
             Classes = kind is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? classes : 0, Hidden = kind == FederatedModelKind.Mlp ? 16 : 0, Rounds = options.Rounds, LocalSteps = options.LocalSteps, LearningRate = options.LearningRate ?? (regression ? 0.1 : kind == FederatedModelKind.Mlp ? 0.03 : 0.5),
-            PhaseTimeoutSeconds = 5, LogN = 13,
+            PhaseTimeoutSeconds = 5, LogN = 13, Scaffold = options.Scaffold,
             // Without DP the clip only guards against a runaway update; a network's first epochs move far (norms in the hundreds), so its bound is wider.
             ClipNorm = kind == FederatedModelKind.Mlp ? 1e4 : 100,
             Privacy = options.Epsilon is { } e ? new DifferentialPrivacySettings { NoiseMultiplier = NoiseFor(e, options.Rounds, 1e-5), ClipNorm = 1, Delta = 1e-5, EpsilonBudget = e } : null,

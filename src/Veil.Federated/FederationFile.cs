@@ -77,6 +77,10 @@ public sealed record FederationSettings
     public double LearningRate { get; init; } = 0.5;
     /// <summary>FedProx's μ (0: plain FedAvg).</summary>
     public double ProximalMu { get; init; }
+    /// <summary>SCAFFOLD (Karimireddy et al. 2020, control variates from full gradients): each round first sums the
+    /// participants' gradients at the global model, and every local step is corrected by the global minus the local one,
+    /// which removes the drift of many local steps on skewed splits. It costs a second secure sum per round.</summary>
+    public bool Scaffold { get; init; }
     /// <summary>Without DP: the L2 bound each update is clipped to (0: none).</summary>
     public double ClipNorm { get; init; } = 100;
     /// <summary>DP-FedAvg; null trains without it (updates weighted by sample counts).</summary>
@@ -118,6 +122,7 @@ public sealed record FederationSettings
         if (!(LearningRate > 0 && LearningRate <= 100)) Fail("learningRate", "The learning rate must be in (0, 100].");
         if (!(ProximalMu >= 0 && ProximalMu <= 100)) Fail("proximalMu", "μ must be in [0, 100].");
         if (!(ClipNorm >= 0 && ClipNorm <= 1e6)) Fail("clipNorm", "The clip norm must be in [0, 10^6].");
+        if (Scaffold && Privacy is not null) Fail("scaffold", "SCAFFOLD's gradient sums are not covered by the DP accountant; use one or the other.");
         if (Privacy is { } dp)
         {
             if (!(dp.NoiseMultiplier > 0 && dp.NoiseMultiplier <= 1e4)) Fail("privacy.noiseMultiplier", "σ must be in (0, 10^4].");

@@ -273,12 +273,30 @@ public sealed class FederationParticipant : IDisposable
                 vector = FederationPlan.LeastSquares(x, y, d);
                 break;
             }
+            case "gradient":
+            {
+                if (!s.Scaffold) throw FederationProtocolException.Invalid("This federation does not run SCAFFOLD.");
+                var (x, y) = Standardized(work);
+                var gradient = LocalModels.Gradient(s.Model, s.Classes, GlobalModel(work), x, y);
+                vector = new double[_plan.UpdateLength];
+                for (int k = 0; k < gradient.Length; k++) vector[k] = gradient[k] * x.Length;
+                vector[^1] = x.Length;
+                break;
+            }
             case "train":
             {
                 var (x, y) = Standardized(work);
-                var global = work.Model.ToArray();
-                if (global.Length != _plan.ParameterCount || global.Any(v => !double.IsFinite(v))) throw FederationProtocolException.Invalid("The global model has the wrong size or a value that is not finite.");
-                var local = LocalModels.Train(s.Model, s.Classes, global, x, y, s.LocalSteps, s.LearningRate, s.ProximalMu, cancellation, seed: (int)work.Round * 1009 + Index);
+                var global = GlobalModel(work);
+                double[]? correction = null;
+                if (s.Scaffold)
+                {
+                    // c − c_k: the pooled gradient at the global model minus this participant's own there.
+                    correction = work.Correction.ToArray();
+                    if (correction.Length != global.Length || correction.Any(v => !double.IsFinite(v))) throw FederationProtocolException.Invalid("The SCAFFOLD correction has the wrong size or a value that is not finite.");
+                    var own = LocalModels.Gradient(s.Model, s.Classes, global, x, y);
+                    for (int k = 0; k < own.Length; k++) correction[k] -= own[k];
+                }
+                var local = LocalModels.Train(s.Model, s.Classes, global, x, y, s.LocalSteps, s.LearningRate, s.ProximalMu, cancellation, seed: (int)work.Round * 1009 + Index, correction);
                 vector = new double[_plan.UpdateLength];
                 for (int k = 0; k < global.Length; k++) vector[k] = local[k] - global[k];
                 var update = vector.AsSpan(0, global.Length);
@@ -315,6 +333,13 @@ public sealed class FederationParticipant : IDisposable
             submission.Ciphertexts.Add(ByteString.CopyFrom(RlweSerializer.Save(c)));
         }
         return submission;
+    }
+
+    private double[] GlobalModel(Work work)
+    {
+        var global = work.Model.ToArray();
+        if (global.Length != _plan.ParameterCount || global.Any(v => !double.IsFinite(v))) throw FederationProtocolException.Invalid("The global model has the wrong size or a value that is not finite.");
+        return global;
     }
 
     private (double[][] X, double[] Y) Standardized(Work work)

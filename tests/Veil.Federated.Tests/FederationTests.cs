@@ -130,6 +130,87 @@ public class FederationTests
     }
 
     [Fact]
+    public async Task ScaffoldRemovesTheDriftOfLocalStepsOnALabelSkewedSplit()
+    {
+        // Rows dealt by target value: each participant's local optimum is far from the pooled one, so five local steps a round drift.
+        var (train, test) = DataSplit.TrainTest(BuiltinDatasets.Diabetes(), 0.25, seed: 1, stratify: false);
+        var template = new FederationSettings { Name = "scaffold", Threshold = 3, Model = FederatedModelKind.Linear, Features = train.Columns, Rounds = 10, LocalSteps = 5, LearningRate = 0.1, PhaseTimeoutSeconds = 20 };
+        var shares = FederationSetup.Split(train, 5, SplitKind.LabelSkew, seed: 1);
+        async Task<FederationOutcome> Run(FederationSettings settings)
+        {
+            await using var bed = await Testbed.StartAsync(settings, shares, Scorer(settings, test));
+            bed.StartAll();
+            var o = await bed.Coordinator.RunAsync().WaitAsync(TimeSpan.FromMinutes(3));
+            await Task.WhenAll(bed.Tasks).WaitAsync(TimeSpan.FromSeconds(30));
+            return o;
+        }
+        double centralized = Centralized(template, train, test);
+        var fedAvg = await Run(template with { Aggregation = AggregationMode.Plaintext });
+        var scaffold = await Run(template with { Scaffold = true });
+        double drift = fedAvg.Rounds[^1].Score!.Value, corrected = scaffold.Rounds[^1].Score!.Value;
+        Assert.True(centralized - drift > 0.02, $"FedAvg R² {drift:F4} vs centralized {centralized:F4}: the split should make local steps drift");
+        Assert.True(Math.Abs(corrected - centralized) <= 0.01, $"SCAFFOLD R² {corrected:F4} vs centralized {centralized:F4}");
+        // Every round summed the gradients (under the collective key, decrypted by t) before the updates.
+        var purposes = scaffold.Rounds.Where(r => r.Round > 0).Select(r => r.Purpose).ToArray();
+        Assert.Equal(Enumerable.Range(0, template.Rounds).SelectMany(_ => new[] { "gradient", "train" }), purposes);
+        Assert.All(scaffold.Rounds.Where(r => r.Purpose == "gradient"), r => Assert.Equal(3, r.Decryptors.Count));
+    }
+
+    [Theory]
+    [InlineData(FederatedModelKind.Linear)]
+    [InlineData(FederatedModelKind.Logistic)]
+    [InlineData(FederatedModelKind.OneVsRest)]
+    [InlineData(FederatedModelKind.Mlp)]
+    public void GradientsMatchFiniteDifferencesOfTheLoss(FederatedModelKind kind)
+    {
+        var rng = new Random(5);
+        int d = 4, classes = kind is FederatedModelKind.OneVsRest or FederatedModelKind.Mlp ? 3 : 0, n = 20;
+        var x = Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, d).Select(_ => rng.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var y = Enumerable.Range(0, n).Select(_ => kind == FederatedModelKind.Linear ? rng.NextDouble() * 4 - 2 : rng.Next(Math.Max(classes, 2))).Select(v => (double)v).ToArray();
+        var theta = LocalModels.Initial(kind, d, classes, kind == FederatedModelKind.Mlp ? 5 : 0, 3);
+        for (int k = 0; k < theta.Length; k++) theta[k] += rng.NextDouble() * 0.4 - 0.2;
+        // The losses written out independently of the training code: ½ squared error, log loss per head, softmax cross-entropy.
+        double Loss(double[] t)
+        {
+            double total = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (kind == FederatedModelKind.Mlp)
+                {
+                    var logits = LocalModels.ToNetwork(t, d, classes).Forward(x[i]);
+                    double max = logits.Max(), log = Math.Log(logits.Sum(z => Math.Exp(z - max))) + max;
+                    total += log - logits[(int)y[i]];
+                    continue;
+                }
+                int heads = LocalModels.Heads(kind, classes);
+                for (int h = 0; h < heads; h++)
+                {
+                    double z = t[h * (d + 1) + d];
+                    for (int j = 0; j < d; j++) z += t[h * (d + 1) + j] * x[i][j];
+                    double target = kind == FederatedModelKind.OneVsRest ? (y[i] == h ? 1 : 0) : y[i];
+                    total += kind == FederatedModelKind.Linear ? 0.5 * (z - target) * (z - target) : Math.Log(1 + Math.Exp(z)) - target * z;
+                }
+            }
+            return total / n;
+        }
+        var gradient = LocalModels.Gradient(kind, classes, theta, x, y);
+        Assert.Equal(theta.Length, gradient.Length);
+        for (int k = 0; k < theta.Length; k++)
+        {
+            var up = (double[])theta.Clone(); up[k] += 1e-6;
+            var down = (double[])theta.Clone(); down[k] -= 1e-6;
+            Assert.Equal((Loss(up) - Loss(down)) / 2e-6, gradient[k], 6);
+        }
+        // A full-batch linear step with SCAFFOLD's correction c is a step along gradient + c.
+        if (kind != FederatedModelKind.Mlp)
+        {
+            var c = Enumerable.Range(0, theta.Length).Select(_ => rng.NextDouble() - 0.5).ToArray();
+            var stepped = LocalModels.Train(kind, classes, theta, x, y, 1, 0.1, correction: c);
+            for (int k = 0; k < theta.Length; k++) Assert.Equal(theta[k] - 0.1 * (gradient[k] + c[k]), stepped[k], 12);
+        }
+    }
+
+    [Fact]
     public async Task PaillierKeyAuthorityAggregationEqualsPlaintext()
     {
         var (train, test) = BreastCancer();
@@ -363,6 +444,7 @@ public class FederationTests
         Assert.Equal("threshold", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Threshold = 3 })).Field);
         Assert.Equal("members", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Members = [settings.Members[0], settings.Members[0]] })).Field);
         Assert.Equal("classes", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Model = FederatedModelKind.OneVsRest })).Field);
+        Assert.Equal("scaffold", Assert.Throws<FederationConfigurationException>(() => FederationFile.Serialize(settings with { Scaffold = true, Privacy = new DifferentialPrivacySettings { NoiseMultiplier = 1, ClipNorm = 1, Delta = 1e-5 } })).Field);
         Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("{\"name\":\"x\",\"unknown\":1}"u8));
         Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]"u8));
         Assert.Throws<FederationConfigurationException>(() => FederationFile.Parse("{"u8));
