@@ -432,8 +432,13 @@ namespace Veil.Cli
             var urls = new Option<string[]>("--urls") { Description = "Addresses to listen on.", DefaultValueFactory = _ => ["https://127.0.0.1:5443"], AllowMultipleArgumentsPerToken = true };
             var postgres = new Option<string?>("--postgres") { Description = "A PostgreSQL connection string (else VEIL_SERVER_POSTGRES, else SQLite in the data folder)." };
             var workers = Int("--workers", "Background workers for jobs.", 1, 1, 64);
-            var command = new Command("serve", "Run the encrypted-inference service (HTTPS; REST API, OpenAPI at /openapi/v1.json, dashboard at /dashboard).") { dir, urls, postgres, workers };
-            command.SetAction(r => ServeCommands.Serve(r.GetValue(dir)!, r.GetValue(urls)!, r.GetValue(postgres), r.GetValue(workers)));
+            var cluster = new Option<string?>("--cluster") { Description = "Also run an Orleans silo of the cluster whose membership is in this Redis server (HOST:PORT); the replicas share --postgres and the keyring." };
+            var clusterId = new Option<string>("--cluster-id") { Description = "The cluster's id.", DefaultValueFactory = _ => "veil" };
+            var siloPort = Int("--silo-port", "The silo's port (loopback).", 11111, 1, 65535);
+            var gatewayPort = Int("--gateway-port", "The silo's client gateway port (loopback).", 30000, 1, 65535);
+            var command = new Command("serve", "Run the encrypted-inference service (HTTPS; REST API, OpenAPI at /openapi/v1.json, dashboard at /dashboard).") { dir, urls, postgres, workers, cluster, clusterId, siloPort, gatewayPort };
+            command.SetAction(r => ServeCommands.Serve(r.GetValue(dir)!, r.GetValue(urls)!, r.GetValue(postgres), r.GetValue(workers),
+                r.GetValue(cluster) is { } redis ? new Veil.Cluster.ClusterSettings(redis, r.GetValue(clusterId)!, SiloPort: r.GetValue(siloPort), GatewayPort: r.GetValue(gatewayPort)) : null));
             return command;
         }
 

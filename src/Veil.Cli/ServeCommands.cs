@@ -12,20 +12,24 @@ namespace Veil.Cli;
 /// <summary>veil serve, veil deploy, veil predict: the encrypted-inference service and its two clients (admin and tenant).</summary>
 internal static class ServeCommands
 {
-    public static int Serve(string dataDirectory, string[] urls, string? postgres, int workers)
+    public static int Serve(string dataDirectory, string[] urls, string? postgres, int workers, Veil.Cluster.ClusterSettings? cluster = null)
     {
+        try { cluster?.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
         var options = new ServerOptions
         {
             DataDirectory = Path.GetFullPath(dataDirectory), Urls = urls.Length == 0 ? ["https://127.0.0.1:5443"] : urls,
             PostgresConnectionString = postgres ?? (Environment.GetEnvironmentVariable("VEIL_SERVER_POSTGRES") is { Length: > 0 } cs ? cs : null),
             Workers = workers,
         };
-        var server = VeilServer.CreateAsync(options).GetAwaiter().GetResult();
+        if (cluster is not null && options.PostgresConnectionString is null) throw new UsageException("A cluster's silos share one store: pass --postgres (or VEIL_SERVER_POSTGRES).");
+        var server = VeilServer.CreateAsync(options, cluster is null ? null : b => Veil.Cluster.VeilCluster.AddSilo(b, cluster)).GetAwaiter().GetResult();
         try
         {
             server.StartAsync().GetAwaiter().GetResult();
             foreach (var address in server.Addresses) Console.WriteLine($"veil serve: listening on {address}");
             Console.WriteLine($"veil serve: certificate pin {server.CertificatePin} (also in {Path.Combine(options.DataDirectory, "server.pin")})");
+            if (cluster is not null) Console.WriteLine($"veil serve: silo of cluster {cluster.ClusterId} (Redis {cluster.Redis}), silo port {cluster.SiloPort}, gateway {cluster.GatewayPort}");
             Console.WriteLine($"veil serve: store {(options.PostgresConnectionString is null ? "SQLite in " + options.DataDirectory : "PostgreSQL")}");
             if (server.NewAdminKey is not null) Console.WriteLine($"veil serve: admin key written to {VeilServer.AdminKeyPath(options.DataDirectory)} (keep it; it is shown once)");
             Console.Out.Flush();
