@@ -593,6 +593,16 @@ namespace Veil.Cli
             var serve = new Command("serve", "The encrypted-inference service on loopback HTTPS beside the same work in process: latency, batched throughput, load, faults.") { sClients, sRequests, sReps, sFault, sOut, sJson };
             serve.SetAction(r => BenchServeCommand.Run(r.GetValue(sClients), r.GetValue(sRequests), r.GetValue(sReps), r.GetValue(sFault), r.GetValue(sJson), r.GetValue(sOut)));
 
+            var kPostgres = new Option<string?>("--postgres") { Description = "The PostgreSQL server the silos share (else VEIL_SERVER_POSTGRES or VEIL_POSTGRES); a schema is made and dropped." };
+            var kRedis = new Option<string>("--redis") { Description = "The Redis server of the membership (HOST:PORT).", DefaultValueFactory = _ => "127.0.0.1:6379" };
+            var kSilos = Int("--silos", "Silo processes.", 3, 1, 16);
+            var kBatches = Int("--batches", "Batches of 256 digits images in a job.", 12, 1, 1000);
+            var kReps = Int("--reps", "Steady jobs timed per shard count (after the first, which activates the replicas).", 3, 1, 100);
+            var kOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
+            var kJson = Json();
+            var clusterBench = new Command("cluster", "Batched jobs of the digits network sharded over veil serve --cluster silos on loopback, beside the same batches in process: overhead, key activation, bytes.") { kPostgres, kRedis, kSilos, kBatches, kReps, kOut, kJson };
+            clusterBench.SetAction(r => BenchClusterCommand.Run(r.GetValue(kPostgres), r.GetValue(kRedis)!, r.GetValue(kSilos), r.GetValue(kBatches), r.GetValue(kReps), r.GetValue(kJson), r.GetValue(kOut)));
+
             var bPreset = new Option<string>("--preset") { Description = "N16 (Lattigo's example shape), N15, or N14-insecure (quick, not secure).", DefaultValueFactory = _ => "N16" };
             var bReps = Int("--reps", "Bootstraps timed.", 3, 1, 1000);
             var bThreads = Int("--threads", "Threads.", Environment.ProcessorCount, 1, 1024);
@@ -602,7 +612,7 @@ namespace Veil.Cli
             var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bOut, bJson };
             bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve, bootstrap };
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve, clusterBench, bootstrap };
         }
     }
 }
