@@ -62,7 +62,8 @@ public sealed record JobPoll(
     [property: Id(2)] ShardedJobResult? Result,
     [property: Id(3)] string? Error,
     [property: Id(4)] int? ErrorStatus,
-    [property: Id(5)] string Silo);
+    [property: Id(5)] string Silo,
+    [property: Id(6)] string? ErrorCode = null);
 
 /// <summary>The states of <see cref="JobPoll"/>.</summary>
 public enum JobPollState
@@ -89,9 +90,9 @@ public interface IShardedJobGrain : IGrainWithStringKey
     [Alias("start")]
     Task StartAsync(string authorization, string sessionId, byte[][] batches, int shards);
 
-    /// <summary>Where the job stands.</summary>
+    /// <summary>Where the job stands, for the key that started it (any other key reads it as unknown).</summary>
     [Alias("poll"), ResponseTimeout("00:00:05")]
-    Task<JobPoll> PollAsync();
+    Task<JobPoll> PollAsync(string authorization);
 }
 
 /// <summary>Sessions whose keys this silo has loaded (what a replica's first call moves from the store).</summary>
@@ -130,28 +131,44 @@ internal sealed class ShardedJobGrain(IGrainFactory grains, ILocalSiloDetails si
     public const int MaxAttempts = 6;
 
     private Task<ShardedJobResult>? _run;
+    private byte[]? _owner;
     private int _answered, _retries;
+
+    // Only the key that started a job may poll it or start it again: a job id is not a capability.
+    private static byte[] Digest(string authorization) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(authorization ?? ""));
+
+    private bool Owns(string authorization) => _owner is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(_owner, Digest(authorization));
 
     public Task StartAsync(string authorization, string sessionId, byte[][] batches, int shards)
     {
         ArgumentNullException.ThrowIfNull(batches);
         if (batches.Length == 0) throw new ArgumentException("A job needs at least one batch.", nameof(batches));
         if (shards < 1 || shards > ShardKeys.MaxShards) throw new ArgumentOutOfRangeException(nameof(shards), $"1 … {ShardKeys.MaxShards} shards.");
+        if (_run is not null)
+        {
+            if (!Owns(authorization)) throw new ClusterRequestException(409, "job_exists", "Another caller's job has this id.");
+            return Task.CompletedTask;
+        }
+        _owner = Digest(authorization);
         // Runs in the grain's turns, between which polls are answered.
-        _run ??= RunAsync(authorization, sessionId, batches, shards);
+        _run = RunAsync(authorization, sessionId, batches, shards);
         return Task.CompletedTask;
     }
 
-    public Task<JobPoll> PollAsync()
+    public Task<JobPoll> PollAsync(string authorization)
     {
         string here = silo.SiloAddress.ToParsableString();
+        if (_run is null || !Owns(authorization)) return Task.FromResult(new JobPoll(JobPollState.Unknown, 0, null, null, null, here));
+        var refusal = (_run.Exception?.InnerException) as ClusterRequestException;
         var poll = _run switch
         {
-            null => new JobPoll(JobPollState.Unknown, 0, null, null, null, here),
             { IsCompletedSuccessfully: true } done => new JobPoll(JobPollState.Succeeded, _answered, done.Result, null, null, here),
-            { IsFaulted: true } failed => new JobPoll(JobPollState.Failed, _answered, null, failed.Exception!.InnerException!.Message, (failed.Exception.InnerException as ClusterRequestException)?.Status, here),
+            { IsFaulted: true } failed => new JobPoll(JobPollState.Failed, _answered, null, failed.Exception!.InnerException!.Message, refusal?.Status, here, refusal?.Code),
+            { IsCanceled: true } => new JobPoll(JobPollState.Failed, _answered, null, "The job was cancelled.", null, here),
             _ => new JobPoll(JobPollState.Running, _answered, null, null, null, here),
         };
+        // A job's answer is taken once it is final: the activation (and the output it holds) goes when idle.
+        if (poll.State is JobPollState.Succeeded or JobPollState.Failed) DeactivateOnIdle();
         return Task.FromResult(poll);
     }
 
@@ -170,7 +187,8 @@ internal sealed class ShardedJobGrain(IGrainFactory grains, ILocalSiloDetails si
                     _answered++;
                     return answer;
                 }
-                catch (Exception e) when (e is not ClusterRequestException and not ArgumentException && attempt < MaxAttempts)
+                // Lost silos and timeouts are asked again, and so are the service's "busy" answers (429, 503); its other refusals are final.
+                catch (Exception e) when ((e is ClusterRequestException { Status: 429 or 503 } || e is not (ClusterRequestException or ArgumentException)) && attempt < MaxAttempts)
                 {
                     _retries++;
                     await Task.Delay(TimeSpan.FromMilliseconds(250 << Math.Min(attempt, 5)));

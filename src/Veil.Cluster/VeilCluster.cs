@@ -71,12 +71,12 @@ public static class ClusterJobs
         {
             await Task.Delay(poll ?? TimeSpan.FromMilliseconds(200), cancellation).ConfigureAwait(false);
             JobPoll state;
-            try { state = await job.PollAsync().ConfigureAwait(false); failures = 0; }
+            try { state = await job.PollAsync(authorization).ConfigureAwait(false); failures = 0; }
             catch (Exception e) when (e is TimeoutException or OrleansException && ++failures < 30) { continue; }  // its silo is being declared dead
             switch (state.State)
             {
                 case JobPollState.Succeeded: return (state.Result!, attempts);
-                case JobPollState.Failed: throw new ClusterRequestException(state.ErrorStatus ?? 500, state.ErrorStatus is null ? "job_failed" : "refused", state.Error ?? "The job failed.");
+                case JobPollState.Failed: throw new ClusterRequestException(state.ErrorStatus ?? 500, state.ErrorCode ?? "job_failed", state.Error ?? "The job failed.");
                 case JobPollState.Unknown:
                     if (attempts == 2) throw new ClusterRequestException(503, "job_lost", $"Job {jobId} was lost twice with its silo.");
                     attempts++;

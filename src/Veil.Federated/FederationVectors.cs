@@ -31,8 +31,8 @@ public sealed class FederationPlan
         MaxValue = Math.Pow(2, 38 - Math.Ceiling(Math.Log2(settings.Participants)));
         int longest = Math.Max(Math.Max(StatisticsLength, LeastSquaresLength), UpdateLength);
         int chunksPerSum = (longest + Parameters.Slots - 1) / Parameters.Slots;
-        // Every round may need a second or third set of decryptors; statistics and least squares are one sum each.
-        DecryptionBudget = checked(chunksPerSum * (settings.Rounds + 2) * Math.Min(settings.MaxAttempts, 3) + 8);
+        // Every round may need a second or third set of decryptors (SCAFFOLD: two sums a round); statistics and least squares are one sum each.
+        DecryptionBudget = checked(chunksPerSum * (settings.Rounds * (settings.Scaffold ? 2 : 1) + 2) * Math.Min(settings.MaxAttempts, 3) + 8);
         // A fresh public-key encryption's error under a sum of n ternary secrets, summed over n ciphertexts, is below 2^(17 + log2 n) with margin.
         Flooding = new FloodingPolicy(40, 17 + Math.Ceiling(Math.Log2(settings.Participants)));
     }

@@ -97,7 +97,12 @@ public sealed class ClusterProcessTests
         string postgres = new NpgsqlConnectionStringBuilder(configured) { SearchPath = schema }.ToString();
         string root = Directory.CreateTempSubdirectory("veil-cluster-").FullName;
         string clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
-        ClusterSettings Settings() => new(redis, clusterId, SiloPort: FreePort(), GatewayPort: FreePort());
+        ClusterSettings Settings()
+        {
+            int silo = FreePort(), gateway = FreePort();
+            while (gateway == silo) gateway = FreePort();
+            return new(redis, clusterId, SiloPort: silo, GatewayPort: gateway);
+        }
         var silos = new List<Silo>();
         try
         {
@@ -110,7 +115,8 @@ public sealed class ClusterProcessTests
                 foreach (var file in new[] { "keyring.vkr", "keyring.passphrase", "server-tls.vprot", "server.crt", "server.pin" })
                     File.Copy(Path.Combine(silos[0].Directory, file), Path.Combine(dir, file));
             }
-            silos.AddRange(await Task.WhenAll(StartSiloAsync(Path.Combine(root, "b"), postgres, Settings()), StartSiloAsync(Path.Combine(root, "c"), postgres, Settings())));
+            // One after the other, each kept as it starts, so a failed start leaves no process behind.
+            foreach (var name in new[] { "b", "c" }) silos.Add(await StartSiloAsync(Path.Combine(root, name), postgres, Settings()));
 
             string pin = File.ReadAllText(Path.Combine(silos[0].Directory, "server.pin")).Trim();
             string adminKey = File.ReadAllText(Path.Combine(silos[0].Directory, "admin.key")).Trim();
@@ -172,7 +178,10 @@ public sealed class ClusterProcessTests
                 var clock = Stopwatch.StartNew();
                 var running = ClusterJobs.RunAsync(grains, id, "Bearer " + tenant.ApiKey, session.Info.SessionId, load, 3);
                 await Task.Delay(TimeSpan.FromSeconds(0.3));
-                var poll = await grains.GetGrain<IShardedJobGrain>(id).PollAsync();
+                var poll = await grains.GetGrain<IShardedJobGrain>(id).PollAsync("Bearer " + tenant.ApiKey);
+                // Another key learns nothing of the job, and cannot take its id.
+                Assert.Equal(JobPollState.Unknown, (await grains.GetGrain<IShardedJobGrain>(id).PollAsync("Bearer " + adminKey)).State);
+                Assert.Equal(409, (await Assert.ThrowsAsync<ClusterRequestException>(() => grains.GetGrain<IShardedJobGrain>(id).StartAsync("Bearer " + adminKey, session.Info.SessionId, batches[..1], 1))).Status);
                 Assert.Equal(JobPollState.Running, poll.State);
                 var alive = silos.Where(x => !x.Process.HasExited).ToList();
                 var victim = coordinatorSilo
@@ -188,8 +197,10 @@ public sealed class ClusterProcessTests
                 return outcome;
             }
             var replicaLost = await KillDuringJobAsync(coordinatorSilo: false);
-            Assert.Equal(1, replicaLost.Attempts);
-            Assert.True(replicaLost.Result.Retries > 0, "no batch was asked again after its silo was killed");
+            // Usually the coordinator asks the lost batches again (one start); when the lost silo also held the job grain's
+            // directory entry, the job can re-activate elsewhere and the client starts it once more: at most one retry either way.
+            Assert.InRange(replicaLost.Attempts, 1, 2);
+            Assert.True(replicaLost.Result.Retries > 0 || replicaLost.Attempts == 2, "the kill did not touch the job");
             var coordinatorLost = await KillDuringJobAsync(coordinatorSilo: true);
             Assert.Equal(2, coordinatorLost.Attempts);
             // The killed silos' replicas re-activated on the survivor: the next job runs there, the same answers.
