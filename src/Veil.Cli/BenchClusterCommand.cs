@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Veil.Client;
@@ -109,36 +107,14 @@ internal static class BenchClusterCommand
         command.ExecuteNonQuery();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static Process StartSilo(string dir, string postgres, string redis, string clusterId, List<double> starts)
     {
-        int port = FreePort();
-        string self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchClusterCommand).Assembly.Location);
-        foreach (var a in new[] { "serve", "--data-dir", dir, "--urls", $"https://127.0.0.1:{port}", "--postgres", postgres, "--cluster", redis, "--cluster-id", clusterId,
-            "--silo-port", FreePort().ToString(CultureInfo.InvariantCulture), "--gateway-port", FreePort().ToString(CultureInfo.InvariantCulture) })
-            start.ArgumentList.Add(a);
+        int port = BenchServeCommand.FreePort(), siloPort = BenchServeCommand.FreePort(), gatewayPort = BenchServeCommand.FreePort();
+        while (gatewayPort == siloPort) gatewayPort = BenchServeCommand.FreePort();
         var clock = Stopwatch.StartNew();
-        var process = Process.Start(start)!;
-        var ready = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) => { if (e.Data?.Contains("veil serve: store", StringComparison.Ordinal) == true) ready.TrySetResult(); };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(90)) || process.HasExited)
-        {
-            if (!process.HasExited) process.Kill(true);
-            throw new InvalidOperationException("veil serve --cluster did not start within 90 s.");
-        }
+        var process = BenchServeCommand.StartServe(dir, port, "--postgres", postgres, "--cluster", redis, "--cluster-id", clusterId,
+            "--silo-port", siloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", gatewayPort.ToString(CultureInfo.InvariantCulture));
         starts.Add(clock.Elapsed.TotalSeconds);
-        Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "bench.url"), $"https://127.0.0.1:{port}");
         return process;
     }

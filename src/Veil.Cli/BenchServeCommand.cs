@@ -261,30 +261,30 @@ internal static class BenchServeCommand
         catch (VeilServiceException) { return false; }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>veil serve as a child process; returns once it prints that it listens.</summary>
-    internal static Process StartServe(string dir, int port)
+    /// <summary>veil serve as a child process (with <paramref name="extra"/> arguments); returns once it prints that it listens.</summary>
+    internal static Process StartServe(string dir, int port, params string[] extra)
     {
         string self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchServeCommand).Assembly.Location);
-        foreach (var a in new[] { "serve", "--data-dir", dir, "--urls", $"https://127.0.0.1:{port}" }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "serve", "--data-dir", dir, "--urls", $"https://127.0.0.1:{port}" }.Concat(extra)) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
         var ready = new TaskCompletionSource();
         process.OutputDataReceived += (_, e) => { if (e.Data?.Contains("veil serve: admin key", StringComparison.Ordinal) == true || e.Data?.Contains("veil serve: store", StringComparison.Ordinal) == true) ready.TrySetResult(); };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(60)) || process.HasExited)
+        if (!ready.Task.Wait(TimeSpan.FromSeconds(90)) || process.HasExited)
         {
             if (!process.HasExited) process.Kill(true);
-            throw new InvalidOperationException("veil serve did not start within 60 s.");
+            throw new InvalidOperationException("veil serve did not start within 90 s.");
         }
         return process;
     }
