@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Veil.Federated;
@@ -82,7 +83,10 @@ internal static class FederateCommands
         var rows = CsvLoader.Load(data, target);
         using var keyring = Veil.Protection.PassphraseKeyring.Open(Path.Combine(directory, "keyring.vkr"), passphrase, allowWeakKeyring);
         using var cert = FederationSetup.LoadCertificate(Path.Combine(directory, "tls.pfx"), passphrase);
-        using var channel = new FederationGrpcChannel(new Uri(coordinator), settings.CoordinatorPin, cert);
+        var addresses = coordinator.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (addresses.Length == 0) throw new UsageException("--coordinator names no address.");
+        // Participant i starts at address i mod k, so a cluster's front ends share the participants.
+        using var channel = new FailoverFederationChannel([.. addresses.Select(a => new FederationGrpcChannel(new Uri(a), settings.CoordinatorPin, cert))], index);
         using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
         using var me = new FederationParticipant(settings, id, index, rows, Path.Combine(directory, "state"), keyring, log.CreateLogger("participant"));
         var outcome = me.RunAsync(channel).GetAwaiter().GetResult();
@@ -108,6 +112,35 @@ internal static class FederateCommands
         if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = outcome.Model, means = outcome.Means, scales = outcome.Scales, epsilon = outcome.Epsilon, stop = outcome.StopReason, rounds = outcome.Rounds.Count(r => r.Purpose == "train") }, Json));
         else Console.WriteLine($"{outcome.StopReason}; θ has {outcome.Model.Length} parameters");
         return 0;
+    }
+
+    public static int ClusterCoordinator(string federation, string certificate, int port, string postgres, Veil.Cluster.ClusterSettings cluster, bool json)
+    {
+        string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
+            ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
+        var (settings, id) = FederationFile.Load(federation);
+        using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
+        using var store = new Veil.Cluster.PostgresFederationStore(postgres);
+        var hosted = new Veil.Cluster.HostedFederation(settings, id, store);
+        using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+        var plan = new FederationPlan(settings);
+        var (app, actual) = FederationServer.StartAsync(plan, sp => new Veil.Cluster.ClusterFederationFrontEnd(plan, id, sp.GetRequiredService<IGrainFactory>()), cert, port,
+            new ForwardingLoggerProvider(log), b => Veil.Cluster.VeilCluster.AddFederationSilo(b, cluster, hosted)).GetAwaiter().GetResult();
+        Console.Error.WriteLine($"coordinator silo of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}, cluster {cluster.ClusterId} (Redis {cluster.Redis}), silo port {cluster.SiloPort}");
+        var status = Veil.Cluster.FederationClusterRun.WaitAsync(app.Services.GetRequiredService<IGrainFactory>(), hosted.Key,
+            new Progress<Veil.Cluster.FederationStatus>(s => Console.Error.WriteLine($"coordinator now on silo {s.Silo} (process {s.ProcessId})"))).GetAwaiter().GetResult();
+        Thread.Sleep(1500); // participants poll once more to take the final model
+        app.StopAsync().GetAwaiter().GetResult();
+        var checkpoint = store.Load(id);
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = checkpoint?.Model, stop = status.Stop, failed = status.Failed, rounds = checkpoint?.Round, last_silo = status.Silo, last_process = status.ProcessId }, Json));
+        else Console.WriteLine($"{status.Stop}; last coordinated on silo {status.Silo}");
+        return status.Failed ? 1 : 0;
+    }
+
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+        public void Dispose() { }
     }
 
     // Score per round against centralized training, and ε on the right axis when DP is on.

@@ -397,7 +397,7 @@ namespace Veil.Cli
             var pData = new Option<string>("--data") { Description = "This participant's rows (CSV).", Required = true };
             var pTarget = new Option<string>("--target") { Description = "The label column.", Required = true };
             var directory = new Option<string>("--directory") { Description = "This participant's folder: keyring.vkr, tls.pfx, state/.", Required = true };
-            var address = new Option<string>("--coordinator") { Description = "The coordinator's address (https://127.0.0.1:PORT).", Required = true };
+            var address = new Option<string>("--coordinator") { Description = "The coordinator's address (https://127.0.0.1:PORT); on a cluster, its silos' addresses separated by commas (a lost one is left for the next).", Required = true };
             var weak = new Option<bool>("--allow-weak-keyring-cost") { Description = "Open a keyring made with less than the default Argon2id cost (demos)." };
             var pJson = Json();
             var participant = new Command("participant", $"One participant (its passphrase in ${Veil.Federated.FederationDemo.PassphraseVariable}): polls the coordinator, trains, encrypts, decrypts sums with the others.")
@@ -409,8 +409,18 @@ namespace Veil.Cli
             var port = Int("--port", "Loopback port (0 picks one).", 0, 0, 65535);
             var store = new Option<string?>("--store") { Description = "The SQLite checkpoint file (default: the federation file's name with .db); a restart resumes from it." };
             var cJson = Json();
-            var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.") { cFederation, certificate, port, store, cJson };
-            coordinator.SetAction(r => FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(store), r.GetValue(cJson)));
+            var cCluster = new Option<string?>("--cluster") { Description = "Run as an Orleans silo of the cluster whose membership is in this Redis server (HOST:PORT): the coordinator is a grain on one of the silos, every silo's port serves the participants, checkpoints go to --postgres." };
+            var cPostgres = new Option<string?>("--postgres") { Description = "The PostgreSQL connection string of the cluster's checkpoint store (with --cluster)." };
+            var cClusterId = new Option<string>("--cluster-id") { Description = "The cluster's id.", DefaultValueFactory = _ => "veil-federation" };
+            var cSiloPort = Int("--silo-port", "The silo's port (loopback).", 11111, 1, 65535);
+            var cGatewayPort = Int("--gateway-port", "The silo's client gateway port (loopback).", 30000, 1, 65535);
+            var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.")
+                { cFederation, certificate, port, store, cJson, cCluster, cPostgres, cClusterId, cSiloPort, cGatewayPort };
+            coordinator.SetAction(r => r.GetValue(cCluster) is { } fedRedis
+                ? FederateCommands.ClusterCoordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(cPostgres)
+                    ?? throw new UsageException("--cluster needs --postgres: the silos resume the coordinator from one shared checkpoint store."),
+                    new Veil.Cluster.ClusterSettings(fedRedis, r.GetValue(cClusterId)!, SiloPort: r.GetValue(cSiloPort), GatewayPort: r.GetValue(cGatewayPort)), r.GetValue(cJson))
+                : FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(store), r.GetValue(cJson)));
             var iDirectory = new Option<string>("--directory") { Description = "An empty folder to write the federation into.", Required = true };
             var iParticipants = Int("--participants", "Participants.", 3, 2, 64);
             var iData = new Option<string>("--data") { Description = "breast_cancer, iris, diabetes, digits, or a CSV file (with --target).", DefaultValueFactory = _ => "breast_cancer" };

@@ -18,6 +18,29 @@ public static class VeilCluster
         settings.Validate();
         builder.Services.AddSingleton<SiloSessions>();
         builder.Services.AddPlacementDirector<SessionReplicaPlacement, SessionReplicaPlacementDirector>();
+        UseSilo(builder, settings);
+    }
+
+    /// <summary>
+    /// Makes a federation coordinator's gRPC host (pass as <see cref="Veil.Federated.FederationServer.StartAsync(Veil.Federated.FederationPlan, Func{IServiceProvider, Veil.Federated.IFederationFrontEnd}, System.Security.Cryptography.X509Certificates.X509Certificate2, int, ILoggerProvider?, Action{WebApplicationBuilder}?, CancellationToken)"/>'s
+    /// configure) a silo that can host <paramref name="federation"/>'s coordinator grain.
+    /// </summary>
+    public static void AddFederationSilo(WebApplicationBuilder builder, ClusterSettings settings, HostedFederation federation)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(federation);
+        settings.Validate();
+        var hosting = new FederationHosting();
+        hosting.Add(federation);
+        builder.Services.AddSingleton(hosting);
+        // The coordinator's dropouts and refusals are the log worth reading; ASP.NET Core's per-request lines are not.
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        UseSilo(builder, settings);
+    }
+
+    private static void UseSilo(WebApplicationBuilder builder, ClusterSettings settings)
+    {
         // Orleans's start-up report is long; its warnings and errors stay.
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.UseOrleans(silo =>

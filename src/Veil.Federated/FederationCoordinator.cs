@@ -45,7 +45,7 @@ public sealed class FederationFailedException(string message) : Exception(messag
 /// caller's TLS certificate. Work is handed out per participant with a unique step; a submission for any other step
 /// (a replay, a message of an old round) is refused, and a malformed one is refused and logged while the others go on.
 /// </summary>
-public sealed class FederationCoordinator
+public sealed class FederationCoordinator : IFederationFrontEnd
 {
     private static readonly TimeSpan Liveness = TimeSpan.FromSeconds(2.5);
     private readonly object _gate = new();
@@ -85,13 +85,20 @@ public sealed class FederationCoordinator
     private FederationSettings Settings => Plan.Settings;
 
     /// <summary>The participant whose TLS key has <paramref name="pin"/>, or null.</summary>
-    public int? ParticipantOf(string? pin)
+    public int? ParticipantOf(string? pin) => MemberOf(Settings, pin);
+
+    /// <summary>The member of <paramref name="settings"/> whose TLS key has <paramref name="pin"/>, or null.</summary>
+    public static int? MemberOf(FederationSettings settings, string? pin)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         if (pin is null) return null;
-        for (int i = 0; i < Settings.Members.Count; i++)
-            if (CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(Settings.Members[i].CertificatePin), System.Text.Encoding.ASCII.GetBytes(pin))) return i;
+        for (int i = 0; i < settings.Members.Count; i++)
+            if (CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(settings.Members[i].CertificatePin), System.Text.Encoding.ASCII.GetBytes(pin))) return i;
         return null;
     }
+
+    /// <inheritdoc/>
+    public Task<Receipt> SubmitAsync(int participant, Submission submission, CancellationToken cancellation) => Task.FromResult(Submit(participant, submission));
 
     /// <summary>The participant's current work, waiting up to <paramref name="wait"/> for some.</summary>
     public async Task<Work> PollAsync(int participant, ReadOnlyMemory<byte> federation, TimeSpan wait, CancellationToken cancellation)

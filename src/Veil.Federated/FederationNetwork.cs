@@ -15,8 +15,23 @@ using Veil.Protection;
 
 namespace Veil.Federated;
 
+/// <summary>What a gRPC front end passes the participants' calls to: the coordinator itself, or (on a cluster) the grain that hosts it.</summary>
+public interface IFederationFrontEnd
+{
+    /// <summary>The federation's plan (its members' pins).</summary>
+    FederationPlan Plan { get; }
+    /// <summary>The participant whose TLS key has <paramref name="pin"/>, or null.</summary>
+    int? ParticipantOf(string? pin);
+    /// <summary>The participant's current work, waiting up to <paramref name="wait"/> for some.</summary>
+    /// <exception cref="FederationProtocolException">Refused, with the status to answer.</exception>
+    Task<Work> PollAsync(int participant, ReadOnlyMemory<byte> federation, TimeSpan wait, CancellationToken cancellation);
+    /// <summary>Takes a participant's result for its current step.</summary>
+    /// <exception cref="FederationProtocolException">Refused, with the status to answer.</exception>
+    Task<Receipt> SubmitAsync(int participant, Submission submission, CancellationToken cancellation);
+}
+
 /// <summary>The gRPC face of a <see cref="FederationCoordinator"/>: the caller is the member whose TLS client certificate it presented.</summary>
-public sealed class FederationService(FederationCoordinator coordinator) : Protocol.Federation.FederationBase
+public sealed class FederationService(IFederationFrontEnd coordinator) : Protocol.Federation.FederationBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(5);
 
@@ -29,10 +44,10 @@ public sealed class FederationService(FederationCoordinator coordinator) : Proto
     }
 
     /// <inheritdoc/>
-    public override Task<Receipt> Submit(Submission request, ServerCallContext context)
+    public override async Task<Receipt> Submit(Submission request, ServerCallContext context)
     {
         int participant = Caller(context);
-        try { return Task.FromResult(coordinator.Submit(participant, request)); }
+        try { return await coordinator.SubmitAsync(participant, request, context.CancellationToken).ConfigureAwait(false); }
         catch (FederationProtocolException e) { throw new RpcException(new Status(e.Status, e.Message)); }
     }
 
@@ -51,11 +66,23 @@ public static class FederationServer
     public const int MaxMessageBytes = 64 << 20;
 
     /// <summary>The running server and the port it listens on (<paramref name="port"/> 0 picks a free one).</summary>
-    public static async Task<(WebApplication App, int Port)> StartAsync(FederationCoordinator coordinator, X509Certificate2 certificate, int port = 0, ILoggerProvider? log = null, CancellationToken cancellation = default)
+    public static Task<(WebApplication App, int Port)> StartAsync(FederationCoordinator coordinator, X509Certificate2 certificate, int port = 0, ILoggerProvider? log = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(coordinator);
+        return StartAsync(coordinator.Plan, _ => coordinator, certificate, port, log, null, cancellation);
+    }
+
+    /// <summary>
+    /// A server whose calls go to the front end <paramref name="frontEnd"/> makes from the built host's services;
+    /// <paramref name="configure"/> adds to the host before it is built (a cluster makes it a silo).
+    /// </summary>
+    public static async Task<(WebApplication App, int Port)> StartAsync(FederationPlan plan, Func<IServiceProvider, IFederationFrontEnd> frontEnd, X509Certificate2 certificate, int port,
+        ILoggerProvider? log, Action<WebApplicationBuilder>? configure, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(frontEnd);
         ArgumentNullException.ThrowIfNull(certificate);
-        var pins = coordinator.Plan.Settings.Members.Select(m => m.CertificatePin).ToArray();
+        var pins = plan.Settings.Members.Select(m => m.CertificatePin).ToArray();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (log is not null) builder.Logging.AddProvider(log);
@@ -80,7 +107,8 @@ public static class FederationServer
             });
         });
         builder.Services.AddGrpc(g => { g.MaxReceiveMessageSize = MaxMessageBytes; g.MaxSendMessageSize = MaxMessageBytes; g.EnableDetailedErrors = false; });
-        builder.Services.AddSingleton(coordinator);
+        builder.Services.AddSingleton<IFederationFrontEnd>(frontEnd);
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapGrpcService<FederationService>();
         await app.StartAsync(cancellation).ConfigureAwait(false);
@@ -121,4 +149,60 @@ public sealed class FederationGrpcChannel : IFederationChannel, IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _channel.Dispose();
+}
+
+/// <summary>
+/// A participant's channels to several front ends of one coordinator (a cluster's silos, each serving the same
+/// federation): a call that finds its front end gone or the coordinator moving fails as before, and the next call goes
+/// to the next front end.
+/// </summary>
+public sealed class FailoverFederationChannel : IFederationChannel, IDisposable
+{
+    private readonly IFederationChannel[] _channels;
+    private int _current;
+
+    /// <summary>Over <paramref name="channels"/>, starting at <paramref name="first"/> (mod their count).</summary>
+    public FailoverFederationChannel(IReadOnlyList<IFederationChannel> channels, int first = 0)
+    {
+        ArgumentNullException.ThrowIfNull(channels);
+        if (channels.Count == 0) throw new ArgumentException("At least one channel is needed.", nameof(channels));
+        _channels = [.. channels];
+        _current = (first % _channels.Length + _channels.Length) % _channels.Length;
+    }
+
+    /// <summary>The front end the next call goes to.</summary>
+    public int Current => Volatile.Read(ref _current);
+
+    /// <summary>Times a call moved to the next front end.</summary>
+    public int Moves { get; private set; }
+
+    /// <inheritdoc/>
+    public async Task<Work> PollAsync(PollRequest request, CancellationToken cancellation)
+    {
+        int at = Current;
+        try { return await _channels[at].PollAsync(request, cancellation).ConfigureAwait(false); }
+        catch (RpcException e) when (Lost(e.StatusCode)) { Advance(at); throw; }
+    }
+
+    /// <inheritdoc/>
+    public async Task<Receipt> SubmitAsync(Submission submission, CancellationToken cancellation)
+    {
+        int at = Current;
+        try { return await _channels[at].SubmitAsync(submission, cancellation).ConfigureAwait(false); }
+        catch (RpcException e) when (Lost(e.StatusCode)) { Advance(at); throw; }
+    }
+
+    // What a dead process or a moving coordinator looks like; refusals (a replayed step, a bad payload) do not move.
+    private static bool Lost(StatusCode status) => status is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown;
+
+    private void Advance(int from)
+    {
+        if (Interlocked.CompareExchange(ref _current, (from + 1) % _channels.Length, from) == from) Moves++;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var c in _channels) (c as IDisposable)?.Dispose();
+    }
 }

@@ -24,10 +24,38 @@ public interface IFederationStore
     void Save(byte[] federationId, FederationCheckpoint checkpoint);
 }
 
+/// <summary>A checkpoint's fields other than the session and public key, as the JSON text stores keep.</summary>
+public static class FederationCheckpointJson
+{
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>The JSON of <paramref name="checkpoint"/>'s statistics, model, accountant and reports.</summary>
+    public static string Body(FederationCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return JsonSerializer.Serialize(new Fields(checkpoint.Statistics, checkpoint.LeastSquares, checkpoint.Round, checkpoint.Model, checkpoint.Rdp, checkpoint.Steps, [.. checkpoint.Reports]), Json);
+    }
+
+    /// <summary>The JSON of one round's report, or of a model.</summary>
+    public static string Of<T>(T value) => JsonSerializer.Serialize(value, Json);
+
+    /// <summary>The checkpoint from its session, public key and <see cref="Body"/>.</summary>
+    /// <exception cref="InvalidDataException">The body is not readable or incomplete.</exception>
+    public static FederationCheckpoint Read(byte[] session, byte[] publicKey, string body)
+    {
+        Fields? f;
+        try { f = JsonSerializer.Deserialize<Fields>(body, Json); }
+        catch (JsonException e) { throw new InvalidDataException($"The stored checkpoint is not readable: {e.Message}"); }
+        if (f is null || f.Statistics is null || f.Model is null || f.Reports is null) throw new InvalidDataException("The stored checkpoint is incomplete.");
+        return new FederationCheckpoint(session, publicKey, f.Statistics, f.LeastSquares, f.Round, f.Model, f.Rdp, f.Steps, f.Reports);
+    }
+
+    private sealed record Fields(double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, RoundReport[] Reports);
+}
+
 /// <summary>The embedded default: one SQLite file (WAL), one row per federation holding its latest checkpoint, one per completed round for the record.</summary>
 public sealed class SqliteFederationStore : IFederationStore
 {
-    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
     private readonly string _connectionString;
 
     /// <summary>A store in the file <paramref name="path"/> (created when missing).</summary>
@@ -66,18 +94,14 @@ public sealed class SqliteFederationStore : IFederationStore
         cmd.Parameters.AddWithValue("$id", federationId);
         using var r = cmd.ExecuteReader();
         if (!r.Read()) return null;
-        Body? body;
-        try { body = JsonSerializer.Deserialize<Body>(r.GetString(2), Json); }
-        catch (JsonException e) { throw new InvalidDataException($"The stored checkpoint is not readable: {e.Message}"); }
-        if (body is null || body.Statistics is null || body.Model is null || body.Reports is null) throw new InvalidDataException("The stored checkpoint is incomplete.");
-        return new FederationCheckpoint((byte[])r[0], (byte[])r[1], body.Statistics, body.LeastSquares, body.Round, body.Model, body.Rdp, body.Steps, body.Reports);
+        return FederationCheckpointJson.Read((byte[])r[0], (byte[])r[1], r.GetString(2));
     }
 
     /// <inheritdoc/>
     public void Save(byte[] federationId, FederationCheckpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var body = JsonSerializer.Serialize(new Body(checkpoint.Statistics, checkpoint.LeastSquares, checkpoint.Round, checkpoint.Model, checkpoint.Rdp, checkpoint.Steps, [.. checkpoint.Reports]), Json);
+        var body = FederationCheckpointJson.Body(checkpoint);
         using var c = Open();
         using var tx = c.BeginTransaction();
         using (var cmd = c.CreateCommand())
@@ -97,12 +121,10 @@ public sealed class SqliteFederationStore : IFederationStore
             cmd.CommandText = "INSERT OR REPLACE INTO round (id, round, report, model) VALUES ($id, $r, $rep, $m)";
             cmd.Parameters.AddWithValue("$id", federationId);
             cmd.Parameters.AddWithValue("$r", checkpoint.Round);
-            cmd.Parameters.AddWithValue("$rep", JsonSerializer.Serialize(checkpoint.Reports[^1], Json));
-            cmd.Parameters.AddWithValue("$m", JsonSerializer.Serialize(checkpoint.Model, Json));
+            cmd.Parameters.AddWithValue("$rep", FederationCheckpointJson.Of(checkpoint.Reports[^1]));
+            cmd.Parameters.AddWithValue("$m", FederationCheckpointJson.Of(checkpoint.Model));
             cmd.ExecuteNonQuery();
         }
         tx.Commit();
     }
-
-    private sealed record Body(double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, RoundReport[] Reports);
 }
