@@ -124,7 +124,7 @@ internal static class FederateCommands
         var hosted = new Veil.Cluster.HostedFederation(settings, id, store);
         using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
         var plan = new FederationPlan(settings);
-        var (app, actual) = FederationServer.StartAsync(plan, sp => new Veil.Cluster.ClusterFederationFrontEnd(plan, id, sp.GetRequiredService<IGrainFactory>()), cert, port,
+        var (app, actual) = FederationServer.StartAsync(plan, sp => new Veil.Cluster.ClusterFederationFrontEnd(plan, id, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToString()), cert, port,
             new ForwardingLoggerProvider(log), b => Veil.Cluster.VeilCluster.AddFederationSilo(b, cluster, hosted)).GetAwaiter().GetResult();
         Console.Error.WriteLine($"coordinator silo of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}, cluster {cluster.ClusterId} (Redis {cluster.Redis}), silo port {cluster.SiloPort}");
         var status = Veil.Cluster.FederationClusterRun.WaitAsync(app.Services.GetRequiredService<IGrainFactory>(), hosted.Key,

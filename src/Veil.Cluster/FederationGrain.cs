@@ -29,7 +29,15 @@ public sealed record FederationStatus(
     [property: Id(2)] string? Stop,
     [property: Id(3)] bool Failed,
     [property: Id(4)] int ProcessId,
-    [property: Id(5)] string Silo);
+    [property: Id(5)] string Silo)
+{
+    /// <summary>The partial sums of the coordinator's last threshold sum: one per silo that took contributions (empty when they all came to it directly).</summary>
+    [Id(6)] public IReadOnlyList<PartialSumOrigin> LastSum { get; init; } = [];
+}
+
+/// <summary>One partial sum of a round: the silo that made it, the contributions in it, the seconds it took there.</summary>
+[GenerateSerializer, Alias("veil.cluster.PartialSumOrigin")]
+public sealed record PartialSumOrigin([property: Id(0)] string Silo, [property: Id(1)] int Contributions, [property: Id(2)] double Seconds);
 
 /// <summary>
 /// A federation's coordinator, as one grain keyed by the federation id (hex): it activates on one silo, runs the
@@ -85,6 +93,7 @@ internal sealed class FederationGrain(FederationHosting hosting, ILocalSiloDetai
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(5);
     private FederationCoordinator? _coordinator;
+    private ShardedContributionAggregator? _aggregator;
     private Task<FederationOutcome>? _run;
     private readonly CancellationTokenSource _stop = new();
 
@@ -92,7 +101,8 @@ internal sealed class FederationGrain(FederationHosting hosting, ILocalSiloDetai
     {
         string key = this.GetPrimaryKeyString();
         var federation = hosting.Find(key) ?? throw new InvalidOperationException($"This silo does not host federation {key}.");
-        _coordinator = new FederationCoordinator(federation.Settings, federation.Id, log, store: federation.Store);
+        _aggregator = new ShardedContributionAggregator(new FederationPlan(federation.Settings), GrainFactory);
+        _coordinator = new FederationCoordinator(federation.Settings, federation.Id, log, store: federation.Store, aggregator: _aggregator);
         log.LogInformation("Federation {Federation} coordinated on silo {Silo}", key[..12], silo.SiloAddress);
         // Off the grain's scheduler: the run awaits the participants' calls, which come in through this grain.
         var coordinator = _coordinator;
@@ -138,14 +148,23 @@ internal sealed class FederationGrain(FederationHosting hosting, ILocalSiloDetai
         if (run.IsCompletedSuccessfully) stop = run.Result.StopReason;
         else if (run.IsFaulted) { failed = true; stop = run.Exception!.GetBaseException().Message; }
         else if (run.IsCanceled) { failed = true; stop = "cancelled"; }
-        return Task.FromResult(new FederationStatus(!run.IsCompleted, run.IsCompletedSuccessfully, stop, failed, Environment.ProcessId, silo.SiloAddress.ToString()));
+        return Task.FromResult(new FederationStatus(!run.IsCompleted, run.IsCompletedSuccessfully, stop, failed, Environment.ProcessId, silo.SiloAddress.ToString())
+        {
+            LastSum = [.. _aggregator!.LastSum.Select(p => new PartialSumOrigin(p.Silo, p.Contributions, p.Seconds))],
+        });
     }
 }
 
-/// <summary>A silo's gRPC front end for a federation hosted on the cluster: it names the caller by its certificate and passes the call to the federation's grain, wherever it is.</summary>
-public sealed class ClusterFederationFrontEnd(FederationPlan plan, byte[] federationId, IGrainFactory grains) : IFederationFrontEnd
+/// <summary>
+/// A silo's gRPC front end for a federation hosted on the cluster: it names the caller by its certificate and passes
+/// the call to the federation's grain, wherever it is. With <paramref name="localSilo"/> (threshold mode), a
+/// contribution's ciphertexts are checked and left with this silo's round shard, and the coordinator is sent only a
+/// reference: it then receives one partial sum per silo.
+/// </summary>
+public sealed class ClusterFederationFrontEnd(FederationPlan plan, byte[] federationId, IGrainFactory grains, string? localSilo = null) : IFederationFrontEnd
 {
     private readonly IFederationGrain _grain = grains.GetGrain<IFederationGrain>(Convert.ToHexStringLower(federationId));
+    private readonly string? _shard = localSilo is null ? null : $"{Convert.ToHexStringLower(federationId)}/{localSilo}";
 
     /// <inheritdoc/>
     public FederationPlan Plan { get; } = plan;
@@ -165,6 +184,23 @@ public sealed class ClusterFederationFrontEnd(FederationPlan plan, byte[] federa
     public async Task<Receipt> SubmitAsync(int participant, Submission submission, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(submission);
+        if (submission.ContributionShard.Length > 0) throw FederationProtocolException.Invalid("A participant sends its ciphertexts, not a reference to a shard.");
+        if (_shard is not null && submission.Kind == WorkKind.Aggregate && Plan.Settings.Aggregation == AggregationMode.Threshold && submission.Ciphertexts.Count > 0)
+        {
+            int count = submission.Ciphertexts.Count;
+            if (count > Plan.Chunks(Math.Max(Plan.UpdateLength, Math.Max(Plan.StatisticsLength, Plan.LeastSquaresLength)))) throw FederationProtocolException.Invalid($"{count} ciphertexts is more than any sum of this federation takes.");
+            string? error;
+            try { error = await grains.GetGrain<IRoundShardGrain>(_shard).AddAsync(participant, submission.Step, [.. submission.Ciphertexts.Select(c => c.ToByteArray())]).ConfigureAwait(false); }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                throw new FederationProtocolException(StatusCode.Unavailable, $"This silo's aggregation shard did not answer ({e.GetType().Name}); try again.");
+            }
+            if (error is not null) throw FederationProtocolException.Invalid(error);
+            submission = submission.Clone();
+            submission.Ciphertexts.Clear();
+            submission.ContributionShard = _shard;
+            submission.ContributionCount = (uint)count;
+        }
         var answer = await Call(() => _grain.SubmitAsync(participant, submission.ToByteArray())).ConfigureAwait(false);
         return Receipt.Parser.ParseFrom(answer);
     }

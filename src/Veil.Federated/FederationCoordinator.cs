@@ -35,6 +35,45 @@ public sealed record RoundReport(string Purpose, int Round, int Attempts, IReadO
 /// <param name="BytesPerParticipant">Bytes each participant sent and received (payloads).</param>
 public sealed record FederationOutcome(double[] Model, double[] Means, double[] Scales, double[]? LeastSquares, IReadOnlyList<RoundReport> Rounds, double? Epsilon, string StopReason, long[] BytesPerParticipant);
 
+/// <summary>
+/// Where the ciphertexts of threshold contributions are checked and added up: in the coordinator (the default), or
+/// where they arrived (a cluster's front ends), the coordinator then holding a reference per contribution and
+/// receiving one partial sum per place instead of every participant's ciphertexts.
+/// </summary>
+public interface IContributionAggregator
+{
+    /// <summary>The checked contribution in <paramref name="submission"/> (ciphertexts, or a reference to where they were left) for a vector of <paramref name="length"/>.</summary>
+    /// <exception cref="FederationProtocolException">Malformed or mis-sized (InvalidArgument).</exception>
+    /// <exception cref="Veil.Serialization.VeilFormatException">Malformed ciphertext bytes.</exception>
+    object Load(int participant, Submission submission, int length);
+
+    /// <summary>The sum of contributions <see cref="Load"/> returned, keyed by participant.</summary>
+    /// <exception cref="ContributionsLostException">Some were lost with the place that held them: the attempt is retried.</exception>
+    Task<Ciphertext[]> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation);
+}
+
+/// <summary>Contributions a sum needed were lost (the silo that held them went down); the coordinator retries the attempt.</summary>
+public sealed class ContributionsLostException(string message) : Exception(message);
+
+/// <summary>The default: every contribution's ciphertexts checked and summed in the coordinator.</summary>
+public sealed class LocalContributionAggregator(FederationPlan plan) : IContributionAggregator
+{
+    /// <inheritdoc/>
+    public object Load(int participant, Submission submission, int length)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        if (submission.ContributionShard.Length > 0) throw FederationProtocolException.Invalid("A contribution by reference is only taken from a cluster's front end.");
+        return plan.LoadContribution([.. submission.Ciphertexts.Select(c => c.ToByteArray())], length);
+    }
+
+    /// <inheritdoc/>
+    public Task<Ciphertext[]> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(contributions);
+        return Task.FromResult(plan.Sum(contributions.Values.Cast<Ciphertext[]>()));
+    }
+}
+
 /// <summary>Training could not go on: key generation missed a participant, or a round found fewer than t participants in every attempt.</summary>
 public sealed class FederationFailedException(string message) : Exception(message);
 
@@ -57,6 +96,7 @@ public sealed class FederationCoordinator : IFederationFrontEnd
     private byte[] _dealingRound = [];
     private Veil.Paillier.PaillierPublicKey? _paillier;
     private readonly IFederationStore? _store;
+    private readonly IContributionAggregator _aggregator;
     private bool _finished;
     private Work? _finishedWork;
 
@@ -66,10 +106,13 @@ public sealed class FederationCoordinator : IFederationFrontEnd
     /// <param name="logger">Where refusals and dropouts are logged.</param>
     /// <param name="score">Scores (θ, means, scales) after each round, for reports (a held-out set the coordinator may see).</param>
     /// <param name="store">Where rounds are checkpointed, so that a restarted coordinator resumes (null: nothing kept).</param>
-    public FederationCoordinator(FederationSettings settings, byte[] federationId, ILogger? logger = null, Func<double[], double[], double[], double>? score = null, IFederationStore? store = null)
+    /// <param name="aggregator">Where threshold contributions are checked and summed (null: here).</param>
+    public FederationCoordinator(FederationSettings settings, byte[] federationId, ILogger? logger = null, Func<double[], double[], double[], double>? score = null, IFederationStore? store = null,
+        IContributionAggregator? aggregator = null)
     {
         _store = store;
         Plan = new FederationPlan(settings);
+        _aggregator = aggregator ?? new LocalContributionAggregator(Plan);
         ArgumentNullException.ThrowIfNull(federationId);
         if (federationId.Length != 32) throw new ArgumentException("A federation id is a SHA-256.", nameof(federationId));
         FederationId = (byte[])federationId.Clone();
@@ -441,7 +484,7 @@ public sealed class FederationCoordinator : IFederationFrontEnd
             {
                 AggregationMode.Plaintext => PlainContribution(s, length),
                 AggregationMode.Paillier => PaillierAggregation.Load(_paillier!, s.Ciphertexts.Select(c => c.ToByteArray()).ToList(), length),
-                _ => (object)Plan.LoadContribution(s.Ciphertexts.Select(c => c.ToByteArray()).ToList(), length),
+                _ => _aggregator.Load(i, s, length),
             }, timeout, waitForAll: false, cancellation).ConfigureAwait(false);
             var contributors = contributions.Keys.Order().ToArray();
             if (contributors.Length < Settings.Threshold)
@@ -477,7 +520,13 @@ public sealed class FederationCoordinator : IFederationFrontEnd
                 if (accountant is not null) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
                 return plain;
             }
-            var aggregate = Plan.Sum(contributions.Values.Cast<Ciphertext[]>());
+            Ciphertext[] aggregate;
+            try { aggregate = await _aggregator.SumAsync(contributions, cancellation).ConfigureAwait(false); }
+            catch (ContributionsLostException e)
+            {
+                _log.LogWarning("{Purpose} round {Round}, attempt {Attempt}: {Message}; retrying", purpose, round, attempt, e.Message);
+                continue;
+            }
             var aggregateBytes = aggregate.Select(c => ByteString.CopyFrom(RlweSerializer.Save(c))).ToArray();
             var digests = aggregate.Select(ShareDigests.Ciphertext).ToArray();
             var candidates = contributors.OrderByDescending(i => _slots[i].LastSeen).ToList();

@@ -95,6 +95,15 @@ public sealed class FederationPlan
     public Ciphertext[] LoadContribution(IReadOnlyList<byte[]> ciphertexts, int length)
     {
         if (ciphertexts.Count != Chunks(length)) throw FederationProtocolException.Invalid($"expected {Chunks(length)} ciphertexts, got {ciphertexts.Count}");
+        return LoadCiphertexts(ciphertexts);
+    }
+
+    /// <summary>Fresh ciphertexts of a contribution, each checked (ring, top level, default scale, size 2); their count is the caller's to check.</summary>
+    /// <exception cref="FederationProtocolException">A ciphertext that is not fresh.</exception>
+    /// <exception cref="Veil.Serialization.VeilFormatException">Malformed bytes.</exception>
+    public Ciphertext[] LoadCiphertexts(IReadOnlyList<byte[]> ciphertexts)
+    {
+        ArgumentNullException.ThrowIfNull(ciphertexts);
         var result = new Ciphertext[ciphertexts.Count];
         for (int i = 0; i < result.Length; i++)
         {

@@ -140,6 +140,12 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
             Assert.True(final.Finished, $"The federation did not finish: {final.Stop}\n" + string.Join("\n---\n", roles.Select(r => r.Name + "\n" + r.Log)));
             Assert.NotEqual(hosting.ProcessId, final.ProcessId);
             Assert.Contains(silos.Where(s => s != victim), s => s.Role.Process.Id == final.ProcessId);
+            // The last sum was added up where the contributions arrived: one partial sum per surviving front end (the
+            // participant of the killed one moved to the next), none from the dead silo, every contributor in one.
+            Assert.Equal(2, final.LastSum.Count);
+            Assert.DoesNotContain(final.LastSum, p => p.Silo == hosting.Silo);
+            Assert.Equal(3, final.LastSum.Sum(p => p.Contributions));
+            output.WriteLine($"last round's partial sums: {string.Join("; ", final.LastSum.Select(p => $"{p.Silo} {p.Contributions} contributions {p.Seconds * 1000:F1} ms"))}");
 
             foreach (var p in participants)
             {

@@ -42,3 +42,17 @@ public sealed class FailoverChannelTests
         Assert.Throws<ArgumentException>(() => new FailoverFederationChannel([]));
     }
 }
+
+public sealed class ContributionReferenceTests
+{
+    [Fact]
+    public void ACoordinatorSummingItselfRefusesAContributionByReference()
+    {
+        var plan = new FederationPlan(new FederationSettings { Threshold = 2, Features = 4, CoordinatorPin = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData([9])), Members = [.. Enumerable.Range(0, 3).Select(i => new FederationMember($"p{i}", Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData([(byte)i])), "key" + i))] });
+        var aggregator = new LocalContributionAggregator(plan);
+        var byReference = new Submission { ContributionShard = "elsewhere/silo", ContributionCount = 1 };
+        var e = Assert.Throws<FederationProtocolException>(() => aggregator.Load(0, byReference, plan.UpdateLength));
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, e.Status);
+        Assert.Throws<FederationProtocolException>(() => aggregator.Load(0, new Submission(), plan.UpdateLength)); // no ciphertexts at all
+    }
+}
