@@ -11,6 +11,20 @@ namespace Veil.Cli;
 /// <summary>veil bench cluster: S `veil serve --cluster` processes on loopback, the digits network's batched jobs sharded over them beside the same batches in process.</summary>
 internal static class BenchClusterCommand
 {
+    public static int Federation(int participants, int features, int[] shards, int reps, bool json)
+    {
+        var costs = FederationAggregationBenchmark.Measure(participants, features, shards, reps);
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { participants, features, reps, shards = costs.Select(c => new { shards = c.Shards, coordinator_seconds = c.CoordinatorSeconds, busiest_shard_seconds = c.BusiestShardSeconds, coordinator_bytes = c.CoordinatorBytes }) }));
+            return 0;
+        }
+        Console.WriteLine($"One round's threshold aggregation, {participants} contributions of {features + 2} values (N = 2^13), medians of {reps}:");
+        foreach (var c in costs)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {c.Shards,3} silo(s): coordinator {c.CoordinatorSeconds * 1000,8:F1} ms, busiest shard {c.BusiestShardSeconds * 1000,8:F1} ms, coordinator receives {c.CoordinatorBytes / 1048576.0,8:F1} MiB"));
+        return 0;
+    }
+
     public static int Run(string? postgres, string redis, int silos, int batchCount, int reps, bool json, string? outPath)
     {
         postgres ??= Environment.GetEnvironmentVariable("VEIL_SERVER_POSTGRES") is { Length: > 0 } e1 ? e1 : Environment.GetEnvironmentVariable("VEIL_POSTGRES") is { Length: > 0 } e2 ? e2 : null;

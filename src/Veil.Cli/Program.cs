@@ -622,7 +622,15 @@ namespace Veil.Cli
             var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bOut, bJson };
             bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut)));
 
-            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve, clusterBench, bootstrap };
+            var aParticipants = Int("--participants", "Contributions in the round (a federation has at most 64 members).", 64, 2, 64);
+            var aFeatures = Int("--features", "Features of the logistic model (its update is features + 2 values).", 30, 1, 4000);
+            var aShards = new Option<int[]>("--shards") { Description = "Silos the contributions arrive at (1: all at the coordinator).", DefaultValueFactory = _ => [1, 2, 4, 8, 16], AllowMultipleArgumentsPerToken = true };
+            var aReps = Int("--reps", "Rounds timed per shard count (the median is reported).", 21, 1, 1000);
+            var aJson = Json();
+            var federationBench = new Command("federation", "A federation round's threshold aggregation: the coordinator checking and adding every contribution, beside round shards per silo and the coordinator adding their partial sums.")
+                { aParticipants, aFeatures, aShards, aReps, aJson };
+            federationBench.SetAction(r => BenchClusterCommand.Federation(r.GetValue(aParticipants), r.GetValue(aFeatures), r.GetValue(aShards)!, r.GetValue(aReps), r.GetValue(aJson)));
+            return new Command("bench", "Benchmarks.") { ckks, ml, scaling, protect, bfv, paillier, elgamal, multiparty, mpc, serve, clusterBench, federationBench, bootstrap };
         }
     }
 }

@@ -7,18 +7,24 @@ using Veil.Server.Storage;
 namespace Veil.Server;
 
 /// <summary>
-/// Background workers for jobs. Jobs queued or running when the service stopped (or was killed) are queued again at
-/// start and run from their stored input, their attempt count raised: resumed, never silently lost.
+/// Background workers for jobs. A worker runs a job only under its lease in the store (renewed while it runs), so
+/// replicas sharing a store never run one job twice at once. Jobs queued or running with no live lease (the service
+/// stopped or was killed, here or on another replica) are found by a scan at start and every half lease, and run again
+/// from their stored input, their attempt count raised: resumed, never silently lost.
 /// </summary>
 internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : BackgroundService
 {
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, byte> _queued = new();
     private readonly ConcurrentDictionary<string, double> _progress = new();
+    // Stable per data folder: a replica restarted after a crash takes its own leases back at once, others wait them out.
+    private readonly string _owner = WorkerId(service.Options.DataDirectory);
     private int _depth;
 
     public void Enqueue(string jobId)
     {
+        if (!_queued.TryAdd(jobId, 0)) return;
         service.Metrics.QueueDepth(Interlocked.Increment(ref _depth));
         _queue.Writer.TryWrite(jobId);
     }
@@ -28,19 +34,46 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
         if (_running.TryGetValue(jobId, out var cts)) cts.Cancel();
     }
 
+    private static string WorkerId(string directory)
+    {
+        string path = Path.Combine(directory, "worker.id");
+        try
+        {
+            if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: 32 } stored && stored.All(char.IsAsciiHexDigitLower)) return stored;
+            string id = Guid.NewGuid().ToString("N");
+            File.WriteAllText(path, id);
+            return id;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Guid.NewGuid().ToString("N"); }
+    }
+
     public double? Progress(string jobId) => _progress.TryGetValue(jobId, out var p) ? p : null;
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        foreach (var job in await service.Store.ListJobsAsync(null, stopping).ConfigureAwait(false))
-        {
-            if (job.State is not (JobState.Queued or JobState.Running)) continue;
-            log.LogWarning("Job {Job} was {State} when the service stopped; resuming it", job.Id, job.State);
-            Enqueue(job.Id);
-        }
         var workers = Enumerable.Range(0, Math.Max(1, service.Options.Workers)).Select(_ => WorkAsync(stopping)).ToArray();
         var sweeper = SweepAsync(stopping);
-        await Task.WhenAll([.. workers, sweeper]).ConfigureAwait(false);
+        var scanner = ScanAsync(stopping);
+        await Task.WhenAll([.. workers, sweeper, scanner]).ConfigureAwait(false);
+    }
+
+    // Unfinished jobs this replica does not hold are queued; the lease decides whether they run here.
+    private async Task ScanAsync(CancellationToken stopping)
+    {
+        try
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    foreach (var job in await service.Store.ListJobsAsync(null, stopping).ConfigureAwait(false))
+                        if (job.State is JobState.Queued or JobState.Running && !_running.ContainsKey(job.Id)) Enqueue(job.Id);
+                }
+                catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "Job scan failed"); }
+                await Task.Delay(service.Options.JobLease / 2, stopping).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) { }
     }
 
     private async Task SweepAsync(CancellationToken stopping)
@@ -68,6 +101,7 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             await foreach (var id in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
             {
                 service.Metrics.QueueDepth(Interlocked.Decrement(ref _depth));
+                _queued.TryRemove(id, out _);
                 // One job's trouble (even the store failing for a moment) never stops the worker.
                 try { await RunAsync(id, stopping).ConfigureAwait(false); }
                 catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested) { log.LogError(e, "Job {Job}: the worker could not run it", id); }
@@ -83,6 +117,22 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
     {
         var job = await service.Store.GetJobAsync(id, stopping).ConfigureAwait(false);
         if (job is null || job.State is not (JobState.Queued or JobState.Running)) return;
+        var lease = service.Options.JobLease;
+        if (!await service.Store.LeaseJobAsync(id, _owner, DateTimeOffset.UtcNow + lease, stopping).ConfigureAwait(false)) return; // another worker holds it
+        try { await RunLeasedAsync(id, stopping).ConfigureAwait(false); }
+        finally
+        {
+            try { await service.Store.ReleaseJobAsync(id, _owner, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) { log.LogWarning(e, "Job {Job}: the lease could not be released (it runs out by itself)", id); }
+        }
+    }
+
+    private async Task RunLeasedAsync(string id, CancellationToken stopping)
+    {
+        // Read again under the lease: the state read before it may have moved on.
+        var job = await service.Store.GetJobAsync(id, stopping).ConfigureAwait(false);
+        if (job is null || job.State is not (JobState.Queued or JobState.Running)) return;
+        if (job.State == JobState.Running) log.LogWarning("Job {Job} was running with no live lease (its worker stopped); resuming it", id);
         if (job.Attempts >= MaxAttempts)
         {
             await service.Store.TransitionJobAsync(job with { State = JobState.Failed, Error = $"Gave up after {job.Attempts} attempts that did not end (the service stopped during each).", Finished = DateTimeOffset.UtcNow },
@@ -96,6 +146,9 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _running[id] = cts;
         _progress[id] = 0;
+        bool leaseLost = false;
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewAsync();
         try
         {
             var progress = new Progress<double>(p => _progress[id] = p);
@@ -103,9 +156,9 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             job = job with { State = JobState.Succeeded, Progress = 1, ResultBytes = result.Length, Finished = DateTimeOffset.UtcNow };
             service.Metrics.Evaluations.Add(1, new KeyValuePair<string, object?>("mode", "job"));
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested || Volatile.Read(ref leaseLost))
         {
-            // The service is stopping: the job stays running in the store and resumes at the next start.
+            // The service is stopping, or another worker took the job over: it stays running in the store for whoever holds it next.
             return;
         }
         catch (OperationCanceledException)
@@ -119,11 +172,36 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
         }
         finally
         {
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
             _running.TryRemove(id, out _);
             _progress.TryRemove(id, out _);
         }
+        if (Volatile.Read(ref leaseLost)) return;
         // Only a job still running is finished here: one cancelled through the API meanwhile stays cancelled.
         if (await service.Store.TransitionJobAsync(job with { Expires = DateTimeOffset.UtcNow + service.Options.ResultLifetime }, [JobState.Running], CancellationToken.None).ConfigureAwait(false))
             service.Metrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", job.State.ToString().ToLowerInvariant()));
+
+        // Renews the lease at a third of its length; a lease found taken (this process stalled past it) stops the evaluation here.
+        async Task RenewAsync()
+        {
+            var lease = service.Options.JobLease;
+            try
+            {
+                while (true)
+                {
+                    await Task.Delay(lease / 3, renewing.Token).ConfigureAwait(false);
+                    bool held;
+                    try { held = await service.Store.LeaseJobAsync(id, _owner, DateTimeOffset.UtcNow + lease, renewing.Token).ConfigureAwait(false); }
+                    catch (Exception e) when (e is not OperationCanceledException) { log.LogWarning(e, "Job {Job}: the lease could not be renewed; trying again", id); continue; }
+                    if (held) continue;
+                    log.LogWarning("Job {Job}: its lease was taken by another worker; stopping this run", id);
+                    Volatile.Write(ref leaseLost, true);
+                    cts.Cancel();
+                    return;
+                }
+            }
+            catch (OperationCanceledException) { }
+        }
     }
 }

@@ -29,6 +29,8 @@ public sealed record ServerOptions
     public int Workers { get; init; } = 1;
     /// <summary>Threads inside one evaluation.</summary>
     public int ThreadsPerEvaluation { get; init; } = Environment.ProcessorCount;
+    /// <summary>How long a worker's claim on a job lasts unless renewed (it renews at a third of this); replicas take over a job whose claim ran out.</summary>
+    public TimeSpan JobLease { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>How long a finished job and its result are kept.</summary>
     public TimeSpan ResultLifetime { get; init; } = TimeSpan.FromHours(24);
     /// <summary>Requests per second per verified API key (a token bucket of this size, refilled every second).</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using Veil.Client;
 using Veil.Ml.Serving;
+using Veil.Server.Storage;
 
 namespace Veil.Server.Tests;
 
@@ -200,6 +201,49 @@ public sealed class ServiceTests
         var refused = await raw.PostAsync($"v1/sessions/{batchedOnly.Info.SessionId}/predict", single);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("batched requests only", await refused.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AJobUnderAnotherWorkersLease_IsLeftToIt_UntilTheLeaseRunsOut_ThenRunsHereOnce()
+    {
+        static ServerOptions Short(ServerOptions o) => o with { JobLease = TimeSpan.FromSeconds(1) };
+        var fixture = await ServerFixture.StartAsync(adjust: Short);
+        string dir = fixture.DataDirectory, adminKey = fixture.AdminKey;
+        TenantCreated tenant;
+        JobInfo job;
+        try
+        {
+            using var admin = fixture.Admin();
+            await admin.DeployAsync("small", Network, grantAll: true);
+            tenant = await admin.CreateTenantAsync(new CreateTenantRequest("hospital-a"));
+            using var client = fixture.Client(tenant.ApiKey);
+            var session = await client.OpenSessionAsync("small");
+            job = await session.SubmitBatchAsync(ServerFixture.Inputs(2));
+            await session.WaitForJobAsync(job.JobId, 2, poll: TimeSpan.FromMilliseconds(20));
+        }
+        finally { await fixture.StopAsync(); }
+
+        // As another replica on the same store would leave it while running it: state running, its lease live for 8 s.
+        var until = DateTimeOffset.UtcNow.AddSeconds(8);
+        using (var store = new SqliteServiceStore(dir))
+        {
+            await store.InitializeAsync();
+            var record = (await store.GetJobAsync(job.JobId))!;
+            await store.UpdateJobAsync(record with { State = JobState.Running, Progress = 0, Finished = null });
+            Assert.True(await store.LeaseJobAsync(job.JobId, "another-replica", until));
+        }
+        await using var again = await ServerFixture.StartAsync(dir, Short, adminKey: adminKey);
+        using var tenantClient = again.Client(tenant.ApiKey);
+        await Task.Delay(2000); // four scans of this replica
+        Assert.True(DateTimeOffset.UtcNow < until.AddSeconds(-1), "The restart took too long for the check to mean anything.");
+        var held = await tenantClient.GetJobAsync(job.JobId);
+        Assert.Equal(("running", 1), (held.State, held.Attempts));
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        JobInfo done;
+        while ((done = await tenantClient.GetJobAsync(job.JobId)).State == "running" && clock.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
+        Assert.Equal(("succeeded", 2), (done.State, done.Attempts));
+        Assert.True(DateTimeOffset.UtcNow >= until, "The job was taken before the other worker's lease ran out.");
     }
 
     [Fact]

@@ -116,6 +116,37 @@ public sealed class StoreTests
         }
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Kinds))]
+    public async Task JobLeases_AreHeldByOneOwnerUntilReleasedOrRunOut(string kind)
+    {
+        var (store, drop, _) = await CreateAsync(kind);
+        try
+        {
+            await store.InitializeAsync();
+            var soon = DateTimeOffset.UtcNow.AddSeconds(30);
+            Assert.True(await store.LeaseJobAsync("j", "a", soon));
+            Assert.False(await store.LeaseJobAsync("j", "b", soon));          // a replica racing for a held job loses
+            Assert.True(await store.LeaseJobAsync("j", "a", soon.AddSeconds(5))); // the holder renews
+            Assert.True(await store.LeaseJobAsync("other", "b", soon));       // leases are per job
+            await store.ReleaseJobAsync("j", "b");                            // not b's: nothing happens
+            Assert.False(await store.LeaseJobAsync("j", "b", soon));
+            await store.ReleaseJobAsync("j", "a");
+            Assert.True(await store.LeaseJobAsync("j", "b", DateTimeOffset.UtcNow.AddMilliseconds(-1))); // free: b takes it (already run out)
+            Assert.True(await store.LeaseJobAsync("j", "c", soon));           // run out: c takes it over
+            Assert.False(await store.LeaseJobAsync("j", "b", soon));
+
+            // Ten racers for one free job: exactly one wins.
+            var wins = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => store.LeaseJobAsync("race", "r" + i, soon)));
+            Assert.Equal(1, wins.Count(w => w));
+        }
+        finally
+        {
+            store.Dispose();
+            await drop();
+        }
+    }
+
     [SkippableFact]
     public async Task TheServiceOnPostgres_ServesAndSurvivesARestart()
     {

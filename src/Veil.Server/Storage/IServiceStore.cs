@@ -65,6 +65,14 @@ public interface IServiceStore : IDisposable
     Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellation = default);
     /// <summary>Jobs of a tenant, or of all tenants when null.</summary>
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(string? tenantId, CancellationToken cancellation = default);
+    /// <summary>
+    /// Takes or renews the lease of <paramref name="owner"/> (one worker of one replica) on a job until
+    /// <paramref name="until"/>; false while another owner's lease has not expired. Replicas sharing a store run a job
+    /// only under its lease, so a job is never run twice at once, and one whose replica died is taken over when its lease runs out.
+    /// </summary>
+    Task<bool> LeaseJobAsync(string jobId, string owner, DateTimeOffset until, CancellationToken cancellation = default);
+    /// <summary>Gives up <paramref name="owner"/>'s lease on a job (nothing when another holds it).</summary>
+    Task ReleaseJobAsync(string jobId, string owner, CancellationToken cancellation = default);
     /// <summary>Deletes a job's record; false when there is none.</summary>
     Task<bool> DeleteJobAsync(string id, CancellationToken cancellation = default);
 

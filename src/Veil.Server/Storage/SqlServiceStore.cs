@@ -24,6 +24,7 @@ public abstract class SqlServiceStore : IServiceStore
             "CREATE TABLE IF NOT EXISTS veil_sessions (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, model_name TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS veil_jobs (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, model_name TEXT NOT NULL, state INTEGER NOT NULL, progress DOUBLE PRECISION NOT NULL, error TEXT NULL, input_bytes BIGINT NOT NULL, result_bytes BIGINT NOT NULL, created BIGINT NOT NULL, finished BIGINT NULL, expires BIGINT NOT NULL, attempts INTEGER NOT NULL)",
             $"CREATE TABLE IF NOT EXISTS veil_blobs (key TEXT PRIMARY KEY, data {BinaryType} NOT NULL, created BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS veil_job_leases (job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, until BIGINT NOT NULL)",
         ];
         await using var connection = await OpenAsync(cancellation).ConfigureAwait(false);
         foreach (var statement in ddl) await ExecuteAsync(connection, statement, [], cancellation).ConfigureAwait(false);
@@ -178,6 +179,17 @@ public abstract class SqlServiceStore : IServiceStore
     private static JobRecord ReadJob(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), (JobState)r.GetInt32(4),
         r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6), r.GetInt64(7), r.GetInt64(8), Time(r.GetInt64(9)),
         r.IsDBNull(10) ? null : Time(r.GetInt64(10)), Time(r.GetInt64(11)), r.GetInt32(12));
+
+    /// <inheritdoc/>
+    public async Task<bool> LeaseJobAsync(string jobId, string owner, DateTimeOffset until, CancellationToken cancellation = default) =>
+        // One statement, so two replicas racing for a job cannot both win: a row is taken when absent, held by the same owner, or expired.
+        await ExecuteAsync("INSERT INTO veil_job_leases (job_id, owner, until) VALUES (@id, @owner, @until) ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            + "WHERE veil_job_leases.owner = excluded.owner OR veil_job_leases.until < @now",
+            [("id", jobId), ("owner", owner), ("until", Ms(until)), ("now", Ms(DateTimeOffset.UtcNow))], cancellation).ConfigureAwait(false) == 1;
+
+    /// <inheritdoc/>
+    public async Task ReleaseJobAsync(string jobId, string owner, CancellationToken cancellation = default) =>
+        await ExecuteAsync("DELETE FROM veil_job_leases WHERE job_id = @id AND owner = @owner", [("id", jobId), ("owner", owner)], cancellation).ConfigureAwait(false);
 
     /// <inheritdoc/>
     public async Task<bool> DeleteJobAsync(string id, CancellationToken cancellation = default) =>
