@@ -114,25 +114,29 @@ internal static class FederateCommands
         return 0;
     }
 
-    public static int ClusterCoordinator(string federation, string certificate, int port, string postgres, Veil.Cluster.ClusterSettings cluster, bool json)
+    public static int ClusterCoordinator(string federation, string certificate, int port, string? postgres, string? storeFile, Veil.Cluster.ClusterSettings cluster, bool json)
     {
+        if (postgres is null && cluster.SqliteMembership is null)
+            throw new UsageException("--cluster HOST:PORT needs --postgres: the silos resume the coordinator from one shared checkpoint store (a SQLite file serves only silos on one machine, with --cluster sqlite:FILE).");
         string passphrase = Environment.GetEnvironmentVariable(FederationDemo.PassphraseVariable)
             ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
         var (settings, id) = FederationFile.Load(federation);
         using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
-        using var store = new Veil.Cluster.PostgresFederationStore(postgres);
+        using var postgresStore = postgres is null ? null : new Veil.Cluster.PostgresFederationStore(postgres);
+        IFederationStore store = postgresStore ?? (IFederationStore)new SqliteFederationStore(storeFile ?? Path.ChangeExtension(federation, ".db"));
         var hosted = new Veil.Cluster.HostedFederation(settings, id, store);
         using var log = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
         var plan = new FederationPlan(settings);
         var (app, actual) = FederationServer.StartAsync(plan, sp => new Veil.Cluster.ClusterFederationFrontEnd(plan, id, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToString()), cert, port,
             new ForwardingLoggerProvider(log), b => Veil.Cluster.VeilCluster.AddFederationSilo(b, cluster, hosted)).GetAwaiter().GetResult();
-        Console.Error.WriteLine($"coordinator silo of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}, cluster {cluster.ClusterId} (Redis {cluster.Redis}), silo port {cluster.SiloPort}");
+        Console.Error.WriteLine($"coordinator silo of {settings.Name} ({settings.Participants} participants, t = {settings.Threshold}) on https://127.0.0.1:{actual}, cluster {cluster.ClusterId} (membership {cluster.Redis}), silo port {cluster.SiloPort}");
         var status = Veil.Cluster.FederationClusterRun.WaitAsync(app.Services.GetRequiredService<IGrainFactory>(), hosted.Key,
             new Progress<Veil.Cluster.FederationStatus>(s => Console.Error.WriteLine($"coordinator now on silo {s.Silo} (process {s.ProcessId})"))).GetAwaiter().GetResult();
         Thread.Sleep(1500); // participants poll once more to take the final model
         app.StopAsync().GetAwaiter().GetResult();
         var checkpoint = store.Load(id);
-        if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = checkpoint?.Model, stop = status.Stop, failed = status.Failed, rounds = checkpoint?.Round, last_silo = status.Silo, last_process = status.ProcessId }, Json));
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { model = checkpoint?.Model, stop = status.Stop, failed = status.Failed, rounds = checkpoint?.Round, last_silo = status.Silo, last_process = status.ProcessId,
+            partial_sums = status.LastSum.Select(p => new { silo = p.Silo, contributions = p.Contributions, seconds = p.Seconds }) }, Json));
         else Console.WriteLine($"{status.Stop}; last coordinated on silo {status.Silo}");
         return status.Failed ? 1 : 0;
     }

@@ -409,7 +409,7 @@ namespace Veil.Cli
             var port = Int("--port", "Loopback port (0 picks one).", 0, 0, 65535);
             var store = new Option<string?>("--store") { Description = "The SQLite checkpoint file (default: the federation file's name with .db); a restart resumes from it." };
             var cJson = Json();
-            var cCluster = new Option<string?>("--cluster") { Description = "Run as an Orleans silo of the cluster whose membership is in this Redis server (HOST:PORT): the coordinator is a grain on one of the silos, every silo's port serves the participants, checkpoints go to --postgres." };
+            var cCluster = new Option<string?>("--cluster") { Description = "Run as an Orleans silo of the cluster whose membership is in this Redis server (HOST:PORT), or in sqlite:FILE (processes on one machine): the coordinator is a grain on one of the silos, every silo's port serves the participants, checkpoints go to --postgres (or, with sqlite:, to the --store file every silo shares)." };
             var cPostgres = new Option<string?>("--postgres") { Description = "The PostgreSQL connection string of the cluster's checkpoint store (with --cluster)." };
             var cClusterId = new Option<string>("--cluster-id") { Description = "The cluster's id.", DefaultValueFactory = _ => "veil-federation" };
             var cSiloPort = Int("--silo-port", "The silo's port (loopback).", 11111, 1, 65535);
@@ -417,8 +417,7 @@ namespace Veil.Cli
             var coordinator = new Command("coordinator", "The coordinator: relays key shares, sums ciphertexts, asks t participants to decrypt, until the rounds are done.")
                 { cFederation, certificate, port, store, cJson, cCluster, cPostgres, cClusterId, cSiloPort, cGatewayPort };
             coordinator.SetAction(r => r.GetValue(cCluster) is { } fedRedis
-                ? FederateCommands.ClusterCoordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(cPostgres)
-                    ?? throw new UsageException("--cluster needs --postgres: the silos resume the coordinator from one shared checkpoint store."),
+                ? FederateCommands.ClusterCoordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(cPostgres), r.GetValue(store),
                     new Veil.Cluster.ClusterSettings(fedRedis, r.GetValue(cClusterId)!, SiloPort: r.GetValue(cSiloPort), GatewayPort: r.GetValue(cGatewayPort)), r.GetValue(cJson))
                 : FederateCommands.Coordinator(r.GetValue(cFederation)!, r.GetValue(certificate)!, r.GetValue(port), r.GetValue(store), r.GetValue(cJson)));
             var iDirectory = new Option<string>("--directory") { Description = "An empty folder to write the federation into.", Required = true };

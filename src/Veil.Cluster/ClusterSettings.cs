@@ -1,7 +1,7 @@
 namespace Veil.Cluster;
 
 /// <summary>Where a silo or a client finds its cluster.</summary>
-/// <param name="Redis">The Redis server of the membership table (StackExchange.Redis configuration, e.g. 127.0.0.1:6379).</param>
+/// <param name="Redis">The Redis server of the membership table (StackExchange.Redis configuration, e.g. 127.0.0.1:6379), or "sqlite:FILE" for a membership file shared by processes on one machine (no server).</param>
 /// <param name="ClusterId">The cluster: silos and clients with the same id (and <paramref name="ServiceId"/>) find each other.</param>
 /// <param name="ServiceId">The service, stable across redeployments.</param>
 /// <param name="SiloPort">This silo's port for silo-to-silo traffic (loopback).</param>
@@ -14,11 +14,15 @@ public sealed record ClusterSettings(string Redis, string ClusterId = "veil", st
     /// <summary>How long a call to a grain may take before the caller gives up (a shard evaluates a whole batch).</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>The SQLite membership file when <see cref="Redis"/> is "sqlite:FILE", else null.</summary>
+    public string? SqliteMembership => Redis is not null && Redis.StartsWith("sqlite:", StringComparison.Ordinal) ? Redis["sqlite:".Length..] : null;
+
     /// <summary>Checks the fields; the message names the one at fault.</summary>
     /// <exception cref="ArgumentException">A field is out of range.</exception>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("The cluster needs a Redis address (--cluster HOST:PORT).", nameof(Redis));
+        if (string.IsNullOrWhiteSpace(Redis)) throw new ArgumentException("The cluster needs a Redis address (--cluster HOST:PORT) or a membership file (--cluster sqlite:FILE).", nameof(Redis));
+        if (SqliteMembership is { } file && string.IsNullOrWhiteSpace(file)) throw new ArgumentException("--cluster sqlite: needs a file name.", nameof(Redis));
         if (string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId)) throw new ArgumentException("The cluster and service ids must not be empty.", nameof(ClusterId));
         if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort) throw new ArgumentException("The silo and gateway ports must be two different ports 1 … 65535.", nameof(SiloPort));
         if (MaxMessageBytes < 1 << 20) throw new ArgumentException("Messages must be allowed at least 1 MiB.", nameof(MaxMessageBytes));

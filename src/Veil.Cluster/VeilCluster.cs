@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Orleans.Messaging;
 
 namespace Veil.Cluster;
 
@@ -41,11 +42,17 @@ public static class VeilCluster
 
     private static void UseSilo(WebApplicationBuilder builder, ClusterSettings settings)
     {
-        // Orleans's start-up report is long; its warnings and errors stay.
+        // Orleans's start-up report is long, and its placement logs every retry pipeline; their warnings and errors stay.
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.UseOrleans(silo =>
         {
-            silo.UseRedisClustering(settings.Redis);
+            if (settings.SqliteMembership is { } file)
+            {
+                silo.Services.Configure<SqliteMembershipOptions>(o => o.Path = file);
+                silo.Services.AddSingleton<IMembershipTable, SqliteMembershipTable>();
+            }
+            else silo.UseRedisClustering(settings.Redis);
             silo.Configure<ClusterOptions>(o => { o.ClusterId = settings.ClusterId; o.ServiceId = settings.ServiceId; });
             silo.ConfigureEndpoints(IPAddress.Loopback, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
             // A lost silo is declared dead after about 3 s (three missed 1-s probes), so its grains re-activate soon.
@@ -63,7 +70,12 @@ public static class VeilCluster
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
-            client.UseRedisClustering(settings.Redis);
+            if (settings.SqliteMembership is { } file)
+            {
+                client.Services.Configure<SqliteMembershipOptions>(o => o.Path = file);
+                client.Services.AddSingleton<IGatewayListProvider, SqliteGatewayListProvider>();
+            }
+            else client.UseRedisClustering(settings.Redis);
             client.Configure<ClusterOptions>(o => { o.ClusterId = settings.ClusterId; o.ServiceId = settings.ServiceId; });
             client.Configure<ClientMessagingOptions>(o => { o.MaxMessageBodySize = settings.MaxMessageBytes; o.ResponseTimeout = settings.ResponseTimeout; });
         });

@@ -61,41 +61,61 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
         return new Role(process, log, name);
     }
 
-    [SkippableFact]
-    public async Task AFederationCoordinatedByAGrainFinishesEveryRoundOnceWhenItsSiloIsKilled()
+    /// <summary>Redis membership and PostgreSQL checkpoints (the servers .ci/run starts), or one SQLite file of each (no server: runs everywhere).</summary>
+    public static TheoryData<string> Kinds => ["redis", "sqlite"];
+
+    [SkippableTheory]
+    [MemberData(nameof(Kinds))]
+    public async Task AFederationCoordinatedByAGrainFinishesEveryRoundOnceWhenItsSiloIsKilled(string kind)
     {
-        string? configured = Environment.GetEnvironmentVariable("VEIL_POSTGRES"), redis = Environment.GetEnvironmentVariable("VEIL_REDIS");
-        if (string.IsNullOrEmpty(configured) || string.IsNullOrEmpty(redis))
+        string top = Directory.CreateTempSubdirectory("veil-fed-cluster-").FullName, root = Path.Combine(top, "federation");
+        string membership, storeArgument;
+        string[] storeOption;
+        IFederationStore store;
+        if (kind == "redis")
         {
-            Assert.False(Environment.GetEnvironmentVariable("VEIL_REQUIRE_REDIS") == "1", "VEIL_REQUIRE_REDIS=1 but VEIL_POSTGRES or VEIL_REDIS names no server.");
-            Skip.If(true, "No PostgreSQL and Redis (set VEIL_POSTGRES and VEIL_REDIS; .ci/run starts both).");
+            string? configured = Environment.GetEnvironmentVariable("VEIL_POSTGRES"), redis = Environment.GetEnvironmentVariable("VEIL_REDIS");
+            if (string.IsNullOrEmpty(configured) || string.IsNullOrEmpty(redis))
+            {
+                Assert.False(Environment.GetEnvironmentVariable("VEIL_REQUIRE_REDIS") == "1", "VEIL_REQUIRE_REDIS=1 but VEIL_POSTGRES or VEIL_REDIS names no server.");
+                Skip.If(true, "No PostgreSQL and Redis (set VEIL_POSTGRES and VEIL_REDIS; .ci/run starts both).");
+            }
+            string schema = "veil_f_" + Guid.NewGuid().ToString("N")[..12];
+            await using (var connection = new NpgsqlConnection(configured))
+            {
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+                await command.ExecuteNonQueryAsync();
+            }
+            storeArgument = new NpgsqlConnectionStringBuilder(configured) { SearchPath = schema }.ToString();
+            storeOption = ["--postgres", storeArgument];
+            store = new PostgresFederationStore(storeArgument);
+            membership = redis!;
         }
-        string schema = "veil_f_" + Guid.NewGuid().ToString("N")[..12];
-        await using (var connection = new NpgsqlConnection(configured))
+        else
         {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
-            await command.ExecuteNonQueryAsync();
+            storeArgument = Path.Combine(top, "checkpoints.db");
+            storeOption = ["--store", storeArgument];
+            membership = "sqlite:" + Path.Combine(top, "membership.db");
+            store = new SqliteFederationStore(storeArgument);
         }
-        string postgres = new NpgsqlConnectionStringBuilder(configured) { SearchPath = schema }.ToString();
-        string root = Directory.CreateTempSubdirectory("veil-fed-cluster-").FullName;
         string clusterId = "fed-" + Guid.NewGuid().ToString("N")[..8];
         var options = new FederationDemoOptions("breast_cancer", null, "logistic", 3, Rounds);
         var (settings, passphrase) = FederationDemo.Initialize(options, root);
         string file = Path.Combine(root, FederationSetup.FileName);
         var (_, id) = FederationFile.Load(file);
-        using var store = new PostgresFederationStore(postgres);
+        using var disposeStore = store as IDisposable;
         var roles = new List<Role>();
         try
         {
             var silos = new List<(Role Role, int Port, ClusterSettings Cluster)>();
             for (int s = 0; s < 3; s++)
             {
-                var cluster = new ClusterSettings(redis!, clusterId, SiloPort: FreePort(), GatewayPort: FreePort());
+                var cluster = new ClusterSettings(membership, clusterId, SiloPort: FreePort(), GatewayPort: FreePort());
                 int port = FreePort();
                 var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var role = Start($"silo {s}", passphrase, ["federate", "coordinator", "--federation", file, "--certificate", Path.Combine(FederationSetup.CoordinatorDirectory(root), "tls.pfx"),
-                    "--port", port.ToString(), "--cluster", redis!, "--cluster-id", clusterId, "--postgres", postgres,
+                    "--port", port.ToString(), "--cluster", membership, "--cluster-id", clusterId, .. storeOption,
                     "--silo-port", cluster.SiloPort.ToString(), "--gateway-port", cluster.GatewayPort.ToString(), "--json"], ready, "coordinator silo of");
                 roles.Add(role);
                 try { await ready.Task.WaitAsync(TimeSpan.FromSeconds(90)); }
@@ -167,7 +187,7 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
             Assert.Equal(Rounds, end.Round);
             Assert.Equal(Enumerable.Range(1, Rounds), end.Reports.Where(r => r.Purpose == "train").Select(r => r.Round));
             Assert.Single(end.Reports, r => r.Purpose == "statistics");
-            Assert.Equal(Enumerable.Range(1, Rounds), store.Rounds(id));
+            if (store is PostgresFederationStore pg) Assert.Equal(Enumerable.Range(1, Rounds), pg.Rounds(id));
             Assert.All(end.Reports, r => Assert.True(r.Contributors.Count >= settings.Threshold));
 
             // The model is as good as training on the pooled rows (breast cancer: the federation equals centralized to 4 decimals in the single-process runs).
@@ -179,7 +199,7 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
         finally
         {
             foreach (var r in roles) await r.DisposeAsync();
-            try { Directory.Delete(root, true); } catch (IOException) { }
+            try { Directory.Delete(top, true); } catch (IOException) { }
         }
     }
 
