@@ -93,7 +93,7 @@ internal static class DemoCommand
             AnsiConsole.MarkupLine($"{r.Model}: {r.Images} test images, {1000 * r.PerImageSeconds!.Value:F1} ms an image" +
                 (r.Model.Contains("batched", StringComparison.Ordinal) ? $" ({1 / r.PerImageSeconds.Value:F0} images/s on this batch; a full batch holds {r.N / 2} images)" : " (latency)"));
         AnsiConsole.MarkupLine($"total {total.Elapsed.TotalSeconds:F1} s. Training: 5 iterations on ciphertexts (Nesterov for logistic regression); KNN: k = 5, the owner decrypts only distances."
-            + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris, the batched CNN, the imported ONNX model and bootstrapping)" : ""));
+            + (quick ? " (--quick: without KNN on breast cancer, the encrypted KNN vote, one-vs-rest on iris, the batched CNN, the imported ONNX model, the federation on Orleans and bootstrapping)" : ""));
         if (!fashion) AnsiConsole.MarkupLine($"Fashion-MNIST is not installed, so the convolutional network was skipped: {FashionMnist.InstallHint} (or set {FashionMnist.DirectoryVariable}).");
         AnsiConsole.MarkupLine("Encrypted statistics (mean and variance of every breast-cancer feature): veil stats.");
         var exact = ExactAggregationCheck.Run(seed);
@@ -117,6 +117,16 @@ internal static class DemoCommand
             $"Federated learning: {fed.Participants} hospitals as separate processes (gRPC over mutual TLS) trained logistic regression on breast cancer for {fed.Rounds} rounds; each update encrypted under one collective key, " +
             $"summed by a coordinator that never sees one, decrypted by any {fed.Threshold} of them with flooding: {fed.Federated:P2} vs centralized plaintext training {fed.Centralized:P2}{killedNote}" +
             $"; {fed.BytesPerParticipant / 1048576.0:F1} MiB per participant ({fed.Seconds:F1} s). veil federate demo --epsilon 3 adds DP-FedAvg."));
+        // The same federation on Orleans (three silo processes, SQLite membership: no server), its coordinating silo killed: the full demo only.
+        if (!quick)
+        {
+            var cl = Veil.Cluster.FederationClusterDemo.RunAsync(FederateCommands.VeilStart, seed: seed).GetAwaiter().GetResult();
+            AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Federation on Orleans: the coordinator is a grain on a cluster of {cl.Silos} silo processes (SQLite membership and checkpoints, no server), each silo a front end for the {cl.Participants} participant processes; " +
+                $"the silo coordinating it was killed (SIGKILL) after round {cl.KilledAfterRound}, and the grain {(cl.Moved ? "re-activated on another silo" : "did NOT move")} and resumed from its checkpoint in {cl.ResumeSeconds:F1} s; " +
+                $"{cl.Rounds} rounds {(cl.EveryRoundOnce ? "each recorded once" : "NOT each recorded once")}, accuracy {cl.Accuracy:P2}; the last round added up as {cl.PartialSums} partial sums where the updates arrived ({cl.Seconds:F1} s). " +
+                $"veil federate coordinator --cluster; veil bench federation."));
+        }
         var mpc = Veil.Mpc.MpcSelfCheck.Run();
         AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Secret-sharing MPC: 2 parties multiplied {mpc.Elements} shared fixed-point pairs with Beaver triples they made between themselves by Paillier (no dealer, 3072-bit keys), " +

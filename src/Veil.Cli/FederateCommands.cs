@@ -170,13 +170,15 @@ internal static class FederateCommands
         plt.SavePng(path, 900, 540);
     }
 
-    internal static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args)
+    internal static ProcessStartInfo ParticipantStart(IReadOnlyList<string> args) => VeilStart([.. args, "--allow-weak-keyring-cost"]);
+
+    /// <summary>This veil executable with <paramref name="args"/>.</summary>
+    internal static ProcessStartInfo VeilStart(IReadOnlyList<string> args)
     {
         string self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self);
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(FederateCommands).Assembly.Location);
         foreach (var a in args) start.ArgumentList.Add(a);
-        start.ArgumentList.Add("--allow-weak-keyring-cost");
         return start;
     }
 }

@@ -110,10 +110,14 @@ internal sealed class FederationGrain(FederationHosting hosting, ILocalSiloDetai
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _stop.Cancel();
-        return Task.CompletedTask;
+        // Wait for the run to stop, so that no late checkpoint of this activation follows the next one's.
+        if (_run is { } run)
+            try { await run.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None); }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or FederationFailedException or InvalidDataException) { }
+            catch (Exception e) { log.LogWarning(e, "The federation's run ended with an error on deactivation"); }
     }
 
     public async Task<FederationAnswer> PollAsync(int participant, byte[] request)
@@ -146,7 +150,13 @@ internal sealed class FederationGrain(FederationHosting hosting, ILocalSiloDetai
         string? stop = null;
         bool failed = false;
         if (run.IsCompletedSuccessfully) stop = run.Result.StopReason;
-        else if (run.IsFaulted) { failed = true; stop = run.Exception!.GetBaseException().Message; }
+        else if (run.IsFaulted && run.Exception!.GetBaseException() is FederationFailedException or InvalidDataException) { failed = true; stop = run.Exception.GetBaseException().Message; }
+        else if (run.IsFaulted)
+        {
+            // Anything else (the store unreachable for a moment) is not the federation's end: the next call starts it again from its checkpoint.
+            log.LogWarning(run.Exception!.GetBaseException(), "The federation's run stopped; it resumes from its checkpoint on the next call");
+            DeactivateOnIdle();
+        }
         else if (run.IsCanceled) { failed = true; stop = "cancelled"; }
         return Task.FromResult(new FederationStatus(!run.IsCompleted, run.IsCompletedSuccessfully, stop, failed, Environment.ProcessId, silo.SiloAddress.ToString())
         {
@@ -184,22 +194,24 @@ public sealed class ClusterFederationFrontEnd(FederationPlan plan, byte[] federa
     public async Task<Receipt> SubmitAsync(int participant, Submission submission, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(submission);
-        if (submission.ContributionShard.Length > 0) throw FederationProtocolException.Invalid("A participant sends its ciphertexts, not a reference to a shard.");
+        if (submission.ContributionShard.Length > 0 || submission.ContributionDigest.Length > 0 || submission.ContributionCount > 0)
+            throw FederationProtocolException.Invalid("A participant sends its ciphertexts, not a reference to a shard.");
         if (_shard is not null && submission.Kind == WorkKind.Aggregate && Plan.Settings.Aggregation == AggregationMode.Threshold && submission.Ciphertexts.Count > 0)
         {
             int count = submission.Ciphertexts.Count;
             if (count > Plan.Chunks(Math.Max(Plan.UpdateLength, Math.Max(Plan.StatisticsLength, Plan.LeastSquaresLength)))) throw FederationProtocolException.Invalid($"{count} ciphertexts is more than any sum of this federation takes.");
-            string? error;
-            try { error = await grains.GetGrain<IRoundShardGrain>(_shard).AddAsync(participant, submission.Step, [.. submission.Ciphertexts.Select(c => c.ToByteArray())]).ConfigureAwait(false); }
+            ShardReceipt receipt;
+            try { receipt = await grains.GetGrain<IRoundShardGrain>(_shard).AddAsync(participant, submission.Step, [.. submission.Ciphertexts.Select(c => c.ToByteArray())]).ConfigureAwait(false); }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
                 throw new FederationProtocolException(StatusCode.Unavailable, $"This silo's aggregation shard did not answer ({e.GetType().Name}); try again.");
             }
-            if (error is not null) throw FederationProtocolException.Invalid(error);
+            if (receipt.Error is not null || receipt.Digest is null) throw FederationProtocolException.Invalid(receipt.Error ?? "The shard kept no digest.");
             submission = submission.Clone();
             submission.Ciphertexts.Clear();
             submission.ContributionShard = _shard;
             submission.ContributionCount = (uint)count;
+            submission.ContributionDigest = ByteString.CopyFrom(receipt.Digest);
         }
         var answer = await Call(() => _grain.SubmitAsync(participant, submission.ToByteArray())).ConfigureAwait(false);
         return Receipt.Parser.ParseFrom(answer);

@@ -18,13 +18,17 @@ public sealed class PostgresFederationStore : IFederationStore, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         _source = NpgsqlDataSource.Create(connectionString);
         using var c = _source.OpenConnection();
-        Execute(c, "CREATE TABLE IF NOT EXISTS veil_federation (id BYTEA PRIMARY KEY, session BYTEA NOT NULL, public_key BYTEA NOT NULL, checkpoint TEXT NOT NULL)");
-        Execute(c, "CREATE TABLE IF NOT EXISTS veil_federation_round (id BYTEA NOT NULL, round INTEGER NOT NULL, report TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (id, round))");
+        // Silos starting together race on CREATE TABLE IF NOT EXISTS (PostgreSQL can answer a unique violation on its catalogue): one at a time.
+        using var tx = c.BeginTransaction();
+        using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7469001)", c, tx)) lockCmd.ExecuteNonQuery();
+        Execute(c, tx, "CREATE TABLE IF NOT EXISTS veil_federation (id BYTEA PRIMARY KEY, session BYTEA NOT NULL, public_key BYTEA NOT NULL, checkpoint TEXT NOT NULL)");
+        Execute(c, tx, "CREATE TABLE IF NOT EXISTS veil_federation_round (id BYTEA NOT NULL, round INTEGER NOT NULL, report TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (id, round))");
+        tx.Commit();
     }
 
-    private static void Execute(NpgsqlConnection c, string sql)
+    private static void Execute(NpgsqlConnection c, NpgsqlTransaction tx, string sql)
     {
-        using var cmd = new NpgsqlCommand(sql, c);
+        using var cmd = new NpgsqlCommand(sql, c, tx);
         cmd.ExecuteNonQuery();
     }
 

@@ -47,13 +47,17 @@ public interface IContributionAggregator
     /// <exception cref="Veil.Serialization.VeilFormatException">Malformed ciphertext bytes.</exception>
     object Load(int participant, Submission submission, int length);
 
-    /// <summary>The sum of contributions <see cref="Load"/> returned, keyed by participant.</summary>
-    /// <exception cref="ContributionsLostException">Some were lost with the place that held them: the attempt is retried.</exception>
-    Task<Ciphertext[]> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation);
+    /// <summary>
+    /// The sum of contributions <see cref="Load"/> returned, keyed by participant, and the participants whose
+    /// contributions it holds: one lost with the place that held it is left out (as a participant that did not answer is).
+    /// </summary>
+    Task<ContributionSum> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation);
 }
 
-/// <summary>Contributions a sum needed were lost (the silo that held them went down); the coordinator retries the attempt.</summary>
-public sealed class ContributionsLostException(string message) : Exception(message);
+/// <summary>A sum of contributions and whose they are.</summary>
+/// <param name="Sum">The summed ciphertexts (null when none was found).</param>
+/// <param name="Contributors">The participants in it, in order.</param>
+public sealed record ContributionSum(Ciphertext[]? Sum, IReadOnlyList<int> Contributors);
 
 /// <summary>The default: every contribution's ciphertexts checked and summed in the coordinator.</summary>
 public sealed class LocalContributionAggregator(FederationPlan plan) : IContributionAggregator
@@ -67,10 +71,10 @@ public sealed class LocalContributionAggregator(FederationPlan plan) : IContribu
     }
 
     /// <inheritdoc/>
-    public Task<Ciphertext[]> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation)
+    public Task<ContributionSum> SumAsync(IReadOnlyDictionary<int, object> contributions, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(contributions);
-        return Task.FromResult(plan.Sum(contributions.Values.Cast<Ciphertext[]>()));
+        return Task.FromResult(new ContributionSum(plan.Sum(contributions.Values.Cast<Ciphertext[]>()), [.. contributions.Keys.Order()]));
     }
 }
 
@@ -267,8 +271,11 @@ public sealed class FederationCoordinator : IFederationFrontEnd
             if (accountant is not null) accountant = RdpAccountant.Restore(accountant.Orders, checkpoint.Rdp ?? [], checkpoint.Steps);
             reports.AddRange(checkpoint.Reports);
             firstRound = checkpoint.Round + 1;
-            _log.LogInformation("Resuming after round {Round}", checkpoint.Round);
-            await AwaitReconnectAsync(cancellation).ConfigureAwait(false);
+            if (checkpoint.Stop is null)
+            {
+                _log.LogInformation("Resuming after round {Round}", checkpoint.Round);
+                await AwaitReconnectAsync(cancellation).ConfigureAwait(false);
+            }
         }
         else
         {
@@ -309,8 +316,10 @@ public sealed class FederationCoordinator : IFederationFrontEnd
         means = stats[..(Settings.Features + 1)];
         scales = stats[(Settings.Features + 1)..];
 
-        string stop = $"all {Settings.Rounds} rounds done";
-        for (int round = firstRound; round <= Settings.Rounds; round++)
+        // A federation that already ended (a coordinator started again after it) hands out its result and trains no further.
+        string? ended = checkpoint?.Stop;
+        string stop = ended ?? $"all {Settings.Rounds} rounds done";
+        for (int round = firstRound; round <= Settings.Rounds && ended is null; round++)
         {
             if (beforeRound is not null) await beforeRound(round, cancellation).ConfigureAwait(false);
             if (accountant is not null && Settings.Privacy!.EpsilonBudget is { } budget)
@@ -342,6 +351,9 @@ public sealed class FederationCoordinator : IFederationFrontEnd
             progress?.Report(reports[^1]);
         }
 
+        if (ended is null)
+            _store?.Save(FederationId, new FederationCheckpoint(sessionBytes, publicKeyBytes, stats, leastSquares, reports.LastOrDefault(r => r.Purpose == "train")?.Round ?? 0, theta,
+                accountant?.Rdp.ToArray(), accountant?.Steps ?? 0, reports, stop));
         lock (_gate)
         {
             _finished = true;
@@ -520,13 +532,19 @@ public sealed class FederationCoordinator : IFederationFrontEnd
                 if (accountant is not null) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
                 return plain;
             }
-            Ciphertext[] aggregate;
-            try { aggregate = await _aggregator.SumAsync(contributions, cancellation).ConfigureAwait(false); }
-            catch (ContributionsLostException e)
+            var added = await _aggregator.SumAsync(contributions, cancellation).ConfigureAwait(false);
+            if (added.Contributors.Count < contributors.Length)
             {
-                _log.LogWarning("{Purpose} round {Round}, attempt {Attempt}: {Message}; retrying", purpose, round, attempt, e.Message);
+                _log.LogWarning("{Purpose} round {Round}, attempt {Attempt}: the contributions of {Lost} were lost where they were kept",
+                    purpose, round, attempt, string.Join(", ", contributors.Except(added.Contributors)));
+                contributors = [.. added.Contributors];
+            }
+            if (added.Sum is null || contributors.Length < Settings.Threshold)
+            {
+                _log.LogWarning("{Purpose} round {Round}, attempt {Attempt}: {Count} contributions left, below the threshold {Threshold}; retrying", purpose, round, attempt, contributors.Length, Settings.Threshold);
                 continue;
             }
+            var aggregate = added.Sum;
             var aggregateBytes = aggregate.Select(c => ByteString.CopyFrom(RlweSerializer.Save(c))).ToArray();
             var digests = aggregate.Select(ShareDigests.Ciphertext).ToArray();
             var candidates = contributors.OrderByDescending(i => _slots[i].LastSeen).ToList();

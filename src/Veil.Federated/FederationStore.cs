@@ -13,7 +13,8 @@ namespace Veil.Federated;
 /// <param name="Rdp">The accountant's RDP per order (DP only).</param>
 /// <param name="Steps">The accountant's steps.</param>
 /// <param name="Reports">Every completed sum so far.</param>
-public sealed record FederationCheckpoint(byte[] Session, byte[] PublicKey, double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, IReadOnlyList<RoundReport> Reports);
+/// <param name="Stop">Why training ended, once it has (a coordinator started again then only hands out the result).</param>
+public sealed record FederationCheckpoint(byte[] Session, byte[] PublicKey, double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, IReadOnlyList<RoundReport> Reports, string? Stop = null);
 
 /// <summary>A coordinator's durable state.</summary>
 public interface IFederationStore
@@ -33,7 +34,7 @@ public static class FederationCheckpointJson
     public static string Body(FederationCheckpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        return JsonSerializer.Serialize(new Fields(checkpoint.Statistics, checkpoint.LeastSquares, checkpoint.Round, checkpoint.Model, checkpoint.Rdp, checkpoint.Steps, [.. checkpoint.Reports]), Json);
+        return JsonSerializer.Serialize(new Fields(checkpoint.Statistics, checkpoint.LeastSquares, checkpoint.Round, checkpoint.Model, checkpoint.Rdp, checkpoint.Steps, [.. checkpoint.Reports], checkpoint.Stop), Json);
     }
 
     /// <summary>The JSON of one round's report, or of a model.</summary>
@@ -47,10 +48,10 @@ public static class FederationCheckpointJson
         try { f = JsonSerializer.Deserialize<Fields>(body, Json); }
         catch (JsonException e) { throw new InvalidDataException($"The stored checkpoint is not readable: {e.Message}"); }
         if (f is null || f.Statistics is null || f.Model is null || f.Reports is null) throw new InvalidDataException("The stored checkpoint is incomplete.");
-        return new FederationCheckpoint(session, publicKey, f.Statistics, f.LeastSquares, f.Round, f.Model, f.Rdp, f.Steps, f.Reports);
+        return new FederationCheckpoint(session, publicKey, f.Statistics, f.LeastSquares, f.Round, f.Model, f.Rdp, f.Steps, f.Reports, f.Stop);
     }
 
-    private sealed record Fields(double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, RoundReport[] Reports);
+    private sealed record Fields(double[] Statistics, double[]? LeastSquares, int Round, double[] Model, double[]? Rdp, long Steps, RoundReport[] Reports, string? Stop = null);
 }
 
 /// <summary>The embedded default: one SQLite file (WAL), one row per federation holding its latest checkpoint, one per completed round for the record.</summary>

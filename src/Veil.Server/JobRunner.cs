@@ -17,6 +17,8 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
     private readonly ConcurrentDictionary<string, byte> _queued = new();
+    // From dequeue to the end of its run: the workers of one replica share its lease owner, so they must not share a job.
+    private readonly ConcurrentDictionary<string, byte> _inProgress = new();
     private readonly ConcurrentDictionary<string, double> _progress = new();
     // Stable per data folder: a replica restarted after a crash takes its own leases back at once, others wait them out.
     private readonly string _owner = WorkerId(service.Options.DataDirectory);
@@ -67,7 +69,7 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
                 try
                 {
                     foreach (var job in await service.Store.ListJobsAsync(null, stopping).ConfigureAwait(false))
-                        if (job.State is JobState.Queued or JobState.Running && !_running.ContainsKey(job.Id)) Enqueue(job.Id);
+                        if (job.State is JobState.Queued or JobState.Running && !_inProgress.ContainsKey(job.Id)) Enqueue(job.Id);
                 }
                 catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "Job scan failed"); }
                 await Task.Delay(service.Options.JobLease / 2, stopping).ConfigureAwait(false);
@@ -101,10 +103,12 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             await foreach (var id in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
             {
                 service.Metrics.QueueDepth(Interlocked.Decrement(ref _depth));
+                if (!_inProgress.TryAdd(id, 0)) { _queued.TryRemove(id, out _); continue; }
                 _queued.TryRemove(id, out _);
                 // One job's trouble (even the store failing for a moment) never stops the worker.
                 try { await RunAsync(id, stopping).ConfigureAwait(false); }
                 catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested) { log.LogError(e, "Job {Job}: the worker could not run it", id); }
+                finally { _inProgress.TryRemove(id, out _); }
             }
         }
         catch (OperationCanceledException) { }
@@ -141,7 +145,7 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
         }
         var claimed = job with { State = JobState.Running, Attempts = job.Attempts + 1 };
         // The claim is a compare-and-set: a job cancelled or claimed meanwhile is left alone.
-        if (!await service.Store.TransitionJobAsync(claimed, [job.State], stopping).ConfigureAwait(false)) return;
+        if (!await service.Store.TransitionJobAsync(claimed, [job.State], stopping, expectedAttempts: job.Attempts).ConfigureAwait(false)) return;
         job = claimed;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _running[id] = cts;
@@ -178,23 +182,31 @@ internal sealed class JobRunner(VeilService service, ILogger<JobRunner> log) : B
             _progress.TryRemove(id, out _);
         }
         if (Volatile.Read(ref leaseLost)) return;
-        // Only a job still running is finished here: one cancelled through the API meanwhile stays cancelled.
-        if (await service.Store.TransitionJobAsync(job with { Expires = DateTimeOffset.UtcNow + service.Options.ResultLifetime }, [JobState.Running], CancellationToken.None).ConfigureAwait(false))
+        // Only a job still running under this claim is finished here: one cancelled through the API meanwhile stays
+        // cancelled, and one another worker took over (its attempts raised) is that worker's to finish.
+        if (await service.Store.TransitionJobAsync(job with { Expires = DateTimeOffset.UtcNow + service.Options.ResultLifetime }, [JobState.Running], CancellationToken.None, expectedAttempts: job.Attempts).ConfigureAwait(false))
             service.Metrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("state", job.State.ToString().ToLowerInvariant()));
 
         // Renews the lease at a third of its length; a lease found taken (this process stalled past it) stops the evaluation here.
         async Task RenewAsync()
         {
             var lease = service.Options.JobLease;
+            var heldUntil = DateTimeOffset.UtcNow + lease / 2; // the lease was taken a moment before the run started
             try
             {
                 while (true)
                 {
                     await Task.Delay(lease / 3, renewing.Token).ConfigureAwait(false);
                     bool held;
-                    try { held = await service.Store.LeaseJobAsync(id, _owner, DateTimeOffset.UtcNow + lease, renewing.Token).ConfigureAwait(false); }
-                    catch (Exception e) when (e is not OperationCanceledException) { log.LogWarning(e, "Job {Job}: the lease could not be renewed; trying again", id); continue; }
-                    if (held) continue;
+                    var next = DateTimeOffset.UtcNow + lease;
+                    try { held = await service.Store.LeaseJobAsync(id, _owner, next, renewing.Token).ConfigureAwait(false); }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        log.LogWarning(e, "Job {Job}: the lease could not be renewed; trying again", id);
+                        if (DateTimeOffset.UtcNow < heldUntil) continue;
+                        held = false; // past the lease without a renewal: another worker may hold it now
+                    }
+                    if (held) { heldUntil = next; continue; }
                     log.LogWarning("Job {Job}: its lease was taken by another worker; stopping this run", id);
                     Volatile.Write(ref leaseLost, true);
                     cts.Cancel();

@@ -136,6 +136,14 @@ public sealed class StoreTests
             Assert.True(await store.LeaseJobAsync("j", "c", soon));           // run out: c takes it over
             Assert.False(await store.LeaseJobAsync("j", "b", soon));
 
+            // A worker's result is fenced by the attempt it claimed: after a takeover (attempts raised) it is dropped.
+            var created = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            var running = new JobRecord("fenced", "t1", "s1", "m", JobState.Running, 0.5, null, 5, 0, created, null, created.AddDays(1), 2);
+            await store.AddJobAsync(running);
+            Assert.False(await store.TransitionJobAsync(running with { State = JobState.Succeeded, Attempts = 1 }, [JobState.Running], expectedAttempts: 1));
+            Assert.Equal(JobState.Running, (await store.GetJobAsync("fenced"))!.State);
+            Assert.True(await store.TransitionJobAsync(running with { State = JobState.Succeeded }, [JobState.Running], expectedAttempts: 2));
+
             // Ten racers for one free job: exactly one wins.
             var wins = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => store.LeaseJobAsync("race", "r" + i, soon)));
             Assert.Equal(1, wins.Count(w => w));

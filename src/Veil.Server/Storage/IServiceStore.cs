@@ -60,7 +60,11 @@ public interface IServiceStore : IDisposable
     /// Replaces a job's record only while its stored state is one of <paramref name="from"/> (a compare-and-set, so that a
     /// cancel, a worker's claim and a worker's result never overwrite one another); false when the state had moved on.
     /// </summary>
-    Task<bool> TransitionJobAsync(JobRecord job, JobState[] from, CancellationToken cancellation = default);
+    /// <param name="job">The record to store.</param>
+    /// <param name="from">The states it may replace.</param>
+    /// <param name="cancellation">Cancels the write.</param>
+    /// <param name="expectedAttempts">Also only while the stored attempt count is this (a worker's result after another worker took the job over is dropped).</param>
+    Task<bool> TransitionJobAsync(JobRecord job, JobState[] from, CancellationToken cancellation = default, int? expectedAttempts = null);
     /// <summary>A job, or null.</summary>
     Task<JobRecord?> GetJobAsync(string id, CancellationToken cancellation = default);
     /// <summary>Jobs of a tenant, or of all tenants when null.</summary>

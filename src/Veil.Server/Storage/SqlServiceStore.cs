@@ -158,13 +158,15 @@ public abstract class SqlServiceStore : IServiceStore
             JobParameters(j), cancellation);
 
     /// <inheritdoc/>
-    public async Task<bool> TransitionJobAsync(JobRecord j, JobState[] from, CancellationToken cancellation = default)
+    public async Task<bool> TransitionJobAsync(JobRecord j, JobState[] from, CancellationToken cancellation = default, int? expectedAttempts = null)
     {
         ArgumentNullException.ThrowIfNull(from);
         if (from.Length == 0) return false;
         string states = string.Join(", ", from.Select(f => ((int)f).ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        return await ExecuteAsync($"UPDATE veil_jobs SET state = @state, progress = @progress, error = @error, result_bytes = @result_bytes, finished = @finished, expires = @expires, attempts = @attempts WHERE id = @id AND state IN ({states})",
-            JobParameters(j), cancellation).ConfigureAwait(false) == 1;
+        string fence = expectedAttempts is null ? "" : " AND attempts = @expected_attempts";
+        (string, object?)[] parameters = expectedAttempts is { } e ? [.. JobParameters(j), ("expected_attempts", e)] : JobParameters(j);
+        return await ExecuteAsync($"UPDATE veil_jobs SET state = @state, progress = @progress, error = @error, result_bytes = @result_bytes, finished = @finished, expires = @expires, attempts = @attempts WHERE id = @id AND state IN ({states}){fence}",
+            parameters, cancellation).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>
