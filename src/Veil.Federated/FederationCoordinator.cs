@@ -268,7 +268,13 @@ public sealed class FederationCoordinator : IFederationFrontEnd
             leastSquares = checkpoint.LeastSquares;
             theta = checkpoint.Model;
             if (stats.Length != 2 * (Settings.Features + 1) || theta.Length != Plan.ParameterCount) throw new FederationFailedException("The stored checkpoint does not fit the federation's model.");
-            if (accountant is not null) accountant = RdpAccountant.Restore(accountant.Orders, checkpoint.Rdp ?? [], checkpoint.Steps);
+            if (accountant is not null)
+            {
+                accountant = RdpAccountant.Restore(accountant.Orders, checkpoint.Rdp ?? [], checkpoint.Steps);
+                // The coordinator may have been lost after the next round's sum was decrypted and before its checkpoint, and
+                // that round is now run again: its first release is counted, so ε stays an upper bound.
+                if (checkpoint.Stop is null && checkpoint.Round < Settings.Rounds) accountant.Step(Settings.Privacy!.NoiseMultiplier, 1);
+            }
             reports.AddRange(checkpoint.Reports);
             firstRound = checkpoint.Round + 1;
             if (checkpoint.Stop is null)
