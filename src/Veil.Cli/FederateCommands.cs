@@ -122,6 +122,8 @@ internal static class FederateCommands
             ?? throw new UsageException($"Set {FederationDemo.PassphraseVariable} to the passphrase of the coordinator's certificate file.");
         var (settings, id) = FederationFile.Load(federation);
         using var cert = FederationSetup.LoadCertificate(certificate, passphrase);
+        // The silos talk over mutual TLS with the coordinator's certificate, which every silo of the federation holds.
+        cluster = cluster with { Certificate = cert, PeerPins = [settings.CoordinatorPin] };
         using var postgresStore = postgres is null ? null : new Veil.Cluster.PostgresFederationStore(postgres);
         IFederationStore store = postgresStore ?? (IFederationStore)new SqliteFederationStore(storeFile ?? Path.ChangeExtension(federation, ".db"));
         var hosted = new Veil.Cluster.HostedFederation(settings, id, store);

@@ -59,7 +59,8 @@ public static class FederationClusterDemo
                     "--data", Path.Combine(dir, "data.csv"), "--target", "diagnosis", "--directory", dir, "--coordinator", addresses, "--allow-weak-keyring-cost", "--json"], processes);
             }).ToList();
 
-            using var client = await VeilCluster.ConnectAsync(silos[0].Cluster, cancellation).ConfigureAwait(false);
+            using var coordinator = FederationSetup.LoadCertificate(Path.Combine(FederationSetup.CoordinatorDirectory(root), "tls.pfx"), passphrase);
+            using var client = await VeilCluster.ConnectAsync(silos[0].Cluster with { Certificate = coordinator, PeerPins = [settings.CoordinatorPin] }, cancellation).ConfigureAwait(false);
             var grains = (IGrainFactory)client.Services.GetService(typeof(IGrainFactory))!;
             string key = Convert.ToHexStringLower(id);
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);

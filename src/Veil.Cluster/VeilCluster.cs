@@ -40,6 +40,17 @@ public static class VeilCluster
         UseSilo(builder, settings);
     }
 
+    // Mutual TLS 1.3/1.2 both ways, the peer's key pinned (the certificates are self-signed, so the chain is not what is trusted).
+    private static void Pinned(Orleans.Connections.Security.TlsOptions o, ClusterSettings settings)
+    {
+        var pins = settings.PeerPins.ToArray();
+        o.RemoteCertificateMode = Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate;
+        o.ClientCertificateMode = Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate;
+        o.SslProtocols = System.Security.Authentication.SslProtocols.Tls13 | System.Security.Authentication.SslProtocols.Tls12;
+        o.CheckCertificateRevocation = false;
+        o.RemoteCertificateValidation = (certificate, _, _) => Veil.Protection.Tls.MatchesPin(certificate, pins);
+    }
+
     private static void UseSilo(WebApplicationBuilder builder, ClusterSettings settings)
     {
         // Orleans's start-up report is long, and its placement logs every retry pipeline; their warnings and errors stay.
@@ -55,6 +66,7 @@ public static class VeilCluster
             else silo.UseRedisClustering(settings.Redis);
             silo.Configure<ClusterOptions>(o => { o.ClusterId = settings.ClusterId; o.ServiceId = settings.ServiceId; });
             silo.ConfigureEndpoints(IPAddress.Loopback, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
+            if (settings.Certificate is { } certificate) silo.UseTls(certificate, o => Pinned(o, settings));
             // A lost silo is declared dead after about 3 s (three missed 1-s probes), so its grains re-activate soon.
             silo.Configure<ClusterMembershipOptions>(o => { o.ProbeTimeout = TimeSpan.FromSeconds(1); o.NumMissedProbesLimit = 3; });
             silo.Configure<SiloMessagingOptions>(o => { o.MaxMessageBodySize = settings.MaxMessageBytes; o.ResponseTimeout = settings.ResponseTimeout; });
@@ -77,6 +89,7 @@ public static class VeilCluster
             }
             else client.UseRedisClustering(settings.Redis);
             client.Configure<ClusterOptions>(o => { o.ClusterId = settings.ClusterId; o.ServiceId = settings.ServiceId; });
+            if (settings.Certificate is { } certificate) client.UseTls(certificate, o => Pinned(o, settings));
             client.Configure<ClientMessagingOptions>(o => { o.MaxMessageBodySize = settings.MaxMessageBytes; o.ResponseTimeout = settings.ResponseTimeout; });
         });
         var host = builder.Build();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Xunit.Abstractions;
 using Veil.Federated;
@@ -132,7 +133,21 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
                 return role;
             }).ToList();
 
-            using var client = await VeilCluster.ConnectAsync(silos[0].Cluster);
+            // The silos speak mutual TLS with the coordinator's key: a client with another key is never answered (checked
+            // beside the run: a refused client may retry for a while before it gives up).
+            var stranger = Task.Run(async () =>
+            {
+                using var key = Veil.Protection.Tls.CreateDevelopmentCertificate("stranger");
+                try
+                {
+                    using var refused = await VeilCluster.ConnectAsync(silos[0].Cluster with { Certificate = key, PeerPins = [settings.CoordinatorPin] }).WaitAsync(TimeSpan.FromSeconds(12));
+                    await refused.Services.GetRequiredService<IGrainFactory>().GetGrain<IFederationGrain>(Convert.ToHexStringLower(id)).StatusAsync().WaitAsync(TimeSpan.FromSeconds(15));
+                    return "answered";
+                }
+                catch (Exception e) { return e.GetType().Name + ": " + e.Message.Split('\n')[0]; }
+            });
+            using var coordinatorCertificate = FederationSetup.LoadCertificate(Path.Combine(FederationSetup.CoordinatorDirectory(root), "tls.pfx"), passphrase);
+            using var client = await VeilCluster.ConnectAsync(silos[0].Cluster with { Certificate = coordinatorCertificate, PeerPins = [settings.CoordinatorPin] });
             var grains = (IGrainFactory)client.Services.GetService(typeof(IGrainFactory))!;
             var grain = grains.GetGrain<IFederationGrain>(Convert.ToHexStringLower(id));
             var clock = Stopwatch.StartNew();
@@ -181,6 +196,10 @@ public sealed class FederationClusterTests(ITestOutputHelper output)
                 await s.Role.Process.WaitForExitAsync(timeout.Token);
                 Assert.True(s.Role.Process.ExitCode == 0, $"{s.Role.Name} exited {s.Role.Process.ExitCode}:\n{s.Role.Log}");
             }
+
+            string refusal = await stranger;
+            Assert.NotEqual("answered", refusal);
+            output.WriteLine($"a client with another key: {refusal}");
 
             // Every round once: the resumed coordinator went on after the last checkpointed round, none repeated or skipped.
             var end = store.Load(id)!;
