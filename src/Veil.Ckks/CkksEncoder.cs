@@ -103,6 +103,38 @@ public sealed class CkksEncoder
         EncodeAndWipe(buffer, coefficients, scale, level, destination);
     }
 
+    /// <summary>
+    /// Sparse packing: encodes up to <paramref name="slots"/> values (missing ones zero) as a polynomial in X^(N/2n),
+    /// n = <paramref name="slots"/>, whose N/2 slots repeat the n values — the input a sparse bootstrap expects
+    /// (<c>BootstrappingParameters.LogSlots</c>). Slot j of the result holds values[j mod n].
+    /// </summary>
+    /// <exception cref="ArgumentException">n is not a power of two in [1, N/2], too many values, a value not finite, a
+    /// bad scale or level, or scaled values too large for Q_level.</exception>
+    public Plaintext EncodeSparse(ReadOnlySpan<Complex> values, int slots, double scale, int level)
+    {
+        if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
+            ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
+        if (values.Length > slots) ThrowHelper.Argument(nameof(values), $"At most {slots} values fit in {slots} slots; got {values.Length}.");
+        var pt = new Plaintext(_parameters.Ring, level, scale);
+        var (buffer, coefficients) = _work.Value;
+        for (int i = 0; i < _slots; i++)
+        {
+            int j = i & (slots - 1);
+            buffer[i] = j < values.Length ? values[j] : Complex.Zero;
+        }
+        EncodeAndWipe(buffer, coefficients, scale, level, pt);
+        return pt;
+    }
+
+    /// <summary>Sparse packing of real values; see <see cref="EncodeSparse(ReadOnlySpan{Complex}, int, double, int)"/>.</summary>
+    public Plaintext EncodeSparse(ReadOnlySpan<double> values, int slots, double scale, int level)
+    {
+        var widened = new Complex[values.Length];
+        for (int i = 0; i < values.Length; i++) widened[i] = values[i];
+        try { return EncodeSparse(widened, slots, scale, level); }
+        finally { Array.Clear(widened); }
+    }
+
     /// <summary>Encodes the buffer; the caller's values leave no copy in the per-thread buffers.</summary>
     private void EncodeAndWipe(Complex[] buffer, double[] coefficients, double scale, int level, Plaintext destination)
     {

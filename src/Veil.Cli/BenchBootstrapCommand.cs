@@ -16,7 +16,7 @@ namespace Veil.Cli;
 /// </summary>
 internal static class BenchBootstrapCommand
 {
-    public static int Run(string presetName, int reps, int threads, bool planOnly, bool json, string? outPath)
+    public static int Run(string presetName, int reps, int threads, bool planOnly, bool json, string? outPath, int? logSlots = null)
     {
         var preset = Presets.Find(presetName);
         if (preset is null)
@@ -24,16 +24,31 @@ internal static class BenchBootstrapCommand
             Console.Error.WriteLine($"Unknown preset '{presetName}'; choose one of {string.Join(", ", Presets.All.Select(p => p.Name))}.");
             return 2;
         }
+        if (logSlots is { } ls)
+        {
+            if (ls > preset.Literal.LogN - 2)
+            {
+                Console.Error.WriteLine($"--log-slots {ls}: sparse packing takes at most N/4 = 2^{preset.Literal.LogN - 2} slots on {preset.Name}.");
+                return 2;
+            }
+            preset = preset with { Bootstrapping = preset.Bootstrapping with { LogSlots = ls }, Name = $"{preset.Name}, 2^{ls} slots" };
+        }
         var security = preset.Literal.Security;
         var parameters = CkksParameters.Create(preset.Literal, security);
-        var bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping);
+        Bootstrapper bootstrapper;
+        try { bootstrapper = new Bootstrapper(parameters, preset.Bootstrapping); }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
         var ring = parameters.Ring;
         long keyBytes = (long)ring.MaxDigitCount * 2 * ring.Ring.LimbCount * ring.N * sizeof(ulong);
         int keys = bootstrapper.RequiredGaloisElements.Count + 2; // Galois keys, relinearization, encapsulation back
         int? bound = HomomorphicEncryptionStandard.MaxLogQP(parameters.LogN, SecurityLevel.Bits128);
         var plan = new JsonObject
         {
-            ["preset"] = preset.Name, ["log_n"] = parameters.LogN, ["slots"] = parameters.Slots, ["log_qp"] = ring.LogQP,
+            ["preset"] = preset.Name, ["log_n"] = parameters.LogN, ["slots"] = bootstrapper.Slots, ["log_qp"] = ring.LogQP,
             ["he_standard_bound_128"] = bound, ["secure_128"] = security != SecurityLevel.InsecureNoCheck,
             ["levels_total"] = parameters.MaxLevel, ["levels_left"] = bootstrapper.OutputLevel,
             ["coeff_to_slot_levels"] = preset.Bootstrapping.CoeffToSlotLevels, ["eval_mod_levels"] = bootstrapper.EvalMod.Depth,

@@ -618,8 +618,9 @@ namespace Veil.Cli
             var bPlan = new Option<bool>("--plan") { Description = "Print the plan (levels, keys, their size) without generating keys." };
             var bOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
             var bJson = Json();
-            var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bOut, bJson };
-            bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut)));
+            var bLogSlots = OptionalInt("--log-slots", "Sparse packing: bootstrap 2^k slots (at most N/4; default all N/2).", 1, 16);
+            var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bLogSlots, bOut, bJson };
+            bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut), r.GetValue(bLogSlots)));
 
             var aParticipants = Int("--participants", "Contributions in the round (a federation has at most 64 members).", 64, 2, 64);
             var aFeatures = Int("--features", "Features of the logistic model (its update is features + 2 values).", 30, 1, 4000);

@@ -18,6 +18,24 @@ public class CkksEvaluatorTests
         Assert.True(PrecisionBits(decoded, x) >= 30, $"{PrecisionBits(decoded, x):F2} bits");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void EncodeSparse_RepeatsTheValuesAndRefusesBadCounts(int slots)
+    {
+        var ctx = ByName("small").Value;
+        var x = RandomComplex(slots, 4);
+        var decoded = ctx.Encoder.DecodeComplex(ctx.Encoder.EncodeSparse(x, slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+        var expected = Enumerable.Range(0, ctx.Parameters.Slots).Select(j => x[j % slots]).ToArray();
+        Assert.True(PrecisionBits(decoded, expected) >= 30, $"{PrecisionBits(decoded, expected):F2} bits");
+        // Repeating n values is invariance under rotation by n: the polynomial lies in the subring of X^(N/2n).
+        var rotated = ctx.DecryptComplex(ctx.Evaluator.Rotate(ctx.Encryptor.Encrypt(ctx.Encoder.EncodeSparse(x, slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel)), slots));
+        Assert.True(PrecisionBits(rotated, expected) >= 20, $"rotated: {PrecisionBits(rotated, expected):F2} bits");
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(x, 3, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(RandomComplex(slots + 1, 5), slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(x, 2 * ctx.Parameters.Slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+    }
+
     [Theory, MemberData(nameof(Sets))]
     public void EncryptDecrypt_PublicKey_AtLeast25Bits(string set)
     {

@@ -39,8 +39,9 @@ public sealed record BootstrapMeasurement(string Preset, int LogN, int LogQP, in
             progress?.Report($"keys generated in {keySeconds:F1} s");
             var computing = owner.ToPublic();
             var random = new Random(1);
-            var values = Enumerable.Range(0, parameters.Slots).Select(_ => new Complex(random.NextDouble() * 2 - 1, random.NextDouble() * 2 - 1)).ToArray();
-            var input = computing.Evaluator.DropToLevel(computing.Encryptor.Encrypt(computing.Encoder.Encode(values, parameters.DefaultScale, parameters.MaxLevel)), 0);
+            int slots = kit.Bootstrapper.Slots; // sparse packing: n values repeated over the N/2 slots
+            var values = Enumerable.Range(0, slots).Select(_ => new Complex(random.NextDouble() * 2 - 1, random.NextDouble() * 2 - 1)).ToArray();
+            var input = computing.Evaluator.DropToLevel(computing.Encryptor.Encrypt(computing.Encoder.EncodeSparse(values, slots, parameters.DefaultScale, parameters.MaxLevel)), 0);
             var timings = new List<BootstrapTimings>();
             var carried = owner.DecryptComplex(input); // what the bootstrap must preserve
             double mean = 0, min = 0, vsValues = 0;

@@ -13,7 +13,8 @@ public sealed record BootstrapTimings(TimeSpan ModRaise, TimeSpan CoeffToSlot, T
 }
 
 /// <summary>
-/// CKKS bootstrapping with full packing (N/2 complex slots): a ciphertext with no levels left comes back at
+/// CKKS bootstrapping with full packing (N/2 complex slots) or sparse packing (n ≤ N/4 slots, see
+/// <see cref="BootstrappingParameters.LogSlots"/>): a ciphertext with no levels left comes back at
 /// <see cref="OutputLevel"/> with the same values, without the key owner.
 /// </summary>
 /// <remarks>
@@ -22,6 +23,11 @@ public sealed record BootstrapTimings(TimeSpan ModRaise, TimeSpan CoeffToSlot, T
 /// CoeffToSlot moves t's coefficients into the slots (the inverse special FFT, in <see cref="BootstrappingParameters.CoeffToSlotLevels"/> levels);
 /// the real and imaginary halves are split with one conjugation; EvalMod removes q_0·I from each
 /// (<see cref="Circuits.EvalMod"/>); SlotToCoeff puts the coefficients back (the special FFT).</para>
+/// <para>Sparse packing (n slots, 2n ≤ N/2): the values are a polynomial in Y = X^(N/2n), whose N/2 slots repeat n
+/// values, but ModRaise's q_0·I is not. A trace (the sum of rotations by n, 2n, …, N/4: log2(N/2n) rotations) keeps
+/// only the powers of Y, times N/2n, which the scale absorbs; the transforms then run over n slots, the real and
+/// imaginary halves share one ciphertext (n slots each), so EvalMod runs once. An input that does not repeat n values
+/// comes back as the average of its N/2n runs of n slots.</para>
 /// <para>Every scale is planned rather than multiplied in: the raised ciphertext is read at scale K·q_0·n, so that after
 /// CoeffToSlot's unnormalized inverse FFT the slots hold t/(K·q_0) in [−1, 1] without a constant product, and EvalMod's
 /// output sin(2πt/q_0) ≈ 2πm/q_0 is read at the scale that turns it back into m at <see cref="SlotToCoeffHeadroom"/>
@@ -35,6 +41,7 @@ public sealed record BootstrapTimings(TimeSpan ModRaise, TimeSpan CoeffToSlot, T
 public sealed class Bootstrapper
 {
     private readonly DiagonalTransform[] _coeffToSlot, _slotToCoeff;
+    private readonly int[] _traceSteps; // sparse packing: rotations by n, 2n, …, N/4
 
     /// <summary>The CKKS parameters.</summary>
     public CkksParameters Parameters { get; }
@@ -52,6 +59,12 @@ public sealed class Bootstrapper
     /// its prime, so the headroom is capped where that would leave a diagonal fewer than 30 bits.
     /// </summary>
     public double SlotToCoeffHeadroom { get; }
+
+    /// <summary>The slot count n the bootstrap works on: N/2 (full packing) or fewer (sparse).</summary>
+    public int Slots { get; }
+
+    /// <summary>True when n ≤ N/4: one EvalMod, a trace after ModRaise.</summary>
+    public bool IsSparse => Slots < Parameters.Slots;
 
     /// <summary>The level a bootstrapped ciphertext comes back at: the levels left for computation.</summary>
     public int OutputLevel { get; }
@@ -77,15 +90,25 @@ public sealed class Bootstrapper
         if (OutputLevel < 0)
             throw new ArgumentException($"A bootstrap uses {used} levels ({settings.CoeffToSlotLevels} CoeffToSlot, {EvalMod.Depth} EvalMod, " +
                 $"{settings.SlotToCoeffLevels} SlotToCoeff); the parameters have {parameters.MaxLevel}.", nameof(parameters));
-        int slots = parameters.Slots;
+        int full = parameters.Slots, slots = settings.SlotsFor(full);
+        Slots = slots;
         // The inverse FFT's 1/n rides on the scale (see Bootstrap), not on the diagonals: unit entries keep the
         // plaintexts' full precision, which EvalMod's steep polynomial would otherwise amplify.
-        _coeffToSlot = HomomorphicDft.CoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, slots).Select(d => new DiagonalTransform(d, slots)).ToArray();
-        _slotToCoeff = HomomorphicDft.SlotToCoeffMatrices(slots, settings.SlotToCoeffLevels, Complex.One).Select(d => new DiagonalTransform(d, slots)).ToArray();
+        var coeffToSlot = slots == full
+            ? HomomorphicDft.CoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, slots)
+            : HomomorphicDft.SparseCoeffToSlotMatrices(slots, settings.CoeffToSlotLevels, full, slots);
+        var slotToCoeff = slots == full
+            ? HomomorphicDft.SlotToCoeffMatrices(slots, settings.SlotToCoeffLevels, Complex.One)
+            : HomomorphicDft.SparseSlotToCoeffMatrices(slots, settings.SlotToCoeffLevels, full, Complex.One);
+        _coeffToSlot = coeffToSlot.Select(d => new DiagonalTransform(d, full)).ToArray();
+        _slotToCoeff = slotToCoeff.Select(d => new DiagonalTransform(d, full)).ToArray();
+        var trace = new List<int>();
+        for (int step = slots; step < full; step *= 2) trace.Add(step);
+        _traceSteps = [.. trace];
         // SlotToCoeff rescales by the primes just above the output level.
         double smallestBits = Enumerable.Range(OutputLevel + 1, settings.SlotToCoeffLevels).Min(l => Math.Log2(parameters.Ring.Q[l]));
         SlotToCoeffHeadroom = Math.Pow(2, Math.Clamp(Math.Min(0.5 * Math.Log2(slots) + 3, settings.SlotToCoeffLevels * (smallestBits - 30)), 0, 60));
-        RequiredRotations = _coeffToSlot.Concat(_slotToCoeff).SelectMany(t => t.RequiredRotations).Distinct().Order().ToArray();
+        RequiredRotations = _coeffToSlot.Concat(_slotToCoeff).SelectMany(t => t.RequiredRotations).Concat(_traceSteps).Distinct().Order().ToArray();
     }
 
     /// <summary>The Galois elements of the keys the bootstrap needs: the rotations and conjugation.</summary>
@@ -128,7 +151,9 @@ public sealed class Bootstrapper
         double ratio = q0 / x.Scale;
         if (!(ratio >= 2)) throw new ArgumentException($"The scale 2^{Math.Log2(x.Scale):F1} leaves q_0/scale = {ratio:G3}; bootstrapping needs the message well below q_0.", nameof(ct));
         // Bring q_0/scale down to the planned ratio with an integer product (no level): a smaller ratio amplifies EvalMod's error less.
-        long factor = (long)Math.Floor(ratio / Math.Pow(2, Settings.LogMessageRatio));
+        // Sparse: the values' 2n coefficients are √(N/2n) larger than N coefficients of as many values, so the ratio grows
+        // by that much to keep the sine's curvature where full packing has it (without: 3.6 bits lost at N/2n = 16).
+        long factor = (long)Math.Floor(ratio / Math.Pow(2, Settings.LogMessageRatio + 0.5 * Math.Log2(Parameters.Slots / Slots)));
         if (factor >= 2)
         {
             x = evaluator.MultiplyInteger(x, factor);
@@ -142,7 +167,10 @@ public sealed class Bootstrapper
             int threads = evaluator.MaxDegreeOfParallelism;
             raised = encapsulation.SwitchFromSparse(evaluator.ModRaise(encapsulation.SwitchToSparse(x, threads)), ct.KeyId, threads);
         }
-        raised.Scale = EvalMod.K * q0 * Parameters.Slots; // its slots read t/(K·q_0·n); CoeffToSlot's unnormalized inverse FFT multiplies by n
+        // Sparse: the trace multiplies the powers of Y by N/2n and cancels the rest.
+        foreach (int step in _traceSteps) raised = evaluator.Add(raised, evaluator.Rotate(raised, step));
+        // Its slots read t/(K·q_0·N/2): CoeffToSlot's unnormalized inverse FFT multiplies by n, the trace (sparse) by N/2n.
+        raised.Scale = EvalMod.K * q0 * Parameters.Slots;
         var modRaise = clock.Elapsed;
 
         // EvalMod runs best at a scale near its primes: CoeffToSlot walks the scale from K·q_0·n down to half of the first
@@ -152,25 +180,23 @@ public sealed class Bootstrapper
         double from = raised.Scale, to = evaluator.Ring.Q[evalModStart] / 2.0;
         for (int k = 0; k < levels; k++)
             y = _coeffToSlot[k].Apply(circuit, y, from * Math.Pow(to / from, (k + 1.0) / levels));
-        // y holds BitRev(w)/(K·q_0), w_k = t_k + i·t_(k+N/2): split the real and imaginary halves.
-        var conjugate = evaluator.Conjugate(y);
-        var real = evaluator.Add(y, conjugate);
-        real.Scale *= 2;
-        var imaginary = evaluator.Sub(y, conjugate);
-        evaluator.MultiplyScalar(imaginary, -Complex.ImaginaryOne, 1.0, imaginary); // ·(−i) is the exact monomial −X^(N/2)
-        imaginary.Scale *= 2;
-        var coeffToSlot = clock.Elapsed;
-
         // SlotToCoeff starts from the coefficients, √n times smaller than the slots it builds, and sums each rescale's
         // noise over up to n terms: started at the output scale (as before), a dense secret's rescale noise capped the
         // precision at about N^1.5/(4·scale) (18 bits at N = 2^16). It starts 2^b higher and walks down in equal steps.
         double stcScale = outputScale * SlotToCoeffHeadroom;
         // sin(2πt/q_0) ≈ 2πm/q_0, read at scale S·2π·inputScale/q_0 = stcScale, is m/inputScale at stcScale.
         double modScale = stcScale * q0 / (2 * Math.PI * inputScale);
-        var realMod = EvalMod.Evaluate(evaluator, real, modScale);
-        var imaginaryMod = EvalMod.Evaluate(evaluator, imaginary, modScale);
-        evaluator.MultiplyScalar(imaginaryMod, Complex.ImaginaryOne, 1.0, imaginaryMod);
-        var combined = evaluator.Add(realMod, imaginaryMod);
+        Ciphertext combined;
+        TimeSpan coeffToSlot;
+        if (IsSparse)
+        {
+            // The last CoeffToSlot transform weighted the second n of every 2n slots by −i: y + conj(y) holds both halves.
+            var both = evaluator.Add(y, evaluator.Conjugate(y));
+            both.Scale *= 2;
+            coeffToSlot = clock.Elapsed;
+            combined = EvalMod.Evaluate(evaluator, both, modScale);
+        }
+        else combined = SplitAndEvalMod(evaluator, y, modScale, clock, out coeffToSlot);
         combined.Scale = stcScale;
         var evalMod = clock.Elapsed;
 
@@ -181,6 +207,22 @@ public sealed class Bootstrapper
         var slotToCoeff = clock.Elapsed;
         timings = new BootstrapTimings(modRaise, coeffToSlot - modRaise, evalMod - coeffToSlot, slotToCoeff - evalMod);
         return combined;
+    }
+
+    /// <summary>Full packing: y holds BitRev(w)/(K·q_0), w_k = t_k + i·t_(k+N/2); EvalMod on each half, then w again.</summary>
+    private Ciphertext SplitAndEvalMod(CkksEvaluator evaluator, Ciphertext y, double modScale, Stopwatch clock, out TimeSpan coeffToSlot)
+    {
+        var conjugate = evaluator.Conjugate(y);
+        var real = evaluator.Add(y, conjugate);
+        real.Scale *= 2;
+        var imaginary = evaluator.Sub(y, conjugate);
+        evaluator.MultiplyScalar(imaginary, -Complex.ImaginaryOne, 1.0, imaginary); // ·(−i) is the exact monomial −X^(N/2)
+        imaginary.Scale *= 2;
+        coeffToSlot = clock.Elapsed;
+        var realMod = EvalMod.Evaluate(evaluator, real, modScale);
+        var imaginaryMod = EvalMod.Evaluate(evaluator, imaginary, modScale);
+        evaluator.MultiplyScalar(imaginaryMod, Complex.ImaginaryOne, 1.0, imaginaryMod);
+        return evaluator.Add(realMod, imaginaryMod);
     }
 
     /// <summary>

@@ -43,14 +43,27 @@ public sealed record BootstrappingParameters
     /// </summary>
     public double LogMessageRatio { get; init; } = 8;
 
+    /// <summary>
+    /// log2 of the slot count n the bootstrap works on; null packs all N/2 slots. With n ≤ N/4 (sparse packing) the
+    /// values live in the subring of X^(N/2n) — their N/2 slots repeat n values, as
+    /// <see cref="Veil.Ckks.CkksEncoder.EncodeSparse(ReadOnlySpan{System.Numerics.Complex}, int, double, int)"/> encodes
+    /// them — and the bootstrap costs one EvalMod instead of two and log2 n DFT stages instead of log2(N/2).
+    /// </summary>
+    public int? LogSlots { get; init; }
+
     /// <summary>K, the half-width of EvalMod's interval in multiples of q_0.</summary>
     public int K => (SecretHammingWeight + 1) / 2 + 1;
+
+    /// <summary>The slot count the bootstrap works on for a ring with <paramref name="fullSlots"/> = N/2 slots.</summary>
+    public int SlotsFor(int fullSlots) => LogSlots is { } l ? 1 << l : fullSlots;
 
     /// <summary>Checks the fields against each other and against <paramref name="slots"/>.</summary>
     /// <exception cref="ArgumentException">A field is out of range.</exception>
     public void Validate(int slots)
     {
-        int logSlots = System.Numerics.BitOperations.Log2((uint)slots);
+        int logFull = System.Numerics.BitOperations.Log2((uint)slots);
+        if (LogSlots is { } ls && (ls < 1 || ls > logFull)) throw new ArgumentException($"LogSlots must be in [1, {logFull}] (N/2 = {slots} slots); got {ls}.");
+        int logSlots = LogSlots ?? logFull;
         if (CoeffToSlotLevels < 1 || CoeffToSlotLevels > logSlots) throw new ArgumentException($"CoeffToSlotLevels must be in [1, {logSlots}]; got {CoeffToSlotLevels}.");
         if (SlotToCoeffLevels < 1 || SlotToCoeffLevels > logSlots) throw new ArgumentException($"SlotToCoeffLevels must be in [1, {logSlots}]; got {SlotToCoeffLevels}.");
         if (SecretHammingWeight < 1 || SecretHammingWeight > 2 * slots) throw new ArgumentException($"SecretHammingWeight must be in [1, N = {2 * slots}]; got {SecretHammingWeight}.");

@@ -46,6 +46,63 @@ public static class HomomorphicDft
         return Group(stages, slots, sizes, factor);
     }
 
+    /// <summary>
+    /// CoeffToSlot for sparse packing: the transforms of <see cref="CoeffToSlotMatrices"/> over n = <paramref name="slots"/>
+    /// slots, acting on <paramref name="fullSlots"/>-slot vectors that repeat n values, the last one also multiplying
+    /// slot p by −i when p mod 2n ≥ n. Its output y then gives, in y + conj(y), the real halves in the first n of every
+    /// 2n slots and the imaginary halves in the next n: one ciphertext for EvalMod instead of two.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The shape is invalid, or 2n exceeds <paramref name="fullSlots"/>.</exception>
+    public static Dictionary<int, Complex[]>[] SparseCoeffToSlotMatrices(int slots, int levels, int fullSlots, Complex factor)
+    {
+        CheckSparse(slots, fullSlots);
+        var matrices = CoeffToSlotMatrices(slots, levels, factor).Select(d => Lift(d, slots, 2 * slots)).ToArray();
+        foreach (var d in matrices[^1].Values) for (int p = slots; p < 2 * slots; p++) d[p] *= -Complex.ImaginaryOne;
+        return matrices.Select(d => Lift(d, 2 * slots, fullSlots)).ToArray();
+    }
+
+    /// <summary>
+    /// SlotToCoeff for sparse packing, the inverse of <see cref="SparseCoeffToSlotMatrices"/>'s layout: its first
+    /// transform reads real values z (real halves in the first n of every 2n slots, imaginary halves in the next n) as
+    /// w_p = z_p + i·z_(p+n), then the transforms of <see cref="SlotToCoeffMatrices"/> over n slots follow; the output
+    /// repeats n values over the <paramref name="fullSlots"/> slots.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The shape is invalid, or 2n exceeds <paramref name="fullSlots"/>.</exception>
+    public static Dictionary<int, Complex[]>[] SparseSlotToCoeffMatrices(int slots, int levels, int fullSlots, Complex factor)
+    {
+        CheckSparse(slots, fullSlots);
+        var matrices = SlotToCoeffMatrices(slots, levels, factor).Select(d => Lift(d, slots, 2 * slots)).ToArray();
+        var same = new Complex[2 * slots];
+        var across = new Complex[2 * slots];
+        for (int p = 0; p < 2 * slots; p++)
+        {
+            // p mod 2n < n: z_p + i·z_(p+n); otherwise the same pair seen from its second half: z_(p−n) + i·z_p.
+            same[p] = p < slots ? Complex.One : Complex.ImaginaryOne;
+            across[p] = p < slots ? Complex.ImaginaryOne : Complex.One;
+        }
+        matrices[0] = Compose(new Dictionary<int, Complex[]> { [0] = same, [slots] = across }, matrices[0], 2 * slots);
+        return matrices.Select(d => Lift(d, 2 * slots, fullSlots)).ToArray();
+    }
+
+    private static void CheckSparse(int slots, int fullSlots)
+    {
+        if (!BitOperations.IsPow2(fullSlots) || slots < 1 || 2 * slots > fullSlots)
+            throw new ArgumentOutOfRangeException(nameof(slots), slots, $"Sparse packing takes a power of two at most half of the {fullSlots} slots.");
+    }
+
+    /// <summary>Diagonals of a map on <paramref name="period"/>-periodic vectors, written out over <paramref name="length"/> slots (fresh arrays).</summary>
+    private static Dictionary<int, Complex[]> Lift(Dictionary<int, Complex[]> diagonals, int period, int length)
+    {
+        var result = new Dictionary<int, Complex[]>(diagonals.Count);
+        foreach (var (offset, d) in diagonals)
+        {
+            var lifted = new Complex[length];
+            for (int p = 0; p < length; p++) lifted[p] = d[p % period];
+            result[offset] = lifted;
+        }
+        return result;
+    }
+
     /// <summary>Applies diagonals to a plain slot vector, y[p] = Σ_o d_o[p]·x[p + o]: the plaintext twin of a transform.</summary>
     public static Complex[] ApplyPlain(IReadOnlyDictionary<int, Complex[]> diagonals, ReadOnlySpan<Complex> x)
     {
