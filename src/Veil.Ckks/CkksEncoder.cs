@@ -115,13 +115,13 @@ public sealed class CkksEncoder
         if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
             ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
         if (values.Length > slots) ThrowHelper.Argument(nameof(values), $"At most {slots} values fit in {slots} slots; got {values.Length}.");
-        var pt = new Plaintext(_parameters.Ring, level, scale);
         var (buffer, coefficients) = _work.Value;
         for (int i = 0; i < _slots; i++)
         {
             int j = i & (slots - 1);
             buffer[i] = j < values.Length ? values[j] : Complex.Zero;
         }
+        var pt = new Plaintext(_parameters.Ring, level, scale);
         EncodeAndWipe(buffer, coefficients, scale, level, pt);
         return pt;
     }
@@ -129,10 +129,18 @@ public sealed class CkksEncoder
     /// <summary>Sparse packing of real values; see <see cref="EncodeSparse(ReadOnlySpan{Complex}, int, double, int)"/>.</summary>
     public Plaintext EncodeSparse(ReadOnlySpan<double> values, int slots, double scale, int level)
     {
-        var widened = new Complex[values.Length];
-        for (int i = 0; i < values.Length; i++) widened[i] = values[i];
-        try { return EncodeSparse(widened, slots, scale, level); }
-        finally { Array.Clear(widened); }
+        if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
+            ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
+        if (values.Length > slots) ThrowHelper.Argument(nameof(values), $"At most {slots} values fit in {slots} slots; got {values.Length}.");
+        var (buffer, coefficients) = _work.Value; // the pinned per-thread buffer: no movable copy of the values
+        for (int i = 0; i < _slots; i++)
+        {
+            int j = i & (slots - 1);
+            buffer[i] = j < values.Length ? new Complex(values[j], 0) : Complex.Zero;
+        }
+        var pt = new Plaintext(_parameters.Ring, level, scale);
+        EncodeAndWipe(buffer, coefficients, scale, level, pt);
+        return pt;
     }
 
     /// <summary>Encodes the buffer; the caller's values leave no copy in the per-thread buffers.</summary>

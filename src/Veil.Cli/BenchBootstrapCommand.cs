@@ -26,9 +26,10 @@ internal static class BenchBootstrapCommand
         }
         if (logSlots is { } ls)
         {
-            if (ls > preset.Literal.LogN - 2)
+            int least = Math.Max(preset.Bootstrapping.CoeffToSlotLevels, preset.Bootstrapping.SlotToCoeffLevels);
+            if (ls > preset.Literal.LogN - 1 || ls < least)
             {
-                Console.Error.WriteLine($"--log-slots {ls}: sparse packing takes at most N/4 = 2^{preset.Literal.LogN - 2} slots on {preset.Name}.");
+                Console.Error.WriteLine($"--log-slots {ls}: {preset.Name} bootstraps 2^{least} to 2^{preset.Literal.LogN - 1} slots (its DFT levels need 2^{least}; N/2 is full packing).");
                 return 2;
             }
             preset = preset with { Bootstrapping = preset.Bootstrapping with { LogSlots = ls }, Name = $"{preset.Name}, 2^{ls} slots" };

@@ -31,6 +31,10 @@ public class CkksEvaluatorTests
         // Repeating n values is invariance under rotation by n: the polynomial lies in the subring of X^(N/2n).
         var rotated = ctx.DecryptComplex(ctx.Evaluator.Rotate(ctx.Encryptor.Encrypt(ctx.Encoder.EncodeSparse(x, slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel)), slots));
         Assert.True(PrecisionBits(rotated, expected) >= 20, $"rotated: {PrecisionBits(rotated, expected):F2} bits");
+        var reals = x.Select(v => v.Real).ToArray();
+        var decodedReals = ctx.Encoder.Decode(ctx.Encoder.EncodeSparse(reals, slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
+        Assert.True(PrecisionBits(decodedReals, Enumerable.Range(0, ctx.Parameters.Slots).Select(j => reals[j % slots]).ToArray()) >= 30);
+        Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(reals, 3, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
         Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(x, 3, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
         Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(RandomComplex(slots + 1, 5), slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));
         Assert.Throws<ArgumentException>(() => ctx.Encoder.EncodeSparse(x, 2 * ctx.Parameters.Slots, ctx.Parameters.DefaultScale, ctx.Parameters.MaxLevel));

@@ -28,7 +28,7 @@ public sealed record BootstrapTimings(TimeSpan ModRaise, TimeSpan CoeffToSlot, T
 /// only the powers of Y, times N/2n, which the scale absorbs; the transforms then run over n slots, the real and
 /// imaginary halves share one ciphertext (n slots each), so EvalMod runs once. An input that does not repeat n values
 /// comes back as the average of its N/2n runs of n slots.</para>
-/// <para>Every scale is planned rather than multiplied in: the raised ciphertext is read at scale K·q_0·n, so that after
+/// <para>Every scale is planned rather than multiplied in: the raised ciphertext is read at scale K·q_0·N/2, so that after
 /// CoeffToSlot's unnormalized inverse FFT the slots hold t/(K·q_0) in [−1, 1] without a constant product, and EvalMod's
 /// output sin(2πt/q_0) ≈ 2πm/q_0 is read at the scale that turns it back into m at <see cref="SlotToCoeffHeadroom"/>
 /// times the input's scale, which SlotToCoeff walks down to the input's scale.</para>
@@ -240,6 +240,8 @@ public sealed class Bootstrapper
         ArgumentNullException.ThrowIfNull(evaluator);
         ArgumentNullException.ThrowIfNull(ct);
         if (extraBits is < 1 or > 30) throw new ArgumentOutOfRangeException(nameof(extraBits), extraBits, "extraBits must be in [1, 30].");
+        // The second bootstrap's trace would see only the repeating part of the first one's error (its rescale noise does not repeat).
+        if (IsSparse) throw new NotSupportedException($"Iterated bootstrapping needs full packing; this bootstrapper packs {Slots} of {Parameters.Slots} slots.");
         var input = ct.Level > 0 ? evaluator.DropToLevel(ct, 0) : ct;
         var first = Bootstrap(evaluator, encoder, input, encapsulation, out var t1);
         // first − input at level 0 encrypts the first bootstrap's error e; at a scale 2^k smaller it reads 2^k·e.

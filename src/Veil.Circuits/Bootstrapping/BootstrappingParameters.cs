@@ -9,7 +9,7 @@ namespace Veil.Circuits;
 /// </summary>
 public sealed record BootstrappingParameters
 {
-    /// <summary>Levels of CoeffToSlot (each merges log2(N/2)/levels butterfly stages).</summary>
+    /// <summary>Levels of CoeffToSlot (each merges log2(n)/levels butterfly stages, n the slot count).</summary>
     public int CoeffToSlotLevels { get; init; } = 3;
 
     /// <summary>Levels of SlotToCoeff.</summary>
