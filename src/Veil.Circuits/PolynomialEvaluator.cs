@@ -148,6 +148,9 @@ public sealed class PolynomialEvaluator
         return result.Ciphertext ?? throw new InvalidOperationException("A polynomial of degree ≥ 1 yields a ciphertext.");
     }
 
+    /// <summary>ct at <paramref name="level"/> for reading only: ct itself when it is there already (no copy).</summary>
+    private Ciphertext AtLevel(Ciphertext ct, int level) => ct.Level == level ? ct : _evaluator.DropToLevel(ct, level);
+
     /// <summary>A node's value: a ciphertext at exactly the requested scale, or a plain constant.</summary>
     private readonly record struct Node(Ciphertext? Ciphertext, double Constant);
 
@@ -215,7 +218,7 @@ public sealed class PolynomialEvaluator
         int level = Math.Min(ta.Level, qDegree == 0 && weights is null ? int.MaxValue : t1.Level - NodeDepth(Math.Max(qDegree, 1)));
         double productScale = scale * ev.RescaleFactor(level);
         Ciphertext product;
-        var taAtLevel = ev.DropToLevel(ta, level);
+        var taAtLevel = AtLevel(ta, level);
         if (qDegree == 0 && weights is null)
         {
             product = ev.MultiplyScalar(taAtLevel, quotient[0], productScale / ta.Scale);
@@ -223,14 +226,21 @@ public sealed class PolynomialEvaluator
         else
         {
             var qNode = Recurse(quotient, productScale / ta.Scale, t1, powers, chebyshev, weights);
-            product = ev.Multiply(ev.DropToLevel(qNode.Ciphertext!, level), taAtLevel);
+            product = ev.Multiply(AtLevel(qNode.Ciphertext!, level), taAtLevel);
             ev.Relinearize(product, product);
         }
         var rNode = Recurse(remainder, scale, t1, powers, chebyshev, weights);
         if (rNode.Ciphertext is { } r)
         {
-            // r sits at scale `scale`, at a level ≥ ℓ: multiplying by the integer q_ℓ puts it at the product's scale exactly.
-            var lifted = ev.MultiplyScalar(ev.DropToLevel(r, level), 1.0, ev.RescaleFactor(level));
+            // r sits at scale `scale`, at a level ≥ ℓ: multiplying by the integer q_ℓ puts it at the product's scale
+            // exactly. r is this node's own temporary, so it is lifted in place when it is already at ℓ.
+            Ciphertext lifted;
+            if (r.Level == level && ev.RescaleFactor(level) is var q && q < long.MaxValue && q == Math.Floor(q))
+            {
+                lifted = r;
+                ev.MultiplyInteger(lifted, (long)q, lifted);
+            }
+            else lifted = ev.MultiplyScalar(ev.DropToLevel(r, level), 1.0, ev.RescaleFactor(level));
             lifted.Scale = productScale;
             ev.Add(product, lifted, product);
         }

@@ -21,7 +21,10 @@ public sealed class Ciphertext
     public double Scale { get; set; }
     /// <summary>Whether the polynomials are in NTT form.</summary>
     public bool IsNttForm { get; internal set; } = true;
-    /// <summary>Size·(Level + 1)·N words: polynomial-major, then limb-major.</summary>
+    /// <summary>
+    /// Size·(Level + 1)·N words: polynomial-major, then limb-major. Read it afresh after an operation that changes the
+    /// ciphertext's shape: the array it replaces may be handed to another ciphertext.
+    /// </summary>
     public ulong[] Data { get; private set; }
     /// <summary>
     /// When set, c_1 was expanded from this seed (fresh secret-key encryption) and serialization sends the
@@ -59,7 +62,10 @@ public sealed class Ciphertext
         Level = level;
         Size = size;
         Scale = scale;
-        Data = new ulong[size * (level + 1) * parameters.N];
+        int length = size * (level + 1) * parameters.N;
+        var pooled = CiphertextBuffers.TryTake(length);
+        if (pooled is not null) Array.Clear(pooled);
+        Data = pooled ?? new ulong[length];
     }
 
     // A ciphertext whose buffer is not zeroed, for operations that overwrite every word of it (zeroing a large array
@@ -70,7 +76,10 @@ public sealed class Ciphertext
         Level = level;
         Size = size;
         Scale = scale;
-        Data = uninitialized ? GC.AllocateUninitializedArray<ulong>(size * (level + 1) * parameters.N) : new ulong[size * (level + 1) * parameters.N];
+        int length = size * (level + 1) * parameters.N;
+        var pooled = CiphertextBuffers.TryTake(length);
+        if (pooled is not null && !uninitialized) Array.Clear(pooled);
+        Data = pooled ?? (uninitialized ? GC.AllocateUninitializedArray<ulong>(length) : new ulong[length]);
     }
 
     /// <summary>A ciphertext of this shape whose every word the caller will write.</summary>
@@ -115,18 +124,21 @@ public sealed class Ciphertext
     /// <summary>Polynomial i (all its limbs).</summary>
     public Span<ulong> Poly(int i) => Data.AsSpan(i * PolyLength, PolyLength);
 
-    // Buffers of earlier shapes: a ciphertext that cycles through shapes (multiply → size 3, relinearize → size 2,
-    // rescale → one level down) reuses them instead of allocating large arrays on every operation.
-    private ulong[]? _spareA, _spareB;
+    // The buffer of the previous shape: a ciphertext that cycles through shapes (multiply → size 3, relinearize →
+    // size 2) reuses it; the one it displaces goes to CiphertextBuffers for the next ciphertext of its length
+    // (multiply → relinearize → rescale chains), instead of the collector.
+    private ulong[]? _spare;
 
-    /// <summary>A buffer of the given length: a spare of that length if one is held, else a new one; the current buffer becomes a spare.</summary>
+    /// <summary>A buffer of the given length (the spare, a shared one, or a new one; unspecified contents); the current buffer becomes the spare.</summary>
     private ulong[] TakeBuffer(int length)
     {
         ulong[]? found = null;
-        if (_spareA?.Length == length) { found = _spareA; _spareA = null; }
-        else if (_spareB?.Length == length) { found = _spareB; _spareB = null; }
-        if (_spareA is null) _spareA = Data; else { _spareB = _spareA; _spareA = Data; }
-        return found ?? new ulong[length];
+        if (_spare?.Length == length) { found = _spare; _spare = null; }
+        // The new buffer first: if allocating it throws, nothing has been given away or aliased.
+        found ??= CiphertextBuffers.TryTake(length) ?? GC.AllocateUninitializedArray<ulong>(length);
+        if (_spare is not null) CiphertextBuffers.Give(_spare);
+        _spare = Data; // still read by DropTo and ShrinkTo after this returns: kept, never given here
+        return found;
     }
 
     /// <summary>Reshapes in place (reusing a buffer of the right length when it holds one); contents become unspecified.</summary>

@@ -33,6 +33,28 @@ public class ShapeAndLifetimeTests
     }
 
     [Fact]
+    public void A_buffer_a_ciphertext_gives_up_is_reused_and_a_new_ciphertext_from_it_is_zero()
+    {
+        var p = TestRings.Get("AnchorB"); // N = 2^14: buffers large enough to be shared
+        CiphertextBuffers.Clear(); // room for this test's buffer whatever ran before
+        var a = new Ciphertext(p, 5, 4); // a shape no other test uses, so the shared buffer is this test's
+        Array.Fill(a.Data, 0xDEADBEEFUL);
+        var given = a.Data;
+        a.Resize(5, 2); // the size-4 buffer becomes a's spare
+        a.Resize(4, 2); // a keeps the size-2 one as its spare and gives up the size-4 one
+        Assert.True(CiphertextBuffers.HeldWords >= given.Length);
+        Assert.NotSame(given, a.Data);
+        var b = new Ciphertext(p, 5, 4);
+        Assert.Same(given, b.Data);
+        Assert.All(b.Data, w => Assert.Equal(0UL, w));
+        // The spare comes back when the ciphertext returns to its previous shape (no shared buffer needed).
+        var spare = a.Data;
+        a.Resize(5, 2);
+        a.Resize(4, 2);
+        Assert.Same(spare, a.Data);
+    }
+
+    [Fact]
     public void Ciphertext_ConstructorRejectsNullParameters() =>
         Assert.Throws<ArgumentNullException>(() => new Ciphertext(null!, 0));
 
