@@ -63,7 +63,7 @@ public sealed class CkksEvaluator : RlweEvaluator
     }
 
     /// <summary>ct + c, new ciphertext.</summary>
-    public Ciphertext AddScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); AddScalar(ct, value, d); return d; }
+    public Ciphertext AddScalar(Ciphertext ct, Complex value) { var d = NewLike(ct, null, ct?.Size); AddScalar(ct!, value, d); return d; }
 
     /// <summary>destination = ct − c in every slot.</summary>
     public void SubScalar(Ciphertext ct, Complex value, Ciphertext destination) => AddScalar(ct, -value, destination);
@@ -101,7 +101,7 @@ public sealed class CkksEvaluator : RlweEvaluator
     }
 
     /// <summary>ct · c, new ciphertext.</summary>
-    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct); MultiplyScalar(ct, value, d); return d; }
+    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value) { var d = NewLike(ct, null, ct?.Size); MultiplyScalar(ct!, value, d); return d; }
 
     /// <summary>
     /// accumulator += ct · c for a real constant c encoded at <paramref name="constantScale"/>: one fused pass, no
@@ -141,7 +141,7 @@ public sealed class CkksEvaluator : RlweEvaluator
     }
 
     /// <summary>ct · c with c encoded at <paramref name="constantScale"/>, new ciphertext.</summary>
-    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value, double constantScale) { var d = NewLike(ct); MultiplyScalar(ct, value, constantScale, d); return d; }
+    public Ciphertext MultiplyScalar(Ciphertext ct, Complex value, double constantScale) { var d = NewLike(ct, null, ct?.Size); MultiplyScalar(ct!, value, constantScale, d); return d; }
 
     // ---------------------------------------------------------------- bootstrapping primitive
 
@@ -206,7 +206,7 @@ public sealed class CkksEvaluator : RlweEvaluator
     public void Rescale(Ciphertext ct, Ciphertext destination) => DivideByLastPrime(ct, destination);
 
     /// <summary>ct rescaled, new ciphertext.</summary>
-    public Ciphertext Rescale(Ciphertext ct) { var d = NewLike(ct); Rescale(ct, d); return d; }
+    public Ciphertext Rescale(Ciphertext ct) { var d = NewLike(ct, ct?.Level - 1, ct?.Size); Rescale(ct!, d); return d; }
 
     /// <summary>
     /// ct placed at exactly <paramref name="level"/> and <paramref name="scale"/>: a copy when it is there already, else

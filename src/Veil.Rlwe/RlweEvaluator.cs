@@ -266,7 +266,7 @@ public class RlweEvaluator
     }
 
     /// <summary>a · b, new ciphertext.</summary>
-    public Ciphertext Multiply(Ciphertext a, Ciphertext b) { var d = NewLike(a); Multiply(a, b, d); return d; }
+    public Ciphertext Multiply(Ciphertext a, Ciphertext b) { var d = NewLike(a, b is null ? null : Math.Min(a?.Level ?? 0, b.Level), b is null ? null : (a?.Size ?? 2) + b.Size - 1); Multiply(a!, b!, d); return d; }
 
     /// <summary>destination = a².</summary>
     public void Square(Ciphertext a, Ciphertext destination) => Multiply(a, a, destination);
@@ -489,7 +489,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct divided by its last prime, new ciphertext.</summary>
-    public Ciphertext DivideByLastPrime(Ciphertext ct) { var d = NewLike(ct); DivideByLastPrime(ct, d); return d; }
+    public Ciphertext DivideByLastPrime(Ciphertext ct) { var d = NewLike(ct, ct?.Level - 1, ct?.Size); DivideByLastPrime(ct!, d); return d; }
 
     /// <summary>destination = ct with the primes above <paramref name="level"/> dropped (scale unchanged).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The level is negative or above the ciphertext's.</exception>
@@ -503,7 +503,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct at a lower level, new ciphertext.</summary>
-    public Ciphertext DropToLevel(Ciphertext ct, int level) { var d = NewLike(ct); DropToLevel(ct, level, d); return d; }
+    public Ciphertext DropToLevel(Ciphertext ct, int level) { var d = NewLike(ct, level, ct?.Size); DropToLevel(ct!, level, d); return d; }
 
     // ---------------------------------------------------------------- rotations
 
@@ -529,7 +529,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct rotated, new ciphertext.</summary>
-    public Ciphertext Rotate(Ciphertext ct, int steps) { var d = NewLike(ct); Rotate(ct, steps, d); return d; }
+    public Ciphertext Rotate(Ciphertext ct, int steps) { var d = NewLike(ct, null, ct?.Size); Rotate(ct!, steps, d); return d; }
 
     /// <summary>destination = complex conjugate of every slot.</summary>
     /// <exception cref="InvalidOperationException">No conjugation key.</exception>
@@ -542,7 +542,7 @@ public class RlweEvaluator
     }
 
     /// <summary>ct conjugated, new ciphertext.</summary>
-    public Ciphertext Conjugate(Ciphertext ct) { var d = NewLike(ct); Conjugate(ct, d); return d; }
+    public Ciphertext Conjugate(Ciphertext ct) { var d = NewLike(ct, null, ct?.Size); Conjugate(ct!, d); return d; }
 
     /// <summary>The sequence of rotation steps (each with a key present) whose composition rotates by s.</summary>
     internal int[] PlanRotation(int s)
@@ -844,11 +844,15 @@ public class RlweEvaluator
     // For the element-wise operations, which write every word of their result.
     private static Ciphertext NewOverwrittenLike(Ciphertext ct) => Ciphertext.Uninitialized(ct.Parameters, ct.Level, 2, ct.Scale);
 
-    /// <summary>A new size-2 ciphertext at ct's level and scale, for the allocating forms.</summary>
-    protected Ciphertext NewLike(Ciphertext ct)
+    /// <summary>
+    /// A new ciphertext for an allocating form, in the shape its result will have (default: size 2 at ct's level):
+    /// not zeroed, since every destination form writes each word of its result (a destination may hold anything).
+    /// Out-of-range shapes are clamped, so the operation's own checks still name the problem.
+    /// </summary>
+    protected Ciphertext NewLike(Ciphertext ct, int? level = null, int? size = null)
     {
         ArgumentNullException.ThrowIfNull(ct);
-        return new Ciphertext(ct.Parameters, ct.Level, 2, ct.Scale);
+        return Ciphertext.Uninitialized(ct.Parameters, Math.Clamp(level ?? ct.Level, 0, ct.Parameters.MaxLevel), Math.Clamp(size ?? 2, 2, Ciphertext.MaxSize), ct.Scale);
     }
 
 }
