@@ -571,3 +571,62 @@ public class AllocationTests
         foreach (var (name, run) in cases) Assert.True(AllocatedPerCall(run) == 0, $"{name} on {threads} thread(s) allocates {AllocatedPerCall(run)} bytes a call");
     }
 }
+
+public class RecycledBufferTests
+{
+    [Fact]
+    public void Allocating_forms_write_every_word_even_when_handed_a_recycled_buffer_full_of_garbage()
+    {
+        // N = 2^14 so that ciphertexts are large enough for the shared buffers; insecure on purpose (test only).
+        var parameters = CkksParameters.Create(new CkksParametersLiteral { LogN = 14, LogQ = [60, 40, 40, 40], LogP = [60], LogDefaultScale = 40, Security = SecurityLevel.InsecureNoCheck },
+            SecurityLevel.InsecureNoCheck);
+        var keys = new KeyGenerator(parameters.Ring);
+        var ev = new CkksEvaluator(parameters, keys.CreateRelinearizationKey(), keys.CreatePowerOfTwoRotationKeys(includeConjugation: true));
+        var encoder = new CkksEncoder(parameters);
+        var encryptor = new Encryptor(parameters.Ring, keys.CreatePublicKey());
+        var x = encryptor.Encrypt(encoder.Encode(CkksTestContext.RandomReals(parameters.Slots, 1)));
+        var y = encryptor.Encrypt(encoder.Encode(CkksTestContext.RandomReals(parameters.Slots, 2)));
+        var product = ev.Multiply(x, y);
+        int n = parameters.N;
+        void Poison()
+        {
+            for (int level = 0; level <= parameters.MaxLevel; level++)
+                for (int size = 2; size <= 3; size++)
+                    for (int copies = 0; copies < 2; copies++)
+                    {
+                        var garbage = new ulong[size * (level + 1) * n];
+                        Array.Fill(garbage, ulong.MaxValue);
+                        CiphertextBuffers.Give(garbage);
+                    }
+        }
+        var cases = new (string Name, Func<Ciphertext> Allocating, Action<Ciphertext> IntoZeroed)[]
+        {
+            ("multiply", () => ev.Multiply(x, y), d => ev.Multiply(x, y, d)),
+            ("relinearize", () => ev.Relinearize(product), d => ev.Relinearize(product, d)),
+            ("rescale", () => ev.Rescale(x), d => ev.Rescale(x, d)),
+            ("divide by last prime", () => ev.DivideByLastPrime(x), d => ev.DivideByLastPrime(x, d)),
+            ("drop to level", () => ev.DropToLevel(x, 1), d => ev.DropToLevel(x, 1, d)),
+            ("drop to own level", () => ev.DropToLevel(x, x.Level), d => ev.DropToLevel(x, x.Level, d)),
+            ("rotate", () => ev.Rotate(x, 1), d => ev.Rotate(x, 1, d)),
+            ("rotate composed", () => ev.Rotate(x, 3), d => ev.Rotate(x, 3, d)),
+            ("conjugate", () => ev.Conjugate(x), d => ev.Conjugate(x, d)),
+            ("add scalar", () => ev.AddScalar(x, 0.25), d => ev.AddScalar(x, 0.25, d)),
+            ("multiply scalar", () => ev.MultiplyScalar(x, 0.25), d => ev.MultiplyScalar(x, 0.25, d)),
+            ("multiply scalar at a scale", () => ev.MultiplyScalar(x, 0.25, 1 << 20), d => ev.MultiplyScalar(x, 0.25, 1 << 20, d)),
+            ("add scalar, size 3", () => ev.AddScalar(product, 0.25), d => ev.AddScalar(product, 0.25, d)),
+        };
+        foreach (var (name, allocating, intoZeroed) in cases)
+        {
+            CiphertextBuffers.Clear(); // so that the reference's reshapes take fresh arrays, not the poison
+            var expected = new Ciphertext(parameters.Ring, x.Level, 2);
+            intoZeroed(expected);
+            Poison();
+            long held = CiphertextBuffers.HeldWords;
+            var actual = allocating();
+            Assert.True(CiphertextBuffers.HeldWords < held, $"{name}: took no recycled buffer, so the test proves nothing"); // no other test here uses N = 2^14
+            Assert.True(expected.Level == actual.Level && expected.Size == actual.Size && expected.Scale == actual.Scale, $"{name}: shape or scale differs");
+            Assert.True(expected.Data.AsSpan().SequenceEqual(actual.Data), $"{name}: the allocating form left words the destination form writes");
+        }
+        CiphertextBuffers.Clear();
+    }
+}
