@@ -179,6 +179,13 @@ public sealed class ClusterProcessTests
                 var running = ClusterJobs.RunAsync(grains, id, "Bearer " + tenant.ApiKey, session.Info.SessionId, load, 3);
                 await Task.Delay(TimeSpan.FromSeconds(0.3));
                 var poll = await grains.GetGrain<IShardedJobGrain>(id).PollAsync("Bearer " + tenant.ApiKey);
+                // A cluster that has just lost a silo can take longer than 0.3 s to place the job (seen once in CI): wait
+                // until it runs, so that the kill still lands mid-job and the other key's start below cannot take the id first.
+                for (var waited = Stopwatch.StartNew(); poll.State == JobPollState.Unknown && waited.Elapsed < TimeSpan.FromSeconds(30);)
+                {
+                    await Task.Delay(100);
+                    poll = await grains.GetGrain<IShardedJobGrain>(id).PollAsync("Bearer " + tenant.ApiKey);
+                }
                 // Another key learns nothing of the job, and cannot take its id.
                 Assert.Equal(JobPollState.Unknown, (await grains.GetGrain<IShardedJobGrain>(id).PollAsync("Bearer " + adminKey)).State);
                 Assert.Equal(409, (await Assert.ThrowsAsync<ClusterRequestException>(() => grains.GetGrain<IShardedJobGrain>(id).StartAsync("Bearer " + adminKey, session.Info.SessionId, batches[..1], 1))).Status);
