@@ -112,9 +112,7 @@ public sealed class CkksEncoder
     /// bad scale or level, or scaled values too large for Q_level.</exception>
     public Plaintext EncodeSparse(ReadOnlySpan<Complex> values, int slots, double scale, int level)
     {
-        if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
-            ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
-        if (values.Length > slots) ThrowHelper.Argument(nameof(values), $"At most {slots} values fit in {slots} slots; got {values.Length}.");
+        CheckSparse(slots, values.Length);
         var (buffer, coefficients) = _work.Value;
         for (int i = 0; i < _slots; i++)
         {
@@ -129,9 +127,7 @@ public sealed class CkksEncoder
     /// <summary>Sparse packing of real values; see <see cref="EncodeSparse(ReadOnlySpan{Complex}, int, double, int)"/>.</summary>
     public Plaintext EncodeSparse(ReadOnlySpan<double> values, int slots, double scale, int level)
     {
-        if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
-            ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
-        if (values.Length > slots) ThrowHelper.Argument(nameof(values), $"At most {slots} values fit in {slots} slots; got {values.Length}.");
+        CheckSparse(slots, values.Length);
         var (buffer, coefficients) = _work.Value; // the pinned per-thread buffer: no movable copy of the values
         for (int i = 0; i < _slots; i++)
         {
@@ -141,6 +137,13 @@ public sealed class CkksEncoder
         var pt = new Plaintext(_parameters.Ring, level, scale);
         EncodeAndWipe(buffer, coefficients, scale, level, pt);
         return pt;
+    }
+
+    private void CheckSparse(int slots, int count)
+    {
+        if (slots < 1 || slots > _slots || !System.Numerics.BitOperations.IsPow2(slots))
+            ThrowHelper.Argument(nameof(slots), $"The sparse slot count must be a power of two in [1, {_slots}]; got {slots}.");
+        if (count > slots) ThrowHelper.Argument("values", $"At most {slots} values fit in {slots} slots; got {count}.");
     }
 
     /// <summary>Encodes the buffer; the caller's values leave no copy in the per-thread buffers.</summary>

@@ -618,7 +618,7 @@ namespace Veil.Cli
             var bPlan = new Option<bool>("--plan") { Description = "Print the plan (levels, keys, their size) without generating keys." };
             var bOut = new Option<string?>("--out") { Description = "Also write the JSON to this file." };
             var bJson = Json();
-            var bLogSlots = OptionalInt("--log-slots", "Sparse packing: bootstrap 2^k slots (at most N/4; default all N/2).", 1, 16);
+            var bLogSlots = OptionalInt("--log-slots", "Sparse packing: bootstrap 2^k slots (up to N/4; N/2, the default, is full packing).", 1, 16);
             var bootstrap = new Command("bootstrap", "One CKKS bootstrap: plan, key generation, time per step, precision and peak memory.") { bPreset, bReps, bThreads, bPlan, bLogSlots, bOut, bJson };
             bootstrap.SetAction(r => BenchBootstrapCommand.Run(r.GetValue(bPreset)!, r.GetValue(bReps), r.GetValue(bThreads), r.GetValue(bPlan), r.GetValue(bJson), r.GetValue(bOut), r.GetValue(bLogSlots)));
 
